@@ -1,1 +1,31 @@
-fn main(){}
+//! Builds the launcher (`stub/`) with its size-optimised profile and hands the binary to
+//! `src/stub_bin.rs`, so that one `pyk` binary can write artifacts with nothing beside it.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    for dir in ["stub", "artifact"] {
+        println!("cargo:rerun-if-changed={dir}");
+    }
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // A target dir of its own: the outer build holds the lock on the workspace's.
+    let target_dir = out.join("stub-target");
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "pyk-stub", "--profile", "stub", "--manifest-path"])
+        .arg(manifest.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // Don't let `cargo clippy` or a coverage wrapper instrument the launcher.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("cannot run cargo to build the stub");
+    assert!(status.success(), "building the stub failed");
+    std::fs::copy(target_dir.join("stub/pyk-stub"), out.join("pyk-stub")).expect("stub binary missing");
+}

@@ -1,0 +1,38 @@
+//! Precompiling the payload's Python files to `.pyc` with the runtime's own interpreter.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const SCRIPT: &str = include_str!("compile.py");
+
+/// A file that did not compile (its path inside the payload, and why).
+pub struct Failure {
+    pub file: String,
+    pub why: String,
+}
+
+/// Compiles everything under `staging`; returns how many files compiled and which failed.
+pub fn compile_tree(python: &Path, staging: &Path) -> Result<(usize, Vec<Failure>)> {
+    let out = Command::new(python)
+        .args(["-I", "-c", SCRIPT])
+        .arg(staging)
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("compiling to .pyc failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let mut count = 0;
+    let mut failures = Vec::new();
+    for line in stdout.lines() {
+        let mut fields = line.splitn(3, '\t');
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some("OK"), Some(n), None) => count = n.parse().unwrap_or(0),
+            (Some("FAIL"), Some(file), Some(why)) => failures.push(Failure { file: file.into(), why: why.into() }),
+            _ => {}
+        }
+    }
+    Ok((count, failures))
+}

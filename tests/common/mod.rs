@@ -1,0 +1,111 @@
+//! Shared by the end-to-end tests: the `pyk` binary, a runtime imported once from the
+//! machine's CPython, and small apps written into temp directories.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The Debian CPython every machine of this kind has (`.ci/run` installs it otherwise).
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3.11";
+pub const PY: &str = "3.11";
+
+pub fn pyk() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk"));
+    cmd.env("PYK_CACHE_DIR", build_cache()).env_remove("PYK_PYTHON").env_remove("PYK_PYTHON_MIRROR");
+    cmd
+}
+
+/// The cache the tests build with: one runtime layer imported from [`SYSTEM_PYTHON`],
+/// shared by every test binary (imported under a lock by whichever starts first).
+pub fn build_cache() -> &'static Path {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyk-test-cache");
+        fs::create_dir_all(&dir).unwrap();
+        let lock = File::create(dir.join("import.lock")).unwrap();
+        lock.lock().unwrap();
+        if !dir.join("imported").exists() {
+            let out = Command::new(env!("CARGO_BIN_EXE_pyk"))
+                .env("PYK_CACHE_DIR", &dir)
+                .args(["runtime", "import", SYSTEM_PYTHON])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "runtime import failed: {}", String::from_utf8_lossy(&out.stderr));
+            fs::write(dir.join("imported"), b"").unwrap();
+        }
+        dir
+    })
+}
+
+/// Runs a command, returning its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command that must fail; returns its stderr.
+pub fn fails(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(!out.status.success(), "{cmd:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "panic: {stderr}");
+    stderr
+}
+
+/// Writes `files` (path, contents) under a new temp dir.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// `pyk build` in `dir` with extra args; returns the artifact path (`dir/dist/NAME`).
+pub fn build(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    ok(pyk().current_dir(dir).args(["build", "--python", PY]).args(args));
+    let path = dir.join("dist").join(name);
+    assert!(path.is_file(), "{} not built", path.display());
+    path
+}
+
+pub const HELLO: &str = r#"import sys
+if len(sys.argv) > 1 and sys.argv[1].startswith("exit="):
+    sys.exit(int(sys.argv[1][5:]))
+print("hello", *sys.argv[1:])
+print("argv0", sys.argv[0])
+"#;
+
+/// The hello app, built once per test binary.
+pub fn hello() -> &'static Path {
+    static HELLO_APP: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = HELLO_APP.get_or_init(|| {
+        let dir = project(&[("pyk.toml", "name = \"hello\"\nrun = \"hello.py\"\n"), ("hello.py", HELLO)]);
+        let path = build(dir.path(), "hello", &[]);
+        (dir, path)
+    });
+    path
+}
+
+/// A command running `artifact` with its runtime cache in `cache`.
+pub fn artifact(artifact: &Path, cache: &Path) -> Command {
+    let mut cmd = Command::new(artifact);
+    cmd.env("PYK_CACHE_DIR", cache);
+    cmd
+}

@@ -1,0 +1,143 @@
+//! The launcher under stress: simultaneous first runs, kills mid-extraction, damaged
+//! files, unwritable caches and full disks.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use pyk_artifact::trailer::{Trailer, TRAILER_LEN};
+
+fn trailer(path: &Path) -> Trailer {
+    let bytes = fs::read(path).unwrap();
+    Trailer::decode(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64).unwrap()
+}
+
+/// Entries of `<cache>/runtimes`, sorted.
+fn runtimes(cache: &Path) -> Vec<String> {
+    let mut names: Vec<_> = fs::read_dir(cache.join("runtimes"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn copy_of_hello(dir: &Path) -> PathBuf {
+    let path = dir.join("hello");
+    fs::copy(hello(), &path).unwrap();
+    path
+}
+
+#[test]
+fn twenty_simultaneous_first_runs_extract_once() {
+    let cache = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..20)
+        .map(|i| artifact(hello(), cache.path()).arg(i.to_string()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "run {i}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("hello {i}\n")));
+    }
+    let key = trailer(hello()).runtime_key();
+    // One runtime, its lock file, and no work directory left behind.
+    assert_eq!(runtimes(cache.path()), [key.clone(), format!("{key}.lock")]);
+}
+
+#[test]
+fn a_run_killed_mid_extraction_leaves_nothing_trusted() {
+    let cache = tempfile::tempdir().unwrap();
+    let key = trailer(hello()).runtime_key();
+    let mut child = artifact(hello(), cache.path()).stdout(Stdio::null()).spawn().unwrap();
+    // Wait until the work directory exists, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !runtimes(cache.path()).iter().any(|n| n.ends_with(".tmp")) {
+        assert!(Instant::now() < deadline, "no work directory appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!cache.path().join("runtimes").join(&key).exists(), "a killed extraction left a runtime in place");
+    // The next run extracts afresh and clears the debris.
+    assert!(ok(&mut artifact(hello(), cache.path())).starts_with("hello\n"));
+    assert_eq!(runtimes(cache.path()), [key.clone(), format!("{key}.lock")]);
+}
+
+#[test]
+fn truncated_artifacts_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = fs::read(hello()).unwrap();
+    for cut in [bytes.len() - 10, bytes.len() / 2, 200_000] {
+        let path = dir.path().join(format!("cut{cut}"));
+        fs::write(&path, &bytes[..cut]).unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let out = run(&mut artifact(&path, cache.path()));
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a pyk artifact") || err.contains("damaged"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    assert!(runtimes(cache.path()).is_empty());
+}
+
+#[test]
+fn a_corrupted_runtime_layer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let path = copy_of_hello(dir.path());
+    let t = trailer(&path);
+    let mut bytes = fs::read(&path).unwrap();
+    let mid = (t.runtime.offset + t.runtime.len / 2) as usize;
+    bytes[mid] ^= 0x55;
+    fs::write(&path, &bytes).unwrap();
+    let err = fails(&mut artifact(&path, cache.path()));
+    assert!(err.contains("corrupt runtime layer"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Nothing trusted was left: only the lock file.
+    assert_eq!(runtimes(cache.path()), [format!("{}.lock", t.runtime_key())]);
+}
+
+#[test]
+fn an_unusable_cache_dir_falls_back_to_a_private_temp_dir() {
+    // /dev/null/x can never be created, even by root.
+    let out = ok(Command::new(hello()).env("PYK_CACHE_DIR", "/dev/null/pyk").env("TMPDIR", tempfile::tempdir().unwrap().path()).arg("tmp"));
+    assert!(out.starts_with("hello tmp\n"), "{out}");
+}
+
+#[test]
+fn a_full_disk_is_one_clear_error_and_leaves_nothing() {
+    if !run(Command::new("unshare").args(["-m", "true"])).status.success() {
+        eprintln!("skipped: unshare -m is not permitted here");
+        return;
+    }
+    let mnt = tempfile::tempdir().unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=2m tmpfs {m} && PYK_CACHE_DIR={m}/cache {a}; code=$?; ls -A {m}/cache/runtimes; exit $code",
+        m = mnt.path().display(),
+        a = hello().display()
+    );
+    let out = run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // `ls` shows what remains: only the lock file.
+    let left = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(left.trim(), format!("{}.lock", trailer(hello()).runtime_key()));
+}
+
+#[test]
+fn not_an_artifact() {
+    // The stub alone, with no trailer, says so.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bare");
+    let bytes = fs::read(hello()).unwrap();
+    fs::write(&path, &bytes[..trailer(hello()).runtime.offset as usize]).unwrap();
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let err = fails(&mut artifact(&path, dir.path()));
+    assert!(err.starts_with("bare: ") && err.contains("not a pyk artifact"), "{err}");
+}

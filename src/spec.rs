@@ -15,8 +15,6 @@ use serde::Deserialize;
 pub struct Spec {
     pub name: String,
     pub kind: Kind,
-    /// The directory the spec's relative paths are relative to.
-    pub base: PathBuf,
     /// The module run as `__main__` (`run`) or imported (`lib`): a `.py` file or a package dir.
     pub entry: PathBuf,
     /// Further modules and packages put at the payload's top level.
@@ -78,7 +76,6 @@ impl Spec {
             extras: raw.extras.iter().map(|p| resolve("extras", p)).collect::<Result<_>>()?,
             name: raw.name,
             kind,
-            base,
             dependencies: raw.dependencies,
             requirement_files: Vec::new(),
             python: raw.python,
@@ -104,7 +101,6 @@ impl Spec {
         let spec = Spec {
             name: name.map(str::to_owned).unwrap_or(stem),
             kind: Kind::Run,
-            base: entry.parent().map(Path::to_path_buf).unwrap_or_default(),
             entry: entry.to_path_buf(),
             libraries: Vec::new(),
             extras: Vec::new(),

@@ -43,12 +43,10 @@ fn launch(args: Vec<OsString>) -> String {
             Err(e) => return e,
         },
     };
-    let err = exec_python(&cache::runtime_dir(&root, &key), &artifact.path, &args);
-    if err.kind() != io::ErrorKind::NotFound {
-        return format!("cannot run the cached runtime in {}: {err}", root.display());
-    }
+    // Warm path. If it fails, the runtime is not unpacked yet (or the cache is unusable):
+    // the cold path below finds out which, and says so if it can't recover.
+    exec_python(&cache::runtime_dir(&root, &key), &artifact.path, &args);
 
-    // Cold path: the runtime is not unpacked yet.
     let layer = match artifact.runtime_layer() {
         Ok(layer) => layer,
         Err(e) => return e,

@@ -95,9 +95,16 @@ fn precompile(root: &Path, python: &PyVersion, progress: &Progress) -> Result<()
         .join("lib")
         .join(format!("python{}.{}", python.major, python.minor));
     let spinner = progress.spinner("compiling .pyc");
+    // Serial, in a clean environment with a fixed hash seed: marshal output depends on set
+    // order and on reference counts in the compiling process, so parallel workers (-j0) or a
+    // random seed make the .pyc differ from run to run. -I would ignore PYTHONHASHSEED, hence
+    // -E is not used and the environment is cleared instead; -s keeps user site out. -B and -f:
+    // modules compileall itself imports must not leave timestamp .pyc that it then skips.
     let out = Command::new(&exe)
         .current_dir(root)
-        .args(["-I", "-m", "compileall", "-q", "-j0"])
+        .env_clear()
+        .env("PYTHONHASHSEED", "0")
+        .args(["-B", "-s", "-m", "compileall", "-f", "-q", "-j1"])
         .args(["--invalidation-mode", "unchecked-hash"])
         .arg("-s")
         .arg(root)

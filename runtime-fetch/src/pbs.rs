@@ -207,6 +207,13 @@ pub fn fetch_pbs_release(
         progress.step(&format!("using cached {source}"));
         return Ok(layer);
     }
+    // The asset first: a version the release lacks is then a 404 naming that file.
+    progress.step(&format!("downloading {}", asset.url));
+    let scratch = store.scratch_dir()?;
+    let path = scratch.path().join(&asset.file);
+    let mut file = std::fs::File::create(&path).ctx(|| format!("create {}", path.display()))?;
+    let actual = download::fetch_to_file(&asset.url, &mut file, progress)?;
+    drop(file);
     let expected = match asset.sha256 {
         Some(sha) => sha.to_string(),
         None => {
@@ -221,12 +228,6 @@ pub fn fetch_pbs_release(
             })?
         }
     };
-    progress.step(&format!("downloading {}", asset.url));
-    let scratch = store.scratch_dir()?;
-    let path = scratch.path().join(&asset.file);
-    let mut file = std::fs::File::create(&path).ctx(|| format!("create {}", path.display()))?;
-    let actual = download::fetch_to_file(&asset.url, &mut file, progress)?;
-    drop(file);
     if actual != expected {
         return Err(FetchError::ChecksumMismatch {
             url: asset.url,

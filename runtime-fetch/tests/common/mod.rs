@@ -52,3 +52,47 @@ pub fn run_python(runtime: &Path, code: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+pub const DEBIAN: &str = "/usr/bin/python3.11";
+pub const DEBIAN_STDLIB: &str = "/usr/lib/python3.11";
+
+/// Whether the Debian python these tests build archives from is present.
+pub fn have_debian() -> bool {
+    let ok = Path::new(DEBIAN).exists() && Path::new(DEBIAN_STDLIB).is_dir();
+    if !ok {
+        eprintln!("note: {DEBIAN} absent, skipping");
+    }
+    ok
+}
+
+/// Write a PBS `install_only`-style tar (`python/bin/python3`, `python/lib/python3.11/`) of
+/// Debian's python3.11 into `out`. Symlinks are followed, so Debian's /etc links become files.
+pub fn write_pbs_tar<W: std::io::Write>(out: W) -> W {
+    let mut tar = tar::Builder::new(out);
+    tar.append_path_with_name(DEBIAN, "python/bin/python3.11")
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "python/bin/python3", "python3.11")
+        .unwrap();
+    tar.append_dir_all("python/lib/python3.11", DEBIAN_STDLIB)
+        .unwrap();
+    tar.into_inner().unwrap()
+}
+
+/// The PBS-style archive as .tar.gz at `path`.
+pub fn write_pbs_tar_gz(path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    write_pbs_tar(gz).finish().unwrap();
+}
+
+/// Hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut hasher).unwrap();
+    format!("{:x}", hasher.finalize())
+}

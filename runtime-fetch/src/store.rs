@@ -150,7 +150,7 @@ impl LayerStore {
                 layers.push(layer);
             }
         }
-        layers.sort_by(|a, b| (a.python, a.created).cmp(&(b.python, b.created)));
+        layers.sort_by_key(|l| (l.python, l.created));
         Ok(layers)
     }
 
@@ -286,5 +286,77 @@ impl LayerStore {
             size,
             created,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(store: &LayerStore, sha: &str, version: &str) -> Layer {
+        store.ensure_dir().unwrap();
+        let mut tmp = tempfile::NamedTempFile::new_in(store.dir()).unwrap();
+        tmp.write_all(sha.as_bytes()).unwrap();
+        store
+            .install(tmp, sha, version.parse().unwrap(), "test", 64)
+            .unwrap()
+    }
+
+    #[test]
+    fn list_match_find_remove_prune() {
+        let cache = tempfile::tempdir().unwrap();
+        let store = LayerStore::open(cache.path());
+        assert!(store.list().unwrap().is_empty());
+        let (a, b, c) = ("a".repeat(64), "ab".repeat(32), "c".repeat(64));
+        put(&store, &a, "3.11.2");
+        put(&store, &b, "3.11.7");
+        put(&store, &c, "3.12.1");
+        // A layer without metadata (interrupted foreign write) is skipped; so is junk.
+        fs::write(
+            store.dir().join(format!("{}.tar.zst", "d".repeat(64))),
+            b"x",
+        )
+        .unwrap();
+        fs::write(store.dir().join("notes.tar.zst"), b"x").unwrap();
+        assert_eq!(store.list().unwrap().len(), 3);
+
+        let best = |r: &str| store.best_match(&r.parse().unwrap()).unwrap();
+        assert_eq!(best("3.11").unwrap().sha256, b);
+        assert_eq!(best("3.11.2").unwrap().sha256, a);
+        assert_eq!(best("3.12").unwrap().python.to_string(), "3.12.1");
+        assert!(best("3.13").is_none());
+
+        assert_eq!(store.find("c").unwrap().unwrap().sha256, c);
+        assert!(store.find("e").unwrap().is_none());
+        let err = store.find("a").unwrap_err();
+        assert!(
+            matches!(err, FetchError::AmbiguousLayer { count: 2, .. }),
+            "{err}"
+        );
+
+        store.remove(&a).unwrap();
+        assert!(!store.dir().join(format!("{a}.toml")).exists());
+        assert!(matches!(
+            store.remove(&a),
+            Err(FetchError::NoSuchLayer { .. })
+        ));
+
+        // Storing the same sha again keeps the first metadata.
+        let again = put(&store, &b, "3.11.7");
+        assert_eq!(again, store.find(&b).unwrap().unwrap());
+
+        // Prune: c was used just now, b long ago.
+        let old = SystemTime::now() - Duration::from_secs(3600 * 24 * 40);
+        fs::File::options()
+            .append(true)
+            .open(store.dir().join(format!("{b}.tar.zst")))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        store.touch(&store.find(&c).unwrap().unwrap());
+        let pruned = store.prune(Duration::from_secs(3600 * 24 * 30)).unwrap();
+        assert_eq!(pruned.len(), 1);
+        assert_eq!(pruned[0].sha256, b);
+        assert_eq!(store.list().unwrap().len(), 1);
     }
 }

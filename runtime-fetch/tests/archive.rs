@@ -43,8 +43,11 @@ fn tar_zst_archive_imports_and_concurrent_imports_agree() {
     assert_eq!(out.trim(), runtime.to_str().unwrap());
 }
 
+/// A raw tar entry: name, type, link target.
+type RawEntry<'a> = (&'a [u8], tar::EntryType, &'a [u8]);
+
 /// A .tar.gz with raw entries, bypassing the tar crate's own path checks.
-fn hostile(path: &Path, entries: &[(&[u8], tar::EntryType, &[u8])]) {
+fn hostile(path: &Path, entries: &[RawEntry]) {
     let file = std::fs::File::create(path).unwrap();
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
@@ -71,7 +74,7 @@ fn hostile(path: &Path, entries: &[(&[u8], tar::EntryType, &[u8])]) {
 fn hostile_archives_are_refused() {
     use tar::EntryType::{Directory, Link, Regular, Symlink};
     let dir = tempfile::tempdir().unwrap();
-    let cases: &[(&str, &[(&[u8], tar::EntryType, &[u8])], &str)] = &[
+    let cases: &[(&str, &[RawEntry], &str)] = &[
         (
             "dotdot",
             &[

@@ -181,6 +181,10 @@ pub fn checksum_from_sums(sums: &str, file: &str) -> Option<String> {
 
 /// Fetch a PBS runtime for `req` from the pinned release, or the one named by the
 /// `PYK_PBS_RELEASE` environment variable.
+///
+/// `mirror` replaces the GitHub releases base URL and must serve the same layout:
+/// `{mirror}/{tag}/{asset file}`, and `{mirror}/{tag}/SHA256SUMS` for assets without a pinned
+/// checksum.
 pub fn fetch_pbs(
     store: &LayerStore,
     req: &PythonRequest,

@@ -19,6 +19,9 @@ const STDLIB_DROP: &[&str] = &[
     "EXTERNALLY-MANAGED",
 ];
 
+/// Prefixes of Tcl/Tk support files in `lib/` (python-build-standalone ships them for tkinter).
+const TCLTK_DROP: &[&str] = &["tcl", "tk", "itcl", "thread", "libtcl", "libtk"];
+
 /// Directory names that are test suites wherever they appear in the stdlib.
 const TEST_DIRS: &[&str] = &["test", "tests", "idle_test"];
 
@@ -83,6 +86,11 @@ pub(crate) fn strip(root: &Path, python: &PyVersion) -> Result<(), FetchError> {
 
     for dir in ["include", "share", "lib/pkgconfig"] {
         remove(&root.join(dir))?;
+    }
+    for name in names(&root.join("lib"))? {
+        if TCLTK_DROP.iter().any(|p| name.starts_with(p)) {
+            remove(&root.join("lib").join(name))?;
+        }
     }
     let keep_bin = ["python3".to_string(), format!("python{minor}")];
     for name in names(&root.join("bin"))? {

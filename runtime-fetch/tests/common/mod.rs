@@ -32,9 +32,10 @@ pub fn unpack(layer: &Layer, dest: &Path) -> PathBuf {
             "layer entry {path:?} must be relative to the runtime root"
         );
     }
+    // Unpack with ruzstd, the decoder the launcher stub uses.
     std::fs::create_dir_all(dest).unwrap();
-    let file = std::fs::File::open(&layer.path).unwrap();
-    let decoder = zstd::stream::read::Decoder::new(file).unwrap();
+    let file = std::io::BufReader::new(std::fs::File::open(&layer.path).unwrap());
+    let decoder = ruzstd::decoding::StreamingDecoder::new(file).unwrap();
     tar::Archive::new(decoder).unpack(dest).unwrap();
     dest.canonicalize().unwrap()
 }

@@ -216,10 +216,13 @@ impl LayerStore {
     }
 
     /// Remove layers not used (see [`LayerStore::touch`]) for `unused_for`; returns them.
+    /// Also removes temporary files and staging directories a killed import left behind
+    /// (dot-prefixed, older than a day).
     pub fn prune(&self, unused_for: Duration) -> Result<Vec<Layer>, FetchError> {
         let cutoff = SystemTime::now()
             .checked_sub(unused_for)
             .unwrap_or(UNIX_EPOCH);
+        self.remove_stale_temporaries()?;
         let mut removed = Vec::new();
         for layer in self.list()? {
             let mtime = fs::metadata(&layer.path)
@@ -231,6 +234,33 @@ impl LayerStore {
             }
         }
         Ok(removed)
+    }
+
+    fn remove_stale_temporaries(&self) -> Result<(), FetchError> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        let day_ago = SystemTime::now()
+            .checked_sub(Duration::from_secs(24 * 3600))
+            .unwrap_or(UNIX_EPOCH);
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(".staging-") || name.starts_with(".tmp-")) {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.modified().is_ok_and(|m| m < day_ago) {
+                let path = entry.path();
+                if meta.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                }
+                .ctx(|| format!("remove {}", path.display()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Move a finished, fsynced layer file into the store under its sha256, metadata first.
@@ -354,9 +384,15 @@ mod tests {
             .set_modified(old)
             .unwrap();
         store.touch(&store.find(&c).unwrap().unwrap());
+        let stale = store.dir().join(".staging-dead");
+        fs::create_dir(&stale).unwrap();
+        fs::File::open(&stale).unwrap().set_modified(old).unwrap();
+        let fresh = store.dir().join(".tmp-live");
+        fs::write(&fresh, b"").unwrap();
         let pruned = store.prune(Duration::from_secs(3600 * 24 * 30)).unwrap();
         assert_eq!(pruned.len(), 1);
         assert_eq!(pruned[0].sha256, b);
         assert_eq!(store.list().unwrap().len(), 1);
+        assert!(!stale.exists() && fresh.exists());
     }
 }

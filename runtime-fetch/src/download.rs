@@ -1,0 +1,73 @@
+//! HTTP downloads with ureq: explicit timeouts (ureq has none by default), streamed to disk
+//! while hashing, never held in memory whole.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::{FetchError, Progress};
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .user_agent(concat!("pyk/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+fn download_err(url: &str, reason: impl ToString) -> FetchError {
+    FetchError::Download {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn get(url: &str) -> Result<ureq::http::Response<ureq::Body>, FetchError> {
+    agent().get(url).call().map_err(|e| match e {
+        ureq::Error::StatusCode(404) => download_err(url, "not found (HTTP 404)"),
+        other => download_err(url, other),
+    })
+}
+
+/// Fetch a small text file (e.g. SHA256SUMS).
+pub(crate) fn fetch_text(url: &str) -> Result<String, FetchError> {
+    get(url)?
+        .into_body()
+        .with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| download_err(url, e))
+}
+
+/// Stream `url` into `out`, returning the hex sha256 of what was written.
+pub(crate) fn fetch_to_file(
+    url: &str,
+    out: &mut File,
+    progress: &Progress,
+) -> Result<String, FetchError> {
+    let response = get(url)?;
+    let total = response.body().content_length().unwrap_or(0);
+    let bar = progress.bar(total, "downloading");
+    let mut reader = response.into_body().into_reader();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(download_err(url, e)),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| download_err(url, format!("writing to disk: {e}")))?;
+        bar.inc(n as u64);
+    }
+    out.flush().map_err(|e| download_err(url, e))?;
+    bar.finish_and_clear();
+    Ok(format!("{:x}", hasher.finalize()))
+}

@@ -1,0 +1,398 @@
+//! The layer cache: `<cache root>/layers/<sha256>.tar.zst` with `<sha256>.toml` metadata beside.
+//!
+//! Writers put the metadata in place before renaming the layer in, so every visible layer has
+//! metadata; both renames are atomic, so two processes storing the same layer both succeed and
+//! readers never see a partial file. A layer without metadata (e.g. an interrupted or foreign
+//! write) is skipped by [`LayerStore::list`].
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::IoContext;
+use crate::{FetchError, PyVersion, PythonRequest};
+
+/// A cached runtime layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// Hex sha256 of the compressed `.tar.zst` bytes.
+    pub sha256: String,
+    pub path: PathBuf,
+    pub python: PyVersion,
+    /// Where the runtime came from, e.g. "imported from /usr/bin/python3.11".
+    pub source: String,
+    /// Size of the `.tar.zst` in bytes.
+    pub size: u64,
+    /// Unix time the layer was stored.
+    pub created: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    python: String,
+    source: String,
+    size: u64,
+    created: u64,
+}
+
+/// Default zstd level: slow to build once, small to ship and fast to decode.
+const DEFAULT_ZSTD_LEVEL: i32 = 19;
+
+#[derive(Debug, Clone)]
+pub struct LayerStore {
+    dir: PathBuf,
+    zstd_level: i32,
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl LayerStore {
+    /// The store under `<cache_root>/layers`. The zstd level is 19 unless `PYK_ZSTD_LEVEL` says
+    /// otherwise (tests use 3 to stay fast).
+    pub fn open(cache_root: &Path) -> LayerStore {
+        let zstd_level = std::env::var("PYK_ZSTD_LEVEL")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_ZSTD_LEVEL);
+        LayerStore {
+            dir: cache_root.join("layers"),
+            zstd_level,
+        }
+    }
+
+    /// Override the zstd level for layers this store builds (1..=22).
+    pub fn with_zstd_level(mut self, level: i32) -> LayerStore {
+        self.zstd_level = level.clamp(1, 22);
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn zstd_level(&self) -> i32 {
+        self.zstd_level
+    }
+
+    pub(crate) fn ensure_dir(&self) -> Result<(), FetchError> {
+        fs::create_dir_all(&self.dir).ctx(|| format!("create {}", self.dir.display()))
+    }
+
+    /// A scratch directory on the same filesystem as the layers (so renames are atomic); removed
+    /// when dropped, and ignored by `list` because of its dot prefix.
+    pub(crate) fn scratch_dir(&self) -> Result<tempfile::TempDir, FetchError> {
+        self.ensure_dir()?;
+        tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(&self.dir)
+            .ctx(|| format!("create a staging directory in {}", self.dir.display()))
+    }
+
+    fn layer_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.tar.zst"))
+    }
+
+    fn meta_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.toml"))
+    }
+
+    fn load(&self, sha256: &str) -> Result<Option<Layer>, FetchError> {
+        let meta_path = self.meta_path(sha256);
+        let text = match fs::read_to_string(&meta_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).ctx(|| format!("read {}", meta_path.display())),
+        };
+        let bad = |reason: String| FetchError::BadMetadata {
+            path: meta_path.clone(),
+            reason,
+        };
+        let meta: Meta = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+        let python = meta
+            .python
+            .parse()
+            .map_err(|e: FetchError| bad(e.to_string()))?;
+        Ok(Some(Layer {
+            sha256: sha256.to_string(),
+            path: self.layer_path(sha256),
+            python,
+            source: meta.source,
+            size: meta.size,
+            created: meta.created,
+        }))
+    }
+
+    /// All layers with metadata, sorted by version then creation time.
+    pub fn list(&self) -> Result<Vec<Layer>, FetchError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).ctx(|| format!("read {}", self.dir.display())),
+        };
+        let mut layers = Vec::new();
+        for entry in entries {
+            let entry = entry.ctx(|| format!("read {}", self.dir.display()))?;
+            let name = entry.file_name();
+            let Some(sha) = name.to_str().and_then(|n| n.strip_suffix(".tar.zst")) else {
+                continue;
+            };
+            if !is_sha256_hex(sha) {
+                continue;
+            }
+            if let Some(layer) = self.load(sha)? {
+                layers.push(layer);
+            }
+        }
+        layers.sort_by_key(|l| (l.python, l.created));
+        Ok(layers)
+    }
+
+    /// The layer with the highest patch version satisfying `req` (newest if tied).
+    pub fn best_match(&self, req: &PythonRequest) -> Result<Option<Layer>, FetchError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|l| req.matches(&l.python))
+            .max_by_key(|l| (l.python, l.created)))
+    }
+
+    /// The layer whose sha256 starts with `sha256_prefix`; an ambiguous prefix is an error.
+    pub fn find(&self, sha256_prefix: &str) -> Result<Option<Layer>, FetchError> {
+        let prefix = sha256_prefix.trim().to_ascii_lowercase();
+        if prefix.is_empty() {
+            return Ok(None);
+        }
+        let mut found: Vec<Layer> = self
+            .list()?
+            .into_iter()
+            .filter(|l| l.sha256.starts_with(&prefix))
+            .collect();
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(found.pop()),
+            count => Err(FetchError::AmbiguousLayer { prefix, count }),
+        }
+    }
+
+    /// The layer with exactly this sha256, if stored.
+    pub(crate) fn get(&self, sha256: &str) -> Result<Option<Layer>, FetchError> {
+        if self.layer_path(sha256).is_file() {
+            self.load(sha256)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Delete a layer and its metadata (layer first, so no layer is left without metadata).
+    pub fn remove(&self, sha256: &str) -> Result<(), FetchError> {
+        if !is_sha256_hex(sha256) || !self.layer_path(sha256).exists() {
+            return Err(FetchError::NoSuchLayer {
+                prefix: sha256.to_string(),
+            });
+        }
+        for path in [self.layer_path(sha256), self.meta_path(sha256)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx(|| format!("remove {}", path.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Record that a layer was used (its mtime), so [`LayerStore::prune`] keeps it. Best effort:
+    /// a read-only cache must not break builds.
+    pub fn touch(&self, layer: &Layer) {
+        if let Ok(file) = fs::File::options().append(true).open(&layer.path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+    }
+
+    /// Remove layers not used (see [`LayerStore::touch`]) for `unused_for`; returns them.
+    /// Also removes temporary files and staging directories a killed import left behind
+    /// (dot-prefixed, older than a day).
+    pub fn prune(&self, unused_for: Duration) -> Result<Vec<Layer>, FetchError> {
+        let cutoff = SystemTime::now()
+            .checked_sub(unused_for)
+            .unwrap_or(UNIX_EPOCH);
+        self.remove_stale_temporaries()?;
+        let mut removed = Vec::new();
+        for layer in self.list()? {
+            let mtime = fs::metadata(&layer.path)
+                .and_then(|m| m.modified())
+                .ctx(|| format!("stat {}", layer.path.display()))?;
+            if mtime < cutoff {
+                self.remove(&layer.sha256)?;
+                removed.push(layer);
+            }
+        }
+        Ok(removed)
+    }
+
+    fn remove_stale_temporaries(&self) -> Result<(), FetchError> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Ok(());
+        };
+        let day_ago = SystemTime::now()
+            .checked_sub(Duration::from_secs(24 * 3600))
+            .unwrap_or(UNIX_EPOCH);
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(".staging-") || name.starts_with(".tmp-")) {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.modified().is_ok_and(|m| m < day_ago) {
+                let path = entry.path();
+                if meta.is_dir() {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                }
+                .ctx(|| format!("remove {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Move a finished, fsynced layer file into the store under its sha256, metadata first.
+    /// If another process stored the same layer meanwhile, theirs is kept and returned.
+    pub(crate) fn install(
+        &self,
+        file: tempfile::NamedTempFile,
+        sha256: &str,
+        python: PyVersion,
+        source: &str,
+        size: u64,
+    ) -> Result<Layer, FetchError> {
+        if let Some(existing) = self.get(sha256)? {
+            return Ok(existing);
+        }
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let meta = Meta {
+            python: python.to_string(),
+            source: source.to_string(),
+            size,
+            created,
+        };
+        let text = toml::to_string(&meta).map_err(|e| FetchError::BadMetadata {
+            path: self.meta_path(sha256),
+            reason: e.to_string(),
+        })?;
+        let mut meta_tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .ctx(|| format!("create a temporary file in {}", self.dir.display()))?;
+        meta_tmp
+            .write_all(text.as_bytes())
+            .and_then(|()| meta_tmp.as_file().sync_all())
+            .ctx(|| format!("write {}", meta_tmp.path().display()))?;
+        meta_tmp
+            .persist(self.meta_path(sha256))
+            .map_err(|e| e.error)
+            .ctx(|| format!("rename into {}", self.meta_path(sha256).display()))?;
+        file.persist(self.layer_path(sha256))
+            .map_err(|e| e.error)
+            .ctx(|| format!("rename into {}", self.layer_path(sha256).display()))?;
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .ctx(|| format!("sync {}", self.dir.display()))?;
+        Ok(Layer {
+            sha256: sha256.to_string(),
+            path: self.layer_path(sha256),
+            python,
+            source: source.to_string(),
+            size,
+            created,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(store: &LayerStore, sha: &str, version: &str) -> Layer {
+        store.ensure_dir().unwrap();
+        let mut tmp = tempfile::NamedTempFile::new_in(store.dir()).unwrap();
+        tmp.write_all(sha.as_bytes()).unwrap();
+        store
+            .install(tmp, sha, version.parse().unwrap(), "test", 64)
+            .unwrap()
+    }
+
+    #[test]
+    fn list_match_find_remove_prune() {
+        let cache = tempfile::tempdir().unwrap();
+        let store = LayerStore::open(cache.path());
+        assert!(store.list().unwrap().is_empty());
+        let (a, b, c) = ("a".repeat(64), "ab".repeat(32), "c".repeat(64));
+        put(&store, &a, "3.11.2");
+        put(&store, &b, "3.11.7");
+        put(&store, &c, "3.12.1");
+        // A layer without metadata (interrupted foreign write) is skipped; so is junk.
+        fs::write(
+            store.dir().join(format!("{}.tar.zst", "d".repeat(64))),
+            b"x",
+        )
+        .unwrap();
+        fs::write(store.dir().join("notes.tar.zst"), b"x").unwrap();
+        assert_eq!(store.list().unwrap().len(), 3);
+
+        let best = |r: &str| store.best_match(&r.parse().unwrap()).unwrap();
+        assert_eq!(best("3.11").unwrap().sha256, b);
+        assert_eq!(best("3.11.2").unwrap().sha256, a);
+        assert_eq!(best("3.12").unwrap().python.to_string(), "3.12.1");
+        assert!(best("3.13").is_none());
+
+        assert_eq!(store.find("c").unwrap().unwrap().sha256, c);
+        assert!(store.find("e").unwrap().is_none());
+        let err = store.find("a").unwrap_err();
+        assert!(
+            matches!(err, FetchError::AmbiguousLayer { count: 2, .. }),
+            "{err}"
+        );
+
+        store.remove(&a).unwrap();
+        assert!(!store.dir().join(format!("{a}.toml")).exists());
+        assert!(matches!(
+            store.remove(&a),
+            Err(FetchError::NoSuchLayer { .. })
+        ));
+
+        // Storing the same sha again keeps the first metadata.
+        let again = put(&store, &b, "3.11.7");
+        assert_eq!(again, store.find(&b).unwrap().unwrap());
+
+        // Prune: c was used just now, b long ago.
+        let old = SystemTime::now() - Duration::from_secs(3600 * 24 * 40);
+        fs::File::options()
+            .append(true)
+            .open(store.dir().join(format!("{b}.tar.zst")))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        store.touch(&store.find(&c).unwrap().unwrap());
+        let stale = store.dir().join(".staging-dead");
+        fs::create_dir(&stale).unwrap();
+        fs::File::open(&stale).unwrap().set_modified(old).unwrap();
+        let fresh = store.dir().join(".tmp-live");
+        fs::write(&fresh, b"").unwrap();
+        let pruned = store.prune(Duration::from_secs(3600 * 24 * 30)).unwrap();
+        assert_eq!(pruned.len(), 1);
+        assert_eq!(pruned[0].sha256, b);
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert!(!stale.exists() && fresh.exists());
+    }
+}

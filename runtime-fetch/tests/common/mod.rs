@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests: unpack a layer the way the launcher does and run
+//! the python inside.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pyk_runtime_fetch::{Layer, LayerStore, Progress};
+
+/// A store in a fresh temporary cache, compressing at level 3 to keep tests fast.
+pub fn store() -> (tempfile::TempDir, LayerStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LayerStore::open(dir.path()).with_zstd_level(3);
+    (dir, store)
+}
+
+pub fn quiet() -> Progress {
+    Progress::new(true)
+}
+
+/// Unpack a layer into `dest` (which must not exist) and return its canonical path.
+pub fn unpack(layer: &Layer, dest: &Path) -> PathBuf {
+    let file = std::fs::File::open(&layer.path).unwrap();
+    let decoder = zstd::stream::read::Decoder::new(file).unwrap();
+    let mut archive = tar::Archive::new(decoder);
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        assert!(
+            path.is_relative() && !path.starts_with("python") && !path.starts_with("."),
+            "layer entry {path:?} must be relative to the runtime root"
+        );
+    }
+    // Unpack with ruzstd, the decoder the launcher stub uses.
+    std::fs::create_dir_all(dest).unwrap();
+    let file = std::io::BufReader::new(std::fs::File::open(&layer.path).unwrap());
+    let decoder = ruzstd::decoding::StreamingDecoder::new(file).unwrap();
+    tar::Archive::new(decoder).unpack(dest).unwrap();
+    dest.canonicalize().unwrap()
+}
+
+/// Run `bin/python3 -I -c code` in an unpacked runtime; returns stdout.
+pub fn run_python(runtime: &Path, code: &str) -> String {
+    let out = Command::new(runtime.join("bin/python3"))
+        .args(["-I", "-c", code])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub const DEBIAN: &str = "/usr/bin/python3.11";
+pub const DEBIAN_STDLIB: &str = "/usr/lib/python3.11";
+
+/// Whether the Debian python these tests build archives from is present.
+pub fn have_debian() -> bool {
+    let ok = Path::new(DEBIAN).exists() && Path::new(DEBIAN_STDLIB).is_dir();
+    if !ok {
+        eprintln!("note: {DEBIAN} absent, skipping");
+    }
+    ok
+}
+
+/// Write a PBS `install_only`-style tar (`python/bin/python3`, `python/lib/python3.11/`) of
+/// Debian's python3.11 into `out`. Symlinks are followed, so Debian's /etc links become files.
+pub fn write_pbs_tar<W: std::io::Write>(out: W) -> W {
+    let mut tar = tar::Builder::new(out);
+    tar.append_path_with_name(DEBIAN, "python/bin/python3.11")
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "python/bin/python3", "python3.11")
+        .unwrap();
+    tar.append_dir_all("python/lib/python3.11", DEBIAN_STDLIB)
+        .unwrap();
+    tar.into_inner().unwrap()
+}
+
+/// The PBS-style archive as .tar.gz at `path`.
+pub fn write_pbs_tar_gz(path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    write_pbs_tar(gz).finish().unwrap();
+}
+
+/// Hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut hasher).unwrap();
+    format!("{:x}", hasher.finalize())
+}

@@ -1,0 +1,136 @@
+//! Importing installed CPythons: Debian's /usr/bin/python3.11 (static libpython, stdlib found
+//! relative to the binary) and a pyenv build (libpython through an absolute RUNPATH).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use pyk_runtime_fetch::{import_installed, FetchError};
+
+const DEBIAN: &str = "/usr/bin/python3.11";
+
+#[test]
+fn debian_python_imports_runs_elsewhere_and_is_reproducible() {
+    if !Path::new(DEBIAN).exists() {
+        eprintln!("note: {DEBIAN} absent, skipping");
+        return;
+    }
+    let (_cache, store) = common::store();
+    let started = Instant::now();
+    let layer = import_installed(&store, Path::new(DEBIAN), &common::quiet()).unwrap();
+    eprintln!(
+        "debian import: {:.1}s, layer {} bytes at zstd 3",
+        started.elapsed().as_secs_f64(),
+        layer.size
+    );
+    assert_eq!(layer.python.to_string().rsplit_once('.').unwrap().0, "3.11");
+    assert_eq!(layer.source, format!("imported from {DEBIAN}"));
+    assert_eq!(store.list().unwrap(), vec![layer.clone()]);
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let runtime = common::unpack(&layer, &elsewhere.path().join("rt"));
+    let out = common::run_python(
+        &runtime,
+        "import sys, json, ssl, sqlite3; print(sys.prefix)",
+    );
+    assert_eq!(out.trim(), runtime.to_str().unwrap());
+
+    // What was stripped is gone, what apps need is precompiled.
+    let stdlib = runtime.join("lib/python3.11");
+    for gone in [
+        "test",
+        "idlelib",
+        "tkinter",
+        "ensurepip",
+        "lib2to3",
+        "sitecustomize.py",
+    ] {
+        assert!(!stdlib.join(gone).exists(), "{gone} should be stripped");
+    }
+    assert!(stdlib.join("__pycache__/os.cpython-311.pyc").is_file());
+    let host_paths = common::run_python(
+        &runtime,
+        "import sys; print([p for p in sys.path if not p.startswith(sys.prefix)])",
+    );
+    assert_eq!(host_paths.trim(), "[]", "no host directories on sys.path");
+
+    // Same input, same bytes.
+    let (_cache2, store2) = common::store();
+    let again = import_installed(&store2, Path::new(DEBIAN), &common::quiet()).unwrap();
+    assert_eq!(again.sha256, layer.sha256, "imports must be reproducible");
+
+    // Importing into the same store again keeps one layer.
+    let third = import_installed(&store, Path::new(DEBIAN), &common::quiet()).unwrap();
+    assert_eq!(third.sha256, layer.sha256);
+    assert_eq!(store.list().unwrap().len(), 1);
+}
+
+#[test]
+fn pyenv_build_is_relocated_and_does_not_load_the_original() {
+    let Some(home) = std::env::var_os("HOME") else {
+        return;
+    };
+    let prefix = Path::new(&home).join(".pyenv/versions/3.12.1");
+    let exe = prefix.join("bin/python3.12");
+    if !exe.exists() {
+        eprintln!("note: {} absent, skipping the pyenv test", exe.display());
+        return;
+    }
+    let (_cache, store) = common::store();
+    let layer = import_installed(&store, &exe, &common::quiet()).unwrap();
+    assert_eq!(layer.python.to_string(), "3.12.1");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let runtime = common::unpack(&layer, &elsewhere.path().join("rt"));
+
+    let code = "import sys, ssl, sqlite3; print(sys.prefix); print(open('/proc/self/maps').read())";
+    let script = format!(
+        "mount -t tmpfs tmpfs '{}' && '{}' -I -c \"{}\"",
+        prefix.display(),
+        runtime.join("bin/python3").display(),
+        code
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hidden-original run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), runtime.to_str());
+    let libpython: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("libpython3.12"))
+        .collect();
+    assert!(!libpython.is_empty(), "libpython should be mapped");
+    for line in libpython {
+        assert!(
+            line.contains(runtime.to_str().unwrap()),
+            "libpython loaded from outside the runtime: {line}"
+        );
+    }
+}
+
+#[test]
+fn rejects_what_is_not_a_supported_cpython() {
+    let (_cache, store) = common::store();
+    let err = import_installed(&store, Path::new("/bin/sh"), &common::quiet()).unwrap_err();
+    assert!(matches!(err, FetchError::NotAPython { .. }), "{err}");
+    let err =
+        import_installed(&store, Path::new("/nonexistent/python"), &common::quiet()).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/python"), "{err}");
+    if let Some(home) = std::env::var_os("HOME") {
+        let old = Path::new(&home).join(".pyenv/versions/3.8.18/bin/python3.8");
+        if old.exists() {
+            let err = import_installed(&store, &old, &common::quiet()).unwrap_err();
+            assert!(matches!(err, FetchError::UnsupportedPython { .. }), "{err}");
+            assert!(err.to_string().contains("3.8.18"), "{err}");
+        }
+    }
+    assert!(store.list().unwrap().is_empty());
+}

@@ -108,7 +108,7 @@ fn zip_tools_read_the_artifact_without_warnings() {
 
 #[test]
 fn builds_are_byte_identical() {
-    let files = [("pyk.toml", "name = \"same\"\nrun = \"same.py\"\nlibraries = [\"pkg\"]\n"), ("same.py", HELLO), ("pkg/__init__.py", "X = 1\n")];
+    let files = [("pyk.toml", "name = \"same\"\nrun = \"same.py\"\nlibraries = [\"pkg\"]\n"), ("same.py", HELLO), ("pkg/__init__.py", "X = 1 in {\"alpha\", \"beta\", \"gamma\", \"delta\", \"epsilon\"}\n")];
     let a = project(&files);
     let b = project(&files);
     let pa = build(a.path(), "same", &[]);

@@ -29,6 +29,7 @@ pub(crate) fn build(
     strip::strip(&root, &python)?;
     progress.step("precompiling the standard library");
     precompile(&root, &python, progress)?;
+    zip_stdlib(&root, &python)?;
     progress.step(&format!(
         "compressing runtime layer (zstd level {})",
         store.zstd_level()
@@ -85,6 +86,24 @@ fn probe(root: &Path) -> Result<PyVersion, FetchError> {
         )));
     }
     Ok(version)
+}
+
+/// Move the precompiled stdlib into `lib/python3X.zip` (see stdlib_zip.py for why).
+fn zip_stdlib(root: &Path, python: &PyVersion) -> Result<(), FetchError> {
+    let exe = root.join("bin/python3");
+    let out = Command::new(&exe)
+        .env_clear()
+        .args(["-I", "-B", "-c", include_str!("stdlib_zip.py")])
+        .arg(root)
+        .arg(format!("{}.{}", python.major, python.minor))
+        .output()
+        .map_err(|e| FetchError::Compile { python: exe.clone(), reason: e.to_string() })?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or("").trim().to_string();
+        return Err(FetchError::Compile { python: exe, reason: format!("zipping the stdlib: {last}") });
+    }
+    Ok(())
 }
 
 /// Precompile the stdlib with hash-based, never-checked .pyc and a fixed path prefix, so the

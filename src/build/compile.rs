@@ -15,8 +15,15 @@ pub struct Failure {
 
 /// Compiles everything under `staging`; returns how many files compiled and which failed.
 pub fn compile_tree(python: &Path, staging: &Path) -> Result<(usize, Vec<Failure>)> {
+    // marshal output depends on the hash seed (set and frozenset constants) and `-I`
+    // would ignore PYTHONHASHSEED: clear the environment instead, and run from the
+    // runtime's root so no project file shadows the stdlib.
+    let root = python.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
     let out = Command::new(python)
-        .args(["-I", "-c", SCRIPT])
+        .env_clear()
+        .env("PYTHONHASHSEED", "0")
+        .current_dir(root)
+        .args(["-s", "-B", "-c", SCRIPT])
         .arg(staging)
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;

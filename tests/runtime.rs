@@ -1,0 +1,79 @@
+//! `pyk runtime …` end to end: an adopted CPython really is relocated, and the cache
+//! commands list, remove and prune what they should.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn can_unshare() -> bool {
+    run(Command::new("unshare").args(["-m", "true"])).status.success()
+}
+
+#[test]
+fn adopted_debian_python_runs_with_the_original_hidden() {
+    if !can_unshare() {
+        eprintln!("skipped: unshare -m is not permitted here");
+        return;
+    }
+    let dir = project(&[
+        ("pyk.toml", "name = \"where\"\nrun = \"where.py\"\n"),
+        (
+            "where.py",
+            "import sys, ssl, sqlite3, json\nprint(sys.prefix)\nprint(''.join(l for l in open('/proc/self/maps') if 'python' in l))\n",
+        ),
+    ]);
+    let path = build(dir.path(), "where", &[]);
+    let cache = tempfile::tempdir().unwrap();
+    // Hide the original stdlib and interpreter behind empty mounts, then run.
+    let script = format!(
+        "mount -t tmpfs tmpfs /usr/lib/python3.11 && mount --bind /dev/null {SYSTEM_PYTHON} && PYK_CACHE_DIR={} {}",
+        cache.path().display(),
+        path.display()
+    );
+    let out = ok(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    let mut lines = out.lines();
+    let prefix = lines.next().unwrap();
+    assert!(Path::new(prefix).starts_with(cache.path().join("runtimes")), "{out}");
+    for mapped in lines.filter(|l| !l.trim().is_empty()) {
+        assert!(mapped.contains(prefix), "a python file from outside the runtime is loaded: {mapped}");
+    }
+}
+
+#[test]
+fn list_remove_and_prune() {
+    // A private cache holding a copy of the shared layer, so removing it harms no one.
+    let cache = tempfile::tempdir().unwrap();
+    let layers = cache.path().join("layers");
+    fs::create_dir_all(&layers).unwrap();
+    for entry in fs::read_dir(build_cache().join("layers")).unwrap().flatten() {
+        if entry.path().is_file() {
+            fs::copy(entry.path(), layers.join(entry.file_name())).unwrap();
+        }
+    }
+    let pyk_in = || {
+        let mut cmd = pyk();
+        cmd.env("PYK_CACHE_DIR", cache.path());
+        cmd
+    };
+    // A build unpacks the runtime; list shows both the layer and the unpacked copy.
+    let dir = project(&[("x.py", "print(1)\n")]);
+    ok(pyk_in().current_dir(dir.path()).args(["build", "--entry", "x.py", "--python", PY]));
+    let listing = ok(pyk_in().args(["runtime", "list"]));
+    assert!(listing.contains("Python 3.11.") && listing.contains("last used today"), "{listing}");
+
+    // Pruning things used today removes nothing.
+    ok(pyk_in().args(["runtime", "prune", "--unused-for", "1"]));
+    assert!(ok(pyk_in().args(["runtime", "list"])).contains("last used today"));
+
+    let err = fails(pyk_in().args(["runtime", "remove", "3.9"]));
+    assert!(err.contains("no cached runtime for Python 3.9"), "{err}");
+    let out = ok(pyk_in().args(["runtime", "remove", PY]));
+    assert!(out.contains("removed"), "{out}");
+    let listing = ok(pyk_in().args(["runtime", "list"]));
+    assert_eq!(listing.matches("none").count(), 2, "{listing}");
+    assert!(fs::read_dir(cache.path().join("runtimes")).unwrap().flatten().all(|e| e.file_name().to_string_lossy().ends_with(".lock")));
+}

@@ -1,0 +1,43 @@
+//! A bare entry point to the server, for the integration tests (which need a real
+//! process to signal and kill) and for running a repository without the full CLI:
+//!
+//! `PYK_KEY=… [PYK_WRITE_KEY=…] [PYK_MAX_UPLOAD=bytes] pyk-server [-v] [STORE [ADDR]]`
+
+use anyhow::{bail, Context};
+use pyk_crypto::Key;
+use pyk_server::{serve, ServeConfig};
+
+fn main() -> anyhow::Result<()> {
+    let key =
+        std::env::var("PYK_KEY").context("PYK_KEY must hold the repository key or passphrase")?;
+    let mut config = ServeConfig::new(Key::from_config(&key));
+    if let Ok(write) = std::env::var("PYK_WRITE_KEY") {
+        config.write_key = Key::from_config(&write);
+    }
+    if let Ok(max) = std::env::var("PYK_MAX_UPLOAD") {
+        config.max_upload = max
+            .parse()
+            .context("PYK_MAX_UPLOAD must be a number of bytes")?;
+    }
+    let mut positional = Vec::new();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-v" | "--verbose" => config.verbose = true,
+            a if a.starts_with('-') => bail!("unknown option {a}"),
+            _ => positional.push(arg),
+        }
+    }
+    let mut positional = positional.into_iter();
+    if let Some(store) = positional.next() {
+        config.store = store.into();
+    }
+    if let Some(addr) = positional.next() {
+        config.addr = addr
+            .parse()
+            .with_context(|| format!("bad address {addr}"))?;
+    }
+    if positional.next().is_some() {
+        bail!("usage: pyk-server [-v] [STORE [ADDR]]");
+    }
+    serve(config)
+}

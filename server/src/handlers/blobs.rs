@@ -1,0 +1,163 @@
+//! Blobs: content-addressed, stored and served encrypted exactly as uploaded.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
+
+use crate::api::BlobRef;
+use crate::catalog::blocking;
+use crate::limits::{BodyError, LimitedBody};
+use crate::routes::{blob_id, json, not_modified, ApiError, App};
+use crate::upload::{Upload, UploadError};
+
+const CHUNK: usize = 64 * 1024;
+
+fn etag(sha256: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::try_from(format!("\"{sha256}\""))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+fn no_such_blob(sha256: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no blob {sha256}"))
+}
+
+/// `HEAD`: lets a publisher skip blobs the server already has.
+pub async fn exists(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let sha = blob_id(path)?;
+    let store = app.catalog.store().clone();
+    let owned = sha.clone();
+    let len = blocking(move || store.blob_len(&owned))
+        .await?
+        .ok_or_else(|| no_such_blob(&sha))?;
+    let mut response = StatusCode::OK.into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    response.headers_mut().insert(ETAG, etag(&sha)?);
+    Ok(response)
+}
+
+/// Streams the stored file: a reader thread feeds the connection chunk by chunk, so a
+/// blob is never whole in memory.
+pub async fn download(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let sha = blob_id(path)?;
+    let tag = etag(&sha)?;
+    let store = app.catalog.store().clone();
+    let owned = sha.clone();
+    if not_modified(&headers, &tag) {
+        blocking(move || store.blob_len(&owned))
+            .await?
+            .ok_or_else(|| no_such_blob(&sha))?;
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(ETAG, tag);
+        return Ok(response);
+    }
+    let blob = blocking(move || store.read_blob(&owned))
+        .await?
+        .ok_or_else(|| no_such_blob(&sha))?;
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let mut reader = blob.reader;
+    tokio::task::spawn_blocking(move || loop {
+        let mut buf = BytesMut::zeroed(CHUNK);
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.truncate(n);
+                // A closed channel means the client went away: stop reading.
+                if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                break;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
+    h.insert(ETAG, tag);
+    Ok(response)
+}
+
+/// `PUT`: stored only once it decrypts with the read key to plaintext whose sha256 is
+/// the id. 201 if new, 200 if the server already had it.
+pub async fn upload(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let sha = blob_id(path)?;
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_upload) {
+        let e = BodyError::TooLarge(app.max_upload);
+        return Err(ApiError::new(e.status(), e.message()));
+    }
+    let upload = Upload::start(
+        app.catalog.store().clone(),
+        app.keys.read.clone(),
+        sha.clone(),
+    );
+    let mut body = LimitedBody::new(body, app.max_upload);
+    loop {
+        match body.next().await {
+            Ok(Some(chunk)) => {
+                if !upload.send(chunk).await {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                upload.abort(&e.message()).await;
+                return Err(ApiError::new(e.status(), e.message()));
+            }
+        }
+    }
+    match upload.finish().await {
+        Ok(stored) => {
+            let status = if stored.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(json(
+                status,
+                &BlobRef {
+                    sha256: sha,
+                    size: stored.plaintext_len,
+                },
+            ))
+        }
+        Err(UploadError::Invalid(message)) => {
+            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
+        }
+        Err(UploadError::Store(e)) => Err(e.into()),
+    }
+}

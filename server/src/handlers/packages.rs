@@ -1,0 +1,192 @@
+//! Package manifests: list, read (the runners' hot path), publish, remove, watch.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::ETAG;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pyk_artifact::trailer::valid_name;
+use serde::Deserialize;
+
+use crate::api::{valid_python, valid_sha256, PackageList, PublishRequest, PublishResponse};
+use crate::catalog::{blocking, Current};
+use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
+use crate::routes::{json, package, with_json_type, ApiError, App};
+
+/// A manifest is at most this many blobs.
+const MAX_BLOBS: usize = 100_000;
+
+pub async fn list(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let store = app.catalog.store().clone();
+    let packages = blocking(move || store.list()).await?;
+    Ok(json(StatusCode::OK, &PackageList { packages }))
+}
+
+pub async fn current(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (kind, name) = package(path)?;
+    match app.catalog.current(kind, &name).await? {
+        Some(current) => Ok(manifest_response(&current, &headers)),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no package {}/{name}", kind.as_str()),
+        )),
+    }
+}
+
+fn manifest_response(current: &Current, headers: &HeaderMap) -> Response {
+    let mut response = if crate::routes::not_modified(headers, &current.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        with_json_type(StatusCode::OK, Body::from(current.json.clone()))
+    };
+    response.headers_mut().insert(ETAG, current.etag.clone());
+    response
+}
+
+pub async fn publish(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (kind, name) = package(path)?;
+    let bytes = LimitedBody::new(body, MAX_JSON)
+        .collect()
+        .await
+        .map_err(|e| ApiError::new(e.status(), e.message()))?;
+    let request: PublishRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid publish request: {e}")))?;
+    check_request(&request)?;
+    let publisher = headers
+        .get("x-pyk-node")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_name(v))
+        .unwrap_or("unknown")
+        .to_owned();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let manifest = app
+        .catalog
+        .publish(kind, &name, request, publisher, now)
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &PublishResponse {
+            version: manifest.version.clone(),
+            manifest,
+        },
+    ))
+}
+
+fn check_request(r: &PublishRequest) -> Result<(), ApiError> {
+    if !valid_sha256(&r.artifact_sha256) {
+        return Err(ApiError::bad_request(
+            "artifact_sha256 must be 64 lowercase hex digits",
+        ));
+    }
+    if !valid_python(&r.python) {
+        return Err(ApiError::bad_request(format!(
+            "python must look like \"3.11\", not {:?}",
+            r.python
+        )));
+    }
+    if r.blobs.is_empty() || r.blobs.len() > MAX_BLOBS {
+        return Err(ApiError::bad_request(format!(
+            "a package has 1 to {MAX_BLOBS} blobs"
+        )));
+    }
+    let mut total = 0u64;
+    for blob in &r.blobs {
+        if !valid_sha256(&blob.sha256) {
+            return Err(ApiError::bad_request(format!(
+                "blob id {:?} is not 64 lowercase hex digits",
+                blob.sha256
+            )));
+        }
+        total = total
+            .checked_add(blob.size)
+            .ok_or_else(|| ApiError::bad_request("blob sizes overflow"))?;
+    }
+    if total != r.size {
+        return Err(ApiError::bad_request(format!(
+            "size is {} but the blobs add up to {total}",
+            r.size
+        )));
+    }
+    Ok(())
+}
+
+pub async fn remove(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (kind, name) = package(path)?;
+    if !app.catalog.remove(kind, &name).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no package {}/{name}", kind.as_str()),
+        ));
+    }
+    // Reclaiming space need not delay the answer; a failure only leaves blobs behind.
+    let store = app.catalog.store().clone();
+    tokio::spawn(async move {
+        if let Err(e) = blocking(move || store.collect_garbage(GC_GRACE)).await {
+            eprintln!("pyk: garbage collection failed: {e}");
+        }
+    });
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "removed": format!("{}/{name}", kind.as_str()) }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct WatchQuery {
+    after: Option<String>,
+    timeout: Option<u64>,
+}
+
+/// Long-poll: answers with the latest manifest as soon as it differs from `after`, or
+/// 304 at the timeout (or when the server shuts down, so the client simply asks again).
+pub async fn watch(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<WatchQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (kind, name) = package(path)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let timeout = query
+        .timeout
+        .map(Duration::from_secs)
+        .unwrap_or(WATCH_DEFAULT)
+        .min(WATCH_MAX);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut changes = app.catalog.subscribe();
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        // Marked seen before looking, so a publish between the look and the wait still
+        // wakes this loop.
+        changes.borrow_and_update();
+        if let Some(current) = app.catalog.current(kind, &name).await? {
+            if query.after.as_deref() != Some(current.version.as_str()) {
+                return Ok(manifest_response(&current, &HeaderMap::new()));
+            }
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { break },
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = shutdown.wait_for(|down| *down) => break,
+        }
+    }
+    Ok(StatusCode::NOT_MODIFIED.into_response())
+}

@@ -1,0 +1,23 @@
+//! `pyk serve`: the package repository.
+//!
+//! Packages are manifests listing content-addressed blobs. Blobs arrive encrypted with
+//! the repository key, are verified by decrypting them as they are stored, and are kept
+//! and served exactly as uploaded. Every request carries a short-lived token bound to
+//! its method and path.
+//!
+//! - [`api`]: the JSON bodies, shared with the client.
+//! - [`store`]: the storage interface and its embedded implementation.
+//! - [`serve`]: the server itself.
+
+pub mod api;
+mod auth;
+mod catalog;
+mod handlers;
+mod limits;
+mod log;
+mod routes;
+mod serve;
+pub mod store;
+mod upload;
+
+pub use serve::{serve, ServeConfig, DEFAULT_ADDR, DEFAULT_MAX_UPLOAD, DEFAULT_STORE};

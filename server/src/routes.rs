@@ -1,0 +1,145 @@
+//! The HTTP surface: routes, the shared state handlers see, and how errors are sent.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::Path;
+use axum::http::header::{CONTENT_TYPE, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use pyk_artifact::trailer::valid_name;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::api::{valid_sha256, ErrorBody, Kind};
+use crate::auth::Keys;
+use crate::catalog::Catalog;
+use crate::handlers::{blobs, packages};
+use crate::store::StoreError;
+
+pub struct App {
+    pub catalog: Catalog,
+    pub keys: Keys,
+    pub max_upload: u64,
+    /// Turns true when the server starts shutting down: long-polls answer at once.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/packages", get(packages::list))
+        .route(
+            "/v1/packages/{kind}/{name}",
+            get(packages::current)
+                .post(packages::publish)
+                .delete(packages::remove),
+        )
+        .route("/v1/packages/{kind}/{name}/watch", get(packages::watch))
+        .route(
+            "/v1/blobs/{sha256}",
+            get(blobs::download).head(blobs::exists).put(blobs::upload),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        })
+        .with_state(app)
+}
+
+/// A 4xx/5xx answer with an [`ErrorBody`].
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::MissingBlob(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json(
+            self.status,
+            &ErrorBody {
+                error: self.message,
+            },
+        )
+    }
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => with_json_type(status, Body::from(body)),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+pub fn with_json_type(status: StatusCode, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The `{kind}/{name}` of a package URL, validated: names are the artifact format's
+/// (no `/`, `..`, control characters, nothing empty), checked after percent-decoding.
+pub fn package(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(Kind, String), ApiError> {
+    let Path((kind, name)) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let kind = Kind::parse(&kind)
+        .ok_or_else(|| ApiError::bad_request(format!("kind must be run or lib, not {kind:?}")))?;
+    if !valid_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "invalid package name {name:?}"
+        )));
+    }
+    Ok((kind, name))
+}
+
+pub fn blob_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(sha) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if !valid_sha256(&sha) {
+        return Err(ApiError::bad_request(format!(
+            "blob id must be 64 lowercase hex digits, not {sha:?}"
+        )));
+    }
+    Ok(sha)
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`).
+pub fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let tag = etag.as_bytes();
+    headers.get_all(IF_NONE_MATCH).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|candidate| {
+            let candidate = candidate.trim_ascii();
+            let candidate = candidate.strip_prefix(b"W/").unwrap_or(candidate);
+            candidate == tag || candidate == b"*"
+        })
+    })
+}

@@ -1,0 +1,249 @@
+//! The server's life: bind, accept with limits, stop gracefully on SIGTERM/SIGINT.
+//!
+//! A hyper-util accept loop rather than `axum::serve`, because only hyper's own
+//! connection builder has a header-read timeout (slowloris).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use pyk_artifact::trailer::valid_name;
+use pyk_crypto::Key;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::auth::{Denied, Keys};
+use crate::catalog::Catalog;
+use crate::limits::{HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
+use crate::log::{Line, Logged, Received};
+use crate::routes::{router, ApiError, App};
+use crate::store::EmbeddedStore;
+
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 7777);
+pub const DEFAULT_STORE: &str = "pyk.db";
+pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
+
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    /// The embedded store's directory.
+    pub store: PathBuf,
+    pub read_key: Key,
+    /// Needed for PUT/POST/DELETE; usually the read key.
+    pub write_key: Key,
+    pub max_upload: u64,
+    /// One log line per request on stderr.
+    pub verbose: bool,
+}
+
+impl ServeConfig {
+    /// The defaults, with one key for reading and writing.
+    pub fn new(key: Key) -> ServeConfig {
+        ServeConfig {
+            addr: DEFAULT_ADDR,
+            store: PathBuf::from(DEFAULT_STORE),
+            read_key: key.clone(),
+            write_key: key,
+            max_upload: DEFAULT_MAX_UPLOAD,
+            verbose: false,
+        }
+    }
+}
+
+/// Serves until SIGTERM or SIGINT, then lets requests in flight finish (up to a minute)
+/// and returns. Blocking: it runs its own tokio runtime.
+pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let store = EmbeddedStore::open(&config.store)
+        .with_context(|| format!("opening store {}", config.store.display()))?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    // Handlers are installed before the banner, so a signal sent once it shows is
+    // always a graceful stop.
+    let mut stop = Box::pin(stop_signal()?);
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let app = Arc::new(App {
+        catalog: Catalog::new(Arc::new(store)),
+        keys: Keys {
+            read: config.read_key,
+            write: config.write_key,
+        },
+        max_upload: config.max_upload,
+        shutdown,
+    });
+    let entry = Arc::new(Entry {
+        router: router(app.clone()),
+        app,
+        verbose: config.verbose,
+    });
+    eprintln!("pyk: serving {} on http://{addr}", config.store.display());
+
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors, usually: back off rather than spin.
+                        eprintln!("pyk: accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let entry = entry.clone();
+                let service = service_fn(move |req| {
+                    let entry = entry.clone();
+                    async move { Ok::<_, std::convert::Infallible>(entry.handle(peer, req).await) }
+                });
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    // A client hanging up or timing out is its own business.
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut stop => break,
+        }
+    }
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "pyk: requests still running after {} s; stopping anyway",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
+    eprintln!("pyk: stopped");
+    Ok(())
+}
+
+fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// What every request goes through before routing: authentication first (a request
+/// without a valid token learns nothing, not even whether a route exists), then logging.
+struct Entry {
+    app: Arc<App>,
+    router: Router,
+    verbose: bool,
+}
+
+impl Entry {
+    async fn handle(&self, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path(), |p| p.as_str());
+        let denied = self.app.keys.check(
+            req.method(),
+            path,
+            req.headers().get(axum::http::header::AUTHORIZATION),
+        );
+        if !self.verbose {
+            return match denied {
+                Ok(()) => self.route(req.map(Body::new)).await,
+                Err(d) => refuse(d),
+            };
+        }
+        let started = Instant::now();
+        let who = req
+            .headers()
+            .get("x-pyk-node")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| valid_name(v))
+            .map_or_else(|| peer.ip().to_string(), str::to_owned);
+        let (method, path) = (req.method().to_string(), path.to_owned());
+        let (req, received) = {
+            let (parts, body) = req.into_parts();
+            let (body, count) = Received::new(body);
+            (Request::from_parts(parts, Body::new(body)), count)
+        };
+        let response = match denied {
+            Ok(()) => self.route(req).await,
+            Err(d) => refuse(d),
+        };
+        let (parts, body) = response.into_parts();
+        let line = Line {
+            who,
+            method,
+            path,
+            status: parts.status,
+            started,
+            received,
+        };
+        Response::from_parts(parts, Body::new(Logged::new(body, line)))
+    }
+
+    async fn route(&self, req: Request<Body>) -> Response<Body> {
+        match self.router.clone().oneshot(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+fn refuse(denied: Denied) -> Response<Body> {
+    match denied {
+        Denied::Unauthorized => {
+            let mut r = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a valid token for this request is required",
+            )
+            .into_response();
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Pyk"),
+            );
+            r
+        }
+        Denied::Forbidden => {
+            ApiError::new(StatusCode::FORBIDDEN, "this needs the write key").into_response()
+        }
+    }
+}

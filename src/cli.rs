@@ -1,12 +1,16 @@
 //! The command line, as clap sees it.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 /// Pack Python programs into single executables, publish them, run them everywhere.
+///
+/// `pyk NAME args…` runs the published program NAME, fetching a newer version first
+/// when there is one (`pyk run NAME` does the same for names that are also commands).
 #[derive(Parser)]
-#[command(name = "pyk", version, about, propagate_version = true)]
+#[command(name = "pyk", version, about, propagate_version = true, allow_external_subcommands = true)]
 pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]
@@ -22,14 +26,90 @@ pub enum Command {
     /// The artifact runs on any Linux x86_64 machine with no Python installed:
     /// `./dist/NAME args…`. A library artifact is also importable through zipimport.
     Build(BuildArgs),
+    /// Build and upload to the repository (also `pyk --build`).
+    Publish(BuildArgs),
+    /// Run a published program: `pyk run NAME args…` (the same as `pyk NAME args…`).
+    Run {
+        name: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Write a launcher named NAME into DIR, so `NAME args…` runs the published program.
+    Install {
+        name: String,
+        /// Where to write it (default ~/.local/bin).
+        dir: Option<PathBuf>,
+    },
+    /// List the packages in the repository.
+    List,
+    /// Remove a package from the repository (needs the write key).
+    Remove {
+        name: String,
+        /// The library of that name rather than the program.
+        #[arg(long)]
+        lib: bool,
+    },
+    /// Wait for new versions of a package and report each one.
+    Watch {
+        name: String,
+        #[arg(long)]
+        lib: bool,
+        /// Stop after the first new version.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Print a fresh random key for the config's KEY.
+    Keygen,
+    /// Run the repository server (also `pyk --server [-v] [PATH]`).
+    Serve(ServeArgs),
+    /// Let a Python interpreter `from pyk import NAME` published libraries.
+    PythonSetup {
+        /// The interpreter to set up (default: python3 on PATH).
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+    },
+    /// Print the path of the current cached artifact of a package (used by the Python hook).
+    #[command(hide = true)]
+    Resolve {
+        kind: String,
+        name: String,
+        /// Fail unless the package was built for this Python (3.X).
+        #[arg(long)]
+        python: Option<String>,
+    },
+    /// Print an Authorization header value for one request (for curl, wrk and debugging).
+    #[command(hide = true)]
+    Sign { method: String, path: String },
     /// Manage the CPython runtimes that artifacts carry.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The store: a directory created on first use.
+    #[arg(default_value = "pyk.db")]
+    pub path: PathBuf,
+    /// Address to listen on (default: HOST from the config, else 0.0.0.0).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port (default: PORT from the config, else 7777).
+    #[arg(short, long)]
+    pub port: Option<u16>,
+    /// Log one line per request.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Largest accepted upload, in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub max_upload: u64,
 }
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
-    /// Directory holding pyk.toml, or the pyk.toml file itself.
+    /// Directory holding pyk.toml, the pyk.toml file itself, or a script with a
+    /// `# /// pyk` block.
     #[arg(default_value = ".", conflicts_with = "entry")]
     pub path: PathBuf,
     /// Build without pyk.toml: a .py script or a package directory with __main__.py.

@@ -3,23 +3,29 @@
 
 mod build;
 mod cli;
+mod client;
 mod config;
+mod install;
+mod packages;
+mod publish;
+mod runner;
 mod runtimes;
 mod spec;
 mod stub_bin;
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use pyk_runtime_fetch::Progress;
 
-use cli::{BuildArgs, Cli, Command};
+use cli::{BuildArgs, Cli, Command, ServeArgs};
 use config::Config;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(original_spellings(std::env::args_os().collect()));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -29,34 +35,104 @@ fn main() -> ExitCode {
     }
 }
 
+/// The original pyk's `--build`, `--server` and `--install` become subcommands.
+fn original_spellings(mut args: Vec<OsString>) -> Vec<OsString> {
+    let renamed = match args.get(1).and_then(|a| a.to_str()) {
+        Some("--build") => "publish",
+        Some("--server") => "serve",
+        Some("--install") => "install",
+        _ => return args,
+    };
+    args[1] = renamed.into();
+    args
+}
+
 fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.quiet);
     let config = Config::load()?;
-    let cache_root = cache_root()?;
+    let cache_root = || pyk_artifact::cache::root().context("no cache directory: set PYK_CACHE_DIR or HOME");
     match cli.command {
         Command::Build(args) => {
-            build_cmd(args, &config, &cache_root, &progress)?;
+            build_cmd(&args, &config, &cache_root()?, &progress)?;
         }
-        Command::Runtime(cmd) => runtimes::run(cmd, &config, &cache_root, &progress)?,
+        Command::Publish(args) => {
+            let root = cache_root()?;
+            let artifact = build_cmd(&args, &config, &root, &progress)?;
+            publish::publish(&artifact, &config, &root, &progress)?;
+        }
+        Command::Run { name, args } => run_package(&config, &cache_root()?, &name, &args, &progress)?,
+        Command::External(mut words) => {
+            let name = words.remove(0);
+            let name = name.to_str().context("package names are ASCII")?;
+            run_package(&config, &cache_root()?, name, &words, &progress)?;
+        }
+        Command::Install { name, dir } => install::launcher(&name, dir.as_deref())?,
+        Command::List => publish::list(&config)?,
+        Command::Remove { name, lib } => publish::remove(&config, kind(lib), &name)?,
+        Command::Watch { name, lib, once } => publish::watch(&config, kind(lib), &name, once)?,
+        Command::Keygen => println!("{}", pyk_crypto::Key::generate().as_str()),
+        Command::Serve(args) => serve(args, &config)?,
+        Command::PythonSetup { python } => install::python_hook(&python)?,
+        Command::Resolve { kind, name, python } => {
+            let resolved = runner::resolve(&config, &cache_root()?, &kind, &name, &progress)?;
+            if let Some(want) = python {
+                let built = &resolved.manifest.python;
+                if *built != want {
+                    bail!("{kind} package {name} was built for Python {built}; this is Python {want}");
+                }
+            }
+            println!("{}", resolved.path.display());
+        }
+        Command::Sign { method, path } => println!("{}", pyk_crypto::token::authorization(config.read_key()?, &method, &path)),
+        Command::Runtime(cmd) => runtimes::run(cmd, &config, &cache_root()?, &progress)?,
     }
     Ok(())
 }
 
-fn cache_root() -> Result<PathBuf> {
-    pyk_artifact::cache::root().context("no cache directory: set PYK_CACHE_DIR or HOME")
+fn kind(lib: bool) -> &'static str {
+    if lib {
+        "lib"
+    } else {
+        "run"
+    }
 }
 
-fn build_cmd(args: BuildArgs, config: &Config, cache_root: &std::path::Path, progress: &Progress) -> Result<PathBuf> {
+fn run_package(config: &Config, cache_root: &Path, name: &str, args: &[OsString], progress: &Progress) -> Result<()> {
+    let resolved = runner::resolve(config, cache_root, "run", name, progress)?;
+    runner::exec(&resolved, args).map(drop)
+}
+
+fn build_cmd(args: &BuildArgs, config: &Config, cache_root: &Path, progress: &Progress) -> Result<PathBuf> {
     let spec = match &args.entry {
         Some(entry) => spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone())?,
+        None if args.path.extension().is_some_and(|e| e == "py") => spec::Spec::from_script(&args.path)?,
         None => spec::Spec::from_toml(&args.path)?,
     };
     let opts = build::Options {
         cache_root,
-        python: args.python,
+        python: args.python.clone(),
         runtime_archive: args.runtime.as_deref(),
         mirror: config.python_mirror.as_deref(),
-        output: args.output,
+        output: args.output.clone(),
     };
     build::build(&spec, &opts, progress)
+}
+
+fn serve(args: ServeArgs, config: &Config) -> Result<()> {
+    let read_key = config.read_key()?.clone();
+    let write_key = config.write_key()?.clone();
+    let host = args.host.unwrap_or_else(|| config.listen.0.clone());
+    let port = args.port.unwrap_or(config.listen.1);
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .with_context(|| format!("cannot listen on {host}:{port}"))?
+        .next()
+        .with_context(|| format!("{host} resolves to no address"))?;
+    pyk_server::serve(pyk_server::ServeConfig {
+        addr,
+        store: args.path,
+        read_key,
+        write_key,
+        max_upload: args.max_upload * 1024 * 1024,
+        verbose: args.verbose,
+    })
 }

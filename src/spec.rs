@@ -55,8 +55,11 @@ impl Spec {
             let line = e.span().map(|s| format!(":{}", line_of(&text, s.start)));
             anyhow::anyhow!("{shown}{}: {}", line.unwrap_or_default(), e.message().trim())
         })?;
-        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Spec::from_raw(raw, base, &shown.to_string())
+    }
+
+    fn from_raw(raw: PykToml, base: &Path, shown: &str) -> Result<Spec> {
         let (kind, entry) = match (raw.run, raw.lib) {
             (Some(run), None) => (Kind::Run, run),
             (None, Some(lib)) => (Kind::Lib, lib),
@@ -80,8 +83,47 @@ impl Spec {
             requirement_files: Vec::new(),
             python: raw.python,
         };
-        spec.check().with_context(|| shown.to_string())?;
+        spec.check().with_context(|| shown.to_owned())?;
         Ok(spec)
+    }
+
+    /// A script carrying its spec in a `# /// pyk` block (PEP 723 style), e.g.
+    ///
+    /// ```python
+    /// # /// pyk
+    /// # name = "foo"
+    /// # dependencies = ["rich"]
+    /// # ///
+    /// ```
+    /// `run` defaults to the script itself and `name` to its stem; a PEP 723
+    /// `# /// script` block's `dependencies` are honoured too.
+    pub fn from_script(script: &Path) -> Result<Spec> {
+        let text = fs::read_to_string(script).with_context(|| format!("cannot read {}", script.display()))?;
+        let shown = script.display();
+        let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = script.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut table = match comment_block(&text, "pyk") {
+            Some((line, body)) => toml::from_str::<toml::Table>(&body)
+                .map_err(|e| anyhow::anyhow!("{shown}:{}: in the `# /// pyk` block: {}", line + e.span().map_or(0, |s| line_of(&body, s.start)), e.message().trim()))?,
+            None => toml::Table::new(),
+        };
+        if let Some((line, body)) = comment_block(&text, "script") {
+            let pep723: toml::Table = toml::from_str(&body)
+                .map_err(|e| anyhow::anyhow!("{shown}:{line}: in the `# /// script` block: {}", e.message().trim()))?;
+            if let Some(deps) = pep723.get("dependencies") {
+                table.entry("dependencies").or_insert_with(|| deps.clone());
+            }
+        }
+        if !table.contains_key("run") && !table.contains_key("lib") {
+            table.insert("run".into(), file_name.into());
+        }
+        table.entry("name").or_insert_with(|| stem.into());
+        // Resolve paths against the script's directory, as a pyk.toml beside it would.
+        let base = script.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let raw: PykToml = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{shown}: in the `# /// pyk` block: {}", e.message().trim()))?;
+        Spec::from_raw(raw, base, &shown.to_string())
     }
 
     /// pypack style: `--entry app/` (a package with `__main__.py`) or `--entry script.py`.
@@ -136,6 +178,24 @@ impl Spec {
     }
 }
 
+/// The body of a `# /// TYPE` … `# ///` comment block (its `# ` prefixes removed) and
+/// the line number of its first line.
+fn comment_block(text: &str, kind: &str) -> Option<(usize, String)> {
+    let mut lines = text.lines().enumerate();
+    let open = format!("# /// {kind}");
+    let (start, _) = lines.find(|(_, l)| l.trim_end() == open)?;
+    let mut body = String::new();
+    for (_, line) in lines {
+        if line.trim_end() == "# ///" {
+            return Some((start + 2, body));
+        }
+        let content = line.strip_prefix("# ").or_else(|| line.strip_prefix('#'))?;
+        body.push_str(content);
+        body.push('\n');
+    }
+    None
+}
+
 fn line_of(text: &str, byte: usize) -> usize {
     text.as_bytes()[..byte.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
@@ -167,6 +227,21 @@ mod tests {
         assert_eq!((spec.name.as_str(), spec.kind), ("foo", Kind::Run));
         assert_eq!(spec.entry_module(), "foo");
         assert_eq!(spec.dependencies, ["click"]);
+    }
+
+    #[test]
+    fn script_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("tool.py");
+        fs::write(&script, "#!/usr/bin/env python3\n# /// pyk\n# name = \"t\"\n# ///\n# /// script\n# dependencies = [\"rich\"]\n# ///\nprint(1)\n").unwrap();
+        let spec = Spec::from_script(&script).unwrap();
+        assert_eq!((spec.name.as_str(), spec.kind, spec.entry_module().as_str()), ("t", Kind::Run, "tool"));
+        assert_eq!(spec.dependencies, ["rich"]);
+        fs::write(&script, "# /// pyk\n# name = \"t\"\n# bogus = 1\n# ///\n").unwrap();
+        let e = format!("{:#}", Spec::from_script(&script).unwrap_err());
+        assert!(e.contains("bogus"), "{e}");
+        fs::write(&script, "print(1)\n").unwrap();
+        assert_eq!(Spec::from_script(&script).unwrap().name, "tool");
     }
 
     #[test]

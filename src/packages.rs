@@ -1,0 +1,123 @@
+//! The client's cache of published packages, under the pyk cache root:
+//!
+//! ```text
+//! packages/<kind>/<name>.json   the manifest of the version last fetched (the ETag source)
+//! artifacts/<sha256>            assembled executables, named by their content hash
+//! blobs/<sha256>                decrypted blobs, so a runtime layer is fetched once
+//! ```
+//! Every file is written beside its final place and renamed in, so a process starting
+//! while an update lands execs either the old artifact or the new one, never a part.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use pyk_runtime_fetch::Progress;
+use pyk_server::api::{valid_sha256, Manifest};
+use sha2::{Digest, Sha256};
+
+use crate::client::Client;
+
+pub struct Packages {
+    root: PathBuf,
+}
+
+impl Packages {
+    pub fn open(cache_root: &Path) -> Packages {
+        Packages { root: cache_root.to_path_buf() }
+    }
+
+    fn manifest_path(&self, kind: &str, name: &str) -> PathBuf {
+        self.root.join("packages").join(kind).join(format!("{name}.json"))
+    }
+
+    pub fn artifact_path(&self, artifact_sha256: &str) -> PathBuf {
+        self.root.join("artifacts").join(artifact_sha256)
+    }
+
+    /// The manifest of the cached version, if its artifact is still there.
+    pub fn cached(&self, kind: &str, name: &str) -> Option<Manifest> {
+        let text = fs::read_to_string(self.manifest_path(kind, name)).ok()?;
+        let manifest: Manifest = serde_json::from_str(&text).ok()?;
+        self.artifact_path(&manifest.artifact_sha256).is_file().then_some(manifest)
+    }
+
+    /// Records `manifest` as the cached version (its artifact must be in place).
+    pub fn remember(&self, manifest: &Manifest) -> Result<()> {
+        let path = self.manifest_path(&manifest.kind, &manifest.name);
+        let json = serde_json::to_vec_pretty(manifest)?;
+        write_atomic(&path, &json, 0o644)
+    }
+
+    /// Makes the artifact of `manifest` present, downloading the blobs it lacks.
+    pub fn fetch(&self, client: &Client, manifest: &Manifest, progress: &Progress) -> Result<PathBuf> {
+        let dest = self.artifact_path(&manifest.artifact_sha256);
+        if dest.is_file() {
+            return Ok(dest);
+        }
+        let blobs_dir = self.root.join("blobs");
+        let mut parts = Vec::new();
+        for blob in &manifest.blobs {
+            if !valid_sha256(&blob.sha256) {
+                bail!("{} sent a manifest with a malformed blob name", client.server());
+            }
+            let path = blobs_dir.join(&blob.sha256);
+            parts.push(if path.is_file() { path } else { client.download_blob(&blob.sha256, blob.size, &blobs_dir, progress)? });
+        }
+        let dir = dest.parent().context("artifact path has no parent")?;
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".assemble-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot write in {}", dir.display()))?;
+        let mut hasher = Sha256::new();
+        for part in &parts {
+            let mut src = File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
+            io::copy(&mut src, &mut Tee(tmp.as_file_mut(), &mut hasher))
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+        }
+        let actual = pyk_artifact::trailer::hex(&hasher.finalize());
+        if actual != manifest.artifact_sha256 {
+            bail!(
+                "refusing {} {} version {}: the assembled file hashes to {actual}, the manifest says {}",
+                manifest.kind,
+                manifest.name,
+                manifest.version,
+                manifest.artifact_sha256
+            );
+        }
+        let file = tmp.as_file();
+        file.set_permissions(fs::Permissions::from_mode(0o755))?;
+        file.sync_all()?;
+        tmp.persist(&dest).map_err(|e| e.error).with_context(|| format!("cannot write {}", dest.display()))?;
+        Ok(dest)
+    }
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().context("path has no parent")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes to a file and a hasher at once.
+struct Tee<'a>(&'a mut File, &'a mut Sha256);
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.0.write(buf)?;
+        self.1.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}

@@ -12,12 +12,21 @@ fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rerun-if-changed=Cargo.toml");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // A target dir of its own: the outer build holds the lock on the workspace's.
     let target_dir = out.join("stub-target");
     let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "pyk-stub", "--profile", "stub", "--manifest-path"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "pyk-stub",
+            "--profile",
+            "stub",
+            "--manifest-path",
+        ])
         .arg(manifest.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
@@ -28,5 +37,6 @@ fn main() {
         .status()
         .expect("cannot run cargo to build the stub");
     assert!(status.success(), "building the stub failed");
-    std::fs::copy(target_dir.join("stub/pyk-stub"), out.join("pyk-stub")).expect("stub binary missing");
+    std::fs::copy(target_dir.join("stub/pyk-stub"), out.join("pyk-stub"))
+        .expect("stub binary missing");
 }

@@ -10,7 +10,13 @@ use clap::{Parser, Subcommand};
 /// `pyk NAME args…` runs the published program NAME, fetching a newer version first
 /// when there is one (`pyk run NAME` does the same for names that are also commands).
 #[derive(Parser)]
-#[command(name = "pyk", version, about, propagate_version = true, allow_external_subcommands = true)]
+#[command(
+    name = "pyk",
+    version,
+    about,
+    propagate_version = true,
+    allow_external_subcommands = true
+)]
 pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]
@@ -116,7 +122,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE|DIR")]
     pub entry: Option<PathBuf>,
     /// A requirements.txt to install into the payload (with --entry; repeatable).
-    #[arg(short = 'r', long = "requirements", value_name = "FILE", requires = "entry")]
+    #[arg(
+        short = 'r',
+        long = "requirements",
+        value_name = "FILE",
+        requires = "entry"
+    )]
     pub requirements: Vec<PathBuf>,
     /// The package name (with --entry; default: the entry's file name).
     #[arg(long, requires = "entry")]

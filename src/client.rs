@@ -15,7 +15,9 @@ use anyhow::{anyhow, Context, Result};
 use pyk_crypto::blob::{BlobReader, BlobWriter};
 use pyk_crypto::{token, Key};
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::{ErrorBody, Manifest, PackageList, PackageSummary, PublishRequest, PublishResponse};
+use pyk_server::api::{
+    ErrorBody, Manifest, PackageList, PackageSummary, PublishRequest, PublishResponse,
+};
 use sha2::{Digest, Sha256};
 use ureq::http::Response;
 use ureq::Body;
@@ -27,7 +29,9 @@ pub enum ClientError {
     Unreachable { server: String, why: String },
     #[error("the key does not match the server's (401 from {server}; or this machine's clock is off by over a minute)")]
     BadKey { server: String },
-    #[error("this key may read but not publish (403 from {server}): publishing needs the write key")]
+    #[error(
+        "this key may read but not publish (403 from {server}): publishing needs the write key"
+    )]
     ReadOnlyKey { server: String },
     #[error("{0}")]
     NotFound(String),
@@ -55,7 +59,12 @@ impl Client {
             .timeout_send_body(Some(Duration::from_secs(600)))
             .build()
             .into();
-        Client { base: base.trim_end_matches('/').to_owned(), key: key.clone(), node: node.to_owned(), agent }
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.clone(),
+            node: node.to_owned(),
+            agent,
+        }
     }
 
     pub fn server(&self) -> &str {
@@ -67,7 +76,10 @@ impl Client {
     }
 
     fn unreachable(&self, e: ureq::Error) -> ClientError {
-        ClientError::Unreachable { server: self.base.clone(), why: e.to_string() }
+        ClientError::Unreachable {
+            server: self.base.clone(),
+            why: e.to_string(),
+        }
     }
 
     fn get(&self, path: &str, etag: Option<&str>) -> Result<Response<Body>, ClientError> {
@@ -89,24 +101,46 @@ impl Client {
             return Ok(resp);
         }
         let body = resp.body_mut().read_to_string().unwrap_or_default();
-        let said = serde_json::from_str::<ErrorBody>(&body).map(|e| e.error).unwrap_or(body);
+        let said = serde_json::from_str::<ErrorBody>(&body)
+            .map(|e| e.error)
+            .unwrap_or(body);
         Err(match status {
-            401 => ClientError::BadKey { server: self.base.clone() },
-            403 => ClientError::ReadOnlyKey { server: self.base.clone() },
+            401 => ClientError::BadKey {
+                server: self.base.clone(),
+            },
+            403 => ClientError::ReadOnlyKey {
+                server: self.base.clone(),
+            },
             404 => ClientError::NotFound(format!("{what}: not on {}", self.base)),
             _ => ClientError::Other(format!("{what}: {} says {status}: {said}", self.base)),
         })
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, mut resp: Response<Body>) -> Result<T, ClientError> {
-        let text = resp.body_mut().read_to_string().map_err(|e| self.unreachable(e))?;
-        serde_json::from_str(&text).map_err(|e| ClientError::Other(format!("{} sent a reply pyk can't read: {e}", self.base)))
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        mut resp: Response<Body>,
+    ) -> Result<T, ClientError> {
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        serde_json::from_str(&text).map_err(|e| {
+            ClientError::Other(format!("{} sent a reply pyk can't read: {e}", self.base))
+        })
     }
 
     /// The current manifest of a package, or `None` when `etag` is still current (304).
-    pub fn current(&self, kind: &str, name: &str, etag: Option<&str>) -> Result<Option<Manifest>, ClientError> {
+    pub fn current(
+        &self,
+        kind: &str,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<Manifest>, ClientError> {
         let what = format!("{kind} package {name}");
-        let resp = self.check(self.get(&format!("/v1/packages/{kind}/{name}"), etag)?, &what)?;
+        let resp = self.check(
+            self.get(&format!("/v1/packages/{kind}/{name}"), etag)?,
+            &what,
+        )?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -119,7 +153,13 @@ impl Client {
     }
 
     /// Long-polls until the package's version differs from `after`; `None` on timeout.
-    pub fn watch(&self, kind: &str, name: &str, after: &str, secs: u64) -> Result<Option<Manifest>, ClientError> {
+    pub fn watch(
+        &self,
+        kind: &str,
+        name: &str,
+        after: &str,
+        secs: u64,
+    ) -> Result<Option<Manifest>, ClientError> {
         let path = format!("/v1/packages/{kind}/{name}/watch?after={after}&timeout={secs}");
         let slow = Client {
             agent: ureq::Agent::config_builder()
@@ -139,9 +179,18 @@ impl Client {
     }
 
     /// Downloads blob `sha256` into `dir/<sha256>` (decrypted, verified, atomically).
-    pub fn download_blob(&self, sha256: &str, size: u64, dir: &Path, progress: &Progress) -> Result<PathBuf> {
+    pub fn download_blob(
+        &self,
+        sha256: &str,
+        size: u64,
+        dir: &Path,
+        progress: &Progress,
+    ) -> Result<PathBuf> {
         let dest = dir.join(sha256);
-        let resp = self.check(self.get(&format!("/v1/blobs/{sha256}"), None)?, &format!("blob {sha256}"))?;
+        let resp = self.check(
+            self.get(&format!("/v1/blobs/{sha256}"), None)?,
+            &format!("blob {sha256}"),
+        )?;
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".download-")
@@ -158,18 +207,29 @@ impl Client {
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     return Err(anyhow!("refusing blob {sha256} from {}: {e}", self.base));
                 }
-                Err(e) => return Err(anyhow!("download of blob {sha256} from {} failed: {e}", self.base)),
+                Err(e) => {
+                    return Err(anyhow!(
+                        "download of blob {sha256} from {} failed: {e}",
+                        self.base
+                    ))
+                }
             };
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).with_context(|| format!("cannot write in {}", dir.display()))?;
+            tmp.write_all(&buf[..n])
+                .with_context(|| format!("cannot write in {}", dir.display()))?;
         }
         bar.finish_and_clear();
         let actual = pyk_artifact::trailer::hex(&hasher.finalize());
         if actual != sha256 {
-            return Err(anyhow!("refusing blob {sha256} from {}: its contents hash to {actual}", self.base));
+            return Err(anyhow!(
+                "refusing blob {sha256} from {}: its contents hash to {actual}",
+                self.base
+            ));
         }
         tmp.as_file().sync_all().context("cannot sync download")?;
-        tmp.persist(&dest).map_err(|e| e.error).with_context(|| format!("cannot write {}", dest.display()))?;
+        tmp.persist(&dest)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
         Ok(dest)
     }
 
@@ -190,11 +250,19 @@ impl Client {
 
     /// Encrypts `len` bytes of `file` from `offset` and uploads them as blob `sha256`,
     /// streaming (the encryption runs in a thread feeding a pipe to the request).
-    pub fn upload_blob(&self, sha256: &str, file: &Path, offset: u64, len: u64, progress: &Progress) -> Result<()> {
+    pub fn upload_blob(
+        &self,
+        sha256: &str,
+        file: &Path,
+        offset: u64,
+        len: u64,
+        progress: &Progress,
+    ) -> Result<()> {
         let path = format!("/v1/blobs/{sha256}");
         let (mut rx, tx) = io::pipe().context("cannot create a pipe")?;
         let key = self.key.clone();
-        let mut src = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let mut src =
+            File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
         let bar = progress.bar(len, "uploading");
         let writer = {
             let bar = bar.clone();
@@ -212,7 +280,9 @@ impl Client {
             .header("X-Pyk-Node", &self.node)
             .send(ureq::SendBody::from_reader(&mut rx));
         drop(rx);
-        let encrypted = writer.join().map_err(|_| anyhow!("encryption thread failed"))?;
+        let encrypted = writer
+            .join()
+            .map_err(|_| anyhow!("encryption thread failed"))?;
         bar.finish_and_clear();
         let resp = sent.map_err(|e| self.unreachable(e))?;
         self.check(resp, &format!("upload of blob {sha256}"))?;
@@ -220,7 +290,12 @@ impl Client {
         Ok(())
     }
 
-    pub fn publish(&self, kind: &str, name: &str, req: &PublishRequest) -> Result<PublishResponse, ClientError> {
+    pub fn publish(
+        &self,
+        kind: &str,
+        name: &str,
+        req: &PublishRequest,
+    ) -> Result<PublishResponse, ClientError> {
         let path = format!("/v1/packages/{kind}/{name}");
         let body = serde_json::to_string(req).map_err(|e| ClientError::Other(e.to_string()))?;
         let resp = self
@@ -244,6 +319,7 @@ impl Client {
             .header("X-Pyk-Node", &self.node)
             .call()
             .map_err(|e| self.unreachable(e))?;
-        self.check(resp, &format!("{kind} package {name}")).map(drop)
+        self.check(resp, &format!("{kind} package {name}"))
+            .map(drop)
     }
 }

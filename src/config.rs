@@ -55,7 +55,9 @@ impl Config {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot read config {}", path.display()))
+                }
             };
             config.apply_file(&path, &text)?;
         }
@@ -76,8 +78,14 @@ impl Config {
     fn apply_file(&mut self, path: &Path, text: &str) -> Result<()> {
         let shown = path.display();
         let table: toml::Table = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| format!(":{}", text[..s.start].matches('\n').count() + 1));
-            anyhow::anyhow!("config {shown}{}: {}", line.unwrap_or_default(), e.message().trim())
+            let line = e
+                .span()
+                .map(|s| format!(":{}", text[..s.start].matches('\n').count() + 1));
+            anyhow::anyhow!(
+                "config {shown}{}: {}",
+                line.unwrap_or_default(),
+                e.message().trim()
+            )
         })?;
         let mut host = None;
         let mut port = None;
@@ -90,7 +98,9 @@ impl Config {
             };
             match k.to_ascii_lowercase().as_str() {
                 "key" => self.key = Some((Key::from_config(&text()?), format!("`{k}` in {shown}"))),
-                "write_key" => self.write_key = Some((Key::from_config(&text()?), format!("`{k}` in {shown}"))),
+                "write_key" => {
+                    self.write_key = Some((Key::from_config(&text()?), format!("`{k}` in {shown}")))
+                }
                 "server" => self.server = Some(normalize_server(&text()?)),
                 "host" => host = Some(text()?),
                 "port" => {
@@ -99,7 +109,10 @@ impl Config {
                         toml::Value::String(s) => s.parse().ok(),
                         _ => None,
                     };
-                    port = Some(n.with_context(|| format!("config {shown}: `{k}` must be a port number"))?);
+                    port =
+                        Some(n.with_context(|| {
+                            format!("config {shown}: `{k}` must be a port number")
+                        })?);
                 }
                 "timeout" => {
                     let secs = match value {
@@ -138,7 +151,11 @@ impl Config {
             self.server = Some(normalize_server(&v));
         }
         if let Some(v) = env("PYK_TIMEOUT") {
-            let secs: f64 = v.parse().ok().filter(|s| *s > 0.0).with_context(|| format!("PYK_TIMEOUT={v:?} is not a number of seconds"))?;
+            let secs: f64 = v
+                .parse()
+                .ok()
+                .filter(|s| *s > 0.0)
+                .with_context(|| format!("PYK_TIMEOUT={v:?} is not a number of seconds"))?;
             self.timeout = Duration::from_secs_f64(secs);
         }
         if let Some(v) = env("PYK_PYTHON_MIRROR") {
@@ -213,13 +230,26 @@ mod tests {
     #[test]
     fn original_keys_and_errors() {
         let mut c = Config::default();
-        c.apply_file(Path::new("/etc/pyk/config.toml"), "KEY = \"secret\"\nHOST = \"repo.lan\"\nPORT = 8000\n").unwrap();
+        c.apply_file(
+            Path::new("/etc/pyk/config.toml"),
+            "KEY = \"secret\"\nHOST = \"repo.lan\"\nPORT = 8000\n",
+        )
+        .unwrap();
         assert_eq!(c.server.as_deref(), Some("http://repo.lan:8000"));
-        assert_eq!(c.read_key().unwrap().as_str(), Key::from_config("secret").as_str());
+        assert_eq!(
+            c.read_key().unwrap().as_str(),
+            Key::from_config("secret").as_str()
+        );
         assert_eq!(c.listen, ("repo.lan".to_string(), 8000));
-        let e = c.apply_file(Path::new("/x.toml"), "PORT = \"abc\"\n").unwrap_err().to_string();
+        let e = c
+            .apply_file(Path::new("/x.toml"), "PORT = \"abc\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/x.toml") && e.contains("PORT"), "{e}");
-        let e = c.apply_file(Path::new("/x.toml"), "KEY = \n").unwrap_err().to_string();
+        let e = c
+            .apply_file(Path::new("/x.toml"), "KEY = \n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/x.toml:1"), "{e}");
         assert_eq!(normalize_server("repo:9"), "http://repo:9");
         assert_eq!(normalize_server("repo"), "http://repo:7777");

@@ -27,7 +27,10 @@ fn sh_quote(s: &str) -> String {
 fn check_ours(path: &Path, mark: &str) -> Result<()> {
     match fs::read(path) {
         Ok(bytes) if !String::from_utf8_lossy(&bytes).contains(mark) => {
-            bail!("{} exists and was not written by pyk; remove it first", path.display())
+            bail!(
+                "{} exists and was not written by pyk; remove it first",
+                path.display()
+            )
         }
         _ => Ok(()),
     }
@@ -39,7 +42,10 @@ pub fn launcher(name: &str, dir: Option<&Path>) -> Result<()> {
     }
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
-        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set: name a directory")?).join(".local/bin"),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").context("HOME is not set: name a directory")?)
+                .join(".local/bin")
+        }
     };
     let path = dir.join(name);
     check_ours(&path, LAUNCHER_MARK)?;
@@ -49,8 +55,12 @@ pub fn launcher(name: &str, dir: Option<&Path>) -> Result<()> {
         sh_quote(&pyk.to_string_lossy())
     );
     write_atomic(&path, script.as_bytes(), 0o755)?;
-    println!("wrote {}: `{name} args…` runs the published {name}", path.display());
-    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
+    println!(
+        "wrote {}: `{name} args…` runs the published {name}",
+        path.display()
+    );
+    let on_path =
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
     if !on_path {
         eprintln!("pyk: note: {} is not on PATH", dir.display());
     }
@@ -68,14 +78,21 @@ pub fn python_hook(python: &Path) -> Result<()> {
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
     if !out.status.success() {
-        bail!("{} failed: {}", python.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{} failed: {}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let version = lines.next().unwrap_or_default();
     let (major, minor) = version.split_once('.').unwrap_or_default();
     if major != "3" || minor.parse::<u32>().unwrap_or(0) < 9 {
-        bail!("{} is Python {version}; the pyk hook needs Python 3.9 or newer", python.display());
+        bail!(
+            "{} is Python {version}; the pyk hook needs Python 3.9 or newer",
+            python.display()
+        );
     }
     let site = lines.next().unwrap_or_default();
     if site.is_empty() {
@@ -84,8 +101,13 @@ pub fn python_hook(python: &Path) -> Result<()> {
     let path = Path::new(site).join("pyk").join("__init__.py");
     check_ours(&path, HOOK_MARK)?;
     let pyk = pyk_binary()?;
-    let module = include_str!("python/pyk_hook.py").replace("__PYK_BIN__", &format!("{:?}", pyk.to_string_lossy()));
+    let module = include_str!("python/pyk_hook.py")
+        .replace("__PYK_BIN__", &format!("{:?}", pyk.to_string_lossy()));
     write_atomic(&path, module.as_bytes(), 0o644)?;
-    println!("wrote {}: `from pyk import NAME` now works in {} (Python {version})", path.display(), python.display());
+    println!(
+        "wrote {}: `from pyk import NAME` now works in {} (Python {version})",
+        path.display(),
+        python.display()
+    );
     Ok(())
 }

@@ -50,7 +50,8 @@ fn original_spellings(mut args: Vec<OsString>) -> Vec<OsString> {
 fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.quiet);
     let config = Config::load()?;
-    let cache_root = || pyk_artifact::cache::root().context("no cache directory: set PYK_CACHE_DIR or HOME");
+    let cache_root =
+        || pyk_artifact::cache::root().context("no cache directory: set PYK_CACHE_DIR or HOME");
     match cli.command {
         Command::Build(args) => {
             build_cmd(&args, &config, &cache_root()?, &progress)?;
@@ -60,7 +61,9 @@ fn run(cli: Cli) -> Result<()> {
             let artifact = build_cmd(&args, &config, &root, &progress)?;
             publish::publish(&artifact, &config, &root, &progress)?;
         }
-        Command::Run { name, args } => run_package(&config, &cache_root()?, &name, &args, &progress)?,
+        Command::Run { name, args } => {
+            run_package(&config, &cache_root()?, &name, &args, &progress)?
+        }
         Command::External(mut words) => {
             let name = words.remove(0);
             let name = name.to_str().context("package names are ASCII")?;
@@ -78,12 +81,17 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
                 if *built != want {
-                    bail!("{kind} package {name} was built for Python {built}; this is Python {want}");
+                    bail!(
+                        "{kind} package {name} was built for Python {built}; this is Python {want}"
+                    );
                 }
             }
             println!("{}", resolved.path.display());
         }
-        Command::Sign { method, path } => println!("{}", pyk_crypto::token::authorization(config.read_key()?, &method, &path)),
+        Command::Sign { method, path } => println!(
+            "{}",
+            pyk_crypto::token::authorization(config.read_key()?, &method, &path)
+        ),
         Command::Runtime(cmd) => runtimes::run(cmd, &config, &cache_root()?, &progress)?,
     }
     Ok(())
@@ -97,15 +105,30 @@ fn kind(lib: bool) -> &'static str {
     }
 }
 
-fn run_package(config: &Config, cache_root: &Path, name: &str, args: &[OsString], progress: &Progress) -> Result<()> {
+fn run_package(
+    config: &Config,
+    cache_root: &Path,
+    name: &str,
+    args: &[OsString],
+    progress: &Progress,
+) -> Result<()> {
     let resolved = runner::resolve(config, cache_root, "run", name, progress)?;
     runner::exec(&resolved, args).map(drop)
 }
 
-fn build_cmd(args: &BuildArgs, config: &Config, cache_root: &Path, progress: &Progress) -> Result<PathBuf> {
+fn build_cmd(
+    args: &BuildArgs,
+    config: &Config,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<PathBuf> {
     let spec = match &args.entry {
-        Some(entry) => spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone())?,
-        None if args.path.extension().is_some_and(|e| e == "py") => spec::Spec::from_script(&args.path)?,
+        Some(entry) => {
+            spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone())?
+        }
+        None if args.path.extension().is_some_and(|e| e == "py") => {
+            spec::Spec::from_script(&args.path)?
+        }
         None => spec::Spec::from_toml(&args.path)?,
     };
     let opts = build::Options {

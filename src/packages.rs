@@ -26,11 +26,16 @@ pub struct Packages {
 
 impl Packages {
     pub fn open(cache_root: &Path) -> Packages {
-        Packages { root: cache_root.to_path_buf() }
+        Packages {
+            root: cache_root.to_path_buf(),
+        }
     }
 
     fn manifest_path(&self, kind: &str, name: &str) -> PathBuf {
-        self.root.join("packages").join(kind).join(format!("{name}.json"))
+        self.root
+            .join("packages")
+            .join(kind)
+            .join(format!("{name}.json"))
     }
 
     pub fn artifact_path(&self, artifact_sha256: &str) -> PathBuf {
@@ -41,7 +46,9 @@ impl Packages {
     pub fn cached(&self, kind: &str, name: &str) -> Option<Manifest> {
         let text = fs::read_to_string(self.manifest_path(kind, name)).ok()?;
         let manifest: Manifest = serde_json::from_str(&text).ok()?;
-        self.artifact_path(&manifest.artifact_sha256).is_file().then_some(manifest)
+        self.artifact_path(&manifest.artifact_sha256)
+            .is_file()
+            .then_some(manifest)
     }
 
     /// Records `manifest` as the cached version (its artifact must be in place).
@@ -52,7 +59,12 @@ impl Packages {
     }
 
     /// Makes the artifact of `manifest` present, downloading the blobs it lacks.
-    pub fn fetch(&self, client: &Client, manifest: &Manifest, progress: &Progress) -> Result<PathBuf> {
+    pub fn fetch(
+        &self,
+        client: &Client,
+        manifest: &Manifest,
+        progress: &Progress,
+    ) -> Result<PathBuf> {
         let dest = self.artifact_path(&manifest.artifact_sha256);
         if dest.is_file() {
             return Ok(dest);
@@ -61,10 +73,17 @@ impl Packages {
         let mut parts = Vec::new();
         for blob in &manifest.blobs {
             if !valid_sha256(&blob.sha256) {
-                bail!("{} sent a manifest with a malformed blob name", client.server());
+                bail!(
+                    "{} sent a manifest with a malformed blob name",
+                    client.server()
+                );
             }
             let path = blobs_dir.join(&blob.sha256);
-            parts.push(if path.is_file() { path } else { client.download_blob(&blob.sha256, blob.size, &blobs_dir, progress)? });
+            parts.push(if path.is_file() {
+                path
+            } else {
+                client.download_blob(&blob.sha256, blob.size, &blobs_dir, progress)?
+            });
         }
         let dir = dest.parent().context("artifact path has no parent")?;
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -74,7 +93,8 @@ impl Packages {
             .with_context(|| format!("cannot write in {}", dir.display()))?;
         let mut hasher = Sha256::new();
         for part in &parts {
-            let mut src = File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
+            let mut src =
+                File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
             io::copy(&mut src, &mut Tee(tmp.as_file_mut(), &mut hasher))
                 .with_context(|| format!("cannot write {}", dest.display()))?;
         }
@@ -91,7 +111,9 @@ impl Packages {
         let file = tmp.as_file();
         file.set_permissions(fs::Permissions::from_mode(0o755))?;
         file.sync_all()?;
-        tmp.persist(&dest).map_err(|e| e.error).with_context(|| format!("cannot write {}", dest.display()))?;
+        tmp.persist(&dest)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
         Ok(dest)
     }
 }
@@ -100,11 +122,18 @@ impl Packages {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().context("path has no parent")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

@@ -23,8 +23,17 @@ use crate::config::Config;
 use crate::packages::Packages;
 
 fn client(config: &Config, key_for_writing: bool) -> Result<Client> {
-    let key = if key_for_writing { config.write_key()? } else { config.read_key()? };
-    Ok(Client::new(config.server()?, key, &config.node, Duration::from_secs(10)))
+    let key = if key_for_writing {
+        config.write_key()?
+    } else {
+        config.read_key()?
+    };
+    Ok(Client::new(
+        config.server()?,
+        key,
+        &config.node,
+        Duration::from_secs(10),
+    ))
 }
 
 /// Reads the trailer of a built artifact.
@@ -43,9 +52,15 @@ fn sha256_range(file: &mut File, offset: u64, len: u64) -> io::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-pub fn publish(artifact: &Path, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+pub fn publish(
+    artifact: &Path,
+    config: &Config,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<()> {
     let trailer = read_trailer(artifact)?;
-    let mut file = File::open(artifact).with_context(|| format!("cannot read {}", artifact.display()))?;
+    let mut file =
+        File::open(artifact).with_context(|| format!("cannot read {}", artifact.display()))?;
     let size = file.metadata()?.len();
     let ranges = [
         (0, trailer.runtime.offset),
@@ -54,7 +69,8 @@ pub fn publish(artifact: &Path, config: &Config, cache_root: &Path, progress: &P
     ];
     let mut blobs = Vec::new();
     for (offset, len) in ranges {
-        let sha256 = sha256_range(&mut file, offset, len).with_context(|| format!("cannot read {}", artifact.display()))?;
+        let sha256 = sha256_range(&mut file, offset, len)
+            .with_context(|| format!("cannot read {}", artifact.display()))?;
         blobs.push((BlobRef { sha256, size: len }, offset));
     }
     let artifact_sha256 = sha256_range(&mut file, 0, size)?;
@@ -105,7 +121,14 @@ pub fn list(config: &Config) -> Result<()> {
         println!("no packages on {}", config.server()?);
     }
     for p in packages {
-        println!("{:<4} {:<24} {:>8}  {:>10}  {}", p.kind, p.name, p.version, human_size(p.size), age(p.published));
+        println!(
+            "{:<4} {:<24} {:>8}  {:>10}  {}",
+            p.kind,
+            p.name,
+            p.version,
+            human_size(p.size),
+            age(p.published)
+        );
     }
     Ok(())
 }
@@ -124,10 +147,19 @@ pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> 
         Err(crate::client::ClientError::NotFound(_)) => String::new(),
         Err(e) => return Err(e.into()),
     };
-    eprintln!("watching {kind} package {name} on {} (now at version {})", client.server(), if current.is_empty() { "none" } else { &current });
+    eprintln!(
+        "watching {kind} package {name} on {} (now at version {})",
+        client.server(),
+        if current.is_empty() { "none" } else { &current }
+    );
     loop {
         if let Some(m) = client.watch(kind, name, &current, 60)? {
-            println!("{kind} {name}: version {} published by {} ({})", m.version, m.publisher, human_size(m.size));
+            println!(
+                "{kind} {name}: version {} published by {} ({})",
+                m.version,
+                m.publisher,
+                human_size(m.size)
+            );
             current = m.version;
             if once {
                 return Ok(());
@@ -137,7 +169,10 @@ pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> 
 }
 
 fn age(unix: u64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     match now.saturating_sub(unix) {
         s if s < 120 => "just now".into(),
         s if s < 7200 => format!("{} min ago", s / 60),

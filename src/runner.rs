@@ -24,22 +24,44 @@ pub struct Resolved {
 
 /// Brings the cached copy of `kind`/`name` up to date with the server, or falls back to
 /// it (with a warning) when the server does not answer.
-pub fn resolve(config: &Config, cache_root: &Path, kind: &str, name: &str, progress: &Progress) -> Result<Resolved> {
+pub fn resolve(
+    config: &Config,
+    cache_root: &Path,
+    kind: &str,
+    name: &str,
+    progress: &Progress,
+) -> Result<Resolved> {
     if !pyk_artifact::trailer::valid_name(name) {
         bail!("invalid package name {name:?}");
     }
     let packages = Packages::open(cache_root);
     let cached = packages.cached(kind, name);
-    let client = Client::new(config.server()?, config.read_key()?, &config.node, config.timeout);
-    let etag = cached.as_ref().map(|m| format!("\"{}.{}\"", m.artifact_sha256, m.version));
+    let client = Client::new(
+        config.server()?,
+        config.read_key()?,
+        &config.node,
+        config.timeout,
+    );
+    let etag = cached
+        .as_ref()
+        .map(|m| format!("\"{}.{}\"", m.artifact_sha256, m.version));
     match client.current(kind, name, etag.as_deref()) {
         Ok(None) => {
-            let manifest = cached.context("the server answered 304 to a question pyk did not ask")?;
-            Ok(Resolved { path: packages.artifact_path(&manifest.artifact_sha256), manifest })
+            let manifest =
+                cached.context("the server answered 304 to a question pyk did not ask")?;
+            Ok(Resolved {
+                path: packages.artifact_path(&manifest.artifact_sha256),
+                manifest,
+            })
         }
         Ok(Some(manifest)) => {
             if manifest.kind != kind || manifest.name != name {
-                bail!("{} answered for {} {} when asked for {kind} {name}", client.server(), manifest.kind, manifest.name);
+                bail!(
+                    "{} answered for {} {} when asked for {kind} {name}",
+                    client.server(),
+                    manifest.kind,
+                    manifest.name
+                );
             }
             let path = packages.fetch(&client, &manifest, progress)?;
             packages.remember(&manifest)?;
@@ -51,11 +73,19 @@ pub fn resolve(config: &Config, cache_root: &Path, kind: &str, name: &str, progr
                     "pyk: warning: {server} is unreachable ({why}); running the cached {name} version {}",
                     manifest.version
                 );
-                Ok(Resolved { path: packages.artifact_path(&manifest.artifact_sha256), manifest })
+                Ok(Resolved {
+                    path: packages.artifact_path(&manifest.artifact_sha256),
+                    manifest,
+                })
             }
-            None => Err(anyhow!("{server} is unreachable ({why}) and {name} has never been fetched on this machine")),
+            None => Err(anyhow!(
+                "{server} is unreachable ({why}) and {name} has never been fetched on this machine"
+            )),
         },
-        Err(ClientError::NotFound(_)) => Err(anyhow!("no {kind} package named {name} on {}", client.server())),
+        Err(ClientError::NotFound(_)) => Err(anyhow!(
+            "no {kind} package named {name} on {}",
+            client.server()
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -35,13 +35,22 @@ pub fn run(cmd: RuntimeCommand, config: &Config, root: &Path, progress: &Progres
             for layer in layers {
                 remove_unpacked(root, &layer.sha256)?;
                 store.remove(&layer.sha256)?;
-                println!("removed {} (Python {}, {})", short(&layer.sha256), layer.python, layer.source);
+                println!(
+                    "removed {} (Python {}, {})",
+                    short(&layer.sha256),
+                    layer.python,
+                    layer.source
+                );
             }
         }
         RuntimeCommand::Prune { unused_for } => {
             let age = Duration::from_secs(unused_for * 86_400);
             for layer in store.prune(age)? {
-                println!("removed layer {} (Python {})", short(&layer.sha256), layer.python);
+                println!(
+                    "removed layer {} (Python {})",
+                    short(&layer.sha256),
+                    layer.python
+                );
             }
             for (sha, dir) in unpacked(root)? {
                 if last_use(&dir).is_some_and(|t| t.elapsed().unwrap_or_default() > age) {
@@ -55,7 +64,13 @@ pub fn run(cmd: RuntimeCommand, config: &Config, root: &Path, progress: &Progres
 }
 
 fn report(layer: &Layer) {
-    println!("{}  Python {}  {}  {}", short(&layer.sha256), layer.python, human_size(layer.size), layer.source);
+    println!(
+        "{}  Python {}  {}  {}",
+        short(&layer.sha256),
+        layer.python,
+        human_size(layer.size),
+        layer.source
+    );
 }
 
 fn short(sha: &str) -> &str {
@@ -64,7 +79,10 @@ fn short(sha: &str) -> &str {
 
 fn list(store: &LayerStore, root: &Path) -> Result<()> {
     let layers = store.list()?;
-    println!("Runtime layers (for builds) in {}:", root.join("layers").display());
+    println!(
+        "Runtime layers (for builds) in {}:",
+        root.join("layers").display()
+    );
     if layers.is_empty() {
         println!("  none: `pyk runtime import /usr/bin/python3.X` or `pyk runtime fetch 3.12`");
     }
@@ -73,18 +91,30 @@ fn list(store: &LayerStore, root: &Path) -> Result<()> {
         report(layer);
     }
     let unpacked = unpacked(root)?;
-    println!("Unpacked runtimes in {}:", cache::runtimes_dir(root).display());
+    println!(
+        "Unpacked runtimes in {}:",
+        cache::runtimes_dir(root).display()
+    );
     if unpacked.is_empty() {
         println!("  none");
     }
     for (sha, dir) in unpacked {
-        let days = last_use(&dir).and_then(|t| t.elapsed().ok()).map(|d| d.as_secs() / 86_400);
-        let python = layers.iter().find(|l| l.sha256 == sha).map(|l| format!("Python {}", l.python));
+        let days = last_use(&dir)
+            .and_then(|t| t.elapsed().ok())
+            .map(|d| d.as_secs() / 86_400);
+        let python = layers
+            .iter()
+            .find(|l| l.sha256 == sha)
+            .map(|l| format!("Python {}", l.python));
         println!(
             "  {}  {}  last used {}",
             short(&sha),
             python.unwrap_or_else(|| "(no layer cached)".into()),
-            days.map_or("unknown".into(), |d| if d == 0 { "today".into() } else { format!("{d} days ago") })
+            days.map_or("unknown".into(), |d| if d == 0 {
+                "today".into()
+            } else {
+                format!("{d} days ago")
+            })
         );
     }
     Ok(())
@@ -98,8 +128,14 @@ fn select(store: &LayerStore, which: &str) -> Result<Vec<Layer>> {
             None => bail!("no cached runtime with sha256 {which}…"),
         };
     }
-    let req: PythonRequest = which.parse().with_context(|| format!("{which:?} is neither a sha256 prefix nor a version"))?;
-    let layers: Vec<_> = store.list()?.into_iter().filter(|l| req.matches(&l.python)).collect();
+    let req: PythonRequest = which
+        .parse()
+        .with_context(|| format!("{which:?} is neither a sha256 prefix nor a version"))?;
+    let layers: Vec<_> = store
+        .list()?
+        .into_iter()
+        .filter(|l| req.matches(&l.python))
+        .collect();
     if layers.is_empty() {
         bail!("no cached runtime for Python {which}");
     }
@@ -125,7 +161,9 @@ fn unpacked(root: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn last_use(dir: &Path) -> Option<SystemTime> {
-    fs::metadata(dir.join("bin/python3")).and_then(|m| m.accessed()).ok()
+    fs::metadata(dir.join("bin/python3"))
+        .and_then(|m| m.accessed())
+        .ok()
 }
 
 /// Removes an unpacked runtime: renamed aside first, so no artifact starting at the same

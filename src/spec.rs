@@ -48,14 +48,26 @@ struct PykToml {
 impl Spec {
     /// Reads `pyk.toml` in `dir` (or the file itself when `path` is a file).
     pub fn from_toml(path: &Path) -> Result<Spec> {
-        let file = if path.is_dir() { path.join("pyk.toml") } else { path.to_path_buf() };
-        let text = fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let file = if path.is_dir() {
+            path.join("pyk.toml")
+        } else {
+            path.to_path_buf()
+        };
+        let text =
+            fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let shown = file.display();
         let raw: PykToml = toml::from_str(&text).map_err(|e| {
             let line = e.span().map(|s| format!(":{}", line_of(&text, s.start)));
-            anyhow::anyhow!("{shown}{}: {}", line.unwrap_or_default(), e.message().trim())
+            anyhow::anyhow!(
+                "{shown}{}: {}",
+                line.unwrap_or_default(),
+                e.message().trim()
+            )
         })?;
-        let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Spec::from_raw(raw, base, &shown.to_string())
     }
 
@@ -64,19 +76,32 @@ impl Spec {
             (Some(run), None) => (Kind::Run, run),
             (None, Some(lib)) => (Kind::Lib, lib),
             (Some(_), Some(_)) => bail!("{shown}: set `run` or `lib`, not both"),
-            (None, None) => bail!("{shown}: missing key `run` (a script to run) or `lib` (a module to import)"),
+            (None, None) => {
+                bail!("{shown}: missing key `run` (a script to run) or `lib` (a module to import)")
+            }
         };
         let resolve = |key: &str, p: &str| -> Result<PathBuf> {
             let full = base.join(p);
             if !full.exists() {
-                bail!("{shown}: `{key}` names {p:?}, which does not exist in {}", base.display());
+                bail!(
+                    "{shown}: `{key}` names {p:?}, which does not exist in {}",
+                    base.display()
+                );
             }
             Ok(full)
         };
         let spec = Spec {
             entry: resolve(kind.as_str(), &entry)?,
-            libraries: raw.libraries.iter().map(|p| resolve("libraries", p)).collect::<Result<_>>()?,
-            extras: raw.extras.iter().map(|p| resolve("extras", p)).collect::<Result<_>>()?,
+            libraries: raw
+                .libraries
+                .iter()
+                .map(|p| resolve("libraries", p))
+                .collect::<Result<_>>()?,
+            extras: raw
+                .extras
+                .iter()
+                .map(|p| resolve("extras", p))
+                .collect::<Result<_>>()?,
             name: raw.name,
             kind,
             dependencies: raw.dependencies,
@@ -98,18 +123,34 @@ impl Spec {
     /// `run` defaults to the script itself and `name` to its stem; a PEP 723
     /// `# /// script` block's `dependencies` are honoured too.
     pub fn from_script(script: &Path) -> Result<Spec> {
-        let text = fs::read_to_string(script).with_context(|| format!("cannot read {}", script.display()))?;
+        let text = fs::read_to_string(script)
+            .with_context(|| format!("cannot read {}", script.display()))?;
         let shown = script.display();
-        let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let file_name = script.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = script
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file_name = script
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut table = match comment_block(&text, "pyk") {
-            Some((line, body)) => toml::from_str::<toml::Table>(&body)
-                .map_err(|e| anyhow::anyhow!("{shown}:{}: in the `# /// pyk` block: {}", line + e.span().map_or(0, |s| line_of(&body, s.start)), e.message().trim()))?,
+            Some((line, body)) => toml::from_str::<toml::Table>(&body).map_err(|e| {
+                anyhow::anyhow!(
+                    "{shown}:{}: in the `# /// pyk` block: {}",
+                    line + e.span().map_or(0, |s| line_of(&body, s.start)),
+                    e.message().trim()
+                )
+            })?,
             None => toml::Table::new(),
         };
         if let Some((line, body)) = comment_block(&text, "script") {
-            let pep723: toml::Table = toml::from_str(&body)
-                .map_err(|e| anyhow::anyhow!("{shown}:{line}: in the `# /// script` block: {}", e.message().trim()))?;
+            let pep723: toml::Table = toml::from_str(&body).map_err(|e| {
+                anyhow::anyhow!(
+                    "{shown}:{line}: in the `# /// script` block: {}",
+                    e.message().trim()
+                )
+            })?;
             if let Some(deps) = pep723.get("dependencies") {
                 table.entry("dependencies").or_insert_with(|| deps.clone());
             }
@@ -119,27 +160,42 @@ impl Spec {
         }
         table.entry("name").or_insert_with(|| stem.into());
         // Resolve paths against the script's directory, as a pyk.toml beside it would.
-        let base = script.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = script
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let raw: PykToml = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{shown}: in the `# /// pyk` block: {}", e.message().trim()))?;
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("{shown}: in the `# /// pyk` block: {}", e.message().trim())
+            })?;
         Spec::from_raw(raw, base, &shown.to_string())
     }
 
     /// pypack style: `--entry app/` (a package with `__main__.py`) or `--entry script.py`.
-    pub fn from_entry(entry: &Path, name: Option<&str>, requirement_files: Vec<PathBuf>) -> Result<Spec> {
+    pub fn from_entry(
+        entry: &Path,
+        name: Option<&str>,
+        requirement_files: Vec<PathBuf>,
+    ) -> Result<Spec> {
         if !entry.exists() {
             bail!("entry {} does not exist", entry.display());
         }
         if entry.is_dir() && !entry.join("__main__.py").is_file() {
-            bail!("entry {} is a directory without __main__.py", entry.display());
+            bail!(
+                "entry {} is a directory without __main__.py",
+                entry.display()
+            );
         }
         for req in &requirement_files {
             if !req.is_file() {
                 bail!("requirements file {} does not exist", req.display());
             }
         }
-        let stem = entry.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = entry
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let spec = Spec {
             name: name.map(str::to_owned).unwrap_or(stem),
             kind: Kind::Run,
@@ -163,18 +219,32 @@ impl Spec {
         }
         let is_module = |p: &Path| p.is_dir() || p.extension().is_some_and(|e| e == "py");
         if !is_module(&self.entry) {
-            bail!("{} is neither a .py file nor a package directory", self.entry.display());
+            bail!(
+                "{} is neither a .py file nor a package directory",
+                self.entry.display()
+            );
         }
-        if self.entry.is_dir() && !self.entry.join("__init__.py").is_file() && !self.entry.join("__main__.py").is_file() {
-            bail!("{} is a directory without __init__.py or __main__.py", self.entry.display());
+        if self.entry.is_dir()
+            && !self.entry.join("__init__.py").is_file()
+            && !self.entry.join("__main__.py").is_file()
+        {
+            bail!(
+                "{} is a directory without __init__.py or __main__.py",
+                self.entry.display()
+            );
         }
         Ok(())
     }
 
     /// The importable module name of the entry (`foo` for `foo.py` or `foo/`).
     pub fn entry_module(&self) -> String {
-        let stem = if self.entry.is_dir() { self.entry.file_name() } else { self.entry.file_stem() };
-        stem.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        let stem = if self.entry.is_dir() {
+            self.entry.file_name()
+        } else {
+            self.entry.file_stem()
+        };
+        stem.map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -197,7 +267,11 @@ fn comment_block(text: &str, kind: &str) -> Option<(usize, String)> {
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text.as_bytes()[..byte.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..byte.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -212,7 +286,10 @@ mod tests {
 
     fn err(toml: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
-        format!("{:#}", Spec::from_toml(&write(dir.path(), toml)).unwrap_err())
+        format!(
+            "{:#}",
+            Spec::from_toml(&write(dir.path(), toml)).unwrap_err()
+        )
     }
 
     #[test]
@@ -235,7 +312,10 @@ mod tests {
         let script = dir.path().join("tool.py");
         fs::write(&script, "#!/usr/bin/env python3\n# /// pyk\n# name = \"t\"\n# ///\n# /// script\n# dependencies = [\"rich\"]\n# ///\nprint(1)\n").unwrap();
         let spec = Spec::from_script(&script).unwrap();
-        assert_eq!((spec.name.as_str(), spec.kind, spec.entry_module().as_str()), ("t", Kind::Run, "tool"));
+        assert_eq!(
+            (spec.name.as_str(), spec.kind, spec.entry_module().as_str()),
+            ("t", Kind::Run, "tool")
+        );
         assert_eq!(spec.dependencies, ["rich"]);
         fs::write(&script, "# /// pyk\n# name = \"t\"\n# bogus = 1\n# ///\n").unwrap();
         let e = format!("{:#}", Spec::from_script(&script).unwrap_err());
@@ -253,7 +333,10 @@ mod tests {
         let e = err("name = \"foo\"\n");
         assert!(e.contains("`run`"), "{e}");
         let e = err("name = \"foo\"\nrun = \"missing.py\"\n");
-        assert!(e.contains("missing.py") && e.contains("does not exist"), "{e}");
+        assert!(
+            e.contains("missing.py") && e.contains("does not exist"),
+            "{e}"
+        );
         let e = err("name = \"../x\"\nrun = \"foo.py\"\n");
         assert!(e.contains("invalid package name"), "{e}");
         let e = err("name = \"foo\"\nrun = \"foo.py\"\nlib = \"foo.py\"\n");

@@ -10,7 +10,9 @@ use std::process::Command;
 use common::*;
 
 fn can_unshare() -> bool {
-    run(Command::new("unshare").args(["-m", "true"])).status.success()
+    run(Command::new("unshare").args(["-m", "true"]))
+        .status
+        .success()
 }
 
 #[test]
@@ -37,9 +39,15 @@ fn adopted_debian_python_runs_with_the_original_hidden() {
     let out = ok(Command::new("unshare").args(["-m", "sh", "-c", &script]));
     let mut lines = out.lines();
     let prefix = lines.next().unwrap();
-    assert!(Path::new(prefix).starts_with(cache.path().join("runtimes")), "{out}");
+    assert!(
+        Path::new(prefix).starts_with(cache.path().join("runtimes")),
+        "{out}"
+    );
     for mapped in lines.filter(|l| !l.trim().is_empty()) {
-        assert!(mapped.contains(prefix), "a python file from outside the runtime is loaded: {mapped}");
+        assert!(
+            mapped.contains(prefix),
+            "a python file from outside the runtime is loaded: {mapped}"
+        );
     }
 }
 
@@ -49,7 +57,10 @@ fn list_remove_and_prune() {
     let cache = tempfile::tempdir().unwrap();
     let layers = cache.path().join("layers");
     fs::create_dir_all(&layers).unwrap();
-    for entry in fs::read_dir(build_cache().join("layers")).unwrap().flatten() {
+    for entry in fs::read_dir(build_cache().join("layers"))
+        .unwrap()
+        .flatten()
+    {
         if entry.path().is_file() {
             fs::copy(entry.path(), layers.join(entry.file_name())).unwrap();
         }
@@ -61,9 +72,14 @@ fn list_remove_and_prune() {
     };
     // A build unpacks the runtime; list shows both the layer and the unpacked copy.
     let dir = project(&[("x.py", "print(1)\n")]);
-    ok(pyk_in().current_dir(dir.path()).args(["build", "--entry", "x.py", "--python", PY]));
+    ok(pyk_in()
+        .current_dir(dir.path())
+        .args(["build", "--entry", "x.py", "--python", PY]));
     let listing = ok(pyk_in().args(["runtime", "list"]));
-    assert!(listing.contains("Python 3.11.") && listing.contains("last used today"), "{listing}");
+    assert!(
+        listing.contains("Python 3.11.") && listing.contains("last used today"),
+        "{listing}"
+    );
 
     // Pruning things used today removes nothing.
     ok(pyk_in().args(["runtime", "prune", "--unused-for", "1"]));
@@ -75,5 +91,8 @@ fn list_remove_and_prune() {
     assert!(out.contains("removed"), "{out}");
     let listing = ok(pyk_in().args(["runtime", "list"]));
     assert_eq!(listing.matches("none").count(), 2, "{listing}");
-    assert!(fs::read_dir(cache.path().join("runtimes")).unwrap().flatten().all(|e| e.file_name().to_string_lossy().ends_with(".lock")));
+    assert!(fs::read_dir(cache.path().join("runtimes"))
+        .unwrap()
+        .flatten()
+        .all(|e| e.file_name().to_string_lossy().ends_with(".lock")));
 }

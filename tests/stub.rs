@@ -19,7 +19,11 @@ fn trailer(path: &Path) -> Trailer {
 /// Entries of `<cache>/runtimes`, sorted.
 fn runtimes(cache: &Path) -> Vec<String> {
     let mut names: Vec<_> = fs::read_dir(cache.join("runtimes"))
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -35,11 +39,22 @@ fn copy_of_hello(dir: &Path) -> PathBuf {
 fn twenty_simultaneous_first_runs_extract_once() {
     let cache = tempfile::tempdir().unwrap();
     let children: Vec<_> = (0..20)
-        .map(|i| artifact(hello(), cache.path()).arg(i.to_string()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+        .map(|i| {
+            artifact(hello(), cache.path())
+                .arg(i.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for (i, child) in children.into_iter().enumerate() {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "run {i}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("hello {i}\n")));
     }
     let key = trailer(hello()).runtime_key();
@@ -51,7 +66,10 @@ fn twenty_simultaneous_first_runs_extract_once() {
 fn a_run_killed_mid_extraction_leaves_nothing_trusted() {
     let cache = tempfile::tempdir().unwrap();
     let key = trailer(hello()).runtime_key();
-    let mut child = artifact(hello(), cache.path()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = artifact(hello(), cache.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     // Wait until the work directory exists, then kill -9.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !runtimes(cache.path()).iter().any(|n| n.ends_with(".tmp")) {
@@ -60,7 +78,10 @@ fn a_run_killed_mid_extraction_leaves_nothing_trusted() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!cache.path().join("runtimes").join(&key).exists(), "a killed extraction left a runtime in place");
+    assert!(
+        !cache.path().join("runtimes").join(&key).exists(),
+        "a killed extraction left a runtime in place"
+    );
     // The next run extracts afresh and clears the debris.
     assert!(ok(&mut artifact(hello(), cache.path())).starts_with("hello\n"));
     assert_eq!(runtimes(cache.path()), [key.clone(), format!("{key}.lock")]);
@@ -81,7 +102,10 @@ fn truncated_artifacts_fail_with_one_line() {
         let out = run(&mut artifact(&path, cache.path()));
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("not a pyk artifact") || err.contains("damaged"), "{err}");
+        assert!(
+            err.contains("not a pyk artifact") || err.contains("damaged"),
+            "{err}"
+        );
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
     assert!(runtimes(cache.path()).is_empty());
@@ -101,19 +125,28 @@ fn a_corrupted_runtime_layer_is_refused() {
     assert!(err.contains("corrupt runtime layer"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     // Nothing trusted was left: only the lock file.
-    assert_eq!(runtimes(cache.path()), [format!("{}.lock", t.runtime_key())]);
+    assert_eq!(
+        runtimes(cache.path()),
+        [format!("{}.lock", t.runtime_key())]
+    );
 }
 
 #[test]
 fn an_unusable_cache_dir_falls_back_to_a_private_temp_dir() {
     // /dev/null/x can never be created, even by root.
-    let out = ok(Command::new(hello()).env("PYK_CACHE_DIR", "/dev/null/pyk").env("TMPDIR", tempfile::tempdir().unwrap().path()).arg("tmp"));
+    let out = ok(Command::new(hello())
+        .env("PYK_CACHE_DIR", "/dev/null/pyk")
+        .env("TMPDIR", tempfile::tempdir().unwrap().path())
+        .arg("tmp"));
     assert!(out.starts_with("hello tmp\n"), "{out}");
 }
 
 #[test]
 fn a_full_disk_is_one_clear_error_and_leaves_nothing() {
-    if !run(Command::new("unshare").args(["-m", "true"])).status.success() {
+    if !run(Command::new("unshare").args(["-m", "true"]))
+        .status
+        .success()
+    {
         eprintln!("skipped: unshare -m is not permitted here");
         return;
     }
@@ -130,7 +163,10 @@ fn a_full_disk_is_one_clear_error_and_leaves_nothing() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     // `ls` shows what remains: only the lock file.
     let left = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(left.trim(), format!("{}.lock", trailer(hello()).runtime_key()));
+    assert_eq!(
+        left.trim(),
+        format!("{}.lock", trailer(hello()).runtime_key())
+    );
 }
 
 #[test]
@@ -142,5 +178,8 @@ fn not_an_artifact() {
     fs::write(&path, &bytes[..trailer(hello()).runtime.offset as usize]).unwrap();
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let err = fails(&mut artifact(&path, dir.path()));
-    assert!(err.starts_with("bare: ") && err.contains("not a pyk artifact"), "{err}");
+    assert!(
+        err.starts_with("bare: ") && err.contains("not a pyk artifact"),
+        "{err}"
+    );
 }

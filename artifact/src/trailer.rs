@@ -82,8 +82,14 @@ impl fmt::Display for TrailerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TrailerError::TooShort => write!(f, "not a pyk artifact (file too short)"),
-            TrailerError::BadMagic => write!(f, "not a pyk artifact (no trailer at the end of the file; truncated?)"),
-            TrailerError::UnsupportedVersion(v) => write!(f, "artifact format version {v} is not supported by this pyk"),
+            TrailerError::BadMagic => write!(
+                f,
+                "not a pyk artifact (no trailer at the end of the file; truncated?)"
+            ),
+            TrailerError::UnsupportedVersion(v) => write!(
+                f,
+                "artifact format version {v} is not supported by this pyk"
+            ),
             TrailerError::Malformed(what) => write!(f, "damaged artifact trailer: {what}"),
         }
     }
@@ -97,7 +103,8 @@ pub fn valid_name(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_NAME
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
 }
 
 impl Trailer {
@@ -105,7 +112,10 @@ impl Trailer {
     ///
     /// Panics only on a programming error: a name that [`valid_name`] rejects.
     pub fn encode(&self) -> [u8; TRAILER_LEN] {
-        assert!(valid_name(&self.name), "invalid package name reached the trailer");
+        assert!(
+            valid_name(&self.name),
+            "invalid package name reached the trailer"
+        );
         let text = format!(
             "pyk-artifact kind={} name={} python={}.{} runtime={:x}+{:x} runtime-sha256={} payload={:x}+{:x} payload-sha256={}\n",
             self.kind.as_str(),
@@ -165,19 +175,29 @@ impl Trailer {
         let name = name.to_owned();
         let python = parse_python(field("python")?).ok_or(TrailerError::Malformed("python"))?;
         let runtime = parse_span(field("runtime")?).ok_or(TrailerError::Malformed("runtime"))?;
-        let runtime_sha256 =
-            sha256_from_hex(field("runtime-sha256")?).ok_or(TrailerError::Malformed("runtime-sha256"))?;
+        let runtime_sha256 = sha256_from_hex(field("runtime-sha256")?)
+            .ok_or(TrailerError::Malformed("runtime-sha256"))?;
         let payload = parse_span(field("payload")?).ok_or(TrailerError::Malformed("payload"))?;
-        let payload_sha256 =
-            sha256_from_hex(field("payload-sha256")?).ok_or(TrailerError::Malformed("payload-sha256"))?;
+        let payload_sha256 = sha256_from_hex(field("payload-sha256")?)
+            .ok_or(TrailerError::Malformed("payload-sha256"))?;
 
         let body_end = file_len - TRAILER_LEN as u64;
         let in_order = runtime.end().is_some_and(|e| e <= payload.offset)
             && payload.end().is_some_and(|e| e <= body_end);
         if !in_order {
-            return Err(TrailerError::Malformed("offsets do not fit the file (truncated?)"));
+            return Err(TrailerError::Malformed(
+                "offsets do not fit the file (truncated?)",
+            ));
         }
-        Ok(Trailer { kind, name, python, runtime, runtime_sha256, payload, payload_sha256 })
+        Ok(Trailer {
+            kind,
+            name,
+            python,
+            runtime,
+            runtime_sha256,
+            payload,
+            payload_sha256,
+        })
     }
 
     /// The runtime cache key: the runtime layer's sha256 in lowercase hex.
@@ -204,7 +224,10 @@ fn parse_python(s: &str) -> Option<(u8, u8)> {
 
 fn parse_span(s: &str) -> Option<Span> {
     let (offset, len) = s.split_once('+')?;
-    Some(Span { offset: u64::from_str_radix(offset, 16).ok()?, len: u64::from_str_radix(len, 16).ok()? })
+    Some(Span {
+        offset: u64::from_str_radix(offset, 16).ok()?,
+        len: u64::from_str_radix(len, 16).ok()?,
+    })
 }
 
 /// Parses a sha256 written in hex (either case).
@@ -228,9 +251,15 @@ mod tests {
             kind: Kind::Run,
             name: "hello-world_2.x".into(),
             python: (3, 11),
-            runtime: Span { offset: 400_000, len: 0x0605_4b50 },
+            runtime: Span {
+                offset: 400_000,
+                len: 0x0605_4b50,
+            },
             runtime_sha256: [0xab; 32],
-            payload: Span { offset: 400_000 + 0x0605_4b50, len: 1234 },
+            payload: Span {
+                offset: 400_000 + 0x0605_4b50,
+                len: 1234,
+            },
             payload_sha256: [0x05; 32],
         }
     }
@@ -260,13 +289,25 @@ mod tests {
         );
         bad = good;
         bad[TRAILER_LEN - 8] = b'X';
-        assert_eq!(Trailer::decode(&bad, file_len(&t)), Err(TrailerError::BadMagic));
+        assert_eq!(
+            Trailer::decode(&bad, file_len(&t)),
+            Err(TrailerError::BadMagic)
+        );
         // A file shorter than its spans say: truncated.
-        assert!(matches!(Trailer::decode(&good, file_len(&t) - 1), Err(TrailerError::Malformed(_))));
+        assert!(matches!(
+            Trailer::decode(&good, file_len(&t) - 1),
+            Err(TrailerError::Malformed(_))
+        ));
         bad = good;
         bad[20] = 0xff;
-        assert_eq!(Trailer::decode(&bad, file_len(&t)), Err(TrailerError::Malformed("not ASCII")));
-        assert_eq!(Trailer::decode(&good[1..], file_len(&t)), Err(TrailerError::TooShort));
+        assert_eq!(
+            Trailer::decode(&bad, file_len(&t)),
+            Err(TrailerError::Malformed("not ASCII"))
+        );
+        assert_eq!(
+            Trailer::decode(&good[1..], file_len(&t)),
+            Err(TrailerError::TooShort)
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ impl fmt::Display for UnpackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             UnpackError::CacheUnwritable { path, source } => {
-                write!(f, "cache directory {} is not writable: {source}", path.display())
+                write!(
+                    f,
+                    "cache directory {} is not writable: {source}",
+                    path.display()
+                )
             }
             UnpackError::Corrupt { expected, actual } => write!(
                 f,
@@ -65,7 +69,10 @@ pub fn install(cache_root: &Path, sha256_hex: &str, layer: &[u8]) -> Result<Path
         return Ok(target);
     }
     let parent = cache::runtimes_dir(cache_root);
-    let unwritable = |source| UnpackError::CacheUnwritable { path: parent.clone(), source };
+    let unwritable = |source| UnpackError::CacheUnwritable {
+        path: parent.clone(),
+        source,
+    };
     fs::create_dir_all(&parent).map_err(unwritable)?;
     let lock = File::options()
         .create(true)
@@ -82,7 +89,10 @@ pub fn install(cache_root: &Path, sha256_hex: &str, layer: &[u8]) -> Result<Path
 
     let work = parent.join(format!(".{sha256_hex}.{}.tmp", std::process::id()));
     let result = unpack_verified(layer, sha256_hex, &work).and_then(|()| {
-        fs::rename(&work, &target).map_err(|source| UnpackError::Io { path: target.clone(), source })
+        fs::rename(&work, &target).map_err(|source| UnpackError::Io {
+            path: target.clone(),
+            source,
+        })
     });
     if result.is_err() {
         let _ = fs::remove_dir_all(&work);
@@ -94,7 +104,9 @@ pub fn install(cache_root: &Path, sha256_hex: &str, layer: &[u8]) -> Result<Path
 /// so none of them belongs to a live process.
 fn remove_stale_work_dirs(parent: &Path, sha256_hex: &str) {
     let prefix = format!(".{sha256_hex}.");
-    let Ok(entries) = fs::read_dir(parent) else { return };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
@@ -106,7 +118,10 @@ fn remove_stale_work_dirs(parent: &Path, sha256_hex: &str) {
 
 /// Unpacks into `work` (which must not exist) while a second thread hashes the layer.
 fn unpack_verified(layer: &[u8], expected: &str, work: &Path) -> Result<(), UnpackError> {
-    fs::create_dir(work).map_err(|source| UnpackError::Io { path: work.to_path_buf(), source })?;
+    fs::create_dir(work).map_err(|source| UnpackError::Io {
+        path: work.to_path_buf(),
+        source,
+    })?;
     let (actual, unpacked) = std::thread::scope(|s| {
         let hasher = s.spawn(|| hex(&Sha256::digest(layer)));
         let unpacked = unpack_tar_zst(layer, work);
@@ -114,7 +129,10 @@ fn unpack_verified(layer: &[u8], expected: &str, work: &Path) -> Result<(), Unpa
     });
     // A corrupt layer usually also fails to decompress: report the cause, not the symptom.
     if actual != expected {
-        return Err(UnpackError::Corrupt { expected: expected.to_owned(), actual });
+        return Err(UnpackError::Corrupt {
+            expected: expected.to_owned(),
+            actual,
+        });
     }
     unpacked
 }
@@ -138,22 +156,34 @@ fn classify(e: io::Error, dest: &Path) -> UnpackError {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     let mut errno = None;
     while let Some(err) = cur {
-        if let Some(code) = err.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+        if let Some(code) = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
             errno = Some(code);
         }
         cur = err.source();
     }
     match errno {
-        Some(code) => UnpackError::Io { path: dest.to_path_buf(), source: io::Error::from_raw_os_error(code) },
+        Some(code) => UnpackError::Io {
+            path: dest.to_path_buf(),
+            source: io::Error::from_raw_os_error(code),
+        },
         None => UnpackError::Format(e.to_string()),
     }
 }
 
 fn check_entry<R: Read>(entry: &tar::Entry<R>) -> Result<(), UnpackError> {
-    let path = entry.path().map_err(|e| UnpackError::Format(e.to_string()))?;
+    let path = entry
+        .path()
+        .map_err(|e| UnpackError::Format(e.to_string()))?;
     let shown = path.display().to_string();
-    let hostile = |why| UnpackError::Hostile { entry: shown.clone(), why };
-    let depth = relative_depth(&path).ok_or_else(|| hostile("path leaves the runtime directory"))?;
+    let hostile = |why| UnpackError::Hostile {
+        entry: shown.clone(),
+        why,
+    };
+    let depth =
+        relative_depth(&path).ok_or_else(|| hostile("path leaves the runtime directory"))?;
     let kind = entry.header().entry_type();
     if kind.is_symlink() || kind.is_hard_link() {
         let link = entry
@@ -161,7 +191,11 @@ fn check_entry<R: Read>(entry: &tar::Entry<R>) -> Result<(), UnpackError> {
             .map_err(|e| UnpackError::Format(e.to_string()))?
             .ok_or_else(|| hostile("link without a target"))?;
         // A symlink resolves from its own directory, a hard link from the archive root.
-        let base = if kind.is_symlink() { depth.saturating_sub(1) } else { 0 };
+        let base = if kind.is_symlink() {
+            depth.saturating_sub(1)
+        } else {
+            0
+        };
         if !stays_inside(&link, base) {
             return Err(hostile("link target leaves the runtime directory"));
         }
@@ -213,7 +247,10 @@ struct ZstdFrames<'a> {
 
 impl<'a> ZstdFrames<'a> {
     fn new(data: &'a [u8]) -> Self {
-        ZstdFrames { rest: data, frame: None }
+        ZstdFrames {
+            rest: data,
+            frame: None,
+        }
     }
 }
 
@@ -225,7 +262,11 @@ impl Read for ZstdFrames<'_> {
                 if n > 0 || buf.is_empty() {
                     return Ok(n);
                 }
-                self.rest = self.frame.take().map(|f| f.into_inner()).unwrap_or_default();
+                self.rest = self
+                    .frame
+                    .take()
+                    .map(|f| f.into_inner())
+                    .unwrap_or_default();
             }
             if self.rest.is_empty() {
                 return Ok(0);

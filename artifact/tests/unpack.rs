@@ -9,7 +9,13 @@ use ruzstd::encoding::{compress_to_vec, CompressionLevel};
 use sha2::{Digest, Sha256};
 
 /// A tar entry written with a raw name, so paths the tar crate's builder refuses can be made.
-fn entry(tar: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]) {
+fn entry(
+    tar: &mut tar::Builder<Vec<u8>>,
+    name: &str,
+    kind: tar::EntryType,
+    link: Option<&str>,
+    data: &[u8],
+) {
     let mut header = tar::Header::new_old();
     header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
     if let Some(link) = link {
@@ -25,7 +31,13 @@ fn entry(tar: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link
 fn layer(entries: &[(&str, tar::EntryType, Option<&str>)]) -> (Vec<u8>, String) {
     let mut tar = tar::Builder::new(Vec::new());
     for (name, kind, link) in entries {
-        entry(&mut tar, name, *kind, *link, if kind.is_file() { b"data" } else { b"" });
+        entry(
+            &mut tar,
+            name,
+            *kind,
+            *link,
+            if kind.is_file() { b"data" } else { b"" },
+        );
     }
     let bytes = compress_to_vec(&tar.into_inner().unwrap()[..], CompressionLevel::Fastest);
     let sha = hex(&Sha256::digest(&bytes));
@@ -42,7 +54,11 @@ fn refused(entries: &[(&str, tar::EntryType, Option<&str>)]) {
         other => panic!("{entries:?} was not refused: {other:?}"),
     }
     // Nothing landed: not the runtime, not the escape target, no work directory.
-    let left: Vec<_> = fs::read_dir(root.path().join("runtimes")).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = fs::read_dir(root.path().join("runtimes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(left, [std::ffi::OsString::from(format!("{sha}.lock"))]);
     assert!(!root.path().join("evil").exists());
 }
@@ -52,15 +68,25 @@ fn refuses_entries_that_escape() {
     refused(&[("bin/", Directory, None), ("../evil", Regular, None)]);
     refused(&[("bin/../../evil", Regular, None)]);
     refused(&[("/tmp/pyk-test-absolute-evil", Regular, None)]);
-    refused(&[("lib/", Directory, None), ("lib/etc", Symlink, Some("/etc"))]);
-    refused(&[("lib/", Directory, None), ("lib/up", Symlink, Some("../../evil"))]);
+    refused(&[
+        ("lib/", Directory, None),
+        ("lib/etc", Symlink, Some("/etc")),
+    ]);
+    refused(&[
+        ("lib/", Directory, None),
+        ("lib/up", Symlink, Some("../../evil")),
+    ]);
     refused(&[("dev", tar::EntryType::Char, None)]);
 }
 
 #[test]
 fn installs_good_layers_once_and_checks_the_hash() {
     let root = tempfile::tempdir().unwrap();
-    let entries = [("bin/", Directory, None), ("bin/python3.11", Regular, None), ("bin/python3", Symlink, Some("python3.11"))];
+    let entries = [
+        ("bin/", Directory, None),
+        ("bin/python3.11", Regular, None),
+        ("bin/python3", Symlink, Some("python3.11")),
+    ];
     let (bytes, sha) = layer(&entries);
     let dir = install(root.path(), &sha, &bytes).unwrap();
     assert_eq!(fs::read(dir.join("bin/python3")).unwrap(), b"data");
@@ -71,7 +97,9 @@ fn installs_good_layers_once_and_checks_the_hash() {
     let other = tempfile::tempdir().unwrap();
     let wrong = "0".repeat(64);
     match install(other.path(), &wrong, &bytes) {
-        Err(UnpackError::Corrupt { expected, actual }) => assert_eq!((expected, actual), (wrong.clone(), sha)),
+        Err(UnpackError::Corrupt { expected, actual }) => {
+            assert_eq!((expected, actual), (wrong.clone(), sha))
+        }
         r => panic!("{r:?}"),
     }
     assert!(!Path::new(&other.path().join("runtimes").join(&wrong)).exists());

@@ -48,7 +48,13 @@ pub struct BlobWriter<W: Write> {
 impl<W: Write> BlobWriter<W> {
     pub fn new(key: &Key, mut out: W) -> io::Result<Self> {
         out.write_all(MAGIC)?;
-        Ok(BlobWriter { out, fernet: key.fernet(), buf: Vec::with_capacity(CHUNK + 1), hasher: Sha256::new(), total: 0 })
+        Ok(BlobWriter {
+            out,
+            fernet: key.fernet(),
+            buf: Vec::with_capacity(CHUNK + 1),
+            hasher: Sha256::new(),
+            total: 0,
+        })
     }
 
     fn frame(&mut self, kind: u8, body: &[u8]) -> io::Result<()> {
@@ -119,7 +125,9 @@ impl std::fmt::Display for BlobError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             BlobError::NotABlob => "not a pyk encrypted blob",
-            BlobError::BadFrame => "blob does not decrypt with this key (wrong key, or tampered data)",
+            BlobError::BadFrame => {
+                "blob does not decrypt with this key (wrong key, or tampered data)"
+            }
             BlobError::Truncated => "blob is truncated",
             BlobError::Malformed => "blob is malformed",
             BlobError::Mismatch => "blob's contents do not match its checksum",
@@ -207,7 +215,10 @@ impl<R: Read> BlobReader<R> {
         if !self.read_exact_or_eof(&mut token)? {
             return Err(refuse(BlobError::Truncated));
         }
-        let plain = self.fernet.decrypt(&URL_SAFE.encode(&token)).map_err(|_| refuse(BlobError::BadFrame))?;
+        let plain = self
+            .fernet
+            .decrypt(&URL_SAFE.encode(&token))
+            .map_err(|_| refuse(BlobError::BadFrame))?;
         match plain.split_first() {
             Some((b'D', data)) => {
                 self.hasher.update(data);
@@ -255,9 +266,13 @@ mod tests {
 
     fn decrypt(key: &Key, blob: &[u8]) -> Result<Vec<u8>, BlobError> {
         let mut out = Vec::new();
-        BlobReader::new(key, blob).read_to_end(&mut out).map_err(|e| {
-            *e.into_inner().and_then(|e| e.downcast::<BlobError>().ok()).expect("a BlobError")
-        })?;
+        BlobReader::new(key, blob)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                *e.into_inner()
+                    .and_then(|e| e.downcast::<BlobError>().ok())
+                    .expect("a BlobError")
+            })?;
         Ok(out)
     }
 
@@ -287,7 +302,9 @@ mod tests {
         bad[100] ^= 1;
         assert_eq!(fault(&key, &bad), Some(BlobError::BadFrame));
         // Dropping the end frame, or cutting a frame.
-        let frame = |b: &[u8], at: usize| 4 + u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let frame = |b: &[u8], at: usize| {
+            4 + u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize
+        };
         let f1 = 8 + frame(&blob, 8);
         let f2 = f1 + frame(&blob, f1);
         let f3 = f2 + frame(&blob, f2);
@@ -303,6 +320,9 @@ mod tests {
         let mut extra = blob.clone();
         extra.push(0);
         assert_eq!(fault(&key, &extra), Some(BlobError::Malformed));
-        assert_eq!(fault(&key, b"PK\x03\x04 not a blob"), Some(BlobError::NotABlob));
+        assert_eq!(
+            fault(&key, b"PK\x03\x04 not a blob"),
+            Some(BlobError::NotABlob)
+        );
     }
 }

@@ -26,14 +26,20 @@ impl Key {
     pub fn from_config(value: &str) -> Key {
         let value = value.trim();
         if Fernet::new(value).is_some() && value.len() == 44 {
-            return Key { text: value.to_owned() };
+            return Key {
+                text: value.to_owned(),
+            };
         }
-        Key { text: URL_SAFE.encode(Sha256::digest(value.as_bytes())) }
+        Key {
+            text: URL_SAFE.encode(Sha256::digest(value.as_bytes())),
+        }
     }
 
     /// A fresh random key.
     pub fn generate() -> Key {
-        Key { text: Fernet::generate_key() }
+        Key {
+            text: Fernet::generate_key(),
+        }
     }
 
     /// The key as it is written in config files.
@@ -43,7 +49,10 @@ impl Key {
 
     /// The first 8 hex digits of the sha256 of the key: safe to show.
     pub fn fingerprint(&self) -> String {
-        Sha256::digest(self.text.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(self.text.as_bytes())[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     pub(crate) fn fernet(&self) -> Fernet {

@@ -11,13 +11,18 @@ pub const TTL_SECS: u64 = 60;
 
 /// The `Authorization` header value for a request.
 pub fn authorization(key: &Key, method: &str, path: &str) -> String {
-    format!("Pyk {}", key.fernet().encrypt(format!("{method} {path}").as_bytes()))
+    format!(
+        "Pyk {}",
+        key.fernet().encrypt(format!("{method} {path}").as_bytes())
+    )
 }
 
 /// Whether an `Authorization` header value was made with `key` for this request, within
 /// the TTL.
 pub fn verify(key: &Key, header: &str, method: &str, path: &str) -> bool {
-    let Some(token) = header.strip_prefix("Pyk ") else { return false };
+    let Some(token) = header.strip_prefix("Pyk ") else {
+        return false;
+    };
     match key.fernet().decrypt_with_ttl(token.trim(), TTL_SECS) {
         Ok(plain) => {
             let expected = format!("{method} {path}");
@@ -38,7 +43,12 @@ mod tests {
         assert!(verify(&key, &h, "GET", "/v1/packages"));
         assert!(!verify(&key, &h, "DELETE", "/v1/packages"));
         assert!(!verify(&key, &h, "GET", "/v1/blobs/x"));
-        assert!(!verify(&Key::from_config("other"), &h, "GET", "/v1/packages"));
+        assert!(!verify(
+            &Key::from_config("other"),
+            &h,
+            "GET",
+            "/v1/packages"
+        ));
         assert!(!verify(&key, "Pyk garbage", "GET", "/v1/packages"));
         assert!(!verify(&key, "", "GET", "/v1/packages"));
     }

@@ -97,11 +97,17 @@ fn zip_stdlib(root: &Path, python: &PyVersion) -> Result<(), FetchError> {
         .arg(root)
         .arg(format!("{}.{}", python.major, python.minor))
         .output()
-        .map_err(|e| FetchError::Compile { python: exe.clone(), reason: e.to_string() })?;
+        .map_err(|e| FetchError::Compile {
+            python: exe.clone(),
+            reason: e.to_string(),
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("").trim().to_string();
-        return Err(FetchError::Compile { python: exe, reason: format!("zipping the stdlib: {last}") });
+        return Err(FetchError::Compile {
+            python: exe,
+            reason: format!("zipping the stdlib: {last}"),
+        });
     }
     Ok(())
 }

@@ -50,10 +50,19 @@ fn debian_python_imports_runs_elsewhere_and_is_reproducible() {
         assert!(!stdlib.join(gone).exists(), "{gone} should be stripped");
     }
     // The pure-Python stdlib lives, precompiled, in lib/python311.zip; imports come from it.
-    let origin = common::run_python(&runtime, "import json, os; print(json.__spec__.origin, os.__file__)");
+    let origin = common::run_python(
+        &runtime,
+        "import json, os; print(json.__spec__.origin, os.__file__)",
+    );
     let zip = runtime.join("lib/python311.zip");
-    assert_eq!(origin.trim(), format!("{0}/json/__init__.pyc {0}/os.pyc", zip.display()));
-    assert!(!stdlib.join("json").exists(), "the stdlib should be in the zip, not on disk");
+    assert_eq!(
+        origin.trim(),
+        format!("{0}/json/__init__.pyc {0}/os.pyc", zip.display())
+    );
+    assert!(
+        !stdlib.join("json").exists(),
+        "the stdlib should be in the zip, not on disk"
+    );
     let host_paths = common::run_python(
         &runtime,
         "import sys; print([p for p in sys.path if not p.startswith(sys.prefix)])",

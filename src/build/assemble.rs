@@ -37,7 +37,8 @@ pub fn write(parts: &Parts, staging: &Path, output: &Path) -> Result<u64> {
 
     file.write_all(STUB).with_context(ctx)?;
     let runtime_offset = STUB.len() as u64;
-    let mut layer = File::open(parts.layer).with_context(|| format!("cannot read {}", parts.layer.display()))?;
+    let mut layer = File::open(parts.layer)
+        .with_context(|| format!("cannot read {}", parts.layer.display()))?;
     let runtime_len = io::copy(&mut layer, file).with_context(ctx)?;
 
     let payload_offset = runtime_offset + runtime_len;
@@ -49,19 +50,28 @@ pub fn write(parts: &Parts, staging: &Path, output: &Path) -> Result<u64> {
         kind: parts.kind,
         name: parts.name.to_owned(),
         python: parts.python,
-        runtime: Span { offset: runtime_offset, len: runtime_len },
+        runtime: Span {
+            offset: runtime_offset,
+            len: runtime_len,
+        },
         runtime_sha256: parts.layer_sha256,
-        payload: Span { offset: payload_offset, len: payload_end - payload_offset },
+        payload: Span {
+            offset: payload_offset,
+            len: payload_end - payload_offset,
+        },
         payload_sha256,
     };
     file.seek(SeekFrom::Start(payload_end)).with_context(ctx)?;
     file.write_all(&trailer.encode()).with_context(ctx)?;
-    file.set_permissions(fs::Permissions::from_mode(0o755)).with_context(ctx)?;
+    file.set_permissions(fs::Permissions::from_mode(0o755))
+        .with_context(ctx)?;
     file.sync_all().with_context(ctx)?;
     let size = file.metadata().with_context(ctx)?.len();
     tmp.persist(output).map_err(|e| e.error).with_context(ctx)?;
     // The rename is durable only once the directory is.
-    File::open(dir).and_then(|d| d.sync_all()).with_context(ctx)?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(ctx)?;
     Ok(size)
 }
 

@@ -18,7 +18,10 @@ pub fn compile_tree(python: &Path, staging: &Path) -> Result<(usize, Vec<Failure
     // marshal output depends on the hash seed (set and frozenset constants) and `-I`
     // would ignore PYTHONHASHSEED: clear the environment instead, and run from the
     // runtime's root so no project file shadows the stdlib.
-    let root = python.parent().and_then(Path::parent).unwrap_or(Path::new("/"));
+    let root = python
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("/"));
     let out = Command::new(python)
         .env_clear()
         .env("PYTHONHASHSEED", "0")
@@ -29,7 +32,10 @@ pub fn compile_tree(python: &Path, staging: &Path) -> Result<(usize, Vec<Failure
         .with_context(|| format!("cannot run {}", python.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!("compiling to .pyc failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "compiling to .pyc failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let mut count = 0;
     let mut failures = Vec::new();
@@ -37,7 +43,10 @@ pub fn compile_tree(python: &Path, staging: &Path) -> Result<(usize, Vec<Failure
         let mut fields = line.splitn(3, '\t');
         match (fields.next(), fields.next(), fields.next()) {
             (Some("OK"), Some(n), None) => count = n.parse().unwrap_or(0),
-            (Some("FAIL"), Some(file), Some(why)) => failures.push(Failure { file: file.into(), why: why.into() }),
+            (Some("FAIL"), Some(file), Some(why)) => failures.push(Failure {
+                file: file.into(),
+                why: why.into(),
+            }),
             _ => {}
         }
     }

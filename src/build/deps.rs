@@ -34,9 +34,15 @@ pub enum Installer {
 
 impl Installer {
     pub fn find() -> Result<Installer> {
-        let forced = std::env::var("PYK_INSTALLER").ok().filter(|s| !s.is_empty());
-        let uv = std::env::var_os("PYK_UV").filter(|s| !s.is_empty()).or_else(|| on_path("uv"));
-        let pip = std::env::var_os("PYK_PIP_PYTHON").filter(|s| !s.is_empty()).or_else(|| on_path("python3"));
+        let forced = std::env::var("PYK_INSTALLER")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let uv = std::env::var_os("PYK_UV")
+            .filter(|s| !s.is_empty())
+            .or_else(|| on_path("uv"));
+        let pip = std::env::var_os("PYK_PIP_PYTHON")
+            .filter(|s| !s.is_empty())
+            .or_else(|| on_path("python3"));
         match (forced.as_deref(), uv, pip) {
             (Some("uv") | None, Some(uv), _) => Ok(Installer::Uv(uv)),
             (Some("pip") | None, _, Some(python)) => Ok(Installer::Pip(python)),
@@ -61,15 +67,34 @@ impl Installer {
         let mut cmd = match self {
             Installer::Uv(uv) => {
                 let mut cmd = Command::new(uv);
-                cmd.args(["pip", "install", "--no-config", "--quiet", "--python"]).arg(req.python);
+                cmd.args(["pip", "install", "--no-config", "--quiet", "--python"])
+                    .arg(req.python);
                 cmd
             }
             Installer::Pip(python) => {
                 let mut cmd = Command::new(python);
                 let v = format!("{}.{}", req.version.major, req.version.minor);
-                cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"])
-                    .args(["--python-version", &v, "--implementation", "cp", "--only-binary=:all:"])
-                    .args(["--platform", "manylinux2014_x86_64", "--platform", "linux_x86_64"]);
+                cmd.args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-compile",
+                ])
+                .args([
+                    "--python-version",
+                    &v,
+                    "--implementation",
+                    "cp",
+                    "--only-binary=:all:",
+                ])
+                .args([
+                    "--platform",
+                    "manylinux2014_x86_64",
+                    "--platform",
+                    "linux_x86_64",
+                ]);
                 cmd
             }
         };
@@ -77,11 +102,16 @@ impl Installer {
         for file in req.requirement_files {
             cmd.arg("-r").arg(file);
         }
-        let out = cmd.output().with_context(|| format!("cannot run {}", self.name()))?;
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot run {}", self.name()))?;
         if !out.status.success() {
             let said = String::from_utf8_lossy(&out.stderr);
             let said = said.trim();
-            bail!("{} could not install the dependencies:\n{said}", self.name());
+            bail!(
+                "{} could not install the dependencies:\n{said}",
+                self.name()
+            );
         }
         // Console scripts would point at the build machine's interpreter.
         let _ = fs::remove_dir_all(req.target.join("bin"));
@@ -91,14 +121,19 @@ impl Installer {
 
 fn on_path(program: &str) -> Option<OsString> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).map(PathBuf::into_os_string)
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .map(PathBuf::into_os_string)
 }
 
 /// Fails, naming the distribution, if any installed file is a compiled extension module.
 fn refuse_native(target: &Path) -> Result<()> {
     let mut native = Vec::new();
     find_native(target, target, &mut native)?;
-    let Some(first) = native.first() else { return Ok(()) };
+    let Some(first) = native.first() else {
+        return Ok(());
+    };
     let owner = owner_of(target, first).unwrap_or_else(|| "a dependency".into());
     bail!(
         "{owner} contains compiled extension modules ({}{}); pyk packs pure-Python dependencies only for now",
@@ -126,13 +161,19 @@ fn owner_of(target: &Path, file: &Path) -> Option<String> {
     let wanted = file.to_string_lossy().into_owned();
     for entry in fs::read_dir(target).ok()?.flatten() {
         let dir = entry.path();
-        if !dir.extension().is_some_and(|e| e == "dist-info") {
+        if dir.extension().is_none_or(|e| e != "dist-info") {
             continue;
         }
         let record = fs::read_to_string(dir.join("RECORD")).unwrap_or_default();
-        if record.lines().any(|l| l.split(',').next() == Some(wanted.as_str())) {
+        if record
+            .lines()
+            .any(|l| l.split(',').next() == Some(wanted.as_str()))
+        {
             let metadata = fs::read_to_string(dir.join("METADATA")).unwrap_or_default();
-            return metadata.lines().find_map(|l| l.strip_prefix("Name: ")).map(str::to_owned);
+            return metadata
+                .lines()
+                .find_map(|l| l.strip_prefix("Name: "))
+                .map(str::to_owned);
         }
     }
     None

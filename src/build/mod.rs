@@ -32,11 +32,23 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
     let want = (opts.python.clone())
         .or_else(|| spec.python.clone())
         .or_else(|| std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()));
-    let runtime = runtime::resolve(opts.cache_root, want.as_deref(), opts.runtime_archive, opts.mirror, progress)?;
-    let python = runtime.layer.python.clone();
-    progress.step(&format!("Runtime: Python {python} ({})", runtime.layer.source));
+    let runtime = runtime::resolve(
+        opts.cache_root,
+        want.as_deref(),
+        opts.runtime_archive,
+        opts.mirror,
+        progress,
+    )?;
+    let python = runtime.layer.python;
+    progress.step(&format!(
+        "Runtime: Python {python} ({})",
+        runtime.layer.source
+    ));
 
-    let staging = tempfile::Builder::new().prefix("pyk-stage-").tempdir().context("cannot create a staging directory")?;
+    let staging = tempfile::Builder::new()
+        .prefix("pyk-stage-")
+        .tempdir()
+        .context("cannot create a staging directory")?;
     let has_deps = !spec.dependencies.is_empty() || !spec.requirement_files.is_empty();
     if has_deps {
         let installer = deps::Installer::find()?;
@@ -60,16 +72,30 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
 
     let (compiled, failures) = compile::compile_tree(&runtime.python(), staging.path())?;
     if let Some(f) = failures.iter().find(|f| is_app_file(spec, &f.file)) {
-        bail!("{} does not compile for Python {}.{}: {}", f.file, python.major, python.minor, f.why);
+        bail!(
+            "{} does not compile for Python {}.{}: {}",
+            f.file,
+            python.major,
+            python.minor,
+            f.why
+        );
     }
     for f in &failures {
-        progress.step(&format!("warning: {} left as source (does not compile: {})", f.file, f.why));
+        progress.step(&format!(
+            "warning: {} left as source (does not compile: {})",
+            f.file, f.why
+        ));
     }
-    progress.step(&format!("Compiled {compiled} Python files ({copied} from the app)"));
+    progress.step(&format!(
+        "Compiled {compiled} Python files ({copied} from the app)"
+    ));
 
-    let output = opts.output.clone().unwrap_or_else(|| Path::new("dist").join(&spec.name));
-    let layer_sha256 =
-        sha256_from_hex(&runtime.layer.sha256).context("the runtime cache holds a layer with a malformed name")?;
+    let output = opts
+        .output
+        .clone()
+        .unwrap_or_else(|| Path::new("dist").join(&spec.name));
+    let layer_sha256 = sha256_from_hex(&runtime.layer.sha256)
+        .context("the runtime cache holds a layer with a malformed name")?;
     let parts = assemble::Parts {
         name: &spec.name,
         kind: spec.kind,

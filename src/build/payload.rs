@@ -25,8 +25,13 @@ pub fn write<W: Write + Seek>(out: W, staging: &Path) -> Result<W> {
             zip.add_directory(name, base.unix_permissions(0o755))?;
             continue;
         }
-        zip.start_file(name, base.compression_method(CompressionMethod::Deflated).unix_permissions(0o644))?;
-        let mut file = File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        zip.start_file(
+            name,
+            base.compression_method(CompressionMethod::Deflated)
+                .unix_permissions(0o644),
+        )?;
+        let mut file =
+            File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
         io::copy(&mut file, &mut zip).with_context(|| format!("cannot pack {}", path.display()))?;
     }
     Ok(zip.finish()?)
@@ -37,9 +42,14 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, bool)>) -> Resu
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let path = entry?.path();
         let rel = path.strip_prefix(root).unwrap_or(&path);
-        let name = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
         // metadata() follows symlinks: a linked file is packed as the file it points at.
-        let meta = fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let meta =
+            fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
         if meta.is_dir() {
             out.push((format!("{name}/"), path.clone(), true));
             walk(root, &path, out)?;

@@ -41,7 +41,11 @@ pub fn resolve(
             let layer = import_archive(&store, archive, progress)?;
             if let Some(req) = &req {
                 if !req.matches(&layer.python) {
-                    bail!("{} holds Python {}, but Python {req} was asked for", archive.display(), layer.python);
+                    bail!(
+                        "{} holds Python {}, but Python {req} was asked for",
+                        archive.display(),
+                        layer.python
+                    );
                 }
             }
             layer
@@ -51,7 +55,10 @@ pub fn resolve(
             None => fetch_pbs(&store, req, mirror, progress)?,
         },
         (None, None) => {
-            let newest = store.list()?.into_iter().max_by_key(|l| (l.python.clone(), l.created));
+            let newest = store
+                .list()?
+                .into_iter()
+                .max_by_key(|l| (l.python, l.created));
             match newest {
                 Some(layer) => layer,
                 None => fetch_pbs(&store, &DEFAULT_PYTHON.parse()?, mirror, progress)?,
@@ -59,9 +66,11 @@ pub fn resolve(
         }
     };
     store.touch(&layer);
-    let file = File::open(&layer.path).with_context(|| format!("cannot read {}", layer.path.display()))?;
+    let file =
+        File::open(&layer.path).with_context(|| format!("cannot read {}", layer.path.display()))?;
     // SAFETY: cached layers are written once (renamed into place) and never modified.
-    let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {}", layer.path.display()))?;
+    let map = unsafe { Mmap::map(&file) }
+        .with_context(|| format!("cannot map {}", layer.path.display()))?;
     let dir = pyk_artifact::unpack::install(cache_root, &layer.sha256, &map)?;
     Ok(Runtime { layer, dir })
 }

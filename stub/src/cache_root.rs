@@ -12,12 +12,20 @@ pub fn private_temp() -> Result<PathBuf, String> {
     match fs::DirBuilder::new().mode(0o700).create(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("no writable cache directory (tried {}: {e})", dir.display())),
+        Err(e) => {
+            return Err(format!(
+                "no writable cache directory (tried {}: {e})",
+                dir.display()
+            ))
+        }
     }
     // Refuse a directory someone else made or can write to: they could plant a runtime.
     let meta = fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o022 != 0 {
-        return Err(format!("refusing cache directory {}: not a private directory of this user", dir.display()));
+        return Err(format!(
+            "refusing cache directory {}: not a private directory of this user",
+            dir.display()
+        ));
     }
     Ok(dir)
 }

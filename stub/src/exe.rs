@@ -35,12 +35,21 @@ impl Artifact {
             .map_err(|e| format!("cannot find my own file through /proc/self/exe: {e}"))?;
         let shown = path.display();
         let file = File::open(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let len = file.metadata().map_err(|e| format!("cannot read {shown}: {e}"))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot read {shown}: {e}"))?
+            .len();
         let mut tail = [0u8; TRAILER_LEN];
         let start = len.saturating_sub(TRAILER_LEN as u64);
-        let n = file.read_at(&mut tail, start).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let n = file
+            .read_at(&mut tail, start)
+            .map_err(|e| format!("cannot read {shown}: {e}"))?;
         let trailer = Trailer::decode(&tail[..n], len).map_err(|e| format!("{shown}: {e}"))?;
-        Ok(Artifact { path, file, trailer })
+        Ok(Artifact {
+            path,
+            file,
+            trailer,
+        })
     }
 
     pub fn runtime_layer(&self) -> Result<Layer, String> {
@@ -50,8 +59,10 @@ impl Artifact {
             .map_err(|e| format!("cannot map {}: {e}", self.path.display()))?;
         let span = self.trailer.runtime;
         // decode() checked that the span lies inside the file.
-        let start = usize::try_from(span.offset).map_err(|_| "runtime layer offset overflows".to_string())?;
-        let end = usize::try_from(span.offset + span.len).map_err(|_| "runtime layer size overflows".to_string())?;
+        let start = usize::try_from(span.offset)
+            .map_err(|_| "runtime layer offset overflows".to_string())?;
+        let end = usize::try_from(span.offset + span.len)
+            .map_err(|_| "runtime layer size overflows".to_string())?;
         if end > map.len() {
             return Err(format!("{}: truncated runtime layer", self.path.display()));
         }

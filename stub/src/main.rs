@@ -24,7 +24,11 @@ fn main() -> ExitCode {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let err = launch(args.collect());
-    let me = Path::new(&argv0).file_name().unwrap_or(argv0.as_os_str()).to_string_lossy().into_owned();
+    let me = Path::new(&argv0)
+        .file_name()
+        .unwrap_or(argv0.as_os_str())
+        .to_string_lossy()
+        .into_owned();
     eprintln!("{me}: {err}");
     ExitCode::from(FAILURE)
 }
@@ -54,9 +58,9 @@ fn launch(args: Vec<OsString>) -> String {
     let dir = match unpack::install(&root, &key, &layer) {
         Ok(dir) => dir,
         Err(unpack::UnpackError::CacheUnwritable { .. }) => {
-            match cache_root::private_temp().and_then(|tmp| {
-                unpack::install(&tmp, &key, &layer).map_err(|e| e.to_string())
-            }) {
+            match cache_root::private_temp()
+                .and_then(|tmp| unpack::install(&tmp, &key, &layer).map_err(|e| e.to_string()))
+            {
                 Ok(dir) => dir,
                 Err(e) => return e,
             }
@@ -72,5 +76,10 @@ fn launch(args: Vec<OsString>) -> String {
 /// artifact itself (a valid zip whose `__main__` is the app). Returns only on failure.
 fn exec_python(runtime: &Path, artifact: &Path, args: &[OsString]) -> io::Error {
     let python: PathBuf = runtime.join("bin/python3");
-    Command::new(&python).arg0(&python).arg("-I").arg(artifact).args(args).exec()
+    Command::new(&python)
+        .arg0(&python)
+        .arg("-I")
+        .arg(artifact)
+        .args(args)
+        .exec()
 }

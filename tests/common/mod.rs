@@ -13,7 +13,9 @@ pub const PY: &str = "3.11";
 
 pub fn pyk() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk"));
-    cmd.env("PYK_CACHE_DIR", build_cache()).env_remove("PYK_PYTHON").env_remove("PYK_PYTHON_MIRROR");
+    cmd.env("PYK_CACHE_DIR", build_cache())
+        .env_remove("PYK_PYTHON")
+        .env_remove("PYK_PYTHON_MIRROR");
     cmd
 }
 
@@ -32,7 +34,11 @@ pub fn build_cache() -> &'static Path {
                 .args(["runtime", "import", SYSTEM_PYTHON])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "runtime import failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "runtime import failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             fs::write(dir.join("imported"), b"").unwrap();
         }
         dir
@@ -41,7 +47,8 @@ pub fn build_cache() -> &'static Path {
 
 /// Runs a command, returning its output.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Runs a command that must succeed; returns its stdout.
@@ -60,9 +67,16 @@ pub fn ok(cmd: &mut Command) -> String {
 /// Runs a command that must fail; returns its stderr.
 pub fn fails(cmd: &mut Command) -> String {
     let out = run(cmd);
-    assert!(!out.status.success(), "{cmd:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "{cmd:?} should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "panic: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "panic: {stderr}"
+    );
     stderr
 }
 
@@ -79,7 +93,10 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// `pyk build` in `dir` with extra args; returns the artifact path (`dir/dist/NAME`).
 pub fn build(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    ok(pyk().current_dir(dir).args(["build", "--python", PY]).args(args));
+    ok(pyk()
+        .current_dir(dir)
+        .args(["build", "--python", PY])
+        .args(args));
     let path = dir.join("dist").join(name);
     assert!(path.is_file(), "{} not built", path.display());
     path
@@ -96,7 +113,10 @@ print("argv0", sys.argv[0])
 pub fn hello() -> &'static Path {
     static HELLO_APP: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = HELLO_APP.get_or_init(|| {
-        let dir = project(&[("pyk.toml", "name = \"hello\"\nrun = \"hello.py\"\n"), ("hello.py", HELLO)]);
+        let dir = project(&[
+            ("pyk.toml", "name = \"hello\"\nrun = \"hello.py\"\n"),
+            ("hello.py", HELLO),
+        ]);
         let path = build(dir.path(), "hello", &[]);
         (dir, path)
     });

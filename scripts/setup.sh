@@ -2,7 +2,7 @@
 # Installs what pyk's tests need on a fresh Debian/Ubuntu machine (run as root, or with
 # sudo available): Debian's CPython 3.11 (the test runtime, adopted with `pyk runtime
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
-# and uv (installs dependencies at build time; a host pip is the fallback).
+# and, from PyPI, uv and cryptography.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -14,7 +14,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if ! command -v uv >/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check uv 2>/dev/null ||
-    echo "setup: uv not installed; dependency installs will use a host pip" >&2
+# uv installs dependencies at build time (a host pip is the fallback); cryptography lets
+# the interoperability tests check pyk's tokens against Python's Fernet.
+want=()
+command -v uv >/dev/null || want+=(uv)
+python3 -c 'import cryptography.fernet' 2>/dev/null || want+=(cryptography)
+if [ ${#want[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "${want[@]}" ||
+    echo "setup: could not install ${want[*]} with pip; the tests that need them adapt or skip" >&2
 fi

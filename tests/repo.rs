@@ -1,0 +1,316 @@
+//! The repository end to end: a real `pyk serve` process on 127.0.0.1, real clients with
+//! their own caches, real artifacts.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const KEY: &str = "test passphrase";
+
+/// A `pyk serve` process on a free loopback port, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    store: PathBuf,
+}
+
+impl Server {
+    fn start(store: &Path, port: u16) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pyk"))
+            .args(["serve", "-v", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg(store)
+            .env("PYK_KEY", KEY)
+            .env("HOME", store.parent().unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first.rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        // Keep draining the request log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, url, store: store.to_path_buf() }
+    }
+
+    fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A machine: its own cache, config dir and user site, talking to `server`.
+struct Client {
+    home: tempfile::TempDir,
+    url: String,
+    key: String,
+}
+
+impl Client {
+    fn new(server: &Server) -> Client {
+        Client { home: tempfile::tempdir().unwrap(), url: server.url.clone(), key: KEY.into() }
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.home.path().join("cache")
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        cmd.env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("PYTHONUSERBASE", self.home.path().join("userbase"))
+            .env("PYK_SERVER", &self.url)
+            .env("PYK_KEY", &self.key)
+            .env("PYK_CACHE_DIR", self.cache())
+            .env("PYK_TIMEOUT", "2")
+            .env_remove("PYK_PYTHON");
+    }
+
+    fn pyk(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk"));
+        self.env(&mut cmd);
+        cmd
+    }
+
+    fn python(&self) -> Command {
+        let mut cmd = Command::new(SYSTEM_PYTHON);
+        self.env(&mut cmd);
+        cmd
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An app printing its version marker and arguments.
+fn app(marker: &str) -> tempfile::TempDir {
+    project(&[
+        ("pyk.toml", "name = \"app\"\nrun = \"app.py\"\n"),
+        ("app.py", &format!("import os, sys\nprint({marker:?}, os.environ['PYK_PACKAGE'], os.environ['PYK_VERSION'], *sys.argv[1:])\nsys.exit(3 if 'fail' in sys.argv else 0)\n")),
+    ])
+}
+
+/// Publishes `dir` from a publisher machine that shares the build cache (one runtime
+/// import for the whole suite); returns what publish printed.
+fn publish(server: &Server, dir: &Path) -> String {
+    let publisher = Client::new(server);
+    let out = run(publisher.pyk().env("PYK_CACHE_DIR", build_cache()).current_dir(dir).args(["publish", "--python", PY]));
+    assert!(out.status.success(), "publish failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("pyk.db"), 0);
+    (dir, server)
+}
+
+#[test]
+fn publish_run_publish_again_runs_the_new_version() {
+    let (_dir, server) = server();
+    let said = publish(&server, app("v1").path());
+    assert!(said.contains("Published run app version 1"), "{said}");
+    let client = Client::new(&server);
+    assert_eq!(ok(client.pyk().args(["app", "x", "--flag"])), "v1 app 1 x --flag\n");
+    assert_eq!(run(client.pyk().args(["app", "fail"])).status.code(), Some(3));
+
+    // The second version uploads only its payload: stub and runtime are on the server.
+    let said = publish(&server, app("v2").path());
+    assert!(said.contains("version 2") && said.contains("the server already had 7."), "{said}");
+    assert_eq!(ok(client.pyk().args(["run", "app", "y"])), "v2 app 2 y\n");
+    let listing = ok(client.pyk().arg("list"));
+    assert!(listing.starts_with("run  app") && listing.contains(" 2 "), "{listing}");
+
+    // A launcher on PATH.
+    let bin = client.home.path().join("bin");
+    ok(client.pyk().args(["install", "app"]).arg(&bin));
+    let mut launcher = Command::new(bin.join("app"));
+    client.env(&mut launcher);
+    assert_eq!(ok(launcher.arg("z").env_remove("PATH")), "v2 app 2 z\n");
+    fs::write(bin.join("other"), "#!/bin/sh\necho mine\n").unwrap();
+    let err = fails(client.pyk().args(["install", "other"]).arg(&bin));
+    assert!(err.contains("not written by pyk"), "{err}");
+
+    ok(client.pyk().args(["remove", "app"]));
+    let err = fails(client.pyk().arg("app"));
+    assert!(err.contains("no run package named app"), "{err}");
+}
+
+#[test]
+fn libraries_import_in_a_separate_python() {
+    let (_dir, server) = server();
+    let lib = project(&[
+        ("pyk.toml", "name = \"mylib\"\nlib = \"mylib\"\n"),
+        ("mylib/__init__.py", "from .core import square\n"),
+        ("mylib/core.py", "def square(x):\n    return x * x\n"),
+        ("mylib/__main__.py", "import sys\nprint('main of mylib', sys.argv[1:])\n"),
+    ]);
+    publish(&server, lib.path());
+    // A runner of the same name is a different package.
+    let err = fails(Client::new(&server).pyk().arg("mylib"));
+    assert!(err.contains("no run package named mylib"), "{err}");
+
+    let client = Client::new(&server);
+    let said = ok(client.pyk().args(["python-setup", "--python", SYSTEM_PYTHON]));
+    assert!(said.contains("userbase"), "{said}");
+    let out = ok(client.python().args(["-c", "from pyk import mylib; from pyk.mylib.core import square; print(mylib.square(7), square(3))"]));
+    assert_eq!(out, "49 9\n");
+    assert_eq!(ok(client.python().args(["-m", "pyk.mylib", "a"])), "main of mylib ['a']\n");
+    let err = String::from_utf8(run(client.python().args(["-c", "from pyk import nosuchlib"])).stderr).unwrap();
+    assert!(err.contains("ImportError") && err.contains("no lib package named nosuchlib"), "{err}");
+
+    // A Python of another minor version gets a clear ImportError.
+    let py312 = Path::new(&std::env::var("HOME").unwrap_or_default()).join(".pyenv/versions/3.12.1/bin/python3.12");
+    if py312.exists() {
+        ok(client.pyk().args(["python-setup", "--python"]).arg(&py312));
+        let mut cmd = Command::new(&py312);
+        client.env(&mut cmd);
+        let err = String::from_utf8(run(cmd.args(["-c", "from pyk import mylib"])).stderr).unwrap();
+        assert!(err.contains("built for Python 3.11; this is Python 3.12"), "{err}");
+    }
+}
+
+#[test]
+fn the_cached_copy_runs_when_the_server_is_down_or_silent() {
+    let (dir, mut server) = server();
+    publish(&server, app("v1").path());
+    let client = Client::new(&server);
+    ok(client.pyk().arg("app"));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let out = run(client.pyk().args(["app", "offline"]));
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v1 app 1 offline\n");
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("warning") && warning.contains("unreachable"), "{warning}");
+    assert_eq!(warning.trim().lines().count(), 1, "{warning}");
+
+    let never = Client::new(&server);
+    let err = fails(never.pyk().arg("app"));
+    assert!(err.contains("never been fetched"), "{err}");
+
+    // A server that accepts connections but never answers: the wait is bounded.
+    let silent = TcpListener::bind(("127.0.0.1", server.port())).unwrap();
+    let started = Instant::now();
+    let out = run(client.pyk().args(["app", "slow"]).env("PYK_TIMEOUT", "1"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(8), "waited {:?}", started.elapsed());
+    drop(silent);
+
+    // Restarted on the same store, it serves what it had.
+    let server = Server::start(&dir.path().join("pyk.db"), server.port());
+    assert_eq!(ok(Client::new(&server).pyk().arg("app")), "v1 app 1\n");
+}
+
+#[test]
+fn access_needs_the_key() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+
+    // No token: 401 and nothing else.
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    write!(raw, "GET /v1/packages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    raw.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
+    let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(!body.contains("app"), "{reply}");
+
+    let mut client = Client::new(&server);
+    client.key = "wrong".into();
+    let err = fails(client.pyk().arg("app"));
+    assert!(err.contains("key does not match"), "{err}");
+    let err = fails(client.pyk().args(["remove", "app"]));
+    assert!(err.contains("key does not match"), "{err}");
+    let err = fails(client.pyk().arg("list").env_remove("PYK_KEY"));
+    assert!(err.contains("no key configured"), "{err}");
+
+    // A token signed for one request does not open another.
+    let client = Client::new(&server);
+    let token = ok(client.pyk().args(["sign", "GET", "/v1/packages/run/app"]));
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    write!(raw, "GET /v1/packages HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n", token.trim()).unwrap();
+    let mut reply = String::new();
+    raw.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
+}
+
+#[test]
+fn a_tampered_blob_is_refused_before_anything_runs() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    // Flip a byte in every stored blob.
+    let mut flipped = 0;
+    for shard in fs::read_dir(server.store.join("blobs")).unwrap().flatten() {
+        for blob in fs::read_dir(shard.path()).unwrap().flatten() {
+            let mut bytes = fs::read(blob.path()).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x40;
+            fs::write(blob.path(), bytes).unwrap();
+            flipped += 1;
+        }
+    }
+    assert_eq!(flipped, 3);
+    let client = Client::new(&server);
+    let err = fails(client.pyk().arg("app"));
+    assert!(err.contains("refusing blob"), "{err}");
+    assert!(!client.cache().join("artifacts").exists() || fs::read_dir(client.cache().join("artifacts")).unwrap().all(|e| e.unwrap().file_name().to_string_lossy().starts_with('.')));
+}
+
+#[test]
+fn twenty_clients_run_while_one_publishes() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    let client = Client::new(&server);
+    ok(client.pyk().arg("app"));
+    let v2 = app("v2");
+    let runners: Vec<_> = (0..20)
+        .map(|_| {
+            let mut cmd = client.pyk();
+            cmd.arg("app").stdout(Stdio::piped()).stderr(Stdio::piped());
+            std::thread::spawn(move || (0..5).map(|_| cmd.output().unwrap()).collect::<Vec<_>>())
+        })
+        .collect();
+    publish(&server, v2.path());
+    for runner in runners {
+        for out in runner.join().unwrap() {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(stdout == "v1 app 1\n" || stdout == "v2 app 2\n", "{stdout}");
+        }
+    }
+    assert_eq!(ok(client.pyk().arg("app")), "v2 app 2\n");
+}
+
+#[test]
+fn bad_names_are_refused() {
+    let (_dir, server) = server();
+    let client = Client::new(&server);
+    for name in ["../x", "a/b", ".hidden"] {
+        let err = fails(client.pyk().args(["run", name]));
+        assert!(err.contains("invalid package name"), "{name}: {err}");
+        let err = fails(client.pyk().args(["install", name, "/tmp"]));
+        assert!(err.contains("invalid package name"), "{name}: {err}");
+    }
+    let mut raw = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    let token = ok(client.pyk().args(["sign", "GET", "/v1/packages/run/..%2Fx"]));
+    write!(raw, "GET /v1/packages/run/..%2Fx HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n", token.trim()).unwrap();
+    let mut reply = String::new();
+    raw.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+}

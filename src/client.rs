@@ -39,17 +39,20 @@ pub enum ClientError {
     Other(String),
 }
 
-/// A repository client for one server and key.
+/// A repository client for one server.
 pub struct Client {
     base: String,
+    /// Signs reads and encrypts blobs: every reader must be able to decrypt them.
     key: Key,
+    /// Signs writes (the read key where the repository has no separate write key).
+    write_key: Key,
     node: String,
     agent: ureq::Agent,
 }
 
 impl Client {
     /// `timeout` bounds connecting and waiting for a response; bodies get longer.
-    pub fn new(base: &str, key: &Key, node: &str, timeout: Duration) -> Client {
+    pub fn new(base: &str, key: &Key, write_key: &Key, node: &str, timeout: Duration) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(timeout))
@@ -62,6 +65,7 @@ impl Client {
         Client {
             base: base.trim_end_matches('/').to_owned(),
             key: key.clone(),
+            write_key: write_key.clone(),
             node: node.to_owned(),
             agent,
         }
@@ -72,7 +76,12 @@ impl Client {
     }
 
     fn auth(&self, method: &str, path: &str) -> String {
-        token::authorization(&self.key, method, path)
+        let key = if matches!(method, "GET" | "HEAD") {
+            &self.key
+        } else {
+            &self.write_key
+        };
+        token::authorization(key, method, path)
     }
 
     fn unreachable(&self, e: ureq::Error) -> ClientError {
@@ -169,6 +178,7 @@ impl Client {
                 .into(),
             base: self.base.clone(),
             key: self.key.clone(),
+            write_key: self.write_key.clone(),
             node: self.node.clone(),
         };
         let resp = slow.check(slow.get(&path, None)?, &format!("{kind} package {name}"))?;

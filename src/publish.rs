@@ -22,15 +22,11 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::packages::Packages;
 
-fn client(config: &Config, key_for_writing: bool) -> Result<Client> {
-    let key = if key_for_writing {
-        config.write_key()?
-    } else {
-        config.read_key()?
-    };
+fn client(config: &Config) -> Result<Client> {
     Ok(Client::new(
         config.server()?,
-        key,
+        config.read_key()?,
+        config.write_key()?,
         &config.node,
         Duration::from_secs(10),
     ))
@@ -75,7 +71,7 @@ pub fn publish(
     }
     let artifact_sha256 = sha256_range(&mut file, 0, size)?;
 
-    let client = client(config, true)?;
+    let client = client(config)?;
     let (mut sent, mut had) = (0u64, 0u64);
     for (blob, offset) in &blobs {
         if client.has_blob(&blob.sha256)? {
@@ -116,7 +112,7 @@ pub fn publish(
 }
 
 pub fn list(config: &Config) -> Result<()> {
-    let packages = client(config, false)?.list()?;
+    let packages = client(config)?.list()?;
     if packages.is_empty() {
         println!("no packages on {}", config.server()?);
     }
@@ -134,13 +130,13 @@ pub fn list(config: &Config) -> Result<()> {
 }
 
 pub fn remove(config: &Config, kind: &str, name: &str) -> Result<()> {
-    client(config, true)?.remove(kind, name)?;
+    client(config)?.remove(kind, name)?;
     println!("removed {kind} package {name}");
     Ok(())
 }
 
 pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> {
-    let client = client(config, false)?;
+    let client = client(config)?;
     let mut current = match client.current(kind, name, None) {
         Ok(Some(m)) => m.version,
         Ok(None) => bail!("the server answered 304 to an unconditional request"),

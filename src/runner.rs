@@ -36,12 +36,8 @@ pub fn resolve(
     }
     let packages = Packages::open(cache_root);
     let cached = packages.cached(kind, name);
-    let client = Client::new(
-        config.server()?,
-        config.read_key()?,
-        &config.node,
-        config.timeout,
-    );
+    let key = config.read_key()?;
+    let client = Client::new(config.server()?, key, key, &config.node, config.timeout);
     let etag = cached
         .as_ref()
         .map(|m| format!("\"{}.{}\"", m.artifact_sha256, m.version));

@@ -257,7 +257,10 @@ fn clear_errors_for_bad_input() {
 
 #[test]
 fn dependencies_install_with_a_host_pip_too() {
-    if !run(Command::new("python3").args(["-m", "pip", "--version"])).status.success() {
+    if !run(Command::new("python3").args(["-m", "pip", "--version"]))
+        .status
+        .success()
+    {
         eprintln!("skipped: no python3 with pip on PATH");
         return;
     }
@@ -265,8 +268,15 @@ fn dependencies_install_with_a_host_pip_too() {
         ("pyk.toml", "name = \"pipdep\"\nrun = \"pipdep.py\"\ndependencies = [\"six==1.16.0\"]\n"),
         ("pipdep.py", "import six\nprint(six.__version__, six.__file__.endswith('pipdep/six.pyc') or six.__file__)\n"),
     ]);
-    let out = run(pyk().current_dir(dir.path()).env("PYK_INSTALLER", "pip").args(["build", "--python", PY]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(pyk()
+        .current_dir(dir.path())
+        .env("PYK_INSTALLER", "pip")
+        .args(["build", "--python", PY]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("with pip"));
     let cache = tempfile::tempdir().unwrap();
     let printed = ok(&mut artifact(&dir.path().join("dist/pipdep"), cache.path()));

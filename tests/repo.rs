@@ -24,7 +24,14 @@ struct Server {
 impl Server {
     fn start(store: &Path, port: u16) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pyk"))
-            .args(["serve", "-v", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "serve",
+                "-v",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
             .arg(store)
             .env("PYK_KEY", KEY)
             .env("HOME", store.parent().unwrap())
@@ -37,7 +44,11 @@ impl Server {
         assert!(url.starts_with("http://127.0.0.1:"), "{first}");
         // Keep draining the request log so the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url, store: store.to_path_buf() }
+        Server {
+            child,
+            url,
+            store: store.to_path_buf(),
+        }
     }
 
     fn port(&self) -> u16 {
@@ -61,7 +72,11 @@ struct Client {
 
 impl Client {
     fn new(server: &Server) -> Client {
-        Client { home: tempfile::tempdir().unwrap(), url: server.url.clone(), key: KEY.into() }
+        Client {
+            home: tempfile::tempdir().unwrap(),
+            url: server.url.clone(),
+            key: KEY.into(),
+        }
     }
 
     fn cache(&self) -> PathBuf {
@@ -93,7 +108,11 @@ impl Client {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An app printing its version marker and arguments.
@@ -108,8 +127,16 @@ fn app(marker: &str) -> tempfile::TempDir {
 /// import for the whole suite); returns what publish printed.
 fn publish(server: &Server, dir: &Path) -> String {
     let publisher = Client::new(server);
-    let out = run(publisher.pyk().env("PYK_CACHE_DIR", build_cache()).current_dir(dir).args(["publish", "--python", PY]));
-    assert!(out.status.success(), "publish failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(publisher
+        .pyk()
+        .env("PYK_CACHE_DIR", build_cache())
+        .current_dir(dir)
+        .args(["publish", "--python", PY]));
+    assert!(
+        out.status.success(),
+        "publish failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -125,15 +152,27 @@ fn publish_run_publish_again_runs_the_new_version() {
     let said = publish(&server, app("v1").path());
     assert!(said.contains("Published run app version 1"), "{said}");
     let client = Client::new(&server);
-    assert_eq!(ok(client.pyk().args(["app", "x", "--flag"])), "v1 app 1 x --flag\n");
-    assert_eq!(run(client.pyk().args(["app", "fail"])).status.code(), Some(3));
+    assert_eq!(
+        ok(client.pyk().args(["app", "x", "--flag"])),
+        "v1 app 1 x --flag\n"
+    );
+    assert_eq!(
+        run(client.pyk().args(["app", "fail"])).status.code(),
+        Some(3)
+    );
 
     // The second version uploads only its payload: stub and runtime are on the server.
     let said = publish(&server, app("v2").path());
-    assert!(said.contains("version 2") && said.contains("the server already had 7."), "{said}");
+    assert!(
+        said.contains("version 2") && said.contains("the server already had 7."),
+        "{said}"
+    );
     assert_eq!(ok(client.pyk().args(["run", "app", "y"])), "v2 app 2 y\n");
     let listing = ok(client.pyk().arg("list"));
-    assert!(listing.starts_with("run  app") && listing.contains(" 2 "), "{listing}");
+    assert!(
+        listing.starts_with("run  app") && listing.contains(" 2 "),
+        "{listing}"
+    );
 
     // A launcher on PATH.
     let bin = client.home.path().join("bin");
@@ -157,7 +196,10 @@ fn libraries_import_in_a_separate_python() {
         ("pyk.toml", "name = \"mylib\"\nlib = \"mylib\"\n"),
         ("mylib/__init__.py", "from .core import square\n"),
         ("mylib/core.py", "def square(x):\n    return x * x\n"),
-        ("mylib/__main__.py", "import sys\nprint('main of mylib', sys.argv[1:])\n"),
+        (
+            "mylib/__main__.py",
+            "import sys\nprint('main of mylib', sys.argv[1:])\n",
+        ),
     ]);
     publish(&server, lib.path());
     // A runner of the same name is a different package.
@@ -165,22 +207,36 @@ fn libraries_import_in_a_separate_python() {
     assert!(err.contains("no run package named mylib"), "{err}");
 
     let client = Client::new(&server);
-    let said = ok(client.pyk().args(["python-setup", "--python", SYSTEM_PYTHON]));
+    let said = ok(client
+        .pyk()
+        .args(["python-setup", "--python", SYSTEM_PYTHON]));
     assert!(said.contains("userbase"), "{said}");
     let out = ok(client.python().args(["-c", "from pyk import mylib; from pyk.mylib.core import square; print(mylib.square(7), square(3))"]));
     assert_eq!(out, "49 9\n");
-    assert_eq!(ok(client.python().args(["-m", "pyk.mylib", "a"])), "main of mylib ['a']\n");
-    let err = String::from_utf8(run(client.python().args(["-c", "from pyk import nosuchlib"])).stderr).unwrap();
-    assert!(err.contains("ImportError") && err.contains("no lib package named nosuchlib"), "{err}");
+    assert_eq!(
+        ok(client.python().args(["-m", "pyk.mylib", "a"])),
+        "main of mylib ['a']\n"
+    );
+    let err =
+        String::from_utf8(run(client.python().args(["-c", "from pyk import nosuchlib"])).stderr)
+            .unwrap();
+    assert!(
+        err.contains("ImportError") && err.contains("no lib package named nosuchlib"),
+        "{err}"
+    );
 
     // A Python of another minor version gets a clear ImportError.
-    let py312 = Path::new(&std::env::var("HOME").unwrap_or_default()).join(".pyenv/versions/3.12.1/bin/python3.12");
+    let py312 = Path::new(&std::env::var("HOME").unwrap_or_default())
+        .join(".pyenv/versions/3.12.1/bin/python3.12");
     if py312.exists() {
         ok(client.pyk().args(["python-setup", "--python"]).arg(&py312));
         let mut cmd = Command::new(&py312);
         client.env(&mut cmd);
         let err = String::from_utf8(run(cmd.args(["-c", "from pyk import mylib"])).stderr).unwrap();
-        assert!(err.contains("built for Python 3.11; this is Python 3.12"), "{err}");
+        assert!(
+            err.contains("built for Python 3.11; this is Python 3.12"),
+            "{err}"
+        );
     }
 }
 
@@ -197,7 +253,10 @@ fn the_cached_copy_runs_when_the_server_is_down_or_silent() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v1 app 1 offline\n");
     let warning = String::from_utf8_lossy(&out.stderr);
-    assert!(warning.contains("warning") && warning.contains("unreachable"), "{warning}");
+    assert!(
+        warning.contains("warning") && warning.contains("unreachable"),
+        "{warning}"
+    );
     assert_eq!(warning.trim().lines().count(), 1, "{warning}");
 
     let never = Client::new(&server);
@@ -208,8 +267,16 @@ fn the_cached_copy_runs_when_the_server_is_down_or_silent() {
     let silent = TcpListener::bind(("127.0.0.1", server.port())).unwrap();
     let started = Instant::now();
     let out = run(client.pyk().args(["app", "slow"]).env("PYK_TIMEOUT", "1"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(started.elapsed() < Duration::from_secs(8), "waited {:?}", started.elapsed());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "waited {:?}",
+        started.elapsed()
+    );
     drop(silent);
 
     // Restarted on the same store, it serves what it had.
@@ -224,7 +291,11 @@ fn access_needs_the_key() {
 
     // No token: 401 and nothing else.
     let mut raw = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-    write!(raw, "GET /v1/packages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        raw,
+        "GET /v1/packages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut reply = String::new();
     raw.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
@@ -244,7 +315,12 @@ fn access_needs_the_key() {
     let client = Client::new(&server);
     let token = ok(client.pyk().args(["sign", "GET", "/v1/packages/run/app"]));
     let mut raw = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-    write!(raw, "GET /v1/packages HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n", token.trim()).unwrap();
+    write!(
+        raw,
+        "GET /v1/packages HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        token.trim()
+    )
+    .unwrap();
     let mut reply = String::new();
     raw.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
@@ -269,7 +345,12 @@ fn a_tampered_blob_is_refused_before_anything_runs() {
     let client = Client::new(&server);
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");
-    assert!(!client.cache().join("artifacts").exists() || fs::read_dir(client.cache().join("artifacts")).unwrap().all(|e| e.unwrap().file_name().to_string_lossy().starts_with('.')));
+    assert!(
+        !client.cache().join("artifacts").exists()
+            || fs::read_dir(client.cache().join("artifacts"))
+                .unwrap()
+                .all(|e| e.unwrap().file_name().to_string_lossy().starts_with('.'))
+    );
 }
 
 #[test]
@@ -290,7 +371,11 @@ fn twenty_clients_run_while_one_publishes() {
     for runner in runners {
         for out in runner.join().unwrap() {
             let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert!(stdout == "v1 app 1\n" || stdout == "v2 app 2\n", "{stdout}");
         }
     }
@@ -308,7 +393,9 @@ fn bad_names_are_refused() {
         assert!(err.contains("invalid package name"), "{name}: {err}");
     }
     let mut raw = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
-    let token = ok(client.pyk().args(["sign", "GET", "/v1/packages/run/..%2Fx"]));
+    let token = ok(client
+        .pyk()
+        .args(["sign", "GET", "/v1/packages/run/..%2Fx"]));
     write!(raw, "GET /v1/packages/run/..%2Fx HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n", token.trim()).unwrap();
     let mut reply = String::new();
     raw.read_to_string(&mut reply).unwrap();

@@ -11,13 +11,25 @@ use pyk_crypto::blob::{BlobReader, BlobWriter, MAGIC};
 use pyk_crypto::{token, Key};
 
 fn python(code: &str, args: &[&str]) -> Option<String> {
-    let probe = Command::new("python3").args(["-c", "import cryptography.fernet"]).output().ok()?;
+    let probe = Command::new("python3")
+        .args(["-c", "import cryptography.fernet"])
+        .output()
+        .ok()?;
     if !probe.status.success() {
         eprintln!("skipped: python3 has no `cryptography` package");
         return None;
     }
-    let out = Command::new("python3").arg("-c").arg(code).args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(String::from_utf8(out.stdout).unwrap().trim().to_owned())
 }
 
@@ -45,7 +57,12 @@ fn python_and_pyk_read_each_others_tokens() {
         &[key.as_str()],
     )
     .unwrap();
-    assert!(!token::verify(&key, &format!("Pyk {old}"), "GET", "/v1/packages"));
+    assert!(!token::verify(
+        &key,
+        &format!("Pyk {old}"),
+        "GET",
+        "/v1/packages"
+    ));
     assert!(!token::verify(&key, &header, "GET", "/v1/blobs/x"));
 
     // Python decrypts a token pyk made.
@@ -89,8 +106,14 @@ fn blob_frames_are_fernet_tokens() {
     )
     .unwrap();
     let mut blob = MAGIC.to_vec();
-    blob.extend(base64::engine::general_purpose::STANDARD.decode(frames).unwrap());
+    blob.extend(
+        base64::engine::general_purpose::STANDARD
+            .decode(frames)
+            .unwrap(),
+    );
     let mut out = String::new();
-    BlobReader::new(&key, &blob[..]).read_to_string(&mut out).unwrap();
+    BlobReader::new(&key, &blob[..])
+        .read_to_string(&mut out)
+        .unwrap();
     assert_eq!(out, "made by python");
 }

@@ -8,6 +8,13 @@
 //! for the server before running its cached copy), `python_mirror`, `node` (this
 //! machine's name in server logs). Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`,
 //! `PYK_TIMEOUT`, `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_CONFIG` (one more file, read last).
+//! `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`).
+//! Values may come from the environment (see [`env`]), and `dotenv` names a file of
+//! `NAME=value` lines that count as environment.
+
+mod env;
+
+use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +39,8 @@ pub struct Config {
     pub node: String,
     /// Host and port `pyk serve` listens on.
     pub listen: (String, u16),
+    /// Package name → the version this machine is pinned to.
+    pub pins: BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -44,6 +53,7 @@ impl Default for Config {
             python_mirror: None,
             node: node_name(),
             listen: ("0.0.0.0".into(), DEFAULT_PORT),
+            pins: BTreeMap::new(),
         }
     }
 }
@@ -51,6 +61,7 @@ impl Default for Config {
 impl Config {
     pub fn load() -> Result<Config> {
         let mut config = Config::default();
+        let mut env = env::Env::default();
         for path in Self::files() {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
@@ -59,9 +70,9 @@ impl Config {
                     return Err(e).with_context(|| format!("cannot read config {}", path.display()))
                 }
             };
-            config.apply_file(&path, &text)?;
+            config.apply_file(&path, &text, &mut env)?;
         }
-        config.apply_env()?;
+        config.apply_env(&env)?;
         Ok(config)
     }
 
@@ -75,9 +86,9 @@ impl Config {
         files
     }
 
-    fn apply_file(&mut self, path: &Path, text: &str) -> Result<()> {
+    fn apply_file(&mut self, path: &Path, text: &str, env: &mut env::Env) -> Result<()> {
         let shown = path.display();
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| format!(":{}", text[..s.start].matches('\n').count() + 1));
@@ -87,6 +98,11 @@ impl Config {
                 e.message().trim()
             )
         })?;
+        if let Some(toml::Value::String(dotenv)) = table.get("dotenv") {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            env.load_dotenv(&dir.join(dotenv))?;
+        }
+        env.resolve(&mut table, &shown.to_string())?;
         let mut host = None;
         let mut port = None;
         for (k, value) in &table {
@@ -123,6 +139,17 @@ impl Config {
                     self.timeout = Duration::from_secs_f64(secs);
                 }
                 "python_mirror" => self.python_mirror = Some(text()?),
+                "pins" => {
+                    let toml::Value::Table(pins) = value else {
+                        bail!("config {shown}: `pins` must be a table of NAME = \"VERSION\"");
+                    };
+                    for (name, version) in pins {
+                        let version = version.as_str().with_context(|| {
+                            format!("config {shown}: pins.{name} must be a version string")
+                        })?;
+                        self.pins.insert(name.clone(), version.to_owned());
+                    }
+                }
                 "node" => self.node = text()?,
                 // Kept for other tools and later versions; a typo here is harmless.
                 _ => {}
@@ -140,7 +167,8 @@ impl Config {
         Ok(())
     }
 
-    fn apply_env(&mut self) -> Result<()> {
+    fn apply_env(&mut self, env: &env::Env) -> Result<()> {
+        let env = |name: &str| env.get(name);
         if let Some(v) = env("PYK_KEY") {
             self.key = Some((Key::from_config(&v), "PYK_KEY".into()));
         }
@@ -191,6 +219,7 @@ impl Config {
     }
 }
 
+/// A variable of the process environment (for locating config files).
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -230,24 +259,24 @@ mod tests {
     #[test]
     fn original_keys_and_errors() {
         let mut c = Config::default();
-        c.apply_file(
-            Path::new("/etc/pyk/config.toml"),
-            "KEY = \"secret\"\nHOST = \"repo.lan\"\nPORT = 8000\n",
-        )
-        .unwrap();
+        let mut env = env::Env::default();
+        let text = "KEY = \"secret\"\nHOST = \"repo.lan\"\nPORT = 8000\n[pins]\nfoo = \"1.3.0\"\n";
+        c.apply_file(Path::new("/etc/pyk/config.toml"), text, &mut env)
+            .unwrap();
         assert_eq!(c.server.as_deref(), Some("http://repo.lan:8000"));
         assert_eq!(
             c.read_key().unwrap().as_str(),
             Key::from_config("secret").as_str()
         );
         assert_eq!(c.listen, ("repo.lan".to_string(), 8000));
+        assert_eq!(c.pins["foo"], "1.3.0");
         let e = c
-            .apply_file(Path::new("/x.toml"), "PORT = \"abc\"\n")
+            .apply_file(Path::new("/x.toml"), "PORT = \"abc\"\n", &mut env)
             .unwrap_err()
             .to_string();
         assert!(e.contains("/x.toml") && e.contains("PORT"), "{e}");
         let e = c
-            .apply_file(Path::new("/x.toml"), "KEY = \n")
+            .apply_file(Path::new("/x.toml"), "KEY = \n", &mut env)
             .unwrap_err()
             .to_string();
         assert!(e.contains("/x.toml:1"), "{e}");

@@ -183,6 +183,18 @@ impl Client {
         extra: &[(&str, &str)],
         body: impl AsSendBody,
     ) -> Reply {
+        self.try_send(method, path, auth, extra, body).unwrap()
+    }
+
+    /// Like `send_raw`, but a failed exchange is an error, not a panic.
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        extra: &[(&str, &str)],
+        body: impl AsSendBody,
+    ) -> Result<Reply, String> {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -195,8 +207,8 @@ impl Client {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
-        let response = self.agent.run(req.body(body).unwrap()).unwrap();
-        read(response)
+        let request = req.body(body).map_err(|e| e.to_string())?;
+        read(self.agent.run(request).map_err(|e| e.to_string())?)
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -257,7 +269,7 @@ impl Client {
     }
 }
 
-fn read(response: Response<Body>) -> Reply {
+fn read(response: Response<Body>) -> Result<Reply, String> {
     let status = response.status().as_u16();
     let etag = response
         .headers()
@@ -269,8 +281,8 @@ fn read(response: Response<Body>) -> Reply {
         .into_body()
         .into_reader()
         .read_to_end(&mut body)
-        .unwrap();
-    Reply { status, etag, body }
+        .map_err(|e| e.to_string())?;
+    Ok(Reply { status, etag, body })
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {

@@ -30,11 +30,20 @@ pub struct Server {
 impl Server {
     /// Starts `pyk-server -v STORE 127.0.0.1:0` with `env` and waits for its banner.
     pub fn start(store: &Path, env: &[(&str, &str)]) -> Server {
+        Server::spawn(store, env, true)
+    }
+
+    /// Without the request log (for benchmarks).
+    pub fn start_quiet(store: &Path, env: &[(&str, &str)]) -> Server {
+        Server::spawn(store, env, false)
+    }
+
+    fn spawn(store: &Path, env: &[(&str, &str)], verbose: bool) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk-server"));
-        cmd.arg("-v")
-            .arg(store)
-            .arg("127.0.0.1:0")
-            .env("PYK_KEY", PASS);
+        if verbose {
+            cmd.arg("-v");
+        }
+        cmd.arg(store).arg("127.0.0.1:0").env("PYK_KEY", PASS);
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -117,8 +117,7 @@ impl Catalog {
         let owned = name.to_owned();
         let manifest =
             blocking(move || store.publish(kind, &owned, &request, &publisher, now)).await?;
-        let entry = Arc::new(Current::new(&manifest)?);
-        self.changed(kind, name, Some(entry));
+        self.changed(kind, name);
         Ok(manifest)
     }
 
@@ -126,15 +125,18 @@ impl Catalog {
         let store = self.store.clone();
         let owned = name.to_owned();
         let removed = blocking(move || store.remove(kind, &owned)).await?;
-        self.changed(kind, name, None);
+        self.changed(kind, name);
         Ok(removed)
     }
 
-    fn changed(&self, kind: Kind, name: &str, entry: Entry) {
+    /// Drops the cached answer rather than storing the writer's: two publishes may
+    /// commit in one order and get here in the other, and only the store knows which
+    /// is the latest.
+    fn changed(&self, kind: Kind, name: &str) {
         {
             let mut cache = self.write_cache();
             self.generation.fetch_add(1, Ordering::AcqRel);
-            cache[slot(kind)].insert(name.to_owned(), entry);
+            cache[slot(kind)].remove(name);
         }
         self.changes.send_modify(|n| *n += 1);
     }

@@ -104,7 +104,9 @@ pub async fn download(
 }
 
 /// `PUT`: stored only once it decrypts with the read key to plaintext whose sha256 is
-/// the id. 201 if new, 200 if the server already had it.
+/// the id. 201 if new, 200 if the server already had it. A declared length over the
+/// limit is refused before the body is read: clients send `Expect: 100-continue` so
+/// that they then skip sending it.
 pub async fn upload(
     State(app): State<Arc<App>>,
     path: Result<Path<String>, PathRejection>,
@@ -130,6 +132,10 @@ pub async fn upload(
         match body.next().await {
             Ok(Some(chunk)) => {
                 if !upload.send(chunk).await {
+                    // Refused already: read the rest (within the limits) so a client
+                    // that sends its whole body before reading sees the reason, not a
+                    // reset connection.
+                    while let Ok(Some(_)) = body.next().await {}
                     break;
                 }
             }

@@ -46,9 +46,19 @@ pub fn build_cache() -> &'static Path {
 }
 
 /// Runs a command, returning its output.
+///
+/// A file this test process just wrote can be briefly "busy" (ETXTBSY): another test
+/// thread's fork may still hold the write descriptor until its exec. Retry then.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            result => return result.unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}")),
+        }
+    }
+    panic!("{cmd:?} stayed busy");
 }
 
 /// Runs a command that must succeed; returns its stdout.

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
     name = "pyk",
     version,
     about,
-    propagate_version = true,
+
     allow_external_subcommands = true
 )]
 pub struct Cli {
@@ -33,8 +33,64 @@ pub enum Command {
     /// `./dist/NAME args…`. A library artifact is also importable through zipimport.
     Build(BuildArgs),
     /// Build and upload to the repository (also `pyk --build`).
-    Publish(BuildArgs),
-    /// Run a published program: `pyk run NAME args…` (the same as `pyk NAME args…`).
+    Publish(PublishArgs),
+    /// Store any file (tarball, script, binary) as a version of a package.
+    Push {
+        name: String,
+        version: String,
+        file: PathBuf,
+        /// Make it the version `latest` points at.
+        #[arg(long)]
+        promote: bool,
+    },
+    /// Move a package's `latest` to VERSION (an older one is a rollback).
+    Promote {
+        name: String,
+        version: String,
+        #[arg(long)]
+        lib: bool,
+    },
+    /// List a package's versions with date, size and publisher; `*` marks latest.
+    Versions {
+        name: String,
+        #[arg(long)]
+        lib: bool,
+    },
+    /// Write packages to files, for machines with no pyk (default name: the package's
+    /// local name, set with `pyk init`).
+    Pull {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// A version instead of latest.
+        #[arg(long)]
+        version: Option<String>,
+        /// The file to write (a directory when pulling several).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        lib: bool,
+    },
+    /// Set the file name `pyk pull` writes a package to.
+    Init {
+        name: String,
+        localname: String,
+        #[arg(long)]
+        lib: bool,
+    },
+    /// Hide a version from `latest` without deleting it (pinned machines keep it).
+    Yank {
+        name: String,
+        version: String,
+        #[arg(long)]
+        lib: bool,
+        /// Make it eligible again.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Run a published program: `pyk run NAME[@VERSION] args…` (as `pyk NAME args…`).
     Run {
         name: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -54,6 +110,12 @@ pub enum Command {
         /// The library of that name rather than the program.
         #[arg(long)]
         lib: bool,
+        /// Delete only this version.
+        #[arg(long)]
+        version: Option<String>,
+        /// Delete the version `latest` points at (latest moves to the newest other).
+        #[arg(long, requires = "version")]
+        force: bool,
     },
     /// Wait for new versions of a package and report each one.
     Watch {
@@ -91,6 +153,18 @@ pub enum Command {
     Runtime(RuntimeCommand),
     #[command(external_subcommand)]
     External(Vec<OsString>),
+}
+
+#[derive(clap::Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// The version string (default: pyk.toml's `version`, else the next number).
+    #[arg(long = "version", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Upload without moving `latest` (promote later with `pyk promote`).
+    #[arg(long)]
+    pub no_promote: bool,
 }
 
 #[derive(clap::Args)]

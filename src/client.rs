@@ -16,6 +16,7 @@ use pyk_crypto::blob::{BlobReader, BlobWriter};
 use pyk_crypto::{token, Key};
 use pyk_runtime_fetch::Progress;
 use pyk_server::api::{
+    LocalnameRequest, PromoteRequest, VersionList, YankRequest,
     ErrorBody, Manifest, PackageList, PackageSummary, PublishRequest, PublishResponse,
 };
 use sha2::{Digest, Sha256};
@@ -120,7 +121,9 @@ impl Client {
             403 => ClientError::ReadOnlyKey {
                 server: self.base.clone(),
             },
-            404 => ClientError::NotFound(format!("{what}: not on {}", self.base)),
+            404 if said.is_empty() => ClientError::NotFound(format!("{what}: not found on {}", self.base)),
+            404 => ClientError::NotFound(format!("{said} on {}", self.base)),
+            400 | 409 | 413 | 422 => ClientError::Other(format!("{what}: {said}")),
             _ => ClientError::Other(format!("{what}: {} says {status}: {said}", self.base)),
         })
     }
@@ -300,36 +303,82 @@ impl Client {
         Ok(())
     }
 
-    pub fn publish(
+    /// A write (POST/PUT/DELETE) with an optional JSON body, signed with the write key.
+    fn write<B: serde::Serialize>(
         &self,
-        kind: &str,
-        name: &str,
-        req: &PublishRequest,
-    ) -> Result<PublishResponse, ClientError> {
-        let path = format!("/v1/packages/{kind}/{name}");
-        let body = serde_json::to_string(req).map_err(|e| ClientError::Other(e.to_string()))?;
-        let resp = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", self.auth("POST", &path))
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+        what: &str,
+    ) -> Result<Response<Body>, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Authorization", self.auth(method, path))
             .header("X-Pyk-Node", &self.node)
-            .header("Content-Type", "application/json")
-            .send(body)
-            .map_err(|e| self.unreachable(e))?;
-        let resp = self.check(resp, &format!("publishing {kind} package {name}"))?;
+            .header("Content-Type", "application/json");
+        let json = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Other(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let req = req.body(json).map_err(|e| ClientError::Other(e.to_string()))?;
+        let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+        self.check(resp, what)
+    }
+
+    pub fn publish(&self, kind: &str, name: &str, req: &PublishRequest) -> Result<PublishResponse, ClientError> {
+        let what = format!("publishing {kind} package {name}");
+        let resp = self.write("POST", &format!("/v1/packages/{kind}/{name}"), Some(req), &what)?;
         self.json(resp)
     }
 
+    /// Removes a whole package.
     pub fn remove(&self, kind: &str, name: &str) -> Result<(), ClientError> {
-        let path = format!("/v1/packages/{kind}/{name}");
-        let resp = self
-            .agent
-            .delete(format!("{}{path}", self.base))
-            .header("Authorization", self.auth("DELETE", &path))
-            .header("X-Pyk-Node", &self.node)
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        self.check(resp, &format!("{kind} package {name}"))
-            .map(drop)
+        let what = format!("{kind} package {name}");
+        self.write::<()>("DELETE", &format!("/v1/packages/{kind}/{name}"), None, &what).map(drop)
+    }
+
+    /// Removes one version; `force` allows the one `latest` points at.
+    pub fn remove_version(&self, kind: &str, name: &str, version: &str, force: bool) -> Result<(), ClientError> {
+        let what = format!("version {version} of {kind} package {name}");
+        let path = format!("/v1/packages/{kind}/{name}/versions/{version}{}", if force { "?force=true" } else { "" });
+        self.write::<()>("DELETE", &path, None, &what).map(drop)
+    }
+
+    /// One version's manifest, or `None` when `etag` is still current.
+    pub fn version(&self, kind: &str, name: &str, version: &str, etag: Option<&str>) -> Result<Option<Manifest>, ClientError> {
+        let what = format!("version {version} of {kind} package {name}");
+        let resp = self.check(self.get(&format!("/v1/packages/{kind}/{name}/versions/{version}"), etag)?, &what)?;
+        if resp.status().as_u16() == 304 {
+            return Ok(None);
+        }
+        self.json(resp).map(Some)
+    }
+
+    pub fn versions(&self, kind: &str, name: &str) -> Result<VersionList, ClientError> {
+        let what = format!("{kind} package {name}");
+        let resp = self.check(self.get(&format!("/v1/packages/{kind}/{name}/versions"), None)?, &what)?;
+        self.json(resp)
+    }
+
+    pub fn promote(&self, kind: &str, name: &str, version: &str) -> Result<Manifest, ClientError> {
+        let what = format!("version {version} of {kind} package {name}");
+        let body = PromoteRequest { version: version.to_owned() };
+        let resp = self.write("POST", &format!("/v1/packages/{kind}/{name}/promote"), Some(&body), &what)?;
+        self.json(resp)
+    }
+
+    pub fn yank(&self, kind: &str, name: &str, version: &str, yanked: bool) -> Result<Manifest, ClientError> {
+        let what = format!("version {version} of {kind} package {name}");
+        let path = format!("/v1/packages/{kind}/{name}/versions/{version}/yank");
+        let resp = self.write("POST", &path, Some(&YankRequest { yanked }), &what)?;
+        self.json(resp)
+    }
+
+    pub fn set_localname(&self, kind: &str, name: &str, localname: &str) -> Result<(), ClientError> {
+        let what = format!("{kind} package {name}");
+        let body = LocalnameRequest { localname: localname.to_owned() };
+        self.write("PUT", &format!("/v1/packages/{kind}/{name}/localname"), Some(&body), &what).map(drop)
     }
 }

@@ -6,8 +6,10 @@ mod cli;
 mod client;
 mod config;
 mod install;
+mod manage;
 mod packages;
 mod publish;
+mod pull;
 mod runner;
 mod runtimes;
 mod spec;
@@ -54,44 +56,59 @@ fn run(cli: Cli) -> Result<()> {
         || pyk_artifact::cache::root().context("no cache directory: set PYK_CACHE_DIR or HOME");
     match cli.command {
         Command::Build(args) => {
-            build_cmd(&args, &config, &cache_root()?, &progress)?;
+            let spec = load_spec(&args)?;
+            build_cmd(&spec, &args, &config, &cache_root()?, &progress)?;
         }
         Command::Publish(args) => {
             let root = cache_root()?;
-            let artifact = build_cmd(&args, &config, &root, &progress)?;
-            publish::publish(&artifact, &config, &root, &progress)?;
+            let spec = load_spec(&args.build)?;
+            let artifact = build_cmd(&spec, &args.build, &config, &root, &progress)?;
+            let release = publish::Release {
+                version: args.version.as_deref().or(spec.version.as_deref()),
+                promote: !args.no_promote,
+                localname: spec.localname.as_deref(),
+            };
+            publish::publish(&artifact, &release, &config, &root, &progress)?;
         }
-        Command::Run { name, args } => {
-            run_package(&config, &cache_root()?, &name, &args, &progress)?
+        Command::Push { name, version, file, promote } => {
+            publish::push(&name, &version, &file, promote, &config, &cache_root()?, &progress)?
         }
+        Command::Promote { name, version, lib } => manage::promote(&config, kind(lib), &name, &version)?,
+        Command::Versions { name, lib } => manage::versions(&config, kind(lib), &name)?,
+        Command::Pull { names, version, output, force, lib } => {
+            let req = pull::Pull { names: &names, kind: kind(lib), version: version.as_deref(), output: output.as_deref(), force };
+            pull::pull(&req, &config, &cache_root()?, &progress)?
+        }
+        Command::Init { name, localname, lib } => manage::init(&config, kind(lib), &name, &localname)?,
+        Command::Yank { name, version, lib, undo } => manage::yank(&config, kind(lib), &name, &version, undo)?,
+        Command::Run { name, args } => run_package(&config, &cache_root()?, &name, &args, &progress)?,
         Command::External(mut words) => {
             let name = words.remove(0);
             let name = name.to_str().context("package names are ASCII")?;
             run_package(&config, &cache_root()?, name, &words, &progress)?;
         }
         Command::Install { name, dir } => install::launcher(&name, dir.as_deref())?,
-        Command::List => publish::list(&config)?,
-        Command::Remove { name, lib } => publish::remove(&config, kind(lib), &name)?,
-        Command::Watch { name, lib, once } => publish::watch(&config, kind(lib), &name, once)?,
+        Command::List => manage::list(&config)?,
+        Command::Remove { name, lib, version, force } => {
+            manage::remove(&config, kind(lib), &name, version.as_deref(), force)?
+        }
+        Command::Watch { name, lib, once } => manage::watch(&config, kind(lib), &name, once)?,
         Command::Keygen => println!("{}", pyk_crypto::Key::generate().as_str()),
         Command::Serve(args) => serve(args, &config)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Resolve { kind, name, python } => {
-            let resolved = runner::resolve(&config, &cache_root()?, &kind, &name, &progress)?;
+            let resolved = runner::resolve(&config, &cache_root()?, &kind, &name, None, &progress)?;
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
                 if *built != want {
-                    bail!(
-                        "{kind} package {name} was built for Python {built}; this is Python {want}"
-                    );
+                    bail!("{kind} package {name} was built for Python {built}; this is Python {want}");
                 }
             }
             println!("{}", resolved.path.display());
         }
-        Command::Sign { method, path } => println!(
-            "{}",
-            pyk_crypto::token::authorization(config.read_key()?, &method, &path)
-        ),
+        Command::Sign { method, path } => {
+            println!("{}", pyk_crypto::token::authorization(config.read_key()?, &method, &path))
+        }
         Command::Runtime(cmd) => runtimes::run(cmd, &config, &cache_root()?, &progress)?,
     }
     Ok(())
@@ -105,32 +122,20 @@ fn kind(lib: bool) -> &'static str {
     }
 }
 
-fn run_package(
-    config: &Config,
-    cache_root: &Path,
-    name: &str,
-    args: &[OsString],
-    progress: &Progress,
-) -> Result<()> {
-    let resolved = runner::resolve(config, cache_root, "run", name, progress)?;
+fn run_package(config: &Config, cache_root: &Path, name: &str, args: &[OsString], progress: &Progress) -> Result<()> {
+    let resolved = runner::resolve(config, cache_root, "run", name, None, progress)?;
     runner::exec(&resolved, args).map(drop)
 }
 
-fn build_cmd(
-    args: &BuildArgs,
-    config: &Config,
-    cache_root: &Path,
-    progress: &Progress,
-) -> Result<PathBuf> {
-    let spec = match &args.entry {
-        Some(entry) => {
-            spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone())?
-        }
-        None if args.path.extension().is_some_and(|e| e == "py") => {
-            spec::Spec::from_script(&args.path)?
-        }
-        None => spec::Spec::from_toml(&args.path)?,
-    };
+fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {
+    match &args.entry {
+        Some(entry) => spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone()),
+        None if args.path.extension().is_some_and(|e| e == "py") => spec::Spec::from_script(&args.path),
+        None => spec::Spec::from_toml(&args.path),
+    }
+}
+
+fn build_cmd(spec: &spec::Spec, args: &BuildArgs, config: &Config, cache_root: &Path, progress: &Progress) -> Result<PathBuf> {
     let opts = build::Options {
         cache_root,
         python: args.python.clone(),
@@ -138,7 +143,7 @@ fn build_cmd(
         mirror: config.python_mirror.as_deref(),
         output: args.output.clone(),
     };
-    build::build(&spec, &opts, progress)
+    build::build(spec, &opts, progress)
 }
 
 fn serve(args: ServeArgs, config: &Config) -> Result<()> {

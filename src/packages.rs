@@ -1,7 +1,8 @@
 //! The client's cache of published packages, under the pyk cache root:
 //!
 //! ```text
-//! packages/<kind>/<name>.json   the manifest of the version last fetched (the ETag source)
+//! packages/<kind>/<name>.json   the manifest of the latest version last fetched (the ETag source)
+//! packages/<kind>/<name>@<version>.json   every version fetched (versions never change)
 //! artifacts/<sha256>            assembled executables, named by their content hash
 //! blobs/<sha256>                decrypted blobs, so a runtime layer is fetched once
 //! ```
@@ -31,31 +32,52 @@ impl Packages {
         }
     }
 
-    fn manifest_path(&self, kind: &str, name: &str) -> PathBuf {
-        self.root
-            .join("packages")
-            .join(kind)
-            .join(format!("{name}.json"))
+    fn manifest_path(&self, kind: &str, name: &str, version: Option<&str>) -> PathBuf {
+        let file = match version {
+            Some(v) => format!("{name}@{v}.json"),
+            None => format!("{name}.json"),
+        };
+        self.root.join("packages").join(kind).join(file)
     }
 
     pub fn artifact_path(&self, artifact_sha256: &str) -> PathBuf {
         self.root.join("artifacts").join(artifact_sha256)
     }
 
-    /// The manifest of the cached version, if its artifact is still there.
-    pub fn cached(&self, kind: &str, name: &str) -> Option<Manifest> {
-        let text = fs::read_to_string(self.manifest_path(kind, name)).ok()?;
+    /// The manifest of the cached latest (or given) version, if its artifact is still there.
+    pub fn cached(&self, kind: &str, name: &str, version: Option<&str>) -> Option<Manifest> {
+        let text = fs::read_to_string(self.manifest_path(kind, name, version)).ok()?;
         let manifest: Manifest = serde_json::from_str(&text).ok()?;
-        self.artifact_path(&manifest.artifact_sha256)
-            .is_file()
-            .then_some(manifest)
+        self.artifact_path(&manifest.artifact_sha256).is_file().then_some(manifest)
     }
 
-    /// Records `manifest` as the cached version (its artifact must be in place).
-    pub fn remember(&self, manifest: &Manifest) -> Result<()> {
-        let path = self.manifest_path(&manifest.kind, &manifest.name);
+    /// Records `manifest` (its artifact must be in place) under its version and, unless
+    /// it was asked for by version, as the package's latest.
+    pub fn remember(&self, manifest: &Manifest, by_version: bool) -> Result<()> {
         let json = serde_json::to_vec_pretty(manifest)?;
-        write_atomic(&path, &json, 0o644)
+        let (kind, name) = (&manifest.kind, &manifest.name);
+        write_atomic(&self.manifest_path(kind, name, Some(&manifest.version)), &json, 0o644)?;
+        if !by_version {
+            write_atomic(&self.manifest_path(kind, name, None), &json, 0o644)?;
+        }
+        Ok(())
+    }
+
+    /// Copies a local file that is `manifest`'s artifact into the cache.
+    pub fn adopt(&self, file: &Path, manifest: &Manifest) -> Result<()> {
+        let dest = self.artifact_path(&manifest.artifact_sha256);
+        if dest.is_file() {
+            return Ok(());
+        }
+        let dir = dest.parent().context("artifact path has no parent")?;
+        fs::create_dir_all(dir)?;
+        let tmp = tempfile::Builder::new().prefix(".adopt-").tempfile_in(dir)?;
+        fs::copy(file, tmp.path())?;
+        let mode = if manifest.executable { 0o755 } else { 0o644 };
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&dest).map_err(|e| e.error)?;
+        Ok(())
     }
 
     /// Makes the artifact of `manifest` present, downloading the blobs it lacks.
@@ -109,7 +131,8 @@ impl Packages {
             );
         }
         let file = tmp.as_file();
-        file.set_permissions(fs::Permissions::from_mode(0o755))?;
+        let mode = if manifest.executable { 0o755 } else { 0o644 };
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.sync_all()?;
         tmp.persist(&dest)
             .map_err(|e| e.error)

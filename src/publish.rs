@@ -1,20 +1,20 @@
-//! Repository commands: `pyk publish` (`pyk --build`), `pyk list`, `pyk remove`,
-//! `pyk watch`.
+//! Uploading: `pyk publish` (`pyk --build`) for artifacts, `pyk push` for any file.
 //!
 //! An artifact is published as three blobs, `[stub][runtime layer][payload + trailer]`,
 //! each named by the sha256 of its bytes: the server stores each once, so a new version
-//! of an app uploads only its payload, and ten apps on one runtime share its layer.
+//! of an app uploads only its payload, and ten apps on one runtime share its layer. A
+//! pushed file is one blob.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::{hex, Trailer, TRAILER_LEN};
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::{BlobRef, PublishRequest};
+use pyk_server::api::{valid_version, BlobRef, PublishRequest};
 use sha2::{Digest, Sha256};
 
 use crate::build::human_size;
@@ -22,7 +22,8 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::packages::Packages;
 
-fn client(config: &Config) -> Result<Client> {
+/// A client for commands that may write: signs writes with the write key.
+pub fn client(config: &Config) -> Result<Client> {
     Ok(Client::new(
         config.server()?,
         config.read_key()?,
@@ -30,6 +31,22 @@ fn client(config: &Config) -> Result<Client> {
         &config.node,
         Duration::from_secs(10),
     ))
+}
+
+/// How a publish names and places the new version.
+pub struct Release<'a> {
+    pub version: Option<&'a str>,
+    pub promote: bool,
+    pub localname: Option<&'a str>,
+}
+
+fn check_version(version: Option<&str>) -> Result<()> {
+    match version {
+        Some(v) if !valid_version(v) => bail!(
+            "invalid version {v:?}: use 1-64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (not `latest`)"
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Reads the trailer of a built artifact.
@@ -48,61 +65,101 @@ fn sha256_range(file: &mut File, offset: u64, len: u64) -> io::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-pub fn publish(
-    artifact: &Path,
-    config: &Config,
-    cache_root: &Path,
-    progress: &Progress,
-) -> Result<()> {
+/// What to upload: `(offset, len)` ranges of one file, published as one package version.
+struct Upload<'a> {
+    file: &'a Path,
+    kind: &'a str,
+    name: &'a str,
+    ranges: Vec<(u64, u64)>,
+    python: String,
+    format: &'a str,
+    executable: bool,
+}
+
+pub fn publish(artifact: &Path, release: &Release, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+    check_version(release.version)?;
     let trailer = read_trailer(artifact)?;
-    let mut file =
-        File::open(artifact).with_context(|| format!("cannot read {}", artifact.display()))?;
+    let size = std::fs::metadata(artifact)?.len();
+    let upload = Upload {
+        file: artifact,
+        kind: trailer.kind.as_str(),
+        name: &trailer.name,
+        ranges: vec![
+            (0, trailer.runtime.offset),
+            (trailer.runtime.offset, trailer.runtime.len),
+            (trailer.payload.offset, size - trailer.payload.offset),
+        ],
+        python: format!("{}.{}", trailer.python.0, trailer.python.1),
+        format: "pyk",
+        executable: true,
+    };
+    send(&upload, release, config, cache_root, progress)
+}
+
+/// `pyk push NAME VERSION FILE`: any file, kept and given back byte for byte.
+pub fn push(name: &str, version: &str, file: &Path, promote: bool, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+    if !pyk_artifact::trailer::valid_name(name) {
+        bail!("invalid package name {name:?}");
+    }
+    check_version(Some(version))?;
+    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a file", file.display());
+    }
+    let upload = Upload {
+        file,
+        kind: "run",
+        name,
+        ranges: vec![(0, meta.len())],
+        python: String::new(),
+        format: "file",
+        executable: meta.permissions().mode() & 0o111 != 0,
+    };
+    let release = Release { version: Some(version), promote, localname: None };
+    send(&upload, &release, config, cache_root, progress)
+}
+
+fn send(upload: &Upload, release: &Release, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+    let mut file = File::open(upload.file).with_context(|| format!("cannot read {}", upload.file.display()))?;
     let size = file.metadata()?.len();
-    let ranges = [
-        (0, trailer.runtime.offset),
-        (trailer.runtime.offset, trailer.runtime.len),
-        (trailer.payload.offset, size - trailer.payload.offset),
-    ];
     let mut blobs = Vec::new();
-    for (offset, len) in ranges {
-        let sha256 = sha256_range(&mut file, offset, len)
-            .with_context(|| format!("cannot read {}", artifact.display()))?;
+    for &(offset, len) in &upload.ranges {
+        let sha256 = sha256_range(&mut file, offset, len).with_context(|| format!("cannot read {}", upload.file.display()))?;
         blobs.push((BlobRef { sha256, size: len }, offset));
     }
     let artifact_sha256 = sha256_range(&mut file, 0, size)?;
 
     let client = client(config)?;
+    if let Some(localname) = release.localname {
+        client.set_localname(upload.kind, upload.name, localname)?;
+    }
     let (mut sent, mut had) = (0u64, 0u64);
     for (blob, offset) in &blobs {
         if client.has_blob(&blob.sha256)? {
             had += blob.size;
         } else {
-            client.upload_blob(&blob.sha256, artifact, *offset, blob.size, progress)?;
+            client.upload_blob(&blob.sha256, upload.file, *offset, blob.size, progress)?;
             sent += blob.size;
         }
     }
     let request = PublishRequest {
         artifact_sha256,
         size,
-        python: format!("{}.{}", trailer.python.0, trailer.python.1),
+        python: upload.python.clone(),
         blobs: blobs.into_iter().map(|(b, _)| b).collect(),
+        version: release.version.map(str::to_owned),
+        promote: release.promote,
+        format: upload.format.to_owned(),
+        executable: upload.executable,
     };
-    let kind = trailer.kind.as_str();
-    let published = client.publish(kind, &trailer.name, &request)?;
-    // This machine has the artifact already: seed the runner's cache with it.
-    let packages = Packages::open(cache_root);
-    let cached = packages.artifact_path(&request.artifact_sha256);
-    if !cached.exists() {
-        if let Some(dir) = cached.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = std::fs::copy(artifact, &cached);
-    }
-    let _ = packages.remember(&published.manifest);
+    let published = client.publish(upload.kind, upload.name, &request)?;
+    seed_cache(cache_root, upload.file, &published.manifest, release.promote);
     progress.step(&format!(
-        "Published {kind} {} version {} ({}) to {}: uploaded {}, the server already had {}",
-        trailer.name,
+        "Published {} {} version {}{} ({}) to {}: uploaded {}, the server already had {}",
+        upload.kind,
+        upload.name,
         published.version,
+        if release.promote { "" } else { " (not promoted)" },
         human_size(size),
         client.server(),
         human_size(sent),
@@ -111,68 +168,11 @@ pub fn publish(
     Ok(())
 }
 
-pub fn list(config: &Config) -> Result<()> {
-    let packages = client(config)?.list()?;
-    if packages.is_empty() {
-        println!("no packages on {}", config.server()?);
-    }
-    for p in packages {
-        println!(
-            "{:<4} {:<24} {:>8}  {:>10}  {}",
-            p.kind,
-            p.name,
-            p.version,
-            human_size(p.size),
-            age(p.published)
-        );
-    }
-    Ok(())
-}
-
-pub fn remove(config: &Config, kind: &str, name: &str) -> Result<()> {
-    client(config)?.remove(kind, name)?;
-    println!("removed {kind} package {name}");
-    Ok(())
-}
-
-pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> {
-    let client = client(config)?;
-    let mut current = match client.current(kind, name, None) {
-        Ok(Some(m)) => m.version,
-        Ok(None) => bail!("the server answered 304 to an unconditional request"),
-        Err(crate::client::ClientError::NotFound(_)) => String::new(),
-        Err(e) => return Err(e.into()),
-    };
-    eprintln!(
-        "watching {kind} package {name} on {} (now at version {})",
-        client.server(),
-        if current.is_empty() { "none" } else { &current }
-    );
-    loop {
-        if let Some(m) = client.watch(kind, name, &current, 60)? {
-            println!(
-                "{kind} {name}: version {} published by {} ({})",
-                m.version,
-                m.publisher,
-                human_size(m.size)
-            );
-            current = m.version;
-            if once {
-                return Ok(());
-            }
-        }
-    }
-}
-
-fn age(unix: u64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    match now.saturating_sub(unix) {
-        s if s < 120 => "just now".into(),
-        s if s < 7200 => format!("{} min ago", s / 60),
-        s if s < 172_800 => format!("{} h ago", s / 3600),
-        s => format!("{} days ago", s / 86_400),
+/// This machine has the bytes already: put them in the runner's cache, so running the
+/// package here needs no download. Best effort: the cache is only an optimisation.
+fn seed_cache(cache_root: &Path, file: &Path, manifest: &pyk_server::api::Manifest, promoted: bool) {
+    let packages = Packages::open(cache_root);
+    if packages.adopt(file, manifest).is_ok() {
+        let _ = packages.remember(manifest, !promoted);
     }
 }

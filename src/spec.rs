@@ -27,6 +27,10 @@ pub struct Spec {
     pub requirement_files: Vec<PathBuf>,
     /// `python = "3.X"` from the spec, if given.
     pub python: Option<String>,
+    /// The version `pyk publish` gives this build (else the server numbers it).
+    pub version: Option<String>,
+    /// The file name `pyk pull` writes the package to.
+    pub localname: Option<String>,
 }
 
 /// The keys of `pyk.toml`. Unknown keys are errors: a typo must not pass silently.
@@ -43,6 +47,8 @@ struct PykToml {
     #[serde(default)]
     extras: Vec<String>,
     python: Option<String>,
+    version: Option<String>,
+    localname: Option<String>,
 }
 
 impl Spec {
@@ -107,6 +113,8 @@ impl Spec {
             dependencies: raw.dependencies,
             requirement_files: Vec::new(),
             python: raw.python,
+            version: raw.version,
+            localname: raw.localname,
         };
         spec.check().with_context(|| shown.to_owned())?;
         Ok(spec)
@@ -205,6 +213,8 @@ impl Spec {
             dependencies: Vec::new(),
             requirement_files,
             python: None,
+            version: None,
+            localname: None,
         };
         spec.check()?;
         Ok(spec)

@@ -96,3 +96,33 @@ fn list_remove_and_prune() {
         .flatten()
         .all(|e| e.file_name().to_string_lossy().ends_with(".lock")));
 }
+
+#[test]
+fn a_runtime_archive_is_imported_once() {
+    // A python-build-standalone style archive (top directory python/) made from Debian's
+    // CPython, used with `build --runtime`; the second build reuses the layer.
+    let work = tempfile::tempdir().unwrap();
+    let script = format!(
+        "set -e; mkdir -p python/bin python/lib; cp {SYSTEM_PYTHON} python/bin/python3.11; ln -s python3.11 python/bin/python3; \
+         cp -r /usr/lib/python3.11 python/lib/; tar czf rt.tar.gz python"
+    );
+    ok(Command::new("sh").args(["-c", &script]).current_dir(work.path()));
+    let cache = tempfile::tempdir().unwrap();
+    let dir = project(&[("x.py", "import sys; print(sys.version_info[:2])\n")]);
+    let build = || {
+        let out = run(pyk()
+            .env("PYK_CACHE_DIR", cache.path())
+            .env("PYK_ZSTD_LEVEL", "3")
+            .current_dir(dir.path())
+            .args(["build", "--entry", "x.py", "--runtime"])
+            .arg(work.path().join("rt.tar.gz")));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = build();
+    assert!(first.contains("compressing"), "{first}");
+    let second = build();
+    assert!(second.contains("using the cached layer of rt.tar.gz"), "{second}");
+    let run_cache = tempfile::tempdir().unwrap();
+    assert_eq!(ok(&mut artifact(&dir.path().join("dist/x"), run_cache.path())), "(3, 11)\n");
+}

@@ -11,6 +11,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use crate::error::IoContext;
 use crate::layer::{self, symlink_stays_inside};
 use crate::store::Layer;
@@ -22,7 +24,18 @@ pub fn import_archive(
     archive: &Path,
     progress: &Progress,
 ) -> Result<Layer, FetchError> {
-    let source = format!("imported from archive {}", archive.display());
+    // Keyed by the archive's bytes: the next build with the same archive reuses the layer
+    // instead of stripping and compressing it again.
+    let mut file = fs::File::open(archive).ctx(|| format!("open {}", archive.display()))?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut hasher).ctx(|| format!("read {}", archive.display()))?;
+    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let name = archive.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let source = format!("archive {name} (sha256 {digest})");
+    if let Some(layer) = store.list()?.into_iter().find(|l| l.source == source) {
+        progress.step(&format!("using the cached layer of {name}"));
+        return Ok(layer);
+    }
     import_archive_as(store, archive, &source, progress)
 }
 

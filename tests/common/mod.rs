@@ -2,6 +2,8 @@
 //! machine's CPython, and small apps written into temp directories.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod repo;
+
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,52 @@
+//! `pyk pull foo [bar …]`: write packages to files, for machines with no pyk at all.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use pyk_runtime_fetch::Progress;
+
+use crate::build::human_size;
+use crate::config::Config;
+use crate::runner::resolve;
+
+pub struct Pull<'a> {
+    pub names: &'a [String],
+    pub kind: &'a str,
+    pub version: Option<&'a str>,
+    pub output: Option<&'a Path>,
+    pub force: bool,
+}
+
+pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+    let several = req.names.len() > 1;
+    if several {
+        if let Some(out) = req.output.filter(|o| !o.is_dir()) {
+            bail!("pulling several packages needs -o to name an existing directory, not {}", out.display());
+        }
+    }
+    for name in req.names {
+        let resolved = resolve(config, cache_root, req.kind, name, req.version, progress)?;
+        let m = &resolved.manifest;
+        let default_name = m.localname.clone().unwrap_or_else(|| m.name.clone());
+        let dest: PathBuf = match req.output {
+            Some(out) if out.is_dir() => out.join(&default_name),
+            Some(out) => out.to_path_buf(),
+            None => PathBuf::from(&default_name),
+        };
+        if dest.exists() && !req.force {
+            bail!("{} exists: pass --force to replace it", dest.display());
+        }
+        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".pyk-pull-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot write in {}", dir.display()))?;
+        // fs::copy keeps the cached file's mode: executable for programs.
+        fs::copy(&resolved.path, tmp.path()).with_context(|| format!("cannot write {}", dest.display()))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&dest).map_err(|e| e.error).with_context(|| format!("cannot write {}", dest.display()))?;
+        println!("{} {} → {} ({})", m.name, m.version, dest.display(), human_size(m.size));
+    }
+    Ok(())
+}

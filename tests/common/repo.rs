@@ -1,0 +1,149 @@
+//! A real repository for the end-to-end tests: a `pyk serve` process on 127.0.0.1 and
+//! client machines, each with its own cache, config and Python user site.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::*;
+
+pub const KEY: &str = "test passphrase";
+
+/// A `pyk serve` process on a free loopback port, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub store: PathBuf,
+}
+
+impl Server {
+    pub fn start(store: &Path, port: u16) -> Server {
+        Server::start_with_keys(store, port, KEY, None)
+    }
+
+    /// A server whose writes need `write_key` (reads take `key` or `write_key`).
+    pub fn start_with_keys(store: &Path, port: u16, key: &str, write_key: Option<&str>) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pyk"))
+            .args([
+                "serve",
+                "-v",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .arg(store)
+            .env("PYK_KEY", key)
+            .env("HOME", store.parent().unwrap())
+            .envs(write_key.map(|w| ("PYK_WRITE_KEY", w)))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first.rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        // Keep draining the request log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server {
+            child,
+            url,
+            store: store.to_path_buf(),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A machine: its own cache, config dir and user site, talking to `server`.
+pub struct Client {
+    pub home: tempfile::TempDir,
+    pub url: String,
+    pub key: String,
+    pub write_key: Option<String>,
+}
+
+impl Client {
+    pub fn new(server: &Server) -> Client {
+        Client {
+            home: tempfile::tempdir().unwrap(),
+            url: server.url.clone(),
+            key: KEY.into(),
+        }
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.home.path().join("cache")
+    }
+
+    pub fn env(&self, cmd: &mut Command) {
+        cmd.env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("PYTHONUSERBASE", self.home.path().join("userbase"))
+            .env("PYK_SERVER", &self.url)
+            .env("PYK_KEY", &self.key)
+            .envs(self.write_key.as_ref().map(|w| ("PYK_WRITE_KEY", w)))
+            .env("PYK_CACHE_DIR", self.cache())
+            .env("PYK_TIMEOUT", "2")
+            .env_remove("PYK_PYTHON");
+    }
+
+    pub fn pyk(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk"));
+        self.env(&mut cmd);
+        cmd
+    }
+
+    pub fn python(&self) -> Command {
+        let mut cmd = Command::new(SYSTEM_PYTHON);
+        self.env(&mut cmd);
+        cmd
+    }
+}
+
+
+/// An app printing its version marker and arguments.
+pub fn app(marker: &str) -> tempfile::TempDir {
+    project(&[
+        ("pyk.toml", "name = \"app\"\nrun = \"app.py\"\n"),
+        ("app.py", &format!("import os, sys\nprint({marker:?}, os.environ['PYK_PACKAGE'], os.environ['PYK_VERSION'], *sys.argv[1:])\nsys.exit(3 if 'fail' in sys.argv else 0)\n")),
+    ])
+}
+
+/// Publishes `dir` from a publisher machine that shares the build cache (one runtime
+/// import for the whole suite); returns what publish printed.
+pub fn publish(server: &Server, dir: &Path) -> String {
+    publish_with(server, dir, &[])
+}
+
+/// `pyk publish ARGS…` from a publisher machine.
+pub fn publish_with(server: &Server, dir: &Path, args: &[&str]) -> String {
+    let publisher = Client::new(server);
+    let out = run(publisher
+        .pyk()
+        .env("PYK_CACHE_DIR", build_cache())
+        .current_dir(dir)
+        .args(["publish", "--python", PY]).args(args));
+    assert!(
+        out.status.success(),
+        "publish failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("pyk.db"), 0);
+    (dir, server)
+}
+

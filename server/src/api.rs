@@ -6,21 +6,35 @@
 //!
 //! A package has immutable versions (a version string, once used, never names other
 //! bytes, even after the version is deleted) and a `latest` pointer that publish (with
-//! `promote`), promote, yank and delete move. The endpoints, all under `/v1`:
+//! `promote`), promote, yank and delete move. `latest` always points at an existing
+//! version that is not yanked, or at nothing. The endpoints, all under `/v1`; writes
+//! (POST, PUT, DELETE) need the write key:
 //!
 //! ```text
-//! GET    /packages                                   PackageList (latest of each)
-//! GET    /packages/{kind}/{name}                     Manifest latest points at
-//! POST   /packages/{kind}/{name}                     PublishRequest -> PublishResponse
-//! DELETE /packages/{kind}/{name}                     every version, and the package
-//! GET    /packages/{kind}/{name}/watch?after=V       long-poll for a new latest
-//! GET    /packages/{kind}/{name}/versions            VersionList
-//! GET    /packages/{kind}/{name}/versions/{v}        Manifest of v (yanked too)
-//! DELETE /packages/{kind}/{name}/versions/{v}[?force=true]
-//! POST   /packages/{kind}/{name}/versions/{v}/yank   YankRequest -> Manifest
-//! POST   /packages/{kind}/{name}/promote             PromoteRequest -> Manifest
-//! PUT    /packages/{kind}/{name}/localname           LocalnameRequest
+//! GET    /packages                                 PackageList
+//! GET    /packages/{kind}/{name}                   Manifest that latest points at
+//! POST   /packages/{kind}/{name}                   PublishRequest -> 201 PublishResponse
+//! DELETE /packages/{kind}/{name}                   every version and the local name
+//! GET    /packages/{kind}/{name}/watch?after=V     long-poll until latest is not V
+//! GET    /packages/{kind}/{name}/versions          VersionList
+//! GET    /packages/{kind}/{name}/versions/{v}      Manifest of v, yanked or not
+//! DELETE /packages/{kind}/{name}/versions/{v}      [?force=true] -> {"deleted": "run/foo@v"}
+//! POST   /packages/{kind}/{name}/versions/{v}/yank YankRequest -> Manifest
+//! POST   /packages/{kind}/{name}/promote           PromoteRequest -> Manifest
+//! PUT    /packages/{kind}/{name}/localname         LocalnameRequest -> the same
 //! ```
+//!
+//! Errors are an [`ErrorBody`]: 400 for a bad name, version, local name or body; 404
+//! for no such package (`no package run/foo`), nothing promoted (`run foo has no
+//! promoted version`) or no such version; 409 for a version string already used, a
+//! promote of a yanked version, a delete of the latest without `force`, or blobs not
+//! uploaded.
+//!
+//! A manifest's ETag is `"<artifact_sha256>.<version>"`: it names the bytes, so a
+//! client can build it from the manifest it has. The yanked flag and the local name are
+//! not part of it; a yanked version is therefore never answered with a 304, and a new
+//! local name reaches a client with a current manifest through `versions`, or with its
+//! next new version.
 
 use serde::{Deserialize, Serialize};
 

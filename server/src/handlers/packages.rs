@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::api::{
-    valid_localname, valid_python, valid_sha256, LocalnameRequest, PackageList, PublishRequest,
-    PublishResponse, FORMAT_FILE, FORMAT_PYK, MAX_LOCALNAME,
+    valid_localname, valid_python, valid_sha256, Kind, LocalnameRequest, PackageList,
+    PublishRequest, PublishResponse, FORMAT_FILE, FORMAT_PYK, MAX_LOCALNAME,
 };
 use crate::catalog::{blocking, Current, Resolved};
 use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
@@ -48,7 +48,8 @@ pub async fn current(
     }
 }
 
-pub fn no_package(kind: crate::api::Kind, name: &str) -> ApiError {
+/// The 404 for a package that has neither a version nor a local name.
+pub fn no_package(kind: Kind, name: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!("no package {}/{name}", kind.as_str()),

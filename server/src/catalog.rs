@@ -1,6 +1,7 @@
-//! The current manifests, cached in memory in front of the [`Store`]: every runner asks
-//! for its package's manifest before each run, so that answer must cost no database
-//! work. Writes made through this process update the cache and wake long-polls.
+//! Manifests cached in memory in front of the [`Store`]: every runner asks for its
+//! package's latest manifest before each run (and a pinned one for its version), so
+//! those answers must cost no database work. Writes made through this process drop the
+//! package's cached answers and wake long-polls.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,41 +11,61 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::api::{Kind, Manifest, PublishRequest};
-use crate::store::{self, Store, StoreError};
+use crate::api::{Kind, Manifest, PublishRequest, VersionList};
+use crate::store::{self, Latest, Store, StoreError};
 
-/// Past this many cached entries (most would be lookups of absent names) the cache
+/// Past this many cached packages (most would be lookups of absent names) the cache
 /// starts over rather than grow without bound.
 const MAX_ENTRIES: usize = 100_000;
 
-/// A latest manifest, ready to send.
+/// A manifest, ready to send.
 pub struct Current {
     pub version: String,
-    /// `"<artifact_sha256>.<version>"`, quotes included.
+    pub yanked: bool,
+    /// `"<artifact_sha256>.<version>"`, quotes included: it names the bytes, which a
+    /// version never changes.
     pub etag: HeaderValue,
     pub json: Bytes,
 }
 
 impl Current {
-    fn new(manifest: &Manifest) -> store::Result<Current> {
+    fn new(manifest: &Manifest) -> store::Result<Arc<Current>> {
         let json = serde_json::to_vec(manifest).map_err(|e| StoreError::Db(e.to_string()))?;
         let etag = HeaderValue::try_from(format!(
             "\"{}.{}\"",
             manifest.artifact_sha256, manifest.version
         ))
         .map_err(|e| StoreError::Db(format!("manifest makes no valid ETag: {e}")))?;
-        Ok(Current {
+        Ok(Arc::new(Current {
             version: manifest.version.clone(),
+            yanked: manifest.yanked,
             etag,
             json: Bytes::from(json),
-        })
+        }))
     }
 }
 
-type Entry = Option<Arc<Current>>;
+/// What `latest` of a package resolves to, ready to send.
+#[derive(Clone)]
+pub enum Resolved {
+    Current(Arc<Current>),
+    /// The package exists but nothing is promoted.
+    Unpromoted,
+    NoPackage,
+}
+
+/// What is cached of one package. Versions are immutable, so a version's entry stays
+/// valid until a write to its package (a yank, a delete, a new local name) drops the
+/// whole entry. Only versions that exist are cached: absent ones cost a query, so that
+/// guessing version strings cannot grow the cache.
+#[derive(Default)]
+struct Package {
+    latest: Option<Resolved>,
+    versions: HashMap<String, Arc<Current>>,
+}
 
 /// One map per kind, so a lookup borrows the name instead of allocating a key.
-type Cache = [HashMap<String, Entry>; 2];
+type Cache = [HashMap<String, Package>; 2];
 
 fn slot(kind: Kind) -> usize {
     match kind {
@@ -81,28 +102,60 @@ impl Catalog {
         self.changes.subscribe()
     }
 
-    pub async fn current(&self, kind: Kind, name: &str) -> store::Result<Entry> {
-        if let Some(entry) = self.read_cache()[slot(kind)].get(name) {
-            return Ok(entry.clone());
+    /// The manifest `latest` points at.
+    pub async fn current(&self, kind: Kind, name: &str) -> store::Result<Resolved> {
+        if let Some(latest) = self.read_cache()[slot(kind)]
+            .get(name)
+            .and_then(|p| p.latest.as_ref())
+        {
+            return Ok(latest.clone());
         }
         let generation = self.generation.load(Ordering::Acquire);
         let store = self.store.clone();
         let owned = name.to_owned();
-        let manifest = blocking(move || store.current(kind, &owned)).await?;
-        let entry = manifest
-            .as_ref()
-            .map(Current::new)
-            .transpose()?
-            .map(Arc::new);
-        let mut cache = self.write_cache();
-        if self.generation.load(Ordering::Acquire) == generation {
-            let map = &mut cache[slot(kind)];
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-            map.insert(name.to_owned(), entry.clone());
+        let resolved = match blocking(move || store.current(kind, &owned)).await? {
+            Latest::Manifest(m) => Resolved::Current(Current::new(&m)?),
+            Latest::Unpromoted => Resolved::Unpromoted,
+            Latest::NoPackage => Resolved::NoPackage,
+        };
+        self.fill(generation, kind, name, |p| {
+            p.latest = Some(resolved.clone())
+        });
+        Ok(resolved)
+    }
+
+    /// One version's manifest, yanked or not.
+    pub async fn version(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+    ) -> store::Result<Option<Arc<Current>>> {
+        if let Some(found) = self.read_cache()[slot(kind)]
+            .get(name)
+            .and_then(|p| p.versions.get(version))
+        {
+            return Ok(Some(found.clone()));
         }
-        Ok(entry)
+        let generation = self.generation.load(Ordering::Acquire);
+        let store = self.store.clone();
+        let (owned, wanted) = (name.to_owned(), version.to_owned());
+        let Some(manifest) = blocking(move || store.version(kind, &owned, &wanted)).await? else {
+            return Ok(None);
+        };
+        let current = Current::new(&manifest)?;
+        self.fill(generation, kind, name, |p| {
+            p.versions.insert(version.to_owned(), current.clone());
+        });
+        Ok(Some(current))
+    }
+
+    /// Not cached: listing versions is a human's (or a CI job's) question, not a
+    /// runner's.
+    pub async fn versions(&self, kind: Kind, name: &str) -> store::Result<Option<VersionList>> {
+        let store = self.store.clone();
+        let owned = name.to_owned();
+        blocking(move || store.versions(kind, &owned)).await
     }
 
     pub async fn publish(
@@ -113,25 +166,99 @@ impl Catalog {
         publisher: String,
         now: u64,
     ) -> store::Result<Manifest> {
-        let store = self.store.clone();
-        let owned = name.to_owned();
-        let manifest =
-            blocking(move || store.publish(kind, &owned, &request, &publisher, now)).await?;
-        self.changed(kind, name);
-        Ok(manifest)
+        self.write(kind, name, move |store, name| {
+            store.publish(kind, name, &request, &publisher, now)
+        })
+        .await
+    }
+
+    pub async fn promote(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: String,
+    ) -> store::Result<Manifest> {
+        self.write(kind, name, move |store, name| {
+            store.promote(kind, name, &version)
+        })
+        .await
+    }
+
+    pub async fn yank(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: String,
+        yanked: bool,
+    ) -> store::Result<Manifest> {
+        self.write(kind, name, move |store, name| {
+            store.yank(kind, name, &version, yanked)
+        })
+        .await
+    }
+
+    pub async fn delete_version(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: String,
+        force: bool,
+    ) -> store::Result<()> {
+        self.write(kind, name, move |store, name| {
+            store.delete_version(kind, name, &version, force)
+        })
+        .await
+    }
+
+    pub async fn set_localname(
+        &self,
+        kind: Kind,
+        name: &str,
+        localname: String,
+    ) -> store::Result<()> {
+        self.write(kind, name, move |store, name| {
+            store.set_localname(kind, name, &localname)
+        })
+        .await
     }
 
     pub async fn remove(&self, kind: Kind, name: &str) -> store::Result<bool> {
-        let store = self.store.clone();
-        let owned = name.to_owned();
-        let removed = blocking(move || store.remove(kind, &owned)).await?;
-        self.changed(kind, name);
-        Ok(removed)
+        self.write(kind, name, move |store, name| store.remove(kind, name))
+            .await
     }
 
-    /// Drops the cached answer rather than storing the writer's: two publishes may
+    /// Runs a write to one package, then drops its cached answers and wakes watchers,
+    /// whether or not the write succeeded: a failure may come after a commit (a lost
+    /// connection to a shared store), and a needless refill costs one query.
+    async fn write<T: Send + 'static>(
+        &self,
+        kind: Kind,
+        name: &str,
+        f: impl FnOnce(&dyn Store, &str) -> store::Result<T> + Send + 'static,
+    ) -> store::Result<T> {
+        let store = self.store.clone();
+        let owned = name.to_owned();
+        let result = blocking(move || f(&*store, &owned)).await;
+        self.changed(kind, name);
+        result
+    }
+
+    /// Caches what a lookup found, unless a write came in since it started.
+    fn fill(&self, generation: u64, kind: Kind, name: &str, f: impl FnOnce(&mut Package)) {
+        let mut cache = self.write_cache();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        let map = &mut cache[slot(kind)];
+        if map.len() >= MAX_ENTRIES && !map.contains_key(name) {
+            map.clear();
+        }
+        f(map.entry(name.to_owned()).or_default());
+    }
+
+    /// Drops the cached answers rather than storing the writer's: two writes may
     /// commit in one order and get here in the other, and only the store knows which
-    /// is the latest.
+    /// came last.
     fn changed(&self, kind: Kind, name: &str) {
         {
             let mut cache = self.write_cache();

@@ -1,11 +1,13 @@
 //! `pyk serve`: the package repository.
 //!
-//! Packages are manifests listing content-addressed blobs. Blobs arrive encrypted with
+//! A package is a list of immutable versions and a `latest` pointer that can be moved
+//! (promote, rollback, yank); each version is a manifest listing content-addressed
+//! blobs, of a pyk executable or of any file. Blobs arrive encrypted with
 //! the repository key, are verified by decrypting them as they are stored, and are kept
 //! and served exactly as uploaded. Every request carries a short-lived token bound to
 //! its method and path.
 //!
-//! - [`api`]: the JSON bodies, shared with the client.
+//! - [`api`]: the JSON bodies and the endpoints, shared with the client.
 //! - [`store`]: the storage interface and its embedded implementation.
 //! - [`serve`]: the server itself.
 

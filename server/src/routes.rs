@@ -8,16 +8,16 @@ use axum::extract::Path;
 use axum::http::header::{CONTENT_TYPE, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::Router;
 use pyk_artifact::trailer::valid_name;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::{valid_sha256, ErrorBody, Kind};
+use crate::api::{valid_sha256, valid_version, ErrorBody, Kind, VERSION_RULE};
 use crate::auth::Keys;
 use crate::catalog::Catalog;
-use crate::handlers::{blobs, packages};
+use crate::handlers::{blobs, packages, versions};
 use crate::store::StoreError;
 
 pub struct App {
@@ -38,6 +38,23 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(packages::remove),
         )
         .route("/v1/packages/{kind}/{name}/watch", get(packages::watch))
+        .route(
+            "/v1/packages/{kind}/{name}/localname",
+            put(packages::set_localname),
+        )
+        .route(
+            "/v1/packages/{kind}/{name}/promote",
+            post(versions::promote),
+        )
+        .route("/v1/packages/{kind}/{name}/versions", get(versions::list))
+        .route(
+            "/v1/packages/{kind}/{name}/versions/{version}",
+            get(versions::get).delete(versions::delete),
+        )
+        .route(
+            "/v1/packages/{kind}/{name}/versions/{version}/yank",
+            post(versions::yank),
+        )
         .route(
             "/v1/blobs/{sha256}",
             get(blobs::download).head(blobs::exists).put(blobs::upload),
@@ -72,7 +89,11 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::MissingBlob(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            StoreError::MissingBlob(_)
+            | StoreError::VersionExists { .. }
+            | StoreError::Yanked { .. }
+            | StoreError::IsLatest { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            StoreError::NoVersion { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
@@ -120,6 +141,28 @@ pub fn package(
         )));
     }
     Ok((kind, name))
+}
+
+/// 400 unless `version` is one [`valid_version`] accepts.
+pub fn check_version(version: &str) -> Result<(), ApiError> {
+    if valid_version(version) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid version {version:?}: {VERSION_RULE}"
+        )))
+    }
+}
+
+/// The `{kind}/{name}/…/{version}` of a version URL, validated like [`package`], the
+/// version by [`valid_version`].
+pub fn package_version(
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> Result<(Kind, String, String), ApiError> {
+    let Path((kind, name, version)) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (kind, name) = package(Ok(Path((kind, name))))?;
+    check_version(&version)?;
+    Ok((kind, name, version))
 }
 
 pub fn blob_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {

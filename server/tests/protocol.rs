@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use pyk_crypto::blob::BlobReader;
 use pyk_crypto::{token, Key};
-use pyk_server::api::{Manifest, PublishRequest};
+use pyk_server::api::Manifest;
 
 fn blob_files(server: &Server) -> usize {
     std::fs::read_dir(server.store.join("blobs"))
@@ -233,12 +233,7 @@ fn access_control() {
             .status,
         403
     );
-    let request = PublishRequest {
-        artifact_sha256: sha.clone(),
-        size: 8,
-        python: "3.11".into(),
-        blobs: published.manifest.blobs.clone(),
-    };
+    let request = request(sha.clone(), 8, published.manifest.blobs.clone());
     assert_eq!(reader.publish("run", "secret", &request).status, 403);
     assert_eq!(writer.get("/v1/packages/run/secret").status, 200);
     assert_eq!(reader.manifest("run", "secret").unwrap().version, "1");
@@ -313,13 +308,7 @@ fn bad_input_is_refused() {
     let post = |body: &str| client.send("POST", "/v1/packages/run/hello", &[], body.to_owned());
     assert_eq!(post("{not json").status, 400);
     assert_eq!(post("{}").status, 400);
-    let good_request = PublishRequest {
-        artifact_sha256: sha.clone(),
-        size: plain.len() as u64,
-        python: "3.11".into(),
-        blobs: vec![],
-    };
-    let mut r = good_request.clone();
+    let mut r = request(sha.clone(), plain.len() as u64, vec![]);
     assert_eq!(client.publish("run", "hello", &r).status, 400, "no blobs");
     r.blobs = vec![pyk_server::api::BlobRef {
         sha256: sha.clone(),

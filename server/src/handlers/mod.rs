@@ -2,3 +2,4 @@
 
 pub mod blobs;
 pub mod packages;
+pub mod versions;

@@ -1,4 +1,5 @@
-//! Package manifests: list, read (the runners' hot path), publish, remove, watch.
+//! Packages: list, read the latest (the runners' hot path), publish, set the local name,
+//! remove, watch.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,12 +11,17 @@ use axum::http::header::ETAG;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pyk_artifact::trailer::valid_name;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::api::{valid_python, valid_sha256, PackageList, PublishRequest, PublishResponse};
-use crate::catalog::{blocking, Current};
+use crate::api::{
+    valid_localname, valid_python, valid_sha256, Kind, LocalnameRequest, PackageList,
+    PublishRequest, PublishResponse, FORMAT_FILE, FORMAT_PYK, MAX_LOCALNAME,
+};
+use crate::catalog::{blocking, Current, Resolved};
 use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
-use crate::routes::{json, package, with_json_type, ApiError, App};
+use crate::routes::{check_version, json, package, with_json_type, ApiError, App};
+use crate::store::label;
 
 /// A manifest is at most this many blobs.
 const MAX_BLOBS: usize = 100_000;
@@ -33,16 +39,28 @@ pub async fn current(
 ) -> Result<Response, ApiError> {
     let (kind, name) = package(path)?;
     match app.catalog.current(kind, &name).await? {
-        Some(current) => Ok(manifest_response(&current, &headers)),
-        None => Err(ApiError::new(
+        Resolved::Current(current) => Ok(manifest_response(&current, &headers)),
+        Resolved::Unpromoted => Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("no package {}/{name}", kind.as_str()),
+            format!("{} has no promoted version", label(kind, &name)),
         )),
+        Resolved::NoPackage => Err(no_package(kind, &name)),
     }
 }
 
-fn manifest_response(current: &Current, headers: &HeaderMap) -> Response {
-    let mut response = if crate::routes::not_modified(headers, &current.etag) {
+/// The 404 for a package that has neither a version nor a local name.
+pub fn no_package(kind: Kind, name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no package {}/{name}", kind.as_str()),
+    )
+}
+
+/// A manifest with its ETag, or 304 if the client has it. Never 304 for a yanked
+/// version: the ETag names the bytes, which a yank leaves alone, and the client asking
+/// again is the one that should learn of the yank.
+pub fn manifest_response(current: &Current, headers: &HeaderMap) -> Response {
+    let mut response = if !current.yanked && crate::routes::not_modified(headers, &current.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         with_json_type(StatusCode::OK, Body::from(current.json.clone()))
@@ -58,12 +76,7 @@ pub async fn publish(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (kind, name) = package(path)?;
-    let bytes = LimitedBody::new(body, MAX_JSON)
-        .collect()
-        .await
-        .map_err(|e| ApiError::new(e.status(), e.message()))?;
-    let request: PublishRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid publish request: {e}")))?;
+    let request: PublishRequest = read_json(body, "publish request").await?;
     check_request(&request)?;
     let publisher = headers
         .get("x-pyk-node")
@@ -88,13 +101,36 @@ pub async fn publish(
     ))
 }
 
+/// A small JSON request body (`what` names it in the error).
+pub async fn read_json<T: DeserializeOwned>(body: Body, what: &str) -> Result<T, ApiError> {
+    let bytes = LimitedBody::new(body, MAX_JSON)
+        .collect()
+        .await
+        .map_err(|e| ApiError::new(e.status(), e.message()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
+}
+
 fn check_request(r: &PublishRequest) -> Result<(), ApiError> {
     if !valid_sha256(&r.artifact_sha256) {
         return Err(ApiError::bad_request(
             "artifact_sha256 must be 64 lowercase hex digits",
         ));
     }
-    if !valid_python(&r.python) {
+    if let Some(version) = &r.version {
+        check_version(version)?;
+    }
+    let python_ok = match r.format.as_str() {
+        FORMAT_PYK => valid_python(&r.python),
+        // A file need not be Python at all; if it names a Python, it names one properly.
+        FORMAT_FILE => r.python.is_empty() || valid_python(&r.python),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "format must be {FORMAT_PYK:?} or {FORMAT_FILE:?}, not {other:?}"
+            )))
+        }
+    };
+    if !python_ok {
         return Err(ApiError::bad_request(format!(
             "python must look like \"3.11\", not {:?}",
             r.python
@@ -132,22 +168,44 @@ pub async fn remove(
 ) -> Result<Response, ApiError> {
     let (kind, name) = package(path)?;
     if !app.catalog.remove(kind, &name).await? {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no package {}/{name}", kind.as_str()),
-        ));
+        return Err(no_package(kind, &name));
     }
-    // Reclaiming space need not delay the answer; a failure only leaves blobs behind.
+    collect_garbage(&app);
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "removed": format!("{}/{name}", kind.as_str()) }),
+    ))
+}
+
+/// Deletes the blobs a removal left unreferenced, in the background: reclaiming space
+/// need not delay the answer, and a failure only leaves blobs behind.
+pub fn collect_garbage(app: &App) {
     let store = app.catalog.store().clone();
     tokio::spawn(async move {
         if let Err(e) = blocking(move || store.collect_garbage(GC_GRACE)).await {
             eprintln!("pyk: garbage collection failed: {e}");
         }
     });
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({ "removed": format!("{}/{name}", kind.as_str()) }),
-    ))
+}
+
+/// `PUT …/localname`: the file name a pull writes the package to.
+pub async fn set_localname(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (kind, name) = package(path)?;
+    let LocalnameRequest { localname } = read_json(body, "local name request").await?;
+    if !valid_localname(&localname) {
+        return Err(ApiError::bad_request(format!(
+            "invalid local name {localname:?}: a plain file name of 1 to {MAX_LOCALNAME} \
+             bytes, without '/' or control characters, and not '.' or '..'"
+        )));
+    }
+    app.catalog
+        .set_localname(kind, &name, localname.clone())
+        .await?;
+    Ok(json(StatusCode::OK, &LocalnameRequest { localname }))
 }
 
 #[derive(Deserialize)]
@@ -156,8 +214,10 @@ pub struct WatchQuery {
     timeout: Option<u64>,
 }
 
-/// Long-poll: answers with the latest manifest as soon as it differs from `after`, or
-/// 304 at the timeout (or when the server shuts down, so the client simply asks again).
+/// Long-poll: answers with the latest manifest as soon as its version differs from
+/// `after` (a promote or a rollback as much as a publish), or 304 at the timeout (or
+/// when the server shuts down, so the client simply asks again). While nothing is
+/// promoted there is nothing to answer with, so it waits.
 pub async fn watch(
     State(app): State<Arc<App>>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -174,10 +234,10 @@ pub async fn watch(
     let mut changes = app.catalog.subscribe();
     let mut shutdown = app.shutdown.clone();
     loop {
-        // Marked seen before looking, so a publish between the look and the wait still
+        // Marked seen before looking, so a write between the look and the wait still
         // wakes this loop.
         changes.borrow_and_update();
-        if let Some(current) = app.catalog.current(kind, &name).await? {
+        if let Resolved::Current(current) = app.catalog.current(kind, &name).await? {
             if query.after.as_deref() != Some(current.version.as_str()) {
                 return Ok(manifest_response(&current, &HeaderMap::new()));
             }

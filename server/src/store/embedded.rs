@@ -1,7 +1,7 @@
 //! The store in one directory a user can back up:
 //!
 //! ```text
-//! PATH/meta.sqlite        versions and latest pointers (WAL, synchronous=FULL)
+//! PATH/meta.sqlite        versions, latest pointers, local names (WAL, synchronous=FULL)
 //! PATH/blobs/ab/abcd…     blobs as uploaded (encrypted), named by their plaintext sha256
 //! PATH/tmp/               uploads in progress
 //! PATH/lock               held by the one server using the store
@@ -23,13 +23,17 @@ use pyk_crypto::blob::encrypted_len;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tempfile::NamedTempFile;
 
-use super::{BlobRead, GcReport, Result, StagedBlob, Store, StoreError};
-use crate::api::{valid_sha256, Kind, Manifest, PackageSummary, PublishRequest};
+use super::{label, BlobRead, GcReport, Latest, Result, StagedBlob, Store, StoreError};
+use crate::api::{
+    valid_sha256, Kind, Manifest, PackageSummary, PublishRequest, VersionInfo, VersionList,
+};
 
-/// The schema is ready for explicit version strings: `version` is the name users see,
-/// `seq` orders versions, `latest` is a pointer a promote can move, `yanked` a flag,
-/// and `sequences` remembers the last number handed out even after a package is
-/// removed, so a version number is never reused.
+/// `version` is the name users see, `seq` orders versions (the publish order), `latest`
+/// a pointer that publish, promote, yank and delete move, `yanked` a flag. What never
+/// goes away: `sequences` remembers the last `seq` handed out and `used_versions` every
+/// version string ever published, even after a version or the whole package is removed,
+/// so a version string can never name other bytes. `packages` holds what belongs to a
+/// package rather than a version (its local file name), and exists only once set.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS versions (
     kind TEXT NOT NULL,
@@ -56,6 +60,37 @@ CREATE TABLE IF NOT EXISTS sequences (
     last INTEGER NOT NULL,
     PRIMARY KEY (kind, name)
 );
+CREATE TABLE IF NOT EXISTS used_versions (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    PRIMARY KEY (kind, name, version)
+);
+CREATE TABLE IF NOT EXISTS packages (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    localname TEXT,
+    PRIMARY KEY (kind, name)
+);
+";
+
+/// `PRAGMA user_version` once [`MIGRATE_1`] has run.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Brings a store written before `used_versions` existed up to date. Such a store only
+/// ever had automatic versions, so every number up to a package's `sequences.last` was
+/// used, including those of versions since removed.
+const MIGRATE_1: &str = "
+INSERT OR IGNORE INTO used_versions (kind, name, version)
+    SELECT kind, name, version FROM versions;
+WITH RECURSIVE n (kind, name, i, last) AS (
+    SELECT kind, name, 1, last FROM sequences WHERE last >= 1
+    UNION ALL
+    SELECT kind, name, i + 1, last FROM n WHERE i < last
+)
+INSERT OR IGNORE INTO used_versions (kind, name, version)
+    SELECT kind, name, CAST(i AS TEXT) FROM n;
+PRAGMA user_version = 1;
 ";
 
 impl From<rusqlite::Error> for StoreError {
@@ -104,12 +139,12 @@ impl EmbeddedStore {
                 fs::remove_file(&path)?;
             }
         }
-        let conn = Connection::open(root.join("meta.sqlite"))?;
+        let mut conn = Connection::open(root.join("meta.sqlite"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(Duration::from_secs(30))?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn)?;
         Ok(EmbeddedStore {
             root: root.to_owned(),
             db: Mutex::new(conn),
@@ -133,8 +168,151 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < SCHEMA_VERSION {
+        tx.execute_batch(MIGRATE_1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 fn manifest_of(row: &str) -> Result<Manifest> {
     Ok(serde_json::from_str(row)?)
+}
+
+/// The stored manifest holds what never changes; the yanked flag and the package's
+/// local name are kept apart (they do change) and filled in on the way out.
+fn compose(row: &str, yanked: bool, localname: Option<String>) -> Result<Manifest> {
+    let mut manifest = manifest_of(row)?;
+    manifest.yanked = yanked;
+    manifest.localname = localname;
+    Ok(manifest)
+}
+
+/// A version's stored manifest and yanked flag.
+fn version_row(
+    db: &Connection,
+    kind: Kind,
+    name: &str,
+    version: &str,
+) -> Result<Option<(String, bool)>> {
+    Ok(db
+        .query_row(
+            "SELECT manifest, yanked FROM versions WHERE kind = ?1 AND name = ?2 AND version = ?3",
+            params![kind.as_str(), name, version],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+fn localname(db: &Connection, kind: Kind, name: &str) -> Result<Option<String>> {
+    Ok(db
+        .query_row(
+            "SELECT localname FROM packages WHERE kind = ?1 AND name = ?2",
+            params![kind.as_str(), name],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+fn latest_version(db: &Connection, kind: Kind, name: &str) -> Result<Option<String>> {
+    Ok(db
+        .query_row(
+            "SELECT version FROM latest WHERE kind = ?1 AND name = ?2",
+            params![kind.as_str(), name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Whether the package has a version or a record of its own.
+fn package_exists(db: &Connection, kind: Kind, name: &str) -> Result<bool> {
+    Ok(db.query_row(
+        "SELECT EXISTS (SELECT 1 FROM versions WHERE kind = ?1 AND name = ?2)
+             OR EXISTS (SELECT 1 FROM packages WHERE kind = ?1 AND name = ?2)",
+        params![kind.as_str(), name],
+        |r| r.get(0),
+    )?)
+}
+
+fn set_latest(db: &Connection, kind: Kind, name: &str, version: Option<&str>) -> Result<()> {
+    match version {
+        Some(v) => db.execute(
+            "INSERT INTO latest (kind, name, version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version",
+            params![kind.as_str(), name, v],
+        )?,
+        None => db.execute(
+            "DELETE FROM latest WHERE kind = ?1 AND name = ?2",
+            params![kind.as_str(), name],
+        )?,
+    };
+    Ok(())
+}
+
+/// Where `latest` goes when the version it points at (`leaving`) is yanked or deleted:
+/// the newest other version, by publish order, that is not yanked.
+fn fall_back(db: &Connection, kind: Kind, name: &str, leaving: &str) -> Result<()> {
+    let next: Option<String> = db
+        .query_row(
+            "SELECT version FROM versions
+             WHERE kind = ?1 AND name = ?2 AND version <> ?3 AND yanked = 0
+             ORDER BY seq DESC LIMIT 1",
+            params![kind.as_str(), name, leaving],
+            |r| r.get(0),
+        )
+        .optional()?;
+    set_latest(db, kind, name, next.as_deref())
+}
+
+fn version_used(db: &Connection, kind: Kind, name: &str, version: &str) -> Result<bool> {
+    Ok(db.query_row(
+        "SELECT EXISTS (SELECT 1 FROM used_versions WHERE kind = ?1 AND name = ?2 AND version = ?3)",
+        params![kind.as_str(), name, version],
+        |r| r.get(0),
+    )?)
+}
+
+/// The next automatic version: one more than the highest all-digit version string the
+/// package ever used (explicit ones count too), then on past any string already taken
+/// (`"0100"` is not `"100"`, but a number too long for a u64 is not counted).
+fn next_number(db: &Connection, kind: Kind, name: &str) -> Result<String> {
+    let mut highest = 0u64;
+    {
+        let mut stmt = db.prepare(
+            "SELECT version FROM used_versions
+             WHERE kind = ?1 AND name = ?2 AND version NOT GLOB '*[^0-9]*'",
+        )?;
+        for row in stmt.query_map(params![kind.as_str(), name], |r| r.get::<_, String>(0))? {
+            if let Ok(n) = row?.parse::<u64>() {
+                highest = highest.max(n);
+            }
+        }
+    }
+    let mut candidate = highest;
+    loop {
+        candidate = candidate.checked_add(1).ok_or_else(|| {
+            StoreError::Db(format!(
+                "{} has used up automatic version numbers; give a version explicitly",
+                label(kind, name)
+            ))
+        })?;
+        let text = candidate.to_string();
+        if !version_used(db, kind, name, &text)? {
+            return Ok(text);
+        }
+    }
+}
+
+fn no_version(kind: Kind, name: &str, version: &str) -> StoreError {
+    StoreError::NoVersion {
+        package: label(kind, name),
+        version: version.to_owned(),
+    }
 }
 
 struct Staged<'a> {
@@ -209,34 +387,105 @@ impl Store for EmbeddedStore {
     fn list(&self) -> Result<Vec<PackageSummary>> {
         let db = self.db();
         let mut stmt = db.prepare(
-            "SELECT v.manifest FROM latest l JOIN versions v USING (kind, name, version) ORDER BY l.kind, l.name",
+            "SELECT p.kind, p.name, v.manifest
+             FROM (SELECT DISTINCT kind, name FROM versions) p
+             LEFT JOIN latest l ON l.kind = p.kind AND l.name = p.name
+             LEFT JOIN versions v
+                 ON v.kind = l.kind AND v.name = l.name AND v.version = l.version
+             ORDER BY p.kind, p.name",
         )?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
         let mut out = Vec::new();
         for row in rows {
-            let m = manifest_of(&row?)?;
-            out.push(PackageSummary {
-                kind: m.kind,
-                name: m.name,
-                version: m.version,
-                size: m.size,
-                published: m.published,
+            let (kind, name, manifest) = row?;
+            out.push(match manifest {
+                Some(text) => {
+                    let m = manifest_of(&text)?;
+                    PackageSummary {
+                        kind: m.kind,
+                        name: m.name,
+                        version: m.version,
+                        size: m.size,
+                        published: m.published,
+                    }
+                }
+                None => PackageSummary {
+                    kind,
+                    name,
+                    version: String::new(),
+                    size: 0,
+                    published: 0,
+                },
             });
         }
         Ok(out)
     }
 
-    fn current(&self, kind: Kind, name: &str) -> Result<Option<Manifest>> {
-        let row: Option<String> = self
-            .db()
+    fn current(&self, kind: Kind, name: &str) -> Result<Latest> {
+        let db = self.db();
+        let row: Option<(String, bool)> = db
             .query_row(
-                "SELECT v.manifest FROM latest l JOIN versions v USING (kind, name, version)
+                "SELECT v.manifest, v.yanked FROM latest l JOIN versions v USING (kind, name, version)
                  WHERE l.kind = ?1 AND l.name = ?2",
                 params![kind.as_str(), name],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        row.as_deref().map(manifest_of).transpose()
+        match row {
+            Some((text, yanked)) => Ok(Latest::Manifest(Box::new(compose(
+                &text,
+                yanked,
+                localname(&db, kind, name)?,
+            )?))),
+            None if package_exists(&db, kind, name)? => Ok(Latest::Unpromoted),
+            None => Ok(Latest::NoPackage),
+        }
+    }
+
+    fn version(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>> {
+        let db = self.db();
+        match version_row(&db, kind, name, version)? {
+            Some((text, yanked)) => Ok(Some(compose(&text, yanked, localname(&db, kind, name)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn versions(&self, kind: Kind, name: &str) -> Result<Option<VersionList>> {
+        let db = self.db();
+        if !package_exists(&db, kind, name)? {
+            return Ok(None);
+        }
+        let mut stmt = db.prepare(
+            "SELECT manifest, yanked FROM versions WHERE kind = ?1 AND name = ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![kind.as_str(), name], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+        })?;
+        let mut versions = Vec::new();
+        for row in rows {
+            let (text, yanked) = row?;
+            let m = manifest_of(&text)?;
+            versions.push(VersionInfo {
+                version: m.version,
+                published: m.published,
+                publisher: m.publisher,
+                size: m.size,
+                yanked,
+                artifact_sha256: m.artifact_sha256,
+                format: m.format,
+            });
+        }
+        Ok(Some(VersionList {
+            latest: latest_version(&db, kind, name)?,
+            localname: localname(&db, kind, name)?,
+            versions,
+        }))
     }
 
     fn publish(
@@ -249,6 +498,16 @@ impl Store for EmbeddedStore {
     ) -> Result<Manifest> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = match &request.version {
+            Some(v) if version_used(&tx, kind, name, v)? => {
+                return Err(StoreError::VersionExists {
+                    package: label(kind, name),
+                    version: v.clone(),
+                })
+            }
+            Some(v) => v.clone(),
+            None => next_number(&tx, kind, name)?,
+        };
         // Checked under the write lock, which garbage collection also takes: a blob
         // seen here cannot be deleted before the commit.
         for blob in &request.blobs {
@@ -264,16 +523,20 @@ impl Store for EmbeddedStore {
                 |r| r.get(0),
             )?;
         let seq = last + 1;
-        let manifest = Manifest {
+        let mut manifest = Manifest {
             kind: kind.as_str().to_owned(),
             name: name.to_owned(),
-            version: seq.to_string(),
+            version,
             published: now,
             publisher: publisher.to_owned(),
             artifact_sha256: request.artifact_sha256.clone(),
             size: request.size,
             python: request.python.clone(),
             blobs: request.blobs.clone(),
+            format: request.format.clone(),
+            executable: request.executable,
+            yanked: false,
+            localname: None,
         };
         let text = serde_json::to_string(&manifest).map_err(|e| StoreError::Db(e.to_string()))?;
         tx.execute(
@@ -290,17 +553,89 @@ impl Store for EmbeddedStore {
             ],
         )?;
         tx.execute(
+            "INSERT INTO used_versions (kind, name, version) VALUES (?1, ?2, ?3)",
+            params![kind.as_str(), name, manifest.version],
+        )?;
+        tx.execute(
             "INSERT INTO sequences (kind, name, last) VALUES (?1, ?2, ?3)
              ON CONFLICT (kind, name) DO UPDATE SET last = excluded.last",
             params![kind.as_str(), name, seq],
         )?;
-        tx.execute(
-            "INSERT INTO latest (kind, name, version) VALUES (?1, ?2, ?3)
-             ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version",
-            params![kind.as_str(), name, manifest.version],
-        )?;
+        if request.promote {
+            set_latest(&tx, kind, name, Some(&manifest.version))?;
+        }
+        manifest.localname = localname(&tx, kind, name)?;
         tx.commit()?;
         Ok(manifest)
+    }
+
+    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (text, yanked) = version_row(&tx, kind, name, version)?
+            .ok_or_else(|| no_version(kind, name, version))?;
+        if yanked {
+            return Err(StoreError::Yanked {
+                package: label(kind, name),
+                version: version.to_owned(),
+            });
+        }
+        set_latest(&tx, kind, name, Some(version))?;
+        let manifest = compose(&text, false, localname(&tx, kind, name)?)?;
+        tx.commit()?;
+        Ok(manifest)
+    }
+
+    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (text, _) = version_row(&tx, kind, name, version)?
+            .ok_or_else(|| no_version(kind, name, version))?;
+        tx.execute(
+            "UPDATE versions SET yanked = ?4 WHERE kind = ?1 AND name = ?2 AND version = ?3",
+            params![kind.as_str(), name, version, yanked],
+        )?;
+        if yanked && latest_version(&tx, kind, name)?.as_deref() == Some(version) {
+            fall_back(&tx, kind, name, version)?;
+        }
+        let manifest = compose(&text, yanked, localname(&tx, kind, name)?)?;
+        tx.commit()?;
+        Ok(manifest)
+    }
+
+    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if version_row(&tx, kind, name, version)?.is_none() {
+            return Err(no_version(kind, name, version));
+        }
+        if latest_version(&tx, kind, name)?.as_deref() == Some(version) {
+            if !force {
+                return Err(StoreError::IsLatest {
+                    package: label(kind, name),
+                    version: version.to_owned(),
+                });
+            }
+            fall_back(&tx, kind, name, version)?;
+        }
+        tx.execute(
+            "DELETE FROM versions WHERE kind = ?1 AND name = ?2 AND version = ?3",
+            params![kind.as_str(), name, version],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()> {
+        let mut db = self.db();
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO packages (kind, name, localname) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, name) DO UPDATE SET localname = excluded.localname",
+            params![kind.as_str(), name, localname],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn remove(&self, kind: Kind, name: &str) -> Result<bool> {
@@ -310,12 +645,16 @@ impl Store for EmbeddedStore {
             "DELETE FROM latest WHERE kind = ?1 AND name = ?2",
             params![kind.as_str(), name],
         )?;
-        let removed = tx.execute(
+        let versions = tx.execute(
             "DELETE FROM versions WHERE kind = ?1 AND name = ?2",
             params![kind.as_str(), name],
         )?;
+        let record = tx.execute(
+            "DELETE FROM packages WHERE kind = ?1 AND name = ?2",
+            params![kind.as_str(), name],
+        )?;
         tx.commit()?;
-        Ok(removed > 0)
+        Ok(versions + record > 0)
     }
 
     fn collect_garbage(&self, grace: Duration) -> Result<GcReport> {
@@ -388,6 +727,26 @@ mod tests {
                     size: *n,
                 })
                 .collect(),
+            version: None,
+            promote: true,
+            format: "pyk".into(),
+            executable: true,
+        }
+    }
+
+    fn explicit(blobs: &[(&str, u64)], version: &str, promote: bool) -> PublishRequest {
+        PublishRequest {
+            version: Some(version.into()),
+            promote,
+            ..request(blobs)
+        }
+    }
+
+    fn latest(store: &EmbeddedStore, name: &str) -> Option<String> {
+        match store.current(Kind::Run, name).unwrap() {
+            Latest::Manifest(m) => Some(m.version),
+            Latest::Unpromoted => None,
+            Latest::NoPackage => panic!("no package {name}"),
         }
     }
 
@@ -410,8 +769,11 @@ mod tests {
             .publish(Kind::Run, "x", &request(&[(&a, 10), (&b, 5)]), "n", 2)
             .unwrap();
         assert_eq!((m1.version.as_str(), m2.version.as_str()), ("1", "2"));
-        assert_eq!(store.current(Kind::Run, "x").unwrap(), Some(m2));
-        assert_eq!(store.current(Kind::Lib, "x").unwrap(), None);
+        assert_eq!(
+            store.current(Kind::Run, "x").unwrap(),
+            Latest::Manifest(Box::new(m2))
+        );
+        assert_eq!(store.current(Kind::Lib, "x").unwrap(), Latest::NoPackage);
         assert_eq!(store.list().unwrap().len(), 1);
 
         // Referenced blobs survive; after removal they go, but only past the grace.
@@ -437,6 +799,136 @@ mod tests {
             .publish(Kind::Run, "x", &request(&[(&a, 10)]), "n", 3)
             .unwrap();
         assert_eq!(m3.version, "3");
+    }
+
+    #[test]
+    fn versions_promote_yank_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let a = "aa".repeat(32);
+        put(&store, &a, encrypted_len(10));
+        let blobs = [(a.as_str(), 10)];
+        let publish = |r: &PublishRequest| store.publish(Kind::Run, "x", r, "n", 1);
+
+        // Explicit and automatic versions mix; numbers count past explicit ones.
+        assert_eq!(publish(&request(&blobs)).unwrap().version, "1");
+        assert_eq!(
+            publish(&explicit(&blobs, "1.4.0", true)).unwrap().version,
+            "1.4.0"
+        );
+        assert_eq!(publish(&explicit(&blobs, "7", false)).unwrap().version, "7");
+        assert_eq!(latest(&store, "x").as_deref(), Some("1.4.0"));
+        assert_eq!(publish(&request(&blobs)).unwrap().version, "8");
+        assert!(matches!(
+            publish(&explicit(&blobs, "1.4.0", true)),
+            Err(StoreError::VersionExists { .. })
+        ));
+
+        // Rollback, then yanking the latest falls back to the newest not yanked.
+        store.promote(Kind::Run, "x", "1").unwrap();
+        assert_eq!(latest(&store, "x").as_deref(), Some("1"));
+        let yanked = store.yank(Kind::Run, "x", "1", true).unwrap();
+        assert!(yanked.yanked);
+        assert_eq!(latest(&store, "x").as_deref(), Some("8"));
+        assert!(matches!(
+            store.promote(Kind::Run, "x", "1"),
+            Err(StoreError::Yanked { .. })
+        ));
+        assert!(store.version(Kind::Run, "x", "1").unwrap().unwrap().yanked);
+        assert!(matches!(
+            store.promote(Kind::Run, "x", "9"),
+            Err(StoreError::NoVersion { .. })
+        ));
+
+        // The latest is deleted only by force; a deleted string stays used.
+        assert!(matches!(
+            store.delete_version(Kind::Run, "x", "8", false),
+            Err(StoreError::IsLatest { .. })
+        ));
+        store.delete_version(Kind::Run, "x", "8", true).unwrap();
+        assert_eq!(latest(&store, "x").as_deref(), Some("7"));
+        assert!(matches!(
+            publish(&explicit(&blobs, "8", true)),
+            Err(StoreError::VersionExists { .. })
+        ));
+        assert_eq!(publish(&request(&blobs)).unwrap().version, "9");
+
+        store.set_localname(Kind::Run, "x", "x.bin").unwrap();
+        let list = store.versions(Kind::Run, "x").unwrap().unwrap();
+        let names: Vec<_> = list.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(names, ["1", "1.4.0", "7", "9"]);
+        assert_eq!(list.latest.as_deref(), Some("9"));
+        assert_eq!(list.localname.as_deref(), Some("x.bin"));
+        assert_eq!(
+            store
+                .version(Kind::Run, "x", "7")
+                .unwrap()
+                .unwrap()
+                .localname
+                .as_deref(),
+            Some("x.bin")
+        );
+
+        // Yanking every version leaves nothing promoted; the package still exists.
+        for v in ["1.4.0", "7", "9"] {
+            store.yank(Kind::Run, "x", v, true).unwrap();
+        }
+        assert_eq!(store.current(Kind::Run, "x").unwrap(), Latest::Unpromoted);
+        assert_eq!(store.list().unwrap()[0].version, "");
+        store.yank(Kind::Run, "x", "7", false).unwrap();
+        assert_eq!(store.current(Kind::Run, "x").unwrap(), Latest::Unpromoted);
+
+        // A local name alone makes a package, without making it listed.
+        store.set_localname(Kind::Lib, "y", "y.txt").unwrap();
+        assert_eq!(store.current(Kind::Lib, "y").unwrap(), Latest::Unpromoted);
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert!(store.remove(Kind::Lib, "y").unwrap());
+        assert_eq!(store.versions(Kind::Lib, "y").unwrap(), None);
+    }
+
+    /// A store written before explicit versions: numbers of removed versions stay used.
+    #[test]
+    fn old_store_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("meta.sqlite")).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(
+                "DROP TABLE used_versions; DROP TABLE packages;
+                 INSERT INTO sequences VALUES ('run', 'x', 3);
+                 INSERT INTO versions VALUES
+                     ('run', 'x', '3', 3, '{\"kind\":\"run\",\"name\":\"x\",\"version\":\"3\",
+                      \"published\":1,\"publisher\":\"n\",\"artifact_sha256\":\"ab\",\"size\":0,
+                      \"python\":\"3.11\",\"blobs\":[]}', 1, 'n', 0);
+                 INSERT INTO latest VALUES ('run', 'x', '3');",
+            )
+            .unwrap();
+        }
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let m = store.version(Kind::Run, "x", "3").unwrap().unwrap();
+        assert_eq!((m.format.as_str(), m.executable), ("pyk", true));
+        let a = "aa".repeat(32);
+        put(&store, &a, encrypted_len(10));
+        for used in ["1", "2", "3"] {
+            assert!(matches!(
+                store.publish(Kind::Run, "x", &explicit(&[(&a, 10)], used, true), "n", 2),
+                Err(StoreError::VersionExists { .. })
+            ));
+        }
+        let next = store.publish(Kind::Run, "x", &request(&[(&a, 10)]), "n", 2);
+        assert_eq!(next.unwrap().version, "4");
+        drop(store);
+        // Migrating is done once; opening again changes nothing.
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store
+                .versions(Kind::Run, "x")
+                .unwrap()
+                .unwrap()
+                .versions
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::api::{Kind, Manifest, PackageSummary, PublishRequest};
+use crate::api::{Kind, Manifest, PackageSummary, PublishRequest, VersionList};
 
 pub mod embedded;
 
@@ -19,6 +19,22 @@ pub enum StoreError {
     /// A publish names a blob that is not stored (or not with that size).
     #[error("blob {0} is not on the server; upload it first")]
     MissingBlob(String),
+    /// The package (`"run foo"`) has no version of that name (now).
+    #[error("{package} has no version {version}")]
+    NoVersion { package: String, version: String },
+    /// A publish reuses a version string: versions are immutable, so a string once used
+    /// (even by a version since deleted) can never name other bytes.
+    #[error("version {version} of {package} already exists")]
+    VersionExists { package: String, version: String },
+    /// A promote of a yanked version.
+    #[error("version {version} of {package} is yanked; unyank it before promoting it")]
+    Yanked { package: String, version: String },
+    /// A delete of the version `latest` points at, without `force`.
+    #[error(
+        "version {version} is the latest of {package}; promote another first, or force \
+         the delete (latest then moves to the newest version not yanked)"
+    )]
+    IsLatest { package: String, version: String },
     #[error("storage I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("database: {0}")]
@@ -26,6 +42,20 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// How a package is named in messages: `run foo`.
+pub fn label(kind: Kind, name: &str) -> String {
+    format!("{} {name}", kind.as_str())
+}
+
+/// What `latest` of a package resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Latest {
+    Manifest(Box<Manifest>),
+    /// The package exists (it has versions, or a local name) but nothing is promoted.
+    Unpromoted,
+    NoPackage,
+}
 
 /// A stored blob opened for reading.
 pub struct BlobRead {
@@ -53,13 +83,17 @@ pub trait Store: Send + Sync {
     fn blob_len(&self, sha256: &str) -> Result<Option<u64>>;
     fn read_blob(&self, sha256: &str) -> Result<Option<BlobRead>>;
     fn stage_blob(&self) -> Result<Box<dyn StagedBlob + '_>>;
-    /// The latest version of every package.
+    /// Every package that has a version, with its latest.
     fn list(&self) -> Result<Vec<PackageSummary>>;
-    /// The latest version of one package.
-    fn current(&self, kind: Kind, name: &str) -> Result<Option<Manifest>>;
+    /// The manifest `latest` points at.
+    fn current(&self, kind: Kind, name: &str) -> Result<Latest>;
+    /// One version's manifest, yanked or not.
+    fn version(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>>;
+    /// Every version of a package; `None` if there is no such package.
+    fn versions(&self, kind: Kind, name: &str) -> Result<Option<VersionList>>;
     /// Atomically checks that every blob is stored with the encrypted length its
-    /// plaintext size implies, assigns the next version, records it and makes it the
-    /// latest.
+    /// plaintext size implies, that the version string was never used, records the
+    /// version and, if asked to, makes it the latest. The request is already validated.
     fn publish(
         &self,
         kind: Kind,
@@ -68,7 +102,19 @@ pub trait Store: Send + Sync {
         publisher: &str,
         now: u64,
     ) -> Result<Manifest>;
-    /// Removes every version of a package; false if there was none.
+    /// Points `latest` at an existing version that is not yanked.
+    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest>;
+    /// Sets or clears a version's yanked flag. Yanking the latest moves `latest` to the
+    /// newest version left that is not yanked, or to none.
+    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest>;
+    /// Deletes one version; its string stays used. Refused ([`StoreError::IsLatest`])
+    /// for the latest unless `force`, which moves `latest` as a yank does.
+    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()>;
+    /// Sets the package's local file name (already validated), creating the package if
+    /// it has no version yet.
+    fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()>;
+    /// Removes every version of a package and its local name; false if there was
+    /// neither. Version strings stay used.
     fn remove(&self, kind: Kind, name: &str) -> Result<bool>;
     /// Deletes blobs no version references that are older than `grace` (so a blob just
     /// uploaded for a publish still in flight survives), and stale temporary files.

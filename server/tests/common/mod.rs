@@ -240,6 +240,15 @@ impl Client {
 
     /// Uploads `parts` as blobs and publishes them as one package version.
     pub fn publish_parts(&self, kind: &str, name: &str, parts: &[&[u8]]) -> PublishResponse {
+        let request = self.upload_parts(parts);
+        let r = self.publish(kind, name, &request);
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+
+    /// Uploads `parts` as blobs; the request that would publish them (automatic
+    /// version, promoted).
+    pub fn upload_parts(&self, parts: &[&[u8]]) -> PublishRequest {
         let mut blobs = Vec::new();
         let mut whole = Vec::new();
         for part in parts {
@@ -257,15 +266,7 @@ impl Client {
             });
             whole.extend_from_slice(part);
         }
-        let request = PublishRequest {
-            artifact_sha256: sha256_hex(&whole),
-            size: whole.len() as u64,
-            python: "3.11".into(),
-            blobs,
-        };
-        let r = self.publish(kind, name, &request);
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-        r.json()
+        request(sha256_hex(&whole), whole.len() as u64, blobs)
     }
 
     pub fn manifest(&self, kind: &str, name: &str) -> Option<Manifest> {
@@ -275,6 +276,21 @@ impl Client {
             404 => None,
             s => panic!("unexpected status {s}"),
         }
+    }
+}
+
+/// A publish request with the defaults an older client gets: automatic version,
+/// promoted, a pyk executable.
+pub fn request(artifact_sha256: String, size: u64, blobs: Vec<BlobRef>) -> PublishRequest {
+    PublishRequest {
+        artifact_sha256,
+        size,
+        python: "3.11".into(),
+        blobs,
+        version: None,
+        promote: true,
+        format: "pyk".into(),
+        executable: true,
     }
 }
 

@@ -10,13 +10,7 @@ use clap::{Parser, Subcommand};
 /// `pyk NAME args…` runs the published program NAME, fetching a newer version first
 /// when there is one (`pyk run NAME` does the same for names that are also commands).
 #[derive(Parser)]
-#[command(
-    name = "pyk",
-    version,
-    about,
-
-    allow_external_subcommands = true
-)]
+#[command(name = "pyk", version, about, allow_external_subcommands = true)]
 pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]

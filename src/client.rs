@@ -16,8 +16,8 @@ use pyk_crypto::blob::{BlobReader, BlobWriter};
 use pyk_crypto::{token, Key};
 use pyk_runtime_fetch::Progress;
 use pyk_server::api::{
-    LocalnameRequest, PromoteRequest, VersionList, YankRequest,
-    ErrorBody, Manifest, PackageList, PackageSummary, PublishRequest, PublishResponse,
+    ErrorBody, LocalnameRequest, Manifest, PackageList, PackageSummary, PromoteRequest,
+    PublishRequest, PublishResponse, VersionList, YankRequest,
 };
 use sha2::{Digest, Sha256};
 use ureq::http::Response;
@@ -121,7 +121,9 @@ impl Client {
             403 => ClientError::ReadOnlyKey {
                 server: self.base.clone(),
             },
-            404 if said.is_empty() => ClientError::NotFound(format!("{what}: not found on {}", self.base)),
+            404 if said.is_empty() => {
+                ClientError::NotFound(format!("{what}: not found on {}", self.base))
+            }
             404 => ClientError::NotFound(format!("{said} on {}", self.base)),
             400 | 409 | 413 | 422 => ClientError::Other(format!("{what}: {said}")),
             _ => ClientError::Other(format!("{what}: {} says {status}: {said}", self.base)),
@@ -291,6 +293,9 @@ impl Client {
             .put(format!("{}{path}", self.base))
             .header("Authorization", self.auth("PUT", &path))
             .header("X-Pyk-Node", &self.node)
+            // A refusal (403 for a read key, 413 for size) then comes before the body
+            // is sent, not as a broken pipe halfway through it.
+            .header("Expect", "100-continue")
             .send(ureq::SendBody::from_reader(&mut rx));
         drop(rx);
         let encrypted = writer
@@ -322,34 +327,73 @@ impl Client {
             Some(b) => serde_json::to_vec(b).map_err(|e| ClientError::Other(e.to_string()))?,
             None => Vec::new(),
         };
-        let req = req.body(json).map_err(|e| ClientError::Other(e.to_string()))?;
+        let req = req
+            .body(json)
+            .map_err(|e| ClientError::Other(e.to_string()))?;
         let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
         self.check(resp, what)
     }
 
-    pub fn publish(&self, kind: &str, name: &str, req: &PublishRequest) -> Result<PublishResponse, ClientError> {
+    pub fn publish(
+        &self,
+        kind: &str,
+        name: &str,
+        req: &PublishRequest,
+    ) -> Result<PublishResponse, ClientError> {
         let what = format!("publishing {kind} package {name}");
-        let resp = self.write("POST", &format!("/v1/packages/{kind}/{name}"), Some(req), &what)?;
+        let resp = self.write(
+            "POST",
+            &format!("/v1/packages/{kind}/{name}"),
+            Some(req),
+            &what,
+        )?;
         self.json(resp)
     }
 
     /// Removes a whole package.
     pub fn remove(&self, kind: &str, name: &str) -> Result<(), ClientError> {
         let what = format!("{kind} package {name}");
-        self.write::<()>("DELETE", &format!("/v1/packages/{kind}/{name}"), None, &what).map(drop)
+        self.write::<()>(
+            "DELETE",
+            &format!("/v1/packages/{kind}/{name}"),
+            None,
+            &what,
+        )
+        .map(drop)
     }
 
     /// Removes one version; `force` allows the one `latest` points at.
-    pub fn remove_version(&self, kind: &str, name: &str, version: &str, force: bool) -> Result<(), ClientError> {
+    pub fn remove_version(
+        &self,
+        kind: &str,
+        name: &str,
+        version: &str,
+        force: bool,
+    ) -> Result<(), ClientError> {
         let what = format!("version {version} of {kind} package {name}");
-        let path = format!("/v1/packages/{kind}/{name}/versions/{version}{}", if force { "?force=true" } else { "" });
+        let path = format!(
+            "/v1/packages/{kind}/{name}/versions/{version}{}",
+            if force { "?force=true" } else { "" }
+        );
         self.write::<()>("DELETE", &path, None, &what).map(drop)
     }
 
     /// One version's manifest, or `None` when `etag` is still current.
-    pub fn version(&self, kind: &str, name: &str, version: &str, etag: Option<&str>) -> Result<Option<Manifest>, ClientError> {
+    pub fn version(
+        &self,
+        kind: &str,
+        name: &str,
+        version: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<Manifest>, ClientError> {
         let what = format!("version {version} of {kind} package {name}");
-        let resp = self.check(self.get(&format!("/v1/packages/{kind}/{name}/versions/{version}"), etag)?, &what)?;
+        let resp = self.check(
+            self.get(
+                &format!("/v1/packages/{kind}/{name}/versions/{version}"),
+                etag,
+            )?,
+            &what,
+        )?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -358,27 +402,56 @@ impl Client {
 
     pub fn versions(&self, kind: &str, name: &str) -> Result<VersionList, ClientError> {
         let what = format!("{kind} package {name}");
-        let resp = self.check(self.get(&format!("/v1/packages/{kind}/{name}/versions"), None)?, &what)?;
+        let resp = self.check(
+            self.get(&format!("/v1/packages/{kind}/{name}/versions"), None)?,
+            &what,
+        )?;
         self.json(resp)
     }
 
     pub fn promote(&self, kind: &str, name: &str, version: &str) -> Result<Manifest, ClientError> {
         let what = format!("version {version} of {kind} package {name}");
-        let body = PromoteRequest { version: version.to_owned() };
-        let resp = self.write("POST", &format!("/v1/packages/{kind}/{name}/promote"), Some(&body), &what)?;
+        let body = PromoteRequest {
+            version: version.to_owned(),
+        };
+        let resp = self.write(
+            "POST",
+            &format!("/v1/packages/{kind}/{name}/promote"),
+            Some(&body),
+            &what,
+        )?;
         self.json(resp)
     }
 
-    pub fn yank(&self, kind: &str, name: &str, version: &str, yanked: bool) -> Result<Manifest, ClientError> {
+    pub fn yank(
+        &self,
+        kind: &str,
+        name: &str,
+        version: &str,
+        yanked: bool,
+    ) -> Result<Manifest, ClientError> {
         let what = format!("version {version} of {kind} package {name}");
         let path = format!("/v1/packages/{kind}/{name}/versions/{version}/yank");
         let resp = self.write("POST", &path, Some(&YankRequest { yanked }), &what)?;
         self.json(resp)
     }
 
-    pub fn set_localname(&self, kind: &str, name: &str, localname: &str) -> Result<(), ClientError> {
+    pub fn set_localname(
+        &self,
+        kind: &str,
+        name: &str,
+        localname: &str,
+    ) -> Result<(), ClientError> {
         let what = format!("{kind} package {name}");
-        let body = LocalnameRequest { localname: localname.to_owned() };
-        self.write("PUT", &format!("/v1/packages/{kind}/{name}/localname"), Some(&body), &what).map(drop)
+        let body = LocalnameRequest {
+            localname: localname.to_owned(),
+        };
+        self.write(
+            "PUT",
+            &format!("/v1/packages/{kind}/{name}/localname"),
+            Some(&body),
+            &what,
+        )
+        .map(drop)
     }
 }

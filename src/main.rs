@@ -70,18 +70,54 @@ fn run(cli: Cli) -> Result<()> {
             };
             publish::publish(&artifact, &release, &config, &root, &progress)?;
         }
-        Command::Push { name, version, file, promote } => {
-            publish::push(&name, &version, &file, promote, &config, &cache_root()?, &progress)?
+        Command::Push {
+            name,
+            version,
+            file,
+            promote,
+        } => publish::push(
+            &name,
+            &version,
+            &file,
+            promote,
+            &config,
+            &cache_root()?,
+            &progress,
+        )?,
+        Command::Promote { name, version, lib } => {
+            manage::promote(&config, kind(lib), &name, &version)?
         }
-        Command::Promote { name, version, lib } => manage::promote(&config, kind(lib), &name, &version)?,
         Command::Versions { name, lib } => manage::versions(&config, kind(lib), &name)?,
-        Command::Pull { names, version, output, force, lib } => {
-            let req = pull::Pull { names: &names, kind: kind(lib), version: version.as_deref(), output: output.as_deref(), force };
+        Command::Pull {
+            names,
+            version,
+            output,
+            force,
+            lib,
+        } => {
+            let req = pull::Pull {
+                names: &names,
+                kind: kind(lib),
+                version: version.as_deref(),
+                output: output.as_deref(),
+                force,
+            };
             pull::pull(&req, &config, &cache_root()?, &progress)?
         }
-        Command::Init { name, localname, lib } => manage::init(&config, kind(lib), &name, &localname)?,
-        Command::Yank { name, version, lib, undo } => manage::yank(&config, kind(lib), &name, &version, undo)?,
-        Command::Run { name, args } => run_package(&config, &cache_root()?, &name, &args, &progress)?,
+        Command::Init {
+            name,
+            localname,
+            lib,
+        } => manage::init(&config, kind(lib), &name, &localname)?,
+        Command::Yank {
+            name,
+            version,
+            lib,
+            undo,
+        } => manage::yank(&config, kind(lib), &name, &version, undo)?,
+        Command::Run { name, args } => {
+            run_package(&config, &cache_root()?, &name, &args, &progress)?
+        }
         Command::External(mut words) => {
             let name = words.remove(0);
             let name = name.to_str().context("package names are ASCII")?;
@@ -89,9 +125,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Install { name, dir } => install::launcher(&name, dir.as_deref())?,
         Command::List => manage::list(&config)?,
-        Command::Remove { name, lib, version, force } => {
-            manage::remove(&config, kind(lib), &name, version.as_deref(), force)?
-        }
+        Command::Remove {
+            name,
+            lib,
+            version,
+            force,
+        } => manage::remove(&config, kind(lib), &name, version.as_deref(), force)?,
         Command::Watch { name, lib, once } => manage::watch(&config, kind(lib), &name, once)?,
         Command::Keygen => println!("{}", pyk_crypto::Key::generate().as_str()),
         Command::Serve(args) => serve(args, &config)?,
@@ -101,13 +140,18 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
                 if *built != want {
-                    bail!("{kind} package {name} was built for Python {built}; this is Python {want}");
+                    bail!(
+                        "{kind} package {name} was built for Python {built}; this is Python {want}"
+                    );
                 }
             }
             println!("{}", resolved.path.display());
         }
         Command::Sign { method, path } => {
-            println!("{}", pyk_crypto::token::authorization(config.read_key()?, &method, &path))
+            println!(
+                "{}",
+                pyk_crypto::token::authorization(config.read_key()?, &method, &path)
+            )
         }
         Command::Runtime(cmd) => runtimes::run(cmd, &config, &cache_root()?, &progress)?,
     }
@@ -122,20 +166,36 @@ fn kind(lib: bool) -> &'static str {
     }
 }
 
-fn run_package(config: &Config, cache_root: &Path, name: &str, args: &[OsString], progress: &Progress) -> Result<()> {
+fn run_package(
+    config: &Config,
+    cache_root: &Path,
+    name: &str,
+    args: &[OsString],
+    progress: &Progress,
+) -> Result<()> {
     let resolved = runner::resolve(config, cache_root, "run", name, None, progress)?;
     runner::exec(&resolved, args).map(drop)
 }
 
 fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {
     match &args.entry {
-        Some(entry) => spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone()),
-        None if args.path.extension().is_some_and(|e| e == "py") => spec::Spec::from_script(&args.path),
+        Some(entry) => {
+            spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone())
+        }
+        None if args.path.extension().is_some_and(|e| e == "py") => {
+            spec::Spec::from_script(&args.path)
+        }
         None => spec::Spec::from_toml(&args.path),
     }
 }
 
-fn build_cmd(spec: &spec::Spec, args: &BuildArgs, config: &Config, cache_root: &Path, progress: &Progress) -> Result<PathBuf> {
+fn build_cmd(
+    spec: &spec::Spec,
+    args: &BuildArgs,
+    config: &Config,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<PathBuf> {
     let opts = build::Options {
         cache_root,
         python: args.python.clone(),

@@ -17,8 +17,19 @@ pub fn list(config: &Config) -> Result<()> {
         println!("no packages on {}", config.server()?);
     }
     for p in packages {
-        let version = if p.version.is_empty() { "-" } else { &p.version };
-        println!("{:<4} {:<24} {:>10}  {:>10}  {}", p.kind, p.name, version, human_size(p.size), age(p.published));
+        let version = if p.version.is_empty() {
+            "-"
+        } else {
+            &p.version
+        };
+        println!(
+            "{:<4} {:<24} {:>10}  {:>10}  {}",
+            p.kind,
+            p.name,
+            version,
+            human_size(p.size),
+            age(p.published)
+        );
     }
     Ok(())
 }
@@ -30,9 +41,19 @@ pub fn versions(config: &Config, kind: &str, name: &str) -> Result<()> {
         println!("{kind} {name} (pulled as {local})");
     }
     for v in &list.versions {
-        let mark = if list.latest.as_deref() == Some(v.version.as_str()) { "*" } else { " " };
+        let mark = if list.latest.as_deref() == Some(v.version.as_str()) {
+            "*"
+        } else {
+            " "
+        };
         let yanked = if v.yanked { "  yanked" } else { "" };
-        println!("{mark} {:<16} {:<14} {:>10}  {}{yanked}", v.version, age(v.published), human_size(v.size), v.publisher);
+        println!(
+            "{mark} {:<16} {:<14} {:>10}  {}{yanked}",
+            v.version,
+            age(v.published),
+            human_size(v.size),
+            v.publisher
+        );
     }
     if list.versions.is_empty() {
         println!("{kind} {name} has no versions");
@@ -50,11 +71,24 @@ pub fn promote(config: &Config, kind: &str, name: &str, version: &str) -> Result
 pub fn yank(config: &Config, kind: &str, name: &str, version: &str, undo: bool) -> Result<()> {
     parse_spec(&format!("{name}@{version}"))?;
     client(config)?.yank(kind, name, version, !undo)?;
-    println!("{kind} {name} version {version} {}", if undo { "is eligible for latest again" } else { "is yanked" });
+    println!(
+        "{kind} {name} version {version} {}",
+        if undo {
+            "is eligible for latest again"
+        } else {
+            "is yanked"
+        }
+    );
     Ok(())
 }
 
-pub fn remove(config: &Config, kind: &str, name: &str, version: Option<&str>, force: bool) -> Result<()> {
+pub fn remove(
+    config: &Config,
+    kind: &str,
+    name: &str,
+    version: Option<&str>,
+    force: bool,
+) -> Result<()> {
     parse_spec(name)?;
     let client = client(config)?;
     match version {
@@ -88,10 +122,18 @@ pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> 
         Err(e) => return Err(e.into()),
     };
     let shown = if current.is_empty() { "none" } else { &current };
-    eprintln!("watching {kind} package {name} on {} (latest: {shown})", client.server());
+    eprintln!(
+        "watching {kind} package {name} on {} (latest: {shown})",
+        client.server()
+    );
     loop {
         if let Some(m) = client.watch(kind, name, &current, 60)? {
-            println!("{kind} {name}: version {} published by {} ({})", m.version, m.publisher, human_size(m.size));
+            println!(
+                "{kind} {name}: version {} published by {} ({})",
+                m.version,
+                m.publisher,
+                human_size(m.size)
+            );
             current = m.version;
             if once {
                 return Ok(());
@@ -101,7 +143,10 @@ pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> 
 }
 
 fn age(unix: u64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     match now.saturating_sub(unix) {
         s if s < 120 => "just now".into(),
         s if s < 7200 => format!("{} min ago", s / 60),

@@ -48,7 +48,9 @@ impl Packages {
     pub fn cached(&self, kind: &str, name: &str, version: Option<&str>) -> Option<Manifest> {
         let text = fs::read_to_string(self.manifest_path(kind, name, version)).ok()?;
         let manifest: Manifest = serde_json::from_str(&text).ok()?;
-        self.artifact_path(&manifest.artifact_sha256).is_file().then_some(manifest)
+        self.artifact_path(&manifest.artifact_sha256)
+            .is_file()
+            .then_some(manifest)
     }
 
     /// Records `manifest` (its artifact must be in place) under its version and, unless
@@ -56,7 +58,11 @@ impl Packages {
     pub fn remember(&self, manifest: &Manifest, by_version: bool) -> Result<()> {
         let json = serde_json::to_vec_pretty(manifest)?;
         let (kind, name) = (&manifest.kind, &manifest.name);
-        write_atomic(&self.manifest_path(kind, name, Some(&manifest.version)), &json, 0o644)?;
+        write_atomic(
+            &self.manifest_path(kind, name, Some(&manifest.version)),
+            &json,
+            0o644,
+        )?;
         if !by_version {
             write_atomic(&self.manifest_path(kind, name, None), &json, 0o644)?;
         }
@@ -71,10 +77,13 @@ impl Packages {
         }
         let dir = dest.parent().context("artifact path has no parent")?;
         fs::create_dir_all(dir)?;
-        let tmp = tempfile::Builder::new().prefix(".adopt-").tempfile_in(dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".adopt-")
+            .tempfile_in(dir)?;
         fs::copy(file, tmp.path())?;
         let mode = if manifest.executable { 0o755 } else { 0o644 };
-        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))?;
         tmp.as_file().sync_all()?;
         tmp.persist(&dest).map_err(|e| e.error)?;
         Ok(())

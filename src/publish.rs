@@ -76,7 +76,13 @@ struct Upload<'a> {
     executable: bool,
 }
 
-pub fn publish(artifact: &Path, release: &Release, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+pub fn publish(
+    artifact: &Path,
+    release: &Release,
+    config: &Config,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<()> {
     check_version(release.version)?;
     let trailer = read_trailer(artifact)?;
     let size = std::fs::metadata(artifact)?.len();
@@ -97,12 +103,21 @@ pub fn publish(artifact: &Path, release: &Release, config: &Config, cache_root: 
 }
 
 /// `pyk push NAME VERSION FILE`: any file, kept and given back byte for byte.
-pub fn push(name: &str, version: &str, file: &Path, promote: bool, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+pub fn push(
+    name: &str,
+    version: &str,
+    file: &Path,
+    promote: bool,
+    config: &Config,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<()> {
     if !pyk_artifact::trailer::valid_name(name) {
         bail!("invalid package name {name:?}");
     }
     check_version(Some(version))?;
-    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !meta.is_file() {
         bail!("{} is not a file", file.display());
     }
@@ -115,16 +130,28 @@ pub fn push(name: &str, version: &str, file: &Path, promote: bool, config: &Conf
         format: "file",
         executable: meta.permissions().mode() & 0o111 != 0,
     };
-    let release = Release { version: Some(version), promote, localname: None };
+    let release = Release {
+        version: Some(version),
+        promote,
+        localname: None,
+    };
     send(&upload, &release, config, cache_root, progress)
 }
 
-fn send(upload: &Upload, release: &Release, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
-    let mut file = File::open(upload.file).with_context(|| format!("cannot read {}", upload.file.display()))?;
+fn send(
+    upload: &Upload,
+    release: &Release,
+    config: &Config,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<()> {
+    let mut file = File::open(upload.file)
+        .with_context(|| format!("cannot read {}", upload.file.display()))?;
     let size = file.metadata()?.len();
     let mut blobs = Vec::new();
     for &(offset, len) in &upload.ranges {
-        let sha256 = sha256_range(&mut file, offset, len).with_context(|| format!("cannot read {}", upload.file.display()))?;
+        let sha256 = sha256_range(&mut file, offset, len)
+            .with_context(|| format!("cannot read {}", upload.file.display()))?;
         blobs.push((BlobRef { sha256, size: len }, offset));
     }
     let artifact_sha256 = sha256_range(&mut file, 0, size)?;
@@ -153,13 +180,22 @@ fn send(upload: &Upload, release: &Release, config: &Config, cache_root: &Path, 
         executable: upload.executable,
     };
     let published = client.publish(upload.kind, upload.name, &request)?;
-    seed_cache(cache_root, upload.file, &published.manifest, release.promote);
+    seed_cache(
+        cache_root,
+        upload.file,
+        &published.manifest,
+        release.promote,
+    );
     progress.step(&format!(
         "Published {} {} version {}{} ({}) to {}: uploaded {}, the server already had {}",
         upload.kind,
         upload.name,
         published.version,
-        if release.promote { "" } else { " (not promoted)" },
+        if release.promote {
+            ""
+        } else {
+            " (not promoted)"
+        },
         human_size(size),
         client.server(),
         human_size(sent),
@@ -170,7 +206,12 @@ fn send(upload: &Upload, release: &Release, config: &Config, cache_root: &Path, 
 
 /// This machine has the bytes already: put them in the runner's cache, so running the
 /// package here needs no download. Best effort: the cache is only an optimisation.
-fn seed_cache(cache_root: &Path, file: &Path, manifest: &pyk_server::api::Manifest, promoted: bool) {
+fn seed_cache(
+    cache_root: &Path,
+    file: &Path,
+    manifest: &pyk_server::api::Manifest,
+    promoted: bool,
+) {
     let packages = Packages::open(cache_root);
     if packages.adopt(file, manifest).is_ok() {
         let _ = packages.remember(manifest, !promoted);

@@ -22,13 +22,22 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
     let several = req.names.len() > 1;
     if several {
         if let Some(out) = req.output.filter(|o| !o.is_dir()) {
-            bail!("pulling several packages needs -o to name an existing directory, not {}", out.display());
+            bail!(
+                "pulling several packages needs -o to name an existing directory, not {}",
+                out.display()
+            );
         }
     }
     for name in req.names {
         let resolved = resolve(config, cache_root, req.kind, name, req.version, progress)?;
         let m = &resolved.manifest;
-        let default_name = m.localname.clone().unwrap_or_else(|| m.name.clone());
+        // The local name is package metadata that may have changed since this version was
+        // cached: ask for it, and make do with the cached one when the server is away.
+        let localname = crate::publish::client(config)
+            .ok()
+            .and_then(|c| c.versions(req.kind, &m.name).ok())
+            .map_or_else(|| m.localname.clone(), |list| list.localname);
+        let default_name = localname.unwrap_or_else(|| m.name.clone());
         let dest: PathBuf = match req.output {
             Some(out) if out.is_dir() => out.join(&default_name),
             Some(out) => out.to_path_buf(),
@@ -37,16 +46,28 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
         if dest.exists() && !req.force {
             bail!("{} exists: pass --force to replace it", dest.display());
         }
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let tmp = tempfile::Builder::new()
             .prefix(".pyk-pull-")
             .tempfile_in(dir)
             .with_context(|| format!("cannot write in {}", dir.display()))?;
         // fs::copy keeps the cached file's mode: executable for programs.
-        fs::copy(&resolved.path, tmp.path()).with_context(|| format!("cannot write {}", dest.display()))?;
+        fs::copy(&resolved.path, tmp.path())
+            .with_context(|| format!("cannot write {}", dest.display()))?;
         tmp.as_file().sync_all()?;
-        tmp.persist(&dest).map_err(|e| e.error).with_context(|| format!("cannot write {}", dest.display()))?;
-        println!("{} {} → {} ({})", m.name, m.version, dest.display(), human_size(m.size));
+        tmp.persist(&dest)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        println!(
+            "{} {} → {} ({})",
+            m.name,
+            m.version,
+            dest.display(),
+            human_size(m.size)
+        );
     }
     Ok(())
 }

@@ -51,7 +51,9 @@ pub fn resolve(
     progress: &Progress,
 ) -> Result<Resolved> {
     let (name, at) = parse_spec(name)?;
-    let version = version.or(at).or_else(|| config.pins.get(name).map(String::as_str));
+    let version = version
+        .or(at)
+        .or_else(|| config.pins.get(name).map(String::as_str));
     if let Some(v) = version {
         if !valid_version(v) {
             bail!("invalid version {v:?} for {name}");
@@ -62,23 +64,41 @@ pub fn resolve(
     if let (Some(manifest), Some(_)) = (&cached, version) {
         // An immutable version already here: nothing to ask.
         let path = packages.artifact_path(&manifest.artifact_sha256);
-        return Ok(Resolved { path, manifest: manifest.clone() });
+        return Ok(Resolved {
+            path,
+            manifest: manifest.clone(),
+        });
     }
     let key = config.read_key()?;
     let client = Client::new(config.server()?, key, key, &config.node, config.timeout);
-    let etag = cached.as_ref().map(|m| format!("\"{}.{}\"", m.artifact_sha256, m.version));
+    let etag = cached
+        .as_ref()
+        .map(|m| format!("\"{}.{}\"", m.artifact_sha256, m.version));
     let answer = match version {
         Some(v) => client.version(kind, name, v, None),
         None => client.current(kind, name, etag.as_deref()),
     };
     match answer {
         Ok(None) => {
-            let manifest = cached.context("the server answered 304 to a question pyk did not ask")?;
-            Ok(Resolved { path: packages.artifact_path(&manifest.artifact_sha256), manifest })
+            let manifest =
+                cached.context("the server answered 304 to a question pyk did not ask")?;
+            Ok(Resolved {
+                path: packages.artifact_path(&manifest.artifact_sha256),
+                manifest,
+            })
         }
         Ok(Some(manifest)) => {
-            if manifest.kind != kind || manifest.name != name || version.is_some_and(|v| v != manifest.version) {
-                bail!("{} answered with {} {} {} when asked for {kind} {name}", client.server(), manifest.kind, manifest.name, manifest.version);
+            if manifest.kind != kind
+                || manifest.name != name
+                || version.is_some_and(|v| v != manifest.version)
+            {
+                bail!(
+                    "{} answered with {} {} {} when asked for {kind} {name}",
+                    client.server(),
+                    manifest.kind,
+                    manifest.name,
+                    manifest.version
+                );
             }
             let path = packages.fetch(&client, &manifest, progress)?;
             packages.remember(&manifest, version.is_some())?;
@@ -90,9 +110,14 @@ pub fn resolve(
                     "pyk: warning: {server} is unreachable ({why}); running the cached {name} version {}",
                     manifest.version
                 );
-                Ok(Resolved { path: packages.artifact_path(&manifest.artifact_sha256), manifest })
+                Ok(Resolved {
+                    path: packages.artifact_path(&manifest.artifact_sha256),
+                    manifest,
+                })
             }
-            None => Err(anyhow!("{server} is unreachable ({why}) and {name} has never been fetched on this machine")),
+            None => Err(anyhow!(
+                "{server} is unreachable ({why}) and {name} has never been fetched on this machine"
+            )),
         },
         Err(e) => Err(e.into()),
     }
@@ -102,7 +127,12 @@ pub fn resolve(
 pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
     let m = &resolved.manifest;
     if !m.executable {
-        bail!("{} {} is a file, not a program: `pyk pull {}` writes it out", m.name, m.version, m.name);
+        bail!(
+            "{} {} is a file, not a program: `pyk pull {}` writes it out",
+            m.name,
+            m.version,
+            m.name
+        );
     }
     let err = Command::new(&resolved.path)
         .arg0(&m.name)

@@ -53,7 +53,7 @@ fn publish_run_publish_again_runs_the_new_version() {
 
     ok(client.pyk().args(["remove", "app"]));
     let err = fails(client.pyk().arg("app"));
-    assert!(err.contains("no run package named app"), "{err}");
+    assert!(err.contains("no package run/app"), "{err}");
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn libraries_import_in_a_separate_python() {
     publish(&server, lib.path());
     // A runner of the same name is a different package.
     let err = fails(Client::new(&server).pyk().arg("mylib"));
-    assert!(err.contains("no run package named mylib"), "{err}");
+    assert!(err.contains("no package run/mylib"), "{err}");
 
     let client = Client::new(&server);
     let said = ok(client
@@ -88,7 +88,7 @@ fn libraries_import_in_a_separate_python() {
         String::from_utf8(run(client.python().args(["-c", "from pyk import nosuchlib"])).stderr)
             .unwrap();
     assert!(
-        err.contains("ImportError") && err.contains("no lib package named nosuchlib"),
+        err.contains("ImportError") && err.contains("no package lib/nosuchlib"),
         "{err}"
     );
 

@@ -104,9 +104,11 @@ fn a_runtime_archive_is_imported_once() {
     let work = tempfile::tempdir().unwrap();
     let script = format!(
         "set -e; mkdir -p python/bin python/lib; cp {SYSTEM_PYTHON} python/bin/python3.11; ln -s python3.11 python/bin/python3; \
-         cp -r /usr/lib/python3.11 python/lib/; tar czf rt.tar.gz python"
+         cp -r /usr/lib/python3.11 python/lib/; rm python/lib/python3.11/sitecustomize.py; tar czf rt.tar.gz python"
     );
-    ok(Command::new("sh").args(["-c", &script]).current_dir(work.path()));
+    ok(Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(work.path()));
     let cache = tempfile::tempdir().unwrap();
     let dir = project(&[("x.py", "import sys; print(sys.version_info[:2])\n")]);
     let build = || {
@@ -116,13 +118,23 @@ fn a_runtime_archive_is_imported_once() {
             .current_dir(dir.path())
             .args(["build", "--entry", "x.py", "--runtime"])
             .arg(work.path().join("rt.tar.gz")));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let first = build();
     assert!(first.contains("compressing"), "{first}");
     let second = build();
-    assert!(second.contains("using the cached layer of rt.tar.gz"), "{second}");
+    assert!(
+        second.contains("using the cached layer of rt.tar.gz"),
+        "{second}"
+    );
     let run_cache = tempfile::tempdir().unwrap();
-    assert_eq!(ok(&mut artifact(&dir.path().join("dist/x"), run_cache.path())), "(3, 11)\n");
+    assert_eq!(
+        ok(&mut artifact(&dir.path().join("dist/x"), run_cache.path())),
+        "(3, 11)\n"
+    );
 }

@@ -19,8 +19,9 @@ pub const MAGIC: &[u8; 8] = b"PYKTRL01";
 const MAGIC_PREFIX: &[u8; 6] = b"PYKTRL";
 const MAX_NAME: usize = 64;
 
-/// What `./foo` (and, later, `pyk foo`) does with the payload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What `./foo` (and `pyk foo`) does with the payload; also the repository's two
+/// package namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// A program: the payload's `__main__` runs.
     Run,
@@ -29,6 +30,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "run" => Some(Kind::Run),
+            "lib" => Some(Kind::Lib),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Run => "run",

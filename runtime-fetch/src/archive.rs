@@ -29,8 +29,15 @@ pub fn import_archive(
     let mut file = fs::File::open(archive).ctx(|| format!("open {}", archive.display()))?;
     let mut hasher = Sha256::new();
     io::copy(&mut file, &mut hasher).ctx(|| format!("read {}", archive.display()))?;
-    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let name = archive.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let source = format!("archive {name} (sha256 {digest})");
     if let Some(layer) = store.list()?.into_iter().find(|l| l.source == source) {
         progress.step(&format!("using the cached layer of {name}"));

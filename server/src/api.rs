@@ -187,29 +187,9 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// The two package namespaces: a runner and a library may share a name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Run,
-    Lib,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "run" => Some(Kind::Run),
-            "lib" => Some(Kind::Lib),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Run => "run",
-            Kind::Lib => "lib",
-        }
-    }
-}
+/// The two package namespaces (a runner and a library may share a name): the same
+/// kinds an artifact's trailer records.
+pub use pyk_artifact::trailer::Kind;
 
 /// Whether `s` is a sha256 as the protocol writes it: 64 lowercase hex digits. One
 /// spelling only, so a blob has one URL and one file name.

@@ -78,6 +78,7 @@ impl Client {
             home: tempfile::tempdir().unwrap(),
             url: server.url.clone(),
             key: KEY.into(),
+            write_key: None,
         }
     }
 
@@ -110,7 +111,6 @@ impl Client {
     }
 }
 
-
 /// An app printing its version marker and arguments.
 pub fn app(marker: &str) -> tempfile::TempDir {
     project(&[
@@ -132,7 +132,8 @@ pub fn publish_with(server: &Server, dir: &Path, args: &[&str]) -> String {
         .pyk()
         .env("PYK_CACHE_DIR", build_cache())
         .current_dir(dir)
-        .args(["publish", "--python", PY]).args(args));
+        .args(["publish", "--python", PY])
+        .args(args));
     assert!(
         out.status.success(),
         "publish failed: {}",
@@ -146,4 +147,3 @@ pub fn server() -> (tempfile::TempDir, Server) {
     let server = Server::start(&dir.path().join("pyk.db"), 0);
     (dir, server)
 }
-

@@ -47,7 +47,7 @@ fn rollback_pins_and_pull() {
         "pulled bytes differ"
     );
     // The pulled file runs on its own.
-    let printed = ok(&mut artifact(&out.join("app1"), &client.cache())
+    let printed = ok(artifact(&out.join("app1"), &client.cache())
         .env("PYK_PACKAGE", "x")
         .env("PYK_VERSION", "y"));
     assert_eq!(printed, "v1 x y\n");

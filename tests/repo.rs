@@ -268,3 +268,41 @@ fn bad_names_are_refused() {
     raw.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
 }
+
+#[test]
+fn watch_reports_new_versions_and_command_names_run_with_pyk_run() {
+    let (_dir, server) = server();
+    let client = Client::new(&server);
+    let mut watcher = client
+        .pyk()
+        .args(["watch", "list", "--once"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it says what it watches from, any later publish is reported (watch compares
+    // against that version, so nothing published after this line can be missed).
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(watcher.stderr.take().unwrap()),
+        &mut said,
+    )
+    .unwrap();
+    assert!(said.starts_with("watching run package list"), "{said}");
+    // A package named like a command, published with the original spelling `pyk --build`.
+    let dir = project(&[
+        ("pyk.toml", "name = \"list\"\nrun = \"list.py\"\n"),
+        ("list.py", "print('the list program')\n"),
+    ]);
+    let publisher = Client::new(&server);
+    ok(publisher
+        .pyk()
+        .env("PYK_CACHE_DIR", build_cache())
+        .current_dir(dir.path())
+        .args(["--build", "--python", PY]));
+    let out = watcher.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("run list: version 1 published by "));
+    assert_eq!(ok(client.pyk().args(["run", "list"])), "the list program\n");
+    assert!(ok(client.pyk().arg("list")).starts_with("run  list"));
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use pyk_runtime_fetch::Progress;
+use pyk_server::api::valid_localname;
 
 use crate::build::human_size;
 use crate::config::Config;
@@ -37,7 +38,8 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
             .ok()
             .and_then(|c| c.versions(req.kind, &m.name).ok())
             .map_or_else(|| m.localname.clone(), |list| list.localname);
-        let default_name = localname.unwrap_or_else(|| m.name.clone());
+        // A local name from the server becomes a path: only a plain file name will do.
+        let default_name = localname.filter(|l| valid_localname(l)).unwrap_or_else(|| m.name.clone());
         let dest: PathBuf = match req.output {
             Some(out) if out.is_dir() => out.join(&default_name),
             Some(out) => out.to_path_buf(),

@@ -88,8 +88,10 @@ pub fn resolve(
             })
         }
         Ok(Some(manifest)) => {
+            // Names from the network become file names here: check them.
             if manifest.kind != kind
                 || manifest.name != name
+                || !valid_version(&manifest.version)
                 || version.is_some_and(|v| v != manifest.version)
             {
                 bail!(

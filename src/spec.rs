@@ -59,6 +59,12 @@ impl Spec {
         } else {
             path.to_path_buf()
         };
+        if !file.exists() {
+            bail!(
+                "no pyk.toml at {}: write one (name = …, run = …), or build a script with `pyk build --entry FILE`",
+                path.display()
+            );
+        }
         let text =
             fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let shown = file.display();

@@ -22,4 +22,6 @@ python3 -c 'import cryptography.fernet' 2>/dev/null || want+=(cryptography)
 if [ ${#want[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${want[@]}" ||
     echo "setup: could not install ${want[*]} with pip; the tests that need them adapt or skip" >&2
+  # pyenv's shims only learn of new console scripts (uv) on a rehash.
+  if command -v pyenv >/dev/null; then pyenv rehash || true; fi
 fi

@@ -77,6 +77,10 @@ fn app_with_a_pypi_dependency() {
         listing.contains("click/core.pyc") && listing.contains("click/core.py"),
         "{listing}"
     );
+    // Reproducible with dependencies too.
+    ok(pyk().current_dir(dir.path()).args(["build", "--python", PY, "-o", "dist/again"]));
+    let again = fs::read(dir.path().join("dist/again")).unwrap();
+    assert!(fs::read(&path).unwrap() == again, "two builds with click differ");
 }
 
 #[test]

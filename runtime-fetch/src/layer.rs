@@ -324,6 +324,12 @@ fn pack(
     // Multithreaded output is identical for any worker count >= 1; no long-distance mode and
     // the default window, so the stub's ruzstd decoder can read it.
     encoder.multithread(workers).map_err(io_err)?;
+    // At level 19 zstd's default job is 4 windows (32 MiB): a whole runtime in one job,
+    // one core. 8 MiB jobs let both cores work; the job size is fixed, so the output
+    // still does not depend on the worker count.
+    encoder
+        .set_parameter(zstd::zstd_safe::CParameter::JobSize(8 << 20))
+        .map_err(io_err)?;
     encoder.include_checksum(true).map_err(io_err)?;
 
     let bar = progress.bar(total, "compressing");

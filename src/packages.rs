@@ -97,7 +97,10 @@ impl Packages {
         progress: &Progress,
     ) -> Result<PathBuf> {
         if !valid_sha256(&manifest.artifact_sha256) {
-            bail!("{} sent a manifest with a malformed artifact hash", client.server());
+            bail!(
+                "{} sent a manifest with a malformed artifact hash",
+                client.server()
+            );
         }
         let dest = self.artifact_path(&manifest.artifact_sha256);
         if dest.is_file() {

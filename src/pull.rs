@@ -39,7 +39,9 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
             .and_then(|c| c.versions(req.kind, &m.name).ok())
             .map_or_else(|| m.localname.clone(), |list| list.localname);
         // A local name from the server becomes a path: only a plain file name will do.
-        let default_name = localname.filter(|l| valid_localname(l)).unwrap_or_else(|| m.name.clone());
+        let default_name = localname
+            .filter(|l| valid_localname(l))
+            .unwrap_or_else(|| m.name.clone());
         let dest: PathBuf = match req.output {
             Some(out) if out.is_dir() => out.join(&default_name),
             Some(out) => out.to_path_buf(),

@@ -78,9 +78,14 @@ fn app_with_a_pypi_dependency() {
         "{listing}"
     );
     // Reproducible with dependencies too.
-    ok(pyk().current_dir(dir.path()).args(["build", "--python", PY, "-o", "dist/again"]));
+    ok(pyk()
+        .current_dir(dir.path())
+        .args(["build", "--python", PY, "-o", "dist/again"]));
     let again = fs::read(dir.path().join("dist/again")).unwrap();
-    assert!(fs::read(&path).unwrap() == again, "two builds with click differ");
+    assert!(
+        fs::read(&path).unwrap() == again,
+        "two builds with click differ"
+    );
 }
 
 #[test]

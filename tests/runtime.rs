@@ -102,13 +102,7 @@ fn a_runtime_archive_is_imported_once() {
     // A python-build-standalone style archive (top directory python/) made from Debian's
     // CPython, used with `build --runtime`; the second build reuses the layer.
     let work = tempfile::tempdir().unwrap();
-    let script = format!(
-        "set -e; mkdir -p python/bin python/lib; cp {SYSTEM_PYTHON} python/bin/python3.11; ln -s python3.11 python/bin/python3; \
-         cp -r /usr/lib/python3.11 python/lib/; rm python/lib/python3.11/sitecustomize.py; tar czf rt.tar.gz python"
-    );
-    ok(Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(work.path()));
+    let archive = pbs_style_archive(work.path(), "rt.tar.gz");
     let cache = tempfile::tempdir().unwrap();
     let dir = project(&[("x.py", "import sys; print(sys.version_info[:2])\n")]);
     let build = || {
@@ -117,7 +111,7 @@ fn a_runtime_archive_is_imported_once() {
             .env("PYK_ZSTD_LEVEL", "3")
             .current_dir(dir.path())
             .args(["build", "--entry", "x.py", "--runtime"])
-            .arg(work.path().join("rt.tar.gz")));
+            .arg(&archive));
         assert!(
             out.status.success(),
             "{}",
@@ -136,5 +130,119 @@ fn a_runtime_archive_is_imported_once() {
     assert_eq!(
         ok(&mut artifact(&dir.path().join("dist/x"), run_cache.path())),
         "(3, 11)\n"
+    );
+}
+
+/// Makes `python/` from Debian's CPython (python-build-standalone's layout) in `dir` and
+/// packs it as `name`.
+fn pbs_style_archive(dir: &Path, name: &str) -> std::path::PathBuf {
+    let script = format!(
+        "set -e; mkdir -p python/bin python/lib; cp {SYSTEM_PYTHON} python/bin/python3.11; ln -sf python3.11 python/bin/python3; \
+         cp -r /usr/lib/python3.11 python/lib/; rm python/lib/python3.11/sitecustomize.py; tar czf {name} python; rm -r python"
+    );
+    ok(Command::new("sh").args(["-c", &script]).current_dir(dir));
+    dir.join(name)
+}
+
+#[test]
+fn python_build_standalone_download_from_a_configured_mirror() {
+    use std::io::BufRead;
+    // A mirror laid out like the GitHub releases: {release}/{asset} and {release}/SHA256SUMS.
+    let mirror = tempfile::tempdir().unwrap();
+    let asset = "cpython-3.11.2+20990101-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz";
+    let good = mirror.path().join("20990101");
+    fs::create_dir_all(&good).unwrap();
+    let archive = pbs_style_archive(&good, asset);
+    let sha = ok(Command::new("sha256sum").arg(&archive));
+    fs::write(
+        good.join("SHA256SUMS"),
+        sha.replace(&archive.display().to_string(), asset),
+    )
+    .unwrap();
+    // A release whose SHA256SUMS lies.
+    let bad = mirror.path().join("20990102");
+    fs::create_dir_all(&bad).unwrap();
+    let bad_asset = asset.replace("20990101", "20990102");
+    fs::copy(&archive, bad.join(&bad_asset)).unwrap();
+    fs::write(
+        bad.join("SHA256SUMS"),
+        format!("{}  {bad_asset}\n", "0".repeat(64)),
+    )
+    .unwrap();
+
+    let mut server = Command::new("/usr/bin/python3")
+        .args([
+            "-u",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "0",
+            "--directory",
+        ])
+        .arg(mirror.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .split_whitespace()
+        .skip_while(|w| *w != "port")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+
+    // The mirror comes from the config file's `python_mirror`.
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir_all(home.path().join("pyk")).unwrap();
+    fs::write(
+        home.path().join("pyk/config.toml"),
+        format!("python_mirror = \"http://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let pyk_here = |release: &str| {
+        let mut cmd = pyk();
+        cmd.env("PYK_CACHE_DIR", cache.path())
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("PYK_PBS_RELEASE", release)
+            .env("PYK_ZSTD_LEVEL", "3");
+        cmd
+    };
+    let dir = project(&[("x.py", "import ssl, sys; print(sys.version_info[:3])\n")]);
+    ok(pyk_here("20990101")
+        .current_dir(dir.path())
+        .args(["build", "--entry", "x.py", "--python", "3.11.2"]));
+    let run_cache = tempfile::tempdir().unwrap();
+    assert_eq!(
+        ok(&mut artifact(&dir.path().join("dist/x"), run_cache.path())),
+        "(3, 11, 2)\n"
+    );
+    let listing = ok(pyk_here("20990101").args(["runtime", "list"]));
+    assert!(
+        listing.contains("python-build-standalone 20990101"),
+        "{listing}"
+    );
+
+    let err = fails(pyk_here("20990102").args(["-q", "runtime", "fetch", "3.11.2"]));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        err.contains("checksum mismatch")
+            && err.contains(&"0".repeat(64))
+            && err.contains("/20990102/"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Nothing from the refused download was kept.
+    let listing = ok(pyk_here("20990101").args(["runtime", "list"]));
+    assert_eq!(
+        listing.matches("python-build-standalone").count(),
+        1,
+        "{listing}"
     );
 }

@@ -35,7 +35,7 @@ pub enum StoreError {
          the delete (latest then moves to the newest version not yanked)"
     )]
     IsLatest { package: String, version: String },
-    #[error("storage I/O: {0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("database: {0}")]
     Db(String),

@@ -7,12 +7,12 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use pyk_artifact::trailer::{hex, Trailer, TRAILER_LEN};
+use pyk_artifact::trailer::{hex, Trailer};
 use pyk_runtime_fetch::Progress;
 use pyk_server::api::{valid_version, BlobRef, PublishRequest};
 use sha2::{Digest, Sha256};
@@ -52,10 +52,7 @@ fn check_version(version: Option<&str>) -> Result<()> {
 /// Reads the trailer of a built artifact.
 pub fn read_trailer(path: &Path) -> Result<Trailer> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let len = file.metadata()?.len();
-    let mut tail = [0u8; TRAILER_LEN];
-    let n = file.read_at(&mut tail, len.saturating_sub(TRAILER_LEN as u64))?;
-    Trailer::decode(&tail[..n], len).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    Trailer::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 fn sha256_range(file: &mut File, offset: u64, len: u64) -> io::Result<String> {

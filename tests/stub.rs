@@ -9,11 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use pyk_artifact::trailer::{Trailer, TRAILER_LEN};
+use pyk_artifact::trailer::Trailer;
 
 fn trailer(path: &Path) -> Trailer {
-    let bytes = fs::read(path).unwrap();
-    Trailer::decode(&bytes[bytes.len() - TRAILER_LEN..], bytes.len() as u64).unwrap()
+    Trailer::read(&fs::File::open(path).unwrap()).unwrap()
 }
 
 /// Entries of `<cache>/runtimes`, sorted.

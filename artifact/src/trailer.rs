@@ -11,6 +11,8 @@
 //! shows it.
 
 use std::fmt;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
 /// Total size of the trailer in bytes (fixed per format version).
 pub const TRAILER_LEN: usize = 384;
@@ -85,6 +87,8 @@ pub enum TrailerError {
     UnsupportedVersion(String),
     /// The magic matched but the fields don't parse or don't fit the file.
     Malformed(&'static str),
+    /// The file could not be read.
+    Io(std::io::ErrorKind),
 }
 
 impl fmt::Display for TrailerError {
@@ -100,6 +104,7 @@ impl fmt::Display for TrailerError {
                 "artifact format version {v} is not supported by this pyk"
             ),
             TrailerError::Malformed(what) => write!(f, "damaged artifact trailer: {what}"),
+            TrailerError::Io(kind) => write!(f, "cannot read the artifact: {kind}"),
         }
     }
 }
@@ -144,6 +149,17 @@ impl Trailer {
         out[..text.len()].copy_from_slice(text.as_bytes());
         out[body..].copy_from_slice(MAGIC);
         out
+    }
+
+    /// Reads the trailer of an open artifact: one `fstat` and one `pread`.
+    pub fn read(file: &File) -> Result<Trailer, TrailerError> {
+        let io = |e: std::io::Error| TrailerError::Io(e.kind());
+        let len = file.metadata().map_err(io)?.len();
+        let mut tail = [0u8; TRAILER_LEN];
+        let n = file
+            .read_at(&mut tail, len.saturating_sub(TRAILER_LEN as u64))
+            .map_err(io)?;
+        Trailer::decode(&tail[..n], len)
     }
 
     /// Decodes the last [`TRAILER_LEN`] bytes of a file of `file_len` bytes, checking that

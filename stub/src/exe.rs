@@ -2,11 +2,10 @@
 //! layer mapped into memory.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use memmap2::Mmap;
-use pyk_artifact::trailer::{Trailer, TRAILER_LEN};
+use pyk_artifact::trailer::Trailer;
 
 pub struct Artifact {
     /// Absolute path of the artifact, as the kernel resolved it.
@@ -35,16 +34,7 @@ impl Artifact {
             .map_err(|e| format!("cannot find my own file through /proc/self/exe: {e}"))?;
         let shown = path.display();
         let file = File::open(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let len = file
-            .metadata()
-            .map_err(|e| format!("cannot read {shown}: {e}"))?
-            .len();
-        let mut tail = [0u8; TRAILER_LEN];
-        let start = len.saturating_sub(TRAILER_LEN as u64);
-        let n = file
-            .read_at(&mut tail, start)
-            .map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let trailer = Trailer::decode(&tail[..n], len).map_err(|e| format!("{shown}: {e}"))?;
+        let trailer = Trailer::read(&file).map_err(|e| format!("{shown}: {e}"))?;
         Ok(Artifact {
             path,
             file,

@@ -4,7 +4,7 @@ mod assemble;
 mod compile;
 mod deps;
 mod payload;
-pub mod runtime;
+mod runtime;
 mod stage;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +29,9 @@ pub struct Options<'a> {
 /// Builds the artifact and returns its path.
 pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf> {
     let started = Instant::now();
-    let want = (opts.python.clone())
+    let want = opts
+        .python
+        .clone()
         .or_else(|| spec.python.clone())
         .or_else(|| std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()));
     let runtime = runtime::resolve(

@@ -92,7 +92,13 @@ impl Client {
         }
     }
 
-    fn get(&self, path: &str, etag: Option<&str>) -> Result<Response<Body>, ClientError> {
+    /// A signed GET; `wait` replaces the usual bound on waiting for the answer (long polls).
+    fn get(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+        wait: Option<Duration>,
+    ) -> Result<Response<Body>, ClientError> {
         let mut req = self
             .agent
             .get(format!("{}{path}", self.base))
@@ -100,6 +106,9 @@ impl Client {
             .header("X-Pyk-Node", &self.node);
         if let Some(etag) = etag {
             req = req.header("If-None-Match", etag);
+        }
+        if let Some(wait) = wait {
+            req = req.config().timeout_recv_response(Some(wait)).build();
         }
         req.call().map_err(|e| self.unreachable(e))
     }
@@ -152,7 +161,7 @@ impl Client {
     ) -> Result<Option<Manifest>, ClientError> {
         let what = format!("{kind} package {name}");
         let resp = self.check(
-            self.get(&format!("/v1/packages/{kind}/{name}"), etag)?,
+            self.get(&format!("/v1/packages/{kind}/{name}"), etag, None)?,
             &what,
         )?;
         if resp.status().as_u16() == 304 {
@@ -162,7 +171,7 @@ impl Client {
     }
 
     pub fn list(&self) -> Result<Vec<PackageSummary>, ClientError> {
-        let resp = self.check(self.get("/v1/packages", None)?, "package list")?;
+        let resp = self.check(self.get("/v1/packages", None, None)?, "package list")?;
         Ok(self.json::<PackageList>(resp)?.packages)
     }
 
@@ -174,23 +183,19 @@ impl Client {
         after: &str,
         secs: u64,
     ) -> Result<Option<Manifest>, ClientError> {
+        // A `+` in a query string would arrive as a space; versions have no other
+        // character that needs escaping.
+        let after = after.replace('+', "%2B");
         let path = format!("/v1/packages/{kind}/{name}/watch?after={after}&timeout={secs}");
-        let slow = Client {
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_recv_response(Some(Duration::from_secs(secs + 10)))
-                .build()
-                .into(),
-            base: self.base.clone(),
-            key: self.key.clone(),
-            write_key: self.write_key.clone(),
-            node: self.node.clone(),
-        };
-        let resp = slow.check(slow.get(&path, None)?, &format!("{kind} package {name}"))?;
+        let wait = Duration::from_secs(secs + 10);
+        let resp = self.check(
+            self.get(&path, None, Some(wait))?,
+            &format!("{kind} package {name}"),
+        )?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
-        slow.json(resp).map(Some)
+        self.json(resp).map(Some)
     }
 
     /// Downloads blob `sha256` into `dir/<sha256>` (decrypted, verified, atomically).
@@ -203,7 +208,7 @@ impl Client {
     ) -> Result<PathBuf> {
         let dest = dir.join(sha256);
         let resp = self.check(
-            self.get(&format!("/v1/blobs/{sha256}"), None)?,
+            self.get(&format!("/v1/blobs/{sha256}"), None, None)?,
             &format!("blob {sha256}"),
         )?;
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -391,6 +396,7 @@ impl Client {
             self.get(
                 &format!("/v1/packages/{kind}/{name}/versions/{version}"),
                 etag,
+                None,
             )?,
             &what,
         )?;
@@ -403,7 +409,7 @@ impl Client {
     pub fn versions(&self, kind: &str, name: &str) -> Result<VersionList, ClientError> {
         let what = format!("{kind} package {name}");
         let resp = self.check(
-            self.get(&format!("/v1/packages/{kind}/{name}/versions"), None)?,
+            self.get(&format!("/v1/packages/{kind}/{name}/versions"), None, None)?,
             &what,
         )?;
         self.json(resp)

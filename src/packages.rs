@@ -75,18 +75,7 @@ impl Packages {
         if dest.is_file() {
             return Ok(());
         }
-        let dir = dest.parent().context("artifact path has no parent")?;
-        fs::create_dir_all(dir)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".adopt-")
-            .tempfile_in(dir)?;
-        fs::copy(file, tmp.path())?;
-        let mode = if manifest.executable { 0o755 } else { 0o644 };
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(mode))?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&dest).map_err(|e| e.error)?;
-        Ok(())
+        copy_atomic(file, &dest, mode_of(manifest))
     }
 
     /// Makes the artifact of `manifest` present, downloading the blobs it lacks.
@@ -146,8 +135,7 @@ impl Packages {
             );
         }
         let file = tmp.as_file();
-        let mode = if manifest.executable { 0o755 } else { 0o644 };
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.set_permissions(fs::Permissions::from_mode(mode_of(manifest)))?;
         file.sync_all()?;
         tmp.persist(&dest)
             .map_err(|e| e.error)
@@ -156,19 +144,47 @@ impl Packages {
     }
 }
 
-/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+/// The mode a package's file gets: executable unless it is a pushed plain file.
+pub fn mode_of(manifest: &Manifest) -> u32 {
+    if manifest.executable {
+        0o755
+    } else {
+        0o644
+    }
+}
+
+/// Writes `bytes` to `path` atomically (see [`replace_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().context("path has no parent")?;
+    replace_atomic(path, mode, |f| f.write_all(bytes))
+}
+
+/// Copies `src` to `dest` atomically (see [`replace_atomic`]).
+pub fn copy_atomic(src: &Path, dest: &Path, mode: u32) -> Result<()> {
+    let mut from = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    replace_atomic(dest, mode, |f| io::copy(&mut from, f).map(drop))
+}
+
+/// Fills a temp file beside `path`, syncs it and renames it over `path`: readers see the
+/// old file or the new one, never a part, and a failure leaves the old one untouched.
+fn replace_atomic(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(".pyk-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
+    let file = tmp.as_file_mut();
+    let written = fill(file)
+        .and_then(|()| file.set_permissions(fs::Permissions::from_mode(mode)))
+        .and_then(|()| file.sync_all());
+    written.with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write {}", path.display()))?;

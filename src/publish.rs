@@ -6,7 +6,7 @@
 //! pushed file is one blob.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -55,11 +55,31 @@ pub fn read_trailer(path: &Path) -> Result<Trailer> {
     Trailer::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-fn sha256_range(file: &mut File, offset: u64, len: u64) -> io::Result<String> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file.take(len), &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
+/// The sha256 of each of `ranges` and of the whole file, in one read. The ranges are
+/// consecutive from byte 0 and cover the file, as `publish` and `push` make them.
+fn hash_ranges(file: &Path, ranges: &[(u64, u64)]) -> Result<(Vec<String>, String)> {
+    let mut src = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut whole = Sha256::new();
+    let mut parts = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    for &(_, len) in ranges {
+        let mut part = Sha256::new();
+        let mut left = len;
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = src
+                .read(&mut buf[..want])
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            if n == 0 {
+                bail!("{} changed while it was being published", file.display());
+            }
+            part.update(&buf[..n]);
+            whole.update(&buf[..n]);
+            left -= n as u64;
+        }
+        parts.push(hex(&part.finalize()));
+    }
+    Ok((parts, hex(&whole.finalize())))
 }
 
 /// What to upload: `(offset, len)` ranges of one file, published as one package version.
@@ -87,9 +107,13 @@ pub fn publish(
         file: artifact,
         kind: trailer.kind.as_str(),
         name: &trailer.name,
+        // Consecutive by construction (pyk writes the payload right after the layer).
         ranges: vec![
             (0, trailer.runtime.offset),
-            (trailer.runtime.offset, trailer.runtime.len),
+            (
+                trailer.runtime.offset,
+                trailer.payload.offset - trailer.runtime.offset,
+            ),
             (trailer.payload.offset, size - trailer.payload.offset),
         ],
         python: format!("{}.{}", trailer.python.0, trailer.python.1),
@@ -142,16 +166,13 @@ fn send(
     cache_root: &Path,
     progress: &Progress,
 ) -> Result<()> {
-    let mut file = File::open(upload.file)
-        .with_context(|| format!("cannot read {}", upload.file.display()))?;
-    let size = file.metadata()?.len();
-    let mut blobs = Vec::new();
-    for &(offset, len) in &upload.ranges {
-        let sha256 = sha256_range(&mut file, offset, len)
-            .with_context(|| format!("cannot read {}", upload.file.display()))?;
-        blobs.push((BlobRef { sha256, size: len }, offset));
-    }
-    let artifact_sha256 = sha256_range(&mut file, 0, size)?;
+    let size: u64 = upload.ranges.iter().map(|r| r.1).sum();
+    let (shas, artifact_sha256) = hash_ranges(upload.file, &upload.ranges)?;
+    let blobs: Vec<_> = shas
+        .into_iter()
+        .zip(&upload.ranges)
+        .map(|(sha256, &(offset, len))| (BlobRef { sha256, size: len }, offset))
+        .collect();
 
     let client = client(config)?;
     if let Some(localname) = release.localname {

@@ -1,14 +1,14 @@
 //! `pyk pull foo [bar …]`: write packages to files, for machines with no pyk at all.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use pyk_runtime_fetch::Progress;
 use pyk_server::api::valid_localname;
 
 use crate::build::human_size;
 use crate::config::Config;
+use crate::packages::{copy_atomic, mode_of};
 use crate::runner::resolve;
 
 pub struct Pull<'a> {
@@ -50,21 +50,7 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
         if dest.exists() && !req.force {
             bail!("{} exists: pass --force to replace it", dest.display());
         }
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = tempfile::Builder::new()
-            .prefix(".pyk-pull-")
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot write in {}", dir.display()))?;
-        // fs::copy keeps the cached file's mode: executable for programs.
-        fs::copy(&resolved.path, tmp.path())
-            .with_context(|| format!("cannot write {}", dest.display()))?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&dest)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot write {}", dest.display()))?;
+        copy_atomic(&resolved.path, &dest, mode_of(m))?;
         println!(
             "{} {} → {} ({})",
             m.name,

@@ -29,11 +29,7 @@ pub fn import_archive(
     let mut file = fs::File::open(archive).ctx(|| format!("open {}", archive.display()))?;
     let mut hasher = Sha256::new();
     io::copy(&mut file, &mut hasher).ctx(|| format!("read {}", archive.display()))?;
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = format!("{:x}", hasher.finalize());
     let name = archive
         .file_name()
         .map(|n| n.to_string_lossy())

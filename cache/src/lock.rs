@@ -45,6 +45,11 @@ impl EntryLock {
         acquire(path, Mode::Exclusive, true, false)
     }
 
+    /// Whether someone holds a lock on the file (without creating it or waiting).
+    pub(crate) fn is_held(path: &Path) -> bool {
+        File::open(path).is_ok_and(|f| matches!(f.try_lock(), Err(TryLockError::WouldBlock)))
+    }
+
     /// Turns an exclusive lock into a shared one, for the process that just filled the
     /// entry and now runs from it.
     pub(crate) fn downgrade(&self) -> io::Result<()> {

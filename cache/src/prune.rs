@@ -71,6 +71,11 @@ impl Cache {
         Ok(removal)
     }
 
+    /// Whether a running program holds the entry (its lock cannot be taken exclusively).
+    pub fn in_use(&self, entry: &Entry) -> bool {
+        EntryLock::is_held(&entry.lock)
+    }
+
     /// Removes one entry unless someone holds it; returns whether it was removed. A
     /// directory is first renamed to a work name, so no process can start from a half-
     /// deleted tree, and the next filler or prune finishes the job if this one is killed.

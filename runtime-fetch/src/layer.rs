@@ -30,6 +30,8 @@ pub(crate) fn build(
     progress.step("precompiling the standard library");
     precompile(&root, &python, progress)?;
     zip_stdlib(&root, &python)?;
+    // Added by the layers branch until the runtimes branch, which owns this, lands its own.
+    add_pyk_pth(&root, &python)?;
     progress.step(&format!(
         "compressing runtime layer (zstd level {})",
         store.zstd_level()
@@ -86,6 +88,47 @@ fn probe(root: &Path) -> Result<PyVersion, FetchError> {
         )));
     }
     Ok(version)
+}
+
+/// The `.pth` line of the exec contract (see `pyk_artifact::launch`): `PYK_PATH`'s entries
+/// go on `sys.path` after the stdlib, so any interpreter of this runtime started by a pyk
+/// program (`sys.executable -m`, multiprocessing) sees the program's app and dependencies.
+const PYK_PTH: &str = "import os, sys; sys.path.extend(p for p in os.environ.get('PYK_PATH', '').split(':') if p and p not in sys.path)\n";
+
+/// Writes `_pyk.pth` into the site-packages directory this runtime's `site` reads
+/// (`lib/python3.X/site-packages`, or `dist-packages` for Debian's CPython).
+fn add_pyk_pth(root: &Path, python: &PyVersion) -> Result<(), FetchError> {
+    let exe = root.join("bin/python3");
+    let out = Command::new(&exe)
+        .env_clear()
+        .args([
+            "-I",
+            "-B",
+            "-c",
+            "import site; print('\\n'.join(site.getsitepackages()))",
+        ])
+        .output()
+        .map_err(|e| FetchError::Compile {
+            python: exe.clone(),
+            reason: e.to_string(),
+        })?;
+    let wanted = format!("lib/python{}.{}/", python.major, python.minor);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let site = text
+        .lines()
+        .map(Path::new)
+        .find(|p| {
+            p.strip_prefix(root)
+                .is_ok_and(|rel| rel.to_string_lossy().starts_with(&wanted))
+        })
+        .map(Path::to_path_buf)
+        .ok_or_else(|| FetchError::Compile {
+            python: exe.clone(),
+            reason: format!("no site-packages directory under {}", root.display()),
+        })?;
+    fs::create_dir_all(&site).ctx(|| format!("create {}", site.display()))?;
+    let pth = site.join("_pyk.pth");
+    fs::write(&pth, PYK_PTH).ctx(|| format!("write {}", pth.display()))
 }
 
 /// Move the precompiled stdlib into `lib/python3X.zip` (see stdlib_zip.py for why).

@@ -28,8 +28,3 @@ pub use pbs::{
 pub use progress::Progress;
 pub use store::{Layer, LayerStore};
 pub use version::{PyVersion, PythonRequest, SUPPORTED_MINORS};
-
-/// The layer store of the default cache root (see `pyk_artifact::cache::root`).
-pub fn default_store() -> Option<LayerStore> {
-    pyk_artifact::cache::root().map(|root| LayerStore::open(&root))
-}

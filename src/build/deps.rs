@@ -15,6 +15,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use pyk_runtime_fetch::PyVersion;
 
+use super::lock;
+
 /// What to install, and where.
 pub struct Request<'a> {
     pub requirements: &'a [String],
@@ -63,12 +65,19 @@ impl Installer {
         }
     }
 
-    pub fn install(&self, req: &Request) -> Result<()> {
+    /// Installs into `req.target`; returns the resolution as `pylock.toml`.
+    pub fn install(&self, req: &Request) -> Result<String> {
+        let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let lock_file = scratch.path().join("pylock.toml");
+        let report = scratch.path().join("report.json");
         let mut cmd = match self {
             Installer::Uv(uv) => {
+                self.resolve(uv, req, scratch.path(), &lock_file)?;
                 let mut cmd = Command::new(uv);
                 cmd.args(["pip", "install", "--no-config", "--quiet", "--python"])
-                    .arg(req.python);
+                    .arg(req.python)
+                    .arg("-r")
+                    .arg(&lock_file);
                 cmd
             }
             Installer::Pip(python) => {
@@ -94,14 +103,17 @@ impl Installer {
                     "manylinux2014_x86_64",
                     "--platform",
                     "linux_x86_64",
-                ]);
+                ])
+                .arg("--report")
+                .arg(&report)
+                .args(req.requirements);
+                for file in req.requirement_files {
+                    cmd.arg("-r").arg(file);
+                }
                 cmd
             }
         };
-        cmd.arg("--target").arg(req.target).args(req.requirements);
-        for file in req.requirement_files {
-            cmd.arg("-r").arg(file);
-        }
+        cmd.arg("--target").arg(req.target);
         let out = cmd
             .output()
             .with_context(|| format!("cannot run {}", self.name()))?;
@@ -115,7 +127,46 @@ impl Installer {
         }
         // Console scripts would point at the build machine's interpreter.
         let _ = fs::remove_dir_all(req.target.join("bin"));
-        refuse_native(req.target)
+        match self {
+            Installer::Uv(_) => {
+                let text = fs::read_to_string(&lock_file)
+                    .with_context(|| format!("cannot read {}", lock_file.display()))?;
+                Ok(lock::normalize(&text))
+            }
+            Installer::Pip(_) => lock::from_pip_report(&report),
+        }
+    }
+
+    /// `uv pip compile` of the requirements into `lock_file` (PEP 751), for the runtime.
+    fn resolve(
+        &self,
+        uv: &OsString,
+        req: &Request,
+        scratch: &Path,
+        lock_file: &Path,
+    ) -> Result<()> {
+        let direct = scratch.join("requirements.in");
+        fs::write(&direct, req.requirements.join("\n"))
+            .with_context(|| format!("cannot write {}", direct.display()))?;
+        let out = Command::new(uv)
+            .args(["pip", "compile", "--no-config", "--quiet", "--no-header"])
+            .args(["--format", "pylock.toml", "--python"])
+            .arg(req.python)
+            .arg(&direct)
+            .args(req.requirement_files)
+            .arg("-o")
+            .arg(lock_file)
+            .output()
+            .with_context(|| format!("cannot run {}", self.name()))?;
+        if !out.status.success() {
+            let said = String::from_utf8_lossy(&out.stderr);
+            bail!(
+                "{} could not install the dependencies:\n{}",
+                self.name(),
+                said.trim()
+            );
+        }
+        Ok(())
     }
 }
 
@@ -125,56 +176,4 @@ fn on_path(program: &str) -> Option<OsString> {
         .map(|d| d.join(program))
         .find(|p| p.is_file())
         .map(PathBuf::into_os_string)
-}
-
-/// Fails, naming the distribution, if any installed file is a compiled extension module.
-fn refuse_native(target: &Path) -> Result<()> {
-    let mut native = Vec::new();
-    find_native(target, target, &mut native)?;
-    let Some(first) = native.first() else {
-        return Ok(());
-    };
-    let owner = owner_of(target, first).unwrap_or_else(|| "a dependency".into());
-    bail!(
-        "{owner} contains compiled extension modules ({}{}); pyk packs pure-Python dependencies only for now",
-        first.display(),
-        if native.len() > 1 { format!(" and {} more", native.len() - 1) } else { String::new() }
-    )
-}
-
-fn find_native(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            find_native(root, &path, out)?;
-        } else if path.extension().is_some_and(|e| e == "so" || e == "pyd") {
-            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
-        }
-    }
-    Ok(())
-}
-
-/// The `Name` of the distribution whose RECORD lists `file`.
-fn owner_of(target: &Path, file: &Path) -> Option<String> {
-    let wanted = file.to_string_lossy().into_owned();
-    for entry in fs::read_dir(target).ok()?.flatten() {
-        let dir = entry.path();
-        if dir.extension().is_none_or(|e| e != "dist-info") {
-            continue;
-        }
-        let record = fs::read_to_string(dir.join("RECORD")).unwrap_or_default();
-        if record
-            .lines()
-            .any(|l| l.split(',').next() == Some(wanted.as_str()))
-        {
-            let metadata = fs::read_to_string(dir.join("METADATA")).unwrap_or_default();
-            return metadata
-                .lines()
-                .find_map(|l| l.strip_prefix("Name: "))
-                .map(str::to_owned);
-        }
-    }
-    None
 }

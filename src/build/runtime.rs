@@ -10,15 +10,22 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
+use pyk_artifact::extract::{self, Unpacked};
+use pyk_artifact::install;
+use pyk_artifact::trailer::{self, Role, Span};
+use pyk_cache::{Cache, EntryLock};
 use pyk_runtime_fetch::{fetch_pbs, import_archive, Layer, LayerStore, Progress, PythonRequest};
 
 /// The Python release downloaded when nothing is asked for and nothing is cached.
 pub const DEFAULT_PYTHON: &str = "3.12";
 
-/// A runtime layer and the directory it is unpacked in.
+/// A runtime layer and the directory it is unpacked in (held while the build uses it).
 pub struct Runtime {
     pub layer: Layer,
+    /// What the layer unpacks to: the caps its trailer line declares.
+    pub unpacked: Unpacked,
     pub dir: PathBuf,
+    _held: EntryLock,
 }
 
 impl Runtime {
@@ -28,13 +35,13 @@ impl Runtime {
 }
 
 pub fn resolve(
-    cache_root: &Path,
+    cache: &Cache,
     want: Option<&str>,
     archive: Option<&Path>,
     mirror: Option<&str>,
     progress: &Progress,
 ) -> Result<Runtime> {
-    let store = LayerStore::open(cache_root);
+    let store = LayerStore::open(cache.root());
     let req = want.map(str::parse::<PythonRequest>).transpose()?;
     let layer = match (archive, &req) {
         (Some(archive), _) => {
@@ -71,6 +78,27 @@ pub fn resolve(
     // SAFETY: cached layers are written once (renamed into place) and never modified.
     let map = unsafe { Mmap::map(&file) }
         .with_context(|| format!("cannot map {}", layer.path.display()))?;
-    let dir = pyk_artifact::unpack::install(cache_root, &layer.sha256, &map)?;
-    Ok(Runtime { layer, dir })
+    // TODO(runtimes merge): the layer store records what a layer unpacks to once its layers
+    // come from pyk_artifact::write; until then it is measured here, the one place that does.
+    let unpacked =
+        extract::measure(&map).with_context(|| format!("cannot read {}", layer.path.display()))?;
+    let record = trailer::Layer {
+        role: Role::Runtime,
+        span: Span {
+            offset: 0,
+            len: map.len() as u64,
+        },
+        sha256: trailer::sha256_from_hex(&layer.sha256)
+            .context("the runtime cache holds a layer with a malformed name")?,
+        size: unpacked.size,
+        files: unpacked.files,
+    };
+    let held = install::install(cache, &record, &map)?;
+    let dir = cache.entry(install::bucket(Role::Runtime), &layer.sha256);
+    Ok(Runtime {
+        layer,
+        unpacked,
+        dir,
+        _held: held,
+    })
 }

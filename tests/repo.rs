@@ -208,13 +208,14 @@ fn a_tampered_blob_is_refused_before_anything_runs() {
             flipped += 1;
         }
     }
-    assert_eq!(flipped, 3);
+    // Stub, runtime layer, app layer, trailer.
+    assert_eq!(flipped, 4);
     let client = Client::new(&server);
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");
     assert!(
-        !client.cache().join("artifacts").exists()
-            || fs::read_dir(client.cache().join("artifacts"))
+        !client.cache().join("artifacts-v1").exists()
+            || fs::read_dir(client.cache().join("artifacts-v1"))
                 .unwrap()
                 .all(|e| e.unwrap().file_name().to_string_lossy().starts_with('.'))
     );

@@ -168,10 +168,7 @@ fn a_full_disk_is_one_clear_error_and_leaves_nothing() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     // `ls` shows what remains: only the lock file.
     let left = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        left.trim(),
-        format!("{}.lock", runtime_key(hello()))
-    );
+    assert_eq!(left.trim(), format!("{}.lock", runtime_key(hello())));
 }
 
 #[test]

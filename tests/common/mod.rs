@@ -13,9 +13,13 @@ use std::sync::OnceLock;
 pub const SYSTEM_PYTHON: &str = "/usr/bin/python3.11";
 pub const PY: &str = "3.11";
 
+/// The build time every test build records, so builds are reproducible.
+pub const SOURCE_DATE_EPOCH: &str = "1700000000";
+
 pub fn pyk() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk"));
     cmd.env("PYK_CACHE_DIR", build_cache())
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
         .env_remove("PYK_PYTHON")
         .env_remove("PYK_PYTHON_MIRROR");
     cmd

@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use pyk_cache::{write_file, Bucket, Existing};
+use pyk_cache::{write_file, Bucket, EntryLock, Existing};
 use pyk_runtime_fetch::Progress;
 use pyk_server::api::{valid_sha256, Manifest};
 use sha2::{Digest, Sha256};
@@ -98,6 +98,17 @@ impl Packages {
             );
         }
         let dest = self.artifact_path(&manifest.artifact_sha256);
+        if dest.is_file() {
+            return Ok(dest);
+        }
+        // One process downloads and assembles; others starting the same version wait here
+        // and then find the artifact in place.
+        let lock_path = dest.with_file_name(format!("{}.lock", manifest.artifact_sha256));
+        if let Some(dir) = lock_path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let _lock = EntryLock::exclusive(&lock_path)
+            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
         if dest.is_file() {
             return Ok(dest);
         }

@@ -63,6 +63,36 @@ fn package_with_main_via_entry_and_requirements_style() {
 }
 
 #[test]
+fn child_interpreters_see_the_app() {
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"kids\"\nrun = \"kids.py\"\nlibraries = [\"helper.py\", \"pkg\"]\n",
+        ),
+        (
+            "kids.py",
+            "import multiprocessing as mp, subprocess, sys\nfrom helper import square\n\nif __name__ == '__main__':\n    out = subprocess.run([sys.executable, '-m', 'pkg.child', 'x'], capture_output=True, text=True)\n    print(out.stdout.strip() or out.stderr)\n    for method in ('spawn', 'forkserver'):\n        with mp.get_context(method).Pool(2) as pool:\n            print(method, pool.map(square, [1, 2, 3]))\n",
+        ),
+        ("helper.py", "def square(x):\n    return x * x\n"),
+        ("pkg/__init__.py", ""),
+        (
+            "pkg/child.py",
+            "import sys\nprint('child', __name__, sys.argv[1:])\n",
+        ),
+    ]);
+    let path = build(dir.path(), "kids", &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let out = ok(Command::new("env")
+        .arg("-i")
+        .arg(format!("PYK_CACHE_DIR={}", cache.path().display()))
+        .arg(&path));
+    assert_eq!(
+        out,
+        "child __main__ ['x']\nspawn [1, 4, 9]\nforkserver [1, 4, 9]\n"
+    );
+}
+
+#[test]
 fn app_with_a_pypi_dependency() {
     let dir = project(&[
         ("pyk.toml", "name = \"greet\"\nrun = \"greet.py\"\ndependencies = [\"click==8.1.7\"]\n"),

@@ -251,6 +251,51 @@ fn twenty_clients_run_while_one_publishes() {
 }
 
 #[test]
+fn a_hundred_simultaneous_first_runs_all_succeed() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    // One machine, an empty cache, a hundred `pyk app` at once: each fetches, assembles and
+    // runs; a content-named file is never replaced, so none trips over another.
+    let client = Client::new(&server);
+    let children: Vec<_> = (0..100)
+        .map(|i| {
+            client
+                .pyk()
+                // A hundred processes on two cores: the point is the cache, not latency.
+                .env("PYK_TIMEOUT", "60")
+                .args(["app", &i.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("v1 app 1 {i}\n")
+        );
+    }
+    let artifacts = client.cache().join("artifacts-v1");
+    let names: Vec<_> = fs::read_dir(&artifacts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "one artifact, nothing half-written: {names:?}"
+    );
+}
+
+#[test]
 fn bad_names_are_refused() {
     let (_dir, server) = server();
     let client = Client::new(&server);

@@ -35,8 +35,9 @@ impl EntryLock {
         acquire(path, Mode::Shared, false, true)
     }
 
-    /// `LOCK_EX`, creating the lock file if needed, waiting for holders to go.
-    pub(crate) fn exclusive(path: &Path) -> io::Result<EntryLock> {
+    /// `LOCK_EX`, creating the lock file if needed, waiting for holders to go: for work
+    /// that must happen once however many processes want its result.
+    pub fn exclusive(path: &Path) -> io::Result<EntryLock> {
         acquire(path, Mode::Exclusive, true, true)?.ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 

@@ -20,6 +20,8 @@ pub fn pyk() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk"));
     cmd.env("PYK_CACHE_DIR", build_cache())
         .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+        // Dependency and app layers compressed fast: the tests build many.
+        .env("PYK_ZSTD_LEVEL", "3")
         .env_remove("PYK_PYTHON")
         .env_remove("PYK_PYTHON_MIRROR");
     cmd

@@ -296,3 +296,6 @@ fn on_path(program: &str) -> Option<OsString> {
         .find(|p| p.is_file())
         .map(PathBuf::into_os_string)
 }
+
+#[cfg(test)]
+mod tests;

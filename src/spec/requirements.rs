@@ -36,7 +36,7 @@ pub fn check(src: &Source, key: &str, items: &[Spanned<String>]) -> Result<Vec<S
 pub fn file(path: PathBuf, named_in: &str) -> Result<PathBuf> {
     if !path.is_file() {
         bail!(
-            "{named_in}: requirements file {} does not exist",
+            "{named_in}: requirements file {} is not a file",
             path.display()
         );
     }

@@ -127,10 +127,14 @@ pub fn build_wheel(installer: &Installer, req: &Request, project: &Path, out: &P
 }
 
 /// uv: resolves exact pins again, without dependencies, into a PEP 751 `pylock.toml` at
-/// `out`, to learn each installed distribution's file, URL and sha256.
-pub fn lock_pins(uv: &OsString, req: &Request, pins: &Path, out: &Path) -> Command {
+/// `out`, to learn each installed distribution's file, URL and sha256. `offline` answers
+/// from uv's cache, which the install just filled: what the install saw, with no request.
+pub fn lock_pins(uv: &OsString, req: &Request, pins: &Path, out: &Path, offline: bool) -> Command {
     let installer = Installer::Uv(uv.clone());
     let mut cmd = Command::new(uv);
+    if offline {
+        cmd.arg("--offline");
+    }
     cmd.args([
         "pip",
         "compile",

@@ -43,12 +43,16 @@ pub enum ArchiveKind {
     Wheel,
     /// Built into a wheel on this machine.
     Sdist,
+    /// A local source tree (a `name @ file:///dir` requirement), built on this machine.
+    Directory,
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct DirectUrl {
     pub url: String,
     pub sha256: Option<String>,
+    /// A source tree rather than an archive (PEP 610 `dir_info`).
+    pub is_dir: bool,
 }
 
 impl Dist {
@@ -144,7 +148,12 @@ pub fn read(dir: &Path, own: &dyn Fn(&str) -> bool) -> Result<Vec<Dist>> {
                             .and_then(|h| h.strip_prefix("sha256="))
                     })
                     .map(str::to_owned);
-                Some(DirectUrl { url, sha256 })
+                let is_dir = v.get("dir_info").is_some();
+                Some(DirectUrl {
+                    url,
+                    sha256,
+                    is_dir,
+                })
             });
         dists.push(Dist {
             own: own(&name),

@@ -3,9 +3,9 @@
 //!
 //! pip says so itself in its installation report (`--report`). uv has no report: its own
 //! resolver is asked again for the exact pins (`uv pip compile --no-deps --format
-//! pylock.toml`, the same indexes and options, the same interpreter), and of the files it
-//! lists the wheel whose tags are the installed WHEEL's is the one installed. A
-//! distribution built from an sdist records that sdist.
+//! pylock.toml`, the same indexes and options, the same interpreter, from uv's cache when it
+//! can), and of the files it lists the wheel whose tags are the installed WHEEL's is the one
+//! installed. A distribution built from an sdist records that sdist.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -20,7 +20,7 @@ use super::dists::{by_name, Archive, ArchiveKind, Dist};
 use super::Request;
 use crate::spec::normalize;
 
-/// pip's installation report: fills in every distribution it lists.
+/// pip's installation report: fills in every third-party distribution it lists.
 pub fn from_pip_report(report: &Path, dists: &mut [Dist]) -> Result<()> {
     let text = fs::read_to_string(report)
         .with_context(|| format!("cannot read pip's report {}", report.display()))?;
@@ -31,15 +31,13 @@ pub fn from_pip_report(report: &Path, dists: &mut [Dist]) -> Result<()> {
         let Some(name) = item.pointer("/metadata/name").and_then(|n| n.as_str()) else {
             continue;
         };
-        let Some(dist) = dists.get_mut(&normalize(name)) else {
+        // The project's own wheel was built in a temporary directory: no file to record.
+        let Some(dist) = dists.get_mut(&normalize(name)).filter(|d| !d.own) else {
             continue;
         };
         let Some(url) = item.pointer("/download_info/url").and_then(|u| u.as_str()) else {
             continue;
         };
-        if item.pointer("/download_info/dir_info").is_some() {
-            continue;
-        }
         let info = item.pointer("/download_info/archive_info");
         let sha256 = info
             .and_then(|a| a.pointer("/hashes/sha256"))
@@ -49,8 +47,9 @@ pub fn from_pip_report(report: &Path, dists: &mut [Dist]) -> Result<()> {
                     .and_then(|h| h.as_str())
                     .and_then(|h| h.strip_prefix("sha256="))
             });
+        let is_dir = item.pointer("/download_info/dir_info").is_some();
         dist.source = Some(Archive {
-            kind: kind_of(url),
+            kind: kind_of(url, is_dir),
             url: url.to_owned(),
             sha256: sha256.map(str::to_owned),
             size: None,
@@ -66,7 +65,7 @@ pub fn from_uv(uv: &OsString, req: &Request, scratch: &Path, dists: &mut [Dist])
         match &dist.direct_url {
             Some(direct) => {
                 dist.source = Some(Archive {
-                    kind: kind_of(&direct.url),
+                    kind: kind_of(&direct.url, direct.is_dir),
                     url: direct.url.clone(),
                     sha256: direct.sha256.clone(),
                     size: None,
@@ -81,9 +80,14 @@ pub fn from_uv(uv: &OsString, req: &Request, scratch: &Path, dists: &mut [Dist])
     let pins_file = scratch.join("pins.txt");
     fs::write(&pins_file, pins)?;
     let lock_file = scratch.join("pylock.toml");
-    let out = command::lock_pins(uv, req, &pins_file, &lock_file)
+    let mut out = command::lock_pins(uv, req, &pins_file, &lock_file, true)
         .output()
         .context("cannot run uv")?;
+    if !out.status.success() {
+        out = command::lock_pins(uv, req, &pins_file, &lock_file, false)
+            .output()
+            .context("cannot run uv")?;
+    }
     if !out.status.success() {
         bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
     }
@@ -111,8 +115,10 @@ pub fn from_uv(uv: &OsString, req: &Request, scratch: &Path, dists: &mut [Dist])
     Ok(())
 }
 
-fn kind_of(url: &str) -> ArchiveKind {
-    if url.ends_with(".whl") {
+fn kind_of(url: &str, is_dir: bool) -> ArchiveKind {
+    if is_dir {
+        ArchiveKind::Directory
+    } else if url.ends_with(".whl") {
         ArchiveKind::Wheel
     } else {
         ArchiveKind::Sdist

@@ -262,6 +262,39 @@ fn relative_paths_resolve_against_the_files_from_any_directory() {
     assert_eq!(out, "helped 1.16.0\n");
 }
 
+/// A PEP 503 simple index of [`wheels`]: `ROOT/NAME/index.html` linking each file with its
+/// sha256, as an index server would serve it.
+fn write_simple_index(root: &Path) {
+    use sha2::{Digest, Sha256};
+    let mut projects = String::new();
+    for (project, prefix) in [("six", "six-"), ("python-dateutil", "python_dateutil-")] {
+        let dir = root.join(project);
+        fs::create_dir_all(&dir).unwrap();
+        let mut links = String::new();
+        for entry in fs::read_dir(wheels()).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            if file.starts_with(prefix) && file.ends_with(".whl") {
+                let bytes = fs::read(&path).unwrap();
+                let sha = format!("{:x}", Sha256::digest(&bytes));
+                fs::write(dir.join(&file), bytes).unwrap();
+                links.push_str(&format!("<a href=\"{file}#sha256={sha}\">{file}</a>\n"));
+            }
+        }
+        fs::write(
+            dir.join("index.html"),
+            format!("<html><body>\n{links}</body></html>\n"),
+        )
+        .unwrap();
+        projects.push_str(&format!("<a href=\"{project}/\">{project}</a>\n"));
+    }
+    fs::write(
+        root.join("index.html"),
+        format!("<html><body>\n{projects}</body></html>\n"),
+    )
+    .unwrap();
+}
+
 fn copy_wheels(to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(wheels()).unwrap() {
@@ -303,6 +336,34 @@ fn installer_options_reach_uv_and_pip_alike() {
         let printed = ok(&mut artifact(&dir.path().join(&out), cache.path()));
         assert_eq!(printed, "2.9.0.post0 1.16.0\n", "{installer}");
     }
+    // A local directory laid out as a simple index (PEP 503) serves as index-url.
+    write_simple_index(&dir.path().join("simple"));
+    fs::write(
+        dir.path().join("pyk.toml"),
+        "name = \"offline\"\nrun = \"offline.py\"\ndependencies = [\"python-dateutil\"]\n\n[install]\nindex-url = \"simple\"\n",
+    )
+    .unwrap();
+    for installer in ["uv", "pip"]
+        .into_iter()
+        .take(if has_pip() { 2 } else { 1 })
+    {
+        let out = format!("dist/index-{installer}");
+        ok(pyk()
+            .current_dir(dir.path())
+            .env("PYK_INSTALLER", installer)
+            .env("HTTPS_PROXY", DEAD_PROXY)
+            .env("HTTP_PROXY", DEAD_PROXY)
+            .args(["build", "--python", PY, "-o", &out]));
+        let cache = tempfile::tempdir().unwrap();
+        let printed = ok(&mut artifact(&dir.path().join(&out), cache.path()));
+        assert_eq!(printed, "2.9.0.post0 1.16.0\n", "index with {installer}");
+    }
+    fs::write(
+        dir.path().join("pyk.toml"),
+        "name = \"offline\"\nrun = \"offline.py\"\ndependencies = [\"python-dateutil\"]\n\n[install]\nno-index = true\nfind-links = [\"wheels\"]\n",
+    )
+    .unwrap();
+
     // The options are really passed: without the wheels there is nothing to install.
     fs::remove_dir_all(dir.path().join("wheels")).unwrap();
     fs::create_dir(dir.path().join("wheels")).unwrap();

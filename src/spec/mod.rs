@@ -353,9 +353,6 @@ impl Parts<'_> {
         } else if let Some(lib) = &keys.lib {
             (Kind::Lib, Entry::Path(resolve("lib", lib)?))
         } else if let Some((table, src)) = &self.project {
-            if self.default_entry.is_some() {
-                unreachable!("script and --entry builds read no pyproject.toml");
-            }
             let wanted = wanted_script
                 .as_ref()
                 .map(|(n, how)| (n.as_str(), how.as_str()));

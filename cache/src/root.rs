@@ -45,9 +45,31 @@ impl RootEnv {
     }
 
     /// The root to read from without writing anything: the main root if it exists and is
-    /// private, else the fallback if it does. The launcher's warm path starts here.
+    /// private; the fallback only when there is no main root or it cannot be used (a main
+    /// root not made yet is made, not passed over, by [`RootEnv::open`]). The launcher's
+    /// warm path starts here.
     pub fn find(&self) -> Option<Cache> {
-        self.existing().into_iter().next()
+        if let Some(root) = self.main_root() {
+            match check(&root, false) {
+                Ok(()) => {
+                    return Some(Cache {
+                        root,
+                        temporary: false,
+                    })
+                }
+                Err(CacheError::Unusable { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound =>
+                {
+                    return None
+                }
+                Err(_) => {}
+            }
+        }
+        let temp = self.temp_root();
+        check(&temp, true).is_ok().then_some(Cache {
+            root: temp,
+            temporary: true,
+        })
     }
 
     /// Both roots that exist and pass the ownership checks, main first: what `pyk cache`
@@ -201,6 +223,19 @@ mod tests {
     }
 
     #[test]
+    fn a_main_root_not_made_yet_is_not_passed_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = env(Some(&tmp.path().join("main")), tmp.path());
+        e.open_temp().unwrap();
+        assert!(
+            e.find().is_none(),
+            "the warm path must not run from the fallback"
+        );
+        assert!(!e.open().unwrap().is_temporary());
+        assert!(!e.find().unwrap().is_temporary());
+    }
+
+    #[test]
     fn falls_back_to_a_private_temp_dir() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = env(Some(Path::new("/dev/null/pyk")), tmp.path())
@@ -220,6 +255,7 @@ mod tests {
         let e = env(Some(&main), tmp.path());
         // The main root is refused, so the fallback is used…
         assert!(e.open().unwrap().is_temporary());
+        assert!(e.find().unwrap().is_temporary());
         // …and a fallback that is not 0700 is refused too.
         fs::set_permissions(e.temp_root(), fs::Permissions::from_mode(0o755)).unwrap();
         let err = e.open().unwrap_err();

@@ -9,7 +9,7 @@
 use pyk_artifact::launch::BOOT_MODULE;
 use pyk_artifact::trailer::Kind;
 
-use crate::spec::Spec;
+use crate::spec::{Entry, Spec};
 
 /// The file name of the boot module in the app layer.
 pub fn file_name() -> String {
@@ -18,11 +18,14 @@ pub fn file_name() -> String {
 
 /// What `entry` in the trailer says, for people reading it.
 pub fn describe(spec: &Spec) -> String {
-    let module = spec.entry_module();
-    if spec.entry.is_dir() {
-        format!("{module} (package)")
-    } else {
-        format!("{module}.py")
+    match &spec.entry {
+        Entry::Path(path) if path.is_dir() => format!("{} (package)", spec.entry_module()),
+        Entry::Path(_) => format!("{}.py", spec.entry_module()),
+        Entry::Function {
+            script,
+            module,
+            function,
+        } => format!("{script} = {module}:{function}"),
     }
 }
 
@@ -42,10 +45,25 @@ del sys.argv[0]
 "#,
         name = spec.name
     );
+    let path = match &spec.entry {
+        Entry::Path(path) => path,
+        Entry::Function {
+            script,
+            module,
+            function,
+        } => {
+            // What pip's console-script wrapper does: import the object, call it, exit.
+            let root = function.split('.').next().unwrap_or(function);
+            return head
+                + &format!(
+                    "# The console script {script} = {module}:{function}.\nfrom {module} import {root}\nsys.exit({function}())\n"
+                );
+        }
+    };
     let runnable = match spec.kind {
         Kind::Run => true,
         // A library runs its main block (`python -m pyk.foo`); a package needs __main__.py.
-        Kind::Lib => !spec.entry.is_dir() || spec.entry.join("__main__.py").is_file(),
+        Kind::Lib => !path.is_dir() || path.join("__main__.py").is_file(),
     };
     let body = if !runnable {
         format!(
@@ -55,7 +73,7 @@ del sys.argv[0]
                 spec.name, spec.name
             )
         )
-    } else if spec.entry.is_dir() {
+    } else if path.is_dir() {
         // `python -m package`: the package is imported, then its __main__ runs as __main__.
         format!(
             r#"

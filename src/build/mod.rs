@@ -1,5 +1,5 @@
-//! `pyk build`: spec → runtime → dependencies (deps layer) → the app and its boot (app
-//! layer) → `.pyc` → artifact.
+//! `pyk build`: spec → runtime → dependencies (deps layer) → the app, the project's own
+//! wheel and the boot module (app layer) → `.pyc` → artifact.
 
 mod assemble;
 mod boot;
@@ -13,11 +13,11 @@ mod stage;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use pyk_cache::Cache;
-use pyk_runtime_fetch::Progress;
+use pyk_runtime_fetch::{Progress, PythonRequest};
 
-use crate::spec::Spec;
+use crate::spec::{Declared, Spec};
 
 /// Everything `pyk build` needs besides the spec.
 pub struct Options<'a> {
@@ -26,6 +26,7 @@ pub struct Options<'a> {
     pub python: Option<String>,
     pub runtime_archive: Option<&'a Path>,
     pub mirror: Option<&'a str>,
+    /// `-o`; when absent, `dist/NAME` in the spec's directory.
     pub output: Option<PathBuf>,
     /// The build time recorded in the trailer (`SOURCE_DATE_EPOCH`, else now).
     pub built: u64,
@@ -36,14 +37,33 @@ pub struct Options<'a> {
 /// Builds the artifact and returns its path.
 pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf> {
     let started = Instant::now();
-    let want = opts
-        .python
-        .clone()
-        .or_else(|| spec.python.clone())
-        .or_else(|| std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()));
+    for warning in &spec.warnings {
+        progress.step(&format!("warning: {warning}"));
+    }
+    let asked = |value: &str, how: String| -> Result<Declared<PythonRequest>> {
+        let value = value
+            .parse()
+            .with_context(|| format!("{how}: not a Python version"))?;
+        Ok(Declared { value, at: how })
+    };
+    let request = match (&opts.python, &spec.python.request) {
+        (Some(v), _) => Some(asked(v, format!("--python {v}"))?),
+        (None, Some(declared)) => Some(Declared {
+            value: declared.value,
+            at: format!("`python = \"{}\"` ({})", declared.value, declared.at),
+        }),
+        (None, None) => match std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()) {
+            Some(v) => Some(asked(&v, format!("PYK_PYTHON={v}"))?),
+            None => None,
+        },
+    };
+    let choice = runtime::Choice {
+        request,
+        requires: &spec.python.requires,
+    };
     let runtime = runtime::resolve(
         opts.cache,
-        want.as_deref(),
+        &choice,
         opts.runtime_archive,
         opts.mirror,
         progress,
@@ -55,35 +75,58 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
     ));
 
     // tempfile makes it 0700: nothing staged is visible to other users.
-    let staging = tempfile::Builder::new().prefix("pyk-stage-").tempdir()?;
-    let has_deps = !spec.dependencies.is_empty() || !spec.requirement_files.is_empty();
+    let staging = tempfile::Builder::new()
+        .prefix("pyk-stage-")
+        .tempdir()
+        .context("cannot create a staging directory")?;
     let deps_dir = staging.path().join("deps");
-    let lock = if has_deps {
+    let app = staging.path().join("app");
+    std::fs::create_dir(&deps_dir)?;
+    std::fs::create_dir(&app)?;
+    let mut lock = None;
+    let mut own_sources = 0;
+    if spec.installs() {
         let installer = deps::Installer::find()?;
-        let what = match (spec.dependencies.len(), spec.requirement_files.len()) {
-            (n, 0) => format!("{n} dependenc{}", if n == 1 { "y" } else { "ies" }),
-            (0, _) => "requirements".to_owned(),
-            (n, _) => format!("{n} dependencies and requirements"),
-        };
+        let n = spec.dependencies.len();
+        let mut what: Vec<String> = Vec::new();
+        if n > 0 {
+            what.push(format!("{n} dependenc{}", if n == 1 { "y" } else { "ies" }));
+        }
+        if !spec.requirement_files.is_empty() {
+            what.push("requirements".into());
+        }
+        if let Some(project) = &spec.project {
+            what.push(format!("project {}", project.name));
+        }
+        let what = what.join(" and ");
         let spinner = progress.spinner(&format!("Installing {what} with {}", installer.name()));
-        let lock = installer.install(&deps::Request {
-            requirements: &spec.dependencies,
-            requirement_files: &spec.requirement_files,
+        // Third-party distributions into the deps layer, the project's own into the app's.
+        let installed = installer.install(&deps::Request {
+            spec,
             python: &runtime.python(),
             version: &python,
-            target: &deps_dir,
+            deps_target: &deps_dir,
+            app_target: &app,
         })?;
         spinner.finish_and_clear();
-        progress.step(&format!("Installed {what} with {}", installer.name()));
-        std::fs::create_dir_all(&deps_dir)?;
-        Some(lock)
-    } else {
-        None
-    };
+        progress.step(&format!(
+            "Installed {what} with {} ({} distributions)",
+            installer.name(),
+            installed.dists.len()
+        ));
+        for warning in &installed.warnings {
+            progress.step(&format!("warning: {warning}"));
+        }
+        for dist in installed.dists.iter().filter(|d| d.own) {
+            for file in dist.files()? {
+                own_sources += usize::from(file.extension().is_some_and(|e| e == "py"));
+            }
+        }
+        lock = lock::pylock(&installed.dists);
+    }
+    let has_deps = std::fs::read_dir(&deps_dir)?.next().is_some();
     let deps = has_deps.then_some(deps_dir.as_path());
-    let app = staging.path().join("app");
-    std::fs::create_dir(&app)?;
-    let copied = stage::stage(spec, &app, deps)?;
+    let copied = stage::stage(spec, &app, deps)? + own_sources;
 
     let (compiled, failures) = compile::compile_tree(&runtime.python(), &app)?;
     if let Some(f) = failures.first() {
@@ -110,17 +153,17 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         "Compiled {total} Python files ({copied} from the app)"
     ));
 
-    // Single point until the runtimes branch merges: the runtime's floor is measured on its
+    // Single point until the runtimes branch lands: the runtime's floor is measured on its
     // unpacked tree; afterwards it comes from the runtime layer's metadata.
     let mut floor = glibc::floor(&runtime.dir)?;
-    if let Some(deps) = deps {
-        floor = floor.max(glibc::floor(deps)?);
+    for tree in deps.into_iter().chain([app.as_path()]) {
+        floor = floor.max(glibc::floor(tree)?);
     }
 
     let output = opts
         .output
         .clone()
-        .unwrap_or_else(|| Path::new("dist").join(&spec.name));
+        .unwrap_or_else(|| spec.base.join("dist").join(&spec.name));
     let parts = assemble::Parts {
         name: &spec.name,
         kind: spec.kind,

@@ -7,17 +7,19 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 use super::boot;
-use crate::spec::Spec;
+use crate::spec::{Entry, Spec};
 
 /// Copies the spec's files into `app` (an empty directory) and writes the boot module.
 /// `deps` is the staged dependency tree, to refuse app modules that would shadow one.
 /// Returns the number of files copied.
 pub fn stage(spec: &Spec, app: &Path, deps: Option<&Path>) -> Result<usize> {
     let mut copied = 0;
-    for src in std::iter::once(&spec.entry)
-        .chain(&spec.libraries)
-        .chain(&spec.extras)
-    {
+    let entry = match &spec.entry {
+        Entry::Path(path) => Some(path),
+        // A console script's module comes with the installed project.
+        Entry::Function { .. } => None,
+    };
+    for src in entry.into_iter().chain(&spec.libraries).chain(&spec.extras) {
         let name = src
             .file_name()
             .with_context(|| format!("{} has no file name", src.display()))?;

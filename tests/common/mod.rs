@@ -147,3 +147,29 @@ pub fn artifact(artifact: &Path, cache: &Path) -> Command {
     cmd.env("PYK_CACHE_DIR", cache);
     cmd
 }
+
+/// Every entry of an artifact's deps and app layers, one a line as `ROLE PATH`
+/// (directories end in `/`).
+pub fn layer_listing(artifact: &Path) -> String {
+    let bytes = fs::read(artifact).unwrap();
+    let trailer = pyk_artifact::trailer::Trailer::read(&File::open(artifact).unwrap()).unwrap();
+    let mut out = String::new();
+    for layer in trailer.layers.iter().skip(1) {
+        let span = &bytes[layer.span.offset as usize..layer.span.end() as usize];
+        let tar = zstd::decode_all(span).unwrap();
+        for entry in tar::Archive::new(&tar[..]).entries().unwrap() {
+            let entry = entry.unwrap();
+            let slash = if entry.header().entry_type().is_dir() {
+                "/"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "{} {}{slash}\n",
+                layer.role.as_str(),
+                entry.path().unwrap().display()
+            ));
+        }
+    }
+    out
+}

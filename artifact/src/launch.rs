@@ -43,16 +43,27 @@ impl Layers<'_> {
         value
     }
 
-    /// The command that runs the program; `argv0` becomes its `sys.argv[0]`.
+    /// The program's argv (`argv[0]` is the interpreter's absolute path: CPython derives
+    /// `sys.executable` from it); `argv0` becomes its `sys.argv[0]`.
+    pub fn argv(&self, argv0: &OsStr, args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+        let mut argv = vec![
+            self.python().into_os_string(),
+            "-I".into(),
+            "-c".into(),
+            format!("import {BOOT_MODULE}").into(),
+            argv0.to_owned(),
+        ];
+        argv.extend(args);
+        argv
+    }
+
+    /// The command that runs the program (for `pyk foo`; the launcher execs [`Self::argv`]
+    /// itself, to stay small).
     pub fn command(&self, argv0: &OsStr, args: impl IntoIterator<Item = OsString>) -> Command {
-        let python = self.python();
-        let mut cmd = Command::new(&python);
-        // An absolute argv[0]: CPython derives sys.executable from it.
-        cmd.arg0(&python)
-            .args(["-I", "-c"])
-            .arg(format!("import {BOOT_MODULE}"))
-            .arg(argv0)
-            .args(args)
+        let argv = self.argv(argv0, args);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.arg0(&argv[0])
+            .args(&argv[1..])
             .env(EnvVars::PYK_PATH, self.pyk_path());
         cmd
     }

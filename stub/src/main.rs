@@ -146,8 +146,31 @@ fn exec(
         deps: deps.as_deref(),
         app: &app,
     };
-    let err = std::os::unix::process::CommandExt::exec(
-        &mut layers.command(artifact.path.as_os_str(), args),
+    let err = execv(
+        &layers.argv(artifact.path.as_os_str(), args),
+        &layers.pyk_path(),
     );
     format!("cannot run {}: {err}", layers.python().display())
+}
+
+/// `execv` with `PYK_PATH` set: the exec contract's argv and environment, without
+/// `std::process::Command` (about 30 KB of launcher). Returns only on failure.
+fn execv(argv: &[OsString], pyk_path: &std::ffi::OsStr) -> std::io::Error {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(args) = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return std::io::ErrorKind::InvalidInput.into();
+    };
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: the launcher is single-threaded again here (extraction threads are joined);
+    // nothing else reads the environment concurrently.
+    unsafe { std::env::set_var(EnvVars::PYK_PATH, pyk_path) };
+    // SAFETY: a NUL-terminated array of valid C strings that outlive the call.
+    unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
+    std::io::Error::last_os_error()
 }

@@ -249,12 +249,14 @@ fn build_cmd(
     build::build(spec, &opts, progress)
 }
 
-/// zstd level of deps and app layers: `PYK_ZSTD_LEVEL` (shared with runtime layers), else 19.
+/// zstd level of deps and app layers: `PYK_ZSTD_LEVEL` (shared with runtime layers), else 12.
+/// These layers are compressed on every build, unlike a runtime's: on a numpy app here,
+/// level 19 took ~5x as long as 12 for a deps layer 9% smaller.
 fn layer_level() -> i32 {
     std::env::var("PYK_ZSTD_LEVEL")
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(19)
+        .unwrap_or(12)
         .clamp(1, 22)
 }
 

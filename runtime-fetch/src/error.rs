@@ -37,6 +37,8 @@ pub enum FetchError {
     },
     #[error("{archive} is not a runtime archive: {reason}")]
     BadArchive { archive: PathBuf, reason: String },
+    #[error("{path} needs {soname}, which the dynamic loader does not find on this machine")]
+    MissingLibrary { path: PathBuf, soname: String },
     #[error("cannot make {path} relocatable: {reason}")]
     Relocate { path: PathBuf, reason: String },
     #[error("precompiling the standard library with {python} failed: {reason}")]

@@ -131,7 +131,7 @@ fn hostile_archives_are_refused() {
         assert!(msg.contains(archive.to_str().unwrap()), "{name}: {msg}");
         assert!(store.list().unwrap().is_empty());
         assert!(!cache.path().join("evil").exists());
-        assert!(!cache.path().join("layers/evil").exists());
+        assert!(!cache.path().join("layers-v2/evil").exists());
     }
     assert!(!Path::new("/tmp/pyk-evil").exists());
 

@@ -146,7 +146,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
         "{msg}"
     );
     assert!(store.list().unwrap().is_empty());
-    let left: Vec<_> = std::fs::read_dir(cache.path().join("layers"))
+    let left: Vec<_> = std::fs::read_dir(cache.path().join("layers-v2"))
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "cache must stay empty, found {left:?}");

@@ -97,3 +97,45 @@ pub fn sha256_file(path: &Path) -> String {
     std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut hasher).unwrap();
     format!("{:x}", hasher.finalize())
 }
+
+/// Files under `dir` (recursively) whose names end with `suffix`.
+pub fn files_under(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            out.extend(files_under(&path, suffix));
+        } else if path.to_string_lossy().ends_with(suffix) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The highest GLIBC_x.y version that `readelf -V` reports for the ELF files under `root`,
+/// or None where binutils is not installed: an independent check of the recorded floor.
+pub fn glibc_floor_by_readelf(root: &Path) -> Option<String> {
+    let mut best: Option<(u32, u32)> = None;
+    let mut files = files_under(root, ".so");
+    files.extend(files_under(root, ".so.0"));
+    for entry in std::fs::read_dir(root.join("lib")).unwrap().flatten() {
+        files.push(entry.path());
+    }
+    files.push(root.join("bin/python3"));
+    for file in files {
+        if !file.is_file() {
+            continue;
+        }
+        let out = Command::new("readelf").arg("-V").arg(&file).output().ok()?;
+        for word in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Some(v) = word.strip_prefix("GLIBC_") {
+                let mut parts = v.split('.').map(|p| p.parse::<u32>());
+                if let (Some(Ok(a)), Some(Ok(b))) = (parts.next(), parts.next()) {
+                    best = best.max(Some((a, b)));
+                }
+            }
+        }
+    }
+    best.map(|(a, b)| format!("{a}.{b}"))
+}

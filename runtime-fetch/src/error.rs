@@ -7,10 +7,10 @@ use std::path::PathBuf;
 pub enum FetchError {
     #[error("invalid Python version {input:?}: {reason}")]
     InvalidRequest { input: String, reason: String },
-    #[error("no python-build-standalone build for Python {request} in release {release}: {hint}")]
+    #[error("no python-build-standalone build for Python {request} in {place}: {hint}")]
     UnknownVersion {
         request: String,
-        release: String,
+        place: String,
         hint: String,
     },
     #[error("no python-build-standalone build for this platform ({arch}-{os})")]

@@ -13,7 +13,7 @@ use memmap2::Mmap;
 use pyk_runtime_fetch::{fetch_pbs, import_archive, Layer, LayerStore, Progress, PythonRequest};
 
 /// The Python release downloaded when nothing is asked for and nothing is cached.
-pub const DEFAULT_PYTHON: &str = "3.12";
+pub const DEFAULT_PYTHON: &str = "3.13";
 
 /// A runtime layer and the directory it is unpacked in.
 pub struct Runtime {

@@ -16,7 +16,7 @@ use std::path::{Component, Path};
 
 use crate::elf::{self, GlibcVersion};
 use crate::error::IoContext;
-use crate::FetchError;
+use crate::{FetchError, Progress};
 
 /// Sonames left to the machine that runs the runtime: glibc's own libraries and the dynamic
 /// loader (they must match each other and the kernel's view of the system, and are on every
@@ -50,7 +50,15 @@ fn in_base_set(soname: &str) -> bool {
 
 /// Bundle, relocate and strip the ELF files under `root`; returns the glibc floor: the
 /// highest `GLIBC_x.y` version any of them needs.
-pub(crate) fn make_self_contained(root: &Path) -> Result<Option<GlibcVersion>, FetchError> {
+///
+/// A library the interpreter or libpython needs must be found. One that only an extension
+/// module in lib-dynload needs (a python-build-standalone `_crypt` wanting `libcrypt.so.1` on
+/// a build machine without libxcrypt) is left out with a note: that module then imports only
+/// where the machine has the library, as it did on the build machine.
+pub(crate) fn make_self_contained(
+    root: &Path,
+    progress: &Progress,
+) -> Result<Option<GlibcVersion>, FetchError> {
     let lib = root.join("lib");
     fs::create_dir_all(&lib).ctx(|| format!("create {}", lib.display()))?;
     let mut inside: BTreeSet<String> = elf::sorted_names(&lib).into_iter().collect();
@@ -69,6 +77,14 @@ pub(crate) fn make_self_contained(root: &Path) -> Result<Option<GlibcVersion>, F
                 continue;
             }
             let Some(found) = &library.realpath else {
+                if path.parent().is_some_and(|d| d.ends_with("lib-dynload")) {
+                    let module = path.file_name().unwrap_or_default().to_string_lossy();
+                    progress.step(&format!(
+                        "note: {} is not on this machine; {module} will need it on the target",
+                        library.name
+                    ));
+                    continue;
+                }
                 return Err(FetchError::MissingLibrary {
                     path: path.clone(),
                     soname: library.name,

@@ -37,7 +37,7 @@ pub(crate) fn build(
     progress.step(&format!("stripping Python {python} runtime"));
     strip::strip(&root, &python)?;
     progress.step("bundling shared libraries");
-    let glibc = bundle::make_self_contained(&root)?;
+    let glibc = bundle::make_self_contained(&root, progress)?;
     progress.step("precompiling the standard library");
     precompile(&root, &python, progress)?;
     let site = site_packages(&root)?;

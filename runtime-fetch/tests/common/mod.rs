@@ -83,6 +83,33 @@ pub fn write_pbs_tar<W: std::io::Write>(out: W) -> W {
     tar.into_inner().unwrap()
 }
 
+/// A PBS-style .tar.gz of Debian's python3.11 at `path`, with `python` as the interpreter's
+/// bytes and `extra` (path under `python/`, bytes) added.
+pub fn write_pbs_tar_gz_with(path: &Path, python: &[u8], extra: &[(&str, &[u8])]) {
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let mut add = |tar: &mut tar::Builder<_>, name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        tar.append_data(&mut h, name, data).unwrap();
+    };
+    add(&mut tar, "python/bin/python3.11", python);
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "python/bin/python3", "python3.11")
+        .unwrap();
+    tar.append_dir_all("python/lib/python3.11", DEBIAN_STDLIB)
+        .unwrap();
+    for (name, data) in extra {
+        add(&mut tar, &format!("python/{name}"), data);
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
 /// The PBS-style archive as .tar.gz at `path`.
 pub fn write_pbs_tar_gz(path: &Path) {
     let file = std::fs::File::create(path).unwrap();

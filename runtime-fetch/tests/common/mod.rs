@@ -89,7 +89,7 @@ pub fn write_pbs_tar_gz_with(path: &Path, python: &[u8], extra: &[(&str, &[u8])]
     let file = std::fs::File::create(path).unwrap();
     let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
-    let mut add = |tar: &mut tar::Builder<_>, name: &str, data: &[u8]| {
+    let add = |tar: &mut tar::Builder<_>, name: &str, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o755);

@@ -11,7 +11,6 @@
 //!   linked file). `object-rewrite` 0.1.1 has `elf_delete_symbols` and
 //!   `elf_delete_dynamic_symbols` swapped, so it is not used for this.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::fs;
 use std::io::Read;
@@ -206,7 +205,6 @@ pub(crate) fn sorted_names(dir: &Path) -> Vec<String> {
 pub(crate) fn find_elves(root: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
-    let mut seen = HashSet::new();
     while let Some(dir) = stack.pop() {
         for name in sorted_names(&dir) {
             let path = dir.join(name);
@@ -215,7 +213,7 @@ pub(crate) fn find_elves(root: &Path) -> Vec<std::path::PathBuf> {
             };
             if meta.is_dir() {
                 stack.push(path);
-            } else if meta.is_file() && is_elf(&path) && seen.insert(path.clone()) {
+            } else if meta.is_file() && is_elf(&path) {
                 out.push(path);
             }
         }

@@ -7,7 +7,8 @@
 #     in-place python also runs whatever .pth files its site-packages hold on this machine;
 #     the runtime runs its `_pyk.pth`;
 #   - cold: `./hello` built on the runtime with an empty cache (the launcher unpacks the
-#     layer through pyk_artifact::unpack::install, then runs), hyperfine median of 10;
+#     layer through pyk_artifact::unpack::install, then runs), hyperfine median and min of 10
+#     (creating files is what varies most when other work writes to the disk);
 #   - sizes: files in the layer, the layer (zstd 19) and the same tree with the original,
 #     unstripped ELF files put back.
 # Usage: scripts/bench-runtime.sh [PYTHON…]
@@ -32,7 +33,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf 'print("hello")\n' >"$work/hello.py"
 
-# Alternating pairs: prints "median_a median_b" in seconds.
+# Alternating pairs: prints "wall_a wall_b cpu_a cpu_b", medians in seconds. CPU time (user +
+# system of the child, from wait4) moves less than wall time when other work shares the cores.
 pairs() {
   python3 - "$@" <<'PY'
 import os, statistics, sys, time
@@ -41,15 +43,16 @@ null = os.open(os.devnull, os.O_WRONLY)
 def once(cmd):
     t = time.perf_counter()
     pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
-    os.waitpid(pid, 0)
-    return time.perf_counter() - t
+    _, _, usage = os.wait4(pid, 0)
+    return time.perf_counter() - t, usage.ru_utime + usage.ru_stime
 for _ in range(10):
     once(a), once(b)
-ta, tb = [], []
+runs = {"a": [], "b": []}
 for _ in range(n):
-    ta.append(once(a))
-    tb.append(once(b))
-print(statistics.median(ta), statistics.median(tb))
+    runs["a"].append(once(a))
+    runs["b"].append(once(b))
+med = lambda k, i: statistics.median(r[i] for r in runs[k])
+print(med("a", 0), med("b", 0), med("a", 1), med("b", 1))
 PY
 }
 ms() { python3 -c "print('%.1f' % ($1 * 1000))"; }
@@ -92,9 +95,14 @@ PY
   (cd "$unstripped" && tar cf - --sort=name . | zstd -q -19 -T0 -o "$work/unstripped-$ver.tar.zst")
 
   # Warm: the runtime against the same CPython in place.
-  read -r rt_pass in_pass < <(pairs 300 "$tree/bin/python3 -I -c pass" "$python -I -c pass")
-  read -r rt_hello in_hello < <(pairs 300 "$tree/bin/python3 -I $work/hello.py" "$python -I $work/hello.py")
-  read -r rt_nosite in_nosite < <(pairs 300 "$tree/bin/python3 -I -S $work/hello.py" "$python -I -S $work/hello.py")
+  warm() {
+    local rt in rt_cpu in_cpu
+    read -r rt in rt_cpu in_cpu < <(pairs 300 "$tree/bin/python3 $*" "$python $*")
+    echo "$(ms "$rt") / $(ms "$in") = **$(ratio "$rt" "$in")** (CPU $(ratio "$rt_cpu" "$in_cpu"))"
+  }
+  pass=$(warm -I -c pass)
+  hello=$(warm -I "$work/hello.py")
+  nosite=$(warm -I -S "$work/hello.py")
 
   # Cold: the first run of a hello artifact built on this runtime.
   app=$work/app-$ver
@@ -104,9 +112,9 @@ PY
   (cd "$app" && PYK_CACHE_DIR=$cache "$pyk" -q build --python "$ver" >/dev/null)
   hyperfine -N --runs 10 --prepare "rm -rf $work/cold" --export-json "$work/cold.json" \
     "env PYK_CACHE_DIR=$work/cold $app/dist/hello" >/dev/null
-  cold=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$work/cold.json")
+  read -r cold cold_min < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["median"], r["min"])' "$work/cold.json")
 
-  rows+=("| $(basename "$python") ($ver, glibc ≥ $glibc) | $(ms "$rt_pass") / $(ms "$in_pass") = **$(ratio "$rt_pass" "$in_pass")** | $(ms "$rt_hello") / $(ms "$in_hello") = **$(ratio "$rt_hello" "$in_hello")** | $(ms "$rt_nosite") / $(ms "$in_nosite") = **$(ratio "$rt_nosite" "$in_nosite")** | $(ms "$cold") ms ($files files) | $(mib "$(stat -c %s "$layer")") (unstripped: $(mib "$(stat -c %s "$work/unstripped-$ver.tar.zst")")) |")
+  rows+=("| $(basename "$python") ($ver, glibc ≥ $glibc) | $pass | $hello | $nosite | $(ms "$cold") ms, min $(ms "$cold_min") ($files files) | $(mib "$(stat -c %s "$layer")") (unstripped: $(mib "$(stat -c %s "$work/unstripped-$ver.tar.zst")")) |")
   rm -rf "$tree" "$unstripped" "$work/cold"
 done
 

@@ -14,11 +14,11 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use pyk_crypto::blob::{BlobReader, BlobWriter};
 use pyk_crypto::{token, Key};
-use pyk_runtime_fetch::Progress;
-use pyk_server::api::{
+use pyk_protocol::api::{
     ErrorBody, LocalnameRequest, Manifest, PackageList, PackageSummary, PromoteRequest,
     PublishRequest, PublishResponse, VersionList, YankRequest,
 };
+use pyk_runtime_fetch::Progress;
 use sha2::{Digest, Sha256};
 use ureq::http::Response;
 use ureq::Body;

@@ -15,8 +15,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use pyk_protocol::api::Manifest;
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::{valid_sha256, Manifest};
 use sha2::{Digest, Sha256};
 
 use crate::client::Client;
@@ -57,7 +57,7 @@ impl Packages {
     /// it was asked for by version, as the package's latest.
     pub fn remember(&self, manifest: &Manifest, by_version: bool) -> Result<()> {
         let json = serde_json::to_vec_pretty(manifest)?;
-        let (kind, name) = (&manifest.kind, &manifest.name);
+        let (kind, name) = (manifest.kind.as_str(), &manifest.name);
         write_atomic(
             &self.manifest_path(kind, name, Some(&manifest.version)),
             &json,
@@ -85,7 +85,11 @@ impl Packages {
         manifest: &Manifest,
         progress: &Progress,
     ) -> Result<PathBuf> {
-        if !valid_sha256(&manifest.artifact_sha256) {
+        if manifest
+            .artifact_sha256
+            .parse::<pyk_protocol::Sha256>()
+            .is_err()
+        {
             bail!(
                 "{} sent a manifest with a malformed artifact hash",
                 client.server()
@@ -98,7 +102,7 @@ impl Packages {
         let blobs_dir = self.root.join("blobs");
         let mut parts = Vec::new();
         for blob in &manifest.blobs {
-            if !valid_sha256(&blob.sha256) {
+            if blob.sha256.parse::<pyk_protocol::Sha256>().is_err() {
                 bail!(
                     "{} sent a manifest with a malformed blob name",
                     client.server()

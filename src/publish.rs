@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::{hex, Trailer};
+use pyk_protocol::api::{BlobRef, PublishRequest};
+use pyk_protocol::valid_version;
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::{valid_version, BlobRef, PublishRequest};
 use sha2::{Digest, Sha256};
 
 use crate::build::human_size;
@@ -227,7 +228,7 @@ fn send(
 fn seed_cache(
     cache_root: &Path,
     file: &Path,
-    manifest: &pyk_server::api::Manifest,
+    manifest: &pyk_protocol::api::Manifest,
     promoted: bool,
 ) {
     let packages = Packages::open(cache_root);

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use pyk_protocol::valid_localname;
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::valid_localname;
 
 use crate::build::human_size;
 use crate::config::Config;

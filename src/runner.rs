@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
+use pyk_protocol::api::Manifest;
+use pyk_protocol::valid_version;
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::{valid_version, Manifest};
 
 use crate::client::{Client, ClientError};
 use crate::config::Config;
@@ -89,7 +90,7 @@ pub fn resolve(
         }
         Ok(Some(manifest)) => {
             // Names from the network become file names here: check them.
-            if manifest.kind != kind
+            if manifest.kind.as_str() != kind
                 || manifest.name != name
                 || !valid_version(&manifest.version)
                 || version.is_some_and(|v| v != manifest.version)

@@ -11,8 +11,9 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::api::{Kind, Manifest, PublishRequest, VersionList};
 use crate::store::{self, Latest, Store, StoreError};
+use pyk_protocol::api::{Manifest, PublishRequest, VersionList};
+use pyk_protocol::Kind;
 
 /// Past this many cached packages (most would be lookups of absent names) the cache
 /// starts over rather than grow without bound.

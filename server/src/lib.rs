@@ -7,11 +7,9 @@
 //! and served exactly as uploaded. Every request carries a short-lived token bound to
 //! its method and path.
 //!
-//! - [`api`]: the JSON bodies and the endpoints, shared with the client.
 //! - [`store`]: the storage interface and its embedded implementation.
 //! - [`serve`]: the server itself.
 
-pub mod api;
 mod auth;
 mod catalog;
 mod handlers;

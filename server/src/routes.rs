@@ -10,15 +10,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use pyk_artifact::trailer::valid_name;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::{valid_sha256, valid_version, ErrorBody, Kind, VERSION_RULE};
 use crate::auth::Keys;
 use crate::catalog::Catalog;
 use crate::handlers::{blobs, packages, versions};
 use crate::store::StoreError;
+use pyk_protocol::api::ErrorBody;
+use pyk_protocol::names::{valid_name, valid_version, VERSION_RULE};
+use pyk_protocol::{Kind, Sha256};
 
 pub struct App {
     pub catalog: Catalog,
@@ -167,7 +168,7 @@ pub fn package_version(
 
 pub fn blob_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(sha) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    if !valid_sha256(&sha) {
+    if sha.parse::<Sha256>().is_err() {
         return Err(ApiError::bad_request(format!(
             "blob id must be 64 lowercase hex digits, not {sha:?}"
         )));

@@ -7,7 +7,6 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
-use pyk_artifact::trailer::hex;
 use pyk_crypto::blob::BlobReader;
 use pyk_crypto::Key;
 use tokio::sync::mpsc;
@@ -102,7 +101,9 @@ fn receive(
         }
         reader.sha256()
     };
-    let got = digest.map(|d| hex(&d)).unwrap_or_default();
+    let got = digest
+        .map(|d| pyk_protocol::digest::hex(&d))
+        .unwrap_or_default();
     if got != sha256 {
         return Err(UploadError::Invalid(format!(
             "blob's plaintext sha256 is {got}, not its id {sha256}"

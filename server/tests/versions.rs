@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pyk_crypto::Key;
-use pyk_server::api::{
+use pyk_protocol::api::{
     LocalnameRequest, Manifest, PackageList, PromoteRequest, PublishRequest, PublishResponse,
     VersionList, YankRequest,
 };

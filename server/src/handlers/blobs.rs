@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
-use crate::api::BlobRef;
 use crate::catalog::blocking;
 use crate::limits::{BodyError, LimitedBody};
 use crate::routes::{blob_id, json, not_modified, ApiError, App};
 use crate::upload::{Upload, UploadError};
+use pyk_protocol::api::BlobRef;
 
 const CHUNK: usize = 64 * 1024;
 

@@ -24,9 +24,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tempfile::NamedTempFile;
 
 use super::{label, BlobRead, GcReport, Latest, Result, StagedBlob, Store, StoreError};
-use crate::api::{
-    valid_sha256, Kind, Manifest, PackageSummary, PublishRequest, VersionInfo, VersionList,
-};
+use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionInfo, VersionList};
+use pyk_protocol::{Kind, Sha256};
 
 /// `version` is the name users see, `seq` orders versions (the publish order), `latest`
 /// a pointer that publish, promote, yank and delete move, `yanked` a flag. What never
@@ -332,7 +331,7 @@ impl Write for Staged<'_> {
 
 impl StagedBlob for Staged<'_> {
     fn commit(self: Box<Self>, sha256: &str) -> Result<bool> {
-        if !valid_sha256(sha256) {
+        if sha256.parse::<Sha256>().is_err() {
             return Err(StoreError::Io(io::Error::other("invalid blob id")));
         }
         self.file.as_file().sync_all()?;
@@ -416,7 +415,9 @@ impl Store for EmbeddedStore {
                     }
                 }
                 None => PackageSummary {
-                    kind,
+                    kind: Kind::parse(&kind).ok_or_else(|| {
+                        StoreError::Db(format!("stored kind {kind:?} is not run or lib"))
+                    })?,
                     name,
                     version: String::new(),
                     size: 0,
@@ -524,7 +525,7 @@ impl Store for EmbeddedStore {
             )?;
         let seq = last + 1;
         let mut manifest = Manifest {
-            kind: kind.as_str().to_owned(),
+            kind,
             name: name.to_owned(),
             version,
             published: now,
@@ -686,7 +687,7 @@ impl Store for EmbeddedStore {
                 let name = entry.file_name();
                 let Some(sha) = name.to_str() else { continue };
                 let meta = entry.metadata()?;
-                if valid_sha256(sha) && !referenced.contains(sha) && old(&meta) {
+                if sha.parse::<Sha256>().is_ok() && !referenced.contains(sha) && old(&meta) {
                     fs::remove_file(entry.path())?;
                     report.blobs += 1;
                     report.bytes += meta.len();
@@ -707,7 +708,7 @@ impl Store for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::BlobRef;
+    use pyk_protocol::api::BlobRef;
 
     fn put(store: &EmbeddedStore, sha: &str, len: u64) -> bool {
         let mut staged = store.stage_blob().unwrap();

@@ -8,7 +8,8 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::api::{Kind, Manifest, PackageSummary, PublishRequest, VersionList};
+use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionList};
+use pyk_protocol::Kind;
 
 pub mod embedded;
 

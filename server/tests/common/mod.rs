@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use pyk_crypto::blob::BlobWriter;
 use pyk_crypto::{token, Key};
-use pyk_server::api::{BlobRef, Manifest, PublishRequest, PublishResponse};
+use pyk_protocol::api::{BlobRef, Manifest, PublishRequest, PublishResponse};
 use sha2::{Digest, Sha256};
 use ureq::http::{Request, Response};
 use ureq::{AsSendBody, Body};
@@ -142,7 +142,7 @@ impl Reply {
     }
 
     pub fn error(&self) -> String {
-        self.json::<pyk_server::api::ErrorBody>().error
+        self.json::<pyk_protocol::api::ErrorBody>().error
     }
 }
 

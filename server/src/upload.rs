@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
-use pyk_crypto::blob::BlobReader;
+use pyk_crypto::blob::{refusal, BlobReader};
 use pyk_crypto::Key;
 use tokio::sync::mpsc;
 
@@ -78,8 +78,7 @@ fn receive(
     rx: mpsc::Receiver<io::Result<Bytes>>,
 ) -> Result<Stored, UploadError> {
     let mut staged = store.stage_blob()?;
-    let mut plaintext_len = 0u64;
-    let digest = {
+    let (plaintext_len, digest) = {
         let tee = Tee {
             source: Chunks {
                 rx,
@@ -88,22 +87,15 @@ fn receive(
             copy: &mut *staged,
         };
         let mut reader = BlobReader::new(key, tee);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => plaintext_len += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    return Err(UploadError::Invalid(format!("blob refused: {e}")));
-                }
-                Err(e) => return Err(StoreError::Io(e).into()),
+        match io::copy(&mut reader, &mut io::sink()) {
+            Ok(n) => (n, reader.sha256()),
+            Err(e) if refusal(&e).is_some() => {
+                return Err(UploadError::Invalid(format!("blob refused: {e}")));
             }
+            Err(e) => return Err(StoreError::Io(e).into()),
         }
-        reader.sha256()
     };
-    let got = digest
-        .map(|d| pyk_protocol::digest::hex(&d))
-        .unwrap_or_default();
+    let got = digest.map(|d| d.to_string()).unwrap_or_default();
     if got != sha256 {
         return Err(UploadError::Invalid(format!(
             "blob's plaintext sha256 is {got}, not its id {sha256}"

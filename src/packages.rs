@@ -15,11 +15,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use pyk_client::{Client, Progress};
 use pyk_protocol::api::Manifest;
-use pyk_runtime_fetch::Progress;
 use sha2::{Digest, Sha256};
-
-use crate::client::Client;
 
 pub struct Packages {
     root: PathBuf,
@@ -83,7 +81,7 @@ impl Packages {
         &self,
         client: &Client,
         manifest: &Manifest,
-        progress: &Progress,
+        progress: &dyn Progress,
     ) -> Result<PathBuf> {
         if manifest
             .artifact_sha256
@@ -102,17 +100,17 @@ impl Packages {
         let blobs_dir = self.root.join("blobs");
         let mut parts = Vec::new();
         for blob in &manifest.blobs {
-            if blob.sha256.parse::<pyk_protocol::Sha256>().is_err() {
+            let Ok(sha256) = blob.sha256.parse() else {
                 bail!(
                     "{} sent a manifest with a malformed blob name",
                     client.server()
                 );
-            }
+            };
             let path = blobs_dir.join(&blob.sha256);
             parts.push(if path.is_file() {
                 path
             } else {
-                client.download_blob(&blob.sha256, blob.size, &blobs_dir, progress)?
+                client.download_blob(&sha256, blob.size, &blobs_dir, progress)?
             });
         }
         let dir = dest.parent().context("artifact path has no parent")?;

@@ -107,7 +107,7 @@ impl<W: Write> Write for BlobWriter<W> {
 }
 
 /// Why an encrypted blob was refused.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobError {
     NotABlob,
     /// A frame fails its HMAC: the wrong key, or tampered bytes.

@@ -220,7 +220,7 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
         .with_context(|| format!("{host} resolves to no address"))?;
     pyk_server::serve(pyk_server::ServeConfig {
         addr,
-        store: args.path,
+        store: pyk_server::store::StoreConfig::Embedded { path: args.path },
         read_key,
         write_key,
         max_upload: args.max_upload * 1024 * 1024,

@@ -15,6 +15,7 @@ use pyk_client::{Client, Damage, Error, Quiet};
 use pyk_crypto::Key;
 use pyk_protocol::api::{BlobRef, PublishRequest};
 use pyk_protocol::{Kind, PackageRef, Sha256};
+use pyk_server::store::StoreConfig;
 
 const PASS: &str = "client test passphrase";
 const STORE_VAR: &str = "PYK_CLIENT_TEST_STORE";
@@ -33,7 +34,9 @@ fn serve() {
         return;
     };
     let mut config = pyk_server::ServeConfig::new(key());
-    config.store = PathBuf::from(store);
+    config.store = StoreConfig::Embedded {
+        path: PathBuf::from(store),
+    };
     config.addr = "127.0.0.1:0".parse().unwrap();
     if let Ok(write) = std::env::var(WRITE_KEY_VAR) {
         config.write_key = Key::from_config(&write);

@@ -14,5 +14,5 @@ mod kind;
 pub mod names;
 
 pub use digest::Sha256;
-pub use kind::Kind;
+pub use kind::{Kind, ParseKindError};
 pub use names::{valid_localname, valid_name, valid_version, Invalid, PackageRef};

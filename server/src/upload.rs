@@ -11,6 +11,8 @@ use pyk_crypto::blob::{refusal, BlobReader};
 use pyk_crypto::Key;
 use tokio::sync::mpsc;
 
+use pyk_protocol::Sha256;
+
 use crate::store::{Store, StoreError};
 
 /// Chunks in flight between the connection and the verifying thread: the backpressure
@@ -40,9 +42,9 @@ pub struct Stored {
 }
 
 impl Upload {
-    pub fn start(store: Arc<dyn Store>, key: Key, sha256: String) -> Upload {
+    pub fn start(store: Arc<Store>, key: Key, sha256: Sha256) -> Upload {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::task::spawn_blocking(move || receive(&*store, &key, &sha256, rx));
+        let task = tokio::task::spawn_blocking(move || receive(&store, &key, &sha256, rx));
         Upload { tx, task }
     }
 
@@ -63,21 +65,17 @@ impl Upload {
     /// Ends the body and waits for the verdict.
     pub async fn finish(self) -> Result<Stored, UploadError> {
         drop(self.tx);
-        self.task.await.map_err(|e| {
-            UploadError::Store(StoreError::Io(io::Error::other(format!(
-                "upload task failed: {e}"
-            ))))
-        })?
+        self.task.await.map_err(StoreError::from)?
     }
 }
 
 fn receive(
-    store: &dyn Store,
+    store: &Store,
     key: &Key,
-    sha256: &str,
+    sha256: &Sha256,
     rx: mpsc::Receiver<io::Result<Bytes>>,
 ) -> Result<Stored, UploadError> {
-    let mut staged = store.stage_blob()?;
+    let mut staged = store.blobs().stage()?;
     let (plaintext_len, digest) = {
         let tee = Tee {
             source: Chunks {
@@ -95,8 +93,9 @@ fn receive(
             Err(e) => return Err(StoreError::Io(e).into()),
         }
     };
-    let got = digest.map(|d| d.to_string()).unwrap_or_default();
-    if got != sha256 {
+    // The reader ends only after verifying the end frame, which carries the digest.
+    let got = digest.expect("a blob read to its end has its digest");
+    if got != *sha256 {
         return Err(UploadError::Invalid(format!(
             "blob's plaintext sha256 is {got}, not its id {sha256}"
         )));

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::catalog::{blocking, Current, Resolved};
 use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
-use crate::routes::{check_version, json, package, with_json_type, ApiError, App};
+use crate::routes::{check_version, json, package, with_causes, with_json_type, ApiError, App};
 use crate::store::label;
 use pyk_protocol::api::{
     LocalnameRequest, PackageList, PublishRequest, PublishResponse, FORMAT_FILE, FORMAT_PYK,
@@ -28,7 +28,7 @@ const MAX_BLOBS: usize = 100_000;
 
 pub async fn list(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let store = app.catalog.store().clone();
-    let packages = blocking(move || store.list()).await?;
+    let packages = blocking(move || store.registry().list()).await?;
     Ok(json(StatusCode::OK, &PackageList { packages }))
 }
 
@@ -183,7 +183,7 @@ pub fn collect_garbage(app: &App) {
     let store = app.catalog.store().clone();
     tokio::spawn(async move {
         if let Err(e) = blocking(move || store.collect_garbage(GC_GRACE)).await {
-            eprintln!("pyk: garbage collection failed: {e}");
+            eprintln!("pyk: garbage collection failed: {}", with_causes(&e));
         }
     });
 }

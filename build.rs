@@ -25,9 +25,6 @@ fn main() {
         rustflags.push('\x1f');
     }
     rustflags.push_str("-Crelocation-model=static");
-    // An explicit --target keeps those flags off build scripts and proc-macros (serde's
-    // derive, beneath pyk-protocol), which cannot be linked without relocations.
-    let target = env::var("TARGET").expect("cargo sets TARGET");
     let status = Command::new(cargo)
         .args([
             "build",
@@ -36,8 +33,6 @@ fn main() {
             "pyk-stub",
             "--profile",
             "stub",
-            "--target",
-            &target,
             "--manifest-path",
         ])
         .arg(manifest.join("Cargo.toml"))
@@ -51,9 +46,6 @@ fn main() {
         .status()
         .expect("cannot run cargo to build the stub");
     assert!(status.success(), "building the stub failed");
-    std::fs::copy(
-        target_dir.join(&target).join("stub/pyk-stub"),
-        out.join("pyk-stub"),
-    )
-    .expect("stub binary missing");
+    std::fs::copy(target_dir.join("stub/pyk-stub"), out.join("pyk-stub"))
+        .expect("stub binary missing");
 }

@@ -79,12 +79,14 @@ impl FromStr for Sha256 {
     }
 }
 
+#[cfg(feature = "serde")]
 impl serde::Serialize for Sha256 {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
 }
 
+#[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Sha256 {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Sha256, D::Error> {
         struct Hex;
@@ -241,6 +243,7 @@ mod tests {
         assert_eq!(hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
     }
 
+    #[cfg(feature = "serde")]
     #[test]
     fn serde_is_the_hex_string() {
         let d = Sha256::of(b"abc");

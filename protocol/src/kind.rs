@@ -3,12 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
 /// What `./foo` (and `pyk foo`) does with a package; also the repository's two package
 /// namespaces, written `run` and `lib` in trailers, URLs and JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Kind {
     /// A program: the payload's `__main__` runs.
     Run,
@@ -70,6 +72,11 @@ mod tests {
         assert_eq!(Kind::parse("Run"), None);
         assert_eq!("lib".parse::<Kind>(), Ok(Kind::Lib));
         assert_eq!(format!("{:<4}|", Kind::Run), "run |");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_is_the_word() {
         assert_eq!(serde_json::to_string(&Kind::Lib).unwrap(), "\"lib\"");
         assert!(serde_json::from_str::<Kind>("\"LIB\"").is_err());
     }

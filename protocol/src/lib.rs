@@ -6,8 +6,10 @@
 //!   version strings and local file names, which become URLs and file names.
 //! - [`api`]: the JSON bodies of the repository protocol and the manifest ETag.
 //!
-//! Only serde and sha2 sit beneath it, so the launcher can depend on it too.
+//! Only serde and sha2 sit beneath it, and serde only with the `serde` feature (on by
+//! default), which the launcher goes without.
 
+#[cfg(feature = "serde")]
 pub mod api;
 pub mod digest;
 mod kind;

@@ -12,11 +12,11 @@
 //! that follows a check that all its blobs exist. A server killed at any moment leaves
 //! at worst files in `tmp/`, cleared on the next start.
 //!
-//! - [`blobs`]: the blob files and staged uploads ([`FsBlobs`]); [`gc`] their sweep.
-//! - [`lock`]: one server per directory.
-//! - [`registry`]: the registry's reads and transactions ([`SqliteRegistry`]), built on
-//!   the row queries of [`queries`]; [`schema`] its tables and migrations;
-//!   [`numbering`] version strings ever used and automatic version numbers.
+//! - `blobs.rs`: the blob files and staged uploads ([`FsBlobs`]); `gc.rs` their sweep.
+//! - `lock.rs`: one server per directory.
+//! - `registry.rs`: the registry's reads and transactions ([`SqliteRegistry`]), built on
+//!   the row queries of `queries.rs`; `schema.rs` its tables and migrations;
+//!   `numbering.rs` version strings ever used and automatic version numbers.
 
 use std::path::Path;
 

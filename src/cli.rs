@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Build one self-contained executable from pyk.toml or from --entry.
+    /// Build one self-contained executable from pyk.toml, pyproject.toml, a script or --entry.
     ///
     /// The artifact runs on any Linux x86_64 machine with no Python installed:
     /// `./dist/NAME args…`. A library artifact is also importable through zipimport.
@@ -182,32 +182,31 @@ pub struct ServeArgs {
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
-    /// Directory holding pyk.toml, the pyk.toml file itself, or a script with a
-    /// `# /// pyk` block.
+    /// A directory holding pyk.toml or pyproject.toml (`dist/NAME` is written there), one
+    /// of those files, or a script with PEP 723 blocks.
     #[arg(default_value = ".", conflicts_with = "entry")]
     pub path: PathBuf,
-    /// Build without pyk.toml: a .py script or a package directory with __main__.py.
+    /// Build without a spec file: a .py script (its PEP 723 blocks are read) or a package
+    /// directory with __main__.py; `dist/NAME` is written in the current directory.
     #[arg(long, value_name = "FILE|DIR")]
     pub entry: Option<PathBuf>,
-    /// A requirements.txt to install into the payload (with --entry; repeatable).
-    #[arg(
-        short = 'r',
-        long = "requirements",
-        value_name = "FILE",
-        requires = "entry"
-    )]
+    /// Which of pyproject.toml's [project.scripts] to run (when it has several).
+    #[arg(long, value_name = "NAME", conflicts_with = "entry")]
+    pub script: Option<String>,
+    /// A requirements.txt to install too (repeatable; `--hash` lines turn on hash checking).
+    #[arg(short = 'r', long = "requirements", value_name = "FILE")]
     pub requirements: Vec<PathBuf>,
-    /// The package name (with --entry; default: the entry's file name).
-    #[arg(long, requires = "entry")]
+    /// The package name (default: the spec's `name`, the script's or the entry's name).
+    #[arg(long)]
     pub name: Option<String>,
     /// Python version to bundle, e.g. 3.12 (default: pyk.toml's `python`, else
-    /// $PYK_PYTHON, else the newest cached runtime, else 3.12).
+    /// $PYK_PYTHON, else the newest cached runtime satisfying `requires-python`).
     #[arg(long, value_name = "3.X")]
     pub python: Option<String>,
     /// Use this python-build-standalone style archive (.tar.gz/.tar.zst, top dir python/).
     #[arg(long, value_name = "ARCHIVE")]
     pub runtime: Option<PathBuf>,
-    /// Where to write the executable (default: dist/NAME).
+    /// Where to write the executable (default: dist/NAME beside the spec).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }

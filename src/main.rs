@@ -181,15 +181,13 @@ fn run_package(
 }
 
 fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {
-    match &args.entry {
-        Some(entry) => {
-            spec::Spec::from_entry(entry, args.name.as_deref(), args.requirements.clone())
-        }
-        None if args.path.extension().is_some_and(|e| e == "py") => {
-            spec::Spec::from_script(&args.path)
-        }
-        None => spec::Spec::from_toml(&args.path),
-    }
+    spec::load(&spec::Args {
+        path: &args.path,
+        entry: args.entry.as_deref(),
+        script: args.script.as_deref(),
+        name: args.name.as_deref(),
+        requirements: &args.requirements,
+    })
 }
 
 fn build_cmd(

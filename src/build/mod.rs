@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::sha256_from_hex;
-use pyk_runtime_fetch::Progress;
+use pyk_runtime_fetch::{Progress, PythonRequest};
 
 use crate::output::human_size;
-use crate::spec::Spec;
+use crate::spec::{Declared, Entry, Spec};
 
 /// Everything `pyk build` needs besides the spec.
 pub struct Options<'a> {
@@ -24,20 +24,40 @@ pub struct Options<'a> {
     pub python: Option<String>,
     pub runtime_archive: Option<&'a Path>,
     pub mirror: Option<&'a str>,
+    /// `-o`; when absent, `dist/NAME` in the spec's directory.
     pub output: Option<PathBuf>,
 }
 
 /// Builds the artifact and returns its path.
 pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf> {
     let started = Instant::now();
-    let want = opts
-        .python
-        .clone()
-        .or_else(|| spec.python.clone())
-        .or_else(|| std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()));
+    for warning in &spec.warnings {
+        progress.step(&format!("warning: {warning}"));
+    }
+    let asked = |value: &str, how: String| -> Result<Declared<PythonRequest>> {
+        let value = value
+            .parse()
+            .with_context(|| format!("{how}: not a Python version"))?;
+        Ok(Declared { value, at: how })
+    };
+    let request = match (&opts.python, &spec.python.request) {
+        (Some(v), _) => Some(asked(v, format!("--python {v}"))?),
+        (None, Some(declared)) => Some(Declared {
+            value: declared.value,
+            at: format!("`python = \"{}\"` ({})", declared.value, declared.at),
+        }),
+        (None, None) => match std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()) {
+            Some(v) => Some(asked(&v, format!("PYK_PYTHON={v}"))?),
+            None => None,
+        },
+    };
+    let choice = runtime::Choice {
+        request,
+        requires: &spec.python.requires,
+    };
     let runtime = runtime::resolve(
         opts.cache_root,
-        want.as_deref(),
+        &choice,
         opts.runtime_archive,
         opts.mirror,
         progress,
@@ -52,29 +72,55 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         .prefix("pyk-stage-")
         .tempdir()
         .context("cannot create a staging directory")?;
-    let has_deps = !spec.dependencies.is_empty() || !spec.requirement_files.is_empty();
-    if has_deps {
+    let mut own_tops = Vec::new();
+    let mut own_sources = 0;
+    if spec.installs() {
         let installer = deps::Installer::find()?;
-        let what = match (spec.dependencies.len(), spec.requirement_files.len()) {
-            (n, 0) => format!("{n} dependenc{}", if n == 1 { "y" } else { "ies" }),
-            (0, _) => "requirements".to_owned(),
-            (n, _) => format!("{n} dependencies and requirements"),
-        };
+        let n = spec.dependencies.len();
+        let mut what: Vec<String> = Vec::new();
+        if n > 0 {
+            what.push(format!("{n} dependenc{}", if n == 1 { "y" } else { "ies" }));
+        }
+        if !spec.requirement_files.is_empty() {
+            what.push("requirements".into());
+        }
+        if let Some(project) = &spec.project {
+            what.push(format!("project {}", project.name));
+        }
+        let what = what.join(" and ");
         let spinner = progress.spinner(&format!("Installing {what} with {}", installer.name()));
-        installer.install(&deps::Request {
-            requirements: &spec.dependencies,
-            requirement_files: &spec.requirement_files,
+        let installed = installer.install(&deps::Request {
+            spec,
             python: &runtime.python(),
             version: &python,
-            target: staging.path(),
+            deps_target: staging.path(),
+            app_target: staging.path(),
         })?;
         spinner.finish_and_clear();
-        progress.step(&format!("Installed {what} with {}", installer.name()));
+        progress.step(&format!(
+            "Installed {what} with {} ({} distributions)",
+            installer.name(),
+            installed.dists.len()
+        ));
+        for warning in &installed.warnings {
+            progress.step(&format!("warning: {warning}"));
+        }
+        for dist in installed.dists.iter().filter(|d| d.own) {
+            for file in dist.files()? {
+                own_sources += usize::from(file.extension().is_some_and(|e| e == "py"));
+                if let Some(top) = file.components().next() {
+                    own_tops.push(top.as_os_str().to_string_lossy().into_owned());
+                }
+            }
+        }
     }
-    let copied = stage::stage(spec, staging.path())?;
+    let copied = stage::stage(spec, staging.path())? + own_sources;
 
     let (compiled, failures) = compile::compile_tree(&runtime.python(), staging.path())?;
-    if let Some(f) = failures.iter().find(|f| is_app_file(spec, &f.file)) {
+    if let Some(f) = failures
+        .iter()
+        .find(|f| is_app_file(spec, &own_tops, &f.file))
+    {
         bail!(
             "{} does not compile for Python {}.{}: {}",
             f.file,
@@ -96,7 +142,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
     let output = opts
         .output
         .clone()
-        .unwrap_or_else(|| Path::new("dist").join(&spec.name));
+        .unwrap_or_else(|| spec.base.join("dist").join(&spec.name));
     let layer_sha256 = sha256_from_hex(&runtime.layer.sha256)
         .context("the runtime cache holds a layer with a malformed name")?;
     let parts = assemble::Parts {
@@ -119,11 +165,18 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
     Ok(output)
 }
 
-/// Whether a payload path came from the app rather than a dependency.
-fn is_app_file(spec: &Spec, payload_path: &str) -> bool {
+/// Whether a payload path came from the app (its files, or the project's own
+/// distribution, whose top-level names are `own_tops`) rather than a dependency.
+fn is_app_file(spec: &Spec, own_tops: &[String], payload_path: &str) -> bool {
     let top = payload_path.split('/').next().unwrap_or_default();
-    std::iter::once(&spec.entry)
-        .chain(&spec.libraries)
-        .chain(&spec.extras)
-        .any(|p| p.file_name().is_some_and(|n| n == top))
+    let entry = match &spec.entry {
+        Entry::Path(path) => Some(path),
+        Entry::Function { .. } => None,
+    };
+    own_tops.iter().any(|t| t == top)
+        || entry
+            .into_iter()
+            .chain(&spec.libraries)
+            .chain(&spec.extras)
+            .any(|p| p.file_name().is_some_and(|n| n == top))
 }

@@ -1,19 +1,31 @@
 //! Choosing the runtime layer for a build, and unpacking it so its interpreter can
 //! install dependencies and compile the payload.
 //!
-//! Order: `--runtime ARCHIVE`; else a cached layer satisfying `--python` / `python =` /
-//! `$PYK_PYTHON`, downloading from python-build-standalone only when none is cached; with
-//! no version asked for, the newest cached layer, else a download of the default.
+//! Order: `--runtime ARCHIVE`; else a cached layer satisfying the version asked for
+//! (`--python`, `python =`, `$PYK_PYTHON`), downloading from python-build-standalone only
+//! when none is cached; with no version asked for, the newest cached layer that satisfies
+//! every `requires-python` (an error listing the cached ones when none does), and only with
+//! an empty cache a download. Whatever is chosen must satisfy every `requires-python`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
-use pyk_runtime_fetch::{fetch_pbs, import_archive, Layer, LayerStore, Progress, PythonRequest};
+use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
+use pyk_runtime_fetch::{
+    fetch_pbs, import_archive, Layer, LayerStore, Progress, PyVersion, PythonRequest,
+    SUPPORTED_MINORS,
+};
+
+use crate::spec::Declared;
 
 /// The Python release downloaded when nothing is asked for and nothing is cached.
-pub const DEFAULT_PYTHON: &str = "3.12";
+pub const DEFAULT_PYTHON: PythonRequest = PythonRequest {
+    major: 3,
+    minor: 12,
+    patch: None,
+};
 
 /// A runtime layer and the directory it is unpacked in.
 pub struct Runtime {
@@ -27,44 +39,82 @@ impl Runtime {
     }
 }
 
+/// What the build asks of its runtime.
+pub struct Choice<'a> {
+    /// A version to bundle, and how it was asked for (`--python 3.11`, …).
+    pub request: Option<Declared<PythonRequest>>,
+    /// `requires-python` declarations: all must hold.
+    pub requires: &'a [Declared<VersionSpecifiers>],
+}
+
 pub fn resolve(
     cache_root: &Path,
-    want: Option<&str>,
+    choice: &Choice,
     archive: Option<&Path>,
     mirror: Option<&str>,
     progress: &Progress,
 ) -> Result<Runtime> {
     let store = LayerStore::open(cache_root);
-    let req = want.map(str::parse::<PythonRequest>).transpose()?;
-    let layer = match (archive, &req) {
+    let (layer, chosen_by) = match (archive, &choice.request) {
         (Some(archive), _) => {
             let layer = import_archive(&store, archive, progress)?;
-            if let Some(req) = &req {
-                if !req.matches(&layer.python) {
+            if let Some(req) = &choice.request {
+                if !req.value.matches(&layer.python) {
                     bail!(
-                        "{} holds Python {}, but Python {req} was asked for",
+                        "{} holds Python {}, but Python {} was asked for ({})",
                         archive.display(),
-                        layer.python
+                        layer.python,
+                        req.value,
+                        req.at
                     );
                 }
             }
-            layer
+            (layer, format!("--runtime {}", archive.display()))
         }
-        (None, Some(req)) => match store.best_match(req)? {
-            Some(layer) => layer,
-            None => fetch_pbs(&store, req, mirror, progress)?,
-        },
-        (None, None) => {
-            let newest = store
-                .list()?
-                .into_iter()
-                .max_by_key(|l| (l.python, l.created));
-            match newest {
+        (None, Some(req)) => {
+            let layer = match store.best_match(&req.value)? {
                 Some(layer) => layer,
-                None => fetch_pbs(&store, &DEFAULT_PYTHON.parse()?, mirror, progress)?,
+                None => fetch_pbs(&store, &req.value, mirror, progress)?,
+            };
+            (layer, req.at.clone())
+        }
+        (None, None) => {
+            let cached = store.list()?;
+            let newest = cached
+                .iter()
+                .filter(|l| satisfies(choice.requires, &l.python))
+                .max_by_key(|l| (l.python, l.created))
+                .cloned();
+            match newest {
+                Some(layer) => (layer, "the newest cached runtime".to_owned()),
+                None if cached.is_empty() => {
+                    let want = download_choice(choice.requires)?;
+                    let layer = fetch_pbs(&store, &want, mirror, progress)?;
+                    (layer, "the download".to_owned())
+                }
+                None => bail!(
+                    "no cached runtime satisfies requires-python {} (cached: {}); get one with `pyk runtime fetch {}` or `pyk runtime import PYTHON`",
+                    shown(choice.requires),
+                    cached
+                        .iter()
+                        .map(|l| format!("{} {}", l.python, l.source))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    download_choice(choice.requires)?
+                ),
             }
         }
     };
+    for req in choice.requires {
+        if !req.value.contains(&version(&layer.python)) {
+            bail!(
+                "Python {}, chosen by {chosen_by}, does not satisfy requires-python {} ({})",
+                layer.python,
+                req.value,
+                req.at
+            );
+        }
+    }
     store.touch(&layer);
     let file =
         File::open(&layer.path).with_context(|| format!("cannot read {}", layer.path.display()))?;
@@ -73,4 +123,94 @@ pub fn resolve(
         .with_context(|| format!("cannot map {}", layer.path.display()))?;
     let dir = pyk_artifact::unpack::install(cache_root, &layer.sha256, &map)?;
     Ok(Runtime { layer, dir })
+}
+
+fn version(v: &PyVersion) -> Version {
+    Version::new([u64::from(v.major), u64::from(v.minor), u64::from(v.patch)])
+}
+
+fn satisfies(requires: &[Declared<VersionSpecifiers>], v: &PyVersion) -> bool {
+    requires.iter().all(|r| r.value.contains(&version(v)))
+}
+
+fn shown(requires: &[Declared<VersionSpecifiers>]) -> String {
+    requires
+        .iter()
+        .map(|r| format!("{} ({})", r.value, r.at))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// The minor to download for `requires-python`: the default if some release of it
+/// satisfies, else the supported minor nearest to it (the older on a tie, for wheels).
+fn download_choice(requires: &[Declared<VersionSpecifiers>]) -> Result<PythonRequest> {
+    let fits = |minor: u8| {
+        (0..=40).any(|patch| {
+            satisfies(
+                requires,
+                &PyVersion {
+                    major: 3,
+                    minor,
+                    patch,
+                },
+            )
+        })
+    };
+    SUPPORTED_MINORS
+        .filter(|m| fits(*m))
+        .min_by_key(|m| (m.abs_diff(DEFAULT_PYTHON.minor), *m))
+        .map(|minor| PythonRequest {
+            major: 3,
+            minor,
+            patch: None,
+        })
+        .with_context(|| {
+            format!(
+                "requires-python {} allows no Python pyk supports (3.{}-3.{})",
+                shown(requires),
+                SUPPORTED_MINORS.start(),
+                SUPPORTED_MINORS.end()
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn req(s: &str) -> Vec<Declared<VersionSpecifiers>> {
+        vec![Declared {
+            value: VersionSpecifiers::from_str(s).unwrap(),
+            at: "pyproject.toml:3".into(),
+        }]
+    }
+
+    fn v(s: &str) -> PyVersion {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn pep_440_specifiers_choose() {
+        assert!(satisfies(&req(">=3.10,<3.13"), &v("3.12.1")));
+        assert!(!satisfies(&req(">=3.10,<3.13"), &v("3.13.0")));
+        assert!(satisfies(&req("~=3.11"), &v("3.13.0")));
+        assert!(!satisfies(&req("~=3.11.0"), &v("3.12.1")));
+        assert!(satisfies(&req("==3.12.*"), &v("3.12.1")));
+        assert!(!satisfies(&req("==3.12.*"), &v("3.11.2")));
+        assert!(satisfies(&[], &v("3.9.0")));
+    }
+
+    #[test]
+    fn download_prefers_the_default_then_the_nearest() {
+        assert_eq!(download_choice(&req(">=3.9")).unwrap().to_string(), "3.12");
+        assert_eq!(download_choice(&req(">=3.13")).unwrap().to_string(), "3.13");
+        assert_eq!(download_choice(&req("<3.12")).unwrap().to_string(), "3.11");
+        assert_eq!(
+            download_choice(&req(">3.12.2,<3.13")).unwrap().to_string(),
+            "3.12"
+        );
+        let e = download_choice(&req("<3.0")).unwrap_err().to_string();
+        assert!(e.contains("<3.0") && e.contains("pyproject.toml:3"), "{e}");
+    }
 }

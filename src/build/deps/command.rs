@@ -1,0 +1,155 @@
+//! The installer command lines: the same `[install]` options given to uv and to pip.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+
+use super::{Installer, Request};
+use crate::spec::InstallOptions;
+
+/// Options that say where distributions come from (install, wheel builds, uv's compile).
+fn index_args(installer: &Installer, o: &InstallOptions) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut pair = |flag: &str, value: &str| {
+        args.push(flag.into());
+        args.push(value.into());
+    };
+    if let Some(url) = &o.index_url {
+        pair("--index-url", url);
+    }
+    for url in &o.extra_index_urls {
+        pair("--extra-index-url", url);
+    }
+    for link in &o.find_links {
+        pair("--find-links", link);
+    }
+    for host in &o.trusted_hosts {
+        match installer {
+            Installer::Uv(_) => pair("--allow-insecure-host", host),
+            Installer::Pip(_) => pair("--trusted-host", host),
+        }
+    }
+    if o.no_index {
+        args.push("--no-index".into());
+    }
+    args
+}
+
+/// Options that shape the resolution.
+fn resolution_args(installer: &Installer, o: &InstallOptions) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    for name in &o.only_binary {
+        args.extend(["--only-binary".into(), name.into()]);
+    }
+    for name in &o.no_binary {
+        args.extend(["--no-binary".into(), name.into()]);
+    }
+    for file in &o.constraints {
+        args.extend(["-c".into(), file.into()]);
+    }
+    if o.pre {
+        match installer {
+            Installer::Uv(_) => args.extend(["--prerelease".into(), "allow".into()]),
+            Installer::Pip(_) => args.push("--pre".into()),
+        }
+    }
+    args
+}
+
+/// `install --target TARGET` for the runtime's Python, with every `[install]` option; the
+/// caller adds what to install. pip installs for another interpreter only with `--no-deps`
+/// or `--only-binary=:all:`, so without `no_deps` it takes wheels only.
+pub fn install(installer: &Installer, req: &Request, target: &Path, no_deps: bool) -> Command {
+    let o = &req.spec.install;
+    let mut cmd = match installer {
+        Installer::Uv(uv) => {
+            let mut cmd = Command::new(uv);
+            // Copies, not hard links into uv's cache: the build rewrites what it packs.
+            cmd.args([
+                "pip",
+                "install",
+                "--no-config",
+                "--quiet",
+                "--link-mode=copy",
+            ])
+            .arg("--python")
+            .arg(req.python);
+            cmd
+        }
+        Installer::Pip(python) => {
+            let mut cmd = Command::new(python);
+            let v = format!("{}.{}", req.version.major, req.version.minor);
+            cmd.args(["-m", "pip", "install", "--quiet", "--no-input"])
+                .args(["--disable-pip-version-check", "--no-compile"])
+                .args(["--python-version", &v, "--implementation", "cp"])
+                .args(["--platform", "manylinux2014_x86_64"])
+                .args(["--platform", "linux_x86_64"]);
+            if !no_deps {
+                cmd.arg("--only-binary=:all:");
+            }
+            cmd
+        }
+    };
+    cmd.current_dir(&req.spec.base).arg("--target").arg(target);
+    if no_deps {
+        cmd.arg("--no-deps");
+    }
+    cmd.args(index_args(installer, o))
+        .args(resolution_args(installer, o));
+    cmd
+}
+
+/// Builds the project's wheel into `out` (uv with the runtime's interpreter; pip with its
+/// own, which is the same for a pure-Python project).
+pub fn build_wheel(installer: &Installer, req: &Request, project: &Path, out: &Path) -> Command {
+    let mut cmd = match installer {
+        Installer::Uv(uv) => {
+            let mut cmd = Command::new(uv);
+            cmd.args(["build", "--no-config", "--quiet", "--wheel", "--python"])
+                .arg(req.python)
+                .arg("--out-dir")
+                .arg(out);
+            cmd
+        }
+        Installer::Pip(python) => {
+            let mut cmd = Command::new(python);
+            cmd.args(["-m", "pip", "wheel", "--quiet", "--no-input", "--no-deps"])
+                .arg("--disable-pip-version-check")
+                .arg("--wheel-dir")
+                .arg(out);
+            cmd
+        }
+    };
+    cmd.current_dir(project)
+        .args(index_args(installer, &req.spec.install))
+        .arg(project);
+    cmd
+}
+
+/// uv: resolves exact pins again, without dependencies, into a PEP 751 `pylock.toml` at
+/// `out`, to learn each installed distribution's file, URL and sha256. `offline` answers
+/// from uv's cache, which the install just filled: what the install saw, with no request.
+pub fn lock_pins(uv: &OsString, req: &Request, pins: &Path, out: &Path, offline: bool) -> Command {
+    let installer = Installer::Uv(uv.clone());
+    let mut cmd = Command::new(uv);
+    if offline {
+        cmd.arg("--offline");
+    }
+    cmd.args([
+        "pip",
+        "compile",
+        "--no-config",
+        "--quiet",
+        "--no-deps",
+        "--no-header",
+    ])
+    .args(["--format", "pylock.toml", "--python"])
+    .arg(req.python)
+    .arg("--output-file")
+    .arg(out)
+    .current_dir(&req.spec.base)
+    .args(index_args(&installer, &req.spec.install))
+    .args(resolution_args(&installer, &req.spec.install))
+    .arg(pins);
+    cmd
+}

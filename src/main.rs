@@ -3,13 +3,14 @@
 
 mod build;
 mod cli;
-mod client;
 mod config;
 mod install;
 mod manage;
+mod output;
 mod packages;
 mod publish;
 mod pull;
+mod repo;
 mod runner;
 mod runtimes;
 mod spec;
@@ -21,6 +22,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use pyk_protocol::Kind;
 use pyk_runtime_fetch::Progress;
 
 use cli::{BuildArgs, Cli, Command, ServeArgs};
@@ -136,7 +138,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args, &config)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Resolve { kind, name, python } => {
-            let resolved = runner::resolve(&config, &cache_root()?, &kind, &name, None, &progress)?;
+            let kind: Kind = kind.parse()?;
+            let resolved = runner::resolve(&config, &cache_root()?, kind, &name, None, &progress)?;
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
                 if *built != want {
@@ -158,11 +161,11 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn kind(lib: bool) -> &'static str {
+fn kind(lib: bool) -> Kind {
     if lib {
-        "lib"
+        Kind::Lib
     } else {
-        "run"
+        Kind::Run
     }
 }
 
@@ -173,7 +176,7 @@ fn run_package(
     args: &[OsString],
     progress: &Progress,
 ) -> Result<()> {
-    let resolved = runner::resolve(config, cache_root, "run", name, None, progress)?;
+    let resolved = runner::resolve(config, cache_root, Kind::Run, name, None, progress)?;
     runner::exec(&resolved, args).map(drop)
 }
 
@@ -215,7 +218,7 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
         .with_context(|| format!("{host} resolves to no address"))?;
     pyk_server::serve(pyk_server::ServeConfig {
         addr,
-        store: args.path,
+        store: pyk_server::store::StoreConfig::Embedded { path: args.path },
         read_key,
         write_key,
         max_upload: args.max_upload * 1024 * 1024,

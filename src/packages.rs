@@ -15,11 +15,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use pyk_runtime_fetch::Progress;
-use pyk_server::api::{valid_sha256, Manifest};
+use pyk_client::{Client, Progress};
+use pyk_protocol::api::Manifest;
 use sha2::{Digest, Sha256};
-
-use crate::client::Client;
 
 pub struct Packages {
     root: PathBuf,
@@ -57,7 +55,7 @@ impl Packages {
     /// it was asked for by version, as the package's latest.
     pub fn remember(&self, manifest: &Manifest, by_version: bool) -> Result<()> {
         let json = serde_json::to_vec_pretty(manifest)?;
-        let (kind, name) = (&manifest.kind, &manifest.name);
+        let (kind, name) = (manifest.kind.as_str(), &manifest.name);
         write_atomic(
             &self.manifest_path(kind, name, Some(&manifest.version)),
             &json,
@@ -83,9 +81,13 @@ impl Packages {
         &self,
         client: &Client,
         manifest: &Manifest,
-        progress: &Progress,
+        progress: &dyn Progress,
     ) -> Result<PathBuf> {
-        if !valid_sha256(&manifest.artifact_sha256) {
+        if manifest
+            .artifact_sha256
+            .parse::<pyk_protocol::Sha256>()
+            .is_err()
+        {
             bail!(
                 "{} sent a manifest with a malformed artifact hash",
                 client.server()
@@ -98,17 +100,17 @@ impl Packages {
         let blobs_dir = self.root.join("blobs");
         let mut parts = Vec::new();
         for blob in &manifest.blobs {
-            if !valid_sha256(&blob.sha256) {
+            let Ok(sha256) = blob.sha256.parse() else {
                 bail!(
                     "{} sent a manifest with a malformed blob name",
                     client.server()
                 );
-            }
+            };
             let path = blobs_dir.join(&blob.sha256);
             parts.push(if path.is_file() {
                 path
             } else {
-                client.download_blob(&blob.sha256, blob.size, &blobs_dir, progress)?
+                client.download_blob(&sha256, blob.size, &blobs_dir, progress)?
             });
         }
         let dir = dest.parent().context("artifact path has no parent")?;

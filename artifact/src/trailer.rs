@@ -14,39 +14,15 @@ use std::fmt;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+/// The package kind and the name rule live in the protocol crate, which the repository
+/// shares; the trailer records them.
+pub use pyk_protocol::{valid_name, Kind};
+
 /// Total size of the trailer in bytes (fixed per format version).
 pub const TRAILER_LEN: usize = 384;
 /// The last bytes of every artifact: a magic prefix and the two-digit format version.
 pub const MAGIC: &[u8; 8] = b"PYKTRL01";
 const MAGIC_PREFIX: &[u8; 6] = b"PYKTRL";
-const MAX_NAME: usize = 64;
-
-/// What `./foo` (and `pyk foo`) does with the payload; also the repository's two
-/// package namespaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// A program: the payload's `__main__` runs.
-    Run,
-    /// A library: importable through zipimport; running it runs its main block.
-    Lib,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "run" => Some(Kind::Run),
-            "lib" => Some(Kind::Lib),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Run => "run",
-            Kind::Lib => "lib",
-        }
-    }
-}
 
 /// A byte range inside the artifact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,16 +86,6 @@ impl fmt::Display for TrailerError {
 }
 
 impl std::error::Error for TrailerError {}
-
-/// Names of packages: what ends up in file names, cache paths and URLs.
-pub fn valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_NAME
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
-}
 
 impl Trailer {
     /// The trailer's bytes, exactly [`TRAILER_LEN`] long.

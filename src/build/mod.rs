@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::sha256_from_hex;
 use pyk_runtime_fetch::{Progress, PythonRequest};
 
+use crate::output::human_size;
 use crate::spec::{Declared, Entry, Spec};
 
 /// Everything `pyk build` needs besides the spec.
@@ -178,12 +179,4 @@ fn is_app_file(spec: &Spec, own_tops: &[String], payload_path: &str) -> bool {
             .chain(&spec.libraries)
             .chain(&spec.extras)
             .any(|p| p.file_name().is_some_and(|n| n == top))
-}
-
-pub fn human_size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    for dir in ["stub", "artifact", "cache", "static"] {
+    for dir in ["stub", "artifact", "cache", "static", "protocol"] {
         println!("cargo:rerun-if-changed={dir}");
     }
     println!("cargo:rerun-if-changed=Cargo.lock");

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use pyk_cache::{Cache, Removal, RootEnv, Select};
 
-use crate::build::human_size;
 use crate::cli::CacheCommand;
+use crate::output::human_size;
 
 pub fn run(cmd: CacheCommand, env: &RootEnv) -> Result<()> {
     match cmd {

@@ -7,10 +7,11 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use pyk_artifact::trailer::{hex, Span, Trailer, MAX_LEN};
-use sha2::{Digest, Sha256};
+use pyk_artifact::trailer::{Span, Trailer, MAX_LEN};
+use pyk_protocol::digest::Hasher;
+use pyk_protocol::Sha256;
 
-use crate::build::human_size;
+use crate::output::human_size;
 use crate::stub_bin::STUB;
 
 pub fn inspect(path: &Path) -> Result<()> {
@@ -83,7 +84,7 @@ pub fn inspect(path: &Path) -> Result<()> {
                 layer.role.as_str(),
                 layer.span.offset,
                 layer.span.end(),
-                hex(&actual),
+                actual,
                 layer.key()
             ));
         }
@@ -92,14 +93,14 @@ pub fn inspect(path: &Path) -> Result<()> {
         None => println!("\nDependencies: none"),
         Some(lock) => {
             let bytes = read_span(&file, lock.span)?;
-            let actual: [u8; 32] = Sha256::digest(&bytes).into();
+            let actual = Sha256::of(&bytes);
             if actual != lock.sha256 {
                 damaged.push(format!(
                     "the dependency lock (bytes {}..{}): sha256 is {}, the trailer says {}",
                     lock.span.offset,
                     lock.span.end(),
-                    hex(&actual),
-                    hex(&lock.sha256)
+                    actual,
+                    lock.sha256
                 ));
             }
             print_lock(&String::from_utf8_lossy(&bytes));
@@ -148,10 +149,20 @@ fn read_span(file: &File, span: Span) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn hash_span(file: &File, span: Span) -> Result<[u8; 32]> {
+fn hash_span(file: &File, span: Span) -> Result<Sha256> {
     let mut f = file.try_clone()?;
     std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(span.offset))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut f.take(span.len), &mut hasher)?;
-    Ok(hasher.finalize().into())
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = span.len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            bail!("the file ends inside a part (truncated?)");
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(hasher.digest())
 }

@@ -4,14 +4,15 @@
 mod build;
 mod cache_cmd;
 mod cli;
-mod client;
 mod config;
 mod inspect;
 mod install;
 mod manage;
+mod output;
 mod packages;
 mod publish;
 mod pull;
+mod repo;
 mod runner;
 mod runtimes;
 mod spec;
@@ -24,6 +25,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use pyk_cache::{Cache, RootEnv};
+use pyk_protocol::Kind;
 use pyk_runtime_fetch::Progress;
 use pyk_static::EnvVars;
 
@@ -153,8 +155,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args, &config)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Resolve { kind, name, python } => {
+            let kind: Kind = kind.parse()?;
             let cache = cache()?;
-            let resolved = runner::resolve(&config, cache.root(), &kind, &name, None, &progress)?;
+            let resolved = runner::resolve(&config, cache.root(), kind, &name, None, &progress)?;
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
                 if *built != want {
@@ -201,11 +204,11 @@ fn build_time() -> Result<u64> {
     }
 }
 
-fn kind(lib: bool) -> &'static str {
+fn kind(lib: bool) -> Kind {
     if lib {
-        "lib"
+        Kind::Lib
     } else {
-        "run"
+        Kind::Run
     }
 }
 
@@ -216,7 +219,7 @@ fn run_package(
     args: &[OsString],
     progress: &Progress,
 ) -> Result<()> {
-    let resolved = runner::resolve(config, cache_root, "run", name, None, progress)?;
+    let resolved = runner::resolve(config, cache_root, Kind::Run, name, None, progress)?;
     runner::exec(&resolved, args).map(drop)
 }
 
@@ -271,7 +274,7 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
         .with_context(|| format!("{host} resolves to no address"))?;
     pyk_server::serve(pyk_server::ServeConfig {
         addr,
-        store: args.path,
+        store: pyk_server::store::StoreConfig::Embedded { path: args.path },
         read_key,
         write_key,
         max_upload: args.max_upload * 1024 * 1024,

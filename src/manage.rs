@@ -4,12 +4,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
+use pyk_protocol::names::check_version;
+use pyk_protocol::{Kind, PackageRef};
 
-use crate::build::human_size;
-use crate::client::ClientError;
 use crate::config::Config;
-use crate::publish::client;
-use crate::runner::parse_spec;
+use crate::output::human_size;
+use crate::repo::client;
 
 pub fn list(config: &Config) -> Result<()> {
     let packages = client(config)?.list()?;
@@ -34,9 +34,8 @@ pub fn list(config: &Config) -> Result<()> {
     Ok(())
 }
 
-pub fn versions(config: &Config, kind: &str, name: &str) -> Result<()> {
-    parse_spec(name)?;
-    let list = client(config)?.versions(kind, name)?;
+pub fn versions(config: &Config, kind: Kind, name: &str) -> Result<()> {
+    let list = client(config)?.versions(&PackageRef::new(kind, name)?)?;
     if let Some(local) = &list.localname {
         println!("{kind} {name} (pulled as {local})");
     }
@@ -61,16 +60,18 @@ pub fn versions(config: &Config, kind: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn promote(config: &Config, kind: &str, name: &str, version: &str) -> Result<()> {
-    parse_spec(&format!("{name}@{version}"))?;
-    let m = client(config)?.promote(kind, name, version)?;
+pub fn promote(config: &Config, kind: Kind, name: &str, version: &str) -> Result<()> {
+    let package = PackageRef::new(kind, name)?;
+    check_version(version)?;
+    let m = client(config)?.promote(&package, version)?;
     println!("{kind} {name}: latest is now version {}", m.version);
     Ok(())
 }
 
-pub fn yank(config: &Config, kind: &str, name: &str, version: &str, undo: bool) -> Result<()> {
-    parse_spec(&format!("{name}@{version}"))?;
-    client(config)?.yank(kind, name, version, !undo)?;
+pub fn yank(config: &Config, kind: Kind, name: &str, version: &str, undo: bool) -> Result<()> {
+    let package = PackageRef::new(kind, name)?;
+    check_version(version)?;
+    client(config)?.yank(&package, version, !undo)?;
     println!(
         "{kind} {name} version {version} {}",
         if undo {
@@ -84,41 +85,40 @@ pub fn yank(config: &Config, kind: &str, name: &str, version: &str, undo: bool) 
 
 pub fn remove(
     config: &Config,
-    kind: &str,
+    kind: Kind,
     name: &str,
     version: Option<&str>,
     force: bool,
 ) -> Result<()> {
-    parse_spec(name)?;
+    let package = PackageRef::new(kind, name)?;
     let client = client(config)?;
     match version {
         Some(v) => {
-            parse_spec(&format!("{name}@{v}"))?;
-            client.remove_version(kind, name, v, force)?;
+            check_version(v)?;
+            client.remove_version(&package, v, force)?;
             println!("removed version {v} of {kind} package {name}");
         }
         None => {
-            client.remove(kind, name)?;
+            client.remove(&package)?;
             println!("removed {kind} package {name}");
         }
     }
     Ok(())
 }
 
-pub fn init(config: &Config, kind: &str, name: &str, localname: &str) -> Result<()> {
-    parse_spec(name)?;
-    client(config)?.set_localname(kind, name, localname)?;
+pub fn init(config: &Config, kind: Kind, name: &str, localname: &str) -> Result<()> {
+    client(config)?.set_localname(&PackageRef::new(kind, name)?, localname)?;
     println!("{kind} {name} is pulled as {localname}");
     Ok(())
 }
 
-pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> {
-    parse_spec(name)?;
+pub fn watch(config: &Config, kind: Kind, name: &str, once: bool) -> Result<()> {
+    let package = PackageRef::new(kind, name)?;
     let client = client(config)?;
-    let mut current = match client.current(kind, name, None) {
+    let mut current = match client.current(&package, None) {
         Ok(Some(m)) => m.version,
         Ok(None) => bail!("the server answered 304 to an unconditional request"),
-        Err(ClientError::NotFound(_)) => String::new(),
+        Err(pyk_client::Error::NotFound { .. }) => String::new(),
         Err(e) => return Err(e.into()),
     };
     let shown = if current.is_empty() { "none" } else { &current };
@@ -127,7 +127,7 @@ pub fn watch(config: &Config, kind: &str, name: &str, once: bool) -> Result<()> 
         client.server()
     );
     loop {
-        if let Some(m) = client.watch(kind, name, &current, 60)? {
+        if let Some(m) = client.watch(&package, &current, 60)? {
             println!(
                 "{kind} {name}: version {} published by {} ({})",
                 m.version,

@@ -16,11 +16,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use pyk_cache::{write_file, Bucket, EntryLock, Existing};
-use pyk_runtime_fetch::Progress;
-use pyk_server::api::{valid_sha256, Manifest};
+use pyk_client::{Client, Progress};
+use pyk_protocol::api::Manifest;
 use sha2::{Digest, Sha256};
-
-use crate::client::Client;
 
 pub struct Packages {
     root: PathBuf,
@@ -63,7 +61,7 @@ impl Packages {
     /// it was asked for by version, as the package's latest.
     pub fn remember(&self, manifest: &Manifest, by_version: bool) -> Result<()> {
         let json = serde_json::to_vec_pretty(manifest)?;
-        let (kind, name) = (&manifest.kind, &manifest.name);
+        let (kind, name) = (manifest.kind.as_str(), &manifest.name);
         write_atomic(
             &self.manifest_path(kind, name, Some(&manifest.version)),
             &json,
@@ -89,9 +87,13 @@ impl Packages {
         &self,
         client: &Client,
         manifest: &Manifest,
-        progress: &Progress,
+        progress: &dyn Progress,
     ) -> Result<PathBuf> {
-        if !valid_sha256(&manifest.artifact_sha256) {
+        if manifest
+            .artifact_sha256
+            .parse::<pyk_protocol::Sha256>()
+            .is_err()
+        {
             bail!(
                 "{} sent a manifest with a malformed artifact hash",
                 client.server()
@@ -115,17 +117,17 @@ impl Packages {
         let blobs_dir = self.root.join(Bucket::Blobs.dir_name());
         let mut parts = Vec::new();
         for blob in &manifest.blobs {
-            if !valid_sha256(&blob.sha256) {
+            let Ok(sha256) = blob.sha256.parse() else {
                 bail!(
                     "{} sent a manifest with a malformed blob name",
                     client.server()
                 );
-            }
+            };
             let path = blobs_dir.join(&blob.sha256);
             parts.push(if path.is_file() {
                 path
             } else {
-                client.download_blob(&blob.sha256, blob.size, &blobs_dir, progress)?
+                client.download_blob(&sha256, blob.size, &blobs_dir, progress)?
             });
         }
         let mut failure = None;
@@ -135,7 +137,7 @@ impl Packages {
                 let mut src = File::open(part)?;
                 io::copy(&mut src, &mut Tee(file, &mut hasher))?;
             }
-            let actual = pyk_artifact::trailer::hex(&hasher.finalize());
+            let actual = pyk_protocol::digest::hex(&hasher.finalize());
             if actual == manifest.artifact_sha256 {
                 return Ok(());
             }

@@ -7,47 +7,28 @@
 //! pushed file is one blob.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use pyk_artifact::trailer::{hex, Trailer};
+use pyk_artifact::trailer::Trailer;
+use pyk_protocol::api::{BlobRef, Manifest, PublishRequest, FORMAT_FILE, FORMAT_PYK};
+use pyk_protocol::digest::HashingReader;
+use pyk_protocol::names::check_version;
+use pyk_protocol::{Kind, PackageRef, Sha256};
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::{valid_version, BlobRef, PublishRequest};
-use sha2::{Digest, Sha256};
 
-use crate::build::human_size;
-use crate::client::Client;
 use crate::config::Config;
+use crate::output::{human_size, Bars};
 use crate::packages::Packages;
-
-/// A client for commands that may write: signs writes with the write key.
-pub fn client(config: &Config) -> Result<Client> {
-    Ok(Client::new(
-        config.server()?,
-        config.read_key()?,
-        config.write_key()?,
-        &config.node,
-        Duration::from_secs(10),
-    ))
-}
+use crate::repo::client;
 
 /// How a publish names and places the new version.
 pub struct Release<'a> {
     pub version: Option<&'a str>,
     pub promote: bool,
     pub localname: Option<&'a str>,
-}
-
-fn check_version(version: Option<&str>) -> Result<()> {
-    match version {
-        Some(v) if !valid_version(v) => bail!(
-            "invalid version {v:?}: use 1-64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (not `latest`)"
-        ),
-        _ => Ok(()),
-    }
 }
 
 /// Reads the trailer of a built artifact.
@@ -58,36 +39,26 @@ pub fn read_trailer(path: &Path) -> Result<Trailer> {
 
 /// The sha256 of each of `ranges` and of the whole file, in one read. The ranges are
 /// consecutive from byte 0 and cover the file, as `publish` and `push` make them.
-fn hash_ranges(file: &Path, ranges: &[(u64, u64)]) -> Result<(Vec<String>, String)> {
-    let mut src = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut whole = Sha256::new();
+fn hash_ranges(file: &Path, ranges: &[(u64, u64)]) -> Result<(Vec<Sha256>, Sha256)> {
+    let src = File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut whole = HashingReader::new(src);
     let mut parts = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
     for &(_, len) in ranges {
-        let mut part = Sha256::new();
-        let mut left = len;
-        while left > 0 {
-            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = src
-                .read(&mut buf[..want])
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            if n == 0 {
-                bail!("{} changed while it was being published", file.display());
-            }
-            part.update(&buf[..n]);
-            whole.update(&buf[..n]);
-            left -= n as u64;
+        let mut part = HashingReader::new((&mut whole).take(len));
+        io::copy(&mut part, &mut io::sink())
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        if part.hasher().len() != len {
+            bail!("{} changed while it was being published", file.display());
         }
-        parts.push(hex(&part.finalize()));
+        parts.push(part.hasher().digest());
     }
-    Ok((parts, hex(&whole.finalize())))
+    Ok((parts, whole.hasher().digest()))
 }
 
 /// What to upload: `(offset, len)` ranges of one file, published as one package version.
 struct Upload<'a> {
     file: &'a Path,
-    kind: &'a str,
-    name: &'a str,
+    package: PackageRef,
     ranges: Vec<(u64, u64)>,
     python: String,
     format: &'a str,
@@ -101,16 +72,17 @@ pub fn publish(
     cache_root: &Path,
     progress: &Progress,
 ) -> Result<()> {
-    check_version(release.version)?;
+    if let Some(v) = release.version {
+        check_version(v)?;
+    }
     let trailer = read_trailer(artifact)?;
     let size = std::fs::metadata(artifact)?.len();
     let upload = Upload {
         file: artifact,
-        kind: trailer.kind.as_str(),
-        name: &trailer.name,
+        package: PackageRef::new(trailer.kind, &trailer.name)?,
         ranges: blob_ranges(&trailer, size),
         python: format!("{}.{}", trailer.python.0, trailer.python.1),
-        format: "pyk",
+        format: FORMAT_PYK,
         executable: true,
     };
     send(&upload, release, config, cache_root, progress)
@@ -136,10 +108,8 @@ pub fn push(
     cache_root: &Path,
     progress: &Progress,
 ) -> Result<()> {
-    if !pyk_artifact::trailer::valid_name(name) {
-        bail!("invalid package name {name:?}");
-    }
-    check_version(Some(version))?;
+    let package = PackageRef::new(Kind::Run, name)?;
+    check_version(version)?;
     let meta =
         std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !meta.is_file() {
@@ -147,11 +117,10 @@ pub fn push(
     }
     let upload = Upload {
         file,
-        kind: "run",
-        name,
+        package,
         ranges: vec![(0, meta.len())],
         python: String::new(),
-        format: "file",
+        format: FORMAT_FILE,
         executable: meta.permissions().mode() & 0o111 != 0,
     };
     let release = Release {
@@ -174,33 +143,39 @@ fn send(
     let blobs: Vec<_> = shas
         .into_iter()
         .zip(&upload.ranges)
-        .map(|(sha256, &(offset, len))| (BlobRef { sha256, size: len }, offset))
+        .map(|(sha256, &(offset, len))| (sha256, len, offset))
         .collect();
 
     let client = client(config)?;
     if let Some(localname) = release.localname {
-        client.set_localname(upload.kind, upload.name, localname)?;
+        client.set_localname(&upload.package, localname)?;
     }
     let (mut sent, mut had) = (0u64, 0u64);
-    for (blob, offset) in &blobs {
-        if client.has_blob(&blob.sha256)? {
-            had += blob.size;
+    for &(sha256, len, offset) in &blobs {
+        if client.has_blob(&sha256)? {
+            had += len;
         } else {
-            client.upload_blob(&blob.sha256, upload.file, *offset, blob.size, progress)?;
-            sent += blob.size;
+            client.upload_blob(&sha256, upload.file, offset, len, &Bars(progress))?;
+            sent += len;
         }
     }
     let request = PublishRequest {
-        artifact_sha256,
+        artifact_sha256: artifact_sha256.to_string(),
         size,
         python: upload.python.clone(),
-        blobs: blobs.into_iter().map(|(b, _)| b).collect(),
+        blobs: blobs
+            .into_iter()
+            .map(|(sha256, size, _)| BlobRef {
+                sha256: sha256.to_string(),
+                size,
+            })
+            .collect(),
         version: release.version.map(str::to_owned),
         promote: release.promote,
         format: upload.format.to_owned(),
         executable: upload.executable,
     };
-    let published = client.publish(upload.kind, upload.name, &request)?;
+    let published = client.publish(&upload.package, &request)?;
     seed_cache(
         cache_root,
         upload.file,
@@ -209,8 +184,8 @@ fn send(
     );
     progress.step(&format!(
         "Published {} {} version {}{} ({}) to {}: uploaded {}, the server already had {}",
-        upload.kind,
-        upload.name,
+        upload.package.kind(),
+        upload.package.name(),
         published.version,
         if release.promote {
             ""
@@ -227,12 +202,7 @@ fn send(
 
 /// This machine has the bytes already: put them in the runner's cache, so running the
 /// package here needs no download. Best effort: the cache is only an optimisation.
-fn seed_cache(
-    cache_root: &Path,
-    file: &Path,
-    manifest: &pyk_server::api::Manifest,
-    promoted: bool,
-) {
+fn seed_cache(cache_root: &Path, file: &Path, manifest: &Manifest, promoted: bool) {
     let packages = Packages::open(cache_root);
     if packages.adopt(file, manifest).is_ok() {
         let _ = packages.remember(manifest, !promoted);

@@ -3,17 +3,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use pyk_protocol::{valid_localname, Kind, PackageRef};
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::valid_localname;
 
-use crate::build::human_size;
 use crate::config::Config;
+use crate::output::human_size;
 use crate::packages::{copy_atomic, mode_of};
+use crate::repo::client;
 use crate::runner::resolve;
 
 pub struct Pull<'a> {
     pub names: &'a [String],
-    pub kind: &'a str,
+    pub kind: Kind,
     pub version: Option<&'a str>,
     pub output: Option<&'a Path>,
     pub force: bool,
@@ -34,9 +35,10 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
         let m = &resolved.manifest;
         // The local name is package metadata that may have changed since this version was
         // cached: ask for it, and make do with the cached one when the server is away.
-        let localname = crate::publish::client(config)
+        let package = PackageRef::new(m.kind, &m.name)?;
+        let localname = client(config)
             .ok()
-            .and_then(|c| c.versions(req.kind, &m.name).ok())
+            .and_then(|c| c.versions(&package).ok())
             .map_or_else(|| m.localname.clone(), |list| list.localname);
         // A local name from the server becomes a path: only a plain file name will do.
         let default_name = localname

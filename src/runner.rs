@@ -10,17 +10,20 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use pyk_artifact::install;
 use pyk_artifact::trailer::{Role, Trailer};
 use pyk_cache::Cache;
+use pyk_protocol::api::Manifest;
+use pyk_protocol::names::check_version;
+use pyk_protocol::{Kind, PackageRef};
 use pyk_runtime_fetch::Progress;
-use pyk_server::api::{valid_version, Manifest};
 
-use crate::client::{Client, ClientError};
 use crate::config::Config;
+use crate::output::Bars;
 use crate::packages::Packages;
+use crate::repo;
 
 /// A package version ready to run, import or pull.
 pub struct Resolved {
@@ -28,44 +31,36 @@ pub struct Resolved {
     pub manifest: Manifest,
 }
 
-/// Splits `foo@1.3.0` into the name and the version.
-pub fn parse_spec(spec: &str) -> Result<(&str, Option<&str>)> {
+/// Splits `foo@1.3.0` into the package and the version.
+fn parse_spec(kind: Kind, spec: &str) -> Result<(PackageRef, Option<&str>)> {
     let (name, version) = match spec.split_once('@') {
         Some((name, version)) => (name, Some(version)),
         None => (spec, None),
     };
-    if !pyk_artifact::trailer::valid_name(name) {
-        bail!("invalid package name {name:?}");
-    }
-    if let Some(v) = version {
-        if !valid_version(v) {
-            bail!("invalid version {v:?}: use 1-64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit");
-        }
-    }
-    Ok((name, version))
+    Ok((PackageRef::new(kind, name)?, version))
 }
 
 /// Brings the cached copy of `kind`/`name` (at `version`, else at the machine's pin, else
-/// at latest) up to date with the server, or falls back to it when the server is silent.
+/// at latest) up to date with the server, or falls back to it when the server is silent
+/// or a download breaks off.
 pub fn resolve(
     config: &Config,
     cache_root: &Path,
-    kind: &str,
+    kind: Kind,
     name: &str,
     version: Option<&str>,
     progress: &Progress,
 ) -> Result<Resolved> {
-    let (name, at) = parse_spec(name)?;
+    let (package, at) = parse_spec(kind, name)?;
+    let name = package.name();
     let version = version
         .or(at)
         .or_else(|| config.pins.get(name).map(String::as_str));
     if let Some(v) = version {
-        if !valid_version(v) {
-            bail!("invalid version {v:?} for {name}");
-        }
+        check_version(v)?;
     }
     let packages = Packages::open(cache_root);
-    let cached = packages.cached(kind, name, version);
+    let cached = packages.cached(kind.as_str(), name, version);
     if let (Some(manifest), Some(_)) = (&cached, version) {
         // An immutable version already here: nothing to ask.
         let path = packages.artifact_path(&manifest.artifact_sha256);
@@ -74,60 +69,58 @@ pub fn resolve(
             manifest: manifest.clone(),
         });
     }
-    let key = config.read_key()?;
-    let client = Client::new(config.server()?, key, key, &config.node, config.timeout);
-    let etag = cached
-        .as_ref()
-        .map(|m| format!("\"{}.{}\"", m.artifact_sha256, m.version));
+    let client = repo::runner(config)?;
+    let etag = cached.as_ref().map(Manifest::etag);
     let answer = match version {
-        Some(v) => client.version(kind, name, v, None),
-        None => client.current(kind, name, etag.as_deref()),
+        Some(v) => client.version(&package, v, None),
+        None => client.current(&package, etag.as_deref()),
     };
-    match answer {
+    let manifest = match answer {
+        Ok(Some(manifest)) => manifest,
         Ok(None) => {
             let manifest =
                 cached.context("the server answered 304 to a question pyk did not ask")?;
-            Ok(Resolved {
+            return Ok(Resolved {
                 path: packages.artifact_path(&manifest.artifact_sha256),
                 manifest,
-            })
+            });
         }
-        Ok(Some(manifest)) => {
-            // Names from the network become file names here: check them.
-            if manifest.kind != kind
-                || manifest.name != name
-                || !valid_version(&manifest.version)
-                || version.is_some_and(|v| v != manifest.version)
-            {
-                bail!(
-                    "{} answered with {} {} {} when asked for {kind} {name}",
-                    client.server(),
-                    manifest.kind,
-                    manifest.name,
-                    manifest.version
-                );
-            }
-            let path = packages.fetch(&client, &manifest, progress)?;
-            packages.remember(&manifest, version.is_some())?;
-            Ok(Resolved { path, manifest })
-        }
-        Err(ClientError::Unreachable { server, why }) => match cached {
-            Some(manifest) => {
-                eprintln!(
-                    "pyk: warning: {server} is unreachable ({why}); running the cached {name} version {}",
-                    manifest.version
-                );
-                Ok(Resolved {
-                    path: packages.artifact_path(&manifest.artifact_sha256),
-                    manifest,
-                })
-            }
-            None => Err(anyhow!(
-                "{server} is unreachable ({why}) and {name} has never been fetched on this machine"
-            )),
-        },
-        Err(e) => Err(e.into()),
-    }
+        Err(e) if e.is_network() => return offline(&packages, name, cached, e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let path = match packages.fetch(&client, &manifest, &Bars(progress)) {
+        Ok(path) => path,
+        Err(e) if is_network(&e) => return offline(&packages, name, cached, e),
+        Err(e) => return Err(e),
+    };
+    packages.remember(&manifest, version.is_some())?;
+    Ok(Resolved { path, manifest })
+}
+
+/// The server could not be asked, or a download broke off: the cached copy runs, with a
+/// one-line warning.
+fn offline(
+    packages: &Packages,
+    name: &str,
+    cached: Option<Manifest>,
+    e: anyhow::Error,
+) -> Result<Resolved> {
+    let Some(manifest) = cached else {
+        return Err(e.context(format!("{name} has never been fetched on this machine")));
+    };
+    eprintln!(
+        "pyk: warning: {e:#}; running the cached {name} version {}",
+        manifest.version
+    );
+    Ok(Resolved {
+        path: packages.artifact_path(&manifest.artifact_sha256),
+        manifest,
+    })
+}
+
+fn is_network(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<pyk_client::Error>()
+        .is_some_and(pyk_client::Error::is_network)
 }
 
 /// Replaces this process with the package's program.

@@ -10,9 +10,9 @@ use anyhow::{bail, Context, Result};
 use pyk_cache::{Bucket, Cache, Entry};
 use pyk_runtime_fetch::{fetch_pbs, import_installed, Layer, LayerStore, Progress, PythonRequest};
 
-use crate::build::human_size;
 use crate::cli::RuntimeCommand;
 use crate::config::Config;
+use crate::output::human_size;
 
 pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let store = LayerStore::open(cache.root());

@@ -2,6 +2,8 @@
 //! their own caches, real artifacts.
 
 mod common;
+#[path = "../client/tests/common/cut.rs"]
+mod cut;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::repo::*;
 use common::*;
+use cut::Cut;
 
 #[test]
 fn publish_run_publish_again_runs_the_new_version() {
@@ -31,7 +34,7 @@ fn publish_run_publish_again_runs_the_new_version() {
     // The second version uploads only its payload: stub and runtime are on the server.
     let said = publish(&server, app("v2").path());
     assert!(
-        said.contains("version 2") && said.contains("the server already had 7."),
+        said.contains("version 2") && said.contains(" KiB, the server already had "),
         "{said}"
     );
     assert_eq!(ok(client.pyk().args(["run", "app", "y"])), "v2 app 2 y\n");
@@ -149,6 +152,40 @@ fn the_cached_copy_runs_when_the_server_is_down_or_silent() {
     // Restarted on the same store, it serves what it had.
     let server = Server::start(&dir.path().join("pyk.db"), server.port());
     assert_eq!(ok(Client::new(&server).pyk().arg("app")), "v1 app 1\n");
+}
+
+#[test]
+fn a_download_that_breaks_off_runs_the_cached_version() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    let client = Client::new(&server);
+    ok(client.pyk().arg("app"));
+    publish(&server, app("v2").path());
+    // The new manifest arrives; its one new blob is cut half-way, by a server that dies
+    // and by one that stalls.
+    for cut in [Cut::Close, Cut::Stall] {
+        let through = cut::proxy(&server.url, cut);
+        let started = Instant::now();
+        let out = run(client
+            .pyk()
+            .arg("app")
+            .env("PYK_SERVER", &through)
+            .env("PYK_TIMEOUT", "1"));
+        let warning = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{cut:?}: {warning}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "v1 app 1\n",
+            "{cut:?}"
+        );
+        assert!(
+            warning.starts_with("pyk: warning: ") && warning.contains("stopped half-way"),
+            "{cut:?}: {warning}"
+        );
+        assert_eq!(warning.trim().lines().count(), 1, "{warning}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{cut:?}");
+    }
+    assert_eq!(ok(client.pyk().arg("app")), "v2 app 2\n");
 }
 
 #[test]

@@ -6,10 +6,10 @@
 //! for the locking and the renaming).
 
 use pyk_cache::{Bucket, Cache, EntryLock, FillError};
-use sha2::{Digest, Sha256};
+use pyk_protocol::Sha256;
 
 use crate::extract::{self, ExtractError, Limits};
-use crate::trailer::{hex, Layer, Role};
+use crate::trailer::{Layer, Role};
 
 /// Why a layer could not be installed: the cache (callers may try another root) or the
 /// layer itself.
@@ -37,9 +37,9 @@ pub fn install(cache: &Cache, layer: &Layer, bytes: &[u8]) -> Result<EntryLock, 
             files: layer.files,
         };
         let (actual, unpacked) = std::thread::scope(|s| {
-            let hasher = s.spawn(|| Sha256::digest(bytes));
+            let hasher = s.spawn(|| Sha256::of(bytes));
             let unpacked = extract::extract(bytes, work, limits);
-            (hasher.join().map(<[u8; 32]>::from), unpacked)
+            (hasher.join(), unpacked)
         });
         // A corrupt layer usually fails to unpack too: report the cause, not the symptom.
         match actual {
@@ -47,7 +47,7 @@ pub fn install(cache: &Cache, layer: &Layer, bytes: &[u8]) -> Result<EntryLock, 
             other => Err(ExtractError::Corrupt {
                 role: layer.role.as_str(),
                 expected: key.clone(),
-                actual: other.map_or_else(|_| "unknown".into(), |a| hex(&a)),
+                actual: other.map_or_else(|_| "unknown".into(), |a| a.to_string()),
             }),
         }
     })

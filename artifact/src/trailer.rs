@@ -39,35 +39,13 @@ pub const MAGIC: &[u8; 8] = b"PYKTRL02";
 const MAGIC_PREFIX: &[u8; 6] = b"PYKTRL";
 /// `XXXXXXXX PYKTRL02`
 const LAST_LINE: usize = 8 + 1 + MAGIC.len();
-const MAX_NAME: usize = 64;
 /// Longest free-text value (the runtime's source, the entry point).
 const MAX_TEXT: usize = 512;
 
-/// What `./foo` (and `pyk foo`) does; also the repository's two package namespaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// A program: its entry runs as `__main__`.
-    Run,
-    /// A library: imported through `from pyk import foo`; running it runs its main block.
-    Lib,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "run" => Some(Kind::Run),
-            "lib" => Some(Kind::Lib),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Run => "run",
-            Kind::Lib => "lib",
-        }
-    }
-}
+use pyk_protocol::Sha256;
+/// The package kind and the name rule live in the protocol crate, which the repository
+/// shares; the trailer records them.
+pub use pyk_protocol::{valid_name, Kind};
 
 /// What a layer holds, which fixes the cache bucket it unpacks into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,7 +96,7 @@ pub struct Layer {
     pub role: Role,
     pub span: Span,
     /// sha256 of the compressed bytes.
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// Bytes of file data the layer unpacks to (an upper bound for extraction).
     pub size: u64,
     /// Entries (files, directories, links) it unpacks to (an upper bound too).
@@ -128,7 +106,7 @@ pub struct Layer {
 impl Layer {
     /// The cache key: the sha256 in lowercase hex.
     pub fn key(&self) -> String {
-        hex(&self.sha256)
+        self.sha256.to_string()
     }
 }
 
@@ -136,7 +114,7 @@ impl Layer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Part {
     pub span: Span,
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
 }
 
 /// The decoded trailer.
@@ -172,16 +150,6 @@ pub enum TrailerError {
     Malformed(&'static str),
     #[error("cannot read the artifact: {0}")]
     Io(#[source] io::Error),
-}
-
-/// Names of packages: what ends up in file names, cache paths and URLs.
-pub fn valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_NAME
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
 }
 
 /// Free text in the trailer: printable ASCII, one line, bounded.
@@ -238,7 +206,7 @@ impl Trailer {
                 l.role.as_str(),
                 l.span.offset,
                 l.span.len,
-                hex(&l.sha256),
+                l.sha256,
                 l.size,
                 l.files
             );
@@ -247,9 +215,7 @@ impl Trailer {
             let _ = writeln!(
                 s,
                 "lock {} {} {}",
-                lock.span.offset,
-                lock.span.len,
-                hex(&lock.sha256)
+                lock.span.offset, lock.span.len, lock.sha256
             );
         }
         let len = s.len() + LAST_LINE;
@@ -439,7 +405,7 @@ fn parse_layer(s: &str) -> Option<Layer> {
     Some(Layer {
         role: Role::parse(role)?,
         span: parse_span(offset, len)?,
-        sha256: sha256_from_hex(sha)?,
+        sha256: sha.parse().ok()?,
         size: size.parse().ok()?,
         files: files.parse().ok()?,
     })
@@ -452,35 +418,8 @@ fn parse_part(s: &str) -> Option<Part> {
     };
     Some(Part {
         span: parse_span(offset, len)?,
-        sha256: sha256_from_hex(sha)?,
+        sha256: sha.parse().ok()?,
     })
-}
-
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    s
-}
-
-/// Parses a sha256 written as 64 lowercase hex digits.
-pub fn sha256_from_hex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -491,7 +430,7 @@ mod tests {
         let layer = |role, offset, len, b| Layer {
             role,
             span: Span { offset, len },
-            sha256: [b; 32],
+            sha256: Sha256::from_bytes([b; 32]),
             size: 31_000_000,
             files: 1247,
         };
@@ -514,7 +453,7 @@ mod tests {
                     offset: 401_244 + 0x0605_4b50,
                     len: 300,
                 },
-                sha256: [7; 32],
+                sha256: Sha256::from_bytes([7; 32]),
             }),
         }
     }
@@ -587,25 +526,5 @@ mod tests {
             Trailer::decode(text.as_bytes(), len + 9),
             Err(TrailerError::Malformed("kind"))
         ));
-    }
-
-    #[test]
-    fn names_and_hex() {
-        assert!(valid_name("foo.bar-2_x"));
-        for bad in [
-            "",
-            ".x",
-            "-x",
-            "a/b",
-            "..",
-            "a b",
-            "\u{e9}",
-            &"x".repeat(65),
-        ] {
-            assert!(!valid_name(bad), "{bad:?}");
-        }
-        let sha = [0xa5; 32];
-        assert_eq!(sha256_from_hex(&hex(&sha)), Some(sha));
-        assert_eq!(sha256_from_hex(&hex(&sha).to_uppercase()), None);
     }
 }

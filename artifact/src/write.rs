@@ -14,7 +14,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use sha2::{Digest, Sha256};
+use pyk_protocol::digest::Hasher;
+use pyk_protocol::Sha256;
 
 /// Uncompressed tar bytes per frame. Measured on a 31 MB runtime at level 19: one frame
 /// 7.62 MB, 8 MiB frames +3%, 4 MiB +5%, 2 MiB +7%. 4 MiB gives a runtime eight frames,
@@ -25,7 +26,7 @@ pub const FRAME_TARGET: u64 = 4 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Written {
     /// sha256 of the compressed bytes.
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// Compressed length.
     pub len: u64,
     /// Bytes of file data (what the trailer declares as the unpacked size).
@@ -178,7 +179,7 @@ fn compress(
     entries: &[Entry],
     level: i32,
     out: &mut impl Write,
-) -> Result<([u8; 32], u64), WriteError> {
+) -> Result<(Sha256, u64), WriteError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|s| {
         // Frames go to the workers round-robin and come back in the same order.
@@ -208,18 +209,14 @@ fn compress(
             from_workers.push(back_rx);
         }
         let feeder = s.spawn(move || feed(root, entries, &to_workers));
-        let mut hasher = Sha256::new();
-        let mut len = 0u64;
+        let mut hasher = Hasher::new();
         let mut written = Ok(());
         for i in 0.. {
             let Ok(frame) = from_workers[i % from_workers.len()].recv() else {
                 break;
             };
             match frame.and_then(|f| out.write_all(&f).map(|()| f)) {
-                Ok(frame) => {
-                    hasher.update(&frame);
-                    len += frame.len() as u64;
-                }
+                Ok(frame) => hasher.update(&frame),
                 Err(e) => {
                     written = Err(WriteError::Write(e));
                     break;
@@ -234,7 +231,7 @@ fn compress(
             )))
         });
         written.and(fed)?;
-        Ok((hasher.finalize().into(), len))
+        Ok((hasher.digest(), hasher.len()))
     })
 }
 

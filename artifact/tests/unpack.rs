@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use pyk_artifact::extract::ExtractError;
 use pyk_artifact::install::install;
-use pyk_artifact::trailer::{hex, Layer, Role, Span};
+use pyk_artifact::trailer::{Layer, Role, Span};
 use pyk_cache::{Bucket, Cache, FillError, RootEnv};
-use sha2::{Digest, Sha256};
+use pyk_protocol::Sha256;
 use tar::EntryType::{self, Directory, Link, Regular, Symlink};
 
 /// A tar entry written with a raw name, so paths the tar crate's builder refuses can be made.
@@ -40,7 +40,7 @@ fn layer(entries: &Entries) -> (Vec<u8>, Layer) {
             offset: 0,
             len: bytes.len() as u64,
         },
-        sha256: Sha256::digest(&bytes).into(),
+        sha256: Sha256::of(&bytes),
         size: 1000,
         files: 100,
     };
@@ -148,11 +148,11 @@ fn installs_good_layers_once_and_checks_the_hash() {
 
     let (_d, other) = self::cache();
     let mut wrong = layer.clone();
-    wrong.sha256 = [0; 32];
+    wrong.sha256 = Sha256::from_bytes([0; 32]);
     match install(&other, &wrong, &bytes) {
         Err(FillError::Fill(ExtractError::Corrupt {
             expected, actual, ..
-        })) => assert_eq!((expected, actual), (wrong.key(), hex(&layer.sha256))),
+        })) => assert_eq!((expected, actual), (wrong.key(), layer.key())),
         r => panic!("{r:?}"),
     }
     assert!(!other.entry(Bucket::Runtimes, &wrong.key()).exists());

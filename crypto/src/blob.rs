@@ -17,7 +17,7 @@ use std::io::{self, Read, Write};
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
 use fernet::Fernet;
-use sha2::{Digest, Sha256};
+use pyk_protocol::digest::{Hasher, Sha256};
 
 use crate::Key;
 
@@ -41,8 +41,8 @@ pub struct BlobWriter<W: Write> {
     out: W,
     fernet: Fernet,
     buf: Vec<u8>,
-    hasher: Sha256,
-    total: u64,
+    /// The plaintext's digest and length, for the end frame.
+    hasher: Hasher,
 }
 
 impl<W: Write> BlobWriter<W> {
@@ -52,8 +52,7 @@ impl<W: Write> BlobWriter<W> {
             out,
             fernet: key.fernet(),
             buf: Vec::with_capacity(CHUNK + 1),
-            hasher: Sha256::new(),
-            total: 0,
+            hasher: Hasher::new(),
         })
     }
 
@@ -80,11 +79,11 @@ impl<W: Write> BlobWriter<W> {
     }
 
     /// Writes the end frame; returns the inner writer and the plaintext's sha256.
-    pub fn finish(mut self) -> io::Result<(W, [u8; 32])> {
+    pub fn finish(mut self) -> io::Result<(W, Sha256)> {
         self.flush_chunk()?;
-        let digest: [u8; 32] = self.hasher.clone().finalize().into();
-        let mut end = self.total.to_be_bytes().to_vec();
-        end.extend_from_slice(&digest);
+        let digest = self.hasher.digest();
+        let mut end = self.hasher.len().to_be_bytes().to_vec();
+        end.extend_from_slice(digest.as_bytes());
         self.frame(b'E', &end)?;
         self.out.flush()?;
         Ok((self.out, digest))
@@ -96,7 +95,6 @@ impl<W: Write> Write for BlobWriter<W> {
         let n = data.len().min(CHUNK - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
         self.hasher.update(&data[..n]);
-        self.total += n as u64;
         if self.buf.len() == CHUNK {
             self.flush_chunk()?;
         }
@@ -109,7 +107,7 @@ impl<W: Write> Write for BlobWriter<W> {
 }
 
 /// Why an encrypted blob was refused.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobError {
     NotABlob,
     /// A frame fails its HMAC: the wrong key, or tampered bytes.
@@ -137,6 +135,12 @@ impl std::fmt::Display for BlobError {
 
 impl std::error::Error for BlobError {}
 
+/// The reason a [`BlobReader`] refused its input, if that is what `e` is (rather than
+/// a failure to read the input at all).
+pub fn refusal(e: &io::Error) -> Option<&BlobError> {
+    e.get_ref().and_then(|inner| inner.downcast_ref())
+}
+
 fn refuse(e: BlobError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
@@ -148,9 +152,9 @@ pub struct BlobReader<R: Read> {
     fernet: Fernet,
     plain: Vec<u8>,
     pos: usize,
-    hasher: Sha256,
-    total: u64,
-    digest: Option<[u8; 32]>,
+    /// The digest and length of the data frames so far.
+    hasher: Hasher,
+    digest: Option<Sha256>,
     started: bool,
 }
 
@@ -161,15 +165,14 @@ impl<R: Read> BlobReader<R> {
             fernet: key.fernet(),
             plain: Vec::new(),
             pos: 0,
-            hasher: Sha256::new(),
-            total: 0,
+            hasher: Hasher::new(),
             digest: None,
             started: false,
         }
     }
 
     /// The sha256 of the plaintext, once the whole blob has been read and verified.
-    pub fn sha256(&self) -> Option<[u8; 32]> {
+    pub fn sha256(&self) -> Option<Sha256> {
         self.digest
     }
 
@@ -222,14 +225,14 @@ impl<R: Read> BlobReader<R> {
         match plain.split_first() {
             Some((b'D', data)) => {
                 self.hasher.update(data);
-                self.total += data.len() as u64;
                 self.plain = data.to_vec();
                 self.pos = 0;
                 Ok(true)
             }
             Some((b'E', end)) if end.len() == 40 => {
-                let digest: [u8; 32] = self.hasher.clone().finalize().into();
-                if end[..8] != self.total.to_be_bytes() || end[8..] != digest {
+                let digest = self.hasher.digest();
+                if end[..8] != self.hasher.len().to_be_bytes() || end[8..] != digest.as_bytes()[..]
+                {
                     return Err(refuse(BlobError::Mismatch));
                 }
                 self.digest = Some(digest);

@@ -5,7 +5,7 @@ use std::fmt;
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
 use fernet::Fernet;
-use sha2::{Digest, Sha256};
+use pyk_protocol::digest::{hex, Sha256};
 
 /// A Fernet key, kept in its base64url text form.
 #[derive(Clone)]
@@ -31,7 +31,7 @@ impl Key {
             };
         }
         Key {
-            text: URL_SAFE.encode(Sha256::digest(value.as_bytes())),
+            text: URL_SAFE.encode(Sha256::of(value.as_bytes()).as_bytes()),
         }
     }
 
@@ -49,10 +49,7 @@ impl Key {
 
     /// The first 8 hex digits of the sha256 of the key: safe to show.
     pub fn fingerprint(&self) -> String {
-        Sha256::digest(self.text.as_bytes())[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&Sha256::of(self.text.as_bytes()).as_bytes()[..4])
     }
 
     pub(crate) fn fernet(&self) -> Fernet {

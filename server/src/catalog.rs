@@ -1,18 +1,32 @@
-//! Manifests cached in memory in front of the [`Store`]: every runner asks for its
+//! Manifests cached in memory in front of the registry: every runner asks for its
 //! package's latest manifest before each run (and a pinned one for its version), so
-//! those answers must cost no database work. Writes made through this process drop the
-//! package's cached answers and wake long-polls.
+//! those answers must cost no database work.
+//!
+//! Writes made through this process drop the package's cached answers and wake
+//! long-polls at once. Writes made by anyone else (another process on the same registry
+//! database, later a shared registry) are noticed by reading the registry's generation
+//! ([`Registry::generation`], SQLite's `data_version` for the embedded store) every
+//! [`REGISTRY_POLL`]: when it moved, every cached answer is dropped and long-polls wake.
+//! A write made elsewhere therefore shows within `REGISTRY_POLL` plus one poll's query.
+//!
+//! [`Registry::generation`]: crate::store::Registry::generation
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
+use pyk_protocol::api::{Manifest, PublishRequest, VersionList};
+use pyk_protocol::Kind;
 use tokio::sync::watch;
 
-use crate::api::{Kind, Manifest, PublishRequest, VersionList};
 use crate::store::{self, Latest, Store, StoreError};
+
+/// How often the registry's generation is read: the bound on how long an answer cached
+/// here can miss a write made by another process. One cheap query a second.
+pub const REGISTRY_POLL: Duration = Duration::from_secs(1);
 
 /// Past this many cached packages (most would be lookups of absent names) the cache
 /// starts over rather than grow without bound.
@@ -30,12 +44,11 @@ pub struct Current {
 
 impl Current {
     fn new(manifest: &Manifest) -> store::Result<Arc<Current>> {
-        let json = serde_json::to_vec(manifest).map_err(|e| StoreError::Db(e.to_string()))?;
-        let etag = HeaderValue::try_from(format!(
-            "\"{}.{}\"",
-            manifest.artifact_sha256, manifest.version
-        ))
-        .map_err(|e| StoreError::Db(format!("manifest makes no valid ETag: {e}")))?;
+        let json = serde_json::to_vec(manifest)?;
+        // Both halves are checked strings (a digest, a version), so always a valid
+        // header value; a stored manifest that is not gets a 500, not a panic.
+        let etag = HeaderValue::try_from(manifest.etag())
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
         Ok(Arc::new(Current {
             version: manifest.version.clone(),
             yanked: manifest.yanked,
@@ -75,16 +88,17 @@ fn slot(kind: Kind) -> usize {
 }
 
 pub struct Catalog {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     cache: RwLock<Cache>,
-    /// Bumped by every write, so a lookup that read the store before a write cannot put
-    /// its stale answer in the cache after the write's fresh one.
+    /// Bumped by every write (and every write noticed elsewhere), so a lookup that read
+    /// the store before a write cannot put its stale answer in the cache after the
+    /// write's fresh one.
     generation: AtomicU64,
     changes: watch::Sender<u64>,
 }
 
 impl Catalog {
-    pub fn new(store: Arc<dyn Store>) -> Catalog {
+    pub fn new(store: Arc<Store>) -> Catalog {
         Catalog {
             store,
             cache: RwLock::new(Default::default()),
@@ -93,8 +107,38 @@ impl Catalog {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Reads the registry's generation every [`REGISTRY_POLL`] and, when another writer
+    /// moved it, forgets every cached answer and wakes long-polls. Runs for as long as
+    /// the server does.
+    pub async fn follow_registry(self: Arc<Self>) {
+        let mut seen = None;
+        let mut tick = tokio::time::interval(REGISTRY_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let store = self.store.clone();
+            match blocking(move || store.registry().generation()).await {
+                // This process's own writes move it too: forgetting then costs one
+                // query per package asked for, at most once a poll.
+                Ok(now) if seen.is_some_and(|before| before != now) => {
+                    self.forget_all();
+                    seen = Some(now);
+                }
+                Ok(now) => seen = Some(now),
+                Err(e) => {
+                    eprintln!(
+                        "pyk: cannot read the registry's generation: {}",
+                        crate::routes::with_causes(&e)
+                    );
+                    self.forget_all();
+                    seen = None;
+                }
+            }
+        }
     }
 
     /// A receiver that sees every later write.
@@ -113,7 +157,7 @@ impl Catalog {
         let generation = self.generation.load(Ordering::Acquire);
         let store = self.store.clone();
         let owned = name.to_owned();
-        let resolved = match blocking(move || store.current(kind, &owned)).await? {
+        let resolved = match blocking(move || store.registry().current(kind, &owned)).await? {
             Latest::Manifest(m) => Resolved::Current(Current::new(&m)?),
             Latest::Unpromoted => Resolved::Unpromoted,
             Latest::NoPackage => Resolved::NoPackage,
@@ -140,7 +184,9 @@ impl Catalog {
         let generation = self.generation.load(Ordering::Acquire);
         let store = self.store.clone();
         let (owned, wanted) = (name.to_owned(), version.to_owned());
-        let Some(manifest) = blocking(move || store.version(kind, &owned, &wanted)).await? else {
+        let Some(manifest) =
+            blocking(move || store.registry().version(kind, &owned, &wanted)).await?
+        else {
             return Ok(None);
         };
         let current = Current::new(&manifest)?;
@@ -155,7 +201,7 @@ impl Catalog {
     pub async fn versions(&self, kind: Kind, name: &str) -> store::Result<Option<VersionList>> {
         let store = self.store.clone();
         let owned = name.to_owned();
-        blocking(move || store.versions(kind, &owned)).await
+        blocking(move || store.registry().versions(kind, &owned)).await
     }
 
     pub async fn publish(
@@ -179,7 +225,7 @@ impl Catalog {
         version: String,
     ) -> store::Result<Manifest> {
         self.write(kind, name, move |store, name| {
-            store.promote(kind, name, &version)
+            store.registry().promote(kind, name, &version)
         })
         .await
     }
@@ -192,7 +238,7 @@ impl Catalog {
         yanked: bool,
     ) -> store::Result<Manifest> {
         self.write(kind, name, move |store, name| {
-            store.yank(kind, name, &version, yanked)
+            store.registry().yank(kind, name, &version, yanked)
         })
         .await
     }
@@ -205,7 +251,7 @@ impl Catalog {
         force: bool,
     ) -> store::Result<()> {
         self.write(kind, name, move |store, name| {
-            store.delete_version(kind, name, &version, force)
+            store.registry().delete_version(kind, name, &version, force)
         })
         .await
     }
@@ -217,14 +263,16 @@ impl Catalog {
         localname: String,
     ) -> store::Result<()> {
         self.write(kind, name, move |store, name| {
-            store.set_localname(kind, name, &localname)
+            store.registry().set_localname(kind, name, &localname)
         })
         .await
     }
 
     pub async fn remove(&self, kind: Kind, name: &str) -> store::Result<bool> {
-        self.write(kind, name, move |store, name| store.remove(kind, name))
-            .await
+        self.write(kind, name, move |store, name| {
+            store.registry().remove(kind, name)
+        })
+        .await
     }
 
     /// Runs a write to one package, then drops its cached answers and wakes watchers,
@@ -234,11 +282,11 @@ impl Catalog {
         &self,
         kind: Kind,
         name: &str,
-        f: impl FnOnce(&dyn Store, &str) -> store::Result<T> + Send + 'static,
+        f: impl FnOnce(&Store, &str) -> store::Result<T> + Send + 'static,
     ) -> store::Result<T> {
         let store = self.store.clone();
         let owned = name.to_owned();
-        let result = blocking(move || f(&*store, &owned)).await;
+        let result = blocking(move || f(&store, &owned)).await;
         self.changed(kind, name);
         result
     }
@@ -254,6 +302,16 @@ impl Catalog {
             map.clear();
         }
         f(map.entry(name.to_owned()).or_default());
+    }
+
+    /// Drops every cached answer: someone else wrote, and only the registry knows what.
+    fn forget_all(&self) {
+        {
+            let mut cache = self.write_cache();
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            *cache = Default::default();
+        }
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Drops the cached answers rather than storing the writer's: two writes may
@@ -282,7 +340,5 @@ impl Catalog {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> store::Result<T> + Send + 'static,
 ) -> store::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(format!("store task failed: {e}"))))?
+    tokio::task::spawn_blocking(f).await?
 }

@@ -7,11 +7,12 @@
 //! and served exactly as uploaded. Every request carries a short-lived token bound to
 //! its method and path.
 //!
-//! - [`api`]: the JSON bodies and the endpoints, shared with the client.
-//! - [`store`]: the storage interface and its embedded implementation.
+//! - [`store`]: a blob store and a registry behind two traits, opened together from a
+//!   [`StoreConfig`](store::StoreConfig), and their embedded implementation.
 //! - [`serve`]: the server itself.
+//!
+//! The protocol it speaks (bodies, rules, the ETag) is `pyk-protocol`'s.
 
-pub mod api;
 mod auth;
 mod catalog;
 mod handlers;

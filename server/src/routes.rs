@@ -10,18 +10,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use pyk_artifact::trailer::valid_name;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::api::{valid_sha256, valid_version, ErrorBody, Kind, VERSION_RULE};
 use crate::auth::Keys;
 use crate::catalog::Catalog;
 use crate::handlers::{blobs, packages, versions};
 use crate::store::StoreError;
+use pyk_protocol::api::ErrorBody;
+use pyk_protocol::names::{valid_name, valid_version, VERSION_RULE};
+use pyk_protocol::{Kind, Sha256};
 
 pub struct App {
-    pub catalog: Catalog,
+    pub catalog: Arc<Catalog>,
     pub keys: Keys,
     pub max_upload: u64,
     /// Turns true when the server starts shutting down: long-polls answer at once.
@@ -94,9 +95,22 @@ impl From<StoreError> for ApiError {
             | StoreError::Yanked { .. }
             | StoreError::IsLatest { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             StoreError::NoVersion { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, with_causes(&e)),
         }
     }
+}
+
+/// An error and its causes on one line (a store error's cause is what an operator
+/// needs: the database's or the file system's own message).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
 }
 
 impl IntoResponse for ApiError {
@@ -165,14 +179,13 @@ pub fn package_version(
     Ok((kind, name, version))
 }
 
-pub fn blob_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub fn blob_id(path: Result<Path<String>, PathRejection>) -> Result<Sha256, ApiError> {
     let Path(sha) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    if !valid_sha256(&sha) {
-        return Err(ApiError::bad_request(format!(
+    sha.parse().map_err(|_| {
+        ApiError::bad_request(format!(
             "blob id must be 64 lowercase hex digits, not {sha:?}"
-        )));
-    }
-    Ok(sha)
+        ))
+    })
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`).

@@ -4,7 +4,6 @@
 //! connection builder has a header-read timeout (slowloris).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,8 +17,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use pyk_artifact::trailer::valid_name;
 use pyk_crypto::Key;
+use pyk_protocol::valid_name;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -29,7 +28,7 @@ use crate::catalog::Catalog;
 use crate::limits::{HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
 use crate::log::{Line, Logged, Received};
 use crate::routes::{router, ApiError, App};
-use crate::store::EmbeddedStore;
+use crate::store::{Store, StoreConfig};
 
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 7777);
@@ -38,8 +37,7 @@ pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
 
 pub struct ServeConfig {
     pub addr: SocketAddr,
-    /// The embedded store's directory.
-    pub store: PathBuf,
+    pub store: StoreConfig,
     pub read_key: Key,
     /// Needed for PUT/POST/DELETE; usually the read key.
     pub write_key: Key,
@@ -53,7 +51,9 @@ impl ServeConfig {
     pub fn new(key: Key) -> ServeConfig {
         ServeConfig {
             addr: DEFAULT_ADDR,
-            store: PathBuf::from(DEFAULT_STORE),
+            store: StoreConfig::Embedded {
+                path: DEFAULT_STORE.into(),
+            },
             read_key: key.clone(),
             write_key: key,
             max_upload: DEFAULT_MAX_UPLOAD,
@@ -73,8 +73,8 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let store = EmbeddedStore::open(&config.store)
-        .with_context(|| format!("opening store {}", config.store.display()))?;
+    let store =
+        Store::open(&config.store).with_context(|| format!("opening store {}", config.store))?;
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;
@@ -83,8 +83,10 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // always a graceful stop.
     let mut stop = Box::pin(stop_signal()?);
     let (shutdown_tx, shutdown) = watch::channel(false);
+    let catalog = Arc::new(Catalog::new(Arc::new(store)));
+    tokio::spawn(catalog.clone().follow_registry());
     let app = Arc::new(App {
-        catalog: Catalog::new(Arc::new(store)),
+        catalog,
         keys: Keys {
             read: config.read_key,
             write: config.write_key,
@@ -97,7 +99,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         app,
         verbose: config.verbose,
     });
-    eprintln!("pyk: serving {} on http://{addr}", config.store.display());
+    eprintln!("pyk: serving {} on http://{addr}", config.store);
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

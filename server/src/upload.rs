@@ -7,10 +7,11 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
-use pyk_artifact::trailer::hex;
-use pyk_crypto::blob::BlobReader;
+use pyk_crypto::blob::{refusal, BlobReader};
 use pyk_crypto::Key;
 use tokio::sync::mpsc;
+
+use pyk_protocol::Sha256;
 
 use crate::store::{Store, StoreError};
 
@@ -41,9 +42,9 @@ pub struct Stored {
 }
 
 impl Upload {
-    pub fn start(store: Arc<dyn Store>, key: Key, sha256: String) -> Upload {
+    pub fn start(store: Arc<Store>, key: Key, sha256: Sha256) -> Upload {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::task::spawn_blocking(move || receive(&*store, &key, &sha256, rx));
+        let task = tokio::task::spawn_blocking(move || receive(&store, &key, &sha256, rx));
         Upload { tx, task }
     }
 
@@ -64,23 +65,18 @@ impl Upload {
     /// Ends the body and waits for the verdict.
     pub async fn finish(self) -> Result<Stored, UploadError> {
         drop(self.tx);
-        self.task.await.map_err(|e| {
-            UploadError::Store(StoreError::Io(io::Error::other(format!(
-                "upload task failed: {e}"
-            ))))
-        })?
+        self.task.await.map_err(StoreError::from)?
     }
 }
 
 fn receive(
-    store: &dyn Store,
+    store: &Store,
     key: &Key,
-    sha256: &str,
+    sha256: &Sha256,
     rx: mpsc::Receiver<io::Result<Bytes>>,
 ) -> Result<Stored, UploadError> {
-    let mut staged = store.stage_blob()?;
-    let mut plaintext_len = 0u64;
-    let digest = {
+    let mut staged = store.blobs().stage()?;
+    let (plaintext_len, digest) = {
         let tee = Tee {
             source: Chunks {
                 rx,
@@ -89,21 +85,17 @@ fn receive(
             copy: &mut *staged,
         };
         let mut reader = BlobReader::new(key, tee);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => plaintext_len += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    return Err(UploadError::Invalid(format!("blob refused: {e}")));
-                }
-                Err(e) => return Err(StoreError::Io(e).into()),
+        match io::copy(&mut reader, &mut io::sink()) {
+            Ok(n) => (n, reader.sha256()),
+            Err(e) if refusal(&e).is_some() => {
+                return Err(UploadError::Invalid(format!("blob refused: {e}")));
             }
+            Err(e) => return Err(StoreError::Io(e).into()),
         }
-        reader.sha256()
     };
-    let got = digest.map(|d| hex(&d)).unwrap_or_default();
-    if got != sha256 {
+    // The reader ends only after verifying the end frame, which carries the digest.
+    let got = digest.expect("a blob read to its end has its digest");
+    if got != *sha256 {
         return Err(UploadError::Invalid(format!(
             "blob's plaintext sha256 is {got}, not its id {sha256}"
         )));

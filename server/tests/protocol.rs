@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use pyk_crypto::blob::BlobReader;
 use pyk_crypto::{token, Key};
-use pyk_server::api::Manifest;
+use pyk_protocol::api::Manifest;
 
 fn blob_files(server: &Server) -> usize {
     std::fs::read_dir(server.store.join("blobs"))
@@ -87,7 +87,7 @@ fn publish_fetch_and_cache_headers() {
     assert_eq!(blob_files(&server), 3);
 
     let r = client.get("/v1/packages");
-    let list: pyk_server::api::PackageList = r.json();
+    let list: pyk_protocol::api::PackageList = r.json();
     let names: Vec<_> = list
         .packages
         .iter()
@@ -310,7 +310,7 @@ fn bad_input_is_refused() {
     assert_eq!(post("{}").status, 400);
     let mut r = request(sha.clone(), plain.len() as u64, vec![]);
     assert_eq!(client.publish("run", "hello", &r).status, 400, "no blobs");
-    r.blobs = vec![pyk_server::api::BlobRef {
+    r.blobs = vec![pyk_protocol::api::BlobRef {
         sha256: sha.clone(),
         size: plain.len() as u64,
     }];
@@ -324,7 +324,7 @@ fn bad_input_is_refused() {
         "sizes must add up"
     );
     r.size -= 1;
-    r.blobs.push(pyk_server::api::BlobRef {
+    r.blobs.push(pyk_protocol::api::BlobRef {
         sha256: big_sha.clone(),
         size: big.len() as u64,
     });

@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use pyk_crypto::Key;
-use pyk_server::api::{
+use pyk_protocol::api::{
     LocalnameRequest, Manifest, PackageList, PromoteRequest, PublishRequest, PublishResponse,
     VersionList, YankRequest,
 };
+use pyk_protocol::Kind;
+use pyk_server::store::embedded::SqliteRegistry;
+use pyk_server::store::Registry;
 use serde::Serialize;
 
 fn send_json(client: &Client, method: &str, path: &str, body: &impl Serialize) -> Reply {
@@ -477,4 +480,49 @@ fn watch_wakes_on_promote() {
     let (status, version, waited) = watcher.join().unwrap();
     assert_eq!((status, version.as_str()), (200, "1"));
     assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
+/// Another process writing the same registry (here this test, on the server's
+/// meta.sqlite) is seen within the catalog's poll: cached answers are dropped and
+/// watchers wake.
+#[test]
+fn writes_made_elsewhere_reach_cached_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let c = server.client();
+    c.publish_parts("run", "app", &[b"v1"]);
+    c.publish_parts("run", "app", &[b"v2"]);
+    assert_eq!(latest(&c, "app").as_deref(), Some("2"));
+    let r = c.get("/v1/packages/run/app/versions/1");
+    assert!(!r.json::<Manifest>().yanked);
+
+    let elsewhere = SqliteRegistry::open(&dir.path().join("meta.sqlite")).unwrap();
+    elsewhere.promote(Kind::Run, "app", "1").unwrap();
+    elsewhere.yank(Kind::Run, "app", "1", true).unwrap();
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(5), "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("the yank", &|| {
+        c.get("/v1/packages/run/app/versions/1")
+            .json::<Manifest>()
+            .yanked
+    });
+    assert_eq!(latest(&c, "app").as_deref(), Some("2"));
+
+    let base = server.base.clone();
+    let watcher = std::thread::spawn(move || {
+        Client::new(&base, key())
+            .get("/v1/packages/run/app/watch?after=2&timeout=30")
+            .json::<Manifest>()
+            .version
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    elsewhere.yank(Kind::Run, "app", "1", false).unwrap();
+    elsewhere.promote(Kind::Run, "app", "1").unwrap();
+    until("the watcher", &|| watcher.is_finished());
+    assert_eq!(watcher.join().unwrap(), "1");
 }

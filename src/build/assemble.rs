@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::{Kind, Layer, Part, Role, Span, Trailer};
 use pyk_artifact::write::{write_layer, Written};
 use pyk_cache::{write_file, Existing};
-use sha2::{Digest, Sha256};
+use pyk_protocol::digest::Hasher;
+use pyk_protocol::Sha256;
 
 use super::runtime::Runtime;
 use crate::stub_bin::STUB;
@@ -63,7 +64,7 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
     let runtime = parts.runtime;
     let start = out.at;
     let sha256 = copy_verified(&runtime.layer.path, &mut out)?;
-    if pyk_artifact::trailer::hex(&sha256) != runtime.layer.sha256 {
+    if sha256.to_string() != runtime.layer.sha256 {
         bail!(
             "the cached runtime layer {} is damaged (its sha256 no longer matches its name); remove it with `pyk runtime remove {}`",
             runtime.layer.path.display(),
@@ -109,7 +110,7 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
                     offset: start,
                     len: text.len() as u64,
                 },
-                sha256: Sha256::digest(text.as_bytes()).into(),
+                sha256: Sha256::of(text.as_bytes()),
             })
         }
         None => None,
@@ -131,16 +132,16 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
 }
 
 /// Copies a cached layer into the artifact, hashing it on the way.
-fn copy_verified(path: &Path, out: &mut impl Write) -> Result<[u8; 32]> {
+fn copy_verified(path: &Path, out: &mut impl Write) -> Result<Sha256> {
     let mut src = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = src
             .read(&mut buf)
             .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
-            return Ok(hasher.finalize().into());
+            return Ok(hasher.digest());
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])?;

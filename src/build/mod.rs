@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use pyk_cache::Cache;
 use pyk_runtime_fetch::{Progress, PythonRequest};
 
+use crate::output::human_size;
 use crate::spec::{Declared, Spec};
 
 /// Everything `pyk build` needs besides the spec.
@@ -194,12 +195,4 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         started.elapsed().as_secs_f64()
     ));
     Ok(output)
-}
-
-pub fn human_size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
 }

@@ -5,6 +5,7 @@
 
 use anyhow::{bail, Context};
 use pyk_crypto::Key;
+use pyk_server::store::StoreConfig;
 use pyk_server::{serve, ServeConfig};
 
 fn main() -> anyhow::Result<()> {
@@ -29,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     }
     let mut positional = positional.into_iter();
     if let Some(store) = positional.next() {
-        config.store = store.into();
+        config.store = StoreConfig::Embedded { path: store.into() };
     }
     if let Some(addr) = positional.next() {
         config.addr = addr

@@ -12,20 +12,20 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
-use crate::api::BlobRef;
 use crate::catalog::blocking;
 use crate::limits::{BodyError, LimitedBody};
 use crate::routes::{blob_id, json, not_modified, ApiError, App};
 use crate::upload::{Upload, UploadError};
+use pyk_protocol::api::BlobRef;
+use pyk_protocol::Sha256;
 
 const CHUNK: usize = 64 * 1024;
 
-fn etag(sha256: &str) -> Result<HeaderValue, ApiError> {
-    HeaderValue::try_from(format!("\"{sha256}\""))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+fn etag(sha256: &Sha256) -> HeaderValue {
+    HeaderValue::try_from(format!("\"{sha256}\"")).expect("hex is a valid header value")
 }
 
-fn no_such_blob(sha256: &str) -> ApiError {
+fn no_such_blob(sha256: &Sha256) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("no blob {sha256}"))
 }
 
@@ -36,15 +36,14 @@ pub async fn exists(
 ) -> Result<Response, ApiError> {
     let sha = blob_id(path)?;
     let store = app.catalog.store().clone();
-    let owned = sha.clone();
-    let len = blocking(move || store.blob_len(&owned))
+    let len = blocking(move || store.blobs().stored_len(&sha))
         .await?
         .ok_or_else(|| no_such_blob(&sha))?;
     let mut response = StatusCode::OK.into_response();
     response
         .headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(len));
-    response.headers_mut().insert(ETAG, etag(&sha)?);
+    response.headers_mut().insert(ETAG, etag(&sha));
     Ok(response)
 }
 
@@ -56,18 +55,17 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let sha = blob_id(path)?;
-    let tag = etag(&sha)?;
+    let tag = etag(&sha);
     let store = app.catalog.store().clone();
-    let owned = sha.clone();
     if not_modified(&headers, &tag) {
-        blocking(move || store.blob_len(&owned))
+        blocking(move || store.blobs().stored_len(&sha))
             .await?
             .ok_or_else(|| no_such_blob(&sha))?;
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().insert(ETAG, tag);
         return Ok(response);
     }
-    let blob = blocking(move || store.read_blob(&owned))
+    let blob = blocking(move || store.blobs().read(&sha))
         .await?
         .ok_or_else(|| no_such_blob(&sha))?;
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
@@ -122,11 +120,7 @@ pub async fn upload(
         let e = BodyError::TooLarge(app.max_upload);
         return Err(ApiError::new(e.status(), e.message()));
     }
-    let upload = Upload::start(
-        app.catalog.store().clone(),
-        app.keys.read.clone(),
-        sha.clone(),
-    );
+    let upload = Upload::start(app.catalog.store().clone(), app.keys.read.clone(), sha);
     let mut body = LimitedBody::new(body, app.max_upload);
     loop {
         match body.next().await {
@@ -156,7 +150,7 @@ pub async fn upload(
             Ok(json(
                 status,
                 &BlobRef {
-                    sha256: sha,
+                    sha256: sha.to_string(),
                     size: stored.plaintext_len,
                 },
             ))

@@ -10,25 +10,25 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::ETAG;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pyk_artifact::trailer::valid_name;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::api::{
-    valid_localname, valid_python, valid_sha256, Kind, LocalnameRequest, PackageList,
-    PublishRequest, PublishResponse, FORMAT_FILE, FORMAT_PYK, MAX_LOCALNAME,
-};
 use crate::catalog::{blocking, Current, Resolved};
 use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
-use crate::routes::{check_version, json, package, with_json_type, ApiError, App};
+use crate::routes::{check_version, json, package, with_causes, with_json_type, ApiError, App};
 use crate::store::label;
+use pyk_protocol::api::{
+    LocalnameRequest, PackageList, PublishRequest, PublishResponse, FORMAT_FILE, FORMAT_PYK,
+};
+use pyk_protocol::names::{valid_localname, valid_name, valid_python, MAX_LOCALNAME};
+use pyk_protocol::{Kind, Sha256};
 
 /// A manifest is at most this many blobs.
 const MAX_BLOBS: usize = 100_000;
 
 pub async fn list(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let store = app.catalog.store().clone();
-    let packages = blocking(move || store.list()).await?;
+    let packages = blocking(move || store.registry().list()).await?;
     Ok(json(StatusCode::OK, &PackageList { packages }))
 }
 
@@ -112,7 +112,7 @@ pub async fn read_json<T: DeserializeOwned>(body: Body, what: &str) -> Result<T,
 }
 
 fn check_request(r: &PublishRequest) -> Result<(), ApiError> {
-    if !valid_sha256(&r.artifact_sha256) {
+    if r.artifact_sha256.parse::<Sha256>().is_err() {
         return Err(ApiError::bad_request(
             "artifact_sha256 must be 64 lowercase hex digits",
         ));
@@ -143,7 +143,7 @@ fn check_request(r: &PublishRequest) -> Result<(), ApiError> {
     }
     let mut total = 0u64;
     for blob in &r.blobs {
-        if !valid_sha256(&blob.sha256) {
+        if blob.sha256.parse::<Sha256>().is_err() {
             return Err(ApiError::bad_request(format!(
                 "blob id {:?} is not 64 lowercase hex digits",
                 blob.sha256
@@ -183,7 +183,7 @@ pub fn collect_garbage(app: &App) {
     let store = app.catalog.store().clone();
     tokio::spawn(async move {
         if let Err(e) = blocking(move || store.collect_garbage(GC_GRACE)).await {
-            eprintln!("pyk: garbage collection failed: {e}");
+            eprintln!("pyk: garbage collection failed: {}", with_causes(&e));
         }
     });
 }

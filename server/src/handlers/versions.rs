@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::api::{PromoteRequest, YankRequest};
 use crate::handlers::packages::{collect_garbage, manifest_response, no_package, read_json};
 use crate::routes::{check_version, json, package, package_version, ApiError, App};
 use crate::store::label;
+use pyk_protocol::api::{PromoteRequest, YankRequest};
 
 pub async fn list(
     State(app): State<Arc<App>>,

@@ -1,18 +1,43 @@
-//! Where packages live. The HTTP layer sees only [`Store`], so a backend shared by
-//! several server instances (S3-compatible) can replace the embedded one.
+//! Where packages live: blob bytes in a content-addressed [`BlobStore`], packages,
+//! versions and pointers in a [`Registry`]. The HTTP layer sees a [`Store`], the two
+//! opened together from a [`StoreConfig`], so a backend shared by several server
+//! instances (S3-compatible) can replace the embedded one half by half.
 //!
-//! The trait is synchronous on purpose: SQLite and file I/O block anyway, and the HTTP
-//! layer calls it on tokio's blocking pool. Blob bytes are opaque here: they are stored
-//! exactly as uploaded (encrypted); checking them is the caller's job.
+//! The traits are synchronous on purpose: SQLite and file I/O block anyway, and the
+//! HTTP layer calls them on tokio's blocking pool. Blob bytes are opaque here: they are
+//! stored exactly as uploaded (encrypted); checking them is the caller's job.
 
-use std::io::{Read, Write};
-use std::time::Duration;
+use std::fmt;
+use std::path::PathBuf;
 
-use crate::api::{Kind, Manifest, PackageSummary, PublishRequest, VersionList};
+use pyk_crypto::blob::encrypted_len;
+use pyk_protocol::api::{Manifest, PublishRequest};
+use pyk_protocol::Kind;
 
+mod blobs;
 pub mod embedded;
+mod gc;
+mod registry;
 
-pub use embedded::EmbeddedStore;
+pub use blobs::{BlobRead, BlobStore, StagedBlob};
+pub use gc::GcReport;
+pub use registry::{Latest, Registry};
+
+/// Which store a server uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// Everything in one local directory (see [`embedded`]).
+    Embedded { path: PathBuf },
+}
+
+/// How the banner names the store.
+impl fmt::Display for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreConfig::Embedded { path } => write!(f, "{}", path.display()),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,10 +60,22 @@ pub enum StoreError {
          the delete (latest then moves to the newest version not yanked)"
     )]
     IsLatest { package: String, version: String },
+    /// Every automatic number a u64 holds is taken.
+    #[error("{package} has used up automatic version numbers; give a version explicitly")]
+    NumbersUsedUp { package: String },
+    /// Another server holds the store.
+    #[error("{} is in use by another pyk server", .0.display())]
+    InUse(PathBuf),
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error("database: {0}")]
-    Db(String),
+    #[error("the registry's database")]
+    Db(#[from] rusqlite::Error),
+    #[error("a stored manifest is not valid JSON")]
+    Manifest(#[from] serde_json::Error),
+    #[error("a stored package kind")]
+    Kind(#[from] pyk_protocol::ParseKindError),
+    #[error("a store task failed")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -48,75 +85,57 @@ pub fn label(kind: Kind, name: &str) -> String {
     format!("{} {name}", kind.as_str())
 }
 
-/// What `latest` of a package resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Latest {
-    Manifest(Box<Manifest>),
-    /// The package exists (it has versions, or a local name) but nothing is promoted.
-    Unpromoted,
-    NoPackage,
+/// A blob store and a registry, used together.
+pub struct Store {
+    blobs: Box<dyn BlobStore>,
+    registry: Box<dyn Registry>,
 }
 
-/// A stored blob opened for reading.
-pub struct BlobRead {
-    pub len: u64,
-    pub reader: Box<dyn Read + Send>,
-}
+impl Store {
+    pub fn new(blobs: Box<dyn BlobStore>, registry: Box<dyn Registry>) -> Store {
+        Store { blobs, registry }
+    }
 
-/// A blob being received. It is invisible until [`StagedBlob::commit`] makes it durable
-/// and visible at once; dropping it uncommitted discards it.
-pub trait StagedBlob: Write + Send {
-    /// Publishes the staged bytes as blob `sha256`. Returns true if the blob is new,
-    /// false if an identical one was already stored (the staged copy is discarded).
-    fn commit(self: Box<Self>, sha256: &str) -> Result<bool>;
-}
+    /// Opens (creating if needed) the store `config` names.
+    pub fn open(config: &StoreConfig) -> Result<Store> {
+        match config {
+            StoreConfig::Embedded { path } => embedded::open(path),
+        }
+    }
 
-/// What garbage collection removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct GcReport {
-    pub blobs: u64,
-    pub bytes: u64,
-}
+    pub fn blobs(&self) -> &(dyn BlobStore + 'static) {
+        &*self.blobs
+    }
 
-pub trait Store: Send + Sync {
-    /// The stored (encrypted) length of a blob, if present.
-    fn blob_len(&self, sha256: &str) -> Result<Option<u64>>;
-    fn read_blob(&self, sha256: &str) -> Result<Option<BlobRead>>;
-    fn stage_blob(&self) -> Result<Box<dyn StagedBlob + '_>>;
-    /// Every package that has a version, with its latest.
-    fn list(&self) -> Result<Vec<PackageSummary>>;
-    /// The manifest `latest` points at.
-    fn current(&self, kind: Kind, name: &str) -> Result<Latest>;
-    /// One version's manifest, yanked or not.
-    fn version(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>>;
-    /// Every version of a package; `None` if there is no such package.
-    fn versions(&self, kind: Kind, name: &str) -> Result<Option<VersionList>>;
-    /// Atomically checks that every blob is stored with the encrypted length its
-    /// plaintext size implies, that the version string was never used, records the
-    /// version and, if asked to, makes it the latest. The request is already validated.
-    fn publish(
+    pub fn registry(&self) -> &(dyn Registry + 'static) {
+        &*self.registry
+    }
+
+    /// Records a version (see [`Registry::publish`]) once every blob it lists is
+    /// stored with the encrypted length its plaintext size implies. The check runs
+    /// under the registry's publish lock, which garbage collection also takes, so a
+    /// blob seen here cannot be deleted before the version is committed.
+    pub fn publish(
         &self,
         kind: Kind,
         name: &str,
         request: &PublishRequest,
         publisher: &str,
         now: u64,
-    ) -> Result<Manifest>;
-    /// Points `latest` at an existing version that is not yanked.
-    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest>;
-    /// Sets or clears a version's yanked flag. Yanking the latest moves `latest` to the
-    /// newest version left that is not yanked, or to none.
-    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest>;
-    /// Deletes one version; its string stays used. Refused ([`StoreError::IsLatest`])
-    /// for the latest unless `force`, which moves `latest` as a yank does.
-    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()>;
-    /// Sets the package's local file name (already validated), creating the package if
-    /// it has no version yet.
-    fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()>;
-    /// Removes every version of a package and its local name; false if there was
-    /// neither. Version strings stay used.
-    fn remove(&self, kind: Kind, name: &str) -> Result<bool>;
-    /// Deletes blobs no version references that are older than `grace` (so a blob just
-    /// uploaded for a publish still in flight survives), and stale temporary files.
-    fn collect_garbage(&self, grace: Duration) -> Result<GcReport>;
+    ) -> Result<Manifest> {
+        let blobs_stored = || {
+            for blob in &request.blobs {
+                let stored = match blob.sha256.parse() {
+                    Ok(sha256) => self.blobs.stored_len(&sha256)?,
+                    Err(_) => None,
+                };
+                if stored != Some(encrypted_len(blob.size)) {
+                    return Err(StoreError::MissingBlob(blob.sha256.clone()));
+                }
+            }
+            Ok(())
+        };
+        self.registry
+            .publish(kind, name, request, publisher, now, &blobs_stored)
+    }
 }

@@ -1,4 +1,5 @@
-//! A real server process on 127.0.0.1 and a ureq client that signs its requests.
+//! A real server process on 127.0.0.1, and a client that signs its requests with
+//! pyk-client and reads the answers as they come.
 #![allow(dead_code)] // each test file uses its own part of this kit
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -7,12 +8,13 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pyk_client::Body;
 use pyk_crypto::blob::BlobWriter;
-use pyk_crypto::{token, Key};
-use pyk_server::api::{BlobRef, Manifest, PublishRequest, PublishResponse};
-use sha2::{Digest, Sha256};
-use ureq::http::{Request, Response};
-use ureq::{AsSendBody, Body};
+use pyk_crypto::Key;
+use pyk_protocol::api::{BlobRef, Manifest, PublishRequest, PublishResponse};
+use pyk_protocol::Sha256;
+use ureq::http::Request;
+use ureq::AsSendBody;
 
 pub const PASS: &str = "test passphrase";
 
@@ -142,12 +144,59 @@ impl Reply {
     }
 
     pub fn error(&self) -> String {
-        self.json::<pyk_server::api::ErrorBody>().error
+        self.json::<pyk_protocol::api::ErrorBody>().error
     }
 }
 
+impl From<pyk_client::Reply> for Reply {
+    fn from(r: pyk_client::Reply) -> Reply {
+        Reply {
+            status: r.status,
+            etag: r.etag,
+            body: r.body,
+        }
+    }
+}
+
+/// A request body, as the tests write them.
+pub trait IntoBody {
+    fn into_body(self) -> Body;
+}
+
+impl IntoBody for () {
+    fn into_body(self) -> Body {
+        Body::Empty
+    }
+}
+
+impl IntoBody for &[u8] {
+    fn into_body(self) -> Body {
+        Body::Bytes(self.to_vec())
+    }
+}
+
+impl IntoBody for Vec<u8> {
+    fn into_body(self) -> Body {
+        Body::Bytes(self)
+    }
+}
+
+impl IntoBody for &str {
+    fn into_body(self) -> Body {
+        Body::Bytes(self.as_bytes().to_vec())
+    }
+}
+
+impl IntoBody for String {
+    fn into_body(self) -> Body {
+        Body::Bytes(self.into_bytes())
+    }
+}
+
+/// A test's view of a repository: requests go out through pyk-client, signed with
+/// `key` whatever their method (so a write key's reads are tested too), and come back
+/// as they are (status, ETag, body).
 pub struct Client {
-    agent: ureq::Agent,
     pub base: String,
     pub key: Key,
     /// Blobs are encrypted with the read key, whoever uploads them.
@@ -157,19 +206,23 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str, key: Key) -> Client {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .proxy(None)
-            .build()
-            .into();
         Client {
-            agent,
             base: base.to_owned(),
             blob_key: key.clone(),
             key,
             node: None,
         }
+    }
+
+    /// The pyk-client that signs this test client's requests.
+    fn signer(&self) -> pyk_client::Client {
+        pyk_client::Client::new(
+            &self.base,
+            &self.key,
+            &self.key,
+            self.node.as_deref().unwrap_or(""),
+            Duration::from_secs(60),
+        )
     }
 
     /// A request signed for its own method and path, with `extra` headers.
@@ -178,12 +231,16 @@ impl Client {
         method: &str,
         path: &str,
         extra: &[(&str, &str)],
-        body: impl AsSendBody,
+        body: impl IntoBody,
     ) -> Reply {
-        let auth = token::authorization(&self.key, method, path);
-        self.send_raw(method, path, Some(&auth), extra, body)
+        self.signer()
+            .send(method, path, extra, body.into_body())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+            .into()
     }
 
+    /// A request with the `Authorization` given (or none): a token the test made,
+    /// forged or left out, which pyk-client (signing every request) cannot send.
     pub fn send_raw(
         &self,
         method: &str,
@@ -204,6 +261,12 @@ impl Client {
         extra: &[(&str, &str)],
         body: impl AsSendBody,
     ) -> Result<Reply, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .proxy(None)
+            .build()
+            .into();
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -217,7 +280,20 @@ impl Client {
             req = req.header(*k, *v);
         }
         let request = req.body(body).map_err(|e| e.to_string())?;
-        read(self.agent.run(request).map_err(|e| e.to_string())?)
+        let response = agent.run(request).map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        response
+            .into_body()
+            .into_reader()
+            .read_to_end(&mut body)
+            .map_err(|e| e.to_string())?;
+        Ok(Reply { status, etag, body })
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -294,27 +370,8 @@ pub fn request(artifact_sha256: String, size: u64, blobs: Vec<BlobRef>) -> Publi
     }
 }
 
-fn read(response: Response<Body>) -> Result<Reply, String> {
-    let status = response.status().as_u16();
-    let etag = response
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut body = Vec::new();
-    response
-        .into_body()
-        .into_reader()
-        .read_to_end(&mut body)
-        .map_err(|e| e.to_string())?;
-    Ok(Reply { status, etag, body })
-}
-
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::of(data).to_string()
 }
 
 /// The blob id and encrypted form of `plain`.

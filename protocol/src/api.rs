@@ -1,5 +1,5 @@
-//! The JSON bodies of the repository protocol, shared with the client so both sides
-//! agree on one definition.
+//! The JSON bodies of the repository protocol, used by the client and the server alike
+//! so both sides agree on one definition.
 //!
 //! Every field added after the first release is `#[serde(default)]`, so manifests
 //! stored by an older server and requests from an older client still parse.
@@ -30,13 +30,15 @@
 //! promote of a yanked version, a delete of the latest without `force`, or blobs not
 //! uploaded.
 //!
-//! A manifest's ETag is `"<artifact_sha256>.<version>"`: it names the bytes, so a
-//! client can build it from the manifest it has. The yanked flag and the local name are
+//! A manifest's ETag is `"<artifact_sha256>.<version>"` ([`Manifest::etag`]): it names
+//! the bytes, so a client builds it from the manifest it has, with the server's code. The yanked flag and the local name are
 //! not part of it; a yanked version is therefore never answered with a 304, and a new
 //! local name reaches a client with a current manifest through `versions`, or with its
 //! next new version.
 
 use serde::{Deserialize, Serialize};
+
+use crate::Kind;
 
 /// `format` of a packed pyk executable.
 pub const FORMAT_PYK: &str = "pyk";
@@ -52,6 +54,12 @@ fn yes() -> bool {
 }
 
 /// One blob of an artifact: the sha256 and length of its PLAINTEXT.
+///
+/// Digests travel as text (here and in [`Manifest`]) rather than as [`Sha256`]: a body
+/// then always parses, and each side checks the digests it uses by parsing them into a
+/// [`Sha256`] before they name a file or a URL.
+///
+/// [`Sha256`]: crate::Sha256
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobRef {
     pub sha256: String,
@@ -61,8 +69,7 @@ pub struct BlobRef {
 /// A published version: the artifact is the concatenation of `blobs` in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// `"run"` or `"lib"`.
-    pub kind: String,
+    pub kind: Kind,
     pub name: String,
     pub version: String,
     /// Unix seconds.
@@ -89,6 +96,15 @@ pub struct Manifest {
     pub localname: Option<String>,
 }
 
+impl Manifest {
+    /// The `ETag` the server sends with this manifest, quotes included: it names the
+    /// bytes (which a version never changes), so the client can send it back as
+    /// `If-None-Match` from the copy it has.
+    pub fn etag(&self) -> String {
+        format!("\"{}.{}\"", self.artifact_sha256, self.version)
+    }
+}
+
 /// The body of `POST /v1/packages/{kind}/{name}`; every blob must be uploaded first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishRequest {
@@ -97,7 +113,7 @@ pub struct PublishRequest {
     /// Required (`"3.11"`) for [`FORMAT_PYK`]; may be `""` for [`FORMAT_FILE`].
     pub python: String,
     pub blobs: Vec<BlobRef>,
-    /// The version to publish as (see [`valid_version`]); `None` takes the next
+    /// The version to publish as (see [`valid_version`](crate::valid_version)); `None` takes the next
     /// automatic number: one more than the highest all-digit version the package ever
     /// had, so automatic numbers only grow.
     #[serde(default)]
@@ -157,7 +173,7 @@ pub struct YankRequest {
     pub yanked: bool,
 }
 
-/// The body of `PUT /v1/packages/{kind}/{name}/localname` (see [`valid_localname`]).
+/// The body of `PUT /v1/packages/{kind}/{name}/localname` (see [`valid_localname`](crate::valid_localname)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalnameRequest {
     pub localname: String,
@@ -168,7 +184,7 @@ pub struct LocalnameRequest {
 /// `published` 0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageSummary {
-    pub kind: String,
+    pub kind: Kind,
     pub name: String,
     pub version: String,
     pub size: u64,
@@ -187,133 +203,9 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-/// The two package namespaces (a runner and a library may share a name): the same
-/// kinds an artifact's trailer records.
-pub use pyk_artifact::trailer::Kind;
-
-/// Whether `s` is a sha256 as the protocol writes it: 64 lowercase hex digits. One
-/// spelling only, so a blob has one URL and one file name.
-pub fn valid_sha256(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// Whether `s` names a Python version the way manifests do: `"3.11"`.
-pub fn valid_python(s: &str) -> bool {
-    match s.split_once('.') {
-        Some((major, minor)) => {
-            let num =
-                |p: &str| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit());
-            num(major) && num(minor)
-        }
-        None => false,
-    }
-}
-
-/// The longest version string.
-pub const MAX_VERSION: usize = 64;
-
-/// The rule [`valid_version`] checks, for error messages.
-pub const VERSION_RULE: &str = "a version is 1 to 64 characters: a letter or digit, then \
-     letters, digits, '.', '_', '+' or '-', and not \"latest\"";
-
-/// Whether `s` can name a version: 1 to [`MAX_VERSION`] characters, a letter or digit
-/// first, then letters, digits and `._+-`. Safe in a URL path segment and a file name
-/// as is; `latest` (any case) is reserved for the pointer.
-pub fn valid_version(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_VERSION
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._+-".contains(c))
-        && !s.eq_ignore_ascii_case("latest")
-}
-
-/// The longest local file name, in bytes (the usual file-system limit).
-pub const MAX_LOCALNAME: usize = 255;
-
-/// Whether `s` is a plain file name a client can write into its download directory:
-/// 1 to [`MAX_LOCALNAME`] bytes, no `/`, no NUL or other control characters, and not
-/// `.` or `..`, so it can never escape that directory.
-pub fn valid_localname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_LOCALNAME
-        && s != "."
-        && s != ".."
-        && !s.chars().any(|c| c == '/' || c.is_control())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn validators() {
-        assert!(valid_sha256(&"ab".repeat(32)));
-        assert!(!valid_sha256(&"AB".repeat(32)));
-        assert!(!valid_sha256(&"ab".repeat(31)));
-        assert!(!valid_sha256(&"zz".repeat(32)));
-        assert!(valid_python("3.11"));
-        assert!(!valid_python("3"));
-        assert!(!valid_python("3.x"));
-        assert!(!valid_python(".11"));
-        assert_eq!(Kind::parse("run"), Some(Kind::Run));
-        assert_eq!(Kind::parse("Run"), None);
-    }
-
-    #[test]
-    fn versions_and_localnames() {
-        for good in [
-            "1",
-            "1.4.0",
-            "2024-01-02",
-            "1.0+build.5",
-            "v2_rc-1",
-            &"a".repeat(64),
-        ] {
-            assert!(valid_version(good), "{good}");
-        }
-        for bad in [
-            "",
-            "../1",
-            "1 0",
-            "latest",
-            "LaTeSt",
-            ".1",
-            "-1",
-            "1/2",
-            "1%2F2",
-            "é",
-            &"a".repeat(65),
-        ] {
-            assert!(!valid_version(bad), "{bad}");
-        }
-        for good in [
-            "narf.tar.gz",
-            "a",
-            "..a",
-            "with space",
-            "é.bin",
-            &"x".repeat(255),
-        ] {
-            assert!(valid_localname(good), "{good}");
-        }
-        for bad in [
-            "",
-            ".",
-            "..",
-            "a/b",
-            "/a",
-            "a\0b",
-            "a\nb",
-            "a\u{7f}",
-            &"x".repeat(256),
-        ] {
-            assert!(!valid_localname(bad), "{bad:?}");
-        }
-    }
 
     #[test]
     fn old_bodies_still_parse() {
@@ -329,5 +221,16 @@ mod tests {
         let r: PublishRequest = serde_json::from_str(old).unwrap();
         assert_eq!((r.version, r.promote, r.executable), (None, true, true));
         assert_eq!(r.format, "pyk");
+    }
+
+    #[test]
+    fn etag_names_the_bytes_and_the_version() {
+        let m: Manifest = serde_json::from_str(
+            r#"{"kind":"lib","name":"x","version":"1.0+b","published":1,"publisher":"n",
+            "artifact_sha256":"ab","size":1,"python":"3.11","blobs":[],"yanked":true}"#,
+        )
+        .unwrap();
+        assert_eq!(m.kind, Kind::Lib);
+        assert_eq!(m.etag(), "\"ab.1.0+b\"");
     }
 }

@@ -1,0 +1,134 @@
+//! Blobs: streamed both ways in the encrypted blob format, never whole in memory.
+//!
+//! A download is decrypted and checked against its name while it streams to a temp file,
+//! which is renamed into place only when whole and right. An upload is encrypted in a
+//! thread feeding a pipe to the request.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use pyk_crypto::blob::{refusal, BlobReader, BlobWriter};
+use pyk_protocol::Sha256;
+
+use crate::progress::Metered;
+use crate::{Client, Damage, Error, Progress};
+
+fn path(sha256: &Sha256) -> String {
+    format!("/v1/blobs/{sha256}")
+}
+
+impl Client {
+    pub fn has_blob(&self, sha256: &Sha256) -> Result<bool, Error> {
+        let path = path(sha256);
+        let req = self.body(self.signed("HEAD", &path), ())?;
+        let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+        match resp.status().as_u16() {
+            404 => Ok(false),
+            _ => self.check(resp, &format!("blob {sha256}")).map(|_| true),
+        }
+    }
+
+    /// Downloads blob `sha256` (`size` plaintext bytes) into `dir/<sha256>`: decrypted,
+    /// verified, and in place only once whole.
+    pub fn download_blob(
+        &self,
+        sha256: &Sha256,
+        size: u64,
+        dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, Error> {
+        let what = format!("blob {sha256}");
+        let dest = dir.join(sha256.to_string());
+        let resp = self.check(self.get(&path(sha256), None, None)?, &what)?;
+        let cannot_write = |e| Error::io(format!("write in {}", dir.display()), e);
+        fs::create_dir_all(dir).map_err(cannot_write)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".download-")
+            .tempfile_in(dir)
+            .map_err(cannot_write)?;
+        let body = Metered {
+            inner: resp.into_body().into_reader(),
+            meter: progress.transfer(size, "downloading"),
+        };
+        let mut reader = BlobReader::new(&self.key, body);
+        // Not io::copy: a failed read (the network, or a refused blob) and a failed
+        // write (this machine) are different errors.
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(match refusal(&e) {
+                        Some(&refused) => self.damaged(&what, Damage::Blob(refused)),
+                        None => self.stalled(&what, e),
+                    })
+                }
+            };
+            tmp.write_all(&buf[..n]).map_err(cannot_write)?;
+        }
+        // The reader ends only after verifying the end frame, which carries the digest.
+        let got = reader
+            .sha256()
+            .expect("a blob read to its end has its digest");
+        if got != *sha256 {
+            return Err(self.damaged(&what, Damage::Hash(got)));
+        }
+        tmp.as_file().sync_all().map_err(cannot_write)?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
+        Ok(dest)
+    }
+
+    /// Encrypts `len` bytes of `file` from `offset` and uploads them as blob `sha256`.
+    pub fn upload_blob(
+        &self,
+        sha256: &Sha256,
+        file: &Path,
+        offset: u64,
+        len: u64,
+        progress: &dyn Progress,
+    ) -> Result<(), Error> {
+        let what = format!("upload of blob {sha256}");
+        let path = path(sha256);
+        let cannot_read = |e| Error::io(format!("read {}", file.display()), e);
+        let (mut rx, tx) = io::pipe().map_err(|e| Error::io("create a pipe", e))?;
+        let mut src = File::open(file).map_err(cannot_read)?;
+        let key = self.key.clone();
+        let meter = progress.transfer(len, "uploading");
+        let writer = std::thread::spawn(move || -> io::Result<()> {
+            src.seek(io::SeekFrom::Start(offset))?;
+            let mut enc = BlobWriter::new(&key, tx)?;
+            let mut src = Metered {
+                inner: src.take(len),
+                meter,
+            };
+            io::copy(&mut src, &mut enc)?;
+            enc.finish().map(drop)
+        });
+        // A refusal (403 for a read key, 413 for size) then comes before the body is
+        // sent, not as a broken pipe halfway through it.
+        let req = self.body(
+            self.signed("PUT", &path).header("Expect", "100-continue"),
+            ureq::SendBody::from_reader(&mut rx),
+        )?;
+        let sent = self.agent.run(req);
+        drop(rx);
+        let encrypted = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
+        let resp = sent.map_err(|e| self.unreachable(e))?;
+        // The server's refusal first: it explains the broken pipe the encryption saw.
+        self.check(resp, &what)?;
+        encrypted.map_err(cannot_read)
+    }
+
+    fn damaged(&self, what: &str, damage: Damage) -> Error {
+        Error::Damaged {
+            server: self.base.clone(),
+            what: what.to_owned(),
+            damage,
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The client itself: one server, its keys, and how every request is signed, bounded
+//! and answered.
+
+use std::time::Duration;
+
+use pyk_crypto::{token, Key};
+use pyk_protocol::api::ErrorBody;
+use ureq::http::Response;
+use ureq::Body;
+
+use crate::{Damage, Error};
+
+/// A repository client for one server.
+pub struct Client {
+    pub(crate) base: String,
+    /// Signs reads and encrypts blobs: every reader must be able to decrypt them.
+    pub(crate) key: Key,
+    /// Signs writes (the read key where the repository has no separate write key).
+    write_key: Key,
+    /// This machine's name in the server's log; not sent when empty.
+    node: String,
+    pub(crate) agent: ureq::Agent,
+}
+
+impl Client {
+    /// `timeout` bounds connecting, waiting for an answer, and any pause while a body
+    /// is sent or received: a transfer may take as long as it needs while it moves.
+    pub fn new(base: &str, key: &Key, write_key: &Key, node: &str, timeout: Duration) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(timeout))
+            .timeout_send_request(Some(timeout))
+            .timeout_recv_response(Some(timeout))
+            .timeout_per_read(Some(timeout))
+            .timeout_per_write(Some(timeout))
+            .build()
+            .into();
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.clone(),
+            write_key: write_key.clone(),
+            node: node.to_owned(),
+            agent,
+        }
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `Authorization` for one request: reads are signed with the read key, the rest
+    /// with the write key.
+    pub(crate) fn auth(&self, method: &str, path: &str) -> String {
+        let key = if matches!(method, "GET" | "HEAD") {
+            &self.key
+        } else {
+            &self.write_key
+        };
+        token::authorization(key, method, path)
+    }
+
+    /// The headers every request carries: its token and this machine's name.
+    pub(crate) fn signed(&self, method: &str, path: &str) -> ureq::http::request::Builder {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Authorization", self.auth(method, path));
+        if self.node.is_empty() {
+            req
+        } else {
+            req.header("X-Pyk-Node", &self.node)
+        }
+    }
+
+    /// Completes a request; a server URL that makes no valid request is as good as
+    /// unreachable.
+    pub(crate) fn body<B>(
+        &self,
+        builder: ureq::http::request::Builder,
+        body: B,
+    ) -> Result<ureq::http::Request<B>, Error> {
+        builder.body(body).map_err(|e| self.unreachable(e.into()))
+    }
+
+    pub(crate) fn unreachable(&self, source: ureq::Error) -> Error {
+        Error::Unreachable {
+            server: self.base.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn stalled(&self, what: &str, source: std::io::Error) -> Error {
+        Error::Stalled {
+            server: self.base.clone(),
+            what: what.to_owned(),
+            source,
+        }
+    }
+
+    /// A signed GET; `wait` replaces the usual bound on waiting for the answer (long
+    /// polls).
+    pub(crate) fn get(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+        wait: Option<Duration>,
+    ) -> Result<Response<Body>, Error> {
+        let mut req = self.signed("GET", path);
+        if let Some(etag) = etag {
+            req = req.header("If-None-Match", etag);
+        }
+        let req = self.body(req, ())?;
+        let sent = match wait {
+            Some(wait) => self.agent.run(
+                self.agent
+                    .configure_request(req)
+                    .timeout_recv_response(Some(wait))
+                    .timeout_per_read(Some(wait))
+                    .build(),
+            ),
+            None => self.agent.run(req),
+        };
+        sent.map_err(|e| self.unreachable(e))
+    }
+
+    /// A write (POST/PUT/DELETE) with an optional JSON body, signed with the write key.
+    pub(crate) fn write<B: serde::Serialize>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+        what: &str,
+    ) -> Result<Response<Body>, Error> {
+        let json = match body {
+            Some(b) => serde_json::to_vec(b).expect("request bodies always serialize"),
+            None => Vec::new(),
+        };
+        let req = self.body(
+            self.signed(method, path)
+                .header("Content-Type", "application/json"),
+            json,
+        )?;
+        let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+        self.check(resp, what)
+    }
+
+    /// Maps a status other than success or 304 to an error; `what` names the thing
+    /// asked for.
+    pub(crate) fn check(
+        &self,
+        mut resp: Response<Body>,
+        what: &str,
+    ) -> Result<Response<Body>, Error> {
+        let status = resp.status().as_u16();
+        if resp.status().is_success() || status == 304 {
+            return Ok(resp);
+        }
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        let said = serde_json::from_str::<ErrorBody>(&body)
+            .map(|e| e.error)
+            .unwrap_or(body);
+        let server = self.base.clone();
+        Err(match status {
+            401 => Error::BadKey { server },
+            403 => Error::ReadOnlyKey { server },
+            404 => Error::NotFound {
+                message: if said.is_empty() {
+                    format!("{what}: not found")
+                } else {
+                    said
+                },
+                server,
+            },
+            400 | 409 | 413 | 422 => Error::Refused {
+                server,
+                status,
+                what: what.to_owned(),
+                message: said,
+            },
+            _ => Error::Refused {
+                message: format!("{server} says {status}: {said}"),
+                server,
+                status,
+                what: what.to_owned(),
+            },
+        })
+    }
+
+    /// The body of a successful answer, as JSON.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        mut resp: Response<Body>,
+        what: &str,
+    ) -> Result<T, Error> {
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| self.stalled(what, e.into_io()))?;
+        serde_json::from_str(&text).map_err(|e| Error::Damaged {
+            server: self.base.clone(),
+            what: format!("the answer about {what}"),
+            damage: Damage::Reply(e),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! The one error type of the client, with a variant for each thing a caller may want to
+//! treat differently: the runner falls back to its cached copy on [`Error::Unreachable`]
+//! and [`Error::Stalled`], `watch` treats [`Error::NotFound`] as "nothing yet", and the
+//! rest end as one line for the user.
+
+use std::io;
+
+use pyk_crypto::blob::BlobError;
+use pyk_protocol::{Invalid, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No answer: nothing listens, the connection failed, or no response came within
+    /// the timeout.
+    #[error("{server} is unreachable")]
+    Unreachable {
+        server: String,
+        #[source]
+        source: ureq::Error,
+    },
+    /// An answer started, then its body broke off or made no progress for the timeout
+    /// (or an upload's body could not be sent).
+    #[error("{what} from {server} stopped half-way")]
+    Stalled {
+        server: String,
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    /// 401: the key is not the server's, or the token expired on the way (a clock off by
+    /// over a minute).
+    #[error("the key does not match the server's (401 from {server}; or this machine's clock is off by over a minute)")]
+    BadKey { server: String },
+    /// 403: a read key asked for a write.
+    #[error(
+        "this key may read but not publish (403 from {server}): publishing needs the write key"
+    )]
+    ReadOnlyKey { server: String },
+    /// 404: no such package, version, blob, or nothing promoted; `message` is the
+    /// server's.
+    #[error("{message} on {server}")]
+    NotFound { server: String, message: String },
+    /// The server said no (a bad request, a conflict, too large, a server error);
+    /// `message` is its reason.
+    #[error("{what}: {message}")]
+    Refused {
+        server: String,
+        status: u16,
+        what: String,
+        message: String,
+    },
+    /// What the server sent failed verification; nothing of it was kept.
+    #[error("refusing {what} from {server}")]
+    Damaged {
+        server: String,
+        what: String,
+        #[source]
+        damage: Damage,
+    },
+    /// A local file or directory could not be read or written.
+    #[error("cannot {doing}")]
+    Io {
+        doing: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The caller asked for a name or version no repository can hold.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// How something the server sent failed verification.
+#[derive(Debug, thiserror::Error)]
+pub enum Damage {
+    /// The blob does not decrypt with the key, or its frames do not add up.
+    #[error(transparent)]
+    Blob(BlobError),
+    /// The blob decrypted, but its contents hash to another digest than its name.
+    #[error("its contents hash to {0}")]
+    Hash(Sha256),
+    /// A body that is not the JSON the protocol defines.
+    #[error("not a reply pyk can read")]
+    Reply(#[source] serde_json::Error),
+    /// A manifest of another package or version than the one asked for, or with a
+    /// version or digest no server would have accepted.
+    #[error("{0}")]
+    Manifest(String),
+}
+
+impl Error {
+    /// Whether the failure was the network's (the server down, silent or cut off), so
+    /// that what is already here may serve instead.
+    pub fn is_network(&self) -> bool {
+        matches!(self, Error::Unreachable { .. } | Error::Stalled { .. })
+    }
+
+    pub(crate) fn io(doing: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            doing: doing.into(),
+            source,
+        }
+    }
+}

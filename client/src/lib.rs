@@ -1,0 +1,25 @@
+//! Talking to a pyk repository over HTTP: signed requests, bounded waits, streamed and
+//! verified blobs.
+//!
+//! Every request carries a fresh token bound to its method and path (see
+//! `pyk_crypto::token`), signed with the read key for reads and the write key for the
+//! rest. Waits are bounded: connecting, waiting for an answer and any pause inside a
+//! body each get the client's timeout. Everything that comes back is checked before it
+//! is returned: manifests against what was asked for, blobs by decrypting them and
+//! hashing their plaintext as they stream.
+//!
+//! Failures are one [`Error`] whose variants say what went wrong for the caller to act
+//! on: the network ([`Error::is_network`]), the key, the server's refusal, damage,
+//! or this machine's files.
+
+mod blobs;
+mod client;
+mod error;
+mod packages;
+mod progress;
+mod raw;
+
+pub use client::Client;
+pub use error::{Damage, Error};
+pub use progress::{Meter, Progress, Quiet};
+pub use raw::{Body, Reply};

@@ -1,0 +1,61 @@
+//! Any request, signed and answered as it came: for tools and tests that speak the
+//! protocol directly (statuses, ETags, error bodies) rather than through the typed calls.
+
+use std::io::Read;
+
+use crate::{Client, Error};
+
+/// A request body for [`Client::send`].
+pub enum Body {
+    Empty,
+    /// Sent with its `Content-Length`.
+    Bytes(Vec<u8>),
+    /// Streamed (chunked), for bodies sent slowly or cut off.
+    Reader(Box<dyn Read + Send>),
+}
+
+/// An answer as the server gave it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Client {
+    /// Sends `method path` with `headers` and `body`, signed for that method and path
+    /// like every request of this client, and returns whatever status comes back. Only
+    /// the network fails it ([`Error::Unreachable`], [`Error::Stalled`]).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Result<Reply, Error> {
+        let mut req = self.signed(method, path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let sent = match body {
+            Body::Empty => self.agent.run(self.body(req, ())?),
+            Body::Bytes(bytes) => self.agent.run(self.body(req, bytes)?),
+            Body::Reader(reader) => self
+                .agent
+                .run(self.body(req, ureq::SendBody::from_owned_reader(reader))?),
+        };
+        let resp = sent.map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        resp.into_body()
+            .into_reader()
+            .read_to_end(&mut body)
+            .map_err(|e| self.stalled(&format!("the answer to {method} {path}"), e))?;
+        Ok(Reply { status, etag, body })
+    }
+}

@@ -1,0 +1,20 @@
+//! What both ends of pyk agree on, defined once: the client, the server, the artifact
+//! format and the launcher all take these from here rather than spelling them again.
+//!
+//! - [`digest`]: the one sha256 type, its lowercase hex, hashing readers and writers.
+//! - [`Kind`] and [`names`]: the two package namespaces and the rules for package names,
+//!   version strings and local file names, which become URLs and file names.
+//! - [`api`]: the JSON bodies of the repository protocol and the manifest ETag.
+//!
+//! Only serde and sha2 sit beneath it, and serde only with the `serde` feature (on by
+//! default), which the launcher goes without.
+
+#[cfg(feature = "serde")]
+pub mod api;
+pub mod digest;
+mod kind;
+pub mod names;
+
+pub use digest::Sha256;
+pub use kind::{Kind, ParseKindError};
+pub use names::{valid_localname, valid_name, valid_version, Invalid, PackageRef};

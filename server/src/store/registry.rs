@@ -1,0 +1,68 @@
+//! The registry half of a store: packages, their immutable versions (manifests), the
+//! `latest` pointer, yanked flags, local names, and every version string ever used.
+
+use std::collections::HashSet;
+
+use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionList};
+use pyk_protocol::{Kind, Sha256};
+
+use super::{GcReport, Result};
+
+/// What `latest` of a package resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Latest {
+    Manifest(Box<Manifest>),
+    /// The package exists (it has versions, or a local name) but nothing is promoted.
+    Unpromoted,
+    NoPackage,
+}
+
+pub trait Registry: Send + Sync {
+    /// Every package that has a version, with its latest.
+    fn list(&self) -> Result<Vec<PackageSummary>>;
+    /// The manifest `latest` points at.
+    fn current(&self, kind: Kind, name: &str) -> Result<Latest>;
+    /// One version's manifest, yanked or not.
+    fn version(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>>;
+    /// Every version of a package; `None` if there is no such package.
+    fn versions(&self, kind: Kind, name: &str) -> Result<Option<VersionList>>;
+    /// Atomically checks that the version string was never used, has `blobs_stored`
+    /// confirm the blobs (under the publish lock, see [`Registry::with_references`]),
+    /// records the version and, if asked to, makes it the latest. The request is
+    /// already validated.
+    fn publish(
+        &self,
+        kind: Kind,
+        name: &str,
+        request: &PublishRequest,
+        publisher: &str,
+        now: u64,
+        blobs_stored: &dyn Fn() -> Result<()>,
+    ) -> Result<Manifest>;
+    /// Points `latest` at an existing version that is not yanked.
+    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest>;
+    /// Sets or clears a version's yanked flag. Yanking the latest moves `latest` to the
+    /// newest version left that is not yanked, or to none.
+    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest>;
+    /// Deletes one version; its string stays used. Refused ([`StoreError::IsLatest`])
+    /// for the latest unless `force`, which moves `latest` as a yank does.
+    ///
+    /// [`StoreError::IsLatest`]: super::StoreError::IsLatest
+    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()>;
+    /// Sets the package's local file name (already validated), creating the package if
+    /// it has no version yet.
+    fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()>;
+    /// Removes every version of a package and its local name; false if there was
+    /// neither. Version strings stay used.
+    fn remove(&self, kind: Kind, name: &str) -> Result<bool>;
+    /// Runs `sweep` with every blob some version references, holding the publish lock
+    /// throughout: no publish commits until it returns.
+    fn with_references(
+        &self,
+        sweep: &mut dyn FnMut(&HashSet<Sha256>) -> Result<GcReport>,
+    ) -> Result<GcReport>;
+    /// A number that changes whenever anyone commits a change to the registry (this
+    /// process or another): cheap enough to read every second, so cached answers can
+    /// notice writes made elsewhere.
+    fn generation(&self) -> Result<u64>;
+}

@@ -63,6 +63,38 @@ pub fn write_file(
     Ok(placed)
 }
 
+/// [`write_file`] for a file named by its content, whose name is known only once it is
+/// written (a layer named by its sha256): `fill` writes it and returns its name in `dir`.
+/// The file is never replaced; returns its path and whether this call put it there.
+pub fn write_named(
+    dir: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> io::Result<String>,
+) -> Result<(PathBuf, bool), CacheError> {
+    fs::create_dir_all(dir).map_err(CacheError::io("create", dir))?;
+    let (tmp, mut file) = temp_beside(&dir.join("named"))?;
+    let filled = fill(&mut file).and_then(|name| {
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        Ok(name)
+    });
+    drop(file);
+    let placed = filled
+        .map_err(CacheError::io("write in", dir))
+        .and_then(|name| {
+            let path = dir.join(name);
+            rename(&tmp, &path, Existing::Keep).map(|placed| (path, placed))
+        });
+    if !matches!(placed, Ok((_, true))) {
+        let _ = fs::remove_file(&tmp);
+    }
+    let placed = placed?;
+    if placed.1 {
+        sync_dir(dir)?;
+    }
+    Ok(placed)
+}
+
 /// A new, empty temp file `.<name>.<pid>.<n>.tmp` in the target's directory.
 fn temp_beside(path: &Path) -> Result<(PathBuf, File), CacheError> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -242,6 +274,23 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "third");
         // No temp file left behind either way.
         assert_eq!(names(dir.path()), ["sha"]);
+    }
+
+    #[test]
+    fn named_by_content_once_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |text: &'static str| {
+            write_named(dir.path(), 0o644, |f| {
+                io::Write::write_all(f, text.as_bytes())?;
+                Ok(format!("{}.txt", text.len()))
+            })
+            .unwrap()
+        };
+        let (path, placed) = put("abc");
+        assert!(placed && path.ends_with("3.txt"));
+        assert!(!put("xyz").1, "a content-named file is never replaced");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "abc");
+        assert_eq!(names(dir.path()), ["3.txt"]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod usage;
 
 use std::path::{Path, PathBuf};
 
-pub use atomic::{fill_dir, write_file, Existing, FillError};
+pub use atomic::{fill_dir, write_file, write_named, Existing, FillError};
 pub use error::CacheError;
 pub use lock::EntryLock;
 pub use prune::{Removal, Select};

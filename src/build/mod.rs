@@ -5,7 +5,6 @@ mod assemble;
 mod boot;
 mod compile;
 mod deps;
-mod glibc;
 mod lock;
 mod runtime;
 mod stage;
@@ -154,11 +153,11 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         "Compiled {total} Python files ({copied} from the app)"
     ));
 
-    // Single point until the runtimes branch lands: the runtime's floor is measured on its
-    // unpacked tree; afterwards it comes from the runtime layer's metadata.
-    let mut floor = glibc::floor(&runtime.dir)?;
+    // The artifact's glibc floor: the runtime's (recorded when its layer was made) and
+    // every ELF file of the layers built here.
+    let mut floor = runtime.layer.glibc;
     for tree in deps.into_iter().chain([app.as_path()]) {
-        floor = floor.max(glibc::floor(tree)?);
+        floor = floor.max(pyk_runtime_fetch::glibc_floor(tree)?);
     }
 
     let output = opts
@@ -170,7 +169,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         kind: spec.kind,
         python: (python.major, python.minor),
         runtime: &runtime,
-        glibc: floor,
+        glibc: floor.map(|g| (u32::from(g.major), u32::from(g.minor))),
         built: opts.built,
         entry: boot::describe(spec),
         deps,

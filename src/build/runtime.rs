@@ -128,10 +128,12 @@ pub fn resolve(
     // SAFETY: cached layers are written once (renamed into place) and never modified.
     let map = unsafe { Mmap::map(&file) }
         .with_context(|| format!("cannot map {}", layer.path.display()))?;
-    // Single point until the runtimes branch lands: the layer store records what a layer
-    // unpacks to once its layers come from pyk_artifact::write; until then it is measured.
-    let unpacked =
-        extract::measure(&map).with_context(|| format!("cannot read {}", layer.path.display()))?;
+    // Layers stored by an older pyk do not record what they unpack to: measured then.
+    let unpacked = match layer.unpacked {
+        Some(unpacked) => unpacked,
+        None => extract::measure(&map)
+            .with_context(|| format!("cannot read {}", layer.path.display()))?,
+    };
     let record = trailer::Layer {
         role: Role::Runtime,
         span: Span {

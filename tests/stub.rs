@@ -185,3 +185,44 @@ fn not_an_artifact() {
         "{err}"
     );
 }
+
+#[test]
+fn a_glibc_floor_above_this_machine_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hello");
+    let mut bytes = fs::read(hello()).unwrap();
+    let floor = trailer(hello())
+        .glibc
+        .expect("the runtime records a glibc floor");
+    // Rewrite the trailer's glibc line with one of the same length (the trailer carries no
+    // hash of itself), as an artifact built on a newer system would have.
+    let old = format!("\nglibc {}.{}\n", floor.0, floor.1);
+    let new = format!("\nglibc 9.{}\n", "9".repeat(old.len() - 10));
+    let at = bytes
+        .windows(old.len())
+        .rposition(|w| w == old.as_bytes())
+        .unwrap();
+    bytes[at..at + old.len()].copy_from_slice(new.as_bytes());
+    fs::write(&path, &bytes).unwrap();
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let err = fails(&mut artifact(&path, cache.path()));
+    let have = String::from_utf8(run(Command::new("ldd").arg("--version")).stdout).unwrap();
+    let have = have
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        err.trim(),
+        format!(
+            "hello: needs glibc ≥ {}; this machine has {have}",
+            new.trim().trim_start_matches("glibc ")
+        )
+    );
+    // Nothing was unpacked for a program that cannot run here.
+    assert!(runtimes(cache.path()).is_empty());
+}

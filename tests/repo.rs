@@ -31,7 +31,7 @@ fn publish_run_publish_again_runs_the_new_version() {
         Some(3)
     );
 
-    // The second version uploads only its payload: stub and runtime are on the server.
+    // The second version uploads only its app layer and trailer: the rest is on the server.
     let said = publish(&server, app("v2").path());
     assert!(
         said.contains("version 2") && said.contains(" KiB, the server already had "),

@@ -1,5 +1,5 @@
 //! Choosing the runtime layer for a build, and unpacking it so its interpreter can
-//! install dependencies and compile the payload.
+//! install dependencies and compile the layers.
 //!
 //! Order: `--runtime ARCHIVE`; else a cached layer satisfying the version asked for
 //! (`--python`, `python =`, `$PYK_PYTHON`), downloading from python-build-standalone only

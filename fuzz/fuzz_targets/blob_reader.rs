@@ -7,9 +7,9 @@
 
 use std::io::Read;
 
-use libfuzzer_sys::fuzz_target;
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
+use libfuzzer_sys::fuzz_target;
 use pyk_crypto::blob::{BlobReader, MAGIC};
 use pyk_crypto::Key;
 use pyk_protocol::Sha256;
@@ -44,7 +44,9 @@ fuzz_target!(|data: &[u8]| {
     let mut reader = BlobReader::new(&key, &blob[..]);
     let mut out = Vec::new();
     if reader.read_to_end(&mut out).is_ok() {
-        let digest = reader.sha256().expect("a blob read to its end has its digest");
+        let digest = reader
+            .sha256()
+            .expect("a blob read to its end has its digest");
         assert_eq!(digest, Sha256::of(&out));
         if let Some(plain) = expected {
             assert_eq!(out, plain);

@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     let plain = String::from_utf8_lossy(data);
     let fernet = fernet::Fernet::new(key.as_str()).unwrap();
     let header = format!("Pyk {}", fernet.encrypt(plain.as_bytes()));
-    let t = token::parse(&header).expect("a token pyk made parses");
+    // Headers past 4 KiB are refused unread, by design (a token is ~250 characters).
+    let Ok(t) = token::parse(&header) else {
+        assert!(header.len() > 4096, "a token pyk made parses");
+        return;
+    };
     match t.open(&key) {
         Some(claims) => assert_eq!(
             request::canonical(&claims.method, &claims.target, claims.body.as_ref()),

@@ -27,7 +27,16 @@ use pyk_protocol::{valid_version, PackageRef, Sha256};
 use crate::{Client, Damage, Error};
 
 /// How many times a signed change is tried when other writers keep getting in between.
-const RETRIES: u32 = 5;
+const RETRIES: u32 = 12;
+
+/// A pause before trying again, growing with the attempt and jittered (from the clock's
+/// nanoseconds), so that writers that collided do not collide again in step.
+fn back_off(attempt: u32) {
+    let jitter = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) % 50);
+    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 20 + jitter));
+}
 
 fn path(package: &PackageRef) -> String {
     format!("/v1/packages/{}/{}", package.kind(), package.name())
@@ -147,7 +156,7 @@ impl Client {
                     || e.has_code(CODE_STALE_LATEST)
             };
             match result {
-                Err(e) if attempt < RETRIES && raced(&e) => continue,
+                Err(e) if attempt < RETRIES && raced(&e) => back_off(attempt),
                 other => return other,
             }
         }
@@ -212,7 +221,7 @@ impl Client {
                     if attempt < RETRIES
                         && (e.has_code(CODE_STALE_LATEST) || e.has_code(CODE_WRONG_LATEST)) =>
                 {
-                    continue
+                    back_off(attempt)
                 }
                 other => return other,
             }

@@ -188,12 +188,17 @@ impl Trailer {
         let _ = writeln!(s, "kind {}", self.kind.as_str());
         let _ = writeln!(s, "name {}", self.name);
         let _ = writeln!(s, "python {}.{}", self.python.0, self.python.1);
-        let _ = writeln!(
+        let _ = write!(
             s,
-            "runtime {} {}",
-            text(&self.runtime_version).replace(' ', "?"),
-            text(&self.runtime_source)
+            "runtime {}",
+            text(&self.runtime_version).replace(' ', "?")
         );
+        match text(&self.runtime_source) {
+            source if source.is_empty() => s.push('\n'),
+            source => {
+                let _ = writeln!(s, " {source}");
+            }
+        }
         if let Some((major, minor)) = self.glibc {
             let _ = writeln!(s, "glibc {major}.{minor}");
         }
@@ -231,8 +236,7 @@ impl Trailer {
     /// The trailer's own text at the end of `tail` (the file's last bytes), as people read
     /// it, if the last line is well formed.
     pub fn text(tail: &[u8]) -> Option<&str> {
-        let last = tail.get(tail.len().checked_sub(LAST_LINE)?..)?;
-        let len = usize::from_str_radix(std::str::from_utf8(&last[..8]).ok()?, 16).ok()?;
+        let len = last_line_len(tail.get(tail.len().checked_sub(LAST_LINE)?..)?)?;
         std::str::from_utf8(tail.get(tail.len().checked_sub(len)?..)?).ok()
     }
 
@@ -263,16 +267,16 @@ impl Trailer {
         }
         let malformed = TrailerError::Malformed;
         let last = &tail[tail.len() - LAST_LINE..];
-        let len = std::str::from_utf8(&last[..8])
-            .ok()
-            .and_then(|h| usize::from_str_radix(h, 16).ok())
+        let len = last_line_len(last)
             .filter(|&l| (LAST_LINE..=MAX_LEN).contains(&l) && l <= tail.len())
             .ok_or(malformed("length"))?;
         let body = &tail[tail.len() - len..tail.len() - LAST_LINE];
+        // Printable ASCII lines, what `encode` writes: anything else is not a trailer.
+        let printable = |c: u8| c == b'\n' || (b' '..=b'~').contains(&c);
         let body = std::str::from_utf8(body)
             .ok()
-            .filter(|b| b.is_ascii())
-            .ok_or(malformed("not ASCII"))?;
+            .filter(|b| b.bytes().all(printable))
+            .ok_or(malformed("not printable ASCII"))?;
         let mut lines = body.lines();
         if lines.next() != Some("pyk-artifact 2") {
             return Err(malformed("missing header"));
@@ -290,15 +294,17 @@ impl Trailer {
                 "python" => set(&mut f.python, parse_python(value), "python")?,
                 "runtime" => {
                     let (v, source) = value.split_once(' ').unwrap_or((value, ""));
-                    set(
-                        &mut f.runtime,
-                        Some((v.to_owned(), source.to_owned())),
-                        "runtime",
-                    )?
+                    let fits = v.len() <= MAX_TEXT && source.len() <= MAX_TEXT;
+                    let runtime = fits.then(|| (v.to_owned(), source.to_owned()));
+                    set(&mut f.runtime, runtime, "runtime")?
                 }
                 "glibc" => set(&mut f.glibc, parse_version(value), "glibc")?,
                 "built" => set(&mut f.built, value.parse().ok(), "built")?,
-                "entry" => set(&mut f.entry, Some(value.to_owned()), "entry")?,
+                "entry" => set(
+                    &mut f.entry,
+                    (value.len() <= MAX_TEXT).then(|| value.to_owned()),
+                    "entry",
+                )?,
                 "layer" => f.layers.push(parse_layer(value).ok_or(malformed("layer"))?),
                 "lock" => set(&mut f.lock, parse_part(value), "lock")?,
                 // A newer pyk may add lines an older launcher can ignore.
@@ -318,7 +324,10 @@ impl Trailer {
             layers: f.layers,
             lock: f.lock,
         };
-        trailer.check_layout(file_len - len as u64)?;
+        let end = file_len
+            .checked_sub(len as u64)
+            .ok_or(malformed("longer than the file"))?;
+        trailer.check_layout(end)?;
         Ok(trailer)
     }
 
@@ -347,6 +356,17 @@ impl Trailer {
         }
         Ok(())
     }
+}
+
+/// The length a last line `XXXXXXXX PYKTRL02` states: exactly eight lowercase hex digits
+/// and one space, as `encode` writes it.
+fn last_line_len(last: &[u8]) -> Option<usize> {
+    let (digits, rest) = last.split_at_checked(8)?;
+    let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+    if !digits.iter().all(hex) || rest.first() != Some(&b' ') {
+        return None;
+    }
+    usize::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 #[derive(Default)]

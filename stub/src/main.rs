@@ -91,6 +91,8 @@ fn hold_all(cache: &Cache, artifact: &exe::Artifact) -> Option<Vec<EntryLock>> {
         .collect()
 }
 
+/// Why the cold path failed: the artifact itself (already one line), or installing a layer,
+/// whose cache errors may send the launcher to the fallback root.
 enum Unpack {
     Artifact(String),
     Failed(InstallError),

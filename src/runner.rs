@@ -54,13 +54,14 @@ pub fn resolve(
 ) -> Result<Resolved> {
     let (package, at) = parse_spec(kind, name)?;
     let name = package.name();
-    let version = version
-        .or(at)
-        .or_else(|| config.pins.get(name).map(String::as_str));
+    let version = match version.or(at) {
+        Some(v) => Some(v),
+        None => config.pin(name)?,
+    };
     if let Some(v) = version {
         check_version(v)?;
     }
-    let trust = config.trust(cache_root);
+    let trust = config.trust(cache_root)?;
     if trust.is_empty() {
         eprintln!("pyk: warning: no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
     }

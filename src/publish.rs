@@ -22,7 +22,7 @@ use pyk_runtime_fetch::Progress;
 use crate::config::Config;
 use crate::output::{human_size, Bars};
 use crate::packages::Packages;
-use crate::repo::writer;
+use crate::repo::{client, writer};
 
 /// How a publish names and places the new version.
 pub struct Release<'a> {
@@ -86,6 +86,32 @@ pub fn publish(
         executable: true,
     };
     send(&upload, release, config, cache_root, progress)
+}
+
+/// Refuses, before anything is built, a version the repository already holds: versions
+/// never change, so the only way on is a new one. Says where the version came from and how
+/// to bump it. A server that cannot be asked is left to refuse at upload.
+pub fn check_new(name: &str, kind: Kind, release: &Release, config: &Config) -> Result<()> {
+    let Some(version) = release.version else {
+        return Ok(());
+    };
+    check_version(version)?;
+    let package = PackageRef::new(kind, name)?;
+    let list = match client(config)?.versions(&package) {
+        Ok(list) => list,
+        Err(pyk_client::Error::NotFound { .. }) => return Ok(()),
+        Err(e) if e.is_network() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if list.versions.iter().any(|v| v.version == version) {
+        bail!(
+            "{kind} {name} version {version} is already published on {}, and versions never \
+             change: bump `version` in pyk.toml (or pyproject.toml), pass --version NEW, or \
+             leave the version out to get the next number",
+            config.server()?
+        );
+    }
+    Ok(())
 }
 
 /// `[stub][each layer][the rest]`: contiguous from byte 0 to `size`, as the trailer's

@@ -33,10 +33,7 @@ pub struct Cli {
 #[derive(clap::Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Print only errors and warnings.
-    ///
-    /// No progress bars, no status lines ("wrote …", "removed …"). What a command is asked
-    /// for (a list, a key, a path) is still printed.
+    /// Print only errors, warnings and what was asked for (no progress, no status lines).
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }

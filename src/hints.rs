@@ -21,8 +21,9 @@ pub fn closest_command(cli: &clap::Command, word: &str) -> Option<String> {
         .map(|(_, name)| name.to_owned())
 }
 
-/// `e` with a hint when it is "no package KIND/NAME" and the other kind exists under that
-/// name (asked of the server; any failure to ask leaves `e` as it is).
+/// `e` with a hint when it is a "not found" for a package that does not exist while the
+/// other kind does under that name (asked of the server; any failure to ask leaves `e` as
+/// it is).
 ///
 /// `flag`: whether the command takes `--lib` (`pyk versions` does; `pyk NAME`, `pyk run` and
 /// `pyk install` name programs only).
@@ -33,10 +34,12 @@ pub fn wrong_kind(
     flag: bool,
     e: anyhow::Error,
 ) -> anyhow::Error {
+    // "no package run/foo", or "run foo has no version 1" when there is no run foo at all
+    // (the server answers for the version asked for).
     let missing = e.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<pyk_client::Error>(),
-            Some(pyk_client::Error::NotFound { message, .. }) if message.starts_with("no package")
+            Some(pyk_client::Error::NotFound { .. })
         )
     });
     if !missing {
@@ -47,11 +50,14 @@ pub fn wrong_kind(
         Kind::Run => Kind::Lib,
         Kind::Lib => Kind::Run,
     };
-    let Ok(package) = PackageRef::new(other, name) else {
+    let (Ok(this), Ok(that), Ok(client)) = (
+        PackageRef::new(kind, name),
+        PackageRef::new(other, name),
+        client(config),
+    ) else {
         return e;
     };
-    let exists = client(config).is_ok_and(|c| c.versions(&package).is_ok());
-    if !exists {
+    if client.versions(&this).is_ok() || client.versions(&that).is_err() {
         return e;
     }
     let hint = match other {

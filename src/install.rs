@@ -46,6 +46,15 @@ pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
     if !pyk_artifact::trailer::valid_name(name) {
         bail!("invalid package name {name:?}");
     }
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").context("HOME is not set: name a directory")?)
+                .join(".local/bin")
+        }
+    };
+    let path = dir.join(name);
+    check_ours(&path, LAUNCHER_MARK)?;
     let package = PackageRef::new(Kind::Run, name)?;
     if let Ok(client) = crate::repo::client(config) {
         match client.versions(&package) {
@@ -60,15 +69,6 @@ pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
             _ => {}
         }
     }
-    let dir = match dir {
-        Some(dir) => dir.to_path_buf(),
-        None => {
-            PathBuf::from(std::env::var_os("HOME").context("HOME is not set: name a directory")?)
-                .join(".local/bin")
-        }
-    };
-    let path = dir.join(name);
-    check_ours(&path, LAUNCHER_MARK)?;
     let pyk = pyk_binary()?;
     let script = format!(
         "#!/bin/sh\n{LAUNCHER_MARK} for the package {name}.\nexec {} run {name} \"$@\"\n",

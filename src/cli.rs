@@ -149,6 +149,10 @@ pub enum Command {
     ///
     /// Every argument after NAME is passed to the program, `--help` and `-q` included.
     Run {
+        /// The program's `sys.argv[0]` (default: NAME without @VERSION); launchers written
+        /// by `pyk install` pass the name they were called by.
+        #[arg(long, value_name = "NAME", hide = true)]
+        argv0: Option<OsString>,
         /// The program, NAME or NAME@VERSION.
         #[arg(value_name = "NAME[@VERSION]")]
         name: String,

@@ -70,8 +70,10 @@ pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
         }
     }
     let pyk = pyk_binary()?;
+    // The program is called by the launcher's own name (a symlink's, if it is one), as a
+    // script on PATH would be.
     let script = format!(
-        "#!/bin/sh\n{LAUNCHER_MARK} for the package {name}.\nexec {} run {name} \"$@\"\n",
+        "#!/bin/sh\n{LAUNCHER_MARK} for the package {name}.\nexec {} run --argv0 \"${{0##*/}}\" {name} \"$@\"\n",
         sh_quote(&pyk.to_string_lossy())
     );
     write_atomic(&path, script.as_bytes(), 0o755)?;

@@ -21,7 +21,7 @@ mod spec;
 mod stub_bin;
 mod version;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -87,11 +87,20 @@ fn split_run(mut args: Vec<OsString>) -> (Vec<OsString>, Option<Vec<OsString>>) 
     let Some(run) = command_index(&args).filter(|&i| args[i] == "run") else {
         return (args, None);
     };
-    // NAME is the first word after `run` that is not an option (`-q`, or `-h` for help).
-    let name = args[run + 1..]
-        .iter()
-        .position(|a| !a.as_encoded_bytes().starts_with(b"-"))
-        .map(|i| run + 1 + i);
+    // NAME is the first word after `run` that is neither an option (`-q`, or `-h` for
+    // help) nor the value of `--argv0`.
+    let mut name = None;
+    let mut i = run + 1;
+    while i < args.len() {
+        match args[i].as_encoded_bytes() {
+            b"--argv0" => i += 2,
+            a if a.starts_with(b"-") => i += 1,
+            _ => {
+                name = Some(i);
+                break;
+            }
+        }
+    }
     match name {
         Some(name) => {
             let rest = args.split_off(name + 1);
@@ -184,13 +193,18 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         } => with_hint(config, &package, || {
             manage::yank(config, package.kind(), &package.name, &version, undo, force)
         })?,
-        Command::Run { name, args } => {
-            run_package(config, &cache_root()?, &name, &args, &progress)?
-        }
+        Command::Run { argv0, name, args } => run_package(
+            config,
+            &cache_root()?,
+            &name,
+            argv0.as_deref(),
+            &args,
+            &progress,
+        )?,
         Command::External(mut words) => {
             let name = words.remove(0);
             let name = name.to_str().context("package names are ASCII")?;
-            run_package(config, &cache_root()?, name, &words, &progress).map_err(|e| {
+            run_package(config, &cache_root()?, name, None, &words, &progress).map_err(|e| {
                 match hints::closest_command(&Cli::command(), name) {
                     Some(command) => anyhow::anyhow!(
                         "`{name}` is not a pyk command (did you mean `pyk {command}`?), nor a \
@@ -316,12 +330,13 @@ fn run_package(
     config: &Config,
     cache_root: &Path,
     name: &str,
+    argv0: Option<&OsStr>,
     args: &[OsString],
     progress: &Progress,
 ) -> Result<()> {
     let resolved = runner::resolve(config, cache_root, Kind::Run, name, None, progress)
         .map_err(|e| hints::wrong_kind(config, Kind::Run, name, false, e))?;
-    runner::exec(&resolved, args).map(drop)
+    runner::exec(&resolved, argv0, args).map(drop)
 }
 
 fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {

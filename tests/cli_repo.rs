@@ -76,6 +76,11 @@ fn programs_get_every_argument_their_own_name_and_their_own_traceback() {
     let mut launcher = Command::new(bin.join("show"));
     client.env(&mut launcher);
     assert_eq!(ok(launcher.args(args)), want);
+    // Under another name (a symlink), the program is called by that name.
+    std::os::unix::fs::symlink(bin.join("show"), bin.join("sh0w")).unwrap();
+    let mut linked = Command::new(bin.join("sh0w"));
+    client.env(&mut linked);
+    assert_eq!(ok(linked.arg("-h")), "['sh0w', '-h']\n");
 
     // A traceback starts at the program's own code.
     let out = run(client.pyk().args(["show", "boom"]));

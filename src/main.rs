@@ -1,6 +1,7 @@
 //! `pyk`: the command-line tool. This file turns the parsed command into calls and every
 //! error into one line on stderr and a non-zero exit.
 
+mod argv;
 mod build;
 mod cache_cmd;
 mod cli;
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use pyk_cache::{Cache, RootEnv};
 use pyk_protocol::Kind;
 use pyk_runtime_fetch::Progress;
@@ -36,12 +37,7 @@ use cli::{BuildArgs, Cli, Command, PackageArg, ServeArgs};
 use config::Config;
 
 fn main() -> ExitCode {
-    let args = original_spellings(std::env::args_os().collect());
-    let (args, program_args) = split_run(args);
-    let mut cli = Cli::parse_from(args);
-    if let (Command::Run { args, .. }, Some(rest)) = (&mut cli.command, program_args) {
-        *args = rest;
-    }
+    let cli = argv::parse(std::env::args_os().collect());
     output::set_quiet(cli.global.quiet);
     let config = Config::load();
     match run(cli, &config) {
@@ -51,62 +47,6 @@ fn main() -> ExitCode {
             eprintln!("pyk: error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The original pyk's `--build`, `--server`, `--install`, `--list` and `--remove` become
-/// subcommands (after any global options).
-fn original_spellings(mut args: Vec<OsString>) -> Vec<OsString> {
-    let Some(i) = command_index(&args) else {
-        return args;
-    };
-    let renamed = match args[i].to_str() {
-        Some("--build") => "publish",
-        Some("--server") => "serve",
-        Some("--install") => "install",
-        Some("--list") => "list",
-        Some("--remove") => "remove",
-        _ => return args,
-    };
-    args[i] = renamed.into();
-    args
-}
-
-/// The index of the command word: the first argument that is not a global option.
-fn command_index(args: &[OsString]) -> Option<usize> {
-    args.iter()
-        .skip(1)
-        .position(|a| a != "-q" && a != "--quiet")
-        .map(|i| i + 1)
-}
-
-/// `pyk run NAME ARGS…`: everything after NAME is the program's, `--help` and `-q`
-/// included, exactly as for `pyk NAME ARGS…`. clap sees the arguments up to NAME; the rest
-/// is returned apart, untouched.
-fn split_run(mut args: Vec<OsString>) -> (Vec<OsString>, Option<Vec<OsString>>) {
-    let Some(run) = command_index(&args).filter(|&i| args[i] == "run") else {
-        return (args, None);
-    };
-    // NAME is the first word after `run` that is neither an option (`-q`, or `-h` for
-    // help) nor the value of `--argv0`.
-    let mut name = None;
-    let mut i = run + 1;
-    while i < args.len() {
-        match args[i].as_encoded_bytes() {
-            b"--argv0" => i += 2,
-            a if a.starts_with(b"-") => i += 1,
-            _ => {
-                name = Some(i);
-                break;
-            }
-        }
-    }
-    match name {
-        Some(name) => {
-            let rest = args.split_off(name + 1);
-            (args, Some(rest))
-        }
-        None => (args, None),
     }
 }
 

@@ -82,7 +82,14 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 localname: spec.localname.as_deref(),
             };
             // Before the build: a version that exists cannot be published again.
-            publish::check_new(&spec.name, spec.kind, &release, config)?;
+            publish::check_new(
+                &spec.name,
+                spec.kind,
+                &release,
+                config,
+                "bump `version` in pyk.toml (or pyproject.toml), pass --version NEW, or leave \
+                 the version out to get the next number",
+            )?;
             let artifact = build_cmd(&spec, &args.build, config, &cache, &progress)?;
             publish::publish(&artifact, &release, config, root, &progress)?;
         }

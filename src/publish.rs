@@ -91,7 +91,15 @@ pub fn publish(
 /// Refuses, before anything is built, a version the repository already holds: versions
 /// never change, so the only way on is a new one. Says where the version came from and how
 /// to bump it. A server that cannot be asked is left to refuse at upload.
-pub fn check_new(name: &str, kind: Kind, release: &Release, config: &Config) -> Result<()> {
+///
+/// `bump`: how to choose another version, for the message.
+pub fn check_new(
+    name: &str,
+    kind: Kind,
+    release: &Release,
+    config: &Config,
+    bump: &str,
+) -> Result<()> {
     let Some(version) = release.version else {
         return Ok(());
     };
@@ -106,8 +114,7 @@ pub fn check_new(name: &str, kind: Kind, release: &Release, config: &Config) -> 
     if list.versions.iter().any(|v| v.version == version) {
         bail!(
             "{kind} {name} version {version} is already published on {}, and versions never \
-             change: bump `version` in pyk.toml (or pyproject.toml), pass --version NEW, or \
-             leave the version out to get the next number",
+             change: {bump}",
             config.server()?
         );
     }
@@ -136,6 +143,19 @@ pub fn push(
 ) -> Result<()> {
     let package = PackageRef::new(Kind::Run, name)?;
     check_version(version)?;
+    let release = Release {
+        version: Some(version),
+        promote,
+        localname: None,
+    };
+    // Before the file is read and its blobs sent.
+    check_new(
+        name,
+        Kind::Run,
+        &release,
+        config,
+        "push it as another version (`pyk push NAME NEW_VERSION FILE`)",
+    )?;
     let meta =
         std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !meta.is_file() {
@@ -148,11 +168,6 @@ pub fn push(
         python: String::new(),
         format: FORMAT_FILE,
         executable: meta.permissions().mode() & 0o111 != 0,
-    };
-    let release = Release {
-        version: Some(version),
-        promote,
-        localname: None,
     };
     send(&upload, &release, config, cache_root, progress)
 }

@@ -30,7 +30,15 @@ pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progr
         }
         RuntimeCommand::Fetch { version } => {
             let req: PythonRequest = version.parse()?;
-            let layer = fetch_pbs(&store, &req, config.python_mirror()?, progress)?;
+            let layer =
+                fetch_pbs(&store, &req, config.python_mirror()?, progress).map_err(|e| {
+                    let e = anyhow::Error::from(e);
+                    anyhow::anyhow!(
+                        "{e:#}: import an installed Python instead with `pyk runtime import \
+                     PYTHON`, or set PYK_PYTHON_MIRROR to a mirror of python-build-standalone's \
+                     releases"
+                    )
+                })?;
             if !quiet() {
                 report(&layer);
             }

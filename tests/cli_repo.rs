@@ -236,6 +236,15 @@ fn republishing_a_version_fails_before_the_build() {
         err.contains("already published") && err.contains("bump `version` in pyk.toml"),
         "{err}"
     );
+    // `pyk push` too, before anything is sent.
+    let file = dir.path().join("show.py");
+    ok(publisher.pyk().args(["push", "notes", "1"]).arg(&file));
+    let err = fails(publisher.pyk().args(["push", "notes", "1"]).arg(&file));
+    assert!(
+        err.contains("notes version 1 is already published")
+            && err.contains("`pyk push NAME NEW_VERSION FILE`"),
+        "{err}"
+    );
 }
 
 #[test]

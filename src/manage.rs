@@ -221,10 +221,12 @@ pub fn watch(config: &Config, kind: Kind, name: &str, once: bool) -> Result<()> 
         Err(e) => return Err(e.into()),
     };
     let shown = if current.is_empty() { "none" } else { &current };
-    crate::output::note!(
-        "watching {kind} package {name} on {} (latest: {shown})",
-        client.server()
-    );
+    if !crate::output::quiet() {
+        eprintln!(
+            "watching {kind} package {name} on {} (latest: {shown})",
+            client.server()
+        );
+    }
     loop {
         if let Some(m) = client.watch(&package, &current, 60)? {
             println!(

@@ -267,7 +267,8 @@ fn a_replayed_old_latest_is_refused_and_a_signed_rollback_is_not() {
     // A rollback its publisher signs is a new statement, and is taken.
     ok(client.pyk().args(["promote", "app", "1"]));
     assert_eq!(ok(&mut pyk()), "v1 app 1\n");
-    ok(client.pyk().args(["yank", "app", "1"]));
+    // 2 was rolled back from: making it latest again takes --force.
+    ok(client.pyk().args(["yank", "--force", "app", "1"]));
     assert_eq!(ok(&mut pyk()), "v2 app 2\n");
     ok(client
         .pyk()
@@ -374,20 +375,28 @@ fn publish_uploads_a_damaged_blob_again() {
         Some(signing_key()),
         &["--version", "1"],
     );
-    // The smallest blob is the app's own layer: damage one byte of it on the server.
-    let mut blobs: Vec<PathBuf> = fs::read_dir(dir.path().join("pyk.db/blobs"))
+    // Damage one byte of the app's own layer on the server (its blob is named by the
+    // layer's sha256, which the trailer records).
+    let built = source.path().join("dist/app");
+    let trailer = pyk_artifact::trailer::Trailer::read(&fs::File::open(&built).unwrap()).unwrap();
+    let app_sha = trailer
+        .layer(pyk_artifact::trailer::Role::App)
+        .unwrap()
+        .sha256
+        .to_string();
+    let blob: PathBuf = fs::read_dir(dir.path().join("pyk.db/blobs"))
         .unwrap()
         .flat_map(|d| {
             fs::read_dir(d.unwrap().path())
                 .unwrap()
                 .map(|f| f.unwrap().path())
         })
-        .collect();
-    blobs.sort_by_key(|p| fs::metadata(p).unwrap().len());
-    let mut bytes = fs::read(&blobs[0]).unwrap();
+        .find(|p| p.file_name().unwrap().to_string_lossy() == app_sha)
+        .expect("the app layer's blob");
+    let mut bytes = fs::read(&blob).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
-    fs::write(&blobs[0], &bytes).unwrap();
+    fs::write(&blob, &bytes).unwrap();
     // A fresh machine refuses the damaged blob.
     let err = fails(Client::new(&server).pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");

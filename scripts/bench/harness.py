@@ -221,11 +221,17 @@ def build_pyapp(root, app, d, name, runtime, venv_dir):
     dist = d / "pyapp-dist.tar.zst"
     run(["sh", "-c", 'tar -C "$1" --sort=name -cf - python | zstd -q -19 -T0 -f -o "$2"', "sh", stage, dist])
     shutil.rmtree(stage)
-    # A fresh copy of the crate per build: its build script reads the configuration from the
-    # environment and declares no rerun-if-env-changed, so a reused copy may not rebuild.
+    # A fresh copy of the crate per build, its files dated now: its build script reads the
+    # configuration from the environment and declares no rerun-if-env-changed, and cargo
+    # fingerprints a path package by its files' mtimes, not its path (with the target dir
+    # shared so that PyApp's dependencies build once, a copy with the original dates was
+    # taken as fresh and every app got the first app's binary).
     src = d / "pyapp-src"
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(pyapp_source(root), src)
+    now = time.time()
+    for p in src.rglob("*"):
+        os.utime(p, (now, now))
     env = dict(os.environ,
                CARGO_TARGET_DIR=str(root / "pyapp-target"),
                PYAPP_PROJECT_NAME=name,
@@ -240,8 +246,11 @@ def build_pyapp(root, app, d, name, runtime, venv_dir):
     t = time.perf_counter()
     run(nice(["cargo", "build", "--release", "--locked", "--quiet", "--manifest-path", src / "Cargo.toml"]), env=env)
     record(d, "pyapp_build_s", time.perf_counter() - t)
+    built = root / "pyapp-target" / "release" / "pyapp"
+    if built.stat().st_size < dist.stat().st_size:
+        raise RuntimeError(f"PyApp for {app.key}: the binary is smaller than the distribution it embeds")
     out.parent.mkdir(exist_ok=True)
-    shutil.copy2(root / "pyapp-target" / "release" / "pyapp", out)
+    shutil.copy2(built, out)
     record(d, "pyapp_runtime", str(runtime))
     shutil.rmtree(src)
     return out
@@ -280,9 +289,10 @@ def fmt_ms(s):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--python", required=True)
-    ap.add_argument("--pyk", required=True, type=Path)
-    ap.add_argument("--root", required=True, type=Path)
+    ap.add_argument("--report", type=Path, help="print the tables of a results-*.json again")
+    ap.add_argument("--python")
+    ap.add_argument("--pyk", type=Path)
+    ap.add_argument("--root", type=Path)
     ap.add_argument("--apps", default=",".join(a.key for a in APPS))
     ap.add_argument("--rounds", type=float, default=1.0, help="scale every app's rounds")
     ap.add_argument("--first-runs", type=int, default=10)
@@ -290,6 +300,10 @@ def main():
     ap.add_argument("--wait-load", type=float, default=0.0, help="wait for the load to drop below this")
     ap.add_argument("--wait-max", type=float, default=600.0)
     o = ap.parse_args()
+    if o.report:
+        return report(json.loads(o.report.read_text()))
+    if not (o.python and o.pyk and o.root):
+        ap.error("--python, --pyk and --root are needed")
 
     py = o.python
     ver, full = run([py, "-c", "import sys; v = sys.version_info; print('%d.%d %d.%d.%d' % (v[:2] + v[:3]))"],
@@ -340,7 +354,7 @@ def main():
             else:
                 try:
                     build_pyapp(root, a, d, name, runtime, d / "venv")
-                except subprocess.CalledProcessError as e:
+                except (subprocess.CalledProcessError, RuntimeError) as e:
                     log(f"PyApp {a.key} failed: {e}")
 
     # Commands per app; the venv's output is the reference every other tool must print.
@@ -409,7 +423,7 @@ def main():
 
         sizes = {"pyk": arts / a.key, "pyapp": d / "pyapp" / name, "pyinstaller": d / "pyinstaller" / name}
         res["size"] = {k: p.stat().st_size for k, p in sizes.items() if p.is_file()}
-        res["size"]["venv"] = tree_size(d / "venv")
+        res["size"]["venv"] = tree_size(site_packages(d / "venv"))
         meta = d / "meta.json"
         res["baseline"] = {"dir": str(d), **(json.loads(meta.read_text()) if meta.is_file() else {})}
 
@@ -468,7 +482,7 @@ def report(r):
                   + (f"**{p['wall'] / q['wall']:.2f}×**" if p and q else "—") + " | "
                   + (fmt_ms(pyi["wall"]) if pyi else "—") + " |")
     print("\nSizes (MiB; ratio pyk : other)\n")
-    print("| app | pyk | PyApp | pyk : PyApp | PyInstaller | pyk : PyInstaller | venv (tree) |")
+    print("| app | pyk | PyApp | pyk : PyApp | PyInstaller | pyk : PyInstaller | venv site-packages |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for key, a in apps.items():
         s = a.get("size")

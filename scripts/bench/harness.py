@@ -293,6 +293,7 @@ def main():
     ap.add_argument("--python")
     ap.add_argument("--pyk", type=Path)
     ap.add_argument("--root", type=Path)
+    ap.add_argument("--pyk-cache", type=Path, help="default ROOT/<python>/pyk-cache")
     ap.add_argument("--apps", default=",".join(a.key for a in APPS))
     ap.add_argument("--rounds", type=float, default=1.0, help="scale every app's rounds")
     ap.add_argument("--first-runs", type=int, default=10)
@@ -312,7 +313,7 @@ def main():
     tag = f"{Path(os.path.realpath(py)).name}-{full}"
     root = o.root.resolve()
     top = root / tag
-    cache = top / "pyk-cache"
+    cache = (o.pyk_cache or top / "pyk-cache").resolve()
     arts = top / "pyk"
     arts.mkdir(parents=True, exist_ok=True)
     apps = [a for a in APPS if a.key in o.apps.split(",")]

@@ -28,12 +28,14 @@
 # zstd, tar, and network access to PyPI and crates.io for the first run. PY needs `venv`
 # (Debian: python3.11-venv) and a shared libpython for PyInstaller (Debian: libpython3.11).
 #
-# Time on this machine (2 cores shared): the first run builds the baselines and caches them
-# under BENCH_ROOT/<python>/base/: PyInstaller ~0.5-2 min per app, PyApp ~7 min for the first
-# app (crates.io build, ~400 s clean) then ~3 min per app (its LTO link), ~30 min in all with
-# other builds on the cores. Later runs rebuild only pyk and its artifacts (~1-2 min) and time
-# for ~10 min. Timings are medians; on a shared machine set BENCH_WAIT_LOAD and read the
-# ratios (interleaved pairs move least), and the load the report prints.
+# Time on this machine (2 cores shared with other builds, load 5-11): the first run builds the
+# baselines and caches them under BENCH_ROOT/<python>/base/<app>-<hash>/: PyInstaller 15-60 s
+# per app; PyApp 9.5 min for the first app (its crates.io dependencies, LTO) and 3-4 min for
+# each other (the crate and its LTO link again: the embedded distribution is a build input);
+# `pyk runtime import` ~1 min once per pyk cache; ~40 min in all. Later runs rebuild pyk and
+# its artifacts (~1 min with a warm target dir) and time for ~4 min (plus BENCH_WAIT_LOAD's
+# wait). Figures are medians; on a shared machine read the ratios (interleaved rounds move
+# least), the CPU-time ratios beside them, and the load the report prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${1:-/usr/bin/python3.11}
@@ -44,7 +46,9 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
   { echo "bench-apps: python3 must be >= 3.11 (tomllib)" >&2; exit 1; }
 
 nice -n 19 cargo build --release --quiet
-args=(--python "$py" --pyk "$PWD/target/release/pyk" --root "${BENCH_ROOT:-/work/benchroot}")
+label="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || label+="+changes"
+args=(--python "$py" --pyk "$PWD/target/release/pyk" --root "${BENCH_ROOT:-/work/benchroot}" --label "$label")
 [ -n "${BENCH_APPS:-}" ] && args+=(--apps "$BENCH_APPS")
 [ -n "${BENCH_ROUNDS:-}" ] && args+=(--rounds "$BENCH_ROUNDS")
 [ -n "${BENCH_WAIT_LOAD:-}" ] && args+=(--wait-load "$BENCH_WAIT_LOAD")

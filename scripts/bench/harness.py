@@ -294,6 +294,7 @@ def main():
     ap.add_argument("--pyk", type=Path)
     ap.add_argument("--root", type=Path)
     ap.add_argument("--pyk-cache", type=Path, help="default ROOT/<python>/pyk-cache")
+    ap.add_argument("--label", default="", help="what pyk was built from (the wrapper passes the commit)")
     ap.add_argument("--apps", default=",".join(a.key for a in APPS))
     ap.add_argument("--rounds", type=float, default=1.0, help="scale every app's rounds")
     ap.add_argument("--first-runs", type=int, default=10)
@@ -321,6 +322,8 @@ def main():
         a.deps = app_deps(a)
 
     pyk_version = run([o.pyk, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    if o.label:
+        pyk_version += f" ({o.label})"
     log(f"{pyk_version}, Python {full} ({py}), root {top}")
     pyk_runtime(o.pyk, cache, py)
 

@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use pyk_crypto::blob::encrypted_len;
-use pyk_protocol::api::{Manifest, PublishRequest};
+use pyk_protocol::api::{LatestPointer, Manifest, PublishRequest};
 use pyk_protocol::Kind;
 
 mod blobs;
@@ -19,7 +19,7 @@ pub mod embedded;
 mod gc;
 mod registry;
 
-pub use blobs::{BlobRead, BlobStore, StagedBlob};
+pub use blobs::{BlobRead, BlobStat, BlobStore, StagedBlob};
 pub use gc::GcReport;
 pub use registry::{Latest, Registry};
 
@@ -60,6 +60,24 @@ pub enum StoreError {
          the delete (latest then moves to the newest version not yanked)"
     )]
     IsLatest { package: String, version: String },
+    /// A signed pointer not newer than the last one the package accepted.
+    #[error(
+        "the latest statement for {package} was issued at {issued} ms, not after the last \
+         one accepted ({floor} ms): ask again"
+    )]
+    StaleLatest {
+        package: String,
+        issued: u64,
+        floor: u64,
+    },
+    /// A signed pointer that names another version than the one `latest` moves to.
+    #[error("latest of {package} {moves}, but the latest statement names version {names}")]
+    WrongLatest {
+        package: String,
+        /// "moves to version 3", "does not move", "is cleared".
+        moves: String,
+        names: String,
+    },
     /// Every automatic number a u64 holds is taken.
     #[error("{package} has used up automatic version numbers; give a version explicitly")]
     NumbersUsedUp { package: String },
@@ -83,6 +101,50 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// How a package is named in messages: `run foo`.
 pub fn label(kind: Kind, name: &str) -> String {
     format!("{} {name}", kind.as_str())
+}
+
+/// Where a change takes `latest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move<'a> {
+    /// It stays where it is.
+    Stays,
+    To(&'a str),
+    /// It points at nothing (nothing left to promote).
+    Cleared,
+}
+
+/// Checks the signed pointer a change carries against where the change takes `latest`
+/// and against `floor`, the newest `issued` the package accepted: a pointer must name
+/// the version latest moves to, and be newer. No pointer is an unsigned change, which
+/// is the client's to refuse. Every registry calls this inside the change's transaction.
+pub fn check_pointer(
+    kind: Kind,
+    name: &str,
+    pointer: Option<&LatestPointer>,
+    to: Move<'_>,
+    floor: u64,
+) -> Result<()> {
+    let Some(p) = pointer else { return Ok(()) };
+    let moves = match to {
+        Move::To(v) if v == p.version => {
+            if p.issued <= floor {
+                return Err(StoreError::StaleLatest {
+                    package: label(kind, name),
+                    issued: p.issued,
+                    floor,
+                });
+            }
+            return Ok(());
+        }
+        Move::To(v) => format!("moves to version {v}"),
+        Move::Stays => "does not move".to_owned(),
+        Move::Cleared => "is cleared".to_owned(),
+    };
+    Err(StoreError::WrongLatest {
+        package: label(kind, name),
+        moves,
+        names: p.version.clone(),
+    })
 }
 
 /// A blob store and a registry, used together.

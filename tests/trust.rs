@@ -369,41 +369,40 @@ fn a_config_typo_is_an_error_and_serve_says_whether_writes_need_a_key() {
 fn publish_uploads_a_damaged_blob_again() {
     let (dir, server) = server();
     let source = app("v1");
-    publish_signed(
-        &server,
-        source.path(),
-        Some(signing_key()),
-        &["--version", "1"],
-    );
-    // Damage one byte of the app's own layer on the server (its blob is named by the
-    // layer's sha256, which the trailer records).
-    let built = source.path().join("dist/app");
-    let trailer = pyk_artifact::trailer::Trailer::read(&fs::File::open(&built).unwrap()).unwrap();
-    let app_sha = trailer
-        .layer(pyk_artifact::trailer::Role::App)
-        .unwrap()
-        .sha256
-        .to_string();
-    let blob: PathBuf = fs::read_dir(dir.path().join("pyk.db/blobs"))
+    // One build time for both publishes, so the second one makes the same bytes (the
+    // trailer records when it was built).
+    let publish = |version: &str| {
+        let mut cmd = Client::new(&server).pyk();
+        run(cmd
+            .env("PYK_CACHE_DIR", build_cache())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .current_dir(source.path())
+            .args(["publish", "--python", PY, "--version", version]))
+    };
+    assert!(publish("1").status.success());
+    // The smallest blob is the trailer's: damage one byte of it on the server.
+    let mut blobs: Vec<PathBuf> = fs::read_dir(dir.path().join("pyk.db/blobs"))
         .unwrap()
         .flat_map(|d| {
             fs::read_dir(d.unwrap().path())
                 .unwrap()
                 .map(|f| f.unwrap().path())
         })
-        .find(|p| p.file_name().unwrap().to_string_lossy() == app_sha)
-        .expect("the app layer's blob");
-    let mut bytes = fs::read(&blob).unwrap();
+        .collect();
+    blobs.sort_by_key(|p| fs::metadata(p).unwrap().len());
+    let mut bytes = fs::read(&blobs[0]).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
-    fs::write(&blob, &bytes).unwrap();
+    fs::write(&blobs[0], &bytes).unwrap();
     // A fresh machine refuses the damaged blob.
     let err = fails(Client::new(&server).pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");
 
     // Publishing the same bytes again uploads that blob, though the server has a file of
     // its length, and repairs it.
-    let said = publish_with(&server, source.path(), &["--version", "2"]);
+    let out = publish("2");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
     assert!(!said.contains("uploaded 0 B"), "{said}");
     assert_eq!(ok(Client::new(&server).pyk().arg("app@1")), "v1 app 1\n");
 }

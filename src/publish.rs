@@ -113,7 +113,7 @@ pub fn check_new(
     };
     if list.versions.iter().any(|v| v.version == version) {
         bail!(
-            "{kind} {name} version {version} is already published on {}, and versions never \
+            "{kind} {name} version {version} already exists on {}, and versions never \
              change: {bump}",
             config.server()?
         );

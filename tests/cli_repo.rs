@@ -215,7 +215,7 @@ fn republishing_a_version_fails_before_the_build() {
             .args(["publish", "--python", PY, "--version", "1.0"]),
     );
     assert!(
-        err.contains("version 1.0 is already published") && err.contains("--version NEW"),
+        err.contains("version 1.0 already exists") && err.contains("--version NEW"),
         "{err}"
     );
     assert!(!err.contains("Built "), "it built first: {err}");
@@ -233,7 +233,7 @@ fn republishing_a_version_fails_before_the_build() {
             .args(["publish", "--python", PY]),
     );
     assert!(
-        err.contains("already published") && err.contains("bump `version` in pyk.toml"),
+        err.contains("already exists") && err.contains("bump `version` in pyk.toml"),
         "{err}"
     );
     // `pyk push` too, before anything is sent.
@@ -241,7 +241,7 @@ fn republishing_a_version_fails_before_the_build() {
     ok(publisher.pyk().args(["push", "notes", "1"]).arg(&file));
     let err = fails(publisher.pyk().args(["push", "notes", "1"]).arg(&file));
     assert!(
-        err.contains("notes version 1 is already published")
+        err.contains("notes version 1 already exists")
             && err.contains("`pyk push NAME NEW_VERSION FILE`"),
         "{err}"
     );

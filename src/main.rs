@@ -268,6 +268,7 @@ fn build_cmd(
         runtime_archive: args.runtime.as_deref(),
         mirror: config.python_mirror.as_deref(),
         output: args.output.clone(),
+        strip_stdlib: args.strip_stdlib,
     };
     build::build(spec, &opts, progress)
 }

@@ -3,6 +3,8 @@
 //! which; see the CLI's `build::shake`), without the bundled shared libraries only those
 //! modules loaded, and with a finder that names the cause when a left-out module is imported.
 //!
+//! `fs::copy` here is fine: the copy is the build machine's, read once by the layer writer.
+//!
 //! It is a runtime layer of its own, content-addressed like any other, so apps that leave out
 //! the same modules share it. It is kept in the layer store, marked with the layer it was cut
 //! from, and never chosen as the runtime to build on.
@@ -21,9 +23,9 @@ use crate::store::{Layer, Shaken};
 use crate::{elf, FetchError, LayerStore, Progress};
 
 /// Bump when what a shaken layer holds for the same inputs changes.
-const SHAKE_VERSION: &str = "pyk-shake-v1";
+const SHAKE_VERSION: &str = "pyk-shake-v2";
 
-/// Run on every start of a shaken runtime (a `.pth` line, beside `_pyk.pth`): a last finder on
+/// Run on every start of a shaken runtime (a second line of `_pyk.pth`): a last finder on
 /// `sys.meta_path`, reached only when no other finder has the module. It then imports
 /// `_pyk_shaken`, which says whether the build left the module out.
 const SHAKEN_PTH: &str = "import sys; sys.meta_path.append(type('PykShaken', (), {'find_spec': staticmethod(lambda name, path=None, target=None: __import__('_pyk_shaken').explain(name))}))\n";
@@ -55,8 +57,11 @@ pub fn shake_runtime(
     copy_tree(base_dir, &root, Path::new(""), &drop)?;
     let libs = drop_unneeded_libraries(&root)?;
     let site = find_pyk_pth(&root)?;
-    fs::write(site.join("_pyk_shaken.pth"), SHAKEN_PTH)
-        .ctx(|| format!("write {}", site.display()))?;
+    // A second line of `_pyk.pth` rather than a file of its own: site opens each .pth file on
+    // every start.
+    let pth = site.join("_pyk.pth");
+    let line = fs::read_to_string(&pth).ctx(|| format!("read {}", pth.display()))?;
+    fs::write(&pth, line + SHAKEN_PTH).ctx(|| format!("write {}", pth.display()))?;
     fs::write(site.join("_pyk_shaken.py"), explainer(shake.modules))
         .ctx(|| format!("write {}", site.display()))?;
     let glibc = elf::glibc_floor(&root)?;

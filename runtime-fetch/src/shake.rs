@@ -14,6 +14,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use pyk_artifact::write::write_layer;
 use sha2::{Digest, Sha256};
@@ -23,7 +24,7 @@ use crate::store::{Layer, Shaken};
 use crate::{elf, FetchError, LayerStore, Progress};
 
 /// Bump when what a shaken layer holds for the same inputs changes.
-const SHAKE_VERSION: &str = "pyk-shake-v2";
+const SHAKE_VERSION: &str = "pyk-shake-v3";
 
 /// Run on every start of a shaken runtime (a second line of `_pyk.pth`): a last finder on
 /// `sys.meta_path`, reached only when no other finder has the module. It then imports
@@ -62,8 +63,7 @@ pub fn shake_runtime(
     let pth = site.join("_pyk.pth");
     let line = fs::read_to_string(&pth).ctx(|| format!("read {}", pth.display()))?;
     fs::write(&pth, line + SHAKEN_PTH).ctx(|| format!("write {}", pth.display()))?;
-    fs::write(site.join("_pyk_shaken.py"), explainer(shake.modules))
-        .ctx(|| format!("write {}", site.display()))?;
+    compile_explainer(base_dir, &site, shake.modules)?;
     let glibc = elf::glibc_floor(&root)?;
     let source = format!(
         "{}, without {} stdlib modules{}",
@@ -195,6 +195,37 @@ fn find_pyk_pth(root: &Path) -> Result<PathBuf, FetchError> {
         context: format!("find _pyk.pth under {}", root.display()),
         source: io::ErrorKind::NotFound.into(),
     })
+}
+
+/// Writes `_pyk_shaken.pyc` into `site`, sourceless like the stdlib: a `.py` there would make
+/// the first failed import write a `__pycache__` into the unpacked runtime. Compiled by the
+/// full runtime's interpreter (the shaken one may lack py_compile) with a fixed hash seed (the
+/// frozenset's order is in the bytes).
+fn compile_explainer(base_dir: &Path, site: &Path, modules: &[String]) -> Result<(), FetchError> {
+    let source = site.join("_pyk_shaken.py");
+    fs::write(&source, explainer(modules)).ctx(|| format!("write {}", source.display()))?;
+    let python = base_dir.join("bin/python3");
+    let failed = |reason: String| FetchError::Compile {
+        python: python.clone(),
+        reason,
+    };
+    let out = Command::new(&python)
+        .env_clear()
+        .env("PYTHONHASHSEED", "0")
+        .args(["-B", "-s", "-c"])
+        .arg(
+            "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[1] + 'c', \
+             dfile='_pyk_shaken.py', doraise=True, \
+             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)",
+        )
+        .arg(&source)
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(failed(err.lines().last().unwrap_or("").to_string()));
+    }
+    fs::remove_file(&source).ctx(|| format!("remove {}", source.display()))
 }
 
 /// `_pyk_shaken.py`: the names left out and the error importing one raises.

@@ -333,6 +333,11 @@ pub struct BuildArgs {
     /// Where to write the executable (default: dist/NAME beside the spec).
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Leave out the stdlib modules the app's and its dependencies' imports never reach
+    /// (also `strip_stdlib = true` in pyk.toml; `keep = [...]` keeps modules imported by
+    /// computed names).
+    #[arg(long)]
+    pub strip_stdlib: bool,
 }
 
 #[derive(Subcommand)]

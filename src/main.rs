@@ -311,6 +311,7 @@ fn build_cmd(
         runtime_archive: args.runtime.as_deref(),
         mirror: &|| config.python_mirror(),
         output: args.output.clone(),
+        strip_stdlib: args.strip_stdlib,
     };
     build::build(spec, &opts, progress)
 }

@@ -253,7 +253,7 @@ fn pack(
 ) -> Result<Layer, FetchError> {
     store.ensure_dir()?;
     let spinner = progress.spinner("compressing");
-    let layer = store.store(python, glibc, source, |file| {
+    let layer = store.store(python, glibc, source, None, |file| {
         write_layer(root, store.zstd_level(), file).map_err(|e| FetchError::Io {
             context: format!("write a layer of {}", root.display()),
             source: io::Error::other(e),

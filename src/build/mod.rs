@@ -7,6 +7,7 @@ mod compile;
 mod deps;
 mod lock;
 mod runtime;
+mod shake;
 mod stage;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,8 @@ pub struct Options<'a> {
     pub built: u64,
     /// zstd level of the deps and app layers.
     pub level: i32,
+    /// `--strip-stdlib` (the spec's `strip_stdlib` turns it on too).
+    pub strip_stdlib: bool,
 }
 
 /// Builds the artifact and returns its path.
@@ -154,9 +157,27 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         "Compiled {total} Python files ({copied} from the app)"
     ));
 
+    let shaken = if opts.strip_stdlib || spec.strip_stdlib {
+        let trees: Vec<&Path> = deps.into_iter().chain([app.as_path()]).collect();
+        Some(shake::shake(
+            opts.cache, &runtime, &trees, &spec.keep, progress,
+        )?)
+    } else {
+        if !spec.keep.is_empty() {
+            progress.step(
+                "warning: `keep` has no effect without strip_stdlib = true (or --strip-stdlib)",
+            );
+        }
+        None
+    };
+    let (runtime_layer, runtime_unpacked) = match &shaken {
+        Some((layer, unpacked)) => (layer, *unpacked),
+        None => (&runtime.layer, runtime.unpacked),
+    };
+
     // The artifact's glibc floor: the runtime's (recorded when its layer was made) and
     // every ELF file of the layers built here.
-    let mut floor = runtime.layer.glibc;
+    let mut floor = runtime_layer.glibc;
     for tree in deps.into_iter().chain([app.as_path()]) {
         floor = floor.max(pyk_runtime_fetch::glibc_floor(tree)?);
     }
@@ -169,7 +190,8 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         name: &spec.name,
         kind: spec.kind,
         python: (python.major, python.minor),
-        runtime: &runtime,
+        runtime: runtime_layer,
+        runtime_unpacked,
         glibc: floor.map(|g| (u32::from(g.major), u32::from(g.minor))),
         built: opts.built,
         entry: boot::describe(spec),

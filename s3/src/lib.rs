@@ -18,6 +18,8 @@ mod bucket;
 mod download;
 mod error;
 mod multipart;
+#[cfg(feature = "seaweedfs")]
+pub mod seaweedfs;
 mod settings;
 mod time;
 

@@ -18,6 +18,7 @@ mod bucket;
 mod download;
 mod error;
 mod multipart;
+pub mod repo;
 #[cfg(feature = "seaweedfs")]
 pub mod seaweedfs;
 mod settings;

@@ -1,0 +1,44 @@
+//! What a repository operation on a bucket can refuse or fail with. The refusals are the
+//! same a server's store gives (a version string already used, a yanked promote…), so
+//! the server maps them one to one and a serverless client words them the same way.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("blob {0} is not in the bucket; upload it first")]
+    MissingBlob(String),
+    #[error("{package} has no version {version}")]
+    NoVersion { package: String, version: String },
+    #[error("version {version} of {package} already exists")]
+    VersionExists { package: String, version: String },
+    #[error("version {version} of {package} is yanked; unyank it before promoting it")]
+    Yanked { package: String, version: String },
+    #[error(
+        "version {version} is the latest of {package}; promote another first, or force \
+         the delete (latest then moves to the newest version not yanked)"
+    )]
+    IsLatest { package: String, version: String },
+    #[error("{package} has used up automatic version numbers; give a version explicitly")]
+    NumbersUsedUp { package: String },
+    /// Every attempt lost to another writer (conditional mode), or the lease could not
+    /// be had or was lost (lease mode): nothing was changed.
+    #[error("{package} is being changed by someone else ({why}); nothing was changed, try again")]
+    Busy { package: String, why: String },
+    /// An object pyk wrote does not read back as what pyk writes.
+    #[error("{key} is not what pyk writes")]
+    Damaged {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    S3(#[from] crate::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Whether the service could not be reached (so a reader may use what it has).
+    pub fn is_network(&self) -> bool {
+        matches!(self, Error::S3(e) if e.is_network())
+    }
+}

@@ -54,6 +54,33 @@ impl Settings {
         }
     }
 
+    /// Settings for `bucket` from AWS's usual variables, as `var` reads them (binaries
+    /// pass the environment; libraries read none): `AWS_ENDPOINT_URL` (with it,
+    /// path-style addressing, which S3-compatible services expect), `AWS_REGION` or
+    /// `AWS_DEFAULT_REGION`, `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN`).
+    pub fn from_vars(bucket: &str, var: impl Fn(&str) -> Option<String>) -> Settings {
+        let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let endpoint = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
+        let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key_id), Some(secret_access_key)) => Some(Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token: var("AWS_SESSION_TOKEN"),
+            }),
+            _ => None,
+        };
+        Settings {
+            path_style: endpoint.is_some(),
+            endpoint,
+            region: var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            credentials,
+            ..Settings::new(bucket)
+        }
+    }
+
     /// The endpoint URL requests go to.
     pub fn endpoint_url(&self) -> String {
         match &self.endpoint {
@@ -135,6 +162,25 @@ mod tests {
         assert!(Location::parse("s3://").unwrap().is_err());
         assert!(Location::parse("s3://Pyk/x").unwrap().is_err());
         assert!(Location::parse("s3://pyk/a/../b").unwrap().is_err());
+    }
+
+    #[test]
+    fn from_aws_variables() {
+        let vars = |name: &str| match name {
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:8333/".to_owned()),
+            "AWS_DEFAULT_REGION" => Some("eu-west-3".to_owned()),
+            "AWS_ACCESS_KEY_ID" => Some("id".to_owned()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".to_owned()),
+            _ => None,
+        };
+        let s = Settings::from_vars("pyk", vars);
+        assert_eq!(s.endpoint_url(), "http://127.0.0.1:8333");
+        assert!(s.path_style);
+        assert_eq!(s.region, "eu-west-3");
+        assert_eq!(s.credentials.unwrap().session_token, None);
+        let aws = Settings::from_vars("pyk", |_| None);
+        assert_eq!(aws.endpoint_url(), "https://s3.us-east-1.amazonaws.com");
+        assert!(!aws.path_style && aws.credentials.is_none());
     }
 
     #[test]

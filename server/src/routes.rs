@@ -93,7 +93,8 @@ impl From<StoreError> for ApiError {
             StoreError::MissingBlob(_)
             | StoreError::VersionExists { .. }
             | StoreError::Yanked { .. }
-            | StoreError::IsLatest { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            | StoreError::IsLatest { .. }
+            | StoreError::Busy(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             StoreError::NoVersion { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, with_causes(&e)),
         }

@@ -83,8 +83,8 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // always a graceful stop.
     let mut stop = Box::pin(stop_signal()?);
     let (shutdown_tx, shutdown) = watch::channel(false);
+    let described = store.description().to_owned();
     let catalog = Arc::new(Catalog::new(Arc::new(store)));
-    tokio::spawn(catalog.clone().follow_registry());
     let app = Arc::new(App {
         catalog,
         keys: Keys {
@@ -99,7 +99,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         app,
         verbose: config.verbose,
     });
-    eprintln!("pyk: serving {} on http://{addr}", config.store);
+    eprintln!("pyk: serving {described} on http://{addr}");
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -18,17 +18,20 @@ pub struct BlobRead {
 /// A blob being received. It is invisible until [`StagedBlob::commit`] makes it durable
 /// and visible at once; dropping it uncommitted discards it.
 pub trait StagedBlob: Write + Send {
-    /// Publishes the staged bytes as blob `sha256`. Returns true if the blob is new,
-    /// false if an identical one was already stored (the staged copy is discarded, and
-    /// the stored one counts as just uploaded for garbage collection's grace).
-    fn commit(self: Box<Self>, sha256: &Sha256) -> Result<bool>;
+    /// Publishes the staged bytes as the blob they were staged for (the caller has
+    /// checked they are). Returns true if the blob is new, false if an identical one was
+    /// already stored (the staged copy is discarded; in the embedded store the stored
+    /// one then counts as just uploaded for garbage collection's grace).
+    fn commit(self: Box<Self>) -> Result<bool>;
 }
 
 pub trait BlobStore: Send + Sync {
     /// The stored (encrypted) length of a blob, if present.
     fn stored_len(&self, sha256: &Sha256) -> Result<Option<u64>>;
     fn read(&self, sha256: &Sha256) -> Result<Option<BlobRead>>;
-    fn stage(&self) -> Result<Box<dyn StagedBlob + '_>>;
+    /// Starts receiving blob `sha256`. Named up front so that a store that streams to
+    /// its final place (an S3 multipart upload) can start at once.
+    fn stage(&self, sha256: &Sha256) -> Result<Box<dyn StagedBlob + '_>>;
     /// Deletes the blobs not in `keep` that were last uploaded longer than `grace` ago,
     /// and staged uploads as old. A blob committed while this runs survives it.
     fn sweep(&self, keep: &HashSet<Sha256>, grace: Duration) -> Result<GcReport>;

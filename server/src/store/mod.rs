@@ -1,7 +1,7 @@
 //! Where packages live: blob bytes in a content-addressed [`BlobStore`], packages,
 //! versions and pointers in a [`Registry`]. The HTTP layer sees a [`Store`], the two
-//! opened together from a [`StoreConfig`], so a backend shared by several server
-//! instances (S3-compatible) can replace the embedded one half by half.
+//! opened together from a [`StoreConfig`]: the embedded store (one directory, one
+//! server) or an S3-compatible bucket that any number of servers share ([`s3`]).
 //!
 //! The traits are synchronous on purpose: SQLite and file I/O block anyway, and the
 //! HTTP layer calls them on tokio's blocking pool. Blob bytes are opaque here: they are
@@ -18,6 +18,7 @@ mod blobs;
 pub mod embedded;
 mod gc;
 mod registry;
+pub mod s3;
 
 pub use blobs::{BlobRead, BlobStore, StagedBlob};
 pub use gc::GcReport;
@@ -28,13 +29,22 @@ pub use registry::{Latest, Registry};
 pub enum StoreConfig {
     /// Everything in one local directory (see [`embedded`]).
     Embedded { path: PathBuf },
+    /// A place in a bucket of an S3-compatible service (see [`s3`]).
+    S3 {
+        settings: pyk_s3::Settings,
+        location: pyk_s3::Location,
+        mode: pyk_s3::repo::ModeSetting,
+    },
 }
 
-/// How the banner names the store.
+/// How messages name the store.
 impl fmt::Display for StoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreConfig::Embedded { path } => write!(f, "{}", path.display()),
+            StoreConfig::S3 {
+                settings, location, ..
+            } => write!(f, "{location} at {}", settings.endpoint_url()),
         }
     }
 }
@@ -63,6 +73,10 @@ pub enum StoreError {
     /// Every automatic number a u64 holds is taken.
     #[error("{package} has used up automatic version numbers; give a version explicitly")]
     NumbersUsedUp { package: String },
+    /// Other writers on a shared store kept winning (or held the package's lease):
+    /// nothing was changed.
+    #[error("{0}")]
+    Busy(String),
     /// Another server holds the store.
     #[error("{} is in use by another pyk server", .0.display())]
     InUse(PathBuf),
@@ -76,6 +90,26 @@ pub enum StoreError {
     Kind(#[from] pyk_protocol::ParseKindError),
     #[error("a store task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// The bucket could not be read or written, or holds what pyk did not write.
+    #[error("the S3 store")]
+    S3(#[source] pyk_s3::repo::Error),
+}
+
+/// A refusal from a bucket is the same refusal the embedded store gives.
+impl From<pyk_s3::repo::Error> for StoreError {
+    fn from(e: pyk_s3::repo::Error) -> StoreError {
+        use pyk_s3::repo::Error as E;
+        match e {
+            E::MissingBlob(sha) => StoreError::MissingBlob(sha),
+            E::NoVersion { package, version } => StoreError::NoVersion { package, version },
+            E::VersionExists { package, version } => StoreError::VersionExists { package, version },
+            E::Yanked { package, version } => StoreError::Yanked { package, version },
+            E::IsLatest { package, version } => StoreError::IsLatest { package, version },
+            E::NumbersUsedUp { package } => StoreError::NumbersUsedUp { package },
+            busy @ E::Busy { .. } => StoreError::Busy(busy.to_string()),
+            other => StoreError::S3(other),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -89,18 +123,38 @@ pub fn label(kind: Kind, name: &str) -> String {
 pub struct Store {
     blobs: Box<dyn BlobStore>,
     registry: Box<dyn Registry>,
+    /// How the server's banner names it, and what it guarantees.
+    description: String,
 }
 
 impl Store {
-    pub fn new(blobs: Box<dyn BlobStore>, registry: Box<dyn Registry>) -> Store {
-        Store { blobs, registry }
+    pub fn new(
+        blobs: Box<dyn BlobStore>,
+        registry: Box<dyn Registry>,
+        description: String,
+    ) -> Store {
+        Store {
+            blobs,
+            registry,
+            description,
+        }
     }
 
     /// Opens (creating if needed) the store `config` names.
     pub fn open(config: &StoreConfig) -> Result<Store> {
         match config {
             StoreConfig::Embedded { path } => embedded::open(path),
+            StoreConfig::S3 {
+                settings,
+                location,
+                mode,
+            } => s3::open(settings, location, *mode),
         }
+    }
+
+    /// The store and, for a shared one, how concurrent writers are kept apart.
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
     pub fn blobs(&self) -> &(dyn BlobStore + 'static) {

@@ -61,8 +61,10 @@ pub trait Registry: Send + Sync {
         &self,
         sweep: &mut dyn FnMut(&HashSet<Sha256>) -> Result<GcReport>,
     ) -> Result<GcReport>;
-    /// A number that changes whenever anyone commits a change to the registry (this
-    /// process or another): cheap enough to read every second, so cached answers can
-    /// notice writes made elsewhere.
-    fn generation(&self) -> Result<u64>;
+    /// A tag that changes whenever the package changes, whoever changes it (this
+    /// process, another on the same database, another server on the same bucket), cheap
+    /// enough to read every second: what cached answers about the package revalidate
+    /// with. It may also change when other packages do (the embedded store has one
+    /// for the whole registry).
+    fn tag(&self, kind: Kind, name: &str) -> Result<Option<String>>;
 }

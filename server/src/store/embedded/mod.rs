@@ -40,5 +40,9 @@ pub use registry::SqliteRegistry;
 pub fn open(root: &Path) -> Result<Store> {
     let blobs = FsBlobs::open(root)?;
     let registry = SqliteRegistry::open(&root.join("meta.sqlite"))?;
-    Ok(Store::new(Box::new(blobs), Box::new(registry)))
+    Ok(Store::new(
+        Box::new(blobs),
+        Box::new(registry),
+        root.display().to_string(),
+    ))
 }

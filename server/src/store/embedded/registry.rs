@@ -20,7 +20,7 @@ use crate::store::{label, GcReport, Latest, Registry, Result, StoreError};
 
 pub struct SqliteRegistry {
     db: Mutex<Connection>,
-    /// A second connection, only for [`Registry::generation`]: SQLite's `data_version`
+    /// A second connection, only for [`Registry::tag`]: SQLite's `data_version`
     /// changes for a connection when any OTHER connection commits, and that includes
     /// `db`, so this one sees every write, this process's and others'.
     watch: Mutex<Connection>,
@@ -328,9 +328,11 @@ impl Registry for SqliteRegistry {
         Ok(report)
     }
 
-    fn generation(&self) -> Result<u64> {
+    /// One tag for every package: the database's `data_version`, which moves with
+    /// every commit. A cache then refills more than it must, at most once a poll.
+    fn tag(&self, _kind: Kind, _name: &str) -> Result<Option<String>> {
         let watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
         let version: i64 = watch.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        Ok(version as u64)
+        Ok(Some(version.to_string()))
     }
 }

@@ -1,0 +1,83 @@
+//! The registry as index and manifest objects: every change is a conditional rewrite of
+//! the package's index (`pyk_s3::repo`), so servers sharing the bucket need no lock.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionList};
+use pyk_protocol::{Kind, Sha256};
+use pyk_s3::repo::{Current, Repo};
+
+use crate::store::{GcReport, Latest, Registry, Result};
+
+pub struct S3Registry(pub Arc<Repo>);
+
+impl Registry for S3Registry {
+    fn list(&self) -> Result<Vec<PackageSummary>> {
+        Ok(self.0.list()?)
+    }
+
+    fn current(&self, kind: Kind, name: &str) -> Result<Latest> {
+        Ok(match self.0.current(kind, name)? {
+            Current::Manifest(m) => Latest::Manifest(m),
+            Current::Unpromoted => Latest::Unpromoted,
+            Current::NoPackage => Latest::NoPackage,
+        })
+    }
+
+    fn version(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>> {
+        Ok(self.0.version(kind, name, version)?)
+    }
+
+    fn versions(&self, kind: Kind, name: &str) -> Result<Option<VersionList>> {
+        Ok(self.0.versions(kind, name)?)
+    }
+
+    /// The bucket checks its own blobs, after writing the version's manifest and not
+    /// before (so garbage collection spares them): `blobs_stored` is not needed.
+    fn publish(
+        &self,
+        kind: Kind,
+        name: &str,
+        request: &PublishRequest,
+        publisher: &str,
+        now: u64,
+        _blobs_stored: &dyn Fn() -> Result<()>,
+    ) -> Result<Manifest> {
+        Ok(self.0.publish(kind, name, request, publisher, now)?)
+    }
+
+    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest> {
+        Ok(self.0.promote(kind, name, version)?)
+    }
+
+    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest> {
+        Ok(self.0.yank(kind, name, version, yanked)?)
+    }
+
+    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()> {
+        Ok(self.0.delete_version(kind, name, version, force)?)
+    }
+
+    fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()> {
+        Ok(self.0.set_localname(kind, name, localname)?)
+    }
+
+    fn remove(&self, kind: Kind, name: &str) -> Result<bool> {
+        Ok(self.0.remove(kind, name)?)
+    }
+
+    /// No lock spans the servers: the references are every manifest in the bucket,
+    /// and the blob sweep rereads recent ones before deleting.
+    fn with_references(
+        &self,
+        sweep: &mut dyn FnMut(&HashSet<Sha256>) -> Result<GcReport>,
+    ) -> Result<GcReport> {
+        sweep(&self.0.referenced()?)
+    }
+
+    /// The ETag of the package's index, which every change replaces.
+    fn tag(&self, kind: Kind, name: &str) -> Result<Option<String>> {
+        Ok(self.0.tag(kind, name)?)
+    }
+}

@@ -122,7 +122,7 @@ pub enum Command {
     },
     /// Print a fresh random key for the config's KEY.
     Keygen,
-    /// Run the repository server (also `pyk --server [-v] [PATH]`).
+    /// Run the repository server (also `pyk --server [-v] [STORE]`).
     Serve(ServeArgs),
     /// Let a Python interpreter `from pyk import NAME` published libraries.
     PythonSetup {
@@ -163,9 +163,13 @@ pub struct PublishArgs {
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The store: a directory created on first use.
-    #[arg(default_value = "pyk.db")]
-    pub path: PathBuf,
+    /// The store: a directory created on first use (default pyk.db, or the config's
+    /// `[store]` bucket), or `s3://bucket/prefix`, which any number of servers may share.
+    #[arg(value_name = "STORE")]
+    pub path: Option<String>,
+    /// The same as STORE.
+    #[arg(long = "store", value_name = "STORE", conflicts_with = "path")]
+    pub store: Option<String>,
     /// Address to listen on (default: HOST from the config, else 0.0.0.0).
     #[arg(long)]
     pub host: Option<String>,

@@ -216,9 +216,13 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
         .with_context(|| format!("cannot listen on {host}:{port}"))?
         .next()
         .with_context(|| format!("{host} resolves to no address"))?;
+    let store = config.store.store(
+        args.store.as_deref().or(args.path.as_deref()),
+        pyk_server::DEFAULT_STORE,
+    )?;
     pyk_server::serve(pyk_server::ServeConfig {
         addr,
-        store: pyk_server::store::StoreConfig::Embedded { path: args.path },
+        store,
         read_key,
         write_key,
         max_upload: args.max_upload * 1024 * 1024,

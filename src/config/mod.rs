@@ -10,9 +10,12 @@
 //! `PYK_TIMEOUT`, `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_CONFIG` (one more file, read last).
 //! `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`).
 //! Values may come from the environment (see [`env`]), and `dotenv` names a file of
-//! `NAME=value` lines that count as environment.
+//! `NAME=value` lines that count as environment. `[store]` says how to reach a bucket
+//! (see [`store`]); a `server` of `s3://bucket/prefix` makes this machine read (and,
+//! with write credentials, publish to) that bucket directly.
 
 mod env;
+pub mod store;
 
 use std::collections::BTreeMap;
 
@@ -41,6 +44,8 @@ pub struct Config {
     pub listen: (String, u16),
     /// Package name → the version this machine is pinned to.
     pub pins: BTreeMap<String, String>,
+    /// `[store]`: reaching a bucket.
+    pub store: store::StoreTable,
 }
 
 impl Default for Config {
@@ -54,6 +59,7 @@ impl Default for Config {
             node: node_name(),
             listen: ("0.0.0.0".into(), DEFAULT_PORT),
             pins: BTreeMap::new(),
+            store: store::StoreTable::default(),
         }
     }
 }
@@ -151,6 +157,7 @@ impl Config {
                     }
                 }
                 "node" => self.node = text()?,
+                "store" => self.store.apply(value, &shown.to_string())?,
                 // Kept for other tools and later versions; a typo here is harmless.
                 _ => {}
             }
@@ -214,7 +221,7 @@ impl Config {
     pub fn server(&self) -> Result<&str> {
         match &self.server {
             Some(s) => Ok(s),
-            None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT) in ~/.config/pyk/config.toml, or PYK_SERVER"),
+            None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT, or `s3://bucket/prefix` to read a bucket directly) in ~/.config/pyk/config.toml, or PYK_SERVER"),
         }
     }
 }

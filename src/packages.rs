@@ -139,10 +139,13 @@ impl Packages {
         let file = tmp.as_file();
         file.set_permissions(fs::Permissions::from_mode(mode_of(manifest)))?;
         file.sync_all()?;
-        tmp.persist(&dest)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot write {}", dest.display()))?;
-        Ok(dest)
+        // Named by its content: one already there (another runner assembled it first)
+        // is the same bytes, and may be running; it is never replaced.
+        match tmp.persist_noclobber(&dest) {
+            Ok(_) => Ok(dest),
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(dest),
+            Err(e) => Err(e.error).with_context(|| format!("cannot write {}", dest.display())),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Talking to a pyk repository over HTTP: signed requests, bounded waits, streamed and
-//! verified blobs.
+//! verified blobs; or, with no server, to a repository in an S3-compatible bucket
+//! ([`Client::serverless`]), through the same calls with the same checks.
 //!
 //! Every request carries a fresh token bound to its method and path (see
 //! `pyk_crypto::token`), signed with the read key for reads and the write key for the
@@ -13,6 +14,7 @@
 //! or this machine's files.
 
 mod blobs;
+mod bucket;
 mod client;
 mod error;
 mod packages;

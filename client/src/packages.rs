@@ -30,6 +30,9 @@ impl Client {
         package: &PackageRef,
         etag: Option<&str>,
     ) -> Result<Option<Manifest>, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.current(package, etag);
+        }
         let what = package.to_string();
         let resp = self.check(self.get(&path(package), etag, None)?, &what)?;
         if resp.status().as_u16() == 304 {
@@ -46,6 +49,9 @@ impl Client {
         etag: Option<&str>,
     ) -> Result<Option<Manifest>, Error> {
         check_version(version)?;
+        if let Some(bucket) = &self.bucket {
+            return bucket.version(package, version, etag);
+        }
         let what = of(version, package);
         let url = format!("{}/versions/{version}", path(package));
         let resp = self.check(self.get(&url, etag, None)?, &what)?;
@@ -56,6 +62,9 @@ impl Client {
     }
 
     pub fn versions(&self, package: &PackageRef) -> Result<VersionList, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.versions(package);
+        }
         let what = package.to_string();
         let url = format!("{}/versions", path(package));
         let resp = self.check(self.get(&url, None, None)?, &what)?;
@@ -63,6 +72,9 @@ impl Client {
     }
 
     pub fn list(&self) -> Result<Vec<PackageSummary>, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.list();
+        }
         let resp = self.check(self.get("/v1/packages", None, None)?, "package list")?;
         Ok(self.json::<PackageList>(resp, "the package list")?.packages)
     }
@@ -77,6 +89,9 @@ impl Client {
     ) -> Result<Option<Manifest>, Error> {
         if !after.is_empty() {
             check_version(after)?;
+        }
+        if let Some(bucket) = &self.bucket {
+            return bucket.watch(package, after, secs);
         }
         // A `+` in a query string would arrive as a space; versions have no other
         // character that needs escaping.
@@ -95,6 +110,9 @@ impl Client {
         package: &PackageRef,
         request: &PublishRequest,
     ) -> Result<PublishResponse, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.publish(package, request);
+        }
         let what = format!("publishing {package}");
         let resp = self.write("POST", &path(package), Some(request), &what)?;
         self.json(resp, &what)
@@ -103,6 +121,9 @@ impl Client {
     /// Moves `latest` to `version`, newer or older (a rollback).
     pub fn promote(&self, package: &PackageRef, version: &str) -> Result<Manifest, Error> {
         check_version(version)?;
+        if let Some(bucket) = &self.bucket {
+            return bucket.promote(package, version);
+        }
         let what = of(version, package);
         let body = PromoteRequest {
             version: version.to_owned(),
@@ -119,6 +140,9 @@ impl Client {
         yanked: bool,
     ) -> Result<Manifest, Error> {
         check_version(version)?;
+        if let Some(bucket) = &self.bucket {
+            return bucket.yank(package, version, yanked);
+        }
         let what = of(version, package);
         let url = format!("{}/versions/{version}/yank", path(package));
         let resp = self.write("POST", &url, Some(&YankRequest { yanked }), &what)?;
@@ -127,6 +151,9 @@ impl Client {
 
     /// Removes a whole package.
     pub fn remove(&self, package: &PackageRef) -> Result<(), Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.remove(package);
+        }
         self.write::<()>("DELETE", &path(package), None, &package.to_string())
             .map(drop)
     }
@@ -139,6 +166,9 @@ impl Client {
         force: bool,
     ) -> Result<(), Error> {
         check_version(version)?;
+        if let Some(bucket) = &self.bucket {
+            return bucket.remove_version(package, version, force);
+        }
         let url = format!(
             "{}/versions/{version}{}",
             path(package),
@@ -151,6 +181,9 @@ impl Client {
     /// Sets the file name `pyk pull` writes the package to.
     pub fn set_localname(&self, package: &PackageRef, localname: &str) -> Result<(), Error> {
         check_localname(localname)?;
+        if let Some(bucket) = &self.bucket {
+            return bucket.set_localname(package, localname);
+        }
         let body = LocalnameRequest {
             localname: localname.to_owned(),
         };
@@ -166,35 +199,50 @@ impl Client {
         package: &PackageRef,
         version: Option<&str>,
     ) -> Result<Manifest, Error> {
-        let what = match version {
-            Some(v) => format!("the manifest of {}", of(v, package)),
-            None => format!("the manifest of {package}"),
-        };
-        let m: Manifest = self.json(resp, &what)?;
-        let wrong = if m.kind != package.kind()
-            || m.name != package.name()
-            || version.is_some_and(|v| v != m.version)
-        {
-            Some(format!(
-                "it is for {} {:?} version {:?}",
-                m.kind, m.name, m.version
-            ))
-        } else if !valid_version(&m.version) {
-            Some(format!("its version {:?} is not one", m.version))
-        } else if m.artifact_sha256.parse::<Sha256>().is_err()
-            || m.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err())
-        {
-            Some("it has a malformed digest".to_owned())
-        } else {
-            None
-        };
-        match wrong {
-            Some(why) => Err(Error::Damaged {
-                server: self.base.clone(),
-                what,
-                damage: Damage::Manifest(why),
-            }),
-            None => Ok(m),
-        }
+        let m: Manifest = self.json(resp, &manifest_what(package, version))?;
+        checked(m, package, version, &self.base)
+    }
+}
+
+/// What a manifest is called in messages.
+fn manifest_what(package: &PackageRef, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("the manifest of {}", of(v, package)),
+        None => format!("the manifest of {package}"),
+    }
+}
+
+/// A manifest as a repository (`server`) sent it, refused if it is for another package
+/// or version than asked for, or has a version or digest no repository accepts.
+pub(crate) fn checked(
+    m: Manifest,
+    package: &PackageRef,
+    version: Option<&str>,
+    server: &str,
+) -> Result<Manifest, Error> {
+    let wrong = if m.kind != package.kind()
+        || m.name != package.name()
+        || version.is_some_and(|v| v != m.version)
+    {
+        Some(format!(
+            "it is for {} {:?} version {:?}",
+            m.kind, m.name, m.version
+        ))
+    } else if !valid_version(&m.version) {
+        Some(format!("its version {:?} is not one", m.version))
+    } else if m.artifact_sha256.parse::<Sha256>().is_err()
+        || m.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err())
+    {
+        Some("it has a malformed digest".to_owned())
+    } else {
+        None
+    };
+    match wrong {
+        Some(why) => Err(Error::Damaged {
+            server: server.to_owned(),
+            what: manifest_what(package, version),
+            damage: Damage::Manifest(why),
+        }),
+        None => Ok(m),
     }
 }

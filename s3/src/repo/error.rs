@@ -4,6 +4,10 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A publish request no repository accepts (the server checks requests before its
+    /// store sees them; a bucket written directly has only this check).
+    #[error("invalid publish request: {0}")]
+    Invalid(String),
     #[error("blob {0} is not in the bucket; upload it first")]
     MissingBlob(String),
     #[error("{package} has no version {version}")]

@@ -4,7 +4,8 @@
 
 use pyk_crypto::blob::encrypted_len;
 use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionInfo, VersionList};
-use pyk_protocol::{Kind, Sha256};
+use pyk_protocol::names::VERSION_RULE;
+use pyk_protocol::{valid_version, Kind, Sha256};
 
 use super::index::Entry;
 use super::{label, Error, Index, Repo, Result};
@@ -24,6 +25,31 @@ fn no_version(kind: Kind, name: &str, version: &str) -> Error {
         package: label(kind, name),
         version: version.to_owned(),
     }
+}
+
+/// What a repository refuses in a publish request: names that would become keys, and
+/// digests and sizes that cannot describe the artifact.
+fn check_request(r: &PublishRequest) -> Result<()> {
+    let invalid = |why: String| Err(Error::Invalid(why));
+    if let Some(v) = &r.version {
+        if !valid_version(v) {
+            return invalid(format!("{v:?}: {VERSION_RULE}"));
+        }
+    }
+    if r.artifact_sha256.parse::<Sha256>().is_err() {
+        return invalid("artifact_sha256 is not 64 lowercase hex digits".into());
+    }
+    if r.blobs.is_empty() || r.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err()) {
+        return invalid("a version has one or more blobs, each named by its sha256".into());
+    }
+    if r.blobs
+        .iter()
+        .try_fold(0u64, |sum, b| sum.checked_add(b.size))
+        != Some(r.size)
+    {
+        return invalid(format!("size {} is not the sum of the blob sizes", r.size));
+    }
+    Ok(())
 }
 
 /// Whether stored metadata describes the same bytes a publish asks for: then it is this
@@ -54,7 +80,12 @@ impl Repo {
     }
 
     /// A version's stored manifest (immutable fields only).
-    fn stored_manifest(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>> {
+    pub(crate) fn stored_manifest(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Manifest>> {
         let key = self.version_key(kind, name, version);
         match self.bucket.get_bytes(&key, None)? {
             Fetched::Found { bytes, .. } => serde_json::from_slice(&bytes)
@@ -201,6 +232,7 @@ impl Repo {
         publisher: &str,
         now: u64,
     ) -> Result<Manifest> {
+        check_request(request)?;
         let automatic = request.version.is_none();
         // The automatic number whose manifest this publish created: when the index
         // write then loses a race and the number is no longer the next, the manifest is

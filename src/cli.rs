@@ -124,6 +124,19 @@ pub enum Command {
     Keygen,
     /// Run the repository server (also `pyk --server [-v] [STORE]`).
     Serve(ServeArgs),
+    /// Copy a whole repository between stores: every package, version, pointer and local
+    /// name, blobs verified with the key. Run again, it copies only what is missing
+    /// (also after being killed).
+    ///
+    /// FROM and TO are store directories (as `pyk serve` keeps them) or
+    /// `s3://bucket/prefix` (reached as `[store]` says). Stop servers on a directory
+    /// store first; servers on a bucket may keep running.
+    Migrate {
+        #[arg(value_name = "FROM")]
+        from: String,
+        #[arg(value_name = "TO")]
+        to: String,
+    },
     /// Let a Python interpreter `from pyk import NAME` published libraries.
     PythonSetup {
         /// The interpreter to set up (default: python3 on PATH).

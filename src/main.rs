@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod install;
 mod manage;
+mod migrate;
 mod output;
 mod packages;
 mod publish;
@@ -136,6 +137,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Watch { name, lib, once } => manage::watch(&config, kind(lib), &name, once)?,
         Command::Keygen => println!("{}", pyk_crypto::Key::generate().as_str()),
         Command::Serve(args) => serve(args, &config)?,
+        Command::Migrate { from, to } => migrate::migrate(&config, &from, &to, &progress)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Resolve { kind, name, python } => {
             let kind: Kind = kind.parse()?;

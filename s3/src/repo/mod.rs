@@ -25,7 +25,8 @@
 //! - `index.rs`: the index object; `registry.rs`: reads and the changes to packages;
 //!   `write.rs`: the conditional read-modify-write; `lease.rs`, `probe.rs`.
 //! - `blobs.rs`: blob objects, streamed up in parts; `gc.rs`: what no version needs.
-//! - `nonces.rs`: single-use request tokens across servers.
+//! - `nonces.rs`: single-use request tokens across servers; `records.rs`: whole
+//!   packages in and out, for `pyk migrate`.
 
 mod blobs;
 mod error;
@@ -34,6 +35,7 @@ mod index;
 mod lease;
 mod nonces;
 mod probe;
+mod records;
 mod registry;
 mod write;
 
@@ -47,6 +49,7 @@ pub use blobs::{BlobUpload, PART};
 pub use error::{Error, Result};
 pub use gc::GcReport;
 pub use index::{Entry, Index};
+pub use records::Import;
 pub use registry::Current;
 
 /// How writers keep out of each other's way.

@@ -17,12 +17,13 @@ use pyk_protocol::Kind;
 mod blobs;
 pub mod embedded;
 mod gc;
+pub mod migrate;
 mod registry;
 pub mod s3;
 
 pub use blobs::{BlobRead, BlobStore, StagedBlob};
 pub use gc::GcReport;
-pub use registry::{Latest, Registry};
+pub use registry::{Latest, PackageRecord, Registry};
 
 /// Which store a server uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use super::queries::{
     set_latest, version_row,
 };
 use super::{numbering, schema};
-use crate::store::{label, GcReport, Latest, Registry, Result, StoreError};
+use crate::store::{label, GcReport, Latest, PackageRecord, Registry, Result, StoreError};
 
 pub struct SqliteRegistry {
     db: Mutex<Connection>,
@@ -39,7 +39,7 @@ impl SqliteRegistry {
         })
     }
 
-    fn db(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn db(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the connection leaves no half-done transaction behind
         // (rusqlite rolls back on drop), so a poisoned lock is still usable.
         self.db.lock().unwrap_or_else(|e| e.into_inner())
@@ -326,6 +326,18 @@ impl Registry for SqliteRegistry {
         let report = sweep(&referenced)?;
         tx.commit()?;
         Ok(report)
+    }
+
+    fn packages(&self) -> Result<Vec<(Kind, String)>> {
+        self.all_packages()
+    }
+
+    fn export(&self, kind: Kind, name: &str) -> Result<PackageRecord> {
+        self.export_package(kind, name)
+    }
+
+    fn import(&self, kind: Kind, name: &str, record: &PackageRecord) -> Result<()> {
+        self.import_package(kind, name, record)
     }
 
     /// One tag for every package: the database's `data_version`, which moves with

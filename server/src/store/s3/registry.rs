@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionList};
 use pyk_protocol::{Kind, Sha256};
-use pyk_s3::repo::{Current, Repo};
+use pyk_s3::repo::{Current, Import, Repo};
 
-use crate::store::{GcReport, Latest, Registry, Result};
+use crate::store::{GcReport, Latest, PackageRecord, Registry, Result};
 
 pub struct S3Registry(pub Arc<Repo>);
 
@@ -74,6 +74,39 @@ impl Registry for S3Registry {
         sweep: &mut dyn FnMut(&HashSet<Sha256>) -> Result<GcReport>,
     ) -> Result<GcReport> {
         sweep(&self.0.referenced()?)
+    }
+
+    fn packages(&self) -> Result<Vec<(Kind, String)>> {
+        Ok(self.0.packages()?)
+    }
+
+    fn export(&self, kind: Kind, name: &str) -> Result<PackageRecord> {
+        let Some((index, versions)) = self.0.export(kind, name)? else {
+            return Ok(PackageRecord {
+                versions: Vec::new(),
+                latest: None,
+                localname: None,
+                used: Vec::new(),
+            });
+        };
+        let mut used = index.used;
+        used.sort();
+        Ok(PackageRecord {
+            versions,
+            latest: index.latest,
+            localname: index.localname,
+            used,
+        })
+    }
+
+    fn import(&self, kind: Kind, name: &str, record: &PackageRecord) -> Result<()> {
+        let import = Import {
+            versions: &record.versions,
+            latest: record.latest.as_deref(),
+            localname: record.localname.as_deref(),
+            used: &record.used,
+        };
+        Ok(self.0.import(kind, name, &import)?)
     }
 
     /// The ETag of the package's index, which every change replaces.

@@ -1,10 +1,10 @@
 //! `pyk migrate FROM TO`: a whole repository from one store to another (see
 //! `pyk_server::store::migrate` for the order that makes it safe to kill and rerun).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use pyk_runtime_fetch::Progress;
 use pyk_server::store::migrate::{migrate as copy, Step};
-use pyk_server::store::Store;
+use pyk_server::store::{Store, StoreConfig};
 
 use crate::config::Config;
 use crate::output::human_size;
@@ -15,6 +15,15 @@ pub fn migrate(config: &Config, from: &str, to: &str, progress: &Progress) -> Re
         let store = config.store.store(Some(spec), spec)?;
         Store::open(&store).with_context(|| format!("opening {store}"))
     };
+    // Opening a directory store creates one: a mistyped FROM would copy nothing.
+    if let StoreConfig::Embedded { path } = config.store.store(Some(from), from)? {
+        if !path.join("meta.sqlite").is_file() {
+            bail!(
+                "{}: no store there (a store directory holds meta.sqlite)",
+                path.display()
+            );
+        }
+    }
     let (source, target) = (open(from)?, open(to)?);
     let done = copy(&source, &target, key, &mut |step: Step| {
         progress.step(&format!(

@@ -247,6 +247,12 @@ fn migration_embedded_to_s3_to_embedded_is_identical_even_when_killed() {
     let embedded = |path: &Path| StoreConfig::Embedded {
         path: path.to_owned(),
     };
+    let err = fails(
+        migrate_cmd(dir.path(), &aws)
+            .arg(dir.path().join("typo.db"))
+            .arg(&bucket),
+    );
+    assert!(err.contains("no store there"), "{err}");
 
     // Killed once the first package is in the bucket, while the big blob streams.
     let mut child = migrate_cmd(dir.path(), &aws)

@@ -18,9 +18,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyk_crypto::blob::encrypted_len;
 use pyk_crypto::Key;
-use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, PublishResponse, VersionList};
+use pyk_protocol::api::{
+    self, Manifest, PackageSummary, PublishRequest, PublishResponse, VersionList,
+};
 use pyk_protocol::{PackageRef, Sha256};
-use pyk_s3::repo::{self, Current, ModeSetting, Repo};
+use pyk_s3::repo::{self, ModeSetting, Repo};
 use pyk_s3::{Bucket, Location};
 
 use crate::blobs::{encrypting, save_blob, Failure};
@@ -131,6 +133,9 @@ impl Serverless {
         checked(m, package, version, &self.name())
     }
 
+    /// One GET when nothing changed: the index names the latest version and its
+    /// artifact's hash, which is all an ETag is; the manifest is read only when it is
+    /// news.
     pub(crate) fn current(
         &self,
         package: &PackageRef,
@@ -138,28 +143,41 @@ impl Serverless {
     ) -> Result<Option<Manifest>, Error> {
         let what = package.to_string();
         let (kind, name) = (package.kind(), package.name());
-        let m = match self.reader.current(kind, name) {
-            Ok(Current::Manifest(m)) => *m,
-            Ok(Current::Unpromoted) => {
-                return Err(Error::NotFound {
-                    server: self.name(),
-                    message: format!("{} has no promoted version", repo::label(kind, name)),
-                })
-            }
-            Ok(Current::NoPackage) => {
-                return Err(Error::NotFound {
-                    server: self.name(),
-                    message: format!("no package {}/{name}", kind.as_str()),
-                })
-            }
-            Err(e) => return Err(self.failed(&what, e)),
+        let failed = |e| self.failed(&what, e);
+        let Some(index) = self.reader.index(kind, name).map_err(failed)? else {
+            return Err(self.no_package(package));
         };
-        let m = self.manifest(m, package, None)?;
+        let Some(entry) = index.latest.as_deref().and_then(|v| index.entry(v)) else {
+            if !index.exists() {
+                return Err(self.no_package(package));
+            }
+            return Err(Error::NotFound {
+                server: self.name(),
+                message: format!("{} has no promoted version", repo::label(kind, name)),
+            });
+        };
         // As a server answers: the ETag names the bytes; a yanked version is news.
-        if etag == Some(m.etag().as_str()) && !m.yanked {
+        let unchanged = api::etag(&entry.info.artifact_sha256, &entry.info.version);
+        if etag == Some(unchanged.as_str()) && !entry.info.yanked {
             return Ok(None);
         }
-        Ok(Some(m))
+        // Deleted since the index was read: as if it were never promoted.
+        let m = self
+            .reader
+            .compose(kind, name, &index, entry)
+            .map_err(failed)?
+            .ok_or_else(|| Error::NotFound {
+                server: self.name(),
+                message: format!("{} has no promoted version", repo::label(kind, name)),
+            })?;
+        self.manifest(m, package, None).map(Some)
+    }
+
+    fn no_package(&self, package: &PackageRef) -> Error {
+        Error::NotFound {
+            server: self.name(),
+            message: format!("no package {}/{}", package.kind(), package.name()),
+        }
     }
 
     pub(crate) fn version(
@@ -190,14 +208,10 @@ impl Serverless {
     }
 
     pub(crate) fn versions(&self, package: &PackageRef) -> Result<VersionList, Error> {
-        let (kind, name) = (package.kind(), package.name());
         self.reader
-            .versions(kind, name)
+            .versions(package.kind(), package.name())
             .map_err(|e| self.failed(&package.to_string(), e))?
-            .ok_or_else(|| Error::NotFound {
-                server: self.name(),
-                message: format!("no package {}/{name}", kind.as_str()),
-            })
+            .ok_or_else(|| self.no_package(package))
     }
 
     pub(crate) fn list(&self) -> Result<Vec<PackageSummary>, Error> {
@@ -270,10 +284,7 @@ impl Serverless {
         if removed {
             Ok(())
         } else {
-            Err(Error::NotFound {
-                server: self.name(),
-                message: format!("no package {}/{}", package.kind(), package.name()),
-            })
+            Err(self.no_package(package))
         }
     }
 

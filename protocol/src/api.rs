@@ -101,8 +101,14 @@ impl Manifest {
     /// bytes (which a version never changes), so the client can send it back as
     /// `If-None-Match` from the copy it has.
     pub fn etag(&self) -> String {
-        format!("\"{}.{}\"", self.artifact_sha256, self.version)
+        etag(&self.artifact_sha256, &self.version)
     }
+}
+
+/// The ETag of the version `version` whose artifact hashes to `artifact_sha256` (see
+/// [`Manifest::etag`]): for a reader that knows both without the manifest.
+pub fn etag(artifact_sha256: &str, version: &str) -> String {
+    format!("\"{artifact_sha256}.{version}\"")
 }
 
 /// The body of `POST /v1/packages/{kind}/{name}`; every blob must be uploaded first.

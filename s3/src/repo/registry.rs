@@ -98,7 +98,7 @@ impl Repo {
     /// The manifest of a version the index lists, with the index's yanked flag and
     /// local name. A version deleted between reading the index and its manifest reads
     /// as absent.
-    fn compose(
+    pub fn compose(
         &self,
         kind: Kind,
         name: &str,

@@ -79,10 +79,7 @@ fn short(sha: &str) -> &str {
 
 fn list(store: &LayerStore, root: &Path) -> Result<()> {
     let layers = store.list()?;
-    println!(
-        "Runtime layers (for builds) in {}:",
-        root.join("layers").display()
-    );
+    println!("Runtime layers (for builds) in {}:", store.dir().display());
     if layers.is_empty() {
         println!("  none: `pyk runtime import /usr/bin/python3.X` or `pyk runtime fetch 3.12`");
     }

@@ -55,9 +55,9 @@ fn adopted_debian_python_runs_with_the_original_hidden() {
 fn list_remove_and_prune() {
     // A private cache holding a copy of the shared layer, so removing it harms no one.
     let cache = tempfile::tempdir().unwrap();
-    let layers = cache.path().join("layers");
+    let layers = cache.path().join("layers-v2");
     fs::create_dir_all(&layers).unwrap();
-    for entry in fs::read_dir(build_cache().join("layers"))
+    for entry in fs::read_dir(build_cache().join("layers-v2"))
         .unwrap()
         .flatten()
     {

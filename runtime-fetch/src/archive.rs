@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::IoContext;
 use crate::layer::{self, symlink_stays_inside};
 use crate::store::Layer;
-use crate::{relocate, FetchError, LayerStore, Progress};
+use crate::{FetchError, LayerStore, Progress};
 
 /// `pyk --runtime PATH`: turn a local runtime archive into a cached layer.
 pub fn import_archive(
@@ -53,7 +53,6 @@ pub(crate) fn import_archive_as(
     let root = staging.path().join("runtime");
     fs::create_dir(&root).ctx(|| format!("create {}", root.display()))?;
     unpack(archive, &root)?;
-    relocate::relocate_tree(&root)?;
     layer::build(store, &root, source, progress)
 }
 

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 pub enum FetchError {
     #[error("invalid Python version {input:?}: {reason}")]
     InvalidRequest { input: String, reason: String },
-    #[error("no python-build-standalone build for Python {request} in release {release}: {hint}")]
+    #[error("no python-build-standalone build for Python {request} in {place}: {hint}")]
     UnknownVersion {
         request: String,
-        release: String,
+        place: String,
         hint: String,
     },
     #[error("no python-build-standalone build for this platform ({arch}-{os})")]
@@ -37,6 +37,8 @@ pub enum FetchError {
     },
     #[error("{archive} is not a runtime archive: {reason}")]
     BadArchive { archive: PathBuf, reason: String },
+    #[error("{path} needs {soname}, which the dynamic loader does not find on this machine")]
+    MissingLibrary { path: PathBuf, soname: String },
     #[error("cannot make {path} relocatable: {reason}")]
     Relocate { path: PathBuf, reason: String },
     #[error("precompiling the standard library with {python} failed: {reason}")]

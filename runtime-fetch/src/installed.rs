@@ -2,9 +2,10 @@
 //! into a relocatable runtime tree.
 //!
 //! The python itself tells us where its stdlib, lib-dynload and libpython are; we copy the real
-//! binary to `bin/python3.X`, the stdlib (with lib-dynload) to `lib/python3.X/`, any shared
-//! libpython it links to `lib/`, then rewrite absolute RUNPATHs to `$ORIGIN`. Host packages
-//! (`dist-packages`, `site-packages`) are not copied.
+//! binary to `bin/python3.X`, the stdlib (with lib-dynload) to `lib/python3.X/` and any shared
+//! libpython it links to `lib/`; building the layer then bundles the host libraries they load
+//! and points them at `lib/` with `$ORIGIN` RUNPATHs. Host packages (`dist-packages`,
+//! `site-packages`) are not copied.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -13,7 +14,7 @@ use std::process::Command;
 
 use crate::error::IoContext;
 use crate::store::Layer;
-use crate::{layer, relocate, FetchError, LayerStore, Progress, PyVersion, SUPPORTED_MINORS};
+use crate::{elf, layer, FetchError, LayerStore, Progress, PyVersion, SUPPORTED_MINORS};
 
 /// Printed by the python being imported, one `key=value` per line (paths hold no newlines).
 const PROBE: &str = r#"
@@ -187,7 +188,11 @@ pub fn import_installed(
         }
     }
 
-    for name in relocate::needed_libpython(&exe)? {
+    let libpythons = elf::info(&exe)?
+        .needed
+        .into_iter()
+        .filter(|l| l.starts_with("libpython"));
+    for name in libpythons {
         let found = [
             info.libdir.join(&name),
             exe.parent()
@@ -203,7 +208,6 @@ pub fn import_installed(
         })?;
         copy_file(&found, &lib.join(&name))?;
     }
-    relocate::relocate_tree(&root)?;
     let source = format!("imported from {}", python.display());
     layer::build(store, &root, &source, progress)
 }

@@ -1,4 +1,6 @@
-//! The layer cache: `<cache root>/layers/<sha256>.tar.zst` with `<sha256>.toml` metadata beside.
+//! The layer cache: `<cache root>/layers-v2/<sha256>.tar.zst` with `<sha256>.toml` metadata
+//! beside. v2: self-contained runtimes with the stdlib as files and the glibc floor recorded;
+//! layers the old code built (`layers/`) are never reused.
 //!
 //! Writers put the metadata in place before renaming the layer in, so every visible layer has
 //! metadata; both renames are atomic, so two processes storing the same layer both succeed and
@@ -13,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
-use crate::{FetchError, PyVersion, PythonRequest};
+use crate::{FetchError, GlibcVersion, PyVersion, PythonRequest};
 
 /// A cached runtime layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +24,9 @@ pub struct Layer {
     pub sha256: String,
     pub path: PathBuf,
     pub python: PyVersion,
+    /// The highest `GLIBC_x.y` symbol version any ELF file in the layer needs: the oldest
+    /// glibc the runtime runs on. `None` if nothing in it is versioned against glibc.
+    pub glibc: Option<GlibcVersion>,
     /// Where the runtime came from, e.g. "imported from /usr/bin/python3.11".
     pub source: String,
     /// Size of the `.tar.zst` in bytes.
@@ -33,10 +38,15 @@ pub struct Layer {
 #[derive(Serialize, Deserialize)]
 struct Meta {
     python: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    glibc: Option<String>,
     source: String,
     size: u64,
     created: u64,
 }
+
+/// The store's directory under the cache root; bumped when what a layer holds changes.
+const BUCKET: &str = "layers-v2";
 
 /// Default zstd level: slow to build once, small to ship and fast to decode.
 const DEFAULT_ZSTD_LEVEL: i32 = 19;
@@ -54,7 +64,7 @@ fn is_sha256_hex(s: &str) -> bool {
 }
 
 impl LayerStore {
-    /// The store under `<cache_root>/layers`. The zstd level is 19 unless `PYK_ZSTD_LEVEL` says
+    /// The store under `<cache_root>/layers-v2`. The zstd level is 19 unless `PYK_ZSTD_LEVEL` says
     /// otherwise (tests use 3 to stay fast).
     pub fn open(cache_root: &Path) -> LayerStore {
         let zstd_level = std::env::var("PYK_ZSTD_LEVEL")
@@ -62,7 +72,7 @@ impl LayerStore {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(DEFAULT_ZSTD_LEVEL);
         LayerStore {
-            dir: cache_root.join("layers"),
+            dir: cache_root.join(BUCKET),
             zstd_level,
         }
     }
@@ -119,10 +129,17 @@ impl LayerStore {
             .python
             .parse()
             .map_err(|e: FetchError| bad(e.to_string()))?;
+        let glibc = meta
+            .glibc
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(bad)?;
         Ok(Some(Layer {
             sha256: sha256.to_string(),
             path: self.layer_path(sha256),
             python,
+            glibc,
             source: meta.source,
             size: meta.size,
             created: meta.created,
@@ -270,6 +287,7 @@ impl LayerStore {
         file: tempfile::NamedTempFile,
         sha256: &str,
         python: PyVersion,
+        glibc: Option<GlibcVersion>,
         source: &str,
         size: u64,
     ) -> Result<Layer, FetchError> {
@@ -282,6 +300,7 @@ impl LayerStore {
             .unwrap_or(0);
         let meta = Meta {
             python: python.to_string(),
+            glibc: glibc.map(|g| g.to_string()),
             source: source.to_string(),
             size,
             created,
@@ -312,6 +331,7 @@ impl LayerStore {
             sha256: sha256.to_string(),
             path: self.layer_path(sha256),
             python,
+            glibc,
             source: source.to_string(),
             size,
             created,
@@ -328,7 +348,7 @@ mod tests {
         let mut tmp = tempfile::NamedTempFile::new_in(store.dir()).unwrap();
         tmp.write_all(sha.as_bytes()).unwrap();
         store
-            .install(tmp, sha, version.parse().unwrap(), "test", 64)
+            .install(tmp, sha, version.parse().unwrap(), None, "test", 64)
             .unwrap()
     }
 

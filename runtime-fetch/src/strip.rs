@@ -25,8 +25,11 @@ const TCLTK_DROP: &[&str] = &["tcl", "tk", "itcl", "thread", "libtcl", "libtk"];
 /// Directory names that are test suites wherever they appear in the stdlib.
 const TEST_DIRS: &[&str] = &["test", "tests", "idle_test"];
 
-/// Extension-module name prefixes dropped from lib-dynload.
+/// Extension-module name prefixes dropped from lib-dynload. `nis` (an NIS/YP client,
+/// deprecated since 3.11 and gone in 3.13) alone would bring eight libraries (libnsl,
+/// libtirpc, Kerberos: ~1.8 MB, a tenth of the files a first run creates beyond the stdlib).
 const DYNLOAD_DROP: &[&str] = &[
+    "nis.",
     "_tkinter",
     "_test",
     "_ctypes_test",

@@ -31,11 +31,12 @@ impl PythonRequest {
 }
 
 impl Default for PythonRequest {
-    /// 3.12: the newest minor every supported wheel ecosystem has caught up with.
+    /// 3.13: two years out, every major wheel publisher ships it; 3.14 (one year out) still
+    /// misses wheels for some packages with compiled extensions.
     fn default() -> Self {
         PythonRequest {
             major: 3,
-            minor: 12,
+            minor: 13,
             patch: None,
         }
     }

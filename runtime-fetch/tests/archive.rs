@@ -131,7 +131,7 @@ fn hostile_archives_are_refused() {
         assert!(msg.contains(archive.to_str().unwrap()), "{name}: {msg}");
         assert!(store.list().unwrap().is_empty());
         assert!(!cache.path().join("evil").exists());
-        assert!(!cache.path().join("layers/evil").exists());
+        assert!(!cache.path().join("layers-v2/evil").exists());
     }
     assert!(!Path::new("/tmp/pyk-evil").exists());
 
@@ -140,4 +140,51 @@ fn hostile_archives_are_refused() {
     let (_cache, store) = common::store();
     let err = import_archive(&store, &junk, &common::quiet()).unwrap_err();
     assert!(matches!(err, FetchError::BadArchive { .. }), "{err}");
+}
+
+/// `data` (an ELF file) with one more DT_NEEDED entry.
+fn add_needed(data: &[u8], soname: &str) -> Vec<u8> {
+    let mut rewriter = object_rewrite::Rewriter::read(data).unwrap();
+    rewriter
+        .elf_add_needed(&[soname.as_bytes().to_vec()])
+        .unwrap();
+    let mut out = Vec::new();
+    rewriter.write(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_missing_library_fails_the_interpreter_but_not_an_extension_module() {
+    if !common::have_debian() || std::env::consts::ARCH != "x86_64" {
+        return;
+    }
+    const ABSENT: &str = "libpyk-absent.so.7";
+    let dir = tempfile::tempdir().unwrap();
+    let python = std::fs::read(common::DEBIAN).unwrap();
+    let module =
+        std::fs::read("/usr/lib/python3.11/lib-dynload/_bz2.cpython-311-x86_64-linux-gnu.so")
+            .unwrap();
+    let odd = "lib/python3.11/lib-dynload/_pykodd.cpython-311-x86_64-linux-gnu.so";
+
+    // An extension module needing it: imported, noted, the module kept, nothing bundled.
+    let archive = dir.path().join("module.tar.gz");
+    common::write_pbs_tar_gz_with(&archive, &python, &[(odd, &add_needed(&module, ABSENT))]);
+    let (_cache, store) = common::store();
+    let layer = import_archive(&store, &archive, &common::quiet()).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let runtime = common::unpack(&layer, &elsewhere.path().join("rt"));
+    assert!(runtime.join(odd).is_file());
+    assert!(!runtime.join("lib").join(ABSENT).exists());
+    common::run_python(&runtime, "import bz2, ssl");
+
+    // The interpreter needing it (it cannot even start here): refused, in one line naming
+    // the library and the interpreter.
+    let archive = dir.path().join("python.tar.gz");
+    common::write_pbs_tar_gz_with(&archive, &add_needed(&python, ABSENT), &[]);
+    let (_cache, store) = common::store();
+    let err = import_archive(&store, &archive, &common::quiet()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(ABSENT) && msg.contains("bin/python3"), "{msg}");
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(store.list().unwrap().is_empty());
 }

@@ -49,20 +49,74 @@ fn debian_python_imports_runs_elsewhere_and_is_reproducible() {
     ] {
         assert!(!stdlib.join(gone).exists(), "{gone} should be stripped");
     }
-    // The pure-Python stdlib lives, precompiled, in lib/python311.zip; imports come from it.
+    // The pure-Python stdlib is sourceless .pyc files; imports come from them.
     let origin = common::run_python(
         &runtime,
         "import json, argparse; print(json.__spec__.origin, argparse.__file__)",
     );
-    let zip = runtime.join("lib/python311.zip");
     assert_eq!(
         origin.trim(),
-        format!("{0}/json/__init__.pyc {0}/argparse.pyc", zip.display())
+        format!("{0}/json/__init__.pyc {0}/argparse.pyc", stdlib.display())
     );
+    assert!(!runtime.join("lib/python311.zip").exists());
+    let sources = common::files_under(&stdlib, ".py");
+    assert!(sources.is_empty(), "sources left: {sources:?}");
+    assert!(common::files_under(&stdlib, ".pyc").len() > 500);
+
+    // Self-contained: the host libraries lib-dynload needs are in lib/, found through
+    // $ORIGIN, and the glibc floor is what the ELF files say.
+    for bundled in [
+        "libz.so.1",
+        "libexpat.so.1",
+        "libssl.so.3",
+        "libsqlite3.so.0",
+        "libffi.so.8",
+    ] {
+        assert!(
+            runtime.join("lib").join(bundled).is_file(),
+            "{bundled} not bundled"
+        );
+    }
     assert!(
-        !stdlib.join("json").exists(),
-        "the stdlib should be in the zip, not on disk"
+        !runtime.join("lib/libc.so.6").exists(),
+        "glibc must not be bundled"
     );
+    let maps = common::run_python(
+        &runtime,
+        "import ssl, sqlite3, ctypes, pyexpat; print(open('/proc/self/maps').read())",
+    );
+    for lib in [
+        "libssl.so.3",
+        "libsqlite3.so.0",
+        "libffi.so.8",
+        "libexpat.so.1",
+    ] {
+        let line = maps
+            .lines()
+            .find(|l| l.contains(lib))
+            .unwrap_or_else(|| panic!("{lib} not loaded"));
+        assert!(
+            line.contains(runtime.to_str().unwrap()),
+            "{lib} loaded from the host: {line}"
+        );
+    }
+    let floor = layer.glibc.expect("a glibc floor");
+    if let Some(expected) = common::glibc_floor_by_readelf(&runtime) {
+        assert_eq!(floor.to_string(), expected);
+    }
+    assert!(floor.major == 2 && floor.minor >= 34, "{floor}");
+
+    // The exec-contract hook: PYK_PATH entries go after the stdlib, empty ones are ignored.
+    let out = std::process::Command::new(runtime.join("bin/python3"))
+        .args(["-I", "-c", "import sys; print(sys.path[-2:])"])
+        .env("PYK_PATH", "/pyk/app::/pyk/deps")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "['/pyk/app', '/pyk/deps']"
+    );
+
     let host_paths = common::run_python(
         &runtime,
         "import sys; print([p for p in sys.path if not p.startswith(sys.prefix)])",
@@ -96,6 +150,14 @@ fn pyenv_build_is_relocated_and_does_not_load_the_original() {
     assert_eq!(layer.python.to_string(), "3.12.1");
     let elsewhere = tempfile::tempdir().unwrap();
     let runtime = common::unpack(&layer, &elsewhere.path().join("rt"));
+    // Stripped: pyenv's libpython3.12 is ~30 MB with its symbols and debug info.
+    let libpython = std::fs::metadata(runtime.join("lib/libpython3.12.so.1.0")).unwrap();
+    assert!(
+        libpython.len() < 12_000_000,
+        "libpython not stripped: {}",
+        libpython.len()
+    );
+    assert!(layer.glibc.is_some());
 
     let code = "import sys, ssl, sqlite3; print(sys.prefix); print(open('/proc/self/maps').read())";
     let script = format!(

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use pyk_runtime_fetch::{fetch_pbs_release, FetchError, PythonRequest};
+use pyk_runtime_fetch::{fetch_pbs_release, FetchError, PythonRequest, PINNED_RELEASE};
 
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
@@ -73,11 +73,21 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
     common::write_pbs_tar_gz(&built);
     let real_sha = common::sha256_file(&built);
 
-    // A release whose SHA256SUMS is right, and one whose SHA256SUMS lies.
-    for (tag, sha) in [("29990101", real_sha.clone()), ("29990102", "0".repeat(64))] {
+    // A release whose SHA256SUMS is right, one whose SHA256SUMS lies, and the newest pinned
+    // release, whose asset here is not the pinned one but whose SHA256SUMS agrees with it.
+    for (tag, sha) in [
+        ("29990101", real_sha.clone()),
+        ("29990102", "0".repeat(64)),
+        (PINNED_RELEASE, real_sha.clone()),
+    ] {
         let dir = mirror.path().join(tag);
         std::fs::create_dir(&dir).unwrap();
-        let name = asset_name("3.11.2", tag);
+        let version = if tag == PINNED_RELEASE {
+            "3.14.7"
+        } else {
+            "3.11.2"
+        };
+        let name = asset_name(version, tag);
         std::fs::copy(&built, dir.join(&name)).unwrap();
         let sums = format!("{}  other-file.tar.gz\n{sha}  {name}\n", "1".repeat(64));
         std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
@@ -146,7 +156,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
         "{msg}"
     );
     assert!(store.list().unwrap().is_empty());
-    let left: Vec<_> = std::fs::read_dir(cache.path().join("layers"))
+    let left: Vec<_> = std::fs::read_dir(cache.path().join("layers-v2"))
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "cache must stay empty, found {left:?}");
@@ -171,4 +181,27 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
     let err =
         fetch_pbs_release(&store, &req, Some(&server.url), None, &common::quiet()).unwrap_err();
     assert!(matches!(err, FetchError::UnknownVersion { .. }), "{err}");
+
+    // A pinned asset is checked against the pin, never against what the mirror says.
+    let err = fetch_pbs_release(
+        &store,
+        &"3.14".parse().unwrap(),
+        Some(&server.url),
+        None,
+        &common::quiet(),
+    )
+    .unwrap_err();
+    match &err {
+        FetchError::ChecksumMismatch {
+            expected, actual, ..
+        } => {
+            assert_eq!(
+                expected,
+                "cefba034445d2875408d1fd4d5700ae6731563aeb54dcb39fd8164ab5c457533"
+            );
+            assert_eq!(actual, &real_sha);
+        }
+        other => panic!("expected a checksum mismatch against the pin, got {other}"),
+    }
+    assert!(store.list().unwrap().is_empty());
 }

@@ -23,7 +23,7 @@ use crate::spec::Declared;
 /// The Python release downloaded when nothing is asked for and nothing is cached.
 pub const DEFAULT_PYTHON: PythonRequest = PythonRequest {
     major: 3,
-    minor: 12,
+    minor: 13,
     patch: None,
 };
 
@@ -203,8 +203,8 @@ mod tests {
 
     #[test]
     fn download_prefers_the_default_then_the_nearest() {
-        assert_eq!(download_choice(&req(">=3.9")).unwrap().to_string(), "3.12");
-        assert_eq!(download_choice(&req(">=3.13")).unwrap().to_string(), "3.13");
+        assert_eq!(download_choice(&req(">=3.9")).unwrap().to_string(), "3.13");
+        assert_eq!(download_choice(&req(">=3.14")).unwrap().to_string(), "3.14");
         assert_eq!(download_choice(&req("<3.12")).unwrap().to_string(), "3.11");
         assert_eq!(
             download_choice(&req(">3.12.2,<3.13")).unwrap().to_string(),

@@ -30,7 +30,7 @@ pub fn build_cache() -> &'static Path {
         fs::create_dir_all(&dir).unwrap();
         let lock = File::create(dir.join("import.lock")).unwrap();
         lock.lock().unwrap();
-        if !dir.join("imported").exists() {
+        if !dir.join("imported-layers-v2").exists() {
             let out = Command::new(env!("CARGO_BIN_EXE_pyk"))
                 .env("PYK_CACHE_DIR", &dir)
                 .args(["runtime", "import", SYSTEM_PYTHON])
@@ -41,7 +41,7 @@ pub fn build_cache() -> &'static Path {
                 "runtime import failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            fs::write(dir.join("imported"), b"").unwrap();
+            fs::write(dir.join("imported-layers-v2"), b"").unwrap();
         }
         dir
     })

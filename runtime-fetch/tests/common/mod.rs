@@ -83,6 +83,33 @@ pub fn write_pbs_tar<W: std::io::Write>(out: W) -> W {
     tar.into_inner().unwrap()
 }
 
+/// A PBS-style .tar.gz of Debian's python3.11 at `path`, with `python` as the interpreter's
+/// bytes and `extra` (path under `python/`, bytes) added.
+pub fn write_pbs_tar_gz_with(path: &Path, python: &[u8], extra: &[(&str, &[u8])]) {
+    let file = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let add = |tar: &mut tar::Builder<_>, name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        tar.append_data(&mut h, name, data).unwrap();
+    };
+    add(&mut tar, "python/bin/python3.11", python);
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "python/bin/python3", "python3.11")
+        .unwrap();
+    tar.append_dir_all("python/lib/python3.11", DEBIAN_STDLIB)
+        .unwrap();
+    for (name, data) in extra {
+        add(&mut tar, &format!("python/{name}"), data);
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
 /// The PBS-style archive as .tar.gz at `path`.
 pub fn write_pbs_tar_gz(path: &Path) {
     let file = std::fs::File::create(path).unwrap();
@@ -96,4 +123,46 @@ pub fn sha256_file(path: &Path) -> String {
     let mut hasher = sha2::Sha256::new();
     std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut hasher).unwrap();
     format!("{:x}", hasher.finalize())
+}
+
+/// Files under `dir` (recursively) whose names end with `suffix`.
+pub fn files_under(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            out.extend(files_under(&path, suffix));
+        } else if path.to_string_lossy().ends_with(suffix) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The highest GLIBC_x.y version that `readelf -V` reports for the ELF files under `root`,
+/// or None where binutils is not installed: an independent check of the recorded floor.
+pub fn glibc_floor_by_readelf(root: &Path) -> Option<String> {
+    let mut best: Option<(u32, u32)> = None;
+    let mut files = files_under(root, ".so");
+    files.extend(files_under(root, ".so.0"));
+    for entry in std::fs::read_dir(root.join("lib")).unwrap().flatten() {
+        files.push(entry.path());
+    }
+    files.push(root.join("bin/python3"));
+    for file in files {
+        if !file.is_file() {
+            continue;
+        }
+        let out = Command::new("readelf").arg("-V").arg(&file).output().ok()?;
+        for word in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Some(v) = word.strip_prefix("GLIBC_") {
+                let mut parts = v.split('.').map(|p| p.parse::<u32>());
+                if let (Some(Ok(a)), Some(Ok(b))) = (parts.next(), parts.next()) {
+                    best = best.max(Some((a, b)));
+                }
+            }
+        }
+    }
+    best.map(|(a, b)| format!("{a}.{b}"))
 }

@@ -120,8 +120,17 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Print a fresh random key for the config's KEY.
-    Keygen,
+    /// Print a fresh random key for the config's KEY; with --signing, make a publisher's
+    /// signing key pair.
+    Keygen {
+        /// Write an ed25519 private key (mode 0600) and print its public key, for the
+        /// `trusted` list of the machines that run what you publish.
+        #[arg(long)]
+        signing: bool,
+        /// Where to write the private key (default: ~/.config/pyk/signing.key).
+        #[arg(short, long, requires = "signing", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Run the repository server (also `pyk --server [-v] [STORE]`).
     Serve(ServeArgs),
     /// Copy a whole repository between stores: every package, version, pointer and local
@@ -152,9 +161,20 @@ pub enum Command {
         #[arg(long)]
         python: Option<String>,
     },
-    /// Print an Authorization header value for one request (for curl, wrk and debugging).
+    /// Print Authorization header values for a request (for curl, wrk and debugging):
+    /// each is good for one request.
     #[command(hide = true)]
-    Sign { method: String, path: String },
+    Sign {
+        method: String,
+        /// The path and query, exactly as the request sends them.
+        path: String,
+        /// The request's body, which the token covers.
+        #[arg(long, value_name = "FILE")]
+        body: Option<PathBuf>,
+        /// How many tokens to print, one a line.
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+    },
     /// Manage the CPython runtimes that artifacts carry.
     #[command(subcommand)]
     Runtime(RuntimeCommand),

@@ -5,6 +5,7 @@ mod build;
 mod cli;
 mod config;
 mod install;
+mod keygen;
 mod manage;
 mod migrate;
 mod output;
@@ -135,7 +136,10 @@ fn run(cli: Cli) -> Result<()> {
             force,
         } => manage::remove(&config, kind(lib), &name, version.as_deref(), force)?,
         Command::Watch { name, lib, once } => manage::watch(&config, kind(lib), &name, once)?,
-        Command::Keygen => println!("{}", pyk_crypto::Key::generate().as_str()),
+        Command::Keygen { signing, output } => match signing {
+            true => keygen::signing(output.as_deref(), &progress)?,
+            false => println!("{}", pyk_crypto::Key::generate().as_str()),
+        },
         Command::Serve(args) => serve(args, &config)?,
         Command::Migrate { from, to } => migrate::migrate(&config, &from, &to, &progress)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
@@ -152,11 +156,27 @@ fn run(cli: Cli) -> Result<()> {
             }
             println!("{}", resolved.path.display());
         }
-        Command::Sign { method, path } => {
-            println!(
-                "{}",
-                pyk_crypto::token::authorization(config.read_key()?, &method, &path)
-            )
+        Command::Sign {
+            method,
+            path,
+            body,
+            count,
+        } => {
+            let body = match body {
+                Some(file) => std::fs::read(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?,
+                None => Vec::new(),
+            };
+            let field = pyk_protocol::request::body_field(&method, &path, &body);
+            let key = match method.as_str() {
+                "GET" | "HEAD" => config.read_key()?,
+                _ => config.write_key()?,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for _ in 0..count {
+                let token = pyk_crypto::token::authorization(key, &method, &path, field.as_ref());
+                std::io::Write::write_all(&mut out, format!("{token}\n").as_bytes())?;
+            }
         }
         Command::Runtime(cmd) => runtimes::run(cmd, &config, &cache_root()?, &progress)?,
     }
@@ -218,16 +238,14 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
         .with_context(|| format!("cannot listen on {host}:{port}"))?
         .next()
         .with_context(|| format!("{host} resolves to no address"))?;
-    let store = config.store.store(
+    let mut serve = pyk_server::ServeConfig::new(read_key);
+    serve.addr = addr;
+    serve.store = config.store.store(
         args.store.as_deref().or(args.path.as_deref()),
         pyk_server::DEFAULT_STORE,
     )?;
-    pyk_server::serve(pyk_server::ServeConfig {
-        addr,
-        store,
-        read_key,
-        write_key,
-        max_upload: args.max_upload * 1024 * 1024,
-        verbose: args.verbose,
-    })
+    serve.write_key = write_key;
+    serve.max_upload = args.max_upload * 1024 * 1024;
+    serve.verbose = args.verbose;
+    pyk_server::serve(serve)
 }

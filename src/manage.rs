@@ -9,7 +9,7 @@ use pyk_protocol::{Kind, PackageRef};
 
 use crate::config::Config;
 use crate::output::human_size;
-use crate::repo::client;
+use crate::repo::{client, writer};
 
 pub fn list(config: &Config) -> Result<()> {
     let packages = client(config)?.list()?;
@@ -46,8 +46,14 @@ pub fn versions(config: &Config, kind: Kind, name: &str) -> Result<()> {
             " "
         };
         let yanked = if v.yanked { "  yanked" } else { "" };
+        // The key is what vouches for a version; the node name is only what the
+        // publishing machine called itself.
+        let signed = v.signed_by.as_deref().map_or_else(
+            || "unsigned".to_owned(),
+            |k| format!("signed {}…", &k[..k.len().min(24)]),
+        );
         println!(
-            "{mark} {:<16} {:<14} {:>10}  {}{yanked}",
+            "{mark} {:<16} {:<14} {:>10}  {} ({signed}){yanked}",
             v.version,
             age(v.published),
             human_size(v.size),
@@ -63,7 +69,7 @@ pub fn versions(config: &Config, kind: Kind, name: &str) -> Result<()> {
 pub fn promote(config: &Config, kind: Kind, name: &str, version: &str) -> Result<()> {
     let package = PackageRef::new(kind, name)?;
     check_version(version)?;
-    let m = client(config)?.promote(&package, version)?;
+    let m = writer(config)?.promote(&package, version)?;
     println!("{kind} {name}: latest is now version {}", m.version);
     Ok(())
 }
@@ -71,7 +77,7 @@ pub fn promote(config: &Config, kind: Kind, name: &str, version: &str) -> Result
 pub fn yank(config: &Config, kind: Kind, name: &str, version: &str, undo: bool) -> Result<()> {
     let package = PackageRef::new(kind, name)?;
     check_version(version)?;
-    client(config)?.yank(&package, version, !undo)?;
+    writer(config)?.yank(&package, version, !undo)?;
     println!(
         "{kind} {name} version {version} {}",
         if undo {
@@ -91,7 +97,7 @@ pub fn remove(
     force: bool,
 ) -> Result<()> {
     let package = PackageRef::new(kind, name)?;
-    let client = client(config)?;
+    let client = writer(config)?;
     match version {
         Some(v) => {
             check_version(v)?;

@@ -15,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use pyk_client::{Client, Progress};
+use pyk_client::{Answer, Client, Progress, Trust};
 use pyk_protocol::api::Manifest;
 use sha2::{Digest, Sha256};
 
@@ -42,10 +42,19 @@ impl Packages {
         self.root.join("artifacts").join(artifact_sha256)
     }
 
-    /// The manifest of the cached latest (or given) version, if its artifact is still there.
-    pub fn cached(&self, kind: &str, name: &str, version: Option<&str>) -> Option<Manifest> {
+    /// The manifest of the cached latest (or given) version, if its artifact is still
+    /// there and `trust` still vouches for it (checked offline, from the signatures kept
+    /// in the manifest; one it no longer vouches for counts as not cached).
+    pub fn cached(
+        &self,
+        kind: &str,
+        name: &str,
+        version: Option<&str>,
+        trust: &Trust,
+    ) -> Option<Manifest> {
         let text = fs::read_to_string(self.manifest_path(kind, name, version)).ok()?;
         let manifest: Manifest = serde_json::from_str(&text).ok()?;
+        trust.verify(&manifest, Answer::Version).ok()?;
         self.artifact_path(&manifest.artifact_sha256)
             .is_file()
             .then_some(manifest)

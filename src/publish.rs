@@ -21,7 +21,7 @@ use pyk_runtime_fetch::Progress;
 use crate::config::Config;
 use crate::output::{human_size, Bars};
 use crate::packages::Packages;
-use crate::repo::client;
+use crate::repo::writer;
 
 /// How a publish names and places the new version.
 pub struct Release<'a> {
@@ -143,7 +143,7 @@ fn send(
         .map(|(sha256, &(offset, len))| (sha256, len, offset))
         .collect();
 
-    let client = client(config)?;
+    let client = writer(config)?;
     if let Some(localname) = release.localname {
         client.set_localname(&upload.package, localname)?;
     }
@@ -171,6 +171,9 @@ fn send(
         promote: release.promote,
         format: upload.format.to_owned(),
         executable: upload.executable,
+        // The client signs (see `repo::writer`).
+        signature: None,
+        latest: None,
     };
     let published = client.publish(&upload.package, &request)?;
     seed_cache(

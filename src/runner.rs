@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use pyk_client::Answer;
 use pyk_protocol::api::Manifest;
 use pyk_protocol::names::check_version;
 use pyk_protocol::{Kind, PackageRef};
@@ -54,8 +55,12 @@ pub fn resolve(
     if let Some(v) = version {
         check_version(v)?;
     }
+    let trust = config.trust(cache_root);
+    if trust.is_empty() {
+        eprintln!("pyk: warning: no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
+    }
     let packages = Packages::open(cache_root);
-    let cached = packages.cached(kind.as_str(), name, version);
+    let cached = packages.cached(kind.as_str(), name, version, &trust);
     if let (Some(manifest), Some(_)) = (&cached, version) {
         // An immutable version already here: nothing to ask.
         let path = packages.artifact_path(&manifest.artifact_sha256);
@@ -83,6 +88,15 @@ pub fn resolve(
         Err(e) if e.is_network() => return offline(&packages, name, cached, e.into()),
         Err(e) => return Err(e.into()),
     };
+    // Before anything of it is fetched, kept or run.
+    trust.verify(
+        &manifest,
+        if version.is_some() {
+            Answer::Version
+        } else {
+            Answer::Latest
+        },
+    )?;
     let path = match packages.fetch(&client, &manifest, &Bars(progress)) {
         Ok(path) => path,
         Err(e) if is_network(&e) => return offline(&packages, name, cached, e),

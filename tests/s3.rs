@@ -71,14 +71,17 @@ impl Drop for S3Server {
     }
 }
 
-/// A machine talking to `url` (a server, or a bucket), with the bucket's credentials.
+/// A machine talking to `url` (a server, or a bucket) that signs with the test key and
+/// trusts it, as every test machine does.
 fn machine(url: &str) -> Client {
-    Client {
+    let client = Client {
         home: tempfile::tempdir().unwrap(),
         url: url.to_owned(),
         key: KEY.into(),
         write_key: None,
-    }
+    };
+    client.trust(&[&signing_key().public().to_string()]);
+    client
 }
 
 fn pyk(client: &Client, aws: &[(&str, String)]) -> Command {
@@ -142,7 +145,20 @@ fn a_serverless_client_runs_imports_and_pulls_from_the_bucket() {
     publish_to(&bucket, &aws, lib.path(), &[]);
 
     let client = machine(&bucket);
-    assert_eq!(ok(pyk(&client, &aws).args(["app", "a"])), "v1 app 1.0 a\n");
+    let out = run(pyk(&client, &aws).args(["app", "a"]));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "v1 app 1.0 a\n",
+        "{said}"
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!said.contains("warning"), "{said}");
+    // Signed in the bucket as through a server: a machine trusting another key refuses.
+    let picky = machine(&bucket);
+    picky.trust(&["pyk-ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]);
+    let err = fails(pyk(&picky, &aws).arg("app"));
+    assert!(err.contains("does not trust"), "{err}");
     ok(pyk(&client, &aws).args(["python-setup", "--python", SYSTEM_PYTHON]));
     let mut python = client.python();
     python.envs(aws.iter().cloned());

@@ -21,12 +21,15 @@ fn path(sha256: &Sha256) -> String {
 }
 
 impl Client {
+    /// Whether the server holds the blob whole, so that a publish may skip it: the
+    /// server re-reads a stored blob it has not verified since it last changed before
+    /// it says yes, and says no for a damaged one, which the upload then replaces.
     pub fn has_blob(&self, sha256: &Sha256) -> Result<bool, Error> {
         if let Some(bucket) = &self.bucket {
             return bucket.has_blob(sha256);
         }
         let path = path(sha256);
-        let req = self.body(self.signed("HEAD", &path), ())?;
+        let req = self.body(self.signed("HEAD", &path, &[]), ())?;
         let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
         match resp.status().as_u16() {
             404 => Ok(false),
@@ -81,7 +84,8 @@ impl Client {
         // A refusal (403 for a read key, 413 for size) then comes before the body is
         // sent, not as a broken pipe halfway through it.
         let req = self.body(
-            self.signed("PUT", &path).header("Expect", "100-continue"),
+            self.signed("PUT", &path, &[])
+                .header("Expect", "100-continue"),
             ureq::SendBody::from_reader(&mut rx),
         )?;
         let sent = self.agent.run(req);

@@ -8,8 +8,10 @@
 //!
 //! What a bucket cannot give is a server's word: anyone holding the bucket's write
 //! credentials and the repository key can put a manifest there. Publisher signatures
-//! (issue 9) are what make a manifest read here trustworthy; see the marked
-//! verification point in [`Serverless::manifest`].
+//! are what make a manifest read here trustworthy: a signing publisher signs what it
+//! writes here as it signs what it sends a server (the same statements, the same
+//! pointers, kept in the manifest and the index), and readers check them with
+//! [`crate::Trust`] whichever transport brought the manifest.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pyk_crypto::blob::encrypted_len;
 use pyk_crypto::Key;
 use pyk_protocol::api::{
-    self, Manifest, PackageSummary, PublishRequest, PublishResponse, VersionList,
+    self, LatestPointer, Manifest, NextVersion, PackageSummary, PublishRequest, PublishResponse,
+    VersionList,
 };
 use pyk_protocol::{PackageRef, Sha256};
 use pyk_s3::repo::{self, ModeSetting, Repo};
@@ -98,9 +101,24 @@ impl Serverless {
                 status: 400,
                 what: what.to_owned(),
                 message: e.to_string(),
+                code: None,
             },
+            // The codes a server would send, which signing clients act on.
+            E::VersionExists { .. } | E::StaleLatest { .. } | E::WrongLatest { .. } => {
+                let code = match e {
+                    E::VersionExists { .. } => api::CODE_VERSION_EXISTS,
+                    E::StaleLatest { .. } => api::CODE_STALE_LATEST,
+                    _ => api::CODE_WRONG_LATEST,
+                };
+                Error::Refused {
+                    server,
+                    status: 409,
+                    what: what.to_owned(),
+                    message: e.to_string(),
+                    code: Some(code.to_owned()),
+                }
+            }
             E::MissingBlob(_)
-            | E::VersionExists { .. }
             | E::Yanked { .. }
             | E::IsLatest { .. }
             | E::NumbersUsedUp { .. }
@@ -109,6 +127,7 @@ impl Serverless {
                 status: 409,
                 what: what.to_owned(),
                 message: e.to_string(),
+                code: None,
             },
             other => Error::Bucket {
                 location: server,
@@ -125,11 +144,8 @@ impl Serverless {
         package: &PackageRef,
         version: Option<&str>,
     ) -> Result<Manifest, Error> {
-        // VERIFICATION POINT (issue 9): no server stands behind what a bucket holds, so
-        // this is where a manifest read from one must be checked against the trusted
-        // publisher keys (its signature, and for `latest` the signed pointer) before
-        // anything runs or imports it. Until signatures land, it is checked for shape
-        // only, like a server's answer.
+        // Shape only, like a server's answer: who signed it is for `Trust`, which the
+        // runner and the package cache ask before anything runs or imports.
         checked(m, package, version, &self.name())
     }
 
@@ -162,7 +178,7 @@ impl Serverless {
             return Ok(None);
         }
         // Deleted since the index was read: as if it were never promoted.
-        let m = self
+        let mut m = self
             .reader
             .compose(kind, name, &index, entry)
             .map_err(failed)?
@@ -170,6 +186,8 @@ impl Serverless {
                 server: self.name(),
                 message: format!("{} has no promoted version", repo::label(kind, name)),
             })?;
+        // The signed move that made it the latest, which readers check.
+        m.latest = index.current_pointer().cloned();
         self.manifest(m, package, None).map(Some)
     }
 
@@ -257,10 +275,22 @@ impl Serverless {
         })
     }
 
-    pub(crate) fn promote(&self, package: &PackageRef, version: &str) -> Result<Manifest, Error> {
+    /// What a signer needs first (see `Client::next`).
+    pub(crate) fn next(&self, package: &PackageRef) -> Result<NextVersion, Error> {
+        self.reader
+            .next(package.kind(), package.name())
+            .map_err(|e| self.failed(&package.to_string(), e))
+    }
+
+    pub(crate) fn promote(
+        &self,
+        package: &PackageRef,
+        version: &str,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest, Error> {
         let what = format!("version {version} of {package}");
         self.writer()?
-            .promote(package.kind(), package.name(), version)
+            .promote(package.kind(), package.name(), version, pointer)
             .map_err(|e| self.failed(&what, e))
     }
 
@@ -269,10 +299,11 @@ impl Serverless {
         package: &PackageRef,
         version: &str,
         yanked: bool,
+        pointer: Option<&LatestPointer>,
     ) -> Result<Manifest, Error> {
         let what = format!("version {version} of {package}");
         self.writer()?
-            .yank(package.kind(), package.name(), version, yanked)
+            .yank(package.kind(), package.name(), version, yanked, pointer)
             .map_err(|e| self.failed(&what, e))
     }
 
@@ -293,10 +324,11 @@ impl Serverless {
         package: &PackageRef,
         version: &str,
         force: bool,
+        pointer: Option<&LatestPointer>,
     ) -> Result<(), Error> {
         let what = format!("version {version} of {package}");
         self.writer()?
-            .delete_version(package.kind(), package.name(), version, force)
+            .delete_version(package.kind(), package.name(), version, force, pointer)
             .map_err(|e| self.failed(&what, e))
     }
 

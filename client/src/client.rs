@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use pyk_crypto::sign::SigningKey;
 use pyk_crypto::{token, Key};
-use pyk_protocol::api::ErrorBody;
+use pyk_protocol::api::{self, ErrorBody};
+use pyk_protocol::request::body_field;
+use pyk_protocol::Sha256;
 use ureq::http::Response;
 use ureq::Body;
 
@@ -23,6 +26,8 @@ pub struct Client {
     pub(crate) agent: ureq::Agent,
     /// Set when the repository is a bucket read directly: every call goes there.
     pub(crate) bucket: Option<Box<Serverless>>,
+    /// Signs every version this client creates and every move of `latest` it asks for.
+    pub(crate) signer: Option<SigningKey>,
 }
 
 impl Client {
@@ -45,7 +50,15 @@ impl Client {
             node: node.to_owned(),
             agent,
             bucket: None,
+            signer: None,
         }
+    }
+
+    /// Signs what this client publishes and every move of `latest` it asks for with
+    /// `key` (see `pyk_protocol::statement`).
+    pub fn with_signer(mut self, key: SigningKey) -> Client {
+        self.signer = Some(key);
+        self
     }
 
     /// A client of the repository at `location` in `bucket` (whose settings bound every
@@ -73,23 +86,31 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    /// `Authorization` for one request: reads are signed with the read key, the rest
-    /// with the write key.
-    pub(crate) fn auth(&self, method: &str, path: &str) -> String {
+    /// `Authorization` for one request (a fresh, single-use token): reads are signed with
+    /// the read key, the rest with the write key. `body` is the request's body field
+    /// (`pyk_protocol::request`).
+    pub(crate) fn auth(&self, method: &str, path: &str, body: Option<&Sha256>) -> String {
         let key = if matches!(method, "GET" | "HEAD") {
             &self.key
         } else {
             &self.write_key
         };
-        token::authorization(key, method, path)
+        token::authorization(key, method, path, body)
     }
 
-    /// The headers every request carries: its token and this machine's name.
-    pub(crate) fn signed(&self, method: &str, path: &str) -> ureq::http::request::Builder {
+    /// The headers every request carries: its token (made for `body`, the request's
+    /// whole body) and this machine's name.
+    pub(crate) fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> ureq::http::request::Builder {
+        let field = body_field(method, path, body);
         let req = ureq::http::Request::builder()
             .method(method)
             .uri(self.url(path))
-            .header("Authorization", self.auth(method, path));
+            .header("Authorization", self.auth(method, path, field.as_ref()));
         if self.node.is_empty() {
             req
         } else {
@@ -130,7 +151,7 @@ impl Client {
         etag: Option<&str>,
         wait: Option<Duration>,
     ) -> Result<Response<Body>, Error> {
-        let mut req = self.signed("GET", path);
+        let mut req = self.signed("GET", path, &[]);
         if let Some(etag) = etag {
             req = req.header("If-None-Match", etag);
         }
@@ -161,7 +182,7 @@ impl Client {
             None => Vec::new(),
         };
         let req = self.body(
-            self.signed(method, path)
+            self.signed(method, path, &json)
                 .header("Content-Type", "application/json"),
             json,
         )?;
@@ -181,11 +202,23 @@ impl Client {
             return Ok(resp);
         }
         let body = resp.body_mut().read_to_string().unwrap_or_default();
-        let said = serde_json::from_str::<ErrorBody>(&body)
-            .map(|e| e.error)
-            .unwrap_or(body);
+        let parsed = serde_json::from_str::<ErrorBody>(&body).ok();
+        let code = parsed.as_ref().and_then(|e| e.code.clone());
+        let skew = parsed.as_ref().and_then(|e| e.skew);
+        let said = parsed.map(|e| e.error).unwrap_or(body);
         let server = self.base.clone();
         Err(match status {
+            401 if code.as_deref() == Some(api::CODE_CLOCK) => Error::Clock {
+                server,
+                skew: skew.unwrap_or_default(),
+            },
+            401 if code.is_some() => Error::Refused {
+                server,
+                status,
+                what: what.to_owned(),
+                message: said,
+                code,
+            },
             401 => Error::BadKey { server },
             403 => Error::ReadOnlyKey { server },
             404 => Error::NotFound {
@@ -201,12 +234,14 @@ impl Client {
                 status,
                 what: what.to_owned(),
                 message: said,
+                code,
             },
             _ => Error::Refused {
                 message: format!("{server} says {status}: {said}"),
                 server,
                 status,
                 what: what.to_owned(),
+                code,
             },
         })
     }

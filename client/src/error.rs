@@ -6,6 +6,8 @@
 use std::io;
 
 use pyk_crypto::blob::BlobError;
+use pyk_crypto::sign::SignError;
+use pyk_crypto::token::TTL_SECS;
 use pyk_protocol::{Invalid, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,10 +29,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// 401: the key is not the server's, or the token expired on the way (a clock off by
-    /// over a minute).
-    #[error("the key does not match the server's (401 from {server}; or this machine's clock is off by over a minute)")]
+    /// 401: the key is not the server's.
+    #[error("the key does not match the server's (401 from {server})")]
     BadKey { server: String },
+    /// 401: this machine's clock and the server's differ by more than a token's window.
+    #[error("{}", clock(server, *skew))]
+    Clock {
+        server: String,
+        /// Seconds this machine's clock is ahead of the server's (negative: behind).
+        skew: i64,
+    },
     /// 403: a read key asked for a write.
     #[error(
         "this key may read but not publish (403 from {server}): publishing needs the write key"
@@ -48,6 +56,15 @@ pub enum Error {
         status: u16,
         what: String,
         message: String,
+        /// The server's `code` for the refusal (`pyk_protocol::api::CODE_*`).
+        code: Option<String>,
+    },
+    /// A statement could not be signed.
+    #[error("cannot sign {what}")]
+    Sign {
+        what: String,
+        #[source]
+        source: SignError,
     },
     /// What the server sent failed verification; nothing of it was kept.
     #[error("refusing {what} from {server}")]
@@ -96,7 +113,21 @@ pub enum Damage {
     Manifest(String),
 }
 
+fn clock(server: &str, skew: i64) -> String {
+    let way = if skew > 0 { "ahead of" } else { "behind" };
+    format!(
+        "this machine's clock is {} s {way} {server}'s, and requests are accepted within \
+         {TTL_SECS} s: set the clock right (NTP)",
+        skew.unsigned_abs()
+    )
+}
+
 impl Error {
+    /// Whether the server refused with this `code`.
+    pub fn has_code(&self, code: &str) -> bool {
+        matches!(self, Error::Refused { code: Some(c), .. } if c == code)
+    }
+
     /// Whether the failure was the network's (the server down, silent or cut off), so
     /// that what is already here may serve instead.
     pub fn is_network(&self) -> bool {

@@ -2,9 +2,11 @@
 //! verified blobs; or, with no server, to a repository in an S3-compatible bucket
 //! ([`Client::serverless`]), through the same calls with the same checks.
 //!
-//! Every request carries a fresh token bound to its method and path (see
-//! `pyk_crypto::token`), signed with the read key for reads and the write key for the
-//! rest. Waits are bounded: connecting, waiting for an answer and any pause inside a
+//! Every request carries a fresh, single-use token bound to its method, path, query and
+//! body (see `pyk_crypto::token`), made with the read key for reads and the write key
+//! for the rest. A client given a signing key signs the versions it publishes and every
+//! move of `latest` it asks for; [`Trust`] checks those signatures before anything a
+//! repository served runs or is imported. Waits are bounded: connecting, waiting for an answer and any pause inside a
 //! body each get the client's timeout. Everything that comes back is checked before it
 //! is returned: manifests against what was asked for, blobs by decrypting them and
 //! hashing their plaintext as they stream.
@@ -20,8 +22,10 @@ mod error;
 mod packages;
 mod progress;
 mod raw;
+mod trust;
 
 pub use client::Client;
 pub use error::{Damage, Error};
 pub use progress::{Meter, Progress, Quiet};
 pub use raw::{Body, Reply};
+pub use trust::{Answer, Trust, TrustError, Verdict};

@@ -2,18 +2,41 @@
 //!
 //! Manifests are checked before they are returned: one for another package or version
 //! than asked for, or with a version or digest no server accepts, is [`Damage::Manifest`],
-//! so callers can use their names in paths.
+//! so callers can use their names in paths. (Whether to trust them is [`crate::Trust`]'s
+//! question.)
+//!
+//! A client with a signer signs what it changes (see `pyk_protocol::statement`): a
+//! publish signs its version statement, and every change that moves `latest` (a
+//! promoted publish, a promote, a yank or a forced delete of the latest) carries a
+//! latest statement naming where `latest` goes. Signing needs facts first (the next
+//! automatic version, the last pointer's time, where a yank falls back to), so a
+//! signed change asks for them, and asks again if another writer got in between.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use pyk_crypto::sign::SigningKey;
 use pyk_protocol::api::{
-    LocalnameRequest, Manifest, PackageList, PackageSummary, PromoteRequest, PublishRequest,
-    PublishResponse, VersionList, YankRequest,
+    LatestPointer, LocalnameRequest, Manifest, NextVersion, PackageList, PackageSummary,
+    PromoteRequest, PublishRequest, PublishResponse, Signature, VersionList, YankRequest,
+    CODE_STALE_LATEST, CODE_VERSION_EXISTS, CODE_WRONG_LATEST,
 };
 use pyk_protocol::names::{check_localname, check_version};
+use pyk_protocol::statement::{LatestStatement, Statement};
 use pyk_protocol::{valid_version, PackageRef, Sha256};
 
 use crate::{Client, Damage, Error};
+
+/// How many times a signed change is tried when other writers keep getting in between.
+const RETRIES: u32 = 12;
+
+/// A pause before trying again, growing with the attempt and jittered (from the clock's
+/// nanoseconds), so that writers that collided do not collide again in step.
+fn back_off(attempt: u32) {
+    let jitter = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) % 50);
+    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 20 + jitter));
+}
 
 fn path(package: &PackageRef) -> String {
     format!("/v1/packages/{}/{}", package.kind(), package.name())
@@ -105,32 +128,86 @@ impl Client {
         self.manifest(resp, package, None).map(Some)
     }
 
+    /// What a signer needs before it signs: the next automatic version and the time of
+    /// the last signed move of `latest`.
+    pub fn next(&self, package: &PackageRef) -> Result<NextVersion, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.next(package);
+        }
+        let what = package.to_string();
+        let url = format!("{}/next", path(package));
+        let resp = self.check(self.get(&url, None, None)?, &what)?;
+        self.json(resp, &what)
+    }
+
+    /// Publishes a version. With a signer the version statement is signed (an
+    /// automatic version is asked for first) and, with `promote`, the move of `latest`.
     pub fn publish(
         &self,
         package: &PackageRef,
         request: &PublishRequest,
     ) -> Result<PublishResponse, Error> {
+        let what = format!("publishing {package}");
+        let Some(signer) = &self.signer else {
+            return self.send_publish(package, request, &what);
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let next = self.next(package)?;
+            let mut signed = request.clone();
+            let version = request.version.clone().unwrap_or(next.version);
+            let statement = request.statement(package.kind(), package.name(), &version);
+            signed.signature = Some(self.sign(signer, &statement, &what)?);
+            signed.latest = match request.promote {
+                true => Some(self.pointer(signer, package, &version, next.latest_issued)?),
+                false => None,
+            };
+            signed.version = Some(version);
+            let result = self.send_publish(package, &signed, &what);
+            // Another writer took the automatic number, or moved `latest`, in between.
+            let raced = |e: &Error| {
+                (request.version.is_none() && e.has_code(CODE_VERSION_EXISTS))
+                    || e.has_code(CODE_STALE_LATEST)
+            };
+            match result {
+                Err(e) if attempt < RETRIES && raced(&e) => back_off(attempt),
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends a publish request (signed or not) by whichever transport this client has.
+    fn send_publish(
+        &self,
+        package: &PackageRef,
+        request: &PublishRequest,
+        what: &str,
+    ) -> Result<PublishResponse, Error> {
         if let Some(bucket) = &self.bucket {
             return bucket.publish(package, request);
         }
-        let what = format!("publishing {package}");
-        let resp = self.write("POST", &path(package), Some(request), &what)?;
-        self.json(resp, &what)
+        let resp = self.write("POST", &path(package), Some(request), what)?;
+        self.json(resp, what)
     }
 
     /// Moves `latest` to `version`, newer or older (a rollback).
     pub fn promote(&self, package: &PackageRef, version: &str) -> Result<Manifest, Error> {
         check_version(version)?;
-        if let Some(bucket) = &self.bucket {
-            return bucket.promote(package, version);
-        }
         let what = of(version, package);
-        let body = PromoteRequest {
-            version: version.to_owned(),
-        };
         let url = format!("{}/promote", path(package));
-        let resp = self.write("POST", &url, Some(&body), &what)?;
-        self.json(resp, &what)
+        self.moving_latest(package, |latest| {
+            let target = latest.map(|_| version.to_owned());
+            let body = PromoteRequest {
+                version: version.to_owned(),
+                latest: self.pointer_to(package, target.as_deref(), latest)?,
+            };
+            if let Some(bucket) = &self.bucket {
+                return bucket.promote(package, version, body.latest.as_ref());
+            }
+            let resp = self.write("POST", &url, Some(&body), &what)?;
+            self.json(resp, &what)
+        })
     }
 
     pub fn yank(
@@ -140,13 +217,120 @@ impl Client {
         yanked: bool,
     ) -> Result<Manifest, Error> {
         check_version(version)?;
-        if let Some(bucket) = &self.bucket {
-            return bucket.yank(package, version, yanked);
-        }
         let what = of(version, package);
         let url = format!("{}/versions/{version}/yank", path(package));
-        let resp = self.write("POST", &url, Some(&YankRequest { yanked }), &what)?;
-        self.json(resp, &what)
+        self.moving_latest(package, |latest| {
+            let target = match (latest, yanked) {
+                (Some(_), true) => self.falls_back_to(package, version)?,
+                _ => None,
+            };
+            let body = YankRequest {
+                yanked,
+                latest: self.pointer_to(package, target.as_deref(), latest)?,
+            };
+            if let Some(bucket) = &self.bucket {
+                return bucket.yank(package, version, yanked, body.latest.as_ref());
+            }
+            let resp = self.write("POST", &url, Some(&body), &what)?;
+            self.json(resp, &what)
+        })
+    }
+
+    /// Runs a change that may move `latest`: with a signer, `change` is given the last
+    /// pointer's time (`None` without a signer) and tried again if another writer
+    /// moved `latest` in between.
+    fn moving_latest<T>(
+        &self,
+        package: &PackageRef,
+        change: impl Fn(Option<u64>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if self.signer.is_none() {
+            return change(None);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let issued = self.next(package)?.latest_issued;
+            match change(Some(issued)) {
+                Err(e)
+                    if attempt < RETRIES
+                        && (e.has_code(CODE_STALE_LATEST) || e.has_code(CODE_WRONG_LATEST)) =>
+                {
+                    back_off(attempt)
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The signed pointer to `target`, when there is a signer (`last`: the time of the
+    /// last pointer) and `latest` goes somewhere.
+    fn pointer_to(
+        &self,
+        package: &PackageRef,
+        target: Option<&str>,
+        last: Option<u64>,
+    ) -> Result<Option<LatestPointer>, Error> {
+        match (&self.signer, target, last) {
+            (Some(signer), Some(version), Some(last)) => {
+                self.pointer(signer, package, version, last).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A latest statement for `version`, issued now, or just after `last` when this
+    /// machine's clock is behind the one that signed it.
+    fn pointer(
+        &self,
+        signer: &SigningKey,
+        package: &PackageRef,
+        version: &str,
+        last: u64,
+    ) -> Result<LatestPointer, Error> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let issued = now.max(last + 1);
+        let statement = LatestStatement {
+            kind: package.kind(),
+            name: package.name(),
+            version,
+            issued,
+        };
+        Ok(LatestPointer {
+            version: version.to_owned(),
+            issued,
+            signature: self.sign(signer, &statement, &format!("latest of {package}"))?,
+        })
+    }
+
+    fn sign(
+        &self,
+        signer: &SigningKey,
+        statement: &impl Statement,
+        what: &str,
+    ) -> Result<Signature, Error> {
+        signer.sign(statement).map_err(|source| Error::Sign {
+            what: what.to_owned(),
+            source,
+        })
+    }
+
+    /// Where `latest` goes if `leaving` stops being eligible: `None` if it is not the
+    /// latest or nothing is left (the server's rule: the newest other version, in
+    /// publish order, that is not yanked).
+    fn falls_back_to(&self, package: &PackageRef, leaving: &str) -> Result<Option<String>, Error> {
+        let list = self.versions(package)?;
+        if list.latest.as_deref() != Some(leaving) {
+            return Ok(None);
+        }
+        Ok(list
+            .versions
+            .iter()
+            .rev()
+            .find(|v| !v.yanked && v.version != leaving)
+            .map(|v| v.version.clone()))
     }
 
     /// Removes a whole package.
@@ -158,7 +342,8 @@ impl Client {
             .map(drop)
     }
 
-    /// Removes one version; `force` allows the one `latest` points at.
+    /// Removes one version; `force` allows the one `latest` points at (a DELETE has no
+    /// body: the pointer to where `latest` goes travels in the query).
     pub fn remove_version(
         &self,
         package: &PackageRef,
@@ -166,16 +351,32 @@ impl Client {
         force: bool,
     ) -> Result<(), Error> {
         check_version(version)?;
-        if let Some(bucket) = &self.bucket {
-            return bucket.remove_version(package, version, force);
-        }
-        let url = format!(
-            "{}/versions/{version}{}",
-            path(package),
-            if force { "?force=true" } else { "" }
-        );
-        self.write::<()>("DELETE", &url, None, &of(version, package))
-            .map(drop)
+        let what = of(version, package);
+        self.moving_latest(package, |latest| {
+            let target = match (latest, force) {
+                (Some(_), true) => self.falls_back_to(package, version)?,
+                _ => None,
+            };
+            let pointer = self.pointer_to(package, target.as_deref(), latest)?;
+            if let Some(bucket) = &self.bucket {
+                return bucket.remove_version(package, version, force, pointer.as_ref());
+            }
+            let mut url = format!("{}/versions/{version}", path(package));
+            if force {
+                url.push_str("?force=true");
+            }
+            if let Some(p) = pointer {
+                // Versions may hold a '+', which a query would read as a space.
+                url.push_str(&format!(
+                    "&latest={}&issued={}&key={}&sig={}",
+                    p.version.replace('+', "%2B"),
+                    p.issued,
+                    p.signature.key,
+                    p.signature.sig
+                ));
+            }
+            self.write::<()>("DELETE", &url, None, &what).map(drop)
+        })
     }
 
     /// Sets the file name `pyk pull` writes the package to.

@@ -10,7 +10,8 @@ pub enum Body {
     Empty,
     /// Sent with its `Content-Length`.
     Bytes(Vec<u8>),
-    /// Streamed (chunked), for bodies sent slowly or cut off.
+    /// Streamed (chunked), for bodies sent slowly or cut off. Its token covers no body
+    /// unless the request is a blob upload, which its path binds.
     Reader(Box<dyn Read + Send>),
 }
 
@@ -23,9 +24,9 @@ pub struct Reply {
 }
 
 impl Client {
-    /// Sends `method path` with `headers` and `body`, signed for that method and path
-    /// like every request of this client, and returns whatever status comes back. Only
-    /// the network fails it ([`Error::Unreachable`], [`Error::Stalled`]).
+    /// Sends `method path` with `headers` and `body`, with a token made for exactly
+    /// that request like every request of this client, and returns whatever status
+    /// comes back. Only the network fails it ([`Error::Unreachable`], [`Error::Stalled`]).
     pub fn send(
         &self,
         method: &str,
@@ -33,7 +34,11 @@ impl Client {
         headers: &[(&str, &str)],
         body: Body,
     ) -> Result<Reply, Error> {
-        let mut req = self.signed(method, path);
+        let bytes: &[u8] = match &body {
+            Body::Bytes(b) => b,
+            _ => &[],
+        };
+        let mut req = self.signed(method, path, bytes);
         for (name, value) in headers {
             req = req.header(*name, *value);
         }

@@ -127,6 +127,8 @@ fn publish(client: &Client, package: &PackageRef, parts: &[&[u8]], version: Opti
         promote: true,
         format: "pyk".into(),
         executable: true,
+        signature: None,
+        latest: None,
     };
     client.publish(package, &request).unwrap();
 }

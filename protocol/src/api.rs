@@ -16,9 +16,11 @@
 //! POST   /packages/{kind}/{name}                   PublishRequest -> 201 PublishResponse
 //! DELETE /packages/{kind}/{name}                   every version and the local name
 //! GET    /packages/{kind}/{name}/watch?after=V     long-poll until latest is not V
+//! GET    /packages/{kind}/{name}/next              NextVersion (what a signer needs)
 //! GET    /packages/{kind}/{name}/versions          VersionList
 //! GET    /packages/{kind}/{name}/versions/{v}      Manifest of v, yanked or not
-//! DELETE /packages/{kind}/{name}/versions/{v}      [?force=true] -> {"deleted": "run/foo@v"}
+//! DELETE /packages/{kind}/{name}/versions/{v}      [?force=true[&latest=V&issued=MS&key=K&sig=S]]
+//!                                                  -> {"deleted": "run/foo@v"}
 //! POST   /packages/{kind}/{name}/versions/{v}/yank YankRequest -> Manifest
 //! POST   /packages/{kind}/{name}/promote           PromoteRequest -> Manifest
 //! PUT    /packages/{kind}/{name}/localname         LocalnameRequest -> the same
@@ -27,8 +29,16 @@
 //! Errors are an [`ErrorBody`]: 400 for a bad name, version, local name or body; 404
 //! for no such package (`no package run/foo`), nothing promoted (`run foo has no
 //! promoted version`) or no such version; 409 for a version string already used, a
-//! promote of a yanked version, a delete of the latest without `force`, or blobs not
-//! uploaded.
+//! promote of a yanked version, a delete of the latest without `force`, blobs not
+//! uploaded, or a latest statement that is stale or names another version than the one
+//! latest moves to. An error's `code` says which, for clients that act on it.
+//!
+//! Signatures (see [`crate::statement`]): a version may carry its publisher's
+//! [`Signature`] of its version statement, and every move of `latest` may carry a
+//! [`LatestPointer`] signed by whoever asked for it. The server checks that each
+//! signature is valid for the key it names, that a pointer names the version `latest`
+//! moves to and is newer than any it accepted for the package, and stores them; it
+//! never decides which keys to trust: clients do.
 //!
 //! A manifest's ETag is `"<artifact_sha256>.<version>"` ([`Manifest::etag`]): it names
 //! the bytes, so a client builds it from the manifest it has, with the server's code. The yanked flag and the local name are
@@ -38,6 +48,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::statement::{LatestStatement, VersionStatement};
 use crate::Kind;
 
 /// `format` of a packed pyk executable.
@@ -64,6 +75,87 @@ fn yes() -> bool {
 pub struct BlobRef {
     pub sha256: String,
     pub size: u64,
+}
+
+/// An ed25519 signature and the public key that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// `pyk-ed25519:<base64url of the 32-byte public key>`.
+    pub key: String,
+    /// base64url (no padding) of the 64-byte signature.
+    pub sig: String,
+}
+
+/// A signed move of `latest`: the latest statement's values and its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestPointer {
+    pub version: String,
+    /// Unix milliseconds; the server accepts only pointers newer than the last one it
+    /// accepted for the package.
+    pub issued: u64,
+    pub signature: Signature,
+}
+
+impl LatestPointer {
+    /// The statement this pointer signs, for package `kind`/`name`.
+    pub fn statement<'a>(&'a self, kind: Kind, name: &'a str) -> LatestStatement<'a> {
+        LatestStatement {
+            kind,
+            name,
+            version: &self.version,
+            issued: self.issued,
+        }
+    }
+}
+
+/// Where a change takes `latest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move<'a> {
+    /// It stays where it is.
+    Stays,
+    To(&'a str),
+    /// It points at nothing (nothing left to promote).
+    Cleared,
+}
+
+/// Why a change's signed pointer does not fit the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointerMismatch {
+    /// Not newer than `floor`, the newest `issued` the package accepted.
+    Stale { issued: u64, floor: u64 },
+    /// It names version `names`, but latest `moves` ("moves to version 3", "does not
+    /// move", "is cleared").
+    Wrong { moves: String, names: String },
+}
+
+/// The rule every store applies, inside the change, to the signed pointer a change
+/// carries: it must name the version `latest` moves to, and be newer than `floor`. No
+/// pointer is an unsigned change, which is the client's to refuse. Defined here once
+/// for the server's stores and a bucket written directly.
+pub fn check_pointer(
+    pointer: Option<&LatestPointer>,
+    to: Move<'_>,
+    floor: u64,
+) -> Result<(), PointerMismatch> {
+    let Some(p) = pointer else { return Ok(()) };
+    let moves = match to {
+        Move::To(v) if v == p.version => {
+            if p.issued <= floor {
+                return Err(PointerMismatch::Stale {
+                    issued: p.issued,
+                    floor,
+                });
+            }
+            return Ok(());
+        }
+        Move::To(v) => format!("moves to version {v}"),
+        Move::Stays => "does not move".to_owned(),
+        Move::Cleared => "is cleared".to_owned(),
+    };
+    Err(PointerMismatch::Wrong {
+        moves,
+        names: p.version.clone(),
+    })
 }
 
 /// A published version: the artifact is the concatenation of `blobs` in order.
@@ -94,9 +186,34 @@ pub struct Manifest {
     /// of the package, not of the version: it is reported with every version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localname: Option<String>,
+    /// The publisher's signature of the version statement ([`Manifest::statement`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+    /// In an answer about `latest` only: the signed pointer that made this version the
+    /// latest, if the move was signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<LatestPointer>,
 }
 
 impl Manifest {
+    /// The version statement its signature covers.
+    pub fn statement(&self) -> VersionStatement<'_> {
+        VersionStatement {
+            kind: self.kind,
+            name: &self.name,
+            version: &self.version,
+            format: &self.format,
+            python: &self.python,
+            executable: self.executable,
+            artifact_sha256: &self.artifact_sha256,
+            blobs: self
+                .blobs
+                .iter()
+                .map(|b| (b.sha256.as_str(), b.size))
+                .collect(),
+        }
+    }
+
     /// The `ETag` the server sends with this manifest, quotes included: it names the
     /// bytes (which a version never changes), so the client can send it back as
     /// `If-None-Match` from the copy it has.
@@ -133,6 +250,38 @@ pub struct PublishRequest {
     /// For a file: whether it was executable where it was pushed from.
     #[serde(default = "yes")]
     pub executable: bool,
+    /// The publisher's signature of the version statement; a signed publish names its
+    /// `version` (ask `next` for the automatic one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+    /// With `promote`: the signed pointer to the new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<LatestPointer>,
+}
+
+impl PublishRequest {
+    /// The version statement of this request published as `kind`/`name` at `version`.
+    pub fn statement<'a>(
+        &'a self,
+        kind: Kind,
+        name: &'a str,
+        version: &'a str,
+    ) -> VersionStatement<'a> {
+        VersionStatement {
+            kind,
+            name,
+            version,
+            format: &self.format,
+            python: &self.python,
+            executable: self.executable,
+            artifact_sha256: &self.artifact_sha256,
+            blobs: self
+                .blobs
+                .iter()
+                .map(|b| (b.sha256.as_str(), b.size))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +301,24 @@ pub struct VersionInfo {
     pub yanked: bool,
     pub artifact_sha256: String,
     pub format: String,
+    /// The key that signed the version (`pyk-ed25519:…`), if it is signed: unlike
+    /// `publisher`, which is what the publishing machine called itself, it cannot be
+    /// claimed by anyone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+}
+
+/// The body of `GET /v1/packages/{kind}/{name}/next`: what a publisher needs to sign
+/// before it asks for a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextVersion {
+    /// The automatic version a publish would get now (a concurrent publish may take it
+    /// first: the publish then fails with code [`CODE_VERSION_EXISTS`] and the publisher
+    /// asks again).
+    pub version: String,
+    /// The `issued` of the newest latest statement the server accepted for the package
+    /// (0 if none): a new one must be later.
+    pub latest_issued: u64,
 }
 
 /// The body of `GET /v1/packages/{kind}/{name}/versions`.
@@ -170,6 +337,8 @@ pub struct VersionList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromoteRequest {
     pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<LatestPointer>,
 }
 
 /// The body of `POST /v1/packages/{kind}/{name}/versions/{version}/yank`: `false`
@@ -177,6 +346,10 @@ pub struct PromoteRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct YankRequest {
     pub yanked: bool,
+    /// When the yank moves `latest` (the version is the latest): the signed pointer to
+    /// where it goes, the newest other version not yanked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<LatestPointer>,
 }
 
 /// The body of `PUT /v1/packages/{kind}/{name}/localname` (see [`valid_localname`](crate::valid_localname)).
@@ -207,7 +380,38 @@ pub struct PackageList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    /// Which refusal, for clients that act on it: one of the `CODE_*` constants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// With [`CODE_CLOCK`]: how far the token's time is ahead of the server's clock, in
+    /// seconds (negative: behind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skew: Option<i64>,
 }
+
+impl ErrorBody {
+    pub fn new(error: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            error: error.into(),
+            code: None,
+            skew: None,
+        }
+    }
+}
+
+/// 409: the version string is taken.
+pub const CODE_VERSION_EXISTS: &str = "version-exists";
+/// 409: a latest statement is not newer than the last one the server accepted.
+pub const CODE_STALE_LATEST: &str = "stale-latest";
+/// 409: a latest statement names another version than the one latest moves to.
+pub const CODE_WRONG_LATEST: &str = "wrong-latest";
+/// 401: the token was made outside the server's time window (a clock off, or a token
+/// kept too long).
+pub const CODE_CLOCK: &str = "clock";
+/// 401: the token was used before.
+pub const CODE_REPLAYED: &str = "replayed";
+/// 401: the token was made for another body.
+pub const CODE_BODY: &str = "body";
 
 #[cfg(test)]
 mod tests {
@@ -223,9 +427,15 @@ mod tests {
             ("pyk", true, false)
         );
         assert_eq!(m.localname, None);
+        assert_eq!((m.signature, m.latest), (None, None));
         let old = r#"{"artifact_sha256":"ab","size":1,"python":"3.11","blobs":[]}"#;
         let r: PublishRequest = serde_json::from_str(old).unwrap();
         assert_eq!((r.version, r.promote, r.executable), (None, true, true));
+        assert_eq!((r.signature, r.latest), (None, None));
+        let p: PromoteRequest = serde_json::from_str(r#"{"version":"1"}"#).unwrap();
+        assert_eq!(p.latest, None);
+        let e: ErrorBody = serde_json::from_str(r#"{"error":"no"}"#).unwrap();
+        assert_eq!(e, ErrorBody::new("no"));
         assert_eq!(r.format, "pyk");
     }
 

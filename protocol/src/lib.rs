@@ -5,6 +5,8 @@
 //! - [`Kind`] and [`names`]: the two package namespaces and the rules for package names,
 //!   version strings and local file names, which become URLs and file names.
 //! - [`api`]: the JSON bodies of the repository protocol and the manifest ETag.
+//! - [`statement`]: the canonical text publishers sign (versions and `latest` moves).
+//! - [`request`]: the canonical string a request token signs.
 //!
 //! Only serde and sha2 sit beneath it, and serde only with the `serde` feature (on by
 //! default), which the launcher goes without.
@@ -14,6 +16,8 @@ pub mod api;
 pub mod digest;
 mod kind;
 pub mod names;
+pub mod request;
+pub mod statement;
 
 pub use digest::Sha256;
 pub use kind::{Kind, ParseKindError};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pyk_crypto::blob::BlobWriter;
 use pyk_crypto::Key;
-use pyk_protocol::api::{BlobRef, PublishRequest};
+use pyk_protocol::api::{BlobRef, LatestPointer, PublishRequest, Signature};
 use pyk_protocol::{Kind, Sha256};
 use pyk_s3::repo::{Current, Error, Mode, ModeSetting, Repo};
 use pyk_s3::{seaweedfs, Condition, Location};
@@ -47,6 +47,8 @@ fn request(blobs: Vec<BlobRef>, version: Option<&str>, promote: bool) -> Publish
         promote,
         format: "pyk".into(),
         executable: true,
+        signature: None,
+        latest: None,
     }
 }
 
@@ -94,24 +96,27 @@ fn the_registry_rules_hold_in_a_bucket() {
         ),
         Err(Error::VersionExists { .. })
     ));
-    assert_eq!(r.promote(run, "foo", "1.0+b").unwrap().version, "1.0+b");
+    assert_eq!(
+        r.promote(run, "foo", "1.0+b", None).unwrap().version,
+        "1.0+b"
+    );
     r.set_localname(run, "foo", "foo.bin").unwrap();
     let v = r.version(run, "foo", "1").unwrap().unwrap();
     assert_eq!(v.localname.as_deref(), Some("foo.bin"));
     // Yanking the latest falls back to the newest other version not yanked.
-    r.yank(run, "foo", "1.0+b", true).unwrap();
+    r.yank(run, "foo", "1.0+b", true, None).unwrap();
     assert!(matches!(
-        r.promote(run, "foo", "1.0+b"),
+        r.promote(run, "foo", "1.0+b", None),
         Err(Error::Yanked { .. })
     ));
     let list = r.versions(run, "foo").unwrap().unwrap();
     assert_eq!(list.latest.as_deref(), Some("1"));
     assert!(list.versions[1].yanked);
     assert!(matches!(
-        r.delete_version(run, "foo", "1", false),
+        r.delete_version(run, "foo", "1", false, None),
         Err(Error::IsLatest { .. })
     ));
-    r.delete_version(run, "foo", "1", true).unwrap();
+    r.delete_version(run, "foo", "1", true, None).unwrap();
     assert_eq!(r.current(run, "foo").unwrap(), Current::Unpromoted);
     assert_eq!(r.list().unwrap().len(), 1);
     // Automatic numbers only grow, past deleted versions.
@@ -278,4 +283,75 @@ fn garbage_collection_spares_what_manifests_name() {
     assert_eq!(report.blobs, 1);
     assert_eq!(r.blob_len(&dropped.sha256.parse().unwrap()).unwrap(), None);
     assert!(r.blob_len(&kept.sha256.parse().unwrap()).unwrap().is_some());
+}
+
+/// Signed pointers are kept beside `latest` and only go forward (the signatures
+/// themselves are for readers to judge; the bucket keeps them).
+#[test]
+fn signed_pointers_only_go_forward() {
+    let Some(r) = repo("pointers", ModeSetting::Probe) else {
+        return;
+    };
+    let pointer = |version: &str, issued: u64| LatestPointer {
+        version: version.into(),
+        issued,
+        signature: Signature {
+            key: "pyk-ed25519:test".into(),
+            sig: "sig".into(),
+        },
+    };
+    let b = blob(&r, b"p");
+    let mut first = request(vec![b.clone()], Some("1"), true);
+    first.latest = Some(pointer("1", 100));
+    first.signature = Some(Signature {
+        key: "pyk-ed25519:test".into(),
+        sig: "v1".into(),
+    });
+    r.publish(Kind::Run, "p", &first, "n", 1).unwrap();
+    r.publish(Kind::Run, "p", &request(vec![b], Some("2"), false), "n", 2)
+        .unwrap();
+    let Current::Manifest(m) = r.current(Kind::Run, "p").unwrap() else {
+        panic!()
+    };
+    assert_eq!(m.latest, Some(pointer("1", 100)));
+    assert_eq!(m.signature.as_ref().map(|s| s.sig.as_str()), Some("v1"));
+    assert_eq!(r.next(Kind::Run, "p").unwrap().latest_issued, 100);
+    let list = r.versions(Kind::Run, "p").unwrap().unwrap();
+    assert_eq!(
+        list.versions[0].signed_by.as_deref(),
+        Some("pyk-ed25519:test")
+    );
+    // A replayed (stale) pointer and one naming another version are refused.
+    assert!(matches!(
+        r.promote(Kind::Run, "p", "2", Some(&pointer("2", 100))),
+        Err(Error::StaleLatest { .. })
+    ));
+    assert!(matches!(
+        r.promote(Kind::Run, "p", "2", Some(&pointer("1", 200))),
+        Err(Error::WrongLatest { .. })
+    ));
+    r.promote(Kind::Run, "p", "2", Some(&pointer("2", 200)))
+        .unwrap();
+    // An unsigned move drops the pointer; the floor stays.
+    r.promote(Kind::Run, "p", "1", None).unwrap();
+    let Current::Manifest(m) = r.current(Kind::Run, "p").unwrap() else {
+        panic!()
+    };
+    assert_eq!(m.latest, None);
+    assert_eq!(r.next(Kind::Run, "p").unwrap().latest_issued, 200);
+    // Yanking the latest must name where it falls back.
+    assert!(matches!(
+        r.yank(Kind::Run, "p", "1", true, Some(&pointer("1", 300))),
+        Err(Error::WrongLatest { .. })
+    ));
+    r.yank(Kind::Run, "p", "1", true, Some(&pointer("2", 300)))
+        .unwrap();
+    assert_eq!(
+        r.versions(Kind::Run, "p")
+            .unwrap()
+            .unwrap()
+            .latest
+            .as_deref(),
+        Some("2")
+    );
 }

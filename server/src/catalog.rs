@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
-use pyk_protocol::api::{Manifest, PublishRequest, VersionList};
+use pyk_protocol::api::{LatestPointer, Manifest, NextVersion, PublishRequest, VersionList};
 use pyk_protocol::Kind;
 use tokio::sync::watch;
 
@@ -269,9 +269,12 @@ impl Catalog {
         kind: Kind,
         name: &str,
         version: String,
+        pointer: Option<LatestPointer>,
     ) -> store::Result<Manifest> {
         self.write(kind, name, move |store, name| {
-            store.registry().promote(kind, name, &version)
+            store
+                .registry()
+                .promote(kind, name, &version, pointer.as_ref())
         })
         .await
     }
@@ -282,9 +285,12 @@ impl Catalog {
         name: &str,
         version: String,
         yanked: bool,
+        pointer: Option<LatestPointer>,
     ) -> store::Result<Manifest> {
         self.write(kind, name, move |store, name| {
-            store.registry().yank(kind, name, &version, yanked)
+            store
+                .registry()
+                .yank(kind, name, &version, yanked, pointer.as_ref())
         })
         .await
     }
@@ -295,11 +301,21 @@ impl Catalog {
         name: &str,
         version: String,
         force: bool,
+        pointer: Option<LatestPointer>,
     ) -> store::Result<()> {
         self.write(kind, name, move |store, name| {
-            store.registry().delete_version(kind, name, &version, force)
+            store
+                .registry()
+                .delete_version(kind, name, &version, force, pointer.as_ref())
         })
         .await
+    }
+
+    /// Not cached: asked once per signed change.
+    pub async fn next(&self, kind: Kind, name: &str) -> store::Result<NextVersion> {
+        let store = self.store.clone();
+        let owned = name.to_owned();
+        blocking(move || store.registry().next(kind, &owned)).await
     }
 
     pub async fn set_localname(

@@ -4,8 +4,10 @@
 //! (promote, rollback, yank); each version is a manifest listing content-addressed
 //! blobs, of a pyk executable or of any file. Blobs arrive encrypted with
 //! the repository key, are verified by decrypting them as they are stored, and are kept
-//! and served exactly as uploaded. Every request carries a short-lived token bound to
-//! its method and path.
+//! and served exactly as uploaded. Every request carries a single-use token bound to
+//! its method, path, query and body ([`nonces`] remembers the used ones). Versions and
+//! moves of `latest` may carry their publisher's ed25519 signatures, which the server
+//! checks for consistency and stores; clients decide which keys they trust.
 //!
 //! - [`store`]: a blob store and a registry behind two traits, opened together from a
 //!   [`StoreConfig`](store::StoreConfig), and their embedded implementation.
@@ -14,13 +16,16 @@
 //! The protocol it speaks (bodies, rules, the ETag) is `pyk-protocol`'s.
 
 mod auth;
+mod binding;
 mod catalog;
 mod handlers;
 mod limits;
 mod log;
+pub mod nonces;
 mod routes;
 mod serve;
 pub mod store;
 mod upload;
+mod verified;
 
 pub use serve::{serve, ServeConfig, DEFAULT_ADDR, DEFAULT_MAX_UPLOAD, DEFAULT_STORE};

@@ -13,18 +13,22 @@ use axum::Router;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::auth::Keys;
+use crate::auth::Auth;
 use crate::catalog::Catalog;
 use crate::handlers::{blobs, packages, versions};
 use crate::store::StoreError;
-use pyk_protocol::api::ErrorBody;
+use pyk_protocol::api::{self, ErrorBody};
 use pyk_protocol::names::{valid_name, valid_version, VERSION_RULE};
 use pyk_protocol::{Kind, Sha256};
 
 pub struct App {
     pub catalog: Arc<Catalog>,
-    pub keys: Keys,
+    pub auth: Auth,
     pub max_upload: u64,
+    /// Slots for uploads in progress (see [`crate::limits::MAX_UPLOADS`]).
+    pub uploads: tokio::sync::Semaphore,
+    /// Which stored blobs are known to be whole (see [`crate::verified`]).
+    pub verified: crate::verified::Verified,
     /// Turns true when the server starts shutting down: long-polls answer at once.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -39,6 +43,7 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(packages::remove),
         )
         .route("/v1/packages/{kind}/{name}/watch", get(packages::watch))
+        .route("/v1/packages/{kind}/{name}/next", get(packages::next))
         .route(
             "/v1/packages/{kind}/{name}/localname",
             put(packages::set_localname),
@@ -72,6 +77,10 @@ pub fn router(app: Arc<App>) -> Router {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// One of the protocol's `CODE_*`, for clients that act on the refusal.
+    pub code: Option<&'static str>,
+    /// With `CODE_CLOCK`: the token's time minus the server's, in seconds.
+    pub skew: Option<i64>,
 }
 
 impl ApiError {
@@ -79,7 +88,14 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            code: None,
+            skew: None,
         }
+    }
+
+    pub fn with_code(mut self, code: Option<&'static str>) -> ApiError {
+        self.code = code;
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -90,8 +106,13 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
+            StoreError::VersionExists { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string())
+                .with_code(Some(api::CODE_VERSION_EXISTS)),
+            StoreError::StaleLatest { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string())
+                .with_code(Some(api::CODE_STALE_LATEST)),
+            StoreError::WrongLatest { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string())
+                .with_code(Some(api::CODE_WRONG_LATEST)),
             StoreError::MissingBlob(_)
-            | StoreError::VersionExists { .. }
             | StoreError::Yanked { .. }
             | StoreError::IsLatest { .. }
             | StoreError::Busy(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
@@ -120,6 +141,8 @@ impl IntoResponse for ApiError {
             self.status,
             &ErrorBody {
                 error: self.message,
+                code: self.code.map(str::to_owned),
+                skew: self.skew,
             },
         )
     }

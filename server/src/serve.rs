@@ -18,17 +18,21 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use pyk_crypto::Key;
+use pyk_protocol::api;
 use pyk_protocol::valid_name;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use crate::auth::{Denied, Keys};
+use crate::auth::{Auth, Binding, Denied, Keys};
+use crate::binding::Bound;
 use crate::catalog::Catalog;
-use crate::limits::{HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
+use crate::limits::{HEADER_READ_TIMEOUT, MAX_UPLOADS, SHUTDOWN_GRACE};
 use crate::log::{Line, Logged, Received};
+use crate::nonces::{MemoryNonces, Nonces, DEFAULT_CAPACITY};
 use crate::routes::{router, ApiError, App};
 use crate::store::{Store, StoreConfig};
+use crate::verified::Verified;
 
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 7777);
@@ -44,6 +48,9 @@ pub struct ServeConfig {
     pub max_upload: u64,
     /// One log line per request on stderr.
     pub verbose: bool,
+    /// Where used request tokens are remembered: this process's memory unless several
+    /// servers share a store.
+    pub nonces: Arc<dyn Nonces>,
 }
 
 impl ServeConfig {
@@ -58,6 +65,7 @@ impl ServeConfig {
             write_key: key,
             max_upload: DEFAULT_MAX_UPLOAD,
             verbose: false,
+            nonces: Arc::new(MemoryNonces::new(DEFAULT_CAPACITY)),
         }
     }
 }
@@ -84,14 +92,23 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let mut stop = Box::pin(stop_signal()?);
     let (shutdown_tx, shutdown) = watch::channel(false);
     let described = store.description().to_owned();
+    let shared = store.shared_nonces();
     let catalog = Arc::new(Catalog::new(Arc::new(store)));
+    let keys = Keys {
+        read: config.read_key,
+        write: config.write_key,
+    };
+    let access = access_line(&keys);
     let app = Arc::new(App {
         catalog,
-        keys: Keys {
-            read: config.read_key,
-            write: config.write_key,
+        auth: Auth {
+            keys,
+            nonces: config.nonces,
+            shared,
         },
         max_upload: config.max_upload,
+        uploads: tokio::sync::Semaphore::new(MAX_UPLOADS),
+        verified: Verified::default(),
         shutdown,
     });
     let entry = Arc::new(Entry {
@@ -100,6 +117,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         verbose: config.verbose,
     });
     eprintln!("pyk: serving {described} on http://{addr}");
+    eprintln!("{access}");
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -147,6 +165,20 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the banner says about access: whether writes need a key of their own, and which
+/// keys are in force (by fingerprint, never the keys).
+fn access_line(keys: &Keys) -> String {
+    let (read, write) = (keys.read.fingerprint(), keys.write.fingerprint());
+    if read == write {
+        format!(
+            "pyk: warning: one key ({read}) opens reads and writes: every reader can publish; \
+             set `write_key` to keep them apart"
+        )
+    } else {
+        format!("pyk: writes need the write key ({write}); reads take the read key ({read})")
+    }
+}
+
 fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
@@ -178,18 +210,34 @@ struct Entry {
 
 impl Entry {
     async fn handle(&self, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
-        let path = req
+        let target = req
             .uri()
             .path_and_query()
-            .map_or_else(|| req.uri().path(), |p| p.as_str());
-        let denied = self.app.keys.check(
-            req.method(),
-            path,
-            req.headers().get(axum::http::header::AUTHORIZATION),
-        );
+            .map_or_else(|| req.uri().path(), |p| p.as_str())
+            .to_owned();
+        let admitted = self
+            .app
+            .auth
+            .check(
+                req.method(),
+                &target,
+                req.headers().get(axum::http::header::AUTHORIZATION),
+                unix_now(),
+            )
+            .await;
+        let bind = |req: Request<Body>| match admitted {
+            // GET and HEAD bodies are never read.
+            Ok(Binding::Body(expected))
+                if req.method() != axum::http::Method::GET
+                    && req.method() != axum::http::Method::HEAD =>
+            {
+                req.map(|body| Body::new(Bound::new(body, expected)))
+            }
+            _ => req,
+        };
         if !self.verbose {
-            return match denied {
-                Ok(()) => self.route(req.map(Body::new)).await,
+            return match admitted {
+                Ok(_) => self.route(bind(req.map(Body::new))).await,
                 Err(d) => refuse(d),
             };
         }
@@ -200,21 +248,21 @@ impl Entry {
             .and_then(|v| v.to_str().ok())
             .filter(|v| valid_name(v))
             .map_or_else(|| peer.ip().to_string(), str::to_owned);
-        let (method, path) = (req.method().to_string(), path.to_owned());
+        let method = req.method().to_string();
         let (req, received) = {
             let (parts, body) = req.into_parts();
             let (body, count) = Received::new(body);
             (Request::from_parts(parts, Body::new(body)), count)
         };
-        let response = match denied {
-            Ok(()) => self.route(req).await,
+        let response = match admitted {
+            Ok(_) => self.route(bind(req)).await,
             Err(d) => refuse(d),
         };
         let (parts, body) = response.into_parts();
         let line = Line {
             who,
             method,
-            path,
+            path: target,
             status: parts.status,
             started,
             received,
@@ -230,8 +278,14 @@ impl Entry {
     }
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn refuse(denied: Denied) -> Response<Body> {
-    match denied {
+    let error = match denied {
         Denied::Unauthorized => {
             let mut r = ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -242,10 +296,21 @@ fn refuse(denied: Denied) -> Response<Body> {
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Pyk"),
             );
-            r
+            return r;
         }
-        Denied::Forbidden => {
-            ApiError::new(StatusCode::FORBIDDEN, "this needs the write key").into_response()
+        Denied::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "this needs the write key"),
+        Denied::Clock(skew) => {
+            let mut e = ApiError::new(StatusCode::UNAUTHORIZED, skew.to_string())
+                .with_code(Some(api::CODE_CLOCK));
+            e.skew = Some(skew.0);
+            e
         }
-    }
+        Denied::Replayed => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this request token was used before: every request needs a fresh one",
+        )
+        .with_code(Some(api::CODE_REPLAYED)),
+        Denied::Busy(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    error.into_response()
 }

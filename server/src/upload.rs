@@ -36,9 +36,11 @@ pub struct Upload {
 
 /// A verified, stored blob.
 pub struct Stored {
-    /// False if an identical blob was already stored.
+    /// False if the blob was already stored (these bytes replaced it).
     pub created: bool,
     pub plaintext_len: u64,
+    /// The stored blob's change stamp right after the commit, if it could be read.
+    pub stamp: Option<String>,
 }
 
 impl Upload {
@@ -101,9 +103,11 @@ fn receive(
         )));
     }
     let created = staged.commit()?;
+    let stamp = store.blobs().stat(sha256)?.map(|s| s.stamp);
     Ok(Stored {
         created,
         plaintext_len,
+        stamp,
     })
 }
 

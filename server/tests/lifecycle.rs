@@ -74,7 +74,8 @@ fn sigkill_mid_upload_leaves_the_old_version_intact() {
             pause: Duration::from_millis(50),
         };
         let path = format!("/v1/blobs/{sha}");
-        let auth = pyk_crypto::token::authorization(&key(), "PUT", &path);
+        let auth =
+            pyk_crypto::token::authorization(&key(), "PUT", &path, sha.parse().ok().as_ref());
         client
             .try_send(
                 "PUT",
@@ -144,7 +145,8 @@ fn sigterm_finishes_requests_in_flight() {
             pause: Duration::from_millis(10),
         };
         let path = format!("/v1/blobs/{sha}");
-        let auth = pyk_crypto::token::authorization(&key(), "PUT", &path);
+        let auth =
+            pyk_crypto::token::authorization(&key(), "PUT", &path, sha.parse().ok().as_ref());
         client
             .send_raw(
                 "PUT",

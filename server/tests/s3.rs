@@ -124,8 +124,9 @@ fn a_server_killed_mid_upload_leaves_the_package_whole() {
     };
     let base = a.base.clone();
     let path = format!("/v1/blobs/{sha}");
+    let blob: pyk_protocol::Sha256 = sha.parse().unwrap();
     let uploader = std::thread::spawn(move || {
-        let auth = pyk_crypto::token::authorization(&key(), "PUT", &path);
+        let auth = pyk_crypto::token::authorization(&key(), "PUT", &path, Some(&blob));
         Client::new(&base, key())
             .try_send(
                 "PUT",
@@ -198,4 +199,32 @@ fn the_banner_says_which_guarantee_holds() {
     a.client().publish_parts("run", "m", &[b"x"]);
     b.client().publish_parts("run", "m", &[b"y"]);
     assert_eq!(latest(&a.client(), "m").as_deref(), Some("2"));
+}
+
+/// A write token used at one server is refused at the other; a read token is each
+/// server's own business.
+#[test]
+fn a_write_token_is_good_once_across_servers() {
+    let Some(a) = s3_server("replay", &[]) else {
+        return;
+    };
+    let b = s3_server("replay", &[]).unwrap();
+    let (ca, cb) = (a.client(), b.client());
+    ca.publish_parts("run", "app", &[b"v1"]);
+    ca.publish_parts("run", "app", &[b"v2"]);
+    let target = "/v1/packages/run/app/promote";
+    let body = br#"{"version":"1"}"#;
+    let field = pyk_protocol::request::body_field("POST", target, body);
+    let token = pyk_crypto::token::authorization(&key(), "POST", target, field.as_ref());
+    let r = ca.send_raw("POST", target, Some(&token), &[], &body[..]);
+    assert_eq!(r.status, 200, "{}", r.error());
+    let r = cb.send_raw("POST", target, Some(&token), &[], &body[..]);
+    assert_eq!(
+        (
+            r.status,
+            r.json::<pyk_protocol::api::ErrorBody>().code.as_deref()
+        ),
+        (401, Some(pyk_protocol::api::CODE_REPLAYED)),
+        "the token used at A opened B"
+    );
 }

@@ -32,6 +32,7 @@ fn promote(client: &Client, name: &str, version: &str) -> Reply {
         &format!("/v1/packages/run/{name}/promote"),
         &PromoteRequest {
             version: version.into(),
+            latest: None,
         },
     )
 }
@@ -41,7 +42,10 @@ fn yank(client: &Client, name: &str, version: &str, yanked: bool) -> Reply {
         client,
         "POST",
         &format!("/v1/packages/run/{name}/versions/{version}/yank"),
-        &YankRequest { yanked },
+        &YankRequest {
+            yanked,
+            latest: None,
+        },
     )
 }
 
@@ -497,8 +501,8 @@ fn writes_made_elsewhere_reach_cached_answers() {
     assert!(!r.json::<Manifest>().yanked);
 
     let elsewhere = SqliteRegistry::open(&dir.path().join("meta.sqlite")).unwrap();
-    elsewhere.promote(Kind::Run, "app", "1").unwrap();
-    elsewhere.yank(Kind::Run, "app", "1", true).unwrap();
+    elsewhere.promote(Kind::Run, "app", "1", None).unwrap();
+    elsewhere.yank(Kind::Run, "app", "1", true, None).unwrap();
     let until = |what: &str, done: &dyn Fn() -> bool| {
         let start = Instant::now();
         while !done() {
@@ -521,8 +525,8 @@ fn writes_made_elsewhere_reach_cached_answers() {
             .version
     });
     std::thread::sleep(Duration::from_millis(300));
-    elsewhere.yank(Kind::Run, "app", "1", false).unwrap();
-    elsewhere.promote(Kind::Run, "app", "1").unwrap();
+    elsewhere.yank(Kind::Run, "app", "1", false, None).unwrap();
+    elsewhere.promote(Kind::Run, "app", "1", None).unwrap();
     until("the watcher", &|| watcher.is_finished());
     assert_eq!(watcher.join().unwrap(), "1");
 }

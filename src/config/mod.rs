@@ -6,16 +6,24 @@
 //! `key`/`KEY` (passphrase or Fernet key), `write_key` (publishing, if kept apart),
 //! `server` (URL) or `host`/`HOST` + `port`/`PORT`, `timeout` (seconds the runner waits
 //! for the server before running its cached copy), `python_mirror`, `node` (this
-//! machine's name in server logs). Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`,
-//! `PYK_TIMEOUT`, `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_CONFIG` (one more file, read last).
-//! `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`).
+//! machine's name in server logs), `signing_key` (a publisher's private key: a file, or
+//! the key itself), `trusted` (the public keys whose packages this machine runs).
+//! Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`, `PYK_TIMEOUT`,
+//! `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_SIGNING_KEY`, `PYK_CONFIG` (one more file, read
+//! last). `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`);
+//! `[trusted_for]` maps package names to the only keys trusted for them.
 //! Values may come from the environment (see [`env`]), and `dotenv` names a file of
 //! `NAME=value` lines that count as environment. `[store]` says how to reach a bucket
 //! (see [`store`]); a `server` of `s3://bucket/prefix` makes this machine read (and,
 //! with write credentials, publish to) that bucket directly.
+//!
+//! A key this file does not know is an error naming the file and the line, like a typo
+//! in pyk.toml: `write-key` for `write_key` once left a server open to every reader.
 
 mod env;
 pub mod store;
+
+mod signing;
 
 use std::collections::BTreeMap;
 
@@ -23,7 +31,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use pyk_client::Trust;
+use pyk_crypto::sign::{PublicKey, SigningKey};
 use pyk_crypto::Key;
+
+use signing::SigningSource;
 
 /// The default repository port, as in the original pyk.
 pub const DEFAULT_PORT: u16 = 7777;
@@ -46,7 +58,31 @@ pub struct Config {
     pub pins: BTreeMap<String, String>,
     /// `[store]`: reaching a bucket.
     pub store: store::StoreTable,
+    /// Keys whose packages this machine runs (none: run anything, with a warning).
+    pub trusted: Vec<PublicKey>,
+    /// Package name → the only keys trusted for it.
+    pub trusted_for: BTreeMap<String, Vec<PublicKey>>,
+    /// The publisher's private key, read when something is signed.
+    signing_key: Option<SigningSource>,
 }
+
+/// The keys a config file knows (compared without regard to case).
+const KNOWN: &[&str] = &[
+    "key",
+    "write_key",
+    "server",
+    "host",
+    "port",
+    "timeout",
+    "python_mirror",
+    "pins",
+    "node",
+    "dotenv",
+    "signing_key",
+    "trusted",
+    "trusted_for",
+    "store",
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -60,6 +96,9 @@ impl Default for Config {
             listen: ("0.0.0.0".into(), DEFAULT_PORT),
             pins: BTreeMap::new(),
             store: store::StoreTable::default(),
+            trusted: Vec::new(),
+            trusted_for: BTreeMap::new(),
+            signing_key: None,
         }
     }
 }
@@ -94,16 +133,40 @@ impl Config {
 
     fn apply_file(&mut self, path: &Path, text: &str, env: &mut env::Env) -> Result<()> {
         let shown = path.display();
+        let line_of = |start: usize| text[..start].matches('\n').count() + 1;
         let mut table: toml::Table = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| format!(":{}", text[..s.start].matches('\n').count() + 1));
+            let line = e.span().map(|s| format!(":{}", line_of(s.start)));
             anyhow::anyhow!(
                 "config {shown}{}: {}",
                 line.unwrap_or_default(),
                 e.message().trim()
             )
         })?;
+        // Where each key is, for errors: `config FILE:LINE: …`.
+        let lines: BTreeMap<String, usize> = toml::de::DeTable::parse(text)
+            .map(|t| {
+                t.get_ref()
+                    .keys()
+                    .map(|k| (k.get_ref().to_string(), line_of(k.span().start)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let at = |k: &str| match lines.get(k) {
+            Some(line) => format!("config {shown}:{line}"),
+            None => format!("config {shown}"),
+        };
+        for k in table.keys() {
+            let lower = k.to_ascii_lowercase();
+            if !KNOWN.contains(&lower.as_str()) {
+                let near = lower.replace('-', "_");
+                let hint = KNOWN
+                    .iter()
+                    .find(|known| **known == near)
+                    .map(|known| format!(" (did you mean `{known}`?)"))
+                    .unwrap_or_default();
+                bail!("{}: unknown key `{k}`{hint}", at(k));
+            }
+        }
         if let Some(toml::Value::String(dotenv)) = table.get("dotenv") {
             let dir = path.parent().unwrap_or(Path::new("."));
             env.load_dotenv(&dir.join(dotenv))?;
@@ -115,7 +178,7 @@ impl Config {
             let text = || -> Result<String> {
                 match value {
                     toml::Value::String(s) => Ok(s.clone()),
-                    _ => bail!("config {shown}: `{k}` must be a string"),
+                    _ => bail!("{}: `{k}` must be a string", at(k)),
                 }
             };
             match k.to_ascii_lowercase().as_str() {
@@ -132,22 +195,20 @@ impl Config {
                         _ => None,
                     };
                     port =
-                        Some(n.with_context(|| {
-                            format!("config {shown}: `{k}` must be a port number")
-                        })?);
+                        Some(n.with_context(|| format!("{}: `{k}` must be a port number", at(k)))?);
                 }
                 "timeout" => {
                     let secs = match value {
                         toml::Value::Integer(n) if *n > 0 => *n as f64,
                         toml::Value::Float(f) if *f > 0.0 => *f,
-                        _ => bail!("config {shown}: `{k}` must be a positive number of seconds"),
+                        _ => bail!("{}: `{k}` must be a positive number of seconds", at(k)),
                     };
                     self.timeout = Duration::from_secs_f64(secs);
                 }
                 "python_mirror" => self.python_mirror = Some(text()?),
                 "pins" => {
                     let toml::Value::Table(pins) = value else {
-                        bail!("config {shown}: `pins` must be a table of NAME = \"VERSION\"");
+                        bail!("{}: `pins` must be a table of NAME = \"VERSION\"", at(k));
                     };
                     for (name, version) in pins {
                         let version = version.as_str().with_context(|| {
@@ -159,6 +220,26 @@ impl Config {
                 "node" => self.node = text()?,
                 "store" => self.store.apply(value, &shown.to_string())?,
                 // Kept for other tools and later versions; a typo here is harmless.
+                "dotenv" => {}
+                "signing_key" => {
+                    let dir = path.parent().unwrap_or(Path::new("."));
+                    self.signing_key = Some(SigningSource::new(&text()?, dir, at(k)));
+                }
+                "trusted" => self.trusted = public_keys(value, &format!("{}: `{k}`", at(k)))?,
+                "trusted_for" => {
+                    let toml::Value::Table(packages) = value else {
+                        bail!(
+                            "{}: `{k}` must be a table of NAME = [\"pyk-ed25519:…\"]",
+                            at(k)
+                        );
+                    };
+                    for (name, keys) in packages {
+                        let what = format!("config {shown}: {k}.{name}");
+                        self.trusted_for
+                            .insert(name.clone(), public_keys(keys, &what)?);
+                    }
+                }
+                // Unknown keys were refused above.
                 _ => {}
             }
         }
@@ -199,7 +280,29 @@ impl Config {
         if let Some(v) = env("PYK_NODE") {
             self.node = v;
         }
+        if let Some(v) = env("PYK_SIGNING_KEY") {
+            self.signing_key = Some(SigningSource::new(
+                &v,
+                Path::new("."),
+                "PYK_SIGNING_KEY".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The publisher's signing key, if one is configured.
+    pub fn signing_key(&self) -> Result<Option<SigningKey>> {
+        self.signing_key
+            .as_ref()
+            .map(SigningSource::load)
+            .transpose()
+    }
+
+    /// The keys this machine trusts; the newest `latest` accepted per package is kept
+    /// under the cache root.
+    pub fn trust(&self, cache_root: &Path) -> Trust {
+        Trust::new(self.trusted.clone(), self.trusted_for.clone())
+            .remembering(cache_root.join("trust-v1"))
     }
 
     /// The read key, or an error that says where to put one.
@@ -224,6 +327,22 @@ impl Config {
             None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT, or `s3://bucket/prefix` to read a bucket directly) in ~/.config/pyk/config.toml, or PYK_SERVER"),
         }
     }
+}
+
+/// A list of public keys; `what` names it in errors.
+fn public_keys(value: &toml::Value, what: &str) -> Result<Vec<PublicKey>> {
+    let toml::Value::Array(items) = value else {
+        bail!("{what} must be a list of public keys (\"pyk-ed25519:…\", as `pyk keygen --signing` prints)");
+    };
+    items
+        .iter()
+        .map(|item| {
+            let text = item
+                .as_str()
+                .with_context(|| format!("{what}: a public key is a string"))?;
+            PublicKey::parse(text).with_context(|| what.to_owned())
+        })
+        .collect()
 }
 
 /// A variable of the process environment (for locating config files).
@@ -287,6 +406,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/x.toml:1"), "{e}");
+        // A typo names the file, the line and the likely key.
+        let e = c
+            .apply_file(
+                Path::new("/x.toml"),
+                "KEY = \"k\"\n\nwrite-key = \"w\"\n",
+                &mut env,
+            )
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "config /x.toml:3: unknown key `write-key` (did you mean `write_key`?)"
+        );
+        let key = pyk_crypto::sign::SigningKey::generate().unwrap().public();
+        let text = format!("trusted = [\"{key}\"]\n[trusted_for]\nfoo = []\n");
+        c.apply_file(Path::new("/x.toml"), &text, &mut env).unwrap();
+        assert_eq!(c.trusted, vec![key]);
+        assert_eq!(c.trusted_for["foo"], vec![]);
+        let e = c
+            .apply_file(Path::new("/x.toml"), "\ntrusted = [\"abc\"]\n", &mut env)
+            .unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("config /x.toml:2: `trusted`"),
+            "{e:#}"
+        );
         assert_eq!(normalize_server("repo:9"), "http://repo:9");
         assert_eq!(normalize_server("repo"), "http://repo:7777");
         assert_eq!(normalize_server("https://repo/"), "https://repo");

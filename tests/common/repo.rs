@@ -4,10 +4,19 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use pyk_crypto::sign::SigningKey;
 
 use super::*;
 
 pub const KEY: &str = "test passphrase";
+
+/// The publisher key every test machine signs with, and trusts.
+pub fn signing_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate().unwrap())
+}
 
 /// A `pyk serve` process on a free loopback port, killed when dropped.
 pub struct Server {
@@ -73,13 +82,31 @@ pub struct Client {
 }
 
 impl Client {
+    /// A machine that signs with [`signing_key`] and trusts it.
     pub fn new(server: &Server) -> Client {
-        Client {
+        let client = Client {
             home: tempfile::tempdir().unwrap(),
             url: server.url.clone(),
             key: KEY.into(),
             write_key: None,
-        }
+        };
+        client.trust(&[&signing_key().public().to_string()]);
+        client
+    }
+
+    /// Replaces the keys this machine trusts (kept in its own config file, `$PYK_CONFIG`,
+    /// so tests may write `config.toml` as they like).
+    pub fn trust(&self, keys: &[&str]) {
+        let list: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+        fs::write(
+            self.trust_file(),
+            format!("trusted = [{}]\n", list.join(", ")),
+        )
+        .unwrap();
+    }
+
+    fn trust_file(&self) -> PathBuf {
+        self.home.path().join("trust.toml")
     }
 
     pub fn cache(&self) -> PathBuf {
@@ -95,6 +122,8 @@ impl Client {
             .envs(self.write_key.as_ref().map(|w| ("PYK_WRITE_KEY", w)))
             .env("PYK_CACHE_DIR", self.cache())
             .env("PYK_TIMEOUT", "2")
+            .env("PYK_CONFIG", self.trust_file())
+            .env("PYK_SIGNING_KEY", signing_key().to_text())
             .env_remove("PYK_PYTHON");
     }
 

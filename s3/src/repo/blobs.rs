@@ -5,7 +5,8 @@
 //! in the background while the next fills (two parts in memory at most), and the blob
 //! appears only when [`BlobUpload::commit`] completes the upload, after the server has
 //! verified every byte. A blob smaller than one part is written with one PUT.
-//! Content-addressing makes a second upload of the same blob harmless; it is skipped.
+//! A second upload of a stored blob replaces it (the stored copy may be damaged; the
+//! new one was just verified whole); content-addressing makes that harmless.
 
 use std::io::{self, Read, Write};
 use std::thread::JoinHandle;
@@ -13,7 +14,7 @@ use std::thread::JoinHandle;
 use pyk_protocol::Sha256;
 
 use super::{Repo, Result};
-use crate::{Bucket, Condition, Download, Multipart, Put};
+use crate::{Bucket, Condition, Download, Multipart, ObjectInfo};
 
 /// The part size of a streamed blob upload: above S3's 5 MiB minimum, small enough
 /// that two in memory per upload cost little.
@@ -22,7 +23,12 @@ pub const PART: usize = 8 << 20;
 impl Repo {
     /// A blob's stored (encrypted) length, if it is stored.
     pub fn blob_len(&self, sha256: &Sha256) -> Result<Option<u64>> {
-        Ok(self.bucket.head(&self.blob_key(sha256))?.map(|i| i.len))
+        Ok(self.blob_info(sha256)?.map(|i| i.len))
+    }
+
+    /// A blob's stored length and ETag, if it is stored.
+    pub fn blob_info(&self, sha256: &Sha256) -> Result<Option<ObjectInfo>> {
+        Ok(self.bucket.head(&self.blob_key(sha256))?)
     }
 
     /// Opens a blob for streaming (resuming by `Range` if the connection drops).
@@ -104,35 +110,28 @@ impl BlobUpload {
         Ok(())
     }
 
-    /// Makes the blob visible, whole and at once. False if it was stored already (the
-    /// bytes just received are then discarded).
+    /// Makes the blob visible, whole and at once. False if one was stored already: the
+    /// verified bytes replace it all the same (the stored copy may be damaged).
     pub fn commit(mut self) -> Result<bool> {
         self.finished = true;
+        let existed = self.bucket.head(&self.key)?.is_some();
         let Some(upload) = self.multipart.clone() else {
-            if self.bucket.head(&self.key)?.is_some() {
-                return Ok(false);
-            }
             self.bucket.put(&self.key, &self.buf, Condition::Always)?;
-            return Ok(true);
+            return Ok(!existed);
         };
-        let done = (|| -> crate::Result<bool> {
+        let done = (|| -> crate::Result<()> {
             if !self.buf.is_empty() {
                 self.send_part()?;
             }
             self.land()?;
-            if self.bucket.head(&self.key)?.is_some() {
-                upload.abort()?;
-                return Ok(false);
-            }
-            match upload.complete(&self.etags)? {
-                Put::Stored { .. } => Ok(true),
-                Put::Conflict => Ok(false),
-            }
+            upload.complete(&self.etags)?;
+            Ok(())
         })();
         if done.is_err() {
             let _ = upload.abort();
         }
-        Ok(done?)
+        done?;
+        Ok(!existed)
     }
 }
 

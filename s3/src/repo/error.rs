@@ -23,6 +23,23 @@ pub enum Error {
     IsLatest { package: String, version: String },
     #[error("{package} has used up automatic version numbers; give a version explicitly")]
     NumbersUsedUp { package: String },
+    /// A signed pointer not newer than the last one the package accepted.
+    #[error(
+        "the latest statement for {package} was issued at {issued} ms, not after the last \
+         one accepted ({floor} ms): ask again"
+    )]
+    StaleLatest {
+        package: String,
+        issued: u64,
+        floor: u64,
+    },
+    /// A signed pointer that names another version than the one `latest` moves to.
+    #[error("latest of {package} {moves}, but the latest statement names version {names}")]
+    WrongLatest {
+        package: String,
+        moves: String,
+        names: String,
+    },
     /// Every attempt lost to another writer (conditional mode), or the lease could not
     /// be had or was lost (lease mode): nothing was changed.
     #[error("{package} is being changed by someone else ({why}); nothing was changed, try again")]

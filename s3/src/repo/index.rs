@@ -4,11 +4,16 @@
 //! names other bytes, even after its version is deleted). Every write replaces it whole,
 //! conditionally on the version read (or under the lease), and bumps `generation`.
 //!
+//! Signatures are stored, not judged (as in the server's stores): a version's lives in
+//! its manifest; the signed pointer of the move that set `latest` lives here beside it,
+//! with the newest `issued` the package ever accepted, so that pointers only go forward
+//! (`pyk_protocol::api::check_pointer`).
+//!
 //! A version exists when the index lists it. Its metadata object is written first and
 //! is immutable, so a reader that finds a version in the index always finds its
 //! metadata (and, written before that, its blobs).
 
-use pyk_protocol::api::VersionInfo;
+use pyk_protocol::api::{check_pointer, LatestPointer, Move, PointerMismatch, VersionInfo};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +21,12 @@ pub struct Index {
     /// Bumped by every write: a reader's cheapest way to tell two states apart in logs.
     pub generation: u64,
     pub latest: Option<String>,
+    /// The signed pointer of the move that set `latest`, if that move was signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<LatestPointer>,
+    /// The newest `issued` of a pointer the package accepted (0 if none).
+    #[serde(default)]
+    pub floor: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localname: Option<String>,
     /// The publish order handed out last (never handed out again).
@@ -76,13 +87,49 @@ impl Index {
 
     /// Where `latest` goes when the version it points at (`leaving`) is yanked or
     /// deleted: the newest other version, by publish order, that is not yanked.
-    pub fn fall_back(&mut self, leaving: &str) {
-        self.latest = self
+    pub fn fall_back(&self, leaving: &str) -> Move<'_> {
+        match self
             .versions
             .iter()
             .rev()
             .find(|e| e.info.version != leaving && !e.info.yanked)
-            .map(|e| e.info.version.clone());
+        {
+            Some(e) => Move::To(&e.info.version),
+            None => Move::Cleared,
+        }
+    }
+
+    /// Moves `latest` as `to` says, once `pointer` is found to fit the move; the pointer
+    /// is kept beside `latest` (an unsigned move drops the one there), and a signed
+    /// move raises the floor.
+    pub fn move_latest(
+        &mut self,
+        to: Move<'_>,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<(), PointerMismatch> {
+        check_pointer(pointer, to, self.floor)?;
+        match to {
+            Move::Stays => {}
+            Move::To(v) => {
+                self.latest = Some(v.to_owned());
+                self.pointer = pointer.cloned();
+            }
+            Move::Cleared => {
+                self.latest = None;
+                self.pointer = None;
+            }
+        }
+        if let Some(p) = pointer {
+            self.floor = self.floor.max(p.issued);
+        }
+        Ok(())
+    }
+
+    /// The pointer that set the current `latest`, if any.
+    pub fn current_pointer(&self) -> Option<&LatestPointer> {
+        self.pointer
+            .as_ref()
+            .filter(|p| self.latest.as_deref() == Some(p.version.as_str()))
     }
 }
 
@@ -101,6 +148,7 @@ mod tests {
                 yanked,
                 artifact_sha256: "ab".into(),
                 format: "pyk".into(),
+                signed_by: None,
             },
         }
     }
@@ -122,11 +170,41 @@ mod tests {
             entry("3", 3, false),
         ];
         index.latest = Some("3".into());
-        index.fall_back("3");
-        assert_eq!(index.latest.as_deref(), Some("1"));
+        assert_eq!(index.fall_back("3"), Move::To("1"));
         index.versions[2].info.yanked = true;
-        index.fall_back("1");
+        assert_eq!(index.fall_back("1"), Move::Cleared);
+        index.move_latest(Move::Cleared, None).unwrap();
         assert_eq!(index.latest, None);
+    }
+
+    #[test]
+    fn pointers_go_forward_and_unsigned_moves_drop_them() {
+        let pointer = |version: &str, issued| LatestPointer {
+            version: version.into(),
+            issued,
+            signature: pyk_protocol::api::Signature {
+                key: "k".into(),
+                sig: "s".into(),
+            },
+        };
+        let mut index = Index::default();
+        index
+            .move_latest(Move::To("1"), Some(&pointer("1", 5)))
+            .unwrap();
+        assert_eq!(
+            (index.floor, index.current_pointer()),
+            (5, Some(&pointer("1", 5)))
+        );
+        assert!(matches!(
+            index.move_latest(Move::To("2"), Some(&pointer("2", 5))),
+            Err(PointerMismatch::Stale { .. })
+        ));
+        assert!(matches!(
+            index.move_latest(Move::Stays, Some(&pointer("1", 9))),
+            Err(PointerMismatch::Wrong { .. })
+        ));
+        index.move_latest(Move::To("2"), None).unwrap();
+        assert_eq!((index.floor, index.current_pointer()), (5, None));
     }
 
     #[test]

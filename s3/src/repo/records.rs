@@ -3,26 +3,32 @@
 //! so a migration killed at any point has copied each package entirely or not at all,
 //! and running it again changes nothing.
 
-use pyk_protocol::api::{Manifest, VersionInfo};
+use pyk_protocol::api::{LatestPointer, Manifest};
 use pyk_protocol::Kind;
 
 use super::index::Entry;
+use super::registry::info_of;
 use super::{label, Error, Repo, Result};
 
-/// The manifest as stored: what never changes (no yanked flag, no local name).
+/// The manifest as stored: what never changes (no yanked flag, no local name, no
+/// pointer: its signature stays).
 fn stored_form(m: &Manifest) -> Manifest {
     Manifest {
         yanked: false,
         localname: None,
+        latest: None,
         ..m.clone()
     }
 }
 
 /// What a package holds, to import: its versions in publish order with their yanked
-/// flags, `latest`, its local name, every version string it ever used.
+/// flags (and signatures), `latest` with the signed pointer that set it, the newest
+/// `issued` it accepted, its local name, every version string it ever used.
 pub struct Import<'a> {
     pub versions: &'a [Manifest],
     pub latest: Option<&'a str>,
+    pub pointer: Option<&'a LatestPointer>,
+    pub floor: u64,
     pub localname: Option<&'a str>,
     pub used: &'a [String],
 }
@@ -86,15 +92,7 @@ impl Repo {
                 index.used.push(m.version.clone());
                 index.versions.push(Entry {
                     seq: index.last_seq,
-                    info: VersionInfo {
-                        version: m.version.clone(),
-                        published: m.published,
-                        publisher: m.publisher.clone(),
-                        size: m.size,
-                        yanked: m.yanked,
-                        artifact_sha256: m.artifact_sha256.clone(),
-                        format: m.format.clone(),
-                    },
+                    info: info_of(m),
                 });
             }
             for version in import.used {
@@ -103,6 +101,8 @@ impl Repo {
                 }
             }
             index.latest = import.latest.map(str::to_owned);
+            index.pointer = import.pointer.cloned();
+            index.floor = index.floor.max(import.floor);
             if let Some(local) = import.localname {
                 index.localname = Some(local.to_owned());
             }

@@ -3,7 +3,10 @@
 //! the package's index ([`Repo::mutate`]).
 
 use pyk_crypto::blob::encrypted_len;
-use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionInfo, VersionList};
+use pyk_protocol::api::{
+    LatestPointer, Manifest, Move, NextVersion, PackageSummary, PointerMismatch, PublishRequest,
+    VersionInfo, VersionList,
+};
 use pyk_protocol::names::VERSION_RULE;
 use pyk_protocol::{valid_version, Kind, Sha256};
 
@@ -52,11 +55,42 @@ fn check_request(r: &PublishRequest) -> Result<()> {
     Ok(())
 }
 
-/// Whether stored metadata describes the same bytes a publish asks for: then it is this
-/// publish's own from an attempt that lost a race (or an identical publish), and is
-/// taken as it is.
+/// A pointer that does not fit its move, worded for `kind`/`name`.
+pub(crate) fn mismatch(kind: Kind, name: &str, m: PointerMismatch) -> Error {
+    match m {
+        PointerMismatch::Stale { issued, floor } => Error::StaleLatest {
+            package: label(kind, name),
+            issued,
+            floor,
+        },
+        PointerMismatch::Wrong { moves, names } => Error::WrongLatest {
+            package: label(kind, name),
+            moves,
+            names,
+        },
+    }
+}
+
+/// The entry `versions` and `list` show for a version.
+pub(crate) fn info_of(m: &Manifest) -> VersionInfo {
+    VersionInfo {
+        version: m.version.clone(),
+        published: m.published,
+        publisher: m.publisher.clone(),
+        size: m.size,
+        yanked: m.yanked,
+        artifact_sha256: m.artifact_sha256.clone(),
+        format: m.format.clone(),
+        signed_by: m.signature.as_ref().map(|s| s.key.clone()),
+    }
+}
+
+/// Whether stored metadata describes the same bytes a publish asks for, signed alike:
+/// then it is this publish's own from an attempt that lost a race (or an identical
+/// publish), and is taken as it is.
 fn same_bytes(m: &Manifest, r: &PublishRequest) -> bool {
-    m.artifact_sha256 == r.artifact_sha256
+    m.signature == r.signature
+        && m.artifact_sha256 == r.artifact_sha256
         && m.size == r.size
         && m.python == r.python
         && m.blobs == r.blobs
@@ -126,7 +160,8 @@ impl Repo {
                 .and_then(|latest| index.entry(latest));
             match entry {
                 Some(entry) => {
-                    if let Some(m) = self.compose(kind, name, &index, entry)? {
+                    if let Some(mut m) = self.compose(kind, name, &index, entry)? {
+                        m.latest = index.current_pointer().cloned();
                         return Ok(Current::Manifest(Box::new(m)));
                     }
                 }
@@ -278,6 +313,8 @@ impl Repo {
                     executable: request.executable,
                     yanked: false,
                     localname: None,
+                    signature: request.signature.clone(),
+                    latest: None,
                 };
                 let key = self.version_key(kind, name, &version);
                 let body = serde_json::to_vec(&manifest).expect("a manifest always serializes");
@@ -306,22 +343,23 @@ impl Repo {
                 if created && automatic {
                     claimed = Some(version.clone());
                 }
+                let to = if request.promote {
+                    Move::To(&version)
+                } else {
+                    Move::Stays
+                };
+                let pointer = request.latest.as_ref();
                 index.last_seq += 1;
                 index.used.push(version.clone());
                 index.versions.push(Entry {
                     seq: index.last_seq,
-                    info: VersionInfo {
-                        version: version.clone(),
-                        published: manifest.published,
-                        publisher: manifest.publisher.clone(),
-                        size: manifest.size,
-                        yanked: false,
-                        artifact_sha256: manifest.artifact_sha256.clone(),
-                        format: manifest.format.clone(),
-                    },
+                    info: info_of(&manifest),
                 });
+                index
+                    .move_latest(to, pointer)
+                    .map_err(|m| mismatch(kind, name, m))?;
                 if request.promote {
-                    index.latest = Some(version);
+                    manifest.latest = pointer.cloned();
                 }
                 manifest.localname = index.localname.clone();
                 return Ok(manifest);
@@ -329,8 +367,15 @@ impl Repo {
         })
     }
 
-    /// Points `latest` at an existing version that is not yanked.
-    pub fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest> {
+    /// Points `latest` at an existing version that is not yanked; `pointer` (a signed
+    /// move) must name it.
+    pub fn promote(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
         let index = self.mutate(kind, name, |index| {
             match index.entry(version) {
                 None => return Err(no_version(kind, name, version)),
@@ -342,23 +387,39 @@ impl Repo {
                 }
                 Some(_) => {}
             }
-            index.latest = Some(version.to_owned());
+            index
+                .move_latest(Move::To(version), pointer)
+                .map_err(|m| mismatch(kind, name, m))?;
             Ok(index.clone())
         })?;
-        self.manifest_of(kind, name, &index, version)
+        let mut m = self.manifest_of(kind, name, &index, version)?;
+        m.latest = pointer.cloned();
+        Ok(m)
     }
 
     /// Sets or clears a version's yanked flag; yanking the latest moves `latest` to the
-    /// newest version left that is not yanked, or to none.
-    pub fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest> {
+    /// newest version left that is not yanked (which `pointer` must name), or to none.
+    pub fn yank(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        yanked: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
         let index = self.mutate(kind, name, |index| {
             let entry = index
                 .entry_mut(version)
                 .ok_or_else(|| no_version(kind, name, version))?;
             entry.info.yanked = yanked;
-            if yanked && index.latest.as_deref() == Some(version) {
-                index.fall_back(version);
-            }
+            let to = if yanked && index.latest.as_deref() == Some(version) {
+                owned(index.fall_back(version))
+            } else {
+                None
+            };
+            index
+                .move_latest(moved(&to), pointer)
+                .map_err(|m| mismatch(kind, name, m))?;
             Ok(index.clone())
         })?;
         self.manifest_of(kind, name, &index, version)
@@ -380,13 +441,21 @@ impl Repo {
     }
 
     /// Deletes one version (its string stays used); refused for the latest unless
-    /// `force`, which moves `latest` as a yank does. The manifest object goes after the
-    /// index no longer lists it.
-    pub fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()> {
+    /// `force`, which moves `latest` as a yank does (`pointer` must name where). The
+    /// manifest object goes after the index no longer lists it.
+    pub fn delete_version(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        force: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<()> {
         self.mutate(kind, name, |index| {
             if index.entry(version).is_none() {
                 return Err(no_version(kind, name, version));
             }
+            let mut to = None;
             if index.latest.as_deref() == Some(version) {
                 if !force {
                     return Err(Error::IsLatest {
@@ -394,13 +463,28 @@ impl Repo {
                         version: version.to_owned(),
                     });
                 }
-                index.fall_back(version);
+                to = owned(index.fall_back(version));
             }
+            index
+                .move_latest(moved(&to), pointer)
+                .map_err(|m| mismatch(kind, name, m))?;
             index.versions.retain(|e| e.info.version != version);
             Ok(())
         })?;
         self.bucket.delete(&self.version_key(kind, name, version))?;
         Ok(())
+    }
+
+    /// The automatic version a publish would get now, and the newest `issued` of a
+    /// pointer the package accepted: what a signer needs first.
+    pub fn next(&self, kind: Kind, name: &str) -> Result<NextVersion> {
+        let index = self.index(kind, name)?.unwrap_or_default();
+        Ok(NextVersion {
+            version: index.next_number(&[]).ok_or_else(|| Error::NumbersUsedUp {
+                package: label(kind, name),
+            })?,
+            latest_issued: index.floor,
+        })
     }
 
     /// Sets the package's local file name (already validated), creating the package
@@ -427,6 +511,7 @@ impl Repo {
             let existed = index.exists();
             index.versions.clear();
             index.latest = None;
+            index.pointer = None;
             index.localname = None;
             Ok(existed.then_some(gone))
         })?;
@@ -436,5 +521,23 @@ impl Repo {
                 .delete(&self.version_key(kind, name, &version))?;
         }
         Ok(true)
+    }
+}
+
+/// Where a yank or delete takes `latest`: nowhere new (`None`), or where it falls back
+/// (`Some(None)`: nowhere), owned so the index can change meanwhile.
+fn owned(m: Move<'_>) -> Option<Option<String>> {
+    match m {
+        Move::To(v) => Some(Some(v.to_owned())),
+        Move::Cleared => Some(None),
+        Move::Stays => None,
+    }
+}
+
+fn moved(to: &Option<Option<String>>) -> Move<'_> {
+    match to {
+        None => Move::Stays,
+        Some(Some(v)) => Move::To(v),
+        Some(None) => Move::Cleared,
     }
 }

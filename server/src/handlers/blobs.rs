@@ -6,14 +6,14 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use crate::catalog::blocking;
-use crate::limits::{BodyError, LimitedBody};
+use crate::limits::{BodyError, LimitedBody, MAX_UPLOADS, UPLOAD_QUEUE_WAIT};
 use crate::routes::{blob_id, json, not_modified, ApiError, App};
 use crate::upload::{Upload, UploadError};
 use pyk_protocol::api::BlobRef;
@@ -29,14 +29,17 @@ fn no_such_blob(sha256: &Sha256) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("no blob {sha256}"))
 }
 
-/// `HEAD`: lets a publisher skip blobs the server already has.
+/// `HEAD`: lets a publisher skip blobs the server already has, whole: a stored blob not
+/// verified since it last changed is re-read first, and a damaged one is answered 404,
+/// so that the publisher uploads it again (see [`crate::verified`]).
 pub async fn exists(
     State(app): State<Arc<App>>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let sha = blob_id(path)?;
-    let store = app.catalog.store().clone();
-    let len = blocking(move || store.blobs().stored_len(&sha))
+    let len = app
+        .verified
+        .whole(app.catalog.store(), &app.auth.keys.read, sha)
         .await?
         .ok_or_else(|| no_such_blob(&sha))?;
     let mut response = StatusCode::OK.into_response();
@@ -102,9 +105,11 @@ pub async fn download(
 }
 
 /// `PUT`: stored only once it decrypts with the read key to plaintext whose sha256 is
-/// the id. 201 if new, 200 if the server already had it. A declared length over the
-/// limit is refused before the body is read: clients send `Expect: 100-continue` so
-/// that they then skip sending it.
+/// the id. 201 if new, 200 if the server already had it (the upload replaces the stored
+/// copy, which may be damaged). A declared length over the limit is refused before the
+/// body is read: clients send `Expect: 100-continue` so that they then skip sending it.
+/// At most [`MAX_UPLOADS`] run at once; one that waits [`UPLOAD_QUEUE_WAIT`] for a slot
+/// is refused (503).
 pub async fn upload(
     State(app): State<Arc<App>>,
     path: Result<Path<String>, PathRejection>,
@@ -120,7 +125,17 @@ pub async fn upload(
         let e = BodyError::TooLarge(app.max_upload);
         return Err(ApiError::new(e.status(), e.message()));
     }
-    let upload = Upload::start(app.catalog.store().clone(), app.keys.read.clone(), sha);
+    let Ok(Ok(_slot)) = tokio::time::timeout(UPLOAD_QUEUE_WAIT, app.uploads.acquire()).await else {
+        let mut busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_UPLOADS} uploads are in progress; try again shortly"),
+        )
+        .into_response();
+        busy.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        return Ok(busy);
+    };
+    let upload = Upload::start(app.catalog.store().clone(), app.auth.keys.read.clone(), sha);
     let mut body = LimitedBody::new(body, app.max_upload);
     loop {
         match body.next().await {
@@ -136,12 +151,15 @@ pub async fn upload(
             Ok(None) => break,
             Err(e) => {
                 upload.abort(&e.message()).await;
-                return Err(ApiError::new(e.status(), e.message()));
+                return Err(ApiError::new(e.status(), e.message()).with_code(e.code()));
             }
         }
     }
     match upload.finish().await {
         Ok(stored) => {
+            if let Some(stamp) = stored.stamp {
+                app.verified.record(sha, stamp);
+            }
             let status = if stored.created {
                 StatusCode::CREATED
             } else {

@@ -2,4 +2,5 @@
 
 pub mod blobs;
 pub mod packages;
+mod signed;
 pub mod versions;

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::catalog::{blocking, Current, Resolved, REVALIDATE};
+use crate::handlers::signed;
 use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
 use crate::routes::{check_version, json, package, with_causes, with_json_type, ApiError, App};
 use crate::store::label;
@@ -78,6 +79,7 @@ pub async fn publish(
     let (kind, name) = package(path)?;
     let request: PublishRequest = read_json(body, "publish request").await?;
     check_request(&request)?;
+    signed::check_publish(kind, &name, &request)?;
     let publisher = headers
         .get("x-pyk-node")
         .and_then(|v| v.to_str().ok())
@@ -106,7 +108,7 @@ pub async fn read_json<T: DeserializeOwned>(body: Body, what: &str) -> Result<T,
     let bytes = LimitedBody::new(body, MAX_JSON)
         .collect()
         .await
-        .map_err(|e| ApiError::new(e.status(), e.message()))?;
+        .map_err(|e| ApiError::new(e.status(), e.message()).with_code(e.code()))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
 }
@@ -206,6 +208,16 @@ pub async fn set_localname(
         .set_localname(kind, &name, localname.clone())
         .await?;
     Ok(json(StatusCode::OK, &LocalnameRequest { localname }))
+}
+
+/// `GET …/next`: the automatic version a publish would get, and the newest pointer time
+/// the package accepted; what a signing publisher needs first.
+pub async fn next(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (kind, name) = package(path)?;
+    Ok(json(StatusCode::OK, &app.catalog.next(kind, &name).await?))
 }
 
 #[derive(Deserialize)]

@@ -11,9 +11,10 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::handlers::packages::{collect_garbage, manifest_response, no_package, read_json};
+use crate::handlers::signed;
 use crate::routes::{check_version, json, package, package_version, ApiError, App};
 use crate::store::label;
-use pyk_protocol::api::{PromoteRequest, YankRequest};
+use pyk_protocol::api::{LatestPointer, PromoteRequest, Signature, YankRequest};
 
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -51,9 +52,10 @@ pub async fn promote(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (kind, name) = package(path)?;
-    let PromoteRequest { version } = read_json(body, "promote request").await?;
+    let PromoteRequest { version, latest } = read_json(body, "promote request").await?;
     check_version(&version)?;
-    let manifest = app.catalog.promote(kind, &name, version).await?;
+    signed::check_pointer(kind, &name, latest.as_ref())?;
+    let manifest = app.catalog.promote(kind, &name, version, latest).await?;
     Ok(json(StatusCode::OK, &manifest))
 }
 
@@ -63,15 +65,47 @@ pub async fn yank(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (kind, name, version) = package_version(path)?;
-    let YankRequest { yanked } = read_json(body, "yank request").await?;
-    let manifest = app.catalog.yank(kind, &name, version, yanked).await?;
+    let YankRequest { yanked, latest } = read_json(body, "yank request").await?;
+    signed::check_pointer(kind, &name, latest.as_ref())?;
+    let manifest = app
+        .catalog
+        .yank(kind, &name, version, yanked, latest)
+        .await?;
     Ok(json(StatusCode::OK, &manifest))
 }
 
+/// `?force=true`, and when the delete moves `latest` (it is the latest), the signed
+/// pointer to where it goes: `latest`, `issued`, `key`, `sig` (a DELETE has no body;
+/// the query is covered by the request token all the same).
 #[derive(Deserialize)]
 pub struct DeleteQuery {
     #[serde(default)]
     force: bool,
+    latest: Option<String>,
+    issued: Option<u64>,
+    key: Option<String>,
+    sig: Option<String>,
+}
+
+impl DeleteQuery {
+    fn pointer(&mut self) -> Result<Option<LatestPointer>, ApiError> {
+        match (
+            self.latest.take(),
+            self.issued,
+            self.key.take(),
+            self.sig.take(),
+        ) {
+            (None, None, None, None) => Ok(None),
+            (Some(version), Some(issued), Some(key), Some(sig)) => Ok(Some(LatestPointer {
+                version,
+                issued,
+                signature: Signature { key, sig },
+            })),
+            _ => Err(ApiError::bad_request(
+                "a latest statement needs all of latest, issued, key and sig",
+            )),
+        }
+    }
 }
 
 pub async fn delete(
@@ -80,9 +114,11 @@ pub async fn delete(
     query: Result<Query<DeleteQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (kind, name, version) = package_version(path)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(mut query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let pointer = query.pointer()?;
+    signed::check_pointer(kind, &name, pointer.as_ref())?;
     app.catalog
-        .delete_version(kind, &name, version.clone(), query.force)
+        .delete_version(kind, &name, version.clone(), query.force, pointer)
         .await?;
     collect_garbage(&app);
     Ok(json(

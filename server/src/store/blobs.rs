@@ -9,6 +9,16 @@ use pyk_protocol::Sha256;
 
 use super::{GcReport, Result};
 
+/// What a store says about a stored blob without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobStat {
+    /// The stored (encrypted) length.
+    pub len: u64,
+    /// Changes whenever the stored bytes may have (a file's inode, mtime and ctime; an
+    /// object's ETag): a blob verified under one stamp is known whole while it holds.
+    pub stamp: String,
+}
+
 /// A stored blob opened for reading.
 pub struct BlobRead {
     pub len: u64,
@@ -18,16 +28,20 @@ pub struct BlobRead {
 /// A blob being received. It is invisible until [`StagedBlob::commit`] makes it durable
 /// and visible at once; dropping it uncommitted discards it.
 pub trait StagedBlob: Write + Send {
-    /// Publishes the staged bytes as the blob they were staged for (the caller has
-    /// checked they are). Returns true if the blob is new, false if an identical one was
-    /// already stored (the staged copy is discarded; in the embedded store the stored
-    /// one then counts as just uploaded for garbage collection's grace).
+    /// Publishes the staged bytes, which the caller verified, as the blob they were
+    /// staged for. Returns true if the blob is new, false if one was already stored:
+    /// the staged bytes then replace it (the stored copy may be damaged; these are known
+    /// whole), which also restarts garbage collection's grace for it.
     fn commit(self: Box<Self>) -> Result<bool>;
 }
 
 pub trait BlobStore: Send + Sync {
+    /// The stored blob's length and change stamp, if present.
+    fn stat(&self, sha256: &Sha256) -> Result<Option<BlobStat>>;
     /// The stored (encrypted) length of a blob, if present.
-    fn stored_len(&self, sha256: &Sha256) -> Result<Option<u64>>;
+    fn stored_len(&self, sha256: &Sha256) -> Result<Option<u64>> {
+        Ok(self.stat(sha256)?.map(|s| s.len))
+    }
     fn read(&self, sha256: &Sha256) -> Result<Option<BlobRead>>;
     /// Starts receiving blob `sha256`. Named up front so that a store that streams to
     /// its final place (an S3 multipart upload) can start at once.

@@ -9,10 +9,14 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyk_crypto::blob::encrypted_len;
-use pyk_protocol::api::{Manifest, PublishRequest};
+pub use pyk_protocol::api::Move;
+use pyk_protocol::api::{self, LatestPointer, Manifest, PointerMismatch, PublishRequest};
 use pyk_protocol::Kind;
+
+use crate::nonces::Nonces;
 
 mod blobs;
 pub mod embedded;
@@ -21,7 +25,7 @@ pub mod migrate;
 mod registry;
 pub mod s3;
 
-pub use blobs::{BlobRead, BlobStore, StagedBlob};
+pub use blobs::{BlobRead, BlobStat, BlobStore, StagedBlob};
 pub use gc::GcReport;
 pub use registry::{Latest, PackageRecord, Registry};
 
@@ -71,6 +75,24 @@ pub enum StoreError {
          the delete (latest then moves to the newest version not yanked)"
     )]
     IsLatest { package: String, version: String },
+    /// A signed pointer not newer than the last one the package accepted.
+    #[error(
+        "the latest statement for {package} was issued at {issued} ms, not after the last \
+         one accepted ({floor} ms): ask again"
+    )]
+    StaleLatest {
+        package: String,
+        issued: u64,
+        floor: u64,
+    },
+    /// A signed pointer that names another version than the one `latest` moves to.
+    #[error("latest of {package} {moves}, but the latest statement names version {names}")]
+    WrongLatest {
+        package: String,
+        /// "moves to version 3", "does not move", "is cleared".
+        moves: String,
+        names: String,
+    },
     /// Every automatic number a u64 holds is taken.
     #[error("{package} has used up automatic version numbers; give a version explicitly")]
     NumbersUsedUp { package: String },
@@ -107,6 +129,24 @@ impl From<pyk_s3::repo::Error> for StoreError {
             E::Yanked { package, version } => StoreError::Yanked { package, version },
             E::IsLatest { package, version } => StoreError::IsLatest { package, version },
             E::NumbersUsedUp { package } => StoreError::NumbersUsedUp { package },
+            E::StaleLatest {
+                package,
+                issued,
+                floor,
+            } => StoreError::StaleLatest {
+                package,
+                issued,
+                floor,
+            },
+            E::WrongLatest {
+                package,
+                moves,
+                names,
+            } => StoreError::WrongLatest {
+                package,
+                moves,
+                names,
+            },
             busy @ E::Busy { .. } => StoreError::Busy(busy.to_string()),
             other => StoreError::S3(other),
         }
@@ -120,12 +160,38 @@ pub fn label(kind: Kind, name: &str) -> String {
     format!("{} {name}", kind.as_str())
 }
 
+/// Checks the signed pointer a change carries against where the change takes `latest`
+/// and against `floor` (the rule is the protocol's, [`api::check_pointer`]). Every
+/// registry calls this inside the change's transaction.
+pub fn check_pointer(
+    kind: Kind,
+    name: &str,
+    pointer: Option<&LatestPointer>,
+    to: Move<'_>,
+    floor: u64,
+) -> Result<()> {
+    api::check_pointer(pointer, to, floor).map_err(|mismatch| match mismatch {
+        PointerMismatch::Stale { issued, floor } => StoreError::StaleLatest {
+            package: label(kind, name),
+            issued,
+            floor,
+        },
+        PointerMismatch::Wrong { moves, names } => StoreError::WrongLatest {
+            package: label(kind, name),
+            moves,
+            names,
+        },
+    })
+}
+
 /// A blob store and a registry, used together.
 pub struct Store {
     blobs: Box<dyn BlobStore>,
     registry: Box<dyn Registry>,
     /// How the server's banner names it, and what it guarantees.
     description: String,
+    /// Where the servers sharing this store record the nonces of write tokens.
+    shared_nonces: Option<Arc<dyn Nonces>>,
 }
 
 impl Store {
@@ -138,7 +204,20 @@ impl Store {
             blobs,
             registry,
             description,
+            shared_nonces: None,
         }
+    }
+
+    /// A store several servers share keeps the nonces of write tokens, so that each
+    /// write token is good at one server once.
+    pub fn with_shared_nonces(mut self, nonces: Arc<dyn Nonces>) -> Store {
+        self.shared_nonces = Some(nonces);
+        self
+    }
+
+    /// The shared nonce record, if servers share this store.
+    pub fn shared_nonces(&self) -> Option<Arc<dyn Nonces>> {
+        self.shared_nonces.clone()
     }
 
     /// Opens (creating if needed) the store `config` names.

@@ -1,9 +1,21 @@
 //! The registry half of a store: packages, their immutable versions (manifests), the
 //! `latest` pointer, yanked flags, local names, and every version string ever used.
+//!
+//! Signatures are stored, not judged: a version's [`Signature`] travels inside its
+//! manifest, and the signed [`LatestPointer`] of the move that set `latest` is kept
+//! beside the pointer and returned with the latest manifest. Every move of `latest`
+//! goes through [`check_pointer`](super::check_pointer) (inside the move's transaction),
+//! and each package keeps the newest `issued` it ever accepted, even when `latest` is
+//! cleared, so that pointers only go forward. A move without a pointer (an unsigned
+//! client) drops the stored one: it no longer describes `latest`.
+//!
+//! [`Signature`]: pyk_protocol::api::Signature
 
 use std::collections::HashSet;
 
-use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionList};
+use pyk_protocol::api::{
+    LatestPointer, Manifest, NextVersion, PackageSummary, PublishRequest, VersionList,
+};
 use pyk_protocol::{Kind, Sha256};
 
 use super::{GcReport, Result};
@@ -11,9 +23,14 @@ use super::{GcReport, Result};
 /// Everything a registry holds about one package: what `pyk migrate` copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRecord {
-    /// Every version, in publish order, its yanked flag set (no local name).
+    /// Every version, in publish order, its yanked flag set and its signature kept (no
+    /// local name).
     pub versions: Vec<Manifest>,
     pub latest: Option<String>,
+    /// The signed pointer that set `latest`, if that move was signed.
+    pub pointer: Option<LatestPointer>,
+    /// The newest `issued` of a pointer the package accepted.
+    pub floor: u64,
     pub localname: Option<String>,
     /// Every version string ever used, deleted versions' included, sorted.
     pub used: Vec<String>,
@@ -31,7 +48,8 @@ pub enum Latest {
 pub trait Registry: Send + Sync {
     /// Every package that has a version, with its latest.
     fn list(&self) -> Result<Vec<PackageSummary>>;
-    /// The manifest `latest` points at.
+    /// The manifest `latest` points at, with the signed pointer that put it there (if
+    /// the move was signed) in its `latest`.
     fn current(&self, kind: Kind, name: &str) -> Result<Latest>;
     /// One version's manifest, yanked or not.
     fn version(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>>;
@@ -39,8 +57,9 @@ pub trait Registry: Send + Sync {
     fn versions(&self, kind: Kind, name: &str) -> Result<Option<VersionList>>;
     /// Atomically checks that the version string was never used, has `blobs_stored`
     /// confirm the blobs (under the publish lock, see [`Registry::with_references`]),
-    /// records the version and, if asked to, makes it the latest. The request is
-    /// already validated.
+    /// records the version (its signature inside the manifest) and, if asked to, makes
+    /// it the latest with the request's pointer. The request, its signatures included,
+    /// is already validated.
     fn publish(
         &self,
         kind: Kind,
@@ -51,15 +70,38 @@ pub trait Registry: Send + Sync {
         blobs_stored: &dyn Fn() -> Result<()>,
     ) -> Result<Manifest>;
     /// Points `latest` at an existing version that is not yanked.
-    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest>;
+    fn promote(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest>;
     /// Sets or clears a version's yanked flag. Yanking the latest moves `latest` to the
-    /// newest version left that is not yanked, or to none.
-    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest>;
+    /// newest version left that is not yanked (which `pointer` must name), or to none.
+    fn yank(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        yanked: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest>;
     /// Deletes one version; its string stays used. Refused ([`StoreError::IsLatest`])
     /// for the latest unless `force`, which moves `latest` as a yank does.
     ///
     /// [`StoreError::IsLatest`]: super::StoreError::IsLatest
-    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()>;
+    fn delete_version(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        force: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<()>;
+    /// The automatic version a publish would get now, and the newest `issued` of a
+    /// pointer the package accepted (0 if none): what a publisher signs with.
+    fn next(&self, kind: Kind, name: &str) -> Result<NextVersion>;
     /// Sets the package's local file name (already validated), creating the package if
     /// it has no version yet.
     fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()>;

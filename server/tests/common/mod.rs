@@ -371,6 +371,8 @@ pub fn request(artifact_sha256: String, size: u64, blobs: Vec<BlobRef>) -> Publi
         promote: true,
         format: "pyk".into(),
         executable: true,
+        signature: None,
+        latest: None,
     }
 }
 

@@ -4,15 +4,16 @@
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use pyk_protocol::Sha256;
 use tempfile::NamedTempFile;
 
 use super::lock::ProcessLock;
-use crate::store::{BlobRead, BlobStore, GcReport, Result, StagedBlob};
+use crate::store::{BlobRead, BlobStat, BlobStore, GcReport, Result, StagedBlob};
 
 pub struct FsBlobs {
     pub(super) root: PathBuf,
@@ -52,9 +53,19 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl BlobStore for FsBlobs {
-    fn stored_len(&self, sha256: &Sha256) -> Result<Option<u64>> {
+    fn stat(&self, sha256: &Sha256) -> Result<Option<BlobStat>> {
         match fs::metadata(self.path(sha256)) {
-            Ok(m) => Ok(Some(m.len())),
+            Ok(m) => Ok(Some(BlobStat {
+                len: m.len(),
+                stamp: format!(
+                    "{}:{}.{}:{}.{}",
+                    m.ino(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec()
+                ),
+            })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -109,11 +120,9 @@ impl StagedBlob for Staged<'_> {
         let blobs = self.blobs;
         let _sweeping = blobs.sweeping.read().unwrap_or_else(|e| e.into_inner());
         let dest = blobs.path(&self.sha256);
-        // Already stored: refresh its age so a GC grace period counts from this upload.
-        if let Ok(existing) = File::options().write(true).open(&dest) {
-            existing.set_modified(SystemTime::now())?;
-            return Ok(false);
-        }
+        // Already stored: the verified bytes replace it all the same, since the stored
+        // copy may be damaged (a reader holding it open keeps reading the old file).
+        let existed = dest.exists();
         let dir = dest
             .parent()
             .ok_or_else(|| io::Error::other("blob path has no parent"))?;
@@ -123,6 +132,6 @@ impl StagedBlob for Staged<'_> {
         }
         self.file.persist(&dest).map_err(|e| e.error)?;
         sync_dir(dir)?;
-        Ok(true)
+        Ok(!existed)
     }
 }

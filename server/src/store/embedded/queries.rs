@@ -1,10 +1,10 @@
 //! The registry's row-level queries, shared by its reads and its transactions.
 
-use pyk_protocol::api::Manifest;
+use pyk_protocol::api::{LatestPointer, Manifest, Signature};
 use pyk_protocol::Kind;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{label, Result, StoreError};
+use crate::store::{check_pointer, label, Move, Result, StoreError};
 
 pub fn manifest_of(row: &str) -> Result<Manifest> {
     Ok(serde_json::from_str(row)?)
@@ -66,25 +66,87 @@ pub fn package_exists(db: &Connection, kind: Kind, name: &str) -> Result<bool> {
     )?)
 }
 
-pub fn set_latest(db: &Connection, kind: Kind, name: &str, version: Option<&str>) -> Result<()> {
-    match version {
-        Some(v) => db.execute(
-            "INSERT INTO latest (kind, name, version) VALUES (?1, ?2, ?3)
-             ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version",
-            params![kind.as_str(), name, v],
-        )?,
-        None => db.execute(
-            "DELETE FROM latest WHERE kind = ?1 AND name = ?2",
-            params![kind.as_str(), name],
-        )?,
-    };
+/// Moves `latest` (checking `pointer` against the move, see [`check_pointer`]) and keeps
+/// the pointer beside it; a signed move also raises the package's floor.
+pub fn move_latest(
+    db: &Connection,
+    kind: Kind,
+    name: &str,
+    to: Move<'_>,
+    pointer: Option<&LatestPointer>,
+) -> Result<()> {
+    check_pointer(kind, name, pointer, to, latest_floor(db, kind, name)?)?;
+    match to {
+        Move::Stays => {}
+        Move::To(v) => {
+            db.execute(
+                "INSERT INTO latest (kind, name, version, issued, key, sig)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version,
+                     issued = excluded.issued, key = excluded.key, sig = excluded.sig",
+                params![
+                    kind.as_str(),
+                    name,
+                    v,
+                    pointer.map(|p| p.issued as i64),
+                    pointer.map(|p| &p.signature.key),
+                    pointer.map(|p| &p.signature.sig)
+                ],
+            )?;
+        }
+        Move::Cleared => {
+            db.execute(
+                "DELETE FROM latest WHERE kind = ?1 AND name = ?2",
+                params![kind.as_str(), name],
+            )?;
+        }
+    }
+    if let Some(p) = pointer {
+        db.execute(
+            "UPDATE sequences SET issued = ?3 WHERE kind = ?1 AND name = ?2",
+            params![kind.as_str(), name, p.issued as i64],
+        )?;
+    }
     Ok(())
 }
 
+/// The newest `issued` of a pointer the package accepted (0 if none).
+pub fn latest_floor(db: &Connection, kind: Kind, name: &str) -> Result<u64> {
+    let floor: Option<i64> = db
+        .query_row(
+            "SELECT issued FROM sequences WHERE kind = ?1 AND name = ?2",
+            params![kind.as_str(), name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(floor.unwrap_or(0) as u64)
+}
+
+/// The signed pointer kept beside `latest`, if the move that set it was signed.
+pub fn latest_pointer(db: &Connection, kind: Kind, name: &str) -> Result<Option<LatestPointer>> {
+    Ok(db
+        .query_row(
+            "SELECT version, issued, key, sig FROM latest WHERE kind = ?1 AND name = ?2
+             AND issued IS NOT NULL AND key IS NOT NULL AND sig IS NOT NULL",
+            params![kind.as_str(), name],
+            |r| {
+                Ok(LatestPointer {
+                    version: r.get(0)?,
+                    issued: r.get::<_, i64>(1)? as u64,
+                    signature: Signature {
+                        key: r.get(2)?,
+                        sig: r.get(3)?,
+                    },
+                })
+            },
+        )
+        .optional()?)
+}
+
 /// Where `latest` goes when the version it points at (`leaving`) is yanked or deleted:
-/// the newest other version, by publish order, that is not yanked.
-pub fn fall_back(db: &Connection, kind: Kind, name: &str, leaving: &str) -> Result<()> {
-    let next: Option<String> = db
+/// the newest other version, by publish order, that is not yanked, or none.
+pub fn fall_back(db: &Connection, kind: Kind, name: &str, leaving: &str) -> Result<Option<String>> {
+    Ok(db
         .query_row(
             "SELECT version FROM versions
              WHERE kind = ?1 AND name = ?2 AND version <> ?3 AND yanked = 0
@@ -92,8 +154,7 @@ pub fn fall_back(db: &Connection, kind: Kind, name: &str, leaving: &str) -> Resu
             params![kind.as_str(), name, leaving],
             |r| r.get(0),
         )
-        .optional()?;
-    set_latest(db, kind, name, next.as_deref())
+        .optional()?)
 }
 
 pub fn no_version(kind: Kind, name: &str, version: &str) -> StoreError {

@@ -6,15 +6,19 @@ use pyk_protocol::api::Manifest;
 use pyk_protocol::Kind;
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::queries::{compose, latest_version, localname, manifest_of, set_latest, version_row};
+use super::queries::{
+    compose, latest_floor, latest_pointer, latest_version, localname, manifest_of, version_row,
+};
 use super::{numbering, SqliteRegistry};
 use crate::store::{label, PackageRecord, Result, StoreError};
 
-/// The manifest as stored: what never changes (no yanked flag, no local name).
+/// The manifest as stored: what never changes (no yanked flag, no local name, no
+/// pointer: its signature stays).
 fn stored_form(m: &Manifest) -> Manifest {
     Manifest {
         yanked: false,
         localname: None,
+        latest: None,
         ..m.clone()
     }
 }
@@ -62,6 +66,8 @@ impl SqliteRegistry {
         };
         Ok(PackageRecord {
             versions,
+            pointer: latest_pointer(&tx, kind, name)?,
+            floor: latest_floor(&tx, kind, name)?,
             latest: latest_version(&tx, kind, name)?,
             localname: localname(&tx, kind, name)?,
             used: used(&tx, kind, name)?,
@@ -119,7 +125,33 @@ impl SqliteRegistry {
                 params![kind.as_str(), name, version],
             )?;
         }
-        set_latest(&tx, kind, name, record.latest.as_deref())?;
+        // As recorded, not as a move: the pointer was checked where it was accepted,
+        // and importing it again must not find it stale.
+        match (&record.latest, &record.pointer) {
+            (Some(version), pointer) => tx.execute(
+                "INSERT INTO latest (kind, name, version, issued, key, sig)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (kind, name) DO UPDATE SET version = excluded.version,
+                     issued = excluded.issued, key = excluded.key, sig = excluded.sig",
+                params![
+                    kind.as_str(),
+                    name,
+                    version,
+                    pointer.as_ref().map(|p| p.issued as i64),
+                    pointer.as_ref().map(|p| &p.signature.key),
+                    pointer.as_ref().map(|p| &p.signature.sig)
+                ],
+            )?,
+            (None, _) => tx.execute(
+                "DELETE FROM latest WHERE kind = ?1 AND name = ?2",
+                params![kind.as_str(), name],
+            )?,
+        };
+        tx.execute(
+            "INSERT INTO sequences (kind, name, last, issued) VALUES (?1, ?2, 0, ?3)
+             ON CONFLICT (kind, name) DO UPDATE SET issued = MAX(issued, excluded.issued)",
+            params![kind.as_str(), name, record.floor as i64],
+        )?;
         if let Some(local) = &record.localname {
             tx.execute(
                 "INSERT INTO packages (kind, name, localname) VALUES (?1, ?2, ?3)

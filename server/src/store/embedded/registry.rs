@@ -7,16 +7,18 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionInfo, VersionList};
+use pyk_protocol::api::{
+    LatestPointer, Manifest, NextVersion, PackageSummary, PublishRequest, VersionInfo, VersionList,
+};
 use pyk_protocol::{Kind, Sha256};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::queries::{
-    compose, fall_back, latest_version, localname, manifest_of, no_version, package_exists,
-    set_latest, version_row,
+    compose, fall_back, latest_floor, latest_pointer, latest_version, localname, manifest_of,
+    move_latest, no_version, package_exists, version_row,
 };
 use super::{numbering, schema};
-use crate::store::{label, GcReport, Latest, PackageRecord, Registry, Result, StoreError};
+use crate::store::{label, GcReport, Latest, Move, PackageRecord, Registry, Result, StoreError};
 
 pub struct SqliteRegistry {
     db: Mutex<Connection>,
@@ -101,11 +103,11 @@ impl Registry for SqliteRegistry {
             )
             .optional()?;
         match row {
-            Some((text, yanked)) => Ok(Latest::Manifest(Box::new(compose(
-                &text,
-                yanked,
-                localname(&db, kind, name)?,
-            )?))),
+            Some((text, yanked)) => {
+                let mut manifest = compose(&text, yanked, localname(&db, kind, name)?)?;
+                manifest.latest = latest_pointer(&db, kind, name)?;
+                Ok(Latest::Manifest(Box::new(manifest)))
+            }
             None if package_exists(&db, kind, name)? => Ok(Latest::Unpromoted),
             None => Ok(Latest::NoPackage),
         }
@@ -142,6 +144,7 @@ impl Registry for SqliteRegistry {
                 yanked,
                 artifact_sha256: m.artifact_sha256,
                 format: m.format,
+                signed_by: m.signature.map(|s| s.key),
             });
         }
         Ok(Some(VersionList {
@@ -190,6 +193,8 @@ impl Registry for SqliteRegistry {
             executable: request.executable,
             yanked: false,
             localname: None,
+            signature: request.signature.clone(),
+            latest: None,
         };
         let text = serde_json::to_string(&manifest)?;
         tx.execute(
@@ -206,15 +211,27 @@ impl Registry for SqliteRegistry {
             ],
         )?;
         numbering::record(&tx, kind, name, &manifest.version, seq)?;
-        if request.promote {
-            set_latest(&tx, kind, name, Some(&manifest.version))?;
-        }
+        let to = if request.promote {
+            Move::To(&manifest.version)
+        } else {
+            Move::Stays
+        };
+        move_latest(&tx, kind, name, to, request.latest.as_ref())?;
         manifest.localname = localname(&tx, kind, name)?;
+        if request.promote {
+            manifest.latest = request.latest.clone();
+        }
         tx.commit()?;
         Ok(manifest)
     }
 
-    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest> {
+    fn promote(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (text, yanked) = version_row(&tx, kind, name, version)?
@@ -225,13 +242,21 @@ impl Registry for SqliteRegistry {
                 version: version.to_owned(),
             });
         }
-        set_latest(&tx, kind, name, Some(version))?;
-        let manifest = compose(&text, false, localname(&tx, kind, name)?)?;
+        move_latest(&tx, kind, name, Move::To(version), pointer)?;
+        let mut manifest = compose(&text, false, localname(&tx, kind, name)?)?;
+        manifest.latest = pointer.cloned();
         tx.commit()?;
         Ok(manifest)
     }
 
-    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest> {
+    fn yank(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        yanked: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (text, _) = version_row(&tx, kind, name, version)?
@@ -240,20 +265,31 @@ impl Registry for SqliteRegistry {
             "UPDATE versions SET yanked = ?4 WHERE kind = ?1 AND name = ?2 AND version = ?3",
             params![kind.as_str(), name, version, yanked],
         )?;
-        if yanked && latest_version(&tx, kind, name)?.as_deref() == Some(version) {
-            fall_back(&tx, kind, name, version)?;
-        }
+        let next = if yanked && latest_version(&tx, kind, name)?.as_deref() == Some(version) {
+            Some(fall_back(&tx, kind, name, version)?)
+        } else {
+            None
+        };
+        move_latest(&tx, kind, name, to(&next), pointer)?;
         let manifest = compose(&text, yanked, localname(&tx, kind, name)?)?;
         tx.commit()?;
         Ok(manifest)
     }
 
-    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()> {
+    fn delete_version(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        force: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<()> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if version_row(&tx, kind, name, version)?.is_none() {
             return Err(no_version(kind, name, version));
         }
+        let mut next = None;
         if latest_version(&tx, kind, name)?.as_deref() == Some(version) {
             if !force {
                 return Err(StoreError::IsLatest {
@@ -261,14 +297,23 @@ impl Registry for SqliteRegistry {
                     version: version.to_owned(),
                 });
             }
-            fall_back(&tx, kind, name, version)?;
+            next = Some(fall_back(&tx, kind, name, version)?);
         }
+        move_latest(&tx, kind, name, to(&next), pointer)?;
         tx.execute(
             "DELETE FROM versions WHERE kind = ?1 AND name = ?2 AND version = ?3",
             params![kind.as_str(), name, version],
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn next(&self, kind: Kind, name: &str) -> Result<NextVersion> {
+        let db = self.db();
+        Ok(NextVersion {
+            version: numbering::next_number(&db, kind, name)?,
+            latest_issued: latest_floor(&db, kind, name)?,
+        })
     }
 
     fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()> {
@@ -346,5 +391,14 @@ impl Registry for SqliteRegistry {
         let watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
         let version: i64 = watch.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         Ok(Some(version.to_string()))
+    }
+}
+
+/// Where a yank or delete takes `latest`: nowhere new (`None`), or where it falls back.
+fn to(next: &Option<Option<String>>) -> Move<'_> {
+    match next {
+        None => Move::Stays,
+        Some(Some(v)) => Move::To(v),
+        Some(None) => Move::Cleared,
     }
 }

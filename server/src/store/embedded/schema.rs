@@ -53,8 +53,8 @@ CREATE TABLE IF NOT EXISTS packages (
 );
 ";
 
-/// `PRAGMA user_version` once [`MIGRATE_1`] has run.
-const SCHEMA_VERSION: i64 = 1;
+/// `PRAGMA user_version` once every migration has run.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Brings a store written before `used_versions` existed up to date. Such a store only
 /// ever had automatic versions, so every number up to a package's `sequences.last` was
@@ -70,6 +70,19 @@ WITH RECURSIVE n (kind, name, i, last) AS (
 INSERT OR IGNORE INTO used_versions (kind, name, version)
     SELECT kind, name, CAST(i AS TEXT) FROM n;
 PRAGMA user_version = 1;
+";
+
+/// Signatures (issue 9). A version's signature lives inside its manifest JSON, which
+/// needs no column. The signed pointer of the move that set `latest` is kept beside the
+/// pointer (`issued`, `key`, `sig`, all NULL for an unsigned move), and `sequences`,
+/// which never goes away, keeps the newest `issued` the package ever accepted, so that
+/// pointers only go forward even across a cleared `latest`.
+const MIGRATE_2: &str = "
+ALTER TABLE latest ADD COLUMN issued INTEGER;
+ALTER TABLE latest ADD COLUMN key TEXT;
+ALTER TABLE latest ADD COLUMN sig TEXT;
+ALTER TABLE sequences ADD COLUMN issued INTEGER NOT NULL DEFAULT 0;
+PRAGMA user_version = 2;
 ";
 
 /// Opens the registry's database with the settings every connection needs, creating
@@ -88,8 +101,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(SCHEMA)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < SCHEMA_VERSION {
+    if version < 1 {
         tx.execute_batch(MIGRATE_1)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.execute_batch(MIGRATE_2)?;
     }
     tx.commit()?;
     Ok(())

@@ -78,6 +78,8 @@ fn request(blobs: &[(&str, u64)]) -> PublishRequest {
         promote: true,
         format: "pyk".into(),
         executable: true,
+        signature: None,
+        latest: None,
     }
 }
 
@@ -172,27 +174,29 @@ fn versions_promote_yank_delete() {
     ));
 
     // Rollback, then yanking the latest falls back to the newest not yanked.
-    store.promote(Kind::Run, "x", "1").unwrap();
+    store.promote(Kind::Run, "x", "1", None).unwrap();
     assert_eq!(latest(&store, "x").as_deref(), Some("1"));
-    let yanked = store.yank(Kind::Run, "x", "1", true).unwrap();
+    let yanked = store.yank(Kind::Run, "x", "1", true, None).unwrap();
     assert!(yanked.yanked);
     assert_eq!(latest(&store, "x").as_deref(), Some("8"));
     assert!(matches!(
-        store.promote(Kind::Run, "x", "1"),
+        store.promote(Kind::Run, "x", "1", None),
         Err(StoreError::Yanked { .. })
     ));
     assert!(store.version(Kind::Run, "x", "1").unwrap().unwrap().yanked);
     assert!(matches!(
-        store.promote(Kind::Run, "x", "9"),
+        store.promote(Kind::Run, "x", "9", None),
         Err(StoreError::NoVersion { .. })
     ));
 
     // The latest is deleted only by force; a deleted string stays used.
     assert!(matches!(
-        store.delete_version(Kind::Run, "x", "8", false),
+        store.delete_version(Kind::Run, "x", "8", false, None),
         Err(StoreError::IsLatest { .. })
     ));
-    store.delete_version(Kind::Run, "x", "8", true).unwrap();
+    store
+        .delete_version(Kind::Run, "x", "8", true, None)
+        .unwrap();
     assert_eq!(latest(&store, "x").as_deref(), Some("7"));
     assert!(matches!(
         publish(&explicit(&blobs, "8", true)),
@@ -218,11 +222,11 @@ fn versions_promote_yank_delete() {
 
     // Yanking every version leaves nothing promoted; the package still exists.
     for v in ["1.4.0", "7", "9"] {
-        store.yank(Kind::Run, "x", v, true).unwrap();
+        store.yank(Kind::Run, "x", v, true, None).unwrap();
     }
     assert_eq!(store.current(Kind::Run, "x").unwrap(), Latest::Unpromoted);
     assert_eq!(store.list().unwrap()[0].version, "");
-    store.yank(Kind::Run, "x", "7", false).unwrap();
+    store.yank(Kind::Run, "x", "7", false, None).unwrap();
     assert_eq!(store.current(Kind::Run, "x").unwrap(), Latest::Unpromoted);
 
     // A local name alone makes a package, without making it listed.

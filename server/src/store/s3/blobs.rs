@@ -9,13 +9,17 @@ use std::time::Duration;
 use pyk_protocol::Sha256;
 use pyk_s3::repo::{BlobUpload, Repo};
 
-use crate::store::{BlobRead, BlobStore, GcReport, Result, StagedBlob};
+use crate::store::{BlobRead, BlobStat, BlobStore, GcReport, Result, StagedBlob};
 
 pub struct S3Blobs(pub Arc<Repo>);
 
 impl BlobStore for S3Blobs {
-    fn stored_len(&self, sha256: &Sha256) -> Result<Option<u64>> {
-        Ok(self.0.blob_len(sha256)?)
+    /// The object's ETag is its change stamp: an upload (a replacement too) changes it.
+    fn stat(&self, sha256: &Sha256) -> Result<Option<BlobStat>> {
+        Ok(self.0.blob_info(sha256)?.map(|info| BlobStat {
+            len: info.len,
+            stamp: info.etag,
+        }))
     }
 
     fn read(&self, sha256: &Sha256) -> Result<Option<BlobRead>> {

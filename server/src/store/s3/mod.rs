@@ -8,6 +8,7 @@
 //! them after a day).
 
 mod blobs;
+mod nonces;
 mod registry;
 
 use std::sync::Arc;
@@ -31,7 +32,8 @@ pub fn open(settings: &Settings, location: &Location, mode: ModeSetting) -> Resu
     let description = format!("{location} at {} ({how})", settings.endpoint_url());
     Ok(Store::new(
         Box::new(blobs::S3Blobs(repo.clone())),
-        Box::new(registry::S3Registry(repo)),
+        Box::new(registry::S3Registry(repo.clone())),
         description,
-    ))
+    )
+    .with_shared_nonces(Arc::new(nonces::S3Nonces(repo))))
 }

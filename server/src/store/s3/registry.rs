@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use pyk_protocol::api::{Manifest, PackageSummary, PublishRequest, VersionList};
+use pyk_protocol::api::{
+    LatestPointer, Manifest, NextVersion, PackageSummary, PublishRequest, VersionList,
+};
 use pyk_protocol::{Kind, Sha256};
 use pyk_s3::repo::{Current, Import, Repo};
 
@@ -47,16 +49,40 @@ impl Registry for S3Registry {
         Ok(self.0.publish(kind, name, request, publisher, now)?)
     }
 
-    fn promote(&self, kind: Kind, name: &str, version: &str) -> Result<Manifest> {
-        Ok(self.0.promote(kind, name, version)?)
+    fn promote(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
+        Ok(self.0.promote(kind, name, version, pointer)?)
     }
 
-    fn yank(&self, kind: Kind, name: &str, version: &str, yanked: bool) -> Result<Manifest> {
-        Ok(self.0.yank(kind, name, version, yanked)?)
+    fn yank(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        yanked: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
+        Ok(self.0.yank(kind, name, version, yanked, pointer)?)
     }
 
-    fn delete_version(&self, kind: Kind, name: &str, version: &str, force: bool) -> Result<()> {
-        Ok(self.0.delete_version(kind, name, version, force)?)
+    fn delete_version(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        force: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<()> {
+        Ok(self.0.delete_version(kind, name, version, force, pointer)?)
+    }
+
+    fn next(&self, kind: Kind, name: &str) -> Result<NextVersion> {
+        Ok(self.0.next(kind, name)?)
     }
 
     fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()> {
@@ -85,14 +111,18 @@ impl Registry for S3Registry {
             return Ok(PackageRecord {
                 versions: Vec::new(),
                 latest: None,
+                pointer: None,
+                floor: 0,
                 localname: None,
                 used: Vec::new(),
             });
         };
-        let mut used = index.used;
+        let mut used = index.used.clone();
         used.sort();
         Ok(PackageRecord {
             versions,
+            pointer: index.current_pointer().cloned(),
+            floor: index.floor,
             latest: index.latest,
             localname: index.localname,
             used,
@@ -103,6 +133,8 @@ impl Registry for S3Registry {
         let import = Import {
             versions: &record.versions,
             latest: record.latest.as_deref(),
+            pointer: record.pointer.as_ref(),
+            floor: record.floor,
             localname: record.localname.as_deref(),
             used: &record.used,
         };

@@ -1,0 +1,216 @@
+//! Which publishers this machine trusts, and the check every manifest passes before
+//! anything of it runs or is imported: fresh from a server, read back from the cache,
+//! or pinned.
+//!
+//! A manifest passes when its version statement is signed by a key trusted for the
+//! package (the package's own list if it has one, else the machine's), and, for an
+//! answer about `latest`, when the move that made it the latest is signed by such a key
+//! too and is not older than the newest move this machine already accepted for the
+//! package. That last rule is the rollback protection: a server or a man in the middle
+//! holding an old, genuinely signed pointer cannot hand it out again. The newest
+//! accepted `issued` of each package is kept in a small file per package under the
+//! directory given to [`Trust::remembering`].
+//!
+//! A machine with no trusted keys at all checks nothing ([`Verdict::Unchecked`]): the
+//! caller warns.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use pyk_crypto::sign::PublicKey;
+use pyk_protocol::api::{Manifest, Signature};
+use pyk_protocol::statement::Statement;
+
+/// What a manifest is, for [`Trust::verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Read back from this machine's cache, or asked for by version: its own signature.
+    Version,
+    /// A server's answer about `latest`: also the signed pointer, and no rollback.
+    Latest,
+}
+
+/// What the check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Signed by this trusted key.
+    Signed(PublicKey),
+    /// No keys are trusted here: nothing was checked.
+    Unchecked,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("{what} is not signed, and this machine runs only what a key it trusts signed")]
+    Unsigned { what: String },
+    #[error("{what} is signed by {key}, which this machine does not trust for {package}")]
+    Untrusted {
+        what: String,
+        key: String,
+        package: String,
+    },
+    #[error("{what} does not match its signature (by {key}): it was changed after it was signed")]
+    Forged { what: String, key: String },
+    #[error(
+        "{what} is older than the latest this machine already accepted (version {seen}, \
+         issued {seen_issued} ms; this one {issued} ms): refusing a rollback"
+    )]
+    Rollback {
+        what: String,
+        issued: u64,
+        seen: String,
+        seen_issued: u64,
+    },
+    #[error("cannot {doing}")]
+    Io {
+        doing: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The keys this machine trusts.
+#[derive(Debug, Default, Clone)]
+pub struct Trust {
+    everyone: Vec<PublicKey>,
+    per_package: BTreeMap<String, Vec<PublicKey>>,
+    floors: Option<PathBuf>,
+}
+
+impl Trust {
+    /// `everyone`: trusted for every package; `per_package`: package name (of either
+    /// kind) → the only keys trusted for it.
+    pub fn new(everyone: Vec<PublicKey>, per_package: BTreeMap<String, Vec<PublicKey>>) -> Trust {
+        Trust {
+            everyone,
+            per_package,
+            floors: None,
+        }
+    }
+
+    /// Keeps the newest accepted `latest` of each package under `dir`.
+    pub fn remembering(mut self, dir: PathBuf) -> Trust {
+        self.floors = Some(dir);
+        self
+    }
+
+    /// Whether no key is trusted at all (nothing is checked).
+    pub fn is_empty(&self) -> bool {
+        self.everyone.is_empty() && self.per_package.values().all(Vec::is_empty)
+    }
+
+    fn keys_for(&self, name: &str) -> &[PublicKey] {
+        self.per_package.get(name).unwrap_or(&self.everyone)
+    }
+
+    /// Checks `manifest` before anything of it is used.
+    pub fn verify(&self, manifest: &Manifest, answer: Answer) -> Result<Verdict, TrustError> {
+        if self.is_empty() {
+            return Ok(Verdict::Unchecked);
+        }
+        let package = format!("{} {}", manifest.kind, manifest.name);
+        let what = format!("{package} version {}", manifest.version);
+        let key = self.check(
+            &package,
+            &what,
+            &manifest.statement(),
+            manifest.signature.as_ref(),
+        )?;
+        if answer == Answer::Latest {
+            let what = format!(
+                "the move of {package}'s latest to version {}",
+                manifest.version
+            );
+            let pointer = manifest
+                .latest
+                .as_ref()
+                .filter(|p| p.version == manifest.version)
+                .ok_or_else(|| TrustError::Unsigned { what: what.clone() })?;
+            let statement = pointer.statement(manifest.kind, &manifest.name);
+            self.check(&package, &what, &statement, Some(&pointer.signature))?;
+            self.advance(manifest, pointer.issued, &what)?;
+        }
+        Ok(Verdict::Signed(key))
+    }
+
+    /// The trusted key that signed `statement`, or why not.
+    fn check(
+        &self,
+        package: &str,
+        what: &str,
+        statement: &impl Statement,
+        signature: Option<&Signature>,
+    ) -> Result<PublicKey, TrustError> {
+        let signature = signature.ok_or_else(|| TrustError::Unsigned {
+            what: what.to_owned(),
+        })?;
+        let name = package.split_once(' ').map_or(package, |(_, n)| n);
+        let key = PublicKey::parse(&signature.key)
+            .ok()
+            .filter(|k| self.keys_for(name).contains(k))
+            .ok_or_else(|| TrustError::Untrusted {
+                what: what.to_owned(),
+                key: signature.key.clone(),
+                package: package.to_owned(),
+            })?;
+        key.verify(statement, &signature.sig)
+            .map_err(|_| TrustError::Forged {
+                what: what.to_owned(),
+                key: signature.key.clone(),
+            })?;
+        Ok(key)
+    }
+
+    /// Refuses a pointer older than the newest accepted for the package, else makes it
+    /// the newest. Under a lock, so that two runs cannot lower it.
+    fn advance(&self, manifest: &Manifest, issued: u64, what: &str) -> Result<(), TrustError> {
+        let Some(dir) = &self.floors else {
+            return Ok(());
+        };
+        let dir = dir.join(manifest.kind.as_str());
+        let io = |doing: String| move |source| TrustError::Io { doing, source };
+        fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
+        let path = dir.join(&manifest.name);
+        let lock_path = dir.join(format!(".{}.lock", manifest.name));
+        let lock =
+            File::create(&lock_path).map_err(io(format!("write {}", lock_path.display())))?;
+        lock.lock()
+            .map_err(io(format!("lock {}", lock_path.display())))?;
+        let seen = match fs::read_to_string(&path) {
+            Ok(text) => parse_floor(&text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(format!("read {}", path.display()))(e)),
+        };
+        if let Some((seen_issued, seen)) = seen {
+            // Equal times are one statement seen again; a different version under the
+            // same time is not one the server would have accepted.
+            if issued < seen_issued || (issued == seen_issued && seen != manifest.version) {
+                return Err(TrustError::Rollback {
+                    what: what.to_owned(),
+                    issued,
+                    seen,
+                    seen_issued,
+                });
+            }
+            if issued == seen_issued {
+                return Ok(());
+            }
+        }
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(io(format!("write in {}", dir.display())))?;
+        writeln!(tmp, "{issued} {}", manifest.version)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(io(format!("write {}", path.display())))?;
+        tmp.persist(&path)
+            .map_err(|e| io(format!("write {}", path.display()))(e.error))?;
+        Ok(())
+    }
+}
+
+/// `"<issued> <version>"`; anything else counts as nothing seen.
+fn parse_floor(text: &str) -> Option<(u64, String)> {
+    let (issued, version) = text.trim().split_once(' ')?;
+    Some((issued.parse().ok()?, version.to_owned()))
+}

@@ -1,0 +1,39 @@
+//! Signatures that come with a request are checked for what the server can know: that
+//! each is valid for the key it names, over the statement the request makes. Whether
+//! that key is trusted is every client's own decision (the server holds no list); a
+//! malformed or mismatched signature is refused here so that no client is ever served
+//! one.
+
+use pyk_crypto::sign;
+use pyk_protocol::api::{LatestPointer, PublishRequest};
+use pyk_protocol::Kind;
+
+use crate::routes::{check_version, ApiError};
+
+/// 400 unless the publish's version signature, if any, holds.
+pub fn check_publish(kind: Kind, name: &str, request: &PublishRequest) -> Result<(), ApiError> {
+    if let Some(signature) = &request.signature {
+        let Some(version) = &request.version else {
+            return Err(ApiError::bad_request(
+                "a signed publish names its version (GET …/next tells the automatic one)",
+            ));
+        };
+        sign::check(&request.statement(kind, name, version), signature)
+            .map_err(|e| ApiError::bad_request(format!("the version's signature: {e}")))?;
+    }
+    check_pointer(kind, name, request.latest.as_ref())
+}
+
+/// 400 unless a signed pointer, if any, holds.
+pub fn check_pointer(
+    kind: Kind,
+    name: &str,
+    pointer: Option<&LatestPointer>,
+) -> Result<(), ApiError> {
+    if let Some(p) = pointer {
+        check_version(&p.version)?;
+        sign::check(&p.statement(kind, name), &p.signature)
+            .map_err(|e| ApiError::bad_request(format!("the latest statement's signature: {e}")))?;
+    }
+    Ok(())
+}

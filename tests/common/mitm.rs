@@ -1,0 +1,111 @@
+//! A man in the middle for the end-to-end tests: a TCP proxy on 127.0.0.1 in front of a
+//! real server that passes every exchange through, after letting the test rewrite the
+//! request head (`on_request`) and the response body (`on_response`). It speaks just
+//! enough HTTP/1.1 for pyk's runners: bodies with a Content-Length, keep-alive.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+/// Rewrites a request head (request line and headers, up to the blank line).
+pub type OnRequest = Arc<dyn Fn(&mut String) + Send + Sync>;
+/// Given the request head, rewrites the response head and body (the proxy sets the
+/// Content-Length to fit).
+pub type OnResponse = Arc<dyn Fn(&str, &mut String, &mut Vec<u8>) + Send + Sync>;
+
+/// Listens for as long as the test runs; returns its `http://` URL.
+pub fn proxy(upstream: &str, on_request: OnRequest, on_response: OnResponse) -> String {
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let (upstream, on_request, on_response) =
+                (upstream.clone(), on_request.clone(), on_response.clone());
+            std::thread::spawn(move || relay(client, &upstream, &*on_request, &*on_response));
+        }
+    });
+    url
+}
+
+fn relay(
+    client: TcpStream,
+    upstream: &str,
+    on_request: &dyn Fn(&mut String),
+    on_response: &dyn Fn(&str, &mut String, &mut Vec<u8>),
+) -> Option<()> {
+    let server = TcpStream::connect(upstream).ok()?;
+    let mut to_client = client.try_clone().ok()?;
+    let mut to_server = server.try_clone().ok()?;
+    let mut from_client = BufReader::new(client);
+    let mut from_server = BufReader::new(server);
+    loop {
+        let mut request = head(&mut from_client)?;
+        let mut body = vec![0u8; length(&request)];
+        from_client.read_exact(&mut body).ok()?;
+        on_request(&mut request);
+        to_server.write_all(request.as_bytes()).ok()?;
+        to_server.write_all(&body).ok()?;
+        let mut response = head(&mut from_server)?;
+        let no_body = |response: &str| {
+            request.starts_with("HEAD ")
+                || response.starts_with("HTTP/1.1 304")
+                || response.starts_with("HTTP/1.1 204")
+        };
+        let mut body = vec![
+            0u8;
+            if no_body(&response) {
+                0
+            } else {
+                length(&response)
+            }
+        ];
+        from_server.read_exact(&mut body).ok()?;
+        on_response(&request, &mut response, &mut body);
+        if !no_body(&response) {
+            response = with_length(&response, body.len());
+        }
+        to_client.write_all(response.as_bytes()).ok()?;
+        to_client.write_all(&body).ok()?;
+    }
+}
+
+/// A message head, up to and including the blank line; `None` at the end of the stream.
+fn head(from: &mut impl BufRead) -> Option<String> {
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        if from.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        text.push_str(&line);
+        if line == "\r\n" {
+            return Some(text);
+        }
+    }
+}
+
+fn length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0)
+}
+
+fn with_length(head: &str, len: usize) -> String {
+    let mut lines: Vec<String> = head
+        .lines()
+        .filter(|l| {
+            !l.is_empty()
+                && !l
+                    .split_once(':')
+                    .is_some_and(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        })
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("content-length: {len}"));
+    lines.join("\r\n") + "\r\n\r\n"
+}

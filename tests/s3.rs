@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::repo::*;
 use common::*;
+use pyk_protocol::api::Manifest;
 use pyk_s3::seaweedfs;
 use pyk_server::store::{Store, StoreConfig};
 
@@ -192,6 +193,67 @@ fn a_serverless_client_runs_imports_and_pulls_from_the_bucket() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v2 app 2.0 b\n");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning") && err.contains("cached"), "{err}");
+}
+
+/// A bucket reader has no server to vouch for anything, and anyone with the bucket's
+/// write credentials can rewrite its objects: signatures are what it believes. The
+/// signed move that set `latest` is kept in the index and checked like a server's; a
+/// replayed old index is a rollback; a moved `latest` nobody signed, and a version
+/// object changed after it was signed, are refused, fresh or pinned.
+#[test]
+fn a_bucket_reader_believes_signatures_not_the_bucket() {
+    let Some(aws) = aws() else { return };
+    let bucket = store_url("signed");
+    let weed = seaweedfs::shared().unwrap().bucket();
+    let object = |path: &str| format!("cli-tests/signed/packages/run/app/{path}");
+    let get = |path: &str| match weed.get_bytes(&object(path), None).unwrap() {
+        pyk_s3::Fetched::Found { bytes, .. } => bytes,
+        other => panic!("{path}: {other:?}"),
+    };
+    let put = |path: &str, bytes: &[u8]| {
+        weed.put(&object(path), bytes, pyk_s3::Condition::Always)
+            .unwrap();
+    };
+    publish_to(&bucket, &aws, app("v1").path(), &[]);
+    let old_index = get("index.json");
+    publish_to(&bucket, &aws, app("v2").path(), &[]);
+    let index = get("index.json");
+    let parsed: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    assert_eq!(parsed["latest"], "2", "{parsed}");
+    assert_eq!(parsed["pointer"]["version"], "2", "{parsed}");
+    let client = machine(&bucket);
+    assert_eq!(ok(pyk(&client, &aws).arg("app")), "v2 app 2\n");
+
+    // The index as it was after version 1: genuinely signed, and old.
+    put("index.json", &old_index);
+    let err = fails(pyk(&client, &aws).arg("app"));
+    assert!(err.contains("refusing a rollback"), "{err}");
+    // `latest` moved by someone who cannot sign: the pointer kept names another version.
+    let mut moved = parsed.clone();
+    moved["latest"] = "1".into();
+    put("index.json", &serde_json::to_vec(&moved).unwrap());
+    let err = fails(pyk(&machine(&bucket), &aws).arg("app"));
+    assert!(err.contains("is not signed"), "{err}");
+    put("index.json", &index);
+
+    // Version 2's object rewritten to name version 1's (genuinely signed) bytes.
+    let v1: Manifest = serde_json::from_slice(&get("versions/1.json")).unwrap();
+    let genuine = get("versions/2.json");
+    let mut v2: Manifest = serde_json::from_slice(&genuine).unwrap();
+    v2.artifact_sha256 = v1.artifact_sha256;
+    v2.blobs = v1.blobs;
+    v2.size = v1.size;
+    put("versions/2.json", &serde_json::to_vec(&v2).unwrap());
+    let fresh = machine(&bucket);
+    for args in [&["app"][..], &["app@2"], &["pull", "app", "--version", "2"]] {
+        let err = fails(pyk(&fresh, &aws).args(args).current_dir(fresh.home.path()));
+        assert!(
+            err.contains("does not match its signature"),
+            "{args:?}: {err}"
+        );
+    }
+    put("versions/2.json", &genuine);
+    assert_eq!(ok(pyk(&fresh, &aws).arg("app")), "v2 app 2\n");
 }
 
 /// Every package of a store as a comparable whole: records and blob bytes.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    for dir in ["stub", "artifact", "protocol"] {
+    for dir in ["stub", "artifact", "cache", "static", "protocol"] {
         println!("cargo:rerun-if-changed={dir}");
     }
     println!("cargo:rerun-if-changed=Cargo.lock");
@@ -25,6 +25,9 @@ fn main() {
         rustflags.push('\x1f');
     }
     rustflags.push_str("-Crelocation-model=static");
+    // An explicit target keeps those flags off the host crates (proc macros such as
+    // thiserror's), which must stay position-independent.
+    let target = env::var("TARGET").expect("cargo sets TARGET");
     let status = Command::new(cargo)
         .args([
             "build",
@@ -33,6 +36,8 @@ fn main() {
             "pyk-stub",
             "--profile",
             "stub",
+            "--target",
+            &target,
             "--manifest-path",
         ])
         .arg(manifest.join("Cargo.toml"))
@@ -46,6 +51,9 @@ fn main() {
         .status()
         .expect("cannot run cargo to build the stub");
     assert!(status.success(), "building the stub failed");
-    std::fs::copy(target_dir.join("stub/pyk-stub"), out.join("pyk-stub"))
-        .expect("stub binary missing");
+    std::fs::copy(
+        target_dir.join(&target).join("stub/pyk-stub"),
+        out.join("pyk-stub"),
+    )
+    .expect("stub binary missing");
 }

@@ -24,8 +24,20 @@ pub enum Command {
     /// Build one self-contained executable from pyk.toml, pyproject.toml, a script or --entry.
     ///
     /// The artifact runs on any Linux x86_64 machine with no Python installed:
-    /// `./dist/NAME args…`. A library artifact is also importable through zipimport.
+    /// `./dist/NAME args…`. A published library is importable with `from pyk import NAME`.
     Build(BuildArgs),
+    /// Show what an artifact holds (trailer, runtime, layers, resolved dependencies, entry,
+    /// build time) and check every hash, naming the part that does not match.
+    Inspect {
+        /// An artifact file, or the name of a published package.
+        what: String,
+        /// The library of that name rather than the program (with a package name).
+        #[arg(long)]
+        lib: bool,
+    },
+    /// Manage the cache: unpacked runtimes, dependencies and apps, fetched packages.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Build and upload to the repository (also `pyk --build`).
     Publish(PublishArgs),
     /// Store any file (tarball, script, binary) as a version of a package.
@@ -152,7 +164,8 @@ pub enum Command {
         #[arg(long, default_value = "python3")]
         python: PathBuf,
     },
-    /// Print the path of the current cached artifact of a package (used by the Python hook).
+    /// Print the unpacked app (and dependency) directories of a package's current version,
+    /// one a line (used by the Python hook).
     #[command(hide = true)]
     Resolve {
         kind: String,
@@ -180,6 +193,30 @@ pub enum Command {
     Runtime(RuntimeCommand),
     #[command(external_subcommand)]
     External(Vec<OsString>),
+}
+
+#[derive(Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache directory pyk uses.
+    Dir,
+    /// List the cache's entries with their size and last use.
+    List,
+    /// Print how much the cache holds.
+    Size,
+    /// Remove entries not used for a while, or the least recently used beyond a size.
+    /// Entries a running program uses are kept.
+    Prune {
+        /// Remove entries unused for longer than this (e.g. 30d, 12h; default 30d when no
+        /// --max-size is given).
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Then remove the least recently used until each cache directory holds at most
+        /// this much (e.g. 2GiB, 500MB).
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<String>,
+    },
+    /// Remove everything no running program uses.
+    Clean,
 }
 
 #[derive(clap::Args)]

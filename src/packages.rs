@@ -1,20 +1,21 @@
-//! The client's cache of published packages, under the pyk cache root:
+//! The client's cache of published packages, in the cache's buckets:
 //!
 //! ```text
-//! packages/<kind>/<name>.json   the manifest of the latest version last fetched (the ETag source)
-//! packages/<kind>/<name>@<version>.json   every version fetched (versions never change)
-//! artifacts/<sha256>            assembled executables, named by their content hash
-//! blobs/<sha256>                decrypted blobs, so a runtime layer is fetched once
+//! packages-v1/<kind>/<name>.json   the manifest of the latest version last fetched (the ETag source)
+//! packages-v1/<kind>/<name>@<version>.json   every version fetched (versions never change)
+//! artifacts-v1/<sha256>            assembled executables, named by their content hash
+//! blobs-v1/<sha256>                decrypted blobs, so a runtime layer is fetched once
 //! ```
-//! Every file is written beside its final place and renamed in, so a process starting
-//! while an update lands execs either the old artifact or the new one, never a part.
+//! Every file goes through the cache's atomic-file helper: written beside its final place,
+//! closed, renamed in. An artifact is named by its content and never replaced, so a hundred
+//! processes fetching the same version at once all end up exec'ing the same complete file.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use pyk_cache::{write_file, Bucket, EntryLock, Existing};
 use pyk_client::{Answer, Client, Progress, Trust};
 use pyk_protocol::api::Manifest;
 use sha2::{Digest, Sha256};
@@ -35,11 +36,16 @@ impl Packages {
             Some(v) => format!("{name}@{v}.json"),
             None => format!("{name}.json"),
         };
-        self.root.join("packages").join(kind).join(file)
+        self.root
+            .join(Bucket::Packages.dir_name())
+            .join(kind)
+            .join(file)
     }
 
     pub fn artifact_path(&self, artifact_sha256: &str) -> PathBuf {
-        self.root.join("artifacts").join(artifact_sha256)
+        self.root
+            .join(Bucket::Artifacts.dir_name())
+            .join(artifact_sha256)
     }
 
     /// The manifest of the cached latest (or given) version, if its artifact is still
@@ -82,7 +88,7 @@ impl Packages {
         if dest.is_file() {
             return Ok(());
         }
-        copy_atomic(file, &dest, mode_of(manifest))
+        copy_content_named(file, &dest, mode_of(manifest))
     }
 
     /// Makes the artifact of `manifest` present, downloading the blobs it lacks.
@@ -106,7 +112,18 @@ impl Packages {
         if dest.is_file() {
             return Ok(dest);
         }
-        let blobs_dir = self.root.join("blobs");
+        // One process downloads and assembles; others starting the same version wait here
+        // and then find the artifact in place.
+        let lock_path = dest.with_file_name(format!("{}.lock", manifest.artifact_sha256));
+        if let Some(dir) = lock_path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let _lock = EntryLock::exclusive(&lock_path)
+            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        if dest.is_file() {
+            return Ok(dest);
+        }
+        let blobs_dir = self.root.join(Bucket::Blobs.dir_name());
         let mut parts = Vec::new();
         for blob in &manifest.blobs {
             let Ok(sha256) = blob.sha256.parse() else {
@@ -122,39 +139,31 @@ impl Packages {
                 client.download_blob(&sha256, blob.size, &blobs_dir, progress)?
             });
         }
-        let dir = dest.parent().context("artifact path has no parent")?;
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".assemble-")
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot write in {}", dir.display()))?;
-        let mut hasher = Sha256::new();
-        for part in &parts {
-            let mut src =
-                File::open(part).with_context(|| format!("cannot read {}", part.display()))?;
-            io::copy(&mut src, &mut Tee(tmp.as_file_mut(), &mut hasher))
-                .with_context(|| format!("cannot write {}", dest.display()))?;
-        }
-        let actual = pyk_artifact::trailer::hex(&hasher.finalize());
-        if actual != manifest.artifact_sha256 {
-            bail!(
+        let mut failure = None;
+        write_file(&dest, mode_of(manifest), Existing::Keep, |file| {
+            let mut hasher = Sha256::new();
+            for part in &parts {
+                let mut src = File::open(part)?;
+                io::copy(&mut src, &mut Tee(file, &mut hasher))?;
+            }
+            let actual = pyk_protocol::digest::hex(&hasher.finalize());
+            if actual == manifest.artifact_sha256 {
+                return Ok(());
+            }
+            failure = Some(actual);
+            Err(io::ErrorKind::InvalidData.into())
+        })
+        .or_else(|e| match &failure {
+            Some(actual) => bail!(
                 "refusing {} {} version {}: the assembled file hashes to {actual}, the manifest says {}",
                 manifest.kind,
                 manifest.name,
                 manifest.version,
                 manifest.artifact_sha256
-            );
-        }
-        let file = tmp.as_file();
-        file.set_permissions(fs::Permissions::from_mode(mode_of(manifest)))?;
-        file.sync_all()?;
-        // Named by its content: one already there (another runner assembled it first)
-        // is the same bytes, and may be running; it is never replaced.
-        match tmp.persist_noclobber(&dest) {
-            Ok(_) => Ok(dest),
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(dest),
-            Err(e) => Err(e.error).with_context(|| format!("cannot write {}", dest.display())),
-        }
+            ),
+            None => Err(e).with_context(|| format!("cannot write {}", dest.display())),
+        })?;
+        Ok(dest)
     }
 }
 
@@ -167,41 +176,27 @@ pub fn mode_of(manifest: &Manifest) -> u32 {
     }
 }
 
-/// Writes `bytes` to `path` atomically (see [`replace_atomic`]).
+/// Writes `bytes` to `path` atomically, replacing what is there.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    replace_atomic(path, mode, |f| f.write_all(bytes))
+    write_file(path, mode, Existing::Replace, |f| f.write_all(bytes))?;
+    Ok(())
 }
 
-/// Copies `src` to `dest` atomically (see [`replace_atomic`]).
+/// Copies `src` to `dest` atomically, replacing what is there.
 pub fn copy_atomic(src: &Path, dest: &Path, mode: u32) -> Result<()> {
     let mut from = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
-    replace_atomic(dest, mode, |f| io::copy(&mut from, f).map(drop))
+    write_file(dest, mode, Existing::Replace, |f| {
+        io::copy(&mut from, f).map(drop)
+    })?;
+    Ok(())
 }
 
-/// Fills a temp file beside `path`, syncs it and renames it over `path`: readers see the
-/// old file or the new one, never a part, and a failure leaves the old one untouched.
-fn replace_atomic(
-    path: &Path,
-    mode: u32,
-    fill: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pyk-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let file = tmp.as_file_mut();
-    let written = fill(file)
-        .and_then(|()| file.set_permissions(fs::Permissions::from_mode(mode)))
-        .and_then(|()| file.sync_all());
-    written.with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+/// Copies `src` to a content-named `dest`, unless a copy is already there.
+fn copy_content_named(src: &Path, dest: &Path, mode: u32) -> Result<()> {
+    let mut from = File::open(src).with_context(|| format!("cannot read {}", src.display()))?;
+    write_file(dest, mode, Existing::Keep, |f| {
+        io::copy(&mut from, f).map(drop)
+    })?;
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! Uploading: `pyk publish` (`pyk --build`) for artifacts, `pyk push` for any file.
 //!
-//! An artifact is published as three blobs, `[stub][runtime layer][payload + trailer]`,
-//! each named by the sha256 of its bytes: the server stores each once, so a new version
-//! of an app uploads only its payload, and ten apps on one runtime share its layer. A
+//! An artifact is published as blobs split at its layer boundaries, `[stub][each
+//! layer][pylock.toml + trailer]`, each named by the sha256 of its bytes (so a layer's blob
+//! name is the layer's sha256): the server stores each once, so a new version of an app
+//! uploads only its app layer and trailer, and ten apps on one runtime share its layer. A
 //! pushed file is one blob.
 
 use std::fs::File;
@@ -79,20 +80,22 @@ pub fn publish(
     let upload = Upload {
         file: artifact,
         package: PackageRef::new(trailer.kind, &trailer.name)?,
-        // Consecutive by construction (pyk writes the payload right after the layer).
-        ranges: vec![
-            (0, trailer.runtime.offset),
-            (
-                trailer.runtime.offset,
-                trailer.payload.offset - trailer.runtime.offset,
-            ),
-            (trailer.payload.offset, size - trailer.payload.offset),
-        ],
+        ranges: blob_ranges(&trailer, size),
         python: format!("{}.{}", trailer.python.0, trailer.python.1),
         format: FORMAT_PYK,
         executable: true,
     };
     send(&upload, release, config, cache_root, progress)
+}
+
+/// `[stub][each layer][the rest]`: contiguous from byte 0 to `size`, as the trailer's
+/// checks guarantee.
+fn blob_ranges(trailer: &Trailer, size: u64) -> Vec<(u64, u64)> {
+    let mut ranges = vec![(0, trailer.stub_len())];
+    ranges.extend(trailer.layers.iter().map(|l| (l.span.offset, l.span.len)));
+    let end = trailer.layers.last().map_or(0, |l| l.span.end());
+    ranges.push((end, size - end));
+    ranges
 }
 
 /// `pyk push NAME VERSION FILE`: any file, kept and given back byte for byte.

@@ -5,11 +5,16 @@
 
 use std::convert::Infallible;
 use std::ffi::OsString;
+use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use memmap2::Mmap;
+use pyk_artifact::install;
+use pyk_artifact::trailer::{Role, Trailer};
+use pyk_cache::Cache;
 use pyk_client::Answer;
 use pyk_protocol::api::Manifest;
 use pyk_protocol::names::check_version;
@@ -150,4 +155,28 @@ pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
         .env("PYK_VERSION", &m.version)
         .exec();
     Err(err).with_context(|| format!("cannot run {}", resolved.path.display()))
+}
+
+/// The unpacked app and dependency directories of an artifact (app first), unpacked into
+/// the cache first if needed: what the Python hook puts on `sys.path`.
+pub fn unpack_for_import(cache: &Cache, artifact: &Path) -> Result<Vec<PathBuf>> {
+    let shown = artifact.display();
+    let file = File::open(artifact).with_context(|| format!("cannot read {shown}"))?;
+    let trailer = Trailer::read(&file).with_context(|| format!("{shown}"))?;
+    // SAFETY: cached artifacts are content-named and never modified once in place.
+    let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {shown}"))?;
+    let mut dirs = Vec::new();
+    for role in [Role::App, Role::Deps] {
+        let Some(layer) = trailer.layer(role) else {
+            continue;
+        };
+        let bytes = usize::try_from(layer.span.offset)
+            .ok()
+            .zip(usize::try_from(layer.span.end()).ok())
+            .and_then(|(start, end)| map.get(start..end))
+            .with_context(|| format!("{shown}: truncated {} layer", role.as_str()))?;
+        drop(install::install(cache, layer, bytes).with_context(|| format!("{shown}"))?);
+        dirs.push(cache.entry(install::bucket(role), &layer.key()));
+    }
+    Ok(dirs)
 }

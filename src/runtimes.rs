@@ -1,24 +1,21 @@
 //! `pyk runtime …`: the runtime layers cached for builds (`<cache>/layers`) and the
-//! runtimes unpacked by artifacts and builds (`<cache>/runtimes/<sha>`).
+//! runtimes unpacked by artifacts and builds (the cache's `runtimes` bucket).
 //!
-//! An unpacked runtime's last use is the access time of its `bin/python3`, which the
-//! kernel updates (under the default `relatime`) at most daily when an artifact execs it:
-//! the stub's warm path stays a stat and an exec, with no bookkeeping writes.
+//! An unpacked runtime's last use is the access time the kernel keeps (see `pyk_cache`):
+//! the launcher's warm path writes nothing. Runtimes a running program holds are kept.
 
-use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
-use pyk_artifact::cache;
+use pyk_cache::{Bucket, Cache, Entry};
 use pyk_runtime_fetch::{fetch_pbs, import_installed, Layer, LayerStore, Progress, PythonRequest};
 
 use crate::cli::RuntimeCommand;
 use crate::config::Config;
 use crate::output::human_size;
 
-pub fn run(cmd: RuntimeCommand, config: &Config, root: &Path, progress: &Progress) -> Result<()> {
-    let store = LayerStore::open(root);
+pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
+    let store = LayerStore::open(cache.root());
     match cmd {
         RuntimeCommand::Import { python } => {
             let layer = import_installed(&store, &python, progress)?;
@@ -29,11 +26,18 @@ pub fn run(cmd: RuntimeCommand, config: &Config, root: &Path, progress: &Progres
             let layer = fetch_pbs(&store, &req, config.python_mirror.as_deref(), progress)?;
             report(&layer);
         }
-        RuntimeCommand::List => list(&store, root)?,
+        RuntimeCommand::List => list(&store, cache)?,
         RuntimeCommand::Remove { which } => {
             let layers = select(&store, &which)?;
             for layer in layers {
-                remove_unpacked(root, &layer.sha256)?;
+                if let Some(entry) = unpacked(cache)?.into_iter().find(|e| e.key == layer.sha256) {
+                    if !cache.remove(&entry)? {
+                        bail!(
+                            "runtime {} is in use by a running program; try again when it has exited",
+                            short(&layer.sha256)
+                        );
+                    }
+                }
                 store.remove(&layer.sha256)?;
                 println!(
                     "removed {} (Python {}, {})",
@@ -52,10 +56,10 @@ pub fn run(cmd: RuntimeCommand, config: &Config, root: &Path, progress: &Progres
                     layer.python
                 );
             }
-            for (sha, dir) in unpacked(root)? {
-                if last_use(&dir).is_some_and(|t| t.elapsed().unwrap_or_default() > age) {
-                    remove_unpacked(root, &sha)?;
-                    println!("removed unpacked runtime {}", short(&sha));
+            for entry in unpacked(cache)? {
+                let old = entry.last_use.elapsed().unwrap_or_default() > age;
+                if old && cache.remove(&entry)? {
+                    println!("removed unpacked runtime {}", short(&entry.key));
                 }
             }
         }
@@ -77,7 +81,7 @@ fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-fn list(store: &LayerStore, root: &Path) -> Result<()> {
+fn list(store: &LayerStore, cache: &Cache) -> Result<()> {
     let layers = store.list()?;
     println!("Runtime layers (for builds) in {}:", store.dir().display());
     if layers.is_empty() {
@@ -87,31 +91,32 @@ fn list(store: &LayerStore, root: &Path) -> Result<()> {
         print!("  ");
         report(layer);
     }
-    let unpacked = unpacked(root)?;
+    let unpacked = unpacked(cache)?;
     println!(
         "Unpacked runtimes in {}:",
-        cache::runtimes_dir(root).display()
+        cache.bucket(Bucket::Runtimes).display()
     );
     if unpacked.is_empty() {
         println!("  none");
     }
-    for (sha, dir) in unpacked {
-        let days = last_use(&dir)
-            .and_then(|t| t.elapsed().ok())
-            .map(|d| d.as_secs() / 86_400);
+    for entry in unpacked {
+        let days = SystemTime::now()
+            .duration_since(entry.last_use)
+            .map(|d| d.as_secs() / 86_400)
+            .unwrap_or(0);
         let python = layers
             .iter()
-            .find(|l| l.sha256 == sha)
+            .find(|l| l.sha256 == entry.key)
             .map(|l| format!("Python {}", l.python));
         println!(
-            "  {}  {}  last used {}",
-            short(&sha),
+            "  {}  {}  last used {}{}",
+            short(&entry.key),
             python.unwrap_or_else(|| "(no layer cached)".into()),
-            days.map_or("unknown".into(), |d| if d == 0 {
-                "today".into()
-            } else {
-                format!("{d} days ago")
-            })
+            match days {
+                0 => "today".into(),
+                d => format!("{d} days ago"),
+            },
+            if cache.in_use(&entry) { ", in use" } else { "" }
         );
     }
     Ok(())
@@ -139,38 +144,11 @@ fn select(store: &LayerStore, which: &str) -> Result<Vec<Layer>> {
     Ok(layers)
 }
 
-/// `(sha256, dir)` of every unpacked runtime.
-fn unpacked(root: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let dir = cache::runtimes_dir(root);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-    };
-    let mut out: Vec<_> = entries
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().into_string().ok().map(|n| (n, e.path())))
-        .filter(|(n, _)| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
-fn last_use(dir: &Path) -> Option<SystemTime> {
-    fs::metadata(dir.join("bin/python3"))
-        .and_then(|m| m.accessed())
-        .ok()
-}
-
-/// Removes an unpacked runtime: renamed aside first, so no artifact starting at the same
-/// moment sees a half-deleted tree.
-fn remove_unpacked(root: &Path, sha: &str) -> Result<()> {
-    let dir = cache::runtime_dir(root, sha);
-    if !dir.exists() {
-        return Ok(());
-    }
-    let aside = cache::runtimes_dir(root).join(format!(".{sha}.{}.tmp", std::process::id()));
-    fs::rename(&dir, &aside).with_context(|| format!("cannot remove {}", dir.display()))?;
-    fs::remove_dir_all(&aside).with_context(|| format!("cannot remove {}", aside.display()))
+/// The unpacked runtimes of the cache.
+fn unpacked(cache: &Cache) -> Result<Vec<Entry>> {
+    Ok(cache
+        .entries()?
+        .into_iter()
+        .filter(|e| e.bucket == Bucket::Runtimes)
+        .collect())
 }

@@ -4,9 +4,15 @@
 mod common;
 
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
+use pyk_artifact::trailer::{Role, Trailer};
+
+fn trailer(path: &Path) -> Trailer {
+    Trailer::read(&fs::File::open(path).unwrap()).unwrap()
+}
 
 #[test]
 fn hello_passes_arguments_and_exit_codes() {
@@ -57,6 +63,36 @@ fn package_with_main_via_entry_and_requirements_style() {
 }
 
 #[test]
+fn child_interpreters_see_the_app() {
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"kids\"\nrun = \"kids.py\"\nlibraries = [\"helper.py\", \"pkg\"]\n",
+        ),
+        (
+            "kids.py",
+            "import multiprocessing as mp, subprocess, sys\nfrom helper import square\n\nif __name__ == '__main__':\n    out = subprocess.run([sys.executable, '-m', 'pkg.child', 'x'], capture_output=True, text=True)\n    print(out.stdout.strip() or out.stderr)\n    for method in ('spawn', 'forkserver'):\n        with mp.get_context(method).Pool(2) as pool:\n            print(method, pool.map(square, [1, 2, 3]))\n",
+        ),
+        ("helper.py", "def square(x):\n    return x * x\n"),
+        ("pkg/__init__.py", ""),
+        (
+            "pkg/child.py",
+            "import sys\nprint('child', __name__, sys.argv[1:])\n",
+        ),
+    ]);
+    let path = build(dir.path(), "kids", &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let out = ok(Command::new("env")
+        .arg("-i")
+        .arg(format!("PYK_CACHE_DIR={}", cache.path().display()))
+        .arg(&path));
+    assert_eq!(
+        out,
+        "child __main__ ['x']\nspawn [1, 4, 9]\nforkserver [1, 4, 9]\n"
+    );
+}
+
+#[test]
 fn app_with_a_pypi_dependency() {
     let dir = project(&[
         ("pyk.toml", "name = \"greet\"\nrun = \"greet.py\"\ndependencies = [\"click==8.1.7\"]\n"),
@@ -71,11 +107,23 @@ fn app_with_a_pypi_dependency() {
         ok(artifact(&path, cache.path()).args(["--name", "pyk"])),
         "Hello, pyk!\n"
     );
-    // The dependency's code is in the payload, precompiled beside its source.
-    let listing = ok(Command::new("unzip").arg("-l").arg(&path));
+    // The dependency is in the deps layer: a site-packages tree, sources with their
+    // precompiled __pycache__, unpacked into the cache on the first run.
+    let t = trailer(&path);
+    let deps = cache
+        .path()
+        .join("deps-v1")
+        .join(t.layer(Role::Deps).unwrap().key());
+    assert!(deps.join("click/core.py").is_file());
+    assert!(deps
+        .join("click/__pycache__/core.cpython-311.pyc")
+        .is_file());
+    assert!(deps.join("click-8.1.7.dist-info/METADATA").is_file());
+    // What was resolved is recorded, with the wheel's hash.
+    let shown = ok(pyk().arg("inspect").arg(&path));
     assert!(
-        listing.contains("click/core.pyc") && listing.contains("click/core.py"),
-        "{listing}"
+        shown.contains("click") && shown.contains("8.1.7") && shown.contains("All hashes match"),
+        "{shown}"
     );
     // Reproducible with dependencies too.
     ok(pyk()
@@ -89,27 +137,7 @@ fn app_with_a_pypi_dependency() {
 }
 
 #[test]
-fn dependency_with_native_code_is_refused_by_name() {
-    let dir = project(&[
-        (
-            "pyk.toml",
-            "name = \"nat\"\nrun = \"nat.py\"\ndependencies = [\"markupsafe==2.1.5\"]\n",
-        ),
-        ("nat.py", "import markupsafe\n"),
-    ]);
-    let err = fails(
-        pyk()
-            .current_dir(dir.path())
-            .args(["build", "--python", PY]),
-    );
-    assert!(
-        err.contains("MarkupSafe") && err.contains("compiled extension"),
-        "{err}"
-    );
-}
-
-#[test]
-fn library_imports_through_zipimport_in_a_plain_python() {
+fn a_library_runs_its_main_block_and_unpacks_as_an_importable_tree() {
     let dir = project(&[
         (
             "pyk.toml",
@@ -122,41 +150,54 @@ fn library_imports_through_zipimport_in_a_plain_python() {
         ("helper.py", "def twice(x):\n    return 2 * x\n"),
     ]);
     let path = build(dir.path(), "mylib", &[]);
-    let code = format!(
-        "import sys; sys.path.insert(0, {:?}); import mylib; print(mylib.square(7), mylib.twice(4), type(mylib.__loader__).__name__)",
-        path.display().to_string()
-    );
-    let out = ok(Command::new(SYSTEM_PYTHON).args(["-I", "-c", &code]));
-    assert_eq!(out, "49 8 zipimporter\n");
-    // Running a library package without __main__.py says what it is.
+    // Running a library package without __main__.py says what it is…
     let cache = tempfile::tempdir().unwrap();
     let err = fails(&mut artifact(&path, cache.path()));
     assert!(err.contains("mylib is a library"), "{err}");
+    // …and its app layer, now unpacked, is a tree any Python of the same version imports
+    // from its precompiled code (what `from pyk import mylib` puts on sys.path).
+    let app = cache
+        .path()
+        .join("apps-v1")
+        .join(trailer(&path).layer(Role::App).unwrap().key());
+    let code = format!(
+        "import sys; sys.path.insert(0, {:?}); import mylib; print(mylib.square(7), mylib.twice(4), mylib.__cached__.endswith('.cpython-311.pyc'))",
+        app.display().to_string()
+    );
+    let out = ok(Command::new(SYSTEM_PYTHON).args(["-I", "-B", "-c", &code]));
+    assert_eq!(out, "49 8 True\n");
 }
 
 #[test]
-fn zip_tools_read_the_artifact_without_warnings() {
-    let out = run(Command::new("unzip").arg("-t").arg(hello()));
+fn inspect_shows_the_layers_and_names_a_damaged_part() {
+    let shown = ok(pyk().arg("inspect").arg(hello()));
+    for part in [
+        "kind run",
+        "Python 3.11.",
+        "imported from /usr/bin/python3.11",
+        "runtime ",
+        "app ",
+        "hello.py",
+        "2023-11-14T22:13:20Z",
+        "Dependencies: none",
+        "this pyk's",
+        "All hashes match",
+    ] {
+        assert!(shown.contains(part), "{part:?} missing from:\n{shown}");
+    }
+    // One byte of the app layer flipped: inspect names the app layer and fails.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("hello");
+    let mut bytes = fs::read(hello()).unwrap();
+    let span = trailer(hello()).layer(Role::App).unwrap().span;
+    bytes[(span.offset + span.len / 2) as usize] ^= 1;
+    fs::write(&copy, bytes).unwrap();
+    let err = fails(pyk().arg("inspect").arg(&copy));
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        err.contains("the app layer") && err.contains("damaged"),
+        "{err}"
     );
-    let out =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.contains("extra bytes") && !out.contains("warning"),
-        "{out}"
-    );
-    let code = format!(
-        "import zipfile; print(sorted(zipfile.ZipFile({:?}).namelist()))",
-        hello().display().to_string()
-    );
-    let names = ok(Command::new(SYSTEM_PYTHON).args(["-c", &code]));
-    assert_eq!(
-        names,
-        "['__main__.py', '__main__.pyc', 'hello.py', 'hello.pyc']\n"
-    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
 #[test]
@@ -274,8 +315,14 @@ fn dependencies_install_with_a_host_pip_too() {
         return;
     }
     let dir = project(&[
-        ("pyk.toml", "name = \"pipdep\"\nrun = \"pipdep.py\"\ndependencies = [\"six==1.16.0\"]\n"),
-        ("pipdep.py", "import six\nprint(six.__version__, six.__file__.endswith('pipdep/six.pyc') or six.__file__)\n"),
+        (
+            "pyk.toml",
+            "name = \"pipdep\"\nrun = \"pipdep.py\"\ndependencies = [\"six==1.16.0\"]\n",
+        ),
+        (
+            "pipdep.py",
+            "import six\nprint(six.__version__, '/deps-v1/' in six.__file__ or six.__file__)\n",
+        ),
     ]);
     let out = run(pyk()
         .current_dir(dir.path())
@@ -289,5 +336,8 @@ fn dependencies_install_with_a_host_pip_too() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("with pip"));
     let cache = tempfile::tempdir().unwrap();
     let printed = ok(&mut artifact(&dir.path().join("dist/pipdep"), cache.path()));
-    assert!(printed.starts_with("1.16.0 "), "{printed}");
+    assert_eq!(printed, "1.16.0 True\n");
+    // pip's report becomes the recorded lock.
+    let shown = ok(pyk().arg("inspect").arg(dir.path().join("dist/pipdep")));
+    assert!(shown.contains("six") && shown.contains("1.16.0"), "{shown}");
 }

@@ -31,7 +31,7 @@ fn publish_run_publish_again_runs_the_new_version() {
         Some(3)
     );
 
-    // The second version uploads only its payload: stub and runtime are on the server.
+    // The second version uploads only its app layer and trailer: the rest is on the server.
     let said = publish(&server, app("v2").path());
     assert!(
         said.contains("version 2") && said.contains(" KiB, the server already had "),
@@ -250,15 +250,19 @@ fn a_tampered_blob_is_refused_before_anything_runs() {
             flipped += 1;
         }
     }
-    assert_eq!(flipped, 3);
+    // Stub, runtime layer, app layer, trailer.
+    assert_eq!(flipped, 4);
     let client = Client::new(&server);
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");
     assert!(
-        !client.cache().join("artifacts").exists()
-            || fs::read_dir(client.cache().join("artifacts"))
+        !client.cache().join("artifacts-v1").exists()
+            || fs::read_dir(client.cache().join("artifacts-v1"))
                 .unwrap()
-                .all(|e| e.unwrap().file_name().to_string_lossy().starts_with('.'))
+                .all(|e| {
+                    let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                    name.starts_with('.') || name.ends_with(".lock")
+                })
     );
 }
 
@@ -289,6 +293,51 @@ fn twenty_clients_run_while_one_publishes() {
         }
     }
     assert_eq!(ok(client.pyk().arg("app")), "v2 app 2\n");
+}
+
+#[test]
+fn a_hundred_simultaneous_first_runs_all_succeed() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    // One machine, an empty cache, a hundred `pyk app` at once: each fetches, assembles and
+    // runs; a content-named file is never replaced, so none trips over another.
+    let client = Client::new(&server);
+    let children: Vec<_> = (0..100)
+        .map(|i| {
+            client
+                .pyk()
+                // A hundred processes on two cores: the point is the cache, not latency.
+                .env("PYK_TIMEOUT", "60")
+                .args(["app", &i.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("v1 app 1 {i}\n")
+        );
+    }
+    let artifacts = client.cache().join("artifacts-v1");
+    let names: Vec<_> = fs::read_dir(&artifacts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "one artifact, nothing half-written: {names:?}"
+    );
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn adopted_debian_python_runs_with_the_original_hidden() {
     let mut lines = out.lines();
     let prefix = lines.next().unwrap();
     assert!(
-        Path::new(prefix).starts_with(cache.path().join("runtimes")),
+        Path::new(prefix).starts_with(cache.path().join("runtimes-v2")),
         "{out}"
     );
     for mapped in lines.filter(|l| !l.trim().is_empty()) {
@@ -91,7 +91,7 @@ fn list_remove_and_prune() {
     assert!(out.contains("removed"), "{out}");
     let listing = ok(pyk_in().args(["runtime", "list"]));
     assert_eq!(listing.matches("none").count(), 2, "{listing}");
-    assert!(fs::read_dir(cache.path().join("runtimes"))
+    assert!(fs::read_dir(cache.path().join("runtimes-v2"))
         .unwrap()
         .flatten()
         .all(|e| e.file_name().to_string_lossy().ends_with(".lock")));

@@ -38,7 +38,7 @@ fn wheels() -> &'static Path {
 }
 
 fn listing(artifact: &Path) -> String {
-    ok(Command::new("unzip").arg("-l").arg(artifact))
+    layer_listing(artifact)
 }
 
 /// The line with pyk's error (progress lines come before it).
@@ -87,22 +87,18 @@ fn a_pyproject_project_with_one_console_script_builds_without_pyk_toml() {
         .arg("pyk"));
     assert_eq!(out, "hello pyk from greeter.cli\n");
 
-    // The project is installed as a wheel; nothing of the installers' debris is packed.
+    // The project is installed as a wheel into the app layer, its dependencies into the
+    // deps layer; nothing of the installers' debris is packed (the bytecode is pyk's own,
+    // compiled after the installers' was removed).
     let files = listing(&path);
     for packed in [
-        "greeter/cli.pyc",
-        "greeter-0.3.0.dist-info/METADATA",
-        "click/core.pyc",
+        "app greeter/__pycache__/cli.cpython-311.pyc",
+        "app greeter-0.3.0.dist-info/METADATA",
+        "deps click/__pycache__/core.cpython-311.pyc",
     ] {
         assert!(files.contains(packed), "{packed} missing:\n{files}");
     }
-    for debris in [
-        " .lock",
-        " bin/",
-        "uv_cache.json",
-        "direct_url.json",
-        ".cpython-311.pyc",
-    ] {
+    for debris in [" .lock", " bin/", "uv_cache.json", "direct_url.json"] {
         assert!(!files.contains(debris), "{debris} packed:\n{files}");
     }
     // Reproducible, the built wheel included.
@@ -412,115 +408,18 @@ fn every_refused_distribution_is_named_in_one_message() {
         "{err}"
     );
 
-    // Compiled extension modules (still refused until native support lands): all named.
+    // Compiled extension modules are packed, and load.
     let dir = project(&[
         (
             "pyk.toml",
             "name = \"nat\"\nrun = \"nat.py\"\ndependencies = [\"markupsafe==2.1.5\", \"pyyaml==6.0.2\", \"six\"]\n",
         ),
-        ("nat.py", ""),
-    ]);
-    let err = fails(
-        pyk()
-            .current_dir(dir.path())
-            .args(["build", "--python", PY]),
-    );
-    assert!(
-        err.contains("2 distributions contain compiled extension modules")
-            && err.contains("MarkupSafe 2.1.5")
-            && err.contains("PyYAML 6.0.2")
-            && !err.contains("six"),
-        "{err}"
-    );
-    assert_eq!(
-        err.trim().lines().last(),
-        Some(error_line(&err)),
-        "one line: {err}"
-    );
-}
-
-/// A cache holding two runtimes adopted with `pyk runtime import`: Debian's 3.11 and
-/// pyenv's 3.12.1 (imported once per target directory).
-fn two_runtimes() -> Option<&'static Path> {
-    static CACHE: OnceLock<Option<PathBuf>> = OnceLock::new();
-    CACHE
-        .get_or_init(|| {
-            let home = std::env::var_os("HOME")?;
-            let pyenv = Path::new(&home).join(".pyenv/versions/3.12.1/bin/python3.12");
-            if !pyenv.is_file() {
-                eprintln!("skipped: no pyenv CPython at {}", pyenv.display());
-                return None;
-            }
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("spec-two-runtimes");
-            fs::create_dir_all(&dir).unwrap();
-            let lock = File::create(dir.join("import.lock")).unwrap();
-            lock.lock().unwrap();
-            if !dir.join("imported").exists() {
-                for python in [Path::new(SYSTEM_PYTHON), &pyenv] {
-                    ok(Command::new(env!("CARGO_BIN_EXE_pyk"))
-                        .env("PYK_CACHE_DIR", &dir)
-                        .env("PYK_ZSTD_LEVEL", "3")
-                        .args(["runtime", "import"])
-                        .arg(python));
-                }
-                fs::write(dir.join("imported"), "").unwrap();
-            }
-            Some(dir)
-        })
-        .as_deref()
-}
-
-#[test]
-fn requires_python_chooses_among_cached_runtimes() {
-    let Some(cache) = two_runtimes() else {
-        return;
-    };
-    let dir = project(&[(
-        "v.py",
-        "import sys\nprint('%d.%d' % sys.version_info[:2])\n",
-    )]);
-    let build = |requires: Option<&str>| {
-        let mut text = String::new();
-        if let Some(r) = requires {
-            text = format!("# /// script\n# requires-python = \"{r}\"\n# ///\n");
-        }
-        fs::write(
-            dir.path().join("v.py"),
-            text + "import sys\nprint('%d.%d' % sys.version_info[:2])\n",
-        )
-        .unwrap();
-        let out = run(pyk()
-            .env("PYK_CACHE_DIR", cache)
-            .current_dir(dir.path())
-            .args(["build", "v.py"]));
         (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let ran = || {
-        ok(Command::new(dir.path().join("dist/v")).env("PYK_CACHE_DIR", cache))
-            .trim()
-            .to_owned()
-    };
-    for (requires, want) in [
-        (None, "3.12"),
-        (Some(">=3.10,<3.12"), "3.11"),
-        (Some("~=3.11"), "3.12"),
-        (Some("==3.11.*"), "3.11"),
-        (Some(">=3.12"), "3.12"),
-    ] {
-        let (built, stderr) = build(requires);
-        assert!(built, "{requires:?}: {stderr}");
-        assert_eq!(ran(), want, "{requires:?}");
-    }
-    let (built, stderr) = build(Some(">=3.13"));
-    assert!(!built);
-    assert!(
-        stderr.contains("no cached runtime satisfies requires-python >=3.13")
-            && stderr.contains("3.11.2")
-            && stderr.contains("3.12.1")
-            && stderr.contains("pyk runtime fetch 3.13"),
-        "{stderr}"
-    );
+            "nat.py",
+            "import markupsafe._speedups, yaml\nprint(yaml.__with_libyaml__)\n",
+        ),
+    ]);
+    let path = build(dir.path(), "nat", &[]);
+    let cache = tempfile::tempdir().unwrap();
+    assert_eq!(ok(&mut artifact(&path, cache.path())), "True\n");
 }

@@ -9,15 +9,20 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use pyk_artifact::trailer::Trailer;
+use pyk_artifact::trailer::{Role, Trailer};
 
 fn trailer(path: &Path) -> Trailer {
     Trailer::read(&fs::File::open(path).unwrap()).unwrap()
 }
 
-/// Entries of `<cache>/runtimes`, sorted.
+/// The cache key of an artifact's runtime layer.
+fn runtime_key(path: &Path) -> String {
+    trailer(path).layer(Role::Runtime).unwrap().key()
+}
+
+/// Entries of the cache's runtimes bucket, sorted.
 fn runtimes(cache: &Path) -> Vec<String> {
-    let mut names: Vec<_> = fs::read_dir(cache.join("runtimes"))
+    let mut names: Vec<_> = fs::read_dir(cache.join("runtimes-v2"))
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -56,7 +61,7 @@ fn twenty_simultaneous_first_runs_extract_once() {
         );
         assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("hello {i}\n")));
     }
-    let key = trailer(hello()).runtime_key();
+    let key = runtime_key(hello());
     // One runtime, its lock file, and no work directory left behind.
     assert_eq!(runtimes(cache.path()), [key.clone(), format!("{key}.lock")]);
 }
@@ -64,7 +69,7 @@ fn twenty_simultaneous_first_runs_extract_once() {
 #[test]
 fn a_run_killed_mid_extraction_leaves_nothing_trusted() {
     let cache = tempfile::tempdir().unwrap();
-    let key = trailer(hello()).runtime_key();
+    let key = runtime_key(hello());
     let mut child = artifact(hello(), cache.path())
         .stdout(Stdio::null())
         .spawn()
@@ -78,7 +83,7 @@ fn a_run_killed_mid_extraction_leaves_nothing_trusted() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
-        !cache.path().join("runtimes").join(&key).exists(),
+        !cache.path().join("runtimes-v2").join(&key).exists(),
         "a killed extraction left a runtime in place"
     );
     // The next run extracts afresh and clears the debris.
@@ -93,7 +98,7 @@ fn truncated_artifacts_fail_with_one_line() {
     let bytes = fs::read(hello()).unwrap();
     // (A cut inside the stub itself leaves an ELF the kernel can't load: no program can
     // report that, so the cuts start after it.)
-    let stub_end = trailer(hello()).runtime.offset as usize;
+    let stub_end = trailer(hello()).stub_len() as usize;
     for cut in [bytes.len() - 10, bytes.len() / 2, stub_end + 1000] {
         let path = dir.path().join(format!("cut{cut}"));
         fs::write(&path, &bytes[..cut]).unwrap();
@@ -117,7 +122,8 @@ fn a_corrupted_runtime_layer_is_refused() {
     let path = copy_of_hello(dir.path());
     let t = trailer(&path);
     let mut bytes = fs::read(&path).unwrap();
-    let mid = (t.runtime.offset + t.runtime.len / 2) as usize;
+    let span = t.layer(Role::Runtime).unwrap().span;
+    let mid = (span.offset + span.len / 2) as usize;
     bytes[mid] ^= 0x55;
     fs::write(&path, &bytes).unwrap();
     let err = fails(&mut artifact(&path, cache.path()));
@@ -126,7 +132,7 @@ fn a_corrupted_runtime_layer_is_refused() {
     // Nothing trusted was left: only the lock file.
     assert_eq!(
         runtimes(cache.path()),
-        [format!("{}.lock", t.runtime_key())]
+        [format!("{}.lock", runtime_key(&path))]
     );
 }
 
@@ -151,7 +157,7 @@ fn a_full_disk_is_one_clear_error_and_leaves_nothing() {
     }
     let mnt = tempfile::tempdir().unwrap();
     let script = format!(
-        "mount -t tmpfs -o size=2m tmpfs {m} && PYK_CACHE_DIR={m}/cache {a}; code=$?; ls -A {m}/cache/runtimes; exit $code",
+        "mount -t tmpfs -o size=2m tmpfs {m} && PYK_CACHE_DIR={m}/cache {a}; code=$?; ls -A {m}/cache/runtimes-v2; exit $code",
         m = mnt.path().display(),
         a = hello().display()
     );
@@ -162,10 +168,7 @@ fn a_full_disk_is_one_clear_error_and_leaves_nothing() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     // `ls` shows what remains: only the lock file.
     let left = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        left.trim(),
-        format!("{}.lock", trailer(hello()).runtime_key())
-    );
+    assert_eq!(left.trim(), format!("{}.lock", runtime_key(hello())));
 }
 
 #[test]
@@ -174,11 +177,52 @@ fn not_an_artifact() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bare");
     let bytes = fs::read(hello()).unwrap();
-    fs::write(&path, &bytes[..trailer(hello()).runtime.offset as usize]).unwrap();
+    fs::write(&path, &bytes[..trailer(hello()).stub_len() as usize]).unwrap();
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let err = fails(&mut artifact(&path, dir.path()));
     assert!(
         err.starts_with("bare: ") && err.contains("not a pyk artifact"),
         "{err}"
     );
+}
+
+#[test]
+fn a_glibc_floor_above_this_machine_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hello");
+    let mut bytes = fs::read(hello()).unwrap();
+    let floor = trailer(hello())
+        .glibc
+        .expect("the runtime records a glibc floor");
+    // Rewrite the trailer's glibc line with one of the same length (the trailer carries no
+    // hash of itself), as an artifact built on a newer system would have.
+    let old = format!("\nglibc {}.{}\n", floor.0, floor.1);
+    let new = format!("\nglibc 9.{}\n", "9".repeat(old.len() - 10));
+    let at = bytes
+        .windows(old.len())
+        .rposition(|w| w == old.as_bytes())
+        .unwrap();
+    bytes[at..at + old.len()].copy_from_slice(new.as_bytes());
+    fs::write(&path, &bytes).unwrap();
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let err = fails(&mut artifact(&path, cache.path()));
+    let have = String::from_utf8(run(Command::new("ldd").arg("--version")).stdout).unwrap();
+    let have = have
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        err.trim(),
+        format!(
+            "hello: needs glibc ≥ {}; this machine has {have}",
+            new.trim().trim_start_matches("glibc ")
+        )
+    );
+    // Nothing was unpacked for a program that cannot run here.
+    assert!(runtimes(cache.path()).is_empty());
 }

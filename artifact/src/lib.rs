@@ -1,6 +1,12 @@
-//! The pyk artifact format and the runtime cache, shared by the stub and the CLI so that
-//! both agree on the bytes because they run the same code.
+//! The pyk artifact: its trailer and layer table, verified exactly-once extraction of a
+//! layer into its cache bucket, the deterministic layer writer (feature `write`), and the
+//! exec contract. The launcher and the CLI share this code, so they agree on the bytes
+//! because they run the same code.
 
-pub mod cache;
+pub mod extract;
+mod frames;
+pub mod install;
+pub mod launch;
 pub mod trailer;
-pub mod unpack;
+#[cfg(feature = "write")]
+pub mod write;

@@ -1,30 +1,83 @@
-//! The trailer: the last [`TRAILER_LEN`] bytes of every artifact.
+//! The trailer: ASCII lines at the end of every artifact saying what it is and where its
+//! layers are.
 //!
-//! An artifact is `[stub][runtime layer .tar.zst][payload zip][trailer]`. The trailer says
-//! where the two middle parts are and what they hash to, so the stub can find its runtime
-//! cache entry without hashing anything on a warm start.
+//! ```text
+//! [stub][layer: runtime .tar.zst][layer: deps .tar.zst]?[layer: app .tar.zst][pylock.toml]?[trailer]
+//! ```
 //!
-//! It is plain ASCII (space-separated `key=value` tokens, padded with spaces, ending in
-//! the 8-byte magic `PYKTRL01`). Being ASCII it can never contain the zip end-of-central-
-//! directory signature `PK\x05\x06`, which CPython's zipimport searches for in the file's
-//! last 64 KiB; being fixed-size it costs the stub one `pread`. `tail -c 384 ARTIFACT`
-//! shows it.
+//! ```text
+//! pyk-artifact 2
+//! kind run
+//! name hello
+//! python 3.11
+//! runtime 3.11.2 imported from /usr/bin/python3.11
+//! glibc 2.35
+//! built 1700000000
+//! entry hello.py
+//! layer runtime <offset> <len> <sha256> <unpacked bytes> <entries>
+//! layer app <offset> <len> <sha256> <unpacked bytes> <entries>
+//! lock <offset> <len> <sha256>
+//! 0000018c PYKTRL02
+//! ```
+//!
+//! The last line is the trailer's whole length (8 hex digits) and the magic, so the
+//! launcher reads it with one `pread` of the file's last [`MAX_LEN`] bytes. Being ASCII it
+//! never contains a zip end signature. Parts are contiguous and in this order, so the stub
+//! is everything before the first layer and publishing can split the file at these offsets.
+//! The sha256 of a layer is that of its compressed bytes: its cache key and blob name.
+//! Unpacked bytes and entries bound what extracting the layer may write.
 
-use std::fmt;
+use std::fmt::Write as _;
 use std::fs::File;
+use std::io;
 use std::os::unix::fs::FileExt;
 
+/// The most bytes a trailer may take; the launcher reads this much of the file's end.
+pub const MAX_LEN: usize = 4096;
+/// The file's last bytes: magic and two-digit format version.
+pub const MAGIC: &[u8; 8] = b"PYKTRL02";
+const MAGIC_PREFIX: &[u8; 6] = b"PYKTRL";
+/// `XXXXXXXX PYKTRL02`
+const LAST_LINE: usize = 8 + 1 + MAGIC.len();
+/// Longest free-text value (the runtime's source, the entry point).
+const MAX_TEXT: usize = 512;
+
+use pyk_protocol::Sha256;
 /// The package kind and the name rule live in the protocol crate, which the repository
 /// shares; the trailer records them.
 pub use pyk_protocol::{valid_name, Kind};
 
-/// Total size of the trailer in bytes (fixed per format version).
-pub const TRAILER_LEN: usize = 384;
-/// The last bytes of every artifact: a magic prefix and the two-digit format version.
-pub const MAGIC: &[u8; 8] = b"PYKTRL01";
-const MAGIC_PREFIX: &[u8; 6] = b"PYKTRL";
+/// What a layer holds, which fixes the cache bucket it unpacks into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// A relocatable CPython.
+    Runtime,
+    /// The dependencies: a site-packages tree.
+    Deps,
+    /// The app's own code and its generated `__pyk_boot__`.
+    App,
+}
 
-/// A byte range inside the artifact.
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Runtime => "runtime",
+            Role::Deps => "deps",
+            Role::App => "app",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Role> {
+        match s {
+            "runtime" => Some(Role::Runtime),
+            "deps" => Some(Role::Deps),
+            "app" => Some(Role::App),
+            _ => None,
+        }
+    }
+}
+
+/// A byte range of the artifact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span {
     pub offset: u64,
@@ -32,205 +85,361 @@ pub struct Span {
 }
 
 impl Span {
-    pub fn end(self) -> Option<u64> {
-        self.offset.checked_add(self.len)
+    pub fn end(self) -> u64 {
+        self.offset + self.len
     }
+}
+
+/// One layer as the trailer records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layer {
+    pub role: Role,
+    pub span: Span,
+    /// sha256 of the compressed bytes.
+    pub sha256: Sha256,
+    /// Bytes of file data the layer unpacks to (an upper bound for extraction).
+    pub size: u64,
+    /// Entries (files, directories, links) it unpacks to (an upper bound too).
+    pub files: u64,
+}
+
+impl Layer {
+    /// The cache key: the sha256 in lowercase hex.
+    pub fn key(&self) -> String {
+        self.sha256.to_string()
+    }
+}
+
+/// A part that is not a layer: the resolved dependencies, as `pylock.toml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub span: Span,
+    pub sha256: Sha256,
 }
 
 /// The decoded trailer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trailer {
     pub kind: Kind,
-    /// The package name (validated by [`valid_name`]).
+    /// The package name (see [`valid_name`]).
     pub name: String,
-    /// Python `(major, minor)` the payload was compiled for.
+    /// Python `(major, minor)` the code was compiled for.
     pub python: (u8, u8),
-    pub runtime: Span,
-    /// sha256 of the compressed runtime layer: the runtime cache key.
-    pub runtime_sha256: [u8; 32],
-    pub payload: Span,
-    pub payload_sha256: [u8; 32],
+    /// The runtime's full version and where it came from, for people reading the trailer.
+    pub runtime_version: String,
+    pub runtime_source: String,
+    /// The oldest glibc `(major, minor)` every ELF file in the layers runs on.
+    pub glibc: Option<(u32, u32)>,
+    /// Build time, seconds since 1970 (`SOURCE_DATE_EPOCH` when set).
+    pub built: u64,
+    /// The entry point as the spec named it (for people; `__pyk_boot__` runs it).
+    pub entry: String,
+    /// Runtime, deps (optional) and app layers, in that order.
+    pub layers: Vec<Layer>,
+    pub lock: Option<Part>,
 }
 
 /// Why a file is not a readable artifact.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum TrailerError {
-    /// Shorter than a trailer: truncated, or not an artifact at all.
-    TooShort,
-    /// The last bytes are not `PYKTRL..`.
-    BadMagic,
-    /// A `PYKTRL` trailer of a format version this build does not read.
+    #[error("not a pyk artifact (no trailer at the end of the file; truncated?)")]
+    NotAnArtifact,
+    #[error("artifact format version {0} is not supported by this pyk")]
     UnsupportedVersion(String),
-    /// The magic matched but the fields don't parse or don't fit the file.
+    #[error("damaged artifact trailer: {0}")]
     Malformed(&'static str),
-    /// The file could not be read.
-    Io(std::io::ErrorKind),
+    #[error("cannot read the artifact: {0}")]
+    Io(#[source] io::Error),
 }
 
-impl fmt::Display for TrailerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrailerError::TooShort => write!(f, "not a pyk artifact (file too short)"),
-            TrailerError::BadMagic => write!(
-                f,
-                "not a pyk artifact (no trailer at the end of the file; truncated?)"
-            ),
-            TrailerError::UnsupportedVersion(v) => write!(
-                f,
-                "artifact format version {v} is not supported by this pyk"
-            ),
-            TrailerError::Malformed(what) => write!(f, "damaged artifact trailer: {what}"),
-            TrailerError::Io(kind) => write!(f, "cannot read the artifact: {kind}"),
-        }
-    }
+/// Free text in the trailer: printable ASCII, one line, bounded.
+fn text(s: &str) -> String {
+    s.chars()
+        .take(MAX_TEXT)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
-
-impl std::error::Error for TrailerError {}
 
 impl Trailer {
-    /// The trailer's bytes, exactly [`TRAILER_LEN`] long.
-    ///
-    /// Panics only on a programming error: a name that [`valid_name`] rejects.
-    pub fn encode(&self) -> [u8; TRAILER_LEN] {
-        assert!(
-            valid_name(&self.name),
-            "invalid package name reached the trailer"
+    /// The layer of `role`, if there is one.
+    pub fn layer(&self, role: Role) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.role == role)
+    }
+
+    /// Where the stub ends: the first layer's offset.
+    pub fn stub_len(&self) -> u64 {
+        self.layers.first().map_or(0, |l| l.span.offset)
+    }
+
+    /// The trailer's bytes. Free text is made printable ASCII and cut to length, so only a
+    /// name [`valid_name`] rejects or an absurd number of layers can fail.
+    pub fn encode(&self) -> Result<Vec<u8>, TrailerError> {
+        if !valid_name(&self.name) {
+            return Err(TrailerError::Malformed("name"));
+        }
+        let mut s = String::new();
+        let _ = writeln!(s, "pyk-artifact 2");
+        let _ = writeln!(s, "kind {}", self.kind.as_str());
+        let _ = writeln!(s, "name {}", self.name);
+        let _ = writeln!(s, "python {}.{}", self.python.0, self.python.1);
+        let _ = write!(
+            s,
+            "runtime {}",
+            text(&self.runtime_version).replace(' ', "?")
         );
-        let text = format!(
-            "pyk-artifact kind={} name={} python={}.{} runtime={:x}+{:x} runtime-sha256={} payload={:x}+{:x} payload-sha256={}\n",
-            self.kind.as_str(),
-            self.name,
-            self.python.0,
-            self.python.1,
-            self.runtime.offset,
-            self.runtime.len,
-            hex(&self.runtime_sha256),
-            self.payload.offset,
-            self.payload.len,
-            hex(&self.payload_sha256),
-        );
-        let mut out = [b' '; TRAILER_LEN];
-        let body = TRAILER_LEN - MAGIC.len();
-        assert!(text.len() <= body, "trailer fields overflow");
-        out[..text.len()].copy_from_slice(text.as_bytes());
-        out[body..].copy_from_slice(MAGIC);
-        out
+        match text(&self.runtime_source) {
+            source if source.is_empty() => s.push('\n'),
+            source => {
+                let _ = writeln!(s, " {source}");
+            }
+        }
+        if let Some((major, minor)) = self.glibc {
+            let _ = writeln!(s, "glibc {major}.{minor}");
+        }
+        let _ = writeln!(s, "built {}", self.built);
+        let _ = writeln!(s, "entry {}", text(&self.entry));
+        for l in &self.layers {
+            let _ = writeln!(
+                s,
+                "layer {} {} {} {} {} {}",
+                l.role.as_str(),
+                l.span.offset,
+                l.span.len,
+                l.sha256,
+                l.size,
+                l.files
+            );
+        }
+        if let Some(lock) = &self.lock {
+            let _ = writeln!(
+                s,
+                "lock {} {} {}",
+                lock.span.offset, lock.span.len, lock.sha256
+            );
+        }
+        let len = s.len() + LAST_LINE;
+        if len > MAX_LEN {
+            return Err(TrailerError::Malformed("longer than 4096 bytes"));
+        }
+        let _ = write!(s, "{len:08x} ");
+        let mut out = s.into_bytes();
+        out.extend_from_slice(MAGIC);
+        Ok(out)
+    }
+
+    /// The trailer's own text at the end of `tail` (the file's last bytes), as people read
+    /// it, if the last line is well formed.
+    pub fn text(tail: &[u8]) -> Option<&str> {
+        let len = last_line_len(tail.get(tail.len().checked_sub(LAST_LINE)?..)?)?;
+        std::str::from_utf8(tail.get(tail.len().checked_sub(len)?..)?).ok()
     }
 
     /// Reads the trailer of an open artifact: one `fstat` and one `pread`.
     pub fn read(file: &File) -> Result<Trailer, TrailerError> {
-        let io = |e: std::io::Error| TrailerError::Io(e.kind());
-        let len = file.metadata().map_err(io)?.len();
-        let mut tail = [0u8; TRAILER_LEN];
+        let len = file.metadata().map_err(TrailerError::Io)?.len();
+        let mut tail = [0u8; MAX_LEN];
+        let want = usize::try_from(len).map_or(MAX_LEN, |l| l.min(MAX_LEN));
         let n = file
-            .read_at(&mut tail, len.saturating_sub(TRAILER_LEN as u64))
-            .map_err(io)?;
+            .read_at(&mut tail[..want], len - want as u64)
+            .map_err(TrailerError::Io)?;
         Trailer::decode(&tail[..n], len)
     }
 
-    /// Decodes the last [`TRAILER_LEN`] bytes of a file of `file_len` bytes, checking that
-    /// both spans lie inside the file, in order, before the trailer.
-    pub fn decode(bytes: &[u8], file_len: u64) -> Result<Trailer, TrailerError> {
-        if bytes.len() != TRAILER_LEN || file_len < TRAILER_LEN as u64 {
-            return Err(TrailerError::TooShort);
+    /// Decodes the trailer at the end of `tail`, the last bytes of a file of `file_len`
+    /// bytes, checking that every part lies inside the file, in order, with no gaps.
+    pub fn decode(tail: &[u8], file_len: u64) -> Result<Trailer, TrailerError> {
+        if tail.len() < LAST_LINE || !tail.ends_with(MAGIC) {
+            if tail.len() >= MAGIC.len()
+                && tail[tail.len() - MAGIC.len()..].starts_with(MAGIC_PREFIX)
+            {
+                let v = &tail[tail.len() - 2..];
+                return Err(TrailerError::UnsupportedVersion(
+                    String::from_utf8_lossy(v).into_owned(),
+                ));
+            }
+            return Err(TrailerError::NotAnArtifact);
         }
-        let (body, magic) = bytes.split_at(TRAILER_LEN - MAGIC.len());
-        if !magic.starts_with(MAGIC_PREFIX) {
-            return Err(TrailerError::BadMagic);
+        let malformed = TrailerError::Malformed;
+        let last = &tail[tail.len() - LAST_LINE..];
+        let len = last_line_len(last)
+            .filter(|&l| (LAST_LINE..=MAX_LEN).contains(&l) && l <= tail.len())
+            .ok_or(malformed("length"))?;
+        let body = &tail[tail.len() - len..tail.len() - LAST_LINE];
+        // Printable ASCII lines, what `encode` writes: anything else is not a trailer.
+        let printable = |c: u8| c == b'\n' || (b' '..=b'~').contains(&c);
+        let body = std::str::from_utf8(body)
+            .ok()
+            .filter(|b| b.bytes().all(printable))
+            .ok_or(malformed("not printable ASCII"))?;
+        let mut lines = body.lines();
+        if lines.next() != Some("pyk-artifact 2") {
+            return Err(malformed("missing header"));
         }
-        if magic != MAGIC {
-            let v = String::from_utf8_lossy(&magic[MAGIC_PREFIX.len()..]).into_owned();
-            return Err(TrailerError::UnsupportedVersion(v));
+        let mut f = Fields::default();
+        for line in lines {
+            let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+            match key {
+                "kind" => set(&mut f.kind, Kind::parse(value), "kind")?,
+                "name" => set(
+                    &mut f.name,
+                    valid_name(value).then(|| value.to_owned()),
+                    "name",
+                )?,
+                "python" => set(&mut f.python, parse_python(value), "python")?,
+                "runtime" => {
+                    let (v, source) = value.split_once(' ').unwrap_or((value, ""));
+                    let fits = v.len() <= MAX_TEXT && source.len() <= MAX_TEXT;
+                    let runtime = fits.then(|| (v.to_owned(), source.to_owned()));
+                    set(&mut f.runtime, runtime, "runtime")?
+                }
+                "glibc" => set(&mut f.glibc, parse_version(value), "glibc")?,
+                "built" => set(&mut f.built, value.parse().ok(), "built")?,
+                "entry" => set(
+                    &mut f.entry,
+                    (value.len() <= MAX_TEXT).then(|| value.to_owned()),
+                    "entry",
+                )?,
+                "layer" => f.layers.push(parse_layer(value).ok_or(malformed("layer"))?),
+                "lock" => set(&mut f.lock, parse_part(value), "lock")?,
+                // A newer pyk may add lines an older launcher can ignore.
+                _ => {}
+            }
         }
-        let body = std::str::from_utf8(body).map_err(|_| TrailerError::Malformed("not ASCII"))?;
-        let mut tokens = body.split_ascii_whitespace();
-        if tokens.next() != Some("pyk-artifact") {
-            return Err(TrailerError::Malformed("missing header"));
-        }
-        let mut field = |key: &'static str| -> Result<&str, TrailerError> {
-            tokens
-                .next()
-                .and_then(|t| t.strip_prefix(key))
-                .and_then(|t| t.strip_prefix('='))
-                .ok_or(TrailerError::Malformed(key))
+        let (runtime_version, runtime_source) = f.runtime.ok_or(malformed("runtime"))?;
+        let trailer = Trailer {
+            kind: f.kind.ok_or(malformed("kind"))?,
+            name: f.name.ok_or(malformed("name"))?,
+            python: f.python.ok_or(malformed("python"))?,
+            runtime_version,
+            runtime_source,
+            glibc: f.glibc,
+            built: f.built.ok_or(malformed("built"))?,
+            entry: f.entry.ok_or(malformed("entry"))?,
+            layers: f.layers,
+            lock: f.lock,
         };
-        let kind = match field("kind")? {
-            "run" => Kind::Run,
-            "lib" => Kind::Lib,
-            _ => return Err(TrailerError::Malformed("kind")),
-        };
-        let name = field("name")?;
-        if !valid_name(name) {
-            return Err(TrailerError::Malformed("name"));
-        }
-        let name = name.to_owned();
-        let python = parse_python(field("python")?).ok_or(TrailerError::Malformed("python"))?;
-        let runtime = parse_span(field("runtime")?).ok_or(TrailerError::Malformed("runtime"))?;
-        let runtime_sha256 = sha256_from_hex(field("runtime-sha256")?)
-            .ok_or(TrailerError::Malformed("runtime-sha256"))?;
-        let payload = parse_span(field("payload")?).ok_or(TrailerError::Malformed("payload"))?;
-        let payload_sha256 = sha256_from_hex(field("payload-sha256")?)
-            .ok_or(TrailerError::Malformed("payload-sha256"))?;
+        let end = file_len
+            .checked_sub(len as u64)
+            .ok_or(malformed("longer than the file"))?;
+        trailer.check_layout(end)?;
+        Ok(trailer)
+    }
 
-        let body_end = file_len - TRAILER_LEN as u64;
-        let in_order = runtime.end().is_some_and(|e| e <= payload.offset)
-            && payload.end().is_some_and(|e| e <= body_end);
-        if !in_order {
+    /// Runtime, optional deps, app; contiguous, then the lock, then the trailer at `end`.
+    fn check_layout(&self, end: u64) -> Result<(), TrailerError> {
+        let roles: Vec<Role> = self.layers.iter().map(|l| l.role).collect();
+        if roles != [Role::Runtime, Role::App] && roles != [Role::Runtime, Role::Deps, Role::App] {
+            return Err(TrailerError::Malformed("layers"));
+        }
+        let mut at = self.layers[0].span.offset;
+        let spans = self
+            .layers
+            .iter()
+            .map(|l| l.span)
+            .chain(self.lock.as_ref().map(|p| p.span));
+        for span in spans {
+            if span.offset != at || span.offset.checked_add(span.len).is_none() {
+                return Err(TrailerError::Malformed("parts are not contiguous"));
+            }
+            at = span.end();
+        }
+        if at != end {
             return Err(TrailerError::Malformed(
                 "offsets do not fit the file (truncated?)",
             ));
         }
-        Ok(Trailer {
-            kind,
-            name,
-            python,
-            runtime,
-            runtime_sha256,
-            payload,
-            payload_sha256,
-        })
-    }
-
-    /// The runtime cache key: the runtime layer's sha256 in lowercase hex.
-    pub fn runtime_key(&self) -> String {
-        hex(&self.runtime_sha256)
+        Ok(())
     }
 }
 
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
+/// The length a last line `XXXXXXXX PYKTRL02` states: exactly eight lowercase hex digits
+/// and one space, as `encode` writes it.
+fn last_line_len(last: &[u8]) -> Option<usize> {
+    let (digits, rest) = last.split_at_checked(8)?;
+    let hex = |c: &u8| c.is_ascii_digit() || (b'a'..=b'f').contains(c);
+    if !digits.iter().all(hex) || rest.first() != Some(&b' ') {
+        return None;
     }
-    s
+    usize::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+}
+
+#[derive(Default)]
+struct Fields {
+    kind: Option<Kind>,
+    name: Option<String>,
+    python: Option<(u8, u8)>,
+    runtime: Option<(String, String)>,
+    glibc: Option<(u32, u32)>,
+    built: Option<u64>,
+    entry: Option<String>,
+    layers: Vec<Layer>,
+    lock: Option<Part>,
+}
+
+/// Sets a field once: a missing, bad or repeated value is a damaged trailer.
+fn set<T>(slot: &mut Option<T>, value: Option<T>, what: &'static str) -> Result<(), TrailerError> {
+    match (slot.is_some(), value) {
+        (false, Some(v)) => {
+            *slot = Some(v);
+            Ok(())
+        }
+        _ => Err(TrailerError::Malformed(what)),
+    }
 }
 
 fn parse_python(s: &str) -> Option<(u8, u8)> {
-    let (major, minor) = s.split_once('.')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    let (major, minor) = parse_version(s)?;
+    Some((u8::try_from(major).ok()?, u8::try_from(minor).ok()?))
 }
 
-fn parse_span(s: &str) -> Option<Span> {
-    let (offset, len) = s.split_once('+')?;
+/// `X.Y` with both parts decimal.
+pub fn parse_version(s: &str) -> Option<(u32, u32)> {
+    let (major, minor) = s.split_once('.')?;
+    let num = |p: &str| {
+        p.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    Some((num(major)?, num(minor)?))
+}
+
+fn parse_span(offset: &str, len: &str) -> Option<Span> {
     Some(Span {
-        offset: u64::from_str_radix(offset, 16).ok()?,
-        len: u64::from_str_radix(len, 16).ok()?,
+        offset: offset.parse().ok()?,
+        len: len.parse().ok()?,
     })
 }
 
-/// Parses a sha256 written in hex (either case).
-pub fn sha256_from_hex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
+fn parse_layer(s: &str) -> Option<Layer> {
+    let f: Vec<&str> = s.split(' ').collect();
+    let [role, offset, len, sha, size, files] = f[..] else {
         return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    };
+    Some(Layer {
+        role: Role::parse(role)?,
+        span: parse_span(offset, len)?,
+        sha256: sha.parse().ok()?,
+        size: size.parse().ok()?,
+        files: files.parse().ok()?,
+    })
+}
+
+fn parse_part(s: &str) -> Option<Part> {
+    let f: Vec<&str> = s.split(' ').collect();
+    let [offset, len, sha] = f[..] else {
+        return None;
+    };
+    Some(Part {
+        span: parse_span(offset, len)?,
+        sha256: sha.parse().ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -238,75 +447,104 @@ mod tests {
     use super::*;
 
     fn sample() -> Trailer {
+        let layer = |role, offset, len, b| Layer {
+            role,
+            span: Span { offset, len },
+            sha256: Sha256::from_bytes([b; 32]),
+            size: 31_000_000,
+            files: 1247,
+        };
         Trailer {
             kind: Kind::Run,
             name: "hello-world_2.x".into(),
             python: (3, 11),
-            runtime: Span {
-                offset: 400_000,
-                len: 0x0605_4b50,
-            },
-            runtime_sha256: [0xab; 32],
-            payload: Span {
-                offset: 400_000 + 0x0605_4b50,
-                len: 1234,
-            },
-            payload_sha256: [0x05; 32],
+            runtime_version: "3.11.2".into(),
+            runtime_source: "imported from /usr/bin/python3.11 \u{e9}\n".into(),
+            glibc: Some((2, 35)),
+            built: 1_700_000_000,
+            entry: "hello.py".into(),
+            layers: vec![
+                layer(Role::Runtime, 400_000, 0x0605_4b50, 0xab),
+                layer(Role::Deps, 400_000 + 0x0605_4b50, 10, 0x01),
+                layer(Role::App, 400_010 + 0x0605_4b50, 1234, 0x05),
+            ],
+            lock: Some(Part {
+                span: Span {
+                    offset: 401_244 + 0x0605_4b50,
+                    len: 300,
+                },
+                sha256: Sha256::from_bytes([7; 32]),
+            }),
         }
     }
 
-    fn file_len(t: &Trailer) -> u64 {
-        t.payload.end().unwrap() + TRAILER_LEN as u64
+    fn file_for(t: &Trailer) -> (Vec<u8>, u64) {
+        let bytes = t.encode().unwrap();
+        let end = t.lock.as_ref().unwrap().span.end();
+        let len = end + bytes.len() as u64;
+        (bytes, len)
     }
 
     #[test]
-    fn round_trips_and_never_contains_the_zip_end_signature() {
+    fn round_trips_as_ascii_without_a_zip_end_signature() {
         let t = sample();
-        let bytes = t.encode();
-        assert!(!bytes.windows(4).any(|w| w == b"PK\x05\x06"));
-        assert!(bytes.is_ascii());
-        assert_eq!(Trailer::decode(&bytes, file_len(&t)).unwrap(), t);
+        let (bytes, len) = file_for(&t);
+        assert!(bytes.is_ascii() && !bytes.windows(4).any(|w| w == b"PK\x05\x06"));
+        let back = Trailer::decode(&bytes, len).unwrap();
+        assert_eq!(back.runtime_source, "imported from /usr/bin/python3.11 ??");
+        assert_eq!(back.layers, t.layers);
+        assert_eq!(back.lock, t.lock);
+        // With bytes before it, as when the stub reads the file's last 4096 bytes.
+        let mut padded = vec![0xffu8; 100];
+        padded.extend_from_slice(&bytes);
+        assert_eq!(Trailer::decode(&padded, len).unwrap(), back);
     }
 
     #[test]
     fn rejects_damage() {
         let t = sample();
-        let good = t.encode();
-        let mut bad = good;
-        bad[TRAILER_LEN - 1] = b'9';
-        assert_eq!(
-            Trailer::decode(&bad, file_len(&t)),
-            Err(TrailerError::UnsupportedVersion("09".into()))
+        let (good, len) = file_for(&t);
+        let mut bad = good.clone();
+        *bad.last_mut().unwrap() = b'9';
+        assert!(
+            matches!(Trailer::decode(&bad, len), Err(TrailerError::UnsupportedVersion(v)) if v == "09")
         );
-        bad = good;
-        bad[TRAILER_LEN - 8] = b'X';
-        assert_eq!(
-            Trailer::decode(&bad, file_len(&t)),
-            Err(TrailerError::BadMagic)
-        );
-        // A file shorter than its spans say: truncated.
+        bad = good.clone();
+        let n = bad.len();
+        bad[n - 3] = b'X';
         assert!(matches!(
-            Trailer::decode(&good, file_len(&t) - 1),
+            Trailer::decode(&bad, len),
+            Err(TrailerError::NotAnArtifact)
+        ));
+        // A file shorter than its parts say: truncated.
+        assert!(matches!(
+            Trailer::decode(&good, len - 1),
             Err(TrailerError::Malformed(_))
         ));
-        bad = good;
-        bad[20] = 0xff;
-        assert_eq!(
-            Trailer::decode(&bad, file_len(&t)),
-            Err(TrailerError::Malformed("not ASCII"))
-        );
-        assert_eq!(
-            Trailer::decode(&good[1..], file_len(&t)),
-            Err(TrailerError::TooShort)
-        );
-    }
-
-    #[test]
-    fn names() {
-        assert!(valid_name("foo"));
-        assert!(valid_name("foo.bar-2_x"));
-        for bad in ["", ".x", "-x", "a/b", "..", "a b", "é", &"x".repeat(65)] {
-            assert!(!valid_name(bad), "{bad:?}");
-        }
+        // A length that points outside what was read.
+        bad = good.clone();
+        bad[n - LAST_LINE..n - LAST_LINE + 8].copy_from_slice(b"00001000");
+        assert!(matches!(
+            Trailer::decode(&bad, len),
+            Err(TrailerError::Malformed("length"))
+        ));
+        // A layer missing or out of order.
+        let mut t2 = t.clone();
+        t2.layers.swap(1, 2);
+        let (b2, l2) = file_for(&t2);
+        assert!(matches!(
+            Trailer::decode(&b2, l2),
+            Err(TrailerError::Malformed(_))
+        ));
+        // A repeated field.
+        let text = String::from_utf8(good.clone())
+            .unwrap()
+            .replace("kind run\n", "kind run\nkind lib\n");
+        let fixed = text.len();
+        let text = text[..fixed - LAST_LINE].to_owned() + &format!("{fixed:08x} PYKTRL02");
+        assert!(matches!(
+            Trailer::decode(text.as_bytes(), len + 9),
+            Err(TrailerError::Malformed("kind"))
+        ));
     }
 }

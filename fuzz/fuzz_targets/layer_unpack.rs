@@ -7,13 +7,17 @@
 use std::path::{Component, Path, PathBuf};
 
 use libfuzzer_sys::fuzz_target;
-use pyk_artifact::unpack::unpack_tar_zst;
+use pyk_artifact::extract::{extract, Limits};
 
 fuzz_target!(|data: &[u8]| {
     let outer = tempfile::tempdir().unwrap();
     let dest = outer.path().join("dest");
     std::fs::create_dir(&dest).unwrap();
-    let _ = unpack_tar_zst(data, &dest);
+    let limits = Limits {
+        size: 1 << 20,
+        files: 4096,
+    };
+    let _ = extract(data, &dest, limits);
     let entries: Vec<_> = std::fs::read_dir(outer.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())

@@ -12,9 +12,9 @@ use std::str::FromStr;
     serde(rename_all = "lowercase")
 )]
 pub enum Kind {
-    /// A program: the payload's `__main__` runs.
+    /// A program: its entry runs as `__main__`.
     Run,
-    /// A library: importable through zipimport; running it runs its main block.
+    /// A library: imported with `from pyk import foo`; running it runs its main block.
     Lib,
 }
 

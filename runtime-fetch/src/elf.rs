@@ -201,6 +201,17 @@ pub(crate) fn sorted_names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The highest `GLIBC_x.y` any ELF file under `root` needs: the oldest glibc the tree runs
+/// on (`None` if nothing in it is versioned against glibc). Builds take the highest of the
+/// runtime's and their dependency tree's for the artifact.
+pub fn glibc_floor(root: &Path) -> Result<Option<GlibcVersion>, FetchError> {
+    let mut floor = None;
+    for path in find_elves(root) {
+        floor = floor.max(info(&path)?.glibc);
+    }
+    Ok(floor)
+}
+
 /// Every ELF file under `root` (recursively, symlinks not followed), sorted by path.
 pub(crate) fn find_elves(root: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

@@ -1,14 +1,13 @@
 //! Turning a staged runtime tree into a cached layer: strip, bundle its shared libraries, lay
-//! out the stdlib as precompiled files, add the exec-contract hook, then a deterministic tar
-//! streamed through zstd and sha256 into the store.
+//! out the stdlib as precompiled files, add the exec-contract hook, then the deterministic
+//! layer writer every pyk layer goes through (`pyk_artifact::write`) into the store.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
+use pyk_artifact::write::write_layer;
 
 use crate::elf::GlibcVersion;
 use crate::error::IoContext;
@@ -219,83 +218,6 @@ fn remove_compiled_sources(dir: &Path) -> Result<(), FetchError> {
     Ok(())
 }
 
-/// A writer that hashes and counts what passes through it.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-enum Kind {
-    Dir,
-    File { size: u64, exec: bool },
-    Symlink(PathBuf),
-}
-
-struct Entry {
-    rel: PathBuf,
-    kind: Kind,
-}
-
-/// Depth-first walk with children sorted by name: the tar order must not depend on the
-/// filesystem's directory order.
-fn walk(root: &Path, rel: &Path, out: &mut Vec<Entry>) -> Result<(), FetchError> {
-    let dir = root.join(rel);
-    let mut names: Vec<_> = fs::read_dir(&dir)
-        .ctx(|| format!("read {}", dir.display()))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<Result<_, _>>()
-        .ctx(|| format!("read {}", dir.display()))?;
-    names.sort();
-    for name in names {
-        let rel = rel.join(&name);
-        let path = root.join(&rel);
-        let meta = fs::symlink_metadata(&path).ctx(|| format!("stat {}", path.display()))?;
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            out.push(Entry {
-                rel: rel.clone(),
-                kind: Kind::Dir,
-            });
-            walk(root, &rel, out)?;
-        } else if ft.is_file() {
-            out.push(Entry {
-                rel,
-                kind: Kind::File {
-                    size: meta.len(),
-                    exec: meta.permissions().mode() & 0o111 != 0,
-                },
-            });
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&path).ctx(|| format!("read link {}", path.display()))?;
-            check_symlink(root, &rel, &target)?;
-            out.push(Entry {
-                rel,
-                kind: Kind::Symlink(target),
-            });
-        } else {
-            return Err(FetchError::Relocate {
-                path,
-                reason: "not a file, directory or symlink".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Whether `target`, written in a link at `link_rel`, stays inside the tree when resolved
 /// lexically. Used on untrusted archive entries before anything is written.
 pub(crate) fn symlink_stays_inside(link_rel: &Path, target: &Path) -> bool {
@@ -321,34 +243,6 @@ pub(crate) fn symlink_stays_inside(link_rel: &Path, target: &Path) -> bool {
     true
 }
 
-/// A layer's symlinks must be relative and resolve, physically too, inside the runtime.
-fn check_symlink(root: &Path, rel: &Path, target: &Path) -> Result<(), FetchError> {
-    let path = root.join(rel);
-    let bad = |reason: &str| FetchError::Relocate {
-        path: path.clone(),
-        reason: format!("symlink to {}: {reason}", target.display()),
-    };
-    if !symlink_stays_inside(rel, target) {
-        return Err(bad("points outside the runtime"));
-    }
-    match path.canonicalize() {
-        Ok(resolved) if resolved.starts_with(root) => Ok(()),
-        Ok(_) => Err(bad("resolves outside the runtime")),
-        Err(_) => Err(bad("dangling")),
-    }
-}
-
-fn tar_header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
-    let mut header = tar::Header::new_gnu();
-    header.set_entry_type(kind);
-    header.set_mode(mode);
-    header.set_size(size);
-    header.set_mtime(0);
-    header.set_uid(0);
-    header.set_gid(0);
-    header
-}
-
 fn pack(
     store: &LayerStore,
     root: &Path,
@@ -357,91 +251,20 @@ fn pack(
     source: &str,
     progress: &Progress,
 ) -> Result<Layer, FetchError> {
-    let mut entries = Vec::new();
-    walk(root, Path::new(""), &mut entries)?;
-    let total: u64 = entries
-        .iter()
-        .map(|e| match e.kind {
-            Kind::File { size, .. } => size,
-            _ => 0,
-        })
-        .sum();
-
     store.ensure_dir()?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .suffix(".tar.zst")
-        .tempfile_in(store.dir())
-        .ctx(|| format!("create a temporary file in {}", store.dir().display()))?;
-    let tmp_path = tmp.path().to_path_buf();
-    let io_err = |e: io::Error| FetchError::Io {
-        context: format!("write {}", tmp_path.display()),
-        source: e,
-    };
-    let out = tmp.as_file().try_clone().map_err(io_err)?;
-    let hashing = HashingWriter {
-        inner: io::BufWriter::new(out),
-        hasher: Sha256::new(),
-        written: 0,
-    };
-    let mut encoder =
-        zstd::stream::write::Encoder::new(hashing, store.zstd_level()).map_err(io_err)?;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    // Multithreaded output is identical for any worker count >= 1; no long-distance mode and
-    // the default window, so the stub's ruzstd decoder can read it.
-    encoder.multithread(workers).map_err(io_err)?;
-    // At level 19 zstd's default job is 4 windows (32 MiB): a whole runtime in one job,
-    // one core. 8 MiB jobs let both cores work; the job size is fixed, so the output
-    // still does not depend on the worker count.
-    encoder
-        .set_parameter(zstd::zstd_safe::CParameter::JobSize(8 << 20))
-        .map_err(io_err)?;
-    encoder.include_checksum(true).map_err(io_err)?;
-
-    let bar = progress.bar(total, "compressing");
-    let mut builder = tar::Builder::new(encoder);
-    for entry in &entries {
-        match &entry.kind {
-            Kind::Dir => {
-                let mut h = tar_header(tar::EntryType::Directory, 0o755, 0);
-                builder
-                    .append_data(&mut h, &entry.rel, io::empty())
-                    .map_err(io_err)?;
-            }
-            Kind::File { size, exec } => {
-                let path = root.join(&entry.rel);
-                let file = fs::File::open(&path).ctx(|| format!("open {}", path.display()))?;
-                let mode = if *exec { 0o755 } else { 0o644 };
-                let mut h = tar_header(tar::EntryType::Regular, mode, *size);
-                builder
-                    .append_data(&mut h, &entry.rel, bar.wrap_read(file))
-                    .map_err(io_err)?;
-            }
-            Kind::Symlink(target) => {
-                let mut h = tar_header(tar::EntryType::Symlink, 0o777, 0);
-                builder
-                    .append_link(&mut h, &entry.rel, target)
-                    .map_err(io_err)?;
-            }
-        }
-    }
-    let encoder = builder.into_inner().map_err(io_err)?;
-    let mut hashing = encoder.finish().map_err(io_err)?;
-    hashing.flush().map_err(io_err)?;
-    bar.finish_and_clear();
-    let sha256 = format!("{:x}", hashing.hasher.finalize());
-    let size = hashing.written;
-    let out = hashing
-        .inner
-        .into_inner()
-        .map_err(|e| io_err(e.into_error()))?;
-    out.sync_all().map_err(io_err)?;
-    drop(out);
-    let layer = store.install(tmp, &sha256, python, glibc, source, size)?;
+    let spinner = progress.spinner("compressing");
+    let layer = store.store(python, glibc, source, |file| {
+        write_layer(root, store.zstd_level(), file).map_err(|e| FetchError::Io {
+            context: format!("write a layer of {}", root.display()),
+            source: io::Error::other(e),
+        })
+    });
+    spinner.finish_and_clear();
+    let layer = layer?;
     progress.step(&format!(
         "runtime layer {} ({:.1} MB)",
-        &sha256[..12],
-        size as f64 / 1e6
+        &layer.sha256[..12],
+        layer.size as f64 / 1e6
     ));
     Ok(layer)
 }

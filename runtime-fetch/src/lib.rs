@@ -21,7 +21,7 @@ mod strip;
 mod version;
 
 pub use archive::import_archive;
-pub use elf::GlibcVersion;
+pub use elf::{glibc_floor, GlibcVersion};
 pub use error::FetchError;
 pub use installed::import_installed;
 pub use layer::PYK_PTH;
@@ -32,8 +32,3 @@ pub use pbs::{
 pub use progress::Progress;
 pub use store::{Layer, LayerStore};
 pub use version::{PyVersion, PythonRequest, SUPPORTED_MINORS};
-
-/// The layer store of the default cache root (see `pyk_artifact::cache::root`).
-pub fn default_store() -> Option<LayerStore> {
-    pyk_artifact::cache::root().map(|root| LayerStore::open(&root))
-}

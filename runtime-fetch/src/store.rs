@@ -3,15 +3,19 @@
 //! layers the old code built (`layers/`) are never reused.
 //!
 //! Writers put the metadata in place before renaming the layer in, so every visible layer has
-//! metadata; both renames are atomic, so two processes storing the same layer both succeed and
-//! readers never see a partial file. A layer without metadata (e.g. an interrupted or foreign
-//! write) is skipped by [`LayerStore::list`].
+//! metadata; both go through the cache's atomic-file helper and are never replaced, so two
+//! processes storing the same layer both succeed and readers never see a partial file. A
+//! layer without metadata (e.g. an interrupted or foreign write) is skipped by
+//! [`LayerStore::list`].
 
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use pyk_artifact::extract::Unpacked;
+use pyk_artifact::write::Written;
+use pyk_cache::{write_file, write_named, Bucket, Existing};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
@@ -31,6 +35,9 @@ pub struct Layer {
     pub source: String,
     /// Size of the `.tar.zst` in bytes.
     pub size: u64,
+    /// What it unpacks to (the caps an artifact's trailer declares); `None` for layers
+    /// stored before this was recorded.
+    pub unpacked: Option<Unpacked>,
     /// Unix time the layer was stored.
     pub created: u64,
 }
@@ -42,11 +49,13 @@ struct Meta {
     glibc: Option<String>,
     source: String,
     size: u64,
+    /// Bytes of file data and entries the layer unpacks to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unpacked_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entries: Option<u64>,
     created: u64,
 }
-
-/// The store's directory under the cache root; bumped when what a layer holds changes.
-const BUCKET: &str = "layers-v2";
 
 /// Default zstd level: slow to build once, small to ship and fast to decode.
 const DEFAULT_ZSTD_LEVEL: i32 = 19;
@@ -72,7 +81,7 @@ impl LayerStore {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(DEFAULT_ZSTD_LEVEL);
         LayerStore {
-            dir: cache_root.join(BUCKET),
+            dir: cache_root.join(Bucket::Layers.dir_name()),
             zstd_level,
         }
     }
@@ -142,6 +151,10 @@ impl LayerStore {
             glibc,
             source: meta.source,
             size: meta.size,
+            unpacked: meta
+                .unpacked_size
+                .zip(meta.entries)
+                .map(|(size, files)| Unpacked { size, files }),
             created: meta.created,
         }))
     }
@@ -280,62 +293,69 @@ impl LayerStore {
         Ok(())
     }
 
-    /// Move a finished, fsynced layer file into the store under its sha256, metadata first.
-    /// If another process stored the same layer meanwhile, theirs is kept and returned.
-    pub(crate) fn install(
+    /// Writes a layer into the store: `write` fills the layer file and says what it wrote;
+    /// the metadata goes in place before the layer, each through the cache's atomic-file
+    /// helper. If another process stored the same layer meanwhile, theirs is kept and
+    /// returned.
+    pub(crate) fn store(
         &self,
-        file: tempfile::NamedTempFile,
-        sha256: &str,
         python: PyVersion,
         glibc: Option<GlibcVersion>,
         source: &str,
-        size: u64,
+        write: impl FnOnce(&mut fs::File) -> Result<Written, FetchError>,
     ) -> Result<Layer, FetchError> {
-        if let Some(existing) = self.get(sha256)? {
-            return Ok(existing);
-        }
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let meta = Meta {
-            python: python.to_string(),
-            glibc: glibc.map(|g| g.to_string()),
-            source: source.to_string(),
-            size,
-            created,
-        };
-        let text = toml::to_string(&meta).map_err(|e| FetchError::BadMetadata {
-            path: self.meta_path(sha256),
-            reason: e.to_string(),
+        let mut failure = None;
+        let mut written = None;
+        let stored = write_named(&self.dir, 0o644, |file| {
+            let result = write(file).and_then(|w| {
+                let sha256 = w.sha256.to_string();
+                let meta = Meta {
+                    python: python.to_string(),
+                    glibc: glibc.map(|g| g.to_string()),
+                    source: source.to_string(),
+                    size: w.len,
+                    unpacked_size: Some(w.size),
+                    entries: Some(w.files),
+                    created,
+                };
+                let text = toml::to_string(&meta).map_err(|e| FetchError::BadMetadata {
+                    path: self.meta_path(&sha256),
+                    reason: e.to_string(),
+                })?;
+                write_file(&self.meta_path(&sha256), 0o644, Existing::Keep, |f| {
+                    f.write_all(text.as_bytes())
+                })
+                .map_err(|e| FetchError::Io {
+                    context: format!("write {}", self.meta_path(&sha256).display()),
+                    source: io::Error::other(e),
+                })?;
+                Ok(sha256)
+            });
+            match result {
+                Ok(sha256) => {
+                    written = Some(sha256.clone());
+                    Ok(format!("{sha256}.tar.zst"))
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    Err(io::ErrorKind::Other.into())
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        stored.map_err(|e| FetchError::Io {
+            context: format!("store a layer in {}", self.dir.display()),
+            source: io::Error::other(e),
         })?;
-        let mut meta_tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.dir)
-            .ctx(|| format!("create a temporary file in {}", self.dir.display()))?;
-        meta_tmp
-            .write_all(text.as_bytes())
-            .and_then(|()| meta_tmp.as_file().sync_all())
-            .ctx(|| format!("write {}", meta_tmp.path().display()))?;
-        meta_tmp
-            .persist(self.meta_path(sha256))
-            .map_err(|e| e.error)
-            .ctx(|| format!("rename into {}", self.meta_path(sha256).display()))?;
-        file.persist(self.layer_path(sha256))
-            .map_err(|e| e.error)
-            .ctx(|| format!("rename into {}", self.layer_path(sha256).display()))?;
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .ctx(|| format!("sync {}", self.dir.display()))?;
-        Ok(Layer {
-            sha256: sha256.to_string(),
-            path: self.layer_path(sha256),
-            python,
-            glibc,
-            source: source.to_string(),
-            size,
-            created,
-        })
+        let sha256 = written.unwrap_or_default();
+        self.get(&sha256)?
+            .ok_or(FetchError::NoSuchLayer { prefix: sha256 })
     }
 }
 
@@ -344,11 +364,16 @@ mod tests {
     use super::*;
 
     fn put(store: &LayerStore, sha: &str, version: &str) -> Layer {
-        store.ensure_dir().unwrap();
-        let mut tmp = tempfile::NamedTempFile::new_in(store.dir()).unwrap();
-        tmp.write_all(sha.as_bytes()).unwrap();
         store
-            .install(tmp, sha, version.parse().unwrap(), None, "test", 64)
+            .store(version.parse().unwrap(), None, "test", |file| {
+                file.write_all(sha.as_bytes()).unwrap();
+                Ok(Written {
+                    sha256: sha.parse().unwrap(),
+                    len: 64,
+                    size: 0,
+                    files: 0,
+                })
+            })
             .unwrap()
     }
 

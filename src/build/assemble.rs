@@ -1,83 +1,167 @@
-//! Writing the artifact `[stub][runtime layer][payload zip][trailer]` atomically.
+//! Writing the artifact `[stub][runtime][deps]?[app][pylock.toml]?[trailer]` in one pass,
+//! through the cache's atomic-file helper (a temp file beside the output, renamed over it).
 
-use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use pyk_artifact::trailer::{Kind, Span, Trailer};
-use sha2::{Digest, Sha256};
+use anyhow::{bail, Context, Result};
+use pyk_artifact::trailer::{Kind, Layer, Part, Role, Span, Trailer};
+use pyk_artifact::write::{write_layer, Written};
+use pyk_cache::{write_file, Existing};
+use pyk_protocol::digest::Hasher;
+use pyk_protocol::Sha256;
 
-use super::payload;
+use super::runtime::Runtime;
 use crate::stub_bin::STUB;
 
-/// What goes into an artifact besides the staged payload.
+/// Everything an artifact is made of besides the stub.
 pub struct Parts<'a> {
     pub name: &'a str,
     pub kind: Kind,
     pub python: (u8, u8),
-    pub layer: &'a Path,
-    pub layer_sha256: [u8; 32],
+    pub runtime: &'a Runtime,
+    pub glibc: Option<(u32, u32)>,
+    pub built: u64,
+    pub entry: String,
+    /// The staged site-packages tree, if the app has dependencies.
+    pub deps: Option<&'a Path>,
+    /// The staged app tree.
+    pub app: &'a Path,
+    pub lock: Option<&'a str>,
+    /// zstd level of the deps and app layers.
+    pub level: i32,
 }
 
-/// Writes the artifact to `output` (replacing it atomically) and returns its size.
-pub fn write(parts: &Parts, staging: &Path, output: &Path) -> Result<u64> {
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+/// Writes the artifact to `output` (replacing it atomically); returns its size and trailer.
+pub fn write(parts: &Parts, output: &Path) -> Result<(u64, Trailer)> {
+    let mut failure = None;
+    let mut done = None;
+    let written = write_file(output, 0o755, Existing::Replace, |file| {
+        match fill(parts, file) {
+            Ok(built) => {
+                done = Some(built);
+                Ok(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                // Any error: the helper then removes the temp file and keeps the old output.
+                Err(io::ErrorKind::Other.into())
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e.context(format!("cannot write {}", output.display())));
+    }
+    written.with_context(|| format!("cannot write {}", output.display()))?;
+    done.context("the artifact was not written")
+}
+
+fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
+    let mut out = Counting { file, at: 0 };
+    out.write_all(STUB)?;
+
+    let runtime = parts.runtime;
+    let start = out.at;
+    let sha256 = copy_verified(&runtime.layer.path, &mut out)?;
+    if sha256.to_string() != runtime.layer.sha256 {
+        bail!(
+            "the cached runtime layer {} is damaged (its sha256 no longer matches its name); remove it with `pyk runtime remove {}`",
+            runtime.layer.path.display(),
+            &runtime.layer.sha256[..12]
+        );
+    }
+    let mut layers = vec![Layer {
+        role: Role::Runtime,
+        span: Span {
+            offset: start,
+            len: out.at - start,
+        },
+        sha256,
+        size: runtime.unpacked.size,
+        files: runtime.unpacked.files,
+    }];
+    let trees = parts
+        .deps
+        .map(|d| (Role::Deps, d))
+        .into_iter()
+        .chain([(Role::App, parts.app)]);
+    for (role, tree) in trees {
+        let start = out.at;
+        let w: Written = write_layer(tree, parts.level, &mut out)
+            .with_context(|| format!("cannot write the {} layer", role.as_str()))?;
+        layers.push(Layer {
+            role,
+            span: Span {
+                offset: start,
+                len: w.len,
+            },
+            sha256: w.sha256,
+            size: w.size,
+            files: w.files,
+        });
+    }
+    let lock = match parts.lock {
+        Some(text) => {
+            let start = out.at;
+            out.write_all(text.as_bytes())?;
+            Some(Part {
+                span: Span {
+                    offset: start,
+                    len: text.len() as u64,
+                },
+                sha256: Sha256::of(text.as_bytes()),
+            })
+        }
+        None => None,
     };
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pyk-build-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let file = tmp.as_file_mut();
-    let ctx = || format!("cannot write {}", output.display());
-
-    file.write_all(STUB).with_context(ctx)?;
-    let runtime_offset = STUB.len() as u64;
-    let mut layer = File::open(parts.layer)
-        .with_context(|| format!("cannot read {}", parts.layer.display()))?;
-    let runtime_len = io::copy(&mut layer, file).with_context(ctx)?;
-
-    let payload_offset = runtime_offset + runtime_len;
-    let file = payload::write(file, staging)?;
-    let payload_end = file.stream_position().with_context(ctx)?;
-    let payload_sha256 = hash_range(file, payload_offset, payload_end).with_context(ctx)?;
-
     let trailer = Trailer {
         kind: parts.kind,
         name: parts.name.to_owned(),
         python: parts.python,
-        runtime: Span {
-            offset: runtime_offset,
-            len: runtime_len,
-        },
-        runtime_sha256: parts.layer_sha256,
-        payload: Span {
-            offset: payload_offset,
-            len: payload_end - payload_offset,
-        },
-        payload_sha256,
+        runtime_version: runtime.layer.python.to_string(),
+        runtime_source: runtime.layer.source.clone(),
+        glibc: parts.glibc,
+        built: parts.built,
+        entry: parts.entry.clone(),
+        layers,
+        lock,
     };
-    file.seek(SeekFrom::Start(payload_end)).with_context(ctx)?;
-    file.write_all(&trailer.encode()).with_context(ctx)?;
-    file.set_permissions(fs::Permissions::from_mode(0o755))
-        .with_context(ctx)?;
-    file.sync_all().with_context(ctx)?;
-    let size = file.metadata().with_context(ctx)?.len();
-    tmp.persist(output).map_err(|e| e.error).with_context(ctx)?;
-    // The rename is durable only once the directory is.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(ctx)?;
-    Ok(size)
+    out.write_all(&trailer.encode()?)?;
+    Ok((out.at, trailer))
 }
 
-fn hash_range(file: &mut File, start: u64, end: u64) -> io::Result<[u8; 32]> {
-    file.seek(SeekFrom::Start(start))?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut Read::by_ref(file).take(end - start), &mut hasher)?;
-    Ok(hasher.finalize().into())
+/// Copies a cached layer into the artifact, hashing it on the way.
+fn copy_verified(path: &Path, out: &mut impl Write) -> Result<Sha256> {
+    let mut src = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = src
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            return Ok(hasher.digest());
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+    }
+}
+
+/// A file that counts what was written to it: the offsets of the parts.
+struct Counting<'a> {
+    file: &'a mut File,
+    at: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }

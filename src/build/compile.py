@@ -1,7 +1,10 @@
-# Compiles every .py under a staging directory to a .pyc BESIDE it (where zipimport
-# looks), with unchecked-hash invalidation (no stat of sources at import) and the path
-# inside the payload as co_filename (no build-host paths). Run by the target runtime's
-# own interpreter, so the bytecode matches it. Prints one line per file that fails.
+# Compiles every .py under a tree to __pycache__/NAME.cpython-3X.pyc, where the import
+# system looks beside a source, with unchecked-hash invalidation (nothing is stat-ed or
+# rewritten at import) and the path inside the tree as co_filename (no build-host paths; the
+# loader fixes co_filename up to the real source path at import). Run by the target
+# runtime's own interpreter, so the bytecode and the cache tag match it. Prints one line per
+# file that fails.
+import importlib.util
 import os
 import py_compile
 import sys
@@ -18,7 +21,7 @@ for dirpath, dirnames, filenames in os.walk(root):
         try:
             py_compile.compile(
                 src,
-                cfile=src + "c",
+                cfile=importlib.util.cache_from_source(src),
                 dfile=rel,
                 doraise=True,
                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,

@@ -1,4 +1,5 @@
-//! Precompiling the payload's Python files to `.pyc` with the runtime's own interpreter.
+//! Precompiling the app's and the dependencies' Python files to `.pyc` with the runtime's own
+//! interpreter.
 
 use std::path::Path;
 use std::process::Command;
@@ -7,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 const SCRIPT: &str = include_str!("compile.py");
 
-/// A file that did not compile (its path inside the payload, and why).
+/// A file that did not compile (its path inside the tree, and why).
 pub struct Failure {
     pub file: String,
     pub why: String,

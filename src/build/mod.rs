@@ -1,9 +1,11 @@
-//! `pyk build`: spec → runtime → dependencies → staged files → .pyc → artifact.
+//! `pyk build`: spec → runtime → dependencies (deps layer) → the app, the project's own
+//! wheel and the boot module (app layer) → `.pyc` → artifact.
 
 mod assemble;
+mod boot;
 mod compile;
 mod deps;
-mod payload;
+mod lock;
 mod runtime;
 mod stage;
 
@@ -11,21 +13,25 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pyk_artifact::trailer::sha256_from_hex;
+use pyk_cache::Cache;
 use pyk_runtime_fetch::{Progress, PythonRequest};
 
 use crate::output::human_size;
-use crate::spec::{Declared, Entry, Spec};
+use crate::spec::{Declared, Spec};
 
 /// Everything `pyk build` needs besides the spec.
 pub struct Options<'a> {
-    pub cache_root: &'a Path,
+    pub cache: &'a Cache,
     /// `--python`; when absent, the spec's `python`, else `$PYK_PYTHON`.
     pub python: Option<String>,
     pub runtime_archive: Option<&'a Path>,
     pub mirror: Option<&'a str>,
     /// `-o`; when absent, `dist/NAME` in the spec's directory.
     pub output: Option<PathBuf>,
+    /// The build time recorded in the trailer (`SOURCE_DATE_EPOCH`, else now).
+    pub built: u64,
+    /// zstd level of the deps and app layers.
+    pub level: i32,
 }
 
 /// Builds the artifact and returns its path.
@@ -56,7 +62,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         requires: &spec.python.requires,
     };
     let runtime = runtime::resolve(
-        opts.cache_root,
+        opts.cache,
         &choice,
         opts.runtime_archive,
         opts.mirror,
@@ -68,11 +74,16 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         runtime.layer.source
     ));
 
+    // tempfile makes it 0700: nothing staged is visible to other users.
     let staging = tempfile::Builder::new()
         .prefix("pyk-stage-")
         .tempdir()
         .context("cannot create a staging directory")?;
-    let mut own_tops = Vec::new();
+    let deps_dir = staging.path().join("deps");
+    let app = staging.path().join("app");
+    std::fs::create_dir(&deps_dir)?;
+    std::fs::create_dir(&app)?;
+    let mut lock = None;
     let mut own_sources = 0;
     if spec.installs() {
         let installer = deps::Installer::find()?;
@@ -89,12 +100,13 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         }
         let what = what.join(" and ");
         let spinner = progress.spinner(&format!("Installing {what} with {}", installer.name()));
+        // Third-party distributions into the deps layer, the project's own into the app's.
         let installed = installer.install(&deps::Request {
             spec,
             python: &runtime.python(),
             version: &python,
-            deps_target: staging.path(),
-            app_target: staging.path(),
+            deps_target: &deps_dir,
+            app_target: &app,
         })?;
         spinner.finish_and_clear();
         progress.step(&format!(
@@ -108,19 +120,16 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         for dist in installed.dists.iter().filter(|d| d.own) {
             for file in dist.files()? {
                 own_sources += usize::from(file.extension().is_some_and(|e| e == "py"));
-                if let Some(top) = file.components().next() {
-                    own_tops.push(top.as_os_str().to_string_lossy().into_owned());
-                }
             }
         }
+        lock = lock::pylock(&installed.dists);
     }
-    let copied = stage::stage(spec, staging.path())? + own_sources;
+    let has_deps = std::fs::read_dir(&deps_dir)?.next().is_some();
+    let deps = has_deps.then_some(deps_dir.as_path());
+    let copied = stage::stage(spec, &app, deps)? + own_sources;
 
-    let (compiled, failures) = compile::compile_tree(&runtime.python(), staging.path())?;
-    if let Some(f) = failures
-        .iter()
-        .find(|f| is_app_file(spec, &own_tops, &f.file))
-    {
+    let (compiled, failures) = compile::compile_tree(&runtime.python(), &app)?;
+    if let Some(f) = failures.first() {
         bail!(
             "{} does not compile for Python {}.{}: {}",
             f.file,
@@ -129,54 +138,60 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             f.why
         );
     }
-    for f in &failures {
-        progress.step(&format!(
-            "warning: {} left as source (does not compile: {})",
-            f.file, f.why
-        ));
+    let mut total = compiled;
+    if let Some(deps) = deps {
+        let (compiled, failures) = compile::compile_tree(&runtime.python(), deps)?;
+        total += compiled;
+        for f in &failures {
+            progress.step(&format!(
+                "warning: {} left as source (does not compile: {})",
+                f.file, f.why
+            ));
+        }
     }
     progress.step(&format!(
-        "Compiled {compiled} Python files ({copied} from the app)"
+        "Compiled {total} Python files ({copied} from the app)"
     ));
+
+    // The artifact's glibc floor: the runtime's (recorded when its layer was made) and
+    // every ELF file of the layers built here.
+    let mut floor = runtime.layer.glibc;
+    for tree in deps.into_iter().chain([app.as_path()]) {
+        floor = floor.max(pyk_runtime_fetch::glibc_floor(tree)?);
+    }
 
     let output = opts
         .output
         .clone()
         .unwrap_or_else(|| spec.base.join("dist").join(&spec.name));
-    let layer_sha256 = sha256_from_hex(&runtime.layer.sha256)
-        .context("the runtime cache holds a layer with a malformed name")?;
     let parts = assemble::Parts {
         name: &spec.name,
         kind: spec.kind,
         python: (python.major, python.minor),
-        layer: &runtime.layer.path,
-        layer_sha256,
+        runtime: &runtime,
+        glibc: floor.map(|g| (u32::from(g.major), u32::from(g.minor))),
+        built: opts.built,
+        entry: boot::describe(spec),
+        deps,
+        app: &app,
+        lock: lock.as_deref(),
+        level: opts.level,
     };
-    let size = assemble::write(&parts, staging.path(), &output)?;
+    let (size, trailer) = assemble::write(&parts, &output)?;
+    let layers: Vec<String> = trailer
+        .layers
+        .iter()
+        .map(|l| format!("{} {}", l.role.as_str(), human_size(l.span.len)))
+        .collect();
     progress.step(&format!(
-        "Built {} ({}, Python {}.{}, {}) in {:.1} s",
+        "Built {} ({}, Python {}.{}, {}: {}) in {:.1} s",
         output.display(),
         spec.kind.as_str(),
         python.major,
         python.minor,
         human_size(size),
+        layers.join(", "),
         started.elapsed().as_secs_f64()
     ));
     Ok(output)
-}
-
-/// Whether a payload path came from the app (its files, or the project's own
-/// distribution, whose top-level names are `own_tops`) rather than a dependency.
-fn is_app_file(spec: &Spec, own_tops: &[String], payload_path: &str) -> bool {
-    let top = payload_path.split('/').next().unwrap_or_default();
-    let entry = match &spec.entry {
-        Entry::Path(path) => Some(path),
-        Entry::Function { .. } => None,
-    };
-    own_tops.iter().any(|t| t == top)
-        || entry
-            .into_iter()
-            .chain(&spec.libraries)
-            .chain(&spec.extras)
-            .any(|p| p.file_name().is_some_and(|n| n == top))
 }

@@ -1,5 +1,5 @@
 //! Choosing the runtime layer for a build, and unpacking it so its interpreter can
-//! install dependencies and compile the payload.
+//! install dependencies and compile the layers.
 //!
 //! Order: `--runtime ARCHIVE`; else a cached layer satisfying the version asked for
 //! (`--python`, `python =`, `$PYK_PYTHON`), downloading from python-build-standalone only
@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
+use pyk_artifact::extract::{self, Unpacked};
+use pyk_artifact::install;
+use pyk_artifact::trailer::{self, Role, Span};
+use pyk_cache::{Cache, EntryLock};
 use pyk_runtime_fetch::{
     fetch_pbs, import_archive, Layer, LayerStore, Progress, PyVersion, PythonRequest,
     SUPPORTED_MINORS,
@@ -27,10 +31,13 @@ pub const DEFAULT_PYTHON: PythonRequest = PythonRequest {
     patch: None,
 };
 
-/// A runtime layer and the directory it is unpacked in.
+/// A runtime layer and the directory it is unpacked in (held while the build uses it).
 pub struct Runtime {
     pub layer: Layer,
+    /// What the layer unpacks to: the caps its trailer line declares.
+    pub unpacked: Unpacked,
     pub dir: PathBuf,
+    _held: EntryLock,
 }
 
 impl Runtime {
@@ -48,13 +55,13 @@ pub struct Choice<'a> {
 }
 
 pub fn resolve(
-    cache_root: &Path,
+    cache: &Cache,
     choice: &Choice,
     archive: Option<&Path>,
     mirror: Option<&str>,
     progress: &Progress,
 ) -> Result<Runtime> {
-    let store = LayerStore::open(cache_root);
+    let store = LayerStore::open(cache.root());
     let (layer, chosen_by) = match (archive, &choice.request) {
         (Some(archive), _) => {
             let layer = import_archive(&store, archive, progress)?;
@@ -121,8 +128,33 @@ pub fn resolve(
     // SAFETY: cached layers are written once (renamed into place) and never modified.
     let map = unsafe { Mmap::map(&file) }
         .with_context(|| format!("cannot map {}", layer.path.display()))?;
-    let dir = pyk_artifact::unpack::install(cache_root, &layer.sha256, &map)?;
-    Ok(Runtime { layer, dir })
+    // Layers stored by an older pyk do not record what they unpack to: measured then.
+    let unpacked = match layer.unpacked {
+        Some(unpacked) => unpacked,
+        None => extract::measure(&map)
+            .with_context(|| format!("cannot read {}", layer.path.display()))?,
+    };
+    let record = trailer::Layer {
+        role: Role::Runtime,
+        span: Span {
+            offset: 0,
+            len: map.len() as u64,
+        },
+        sha256: layer
+            .sha256
+            .parse()
+            .context("the runtime cache holds a layer with a malformed name")?,
+        size: unpacked.size,
+        files: unpacked.files,
+    };
+    let held = install::install(cache, &record, &map)?;
+    let dir = cache.entry(install::bucket(Role::Runtime), &layer.sha256);
+    Ok(Runtime {
+        layer,
+        unpacked,
+        dir,
+        _held: held,
+    })
 }
 
 fn version(v: &PyVersion) -> Version {

@@ -6,23 +6,28 @@
 
 Written by `pyk python-setup`; it needs nothing but the standard library (Python 3.9+).
 Each first import of a library in a process asks the `pyk` binary for the current
-version (the same update check, cache and offline fallback as `pyk foo`), then imports
-it from the cached executable, which is also a zip, through zipimport.
+version (the same update check, cache and offline fallback as `pyk foo`), which unpacks
+the library's app and dependency layers into the cache and prints their directories.
+They go first on sys.path, and this process holds a shared lock on each for its lifetime
+so `pyk cache prune` leaves them alone.
 """
 
+import fcntl
 import importlib.abc
 import importlib.util
 import os
 import subprocess
 import sys
-import zipimport
 
 # The pyk binary that wrote this file; PYK_BIN overrides it.
 PYK_BIN = os.environ.get("PYK_BIN") or __PYK_BIN__
 
+# Lock files held while this process may import from the entries they guard.
+_held = []
 
-def _artifact(name):
-    """Path of the current artifact of library `name`, fetched if needed."""
+
+def _resolve(name):
+    """The unpacked directories (app first) of the current version of library `name`."""
     version = "%d.%d" % sys.version_info[:2]
     try:
         proc = subprocess.run(
@@ -42,16 +47,26 @@ def _artifact(name):
         if msg.startswith("pyk: error: "):
             msg = msg[len("pyk: error: "):]
         raise ImportError(msg, name="pyk." + name)
-    return proc.stdout.strip()
+    return [line for line in proc.stdout.splitlines() if line]
+
+
+def _hold(dirs):
+    """Takes a shared lock on each entry; False if one vanished in between (a prune)."""
+    for d in dirs:
+        fd = os.open(d + ".lock", os.O_RDONLY | os.O_CLOEXEC)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        _held.append(fd)
+        if not os.path.isdir(d):
+            return False
+    return True
 
 
 class _Alias(importlib.abc.Loader):
-    """Loads `pyk.X[.Y]` as the module `X[.Y]` imported from the library's artifact, so
-    the library's own absolute imports and its dependencies resolve as they were built."""
+    """Loads `pyk.X[.Y]` as the module `X[.Y]` imported from the library's unpacked app,
+    so the library's own absolute imports and its dependencies resolve as they were built."""
 
-    def __init__(self, real, importer):
+    def __init__(self, real):
         self.real = real
-        self.importer = importer
 
     def create_module(self, spec):
         return importlib.import_module(self.real)
@@ -61,34 +76,35 @@ class _Alias(importlib.abc.Loader):
 
     # For `python -m pyk.foo`: runpy asks for code rather than importing.
     def get_code(self, fullname):
-        return self.importer.get_code(self.real)
+        return importlib.util.find_spec(self.real).loader.get_code(self.real)
 
     def is_package(self, fullname):
-        return self.importer.is_package(self.real)
+        return importlib.util.find_spec(self.real).submodule_search_locations is not None
 
 
 class _Finder(importlib.abc.MetaPathFinder):
     def __init__(self):
-        self.artifacts = {}
+        self.loaded = set()
 
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith(__name__ + "."):
             return None
         real = fullname[len(__name__) + 1:]
         top = real.split(".")[0]
-        artifact = self.artifacts.get(top)
-        if artifact is None:
-            artifact = _artifact(top)
-            self.artifacts[top] = artifact
-            if artifact not in sys.path:
-                sys.path.insert(0, artifact)
-        importer = zipimport.zipimporter(artifact)
-        try:
-            is_pkg = importer.is_package(real)
-        except zipimport.ZipImportError:
+        if top not in self.loaded:
+            dirs = _resolve(top)
+            if not _hold(dirs):
+                dirs = _resolve(top)
+                _hold(dirs)
+            for d in reversed(dirs):
+                if d not in sys.path:
+                    sys.path.insert(0, d)
+            self.loaded.add(top)
+        spec = importlib.util.find_spec(real)
+        if spec is None:
             return None
-        spec = importlib.util.spec_from_loader(fullname, _Alias(real, importer), is_package=is_pkg)
-        return spec
+        is_pkg = spec.submodule_search_locations is not None
+        return importlib.util.spec_from_loader(fullname, _Alias(real), is_package=is_pkg)
 
 
 sys.meta_path.insert(0, _Finder())

@@ -1,40 +1,26 @@
-//! The running artifact: its path, its trailer and, on the cold path only, its runtime
-//! layer mapped into memory.
+//! The running artifact: opened through `/proc/self/exe` (the very file the kernel is
+//! running, even if its path has since been replaced), its trailer, and on the cold path
+//! its bytes mapped into memory.
 
 use std::fs::File;
 use std::path::PathBuf;
 
 use memmap2::Mmap;
-use pyk_artifact::trailer::Trailer;
+use pyk_artifact::trailer::{Layer, Trailer};
 
 pub struct Artifact {
-    /// Absolute path of the artifact, as the kernel resolved it.
+    /// The artifact's path, for `sys.argv[0]` and messages.
     pub path: PathBuf,
     file: File,
     pub trailer: Trailer,
 }
 
-/// The mapped runtime layer; derefs to its bytes.
-pub struct Layer {
-    map: Mmap,
-    start: usize,
-    end: usize,
-}
-
-impl std::ops::Deref for Layer {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.map[self.start..self.end]
-    }
-}
-
 impl Artifact {
     pub fn open() -> Result<Artifact, String> {
-        let path = std::fs::read_link("/proc/self/exe")
-            .map_err(|e| format!("cannot find my own file through /proc/self/exe: {e}"))?;
-        let shown = path.display();
-        let file = File::open(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let trailer = Trailer::read(&file).map_err(|e| format!("{shown}: {e}"))?;
+        let file = File::open("/proc/self/exe")
+            .map_err(|e| format!("cannot open my own file through /proc/self/exe: {e}"))?;
+        let path = std::fs::read_link("/proc/self/exe").unwrap_or_else(|_| "pyk-artifact".into());
+        let trailer = Trailer::read(&file).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Artifact {
             path,
             file,
@@ -42,20 +28,26 @@ impl Artifact {
         })
     }
 
-    pub fn runtime_layer(&self) -> Result<Layer, String> {
-        // SAFETY: the map is read-only and lives only while the layer is unpacked; a
-        // concurrent truncation of the artifact would fault, as with any mapped binary.
-        let map = unsafe { Mmap::map(&self.file) }
-            .map_err(|e| format!("cannot map {}: {e}", self.path.display()))?;
-        let span = self.trailer.runtime;
-        // decode() checked that the span lies inside the file.
-        let start = usize::try_from(span.offset)
-            .map_err(|_| "runtime layer offset overflows".to_string())?;
-        let end = usize::try_from(span.offset + span.len)
-            .map_err(|_| "runtime layer size overflows".to_string())?;
-        if end > map.len() {
-            return Err(format!("{}: truncated runtime layer", self.path.display()));
-        }
-        Ok(Layer { map, start, end })
+    /// The whole file, mapped read-only.
+    pub fn map(&self) -> Result<Mmap, String> {
+        // SAFETY: read-only; the mapping lives only while layers are unpacked. A truncation of
+        // the artifact meanwhile would fault, as it would for any binary being run.
+        unsafe { Mmap::map(&self.file) }
+            .map_err(|e| format!("cannot map {}: {e}", self.path.display()))
+    }
+
+    /// A layer's bytes within the mapping (the trailer checked the span fits the file).
+    pub fn layer<'m>(&self, map: &'m Mmap, layer: &Layer) -> Result<&'m [u8], String> {
+        usize::try_from(layer.span.offset)
+            .ok()
+            .zip(usize::try_from(layer.span.end()).ok())
+            .and_then(|(start, end)| map.get(start..end))
+            .ok_or_else(|| {
+                format!(
+                    "{}: truncated {} layer",
+                    self.path.display(),
+                    layer.role.as_str()
+                )
+            })
     }
 }

@@ -1,21 +1,25 @@
 //! The launcher at the head of every pyk artifact.
 //!
-//! Warm path: read the trailer (one `pread`), exec `<cache>/runtimes/<sha>/bin/python3 -I
-//! <this file> args…`. Only when that exec finds no runtime does the cold path map the
-//! file and unpack the runtime layer (see `pyk_artifact::unpack`), then exec again.
-//! Every failure is one line on stderr and exit status 1 (the binary aborts rather than
-//! unwinds, and nothing here panics on input).
+//! Warm path: one `pread` of the trailer, then for each layer one open and `flock(LOCK_SH)`
+//! of its cache entry's lock file (held through exec, so no prune removes an entry in use),
+//! then exec through the shared contract (`pyk_artifact::launch`). No hashing, no
+//! extraction, no writes. Cold path, for layers not unpacked yet: map the file and unpack
+//! them (`pyk_artifact::install`: locked, verified, renamed into place), in the main cache
+//! or, when that is unusable, the private `$TMPDIR/pyk-<uid>`. Every failure is one line on
+//! stderr and exit status 1.
 
-mod cache_root;
 mod exe;
+mod glibc;
 
 use std::ffi::OsString;
-use std::io;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::path::Path;
+use std::process::ExitCode;
 
-use pyk_artifact::{cache, unpack};
+use pyk_artifact::install::{self, InstallError};
+use pyk_artifact::launch::Layers;
+use pyk_artifact::trailer::Role;
+use pyk_cache::{Cache, EntryLock, FillError, RootEnv};
+use pyk_static::EnvVars;
 
 /// Exit status for failures of the launcher itself (Python's own codes pass through exec).
 const FAILURE: u8 = 1;
@@ -33,53 +37,142 @@ fn main() -> ExitCode {
     ExitCode::from(FAILURE)
 }
 
-/// Runs the payload; returns only on failure.
+fn root_env() -> RootEnv {
+    RootEnv {
+        pyk_cache_dir: std::env::var_os(EnvVars::PYK_CACHE_DIR),
+        xdg_cache_home: std::env::var_os(EnvVars::XDG_CACHE_HOME),
+        home: std::env::var_os(EnvVars::HOME),
+        tmpdir: std::env::var_os(EnvVars::TMPDIR),
+    }
+}
+
+/// Runs the program; returns only on failure, with what to say.
 fn launch(args: Vec<OsString>) -> String {
     let artifact = match exe::Artifact::open() {
         Ok(a) => a,
         Err(e) => return e,
     };
-    let key = artifact.trailer.runtime_key();
-    let root = match cache::root() {
-        Some(root) => root,
-        None => match cache_root::private_temp() {
-            Ok(root) => root,
-            Err(e) => return e,
-        },
-    };
-    // Warm path. If it fails, the runtime is not unpacked yet (or the cache is unusable):
-    // the cold path below finds out which, and says so if it can't recover.
-    exec_python(&cache::runtime_dir(&root, &key), &artifact.path, &args);
-
-    let layer = match artifact.runtime_layer() {
-        Ok(layer) => layer,
-        Err(e) => return e,
-    };
-    let dir = match unpack::install(&root, &key, &layer) {
-        Ok(dir) => dir,
-        Err(unpack::UnpackError::CacheUnwritable { .. }) => {
-            match cache_root::private_temp()
-                .and_then(|tmp| unpack::install(&tmp, &key, &layer).map_err(|e| e.to_string()))
-            {
-                Ok(dir) => dir,
-                Err(e) => return e,
-            }
+    if let Err(e) = glibc::check(artifact.trailer.glibc) {
+        return e;
+    }
+    let env = root_env();
+    if let Some(cache) = env.find() {
+        if let Some(held) = hold_all(&cache, &artifact) {
+            return exec(&cache, &artifact, &held, args);
         }
+    }
+    let cache = match env.open() {
+        Ok(cache) => cache,
         Err(e) => return e.to_string(),
     };
-    drop(layer);
-    let err = exec_python(&dir, &artifact.path, &args);
-    format!("cannot run {}: {err}", dir.join("bin/python3").display())
+    match install_all(&cache, &artifact) {
+        Ok(held) => exec(&cache, &artifact, &held, args),
+        Err(Unpack::Failed(FillError::Cache(e))) if e.root_unusable() && !cache.is_temporary() => {
+            let tmp = match env.open_temp() {
+                Ok(tmp) => tmp,
+                Err(_) => return e.to_string(),
+            };
+            match install_all(&tmp, &artifact) {
+                Ok(held) => exec(&tmp, &artifact, &held, args),
+                Err(e) => e.to_string(),
+            }
+        }
+        Err(e) => e.to_string(),
+    }
 }
 
-/// Replaces this process with the runtime's python in isolated mode, running the
-/// artifact itself (a valid zip whose `__main__` is the app). Returns only on failure.
-fn exec_python(runtime: &Path, artifact: &Path, args: &[OsString]) -> io::Error {
-    let python: PathBuf = runtime.join("bin/python3");
-    Command::new(&python)
-        .arg0(&python)
-        .arg("-I")
-        .arg(artifact)
-        .args(args)
-        .exec()
+/// Shared locks on every layer's entry, if all are unpacked in `cache`.
+fn hold_all(cache: &Cache, artifact: &exe::Artifact) -> Option<Vec<EntryLock>> {
+    artifact
+        .trailer
+        .layers
+        .iter()
+        .map(|layer| cache.hold(install::bucket(layer.role), &layer.key()))
+        .collect()
+}
+
+/// Why the cold path failed: the artifact itself (already one line), or installing a layer,
+/// whose cache errors may send the launcher to the fallback root.
+enum Unpack {
+    Artifact(String),
+    Failed(InstallError),
+}
+
+impl std::fmt::Display for Unpack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unpack::Artifact(e) => f.write_str(e),
+            Unpack::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Unpacks the layers that are missing and holds them all.
+fn install_all(cache: &Cache, artifact: &exe::Artifact) -> Result<Vec<EntryLock>, Unpack> {
+    let map = artifact.map().map_err(Unpack::Artifact)?;
+    artifact
+        .trailer
+        .layers
+        .iter()
+        .map(|layer| {
+            let bytes = artifact.layer(&map, layer).map_err(Unpack::Artifact)?;
+            install::install(cache, layer, bytes).map_err(Unpack::Failed)
+        })
+        .collect()
+}
+
+/// Replaces this process with the program. Returns only on failure.
+fn exec(
+    cache: &Cache,
+    artifact: &exe::Artifact,
+    held: &[EntryLock],
+    args: Vec<OsString>,
+) -> String {
+    for lock in held {
+        if let Err(e) = lock.keep_across_exec() {
+            return format!("cannot keep the cache lock across exec: {e}");
+        }
+    }
+    let trailer = &artifact.trailer;
+    let entry = |role| {
+        trailer
+            .layer(role)
+            .map(|l| cache.entry(install::bucket(role), &l.key()))
+    };
+    let (Some(runtime), Some(app)) = (entry(Role::Runtime), entry(Role::App)) else {
+        return "damaged artifact trailer: layers".into();
+    };
+    let deps = entry(Role::Deps);
+    let layers = Layers {
+        runtime: &runtime,
+        deps: deps.as_deref(),
+        app: &app,
+    };
+    let err = execv(
+        &layers.argv(artifact.path.as_os_str(), args),
+        &layers.pyk_path(),
+    );
+    format!("cannot run {}: {err}", layers.python().display())
+}
+
+/// `execv` with `PYK_PATH` set: the exec contract's argv and environment, without
+/// `std::process::Command` (about 30 KB of launcher). Returns only on failure.
+fn execv(argv: &[OsString], pyk_path: &std::ffi::OsStr) -> std::io::Error {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(args) = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return std::io::ErrorKind::InvalidInput.into();
+    };
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: the launcher is single-threaded again here (extraction threads are joined);
+    // nothing else reads the environment concurrently.
+    unsafe { std::env::set_var(EnvVars::PYK_PATH, pyk_path) };
+    // SAFETY: a NUL-terminated array of valid C strings that outlive the call.
+    unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
+    std::io::Error::last_os_error()
 }

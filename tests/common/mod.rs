@@ -14,9 +14,15 @@ use std::sync::OnceLock;
 pub const SYSTEM_PYTHON: &str = "/usr/bin/python3.11";
 pub const PY: &str = "3.11";
 
+/// The build time every test build records, so builds are reproducible.
+pub const SOURCE_DATE_EPOCH: &str = "1700000000";
+
 pub fn pyk() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk"));
     cmd.env("PYK_CACHE_DIR", build_cache())
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+        // Dependency and app layers compressed fast: the tests build many.
+        .env("PYK_ZSTD_LEVEL", "3")
         .env_remove("PYK_PYTHON")
         .env_remove("PYK_PYTHON_MIRROR");
     cmd
@@ -141,4 +147,30 @@ pub fn artifact(artifact: &Path, cache: &Path) -> Command {
     let mut cmd = Command::new(artifact);
     cmd.env("PYK_CACHE_DIR", cache);
     cmd
+}
+
+/// Every entry of an artifact's deps and app layers, one a line as `ROLE PATH`
+/// (directories end in `/`).
+pub fn layer_listing(artifact: &Path) -> String {
+    let bytes = fs::read(artifact).unwrap();
+    let trailer = pyk_artifact::trailer::Trailer::read(&File::open(artifact).unwrap()).unwrap();
+    let mut out = String::new();
+    for layer in trailer.layers.iter().skip(1) {
+        let span = &bytes[layer.span.offset as usize..layer.span.end() as usize];
+        let tar = zstd::decode_all(span).unwrap();
+        for entry in tar::Archive::new(&tar[..]).entries().unwrap() {
+            let entry = entry.unwrap();
+            let slash = if entry.header().entry_type().is_dir() {
+                "/"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "{} {}{slash}\n",
+                layer.role.as_str(),
+                entry.path().unwrap().display()
+            ));
+        }
+    }
+    out
 }

@@ -32,11 +32,20 @@ pub fn unpack(layer: &Layer, dest: &Path) -> PathBuf {
             "layer entry {path:?} must be relative to the runtime root"
         );
     }
-    // Unpack with ruzstd, the decoder the launcher stub uses.
+    // Unpack with the launcher's own code, within the caps the store recorded.
     std::fs::create_dir_all(dest).unwrap();
-    let file = std::io::BufReader::new(std::fs::File::open(&layer.path).unwrap());
-    let decoder = ruzstd::decoding::StreamingDecoder::new(file).unwrap();
-    tar::Archive::new(decoder).unpack(dest).unwrap();
+    let bytes = std::fs::read(&layer.path).unwrap();
+    let unpacked = layer
+        .unpacked
+        .expect("the store records what a layer unpacks to");
+    let limits = pyk_artifact::extract::Limits {
+        size: unpacked.size,
+        files: unpacked.files,
+    };
+    assert_eq!(
+        pyk_artifact::extract::extract(&bytes, dest, limits).unwrap(),
+        unpacked
+    );
     dest.canonicalize().unwrap()
 }
 

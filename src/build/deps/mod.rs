@@ -6,8 +6,8 @@
 //! host pip installs wheels for the runtime's Python version and platform (`pip
 //! --python-version --platform --only-binary=:all:`): this works where the runtime has no
 //! pip of its own (Debian's has none). `$PYK_INSTALLER=uv|pip` forces one. Both get the
-//! same `[install]` options. Packages with compiled extension modules are refused
-//! afterwards, every one named.
+//! same `[install]` options. Compiled extension modules are packed like any file (the
+//! deps layer is unpacked into real files on the first run).
 //!
 //! The project is built into a wheel first (`uv build` / `pip wheel`) and that wheel is
 //! installed without its dependencies (they were installed, with any hashes checked, in the
@@ -27,7 +27,7 @@ use std::process::{Command, Output};
 use anyhow::{bail, Context, Result};
 use pyk_runtime_fetch::PyVersion;
 
-pub use dists::Dist;
+pub use dists::{ArchiveKind, Dist};
 
 use crate::spec::{hash_checking, Project, Spec};
 
@@ -150,7 +150,6 @@ impl Installer {
         for target in targets(req) {
             clean::debris(target)?;
         }
-        dists::refuse_native(&targets(req), &dists)?;
 
         let mut warnings = Vec::new();
         match self {

@@ -1,0 +1,128 @@
+//! pyk's cache: one root, named and versioned buckets, the one way to put a file or a
+//! directory in place atomically, locks that keep running programs' entries alive, and the
+//! bookkeeping that `pyk cache list | size | prune | clean` needs.
+//!
+//! The crate knows nothing of what an entry means: callers name buckets and keys (a sha256
+//! for content-named entries). Environment values are passed in ([`RootEnv`]): only the
+//! binaries read the environment.
+
+mod atomic;
+mod error;
+mod lock;
+mod prune;
+mod root;
+mod usage;
+
+use std::path::{Path, PathBuf};
+
+pub use atomic::{fill_dir, write_file, write_named, Existing, FillError};
+pub use error::CacheError;
+pub use lock::EntryLock;
+pub use prune::{Removal, Select};
+pub use root::RootEnv;
+pub use usage::Entry;
+
+/// A directory of entries of one kind. The directory is named `<name>-v<N>`: N is bumped
+/// when what an entry means changes, so old and new pyk never misread each other's entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bucket {
+    /// Unpacked runtime layers, `<sha256 of the compressed layer>/`.
+    Runtimes,
+    /// Unpacked dependency layers (site-packages trees).
+    Deps,
+    /// Unpacked app layers (the app's own code and its `__pyk_boot__`).
+    Apps,
+    /// Runtime layers built on this machine, `<sha>.tar.zst` with `<sha>.toml` beside.
+    Layers,
+    /// Manifests the client fetched, `<kind>/<name>[@<version>].json`.
+    Packages,
+    /// Decrypted blobs the client still needs whole.
+    Blobs,
+    /// Whole artifacts the runner executes, named by their sha256.
+    Artifacts,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 7] = [
+        Bucket::Runtimes,
+        Bucket::Deps,
+        Bucket::Apps,
+        Bucket::Layers,
+        Bucket::Packages,
+        Bucket::Blobs,
+        Bucket::Artifacts,
+    ];
+
+    /// The bucket's directory name under the root.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Bucket::Runtimes => "runtimes-v2",
+            Bucket::Deps => "deps-v1",
+            Bucket::Apps => "apps-v1",
+            Bucket::Layers => "layers-v2",
+            Bucket::Packages => "packages-v1",
+            Bucket::Blobs => "blobs-v1",
+            Bucket::Artifacts => "artifacts-v1",
+        }
+    }
+
+    /// Whether entries sit one directory deeper (`packages-v1/<kind>/…`).
+    fn nested(self) -> bool {
+        self == Bucket::Packages
+    }
+
+    /// Whether an entry is a directory filled once (`fill_dir`), rather than files.
+    fn unpacked(self) -> bool {
+        matches!(self, Bucket::Runtimes | Bucket::Deps | Bucket::Apps)
+    }
+}
+
+/// A usable cache root: it exists, belongs to this user and no one else can write to it.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    root: PathBuf,
+    temporary: bool,
+}
+
+impl Cache {
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether this is the private `$TMPDIR/pyk-<uid>` fallback.
+    pub fn is_temporary(&self) -> bool {
+        self.temporary
+    }
+
+    pub fn bucket(&self, bucket: Bucket) -> PathBuf {
+        self.root.join(bucket.dir_name())
+    }
+
+    /// The path of entry `key` (a directory in unpacked buckets, a file otherwise).
+    pub fn entry(&self, bucket: Bucket, key: &str) -> PathBuf {
+        self.bucket(bucket).join(key)
+    }
+
+    /// Holds entry `key` of an unpacked bucket for as long as the lock lives, if the entry
+    /// is there. Never creates or writes anything: this is the launcher's warm path.
+    pub fn hold(&self, bucket: Bucket, key: &str) -> Option<EntryLock> {
+        let dir = self.bucket(bucket);
+        let lock = EntryLock::shared(&lock_path(&dir, key)).ok()??;
+        dir.join(key).is_dir().then_some(lock)
+    }
+
+    /// Fills entry `key` of an unpacked bucket exactly once (see [`fill_dir`]) and holds it.
+    pub fn fill<E>(
+        &self,
+        bucket: Bucket,
+        key: &str,
+        fill: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<EntryLock, FillError<E>> {
+        fill_dir(&self.bucket(bucket), key, fill)
+    }
+}
+
+/// `<bucket>/<key>.lock`: the lock file of an entry.
+fn lock_path(bucket_dir: &Path, key: &str) -> PathBuf {
+    bucket_dir.join(format!("{key}.lock"))
+}

@@ -1,0 +1,113 @@
+//! `pyk cache dir | list | size | prune | clean`, over both cache roots (the main one and the
+//! private `$TMPDIR/pyk-<uid>` fallback the launcher uses when the main one is unusable).
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use pyk_cache::{Cache, Removal, RootEnv, Select};
+
+use crate::cli::CacheCommand;
+use crate::output::human_size;
+
+pub fn run(cmd: CacheCommand, env: &RootEnv) -> Result<()> {
+    match cmd {
+        CacheCommand::Dir => println!("{}", env.open()?.root().display()),
+        CacheCommand::List => {
+            for cache in env.existing() {
+                list(&cache)?;
+            }
+        }
+        CacheCommand::Size => {
+            let mut total = 0;
+            for cache in env.existing() {
+                let size: u64 = cache.entries()?.iter().map(|e| e.size).sum();
+                println!("{}  {}", human_size(size), cache.root().display());
+                total += size;
+            }
+            println!("{}  total", human_size(total));
+        }
+        CacheCommand::Prune {
+            older_than,
+            max_size,
+        } => {
+            let older_than = older_than
+                .map(|d| {
+                    humantime::parse_duration(&d).with_context(|| {
+                        format!("--older-than {d:?}: expected a duration such as 30d or 12h")
+                    })
+                })
+                .transpose()?;
+            let max_size = max_size
+                .map(|s| {
+                    s.parse::<bytesize::ByteSize>()
+                        .map(|b| b.as_u64())
+                        .map_err(|e| anyhow::anyhow!("--max-size {s:?}: {e}"))
+                })
+                .transpose()?;
+            let select = Select {
+                older_than: older_than
+                    .or(max_size.is_none().then(|| Duration::from_secs(30 * 86_400))),
+                max_size,
+            };
+            for cache in env.existing() {
+                report("pruned", &cache, cache.prune(&select)?);
+            }
+        }
+        CacheCommand::Clean => {
+            for cache in env.existing() {
+                report("cleaned", &cache, cache.clean()?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(cache: &Cache) -> Result<()> {
+    println!("{}", cache.root().display());
+    let now = SystemTime::now();
+    for entry in cache.entries()? {
+        let days = now
+            .duration_since(entry.last_use)
+            .unwrap_or_default()
+            .as_secs()
+            / 86_400;
+        let used = match days {
+            0 => "today".to_owned(),
+            1 => "1 day ago".to_owned(),
+            d => format!("{d} days ago"),
+        };
+        println!(
+            "  {:<13} {:<24} {:>10}  {}{}",
+            entry.bucket.dir_name(),
+            short(&entry.key),
+            human_size(entry.size),
+            used,
+            if cache.in_use(&entry) { ", in use" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// Content hashes are shown by their first 12 digits, like `pyk runtime list`.
+fn short(key: &str) -> &str {
+    if key.len() == 64 {
+        &key[..12]
+    } else {
+        key
+    }
+}
+
+fn report(what: &str, cache: &Cache, removal: Removal) {
+    println!(
+        "{what} {}: removed {} entr{} ({}){}",
+        cache.root().display(),
+        removal.entries,
+        if removal.entries == 1 { "y" } else { "ies" },
+        human_size(removal.bytes),
+        if removal.in_use > 0 {
+            format!(", kept {} in use", removal.in_use)
+        } else {
+            String::new()
+        }
+    );
+}

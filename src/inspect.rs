@@ -1,0 +1,168 @@
+//! `pyk inspect FILE`: what an artifact holds, with every hash checked.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use pyk_artifact::trailer::{Span, Trailer, MAX_LEN};
+use pyk_protocol::digest::Hasher;
+use pyk_protocol::Sha256;
+
+use crate::output::human_size;
+use crate::stub_bin::STUB;
+
+pub fn inspect(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let file = File::open(path).with_context(|| format!("cannot read {shown}"))?;
+    let len = file.metadata()?.len();
+    let mut tail = vec![0u8; MAX_LEN.min(usize::try_from(len).unwrap_or(MAX_LEN))];
+    let start = len - tail.len() as u64;
+    file.read_exact_at(&mut tail, start)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let trailer = Trailer::decode(&tail, len).with_context(|| format!("{shown}"))?;
+
+    println!(
+        "{shown}: {} {}, {}",
+        trailer.kind.as_str(),
+        trailer.name,
+        human_size(len)
+    );
+    println!("\nTrailer:");
+    for line in Trailer::text(&tail).unwrap_or_default().lines() {
+        println!("  {line}");
+    }
+    let built = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(trailer.built));
+    println!("\nEntry:    {}", trailer.entry);
+    println!("Built:    {built}");
+    println!(
+        "Runtime:  Python {} ({}), {} unpacked",
+        trailer.runtime_version,
+        trailer.runtime_source,
+        trailer
+            .layers
+            .first()
+            .map_or_else(String::new, |l| human_size(l.size))
+    );
+    if let Some((major, minor)) = trailer.glibc {
+        println!("glibc:    ≥ {major}.{minor}");
+    }
+    let stub = trailer.stub_len();
+    let same = stub == STUB.len() as u64
+        && read_span(
+            &file,
+            Span {
+                offset: 0,
+                len: stub,
+            },
+        )? == STUB;
+    println!(
+        "Launcher: {} ({})",
+        human_size(stub),
+        if same { "this pyk's" } else { "another pyk's" }
+    );
+
+    println!("\nLayers:");
+    let mut damaged = Vec::new();
+    for layer in &trailer.layers {
+        let actual = hash_span(&file, layer.span)?;
+        let ok = actual == layer.sha256;
+        println!(
+            "  {:<8} {:>10} → {:>10} in {:>6} entries  sha256 {}  {}",
+            layer.role.as_str(),
+            human_size(layer.span.len),
+            human_size(layer.size),
+            layer.files,
+            layer.key(),
+            if ok { "ok" } else { "DAMAGED" }
+        );
+        if !ok {
+            damaged.push(format!(
+                "the {} layer (bytes {}..{}): sha256 is {}, the trailer says {}",
+                layer.role.as_str(),
+                layer.span.offset,
+                layer.span.end(),
+                actual,
+                layer.key()
+            ));
+        }
+    }
+    match &trailer.lock {
+        None => println!("\nDependencies: none"),
+        Some(lock) => {
+            let bytes = read_span(&file, lock.span)?;
+            let actual = Sha256::of(&bytes);
+            if actual != lock.sha256 {
+                damaged.push(format!(
+                    "the dependency lock (bytes {}..{}): sha256 is {}, the trailer says {}",
+                    lock.span.offset,
+                    lock.span.end(),
+                    actual,
+                    lock.sha256
+                ));
+            }
+            print_lock(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    match damaged.len() {
+        0 => {
+            println!("\nAll hashes match.");
+            Ok(())
+        }
+        1 => bail!("{shown} is damaged: {}", damaged[0]),
+        _ => bail!("{shown} is damaged: {}", damaged.join("; ")),
+    }
+}
+
+/// The distributions of a `pylock.toml`, one a line.
+fn print_lock(text: &str) {
+    let packages = toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|t| t.get("packages").and_then(|p| p.as_array()).cloned())
+        .unwrap_or_default();
+    println!("\nDependencies ({}, pylock.toml):", packages.len());
+    for p in &packages {
+        let field = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+        let file = p
+            .get("wheels")
+            .and_then(|w| w.as_array())
+            .and_then(|w| w.first())
+            .or_else(|| p.get("sdist"));
+        let sha = file
+            .and_then(|f| f.get("hashes"))
+            .and_then(|h| h.get("sha256"))
+            .and_then(|s| s.as_str())
+            .unwrap_or("no hash recorded");
+        println!(
+            "  {:<28} {:<14} sha256 {sha}",
+            field("name"),
+            field("version")
+        );
+    }
+}
+
+fn read_span(file: &File, span: Span) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; usize::try_from(span.len)?];
+    file.read_exact_at(&mut buf, span.offset)?;
+    Ok(buf)
+}
+
+fn hash_span(file: &File, span: Span) -> Result<Sha256> {
+    let mut f = file.try_clone()?;
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(span.offset))?;
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = span.len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            bail!("the file ends inside a part (truncated?)");
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(hasher.digest())
+}

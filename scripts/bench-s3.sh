@@ -42,6 +42,11 @@ s3get() { curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID
 for _ in $(seq 300); do s3get "$AWS_ENDPOINT_URL/pyk/?list-type=2" >/dev/null && break; sleep 0.1; done
 
 export PYK_KEY=bench-secret PYK_CACHE_DIR=$work/cache
+# A signing publisher, and runners that trust its key: every run checks the signatures.
+"$pyk" keygen --signing -o "$work/signing.key" >"$work/public" 2>/dev/null
+export PYK_SIGNING_KEY=$work/signing.key
+echo "trusted = [\"$(cat "$work/public")\"]" >"$work/trusted.toml"
+export PYK_CONFIG=$work/trusted.toml
 serve() { # serve PORT: a server on the shared bucket
   "$pyk" serve --host 127.0.0.1 --port "$1" --store s3://pyk/bench 2>"$work/serve-$1.log" &
   pids+=($!)
@@ -79,18 +84,26 @@ PYK_SERVER=$a "$pyk" -q runtime import /usr/bin/python3.11 >/dev/null
 PYK_SERVER=$a "$pyk" -q publish examples/hello -o "$work/hello" >/dev/null
 PYK_SERVER=$a "$pyk" hello >/dev/null
 mpath=/v1/packages/run/hello
-etag=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print("\"%s.%s\"" % (m["artifact_sha256"], m["version"]))' "$PYK_CACHE_DIR/packages/run/hello.json")
-auth=$("$pyk" sign GET "$mpath")
-# The same load generator either way: two wrk threads, 64 connections.
-load() { wrk -t"$2" -c"$3" -d10s -H "Authorization: $auth" -H "If-None-Match: $etag" "$1$mpath" | awk '/Requests\/sec/ {print $2}'; }
-one=$(load "$a" 2 64)
-load "$a" 1 32 >"$work/a.rps" & la=$!
-load "$b" 1 32 >"$work/b.rps" & lb=$!
+etag=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print("\"%s.%s\"" % (m["artifact_sha256"], m["version"]))' "$PYK_CACHE_DIR/packages-v1/run/hello.json")
+# A token opens one request: each load gets tokens of its own, more than 10 s can use,
+# made before the clock starts (scripts/tokens.lua hands them out).
+"$pyk" sign GET "$mpath" --count 800000 >"$work/tokens.one"
+"$pyk" sign GET "$mpath" --count 500000 >"$work/tokens.a"
+"$pyk" sign GET "$mpath" --count 500000 >"$work/tokens.b"
+# The same load generator either way: 64 connections in all.
+load() { # load URL THREADS CONNECTIONS TOKENS
+  wrk -t"$2" -c"$3" -d10s -s scripts/tokens.lua -H "If-None-Match: $etag" "$1$mpath" -- "$4" "$2" >"$4.wrk"
+  ! grep -q Non-2xx "$4.wrk" || { echo "bench-s3: refusals under load:" >&2; cat "$4.wrk" >&2; exit 1; }
+  awk '/Requests\/sec/ {print $2}' "$4.wrk"
+}
+one=$(load "$a" 2 64 "$work/tokens.one")
+load "$a" 1 32 "$work/tokens.a" >"$work/a.rps" & la=$!
+load "$b" 1 32 "$work/tokens.b" >"$work/b.rps" & lb=$!
 wait $la $lb
 two=$(python3 -c "print('%.0f' % (float(open('$work/a.rps').read()) + float(open('$work/b.rps').read())))")
 
 # `pyk hello`: through server A, serverless, and the cached artifact itself.
-art=$(PYK_SERVER=$a "$pyk" resolve run hello)
+art=$work/hello
 PYK_SERVER=s3://pyk/bench "$pyk" hello >/dev/null
 hyperfine -N --warmup 5 --runs 50 --export-json "$work/run.json" "$art" \
   "env PYK_SERVER=$a $pyk hello" "env PYK_SERVER=s3://pyk/bench $pyk hello" >/dev/null

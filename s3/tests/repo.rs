@@ -258,6 +258,9 @@ fn a_nonce_is_used_once_across_servers() {
     assert!(!b.first_use(&nonce, 100).unwrap());
     assert!(!a.first_use(&nonce, 100).unwrap());
     assert!(b.first_use(&[8u8; 16], 100).unwrap());
+    // Expiry spares nonces of live tokens.
+    assert_eq!(a.expire_nonces().unwrap(), 0);
+    assert!(!b.first_use(&nonce, 100).unwrap());
 }
 
 #[test]

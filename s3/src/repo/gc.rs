@@ -94,12 +94,21 @@ impl Repo {
                 report.bytes += object.len;
             }
         }
+        self.expire_nonces()?;
+        Ok(report)
+    }
+
+    /// Deletes nonce objects older than [`NONCE_KEEP`] (their tokens expired long ago);
+    /// how many went.
+    pub fn expire_nonces(&self) -> Result<u64> {
         let expired = now().saturating_sub(NONCE_KEEP.as_secs());
+        let mut gone = 0;
         for nonce in self.bucket.list(&self.key("nonces/"), None)?.objects {
             if nonce.modified < expired {
                 self.bucket.delete(&nonce.key)?;
+                gone += 1;
             }
         }
-        Ok(report)
+        Ok(gone)
     }
 }

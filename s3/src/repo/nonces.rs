@@ -2,7 +2,8 @@
 //! `nonces/<hex>`, created only if absent, so the second server to see a token finds it
 //! recorded and refuses it. In lease mode the create is a HEAD then a PUT: two servers
 //! given the same token within the same few milliseconds could both accept it.
-//! Old nonce objects go with garbage collection (or a bucket lifecycle rule).
+//! Old nonce objects go with garbage collection and each server's hourly expiry (or a
+//! bucket lifecycle rule).
 
 use super::{Repo, Result};
 

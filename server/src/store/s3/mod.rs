@@ -35,5 +35,5 @@ pub fn open(settings: &Settings, location: &Location, mode: ModeSetting) -> Resu
         Box::new(registry::S3Registry(repo.clone())),
         description,
     )
-    .with_shared_nonces(Arc::new(nonces::S3Nonces(repo))))
+    .with_shared_nonces(Arc::new(nonces::S3Nonces::new(repo))))
 }

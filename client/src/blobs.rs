@@ -7,8 +7,10 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 use pyk_crypto::blob::{refusal, BlobReader, BlobWriter};
+use pyk_crypto::Key;
 use pyk_protocol::Sha256;
 
 use crate::progress::Metered;
@@ -23,6 +25,9 @@ impl Client {
     /// server re-reads a stored blob it has not verified since it last changed before
     /// it says yes, and says no for a damaged one, which the upload then replaces.
     pub fn has_blob(&self, sha256: &Sha256) -> Result<bool, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.has_blob(sha256);
+        }
         let path = path(sha256);
         let req = self.body(self.signed("HEAD", &path, &[]), ())?;
         let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
@@ -41,47 +46,24 @@ impl Client {
         dir: &Path,
         progress: &dyn Progress,
     ) -> Result<PathBuf, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.download_blob(sha256, size, dir, progress);
+        }
         let what = format!("blob {sha256}");
-        let dest = dir.join(sha256.to_string());
         let resp = self.check(self.get(&path(sha256), None, None)?, &what)?;
-        let cannot_write = |e| Error::io(format!("write in {}", dir.display()), e);
-        fs::create_dir_all(dir).map_err(cannot_write)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".download-")
-            .tempfile_in(dir)
-            .map_err(cannot_write)?;
-        let body = Metered {
-            inner: resp.into_body().into_reader(),
-            meter: progress.transfer(size, "downloading"),
-        };
-        let mut reader = BlobReader::new(&self.key, body);
-        // Not io::copy: a failed read (the network, or a refused blob) and a failed
-        // write (this machine) are different errors.
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    return Err(match refusal(&e) {
-                        Some(&refused) => self.damaged(&what, Damage::Blob(refused)),
-                        None => self.stalled(&what, e),
-                    })
-                }
-            };
-            tmp.write_all(&buf[..n]).map_err(cannot_write)?;
-        }
-        // The reader ends only after verifying the end frame, which carries the digest.
-        let got = reader
-            .sha256()
-            .expect("a blob read to its end has its digest");
-        if got != *sha256 {
-            return Err(self.damaged(&what, Damage::Hash(got)));
-        }
-        tmp.as_file().sync_all().map_err(cannot_write)?;
-        tmp.persist(&dest)
-            .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
-        Ok(dest)
+        let body = resp.into_body().into_reader();
+        save_blob(
+            &self.key,
+            body,
+            sha256,
+            size,
+            dir,
+            progress,
+            |failure| match failure {
+                Failure::Read(e) => self.stalled(&what, e),
+                Failure::Damaged(damage) => self.damaged(&what, damage),
+            },
+        )
     }
 
     /// Encrypts `len` bytes of `file` from `offset` and uploads them as blob `sha256`.
@@ -93,23 +75,12 @@ impl Client {
         len: u64,
         progress: &dyn Progress,
     ) -> Result<(), Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.upload_blob(sha256, file, offset, len, progress);
+        }
         let what = format!("upload of blob {sha256}");
         let path = path(sha256);
-        let cannot_read = |e| Error::io(format!("read {}", file.display()), e);
-        let (mut rx, tx) = io::pipe().map_err(|e| Error::io("create a pipe", e))?;
-        let mut src = File::open(file).map_err(cannot_read)?;
-        let key = self.key.clone();
-        let meter = progress.transfer(len, "uploading");
-        let writer = std::thread::spawn(move || -> io::Result<()> {
-            src.seek(io::SeekFrom::Start(offset))?;
-            let mut enc = BlobWriter::new(&key, tx)?;
-            let mut src = Metered {
-                inner: src.take(len),
-                meter,
-            };
-            io::copy(&mut src, &mut enc)?;
-            enc.finish().map(drop)
-        });
+        let (mut rx, writer) = encrypting(&self.key, file, offset, len, progress)?;
         // A refusal (403 for a read key, 413 for size) then comes before the body is
         // sent, not as a broken pipe halfway through it.
         let req = self.body(
@@ -125,14 +96,101 @@ impl Client {
         let resp = sent.map_err(|e| self.unreachable(e))?;
         // The server's refusal first: it explains the broken pipe the encryption saw.
         self.check(resp, &what)?;
-        encrypted.map_err(cannot_read)
+        encrypted.map_err(|e| Error::io(format!("read {}", file.display()), e))
     }
 
-    fn damaged(&self, what: &str, damage: Damage) -> Error {
+    pub(crate) fn damaged(&self, what: &str, damage: Damage) -> Error {
         Error::Damaged {
             server: self.base.clone(),
             what: what.to_owned(),
             damage,
         }
     }
+}
+
+/// How receiving a blob failed, for the transport to word.
+pub(crate) enum Failure {
+    /// The source broke off or stalled.
+    Read(io::Error),
+    Damaged(Damage),
+}
+
+/// Decrypts blob `sha256` (`size` plaintext bytes) from `body` into `dir/<sha256>`,
+/// checking it as it streams; the file is in place only once whole and right. Whichever
+/// transport the bytes came by, `failed` words what went wrong on its side.
+pub(crate) fn save_blob(
+    key: &Key,
+    body: impl Read,
+    sha256: &Sha256,
+    size: u64,
+    dir: &Path,
+    progress: &dyn Progress,
+    failed: impl Fn(Failure) -> Error,
+) -> Result<PathBuf, Error> {
+    let dest = dir.join(sha256.to_string());
+    let cannot_write = |e| Error::io(format!("write in {}", dir.display()), e);
+    fs::create_dir_all(dir).map_err(cannot_write)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempfile_in(dir)
+        .map_err(cannot_write)?;
+    let body = Metered {
+        inner: body,
+        meter: progress.transfer(size, "downloading"),
+    };
+    let mut reader = BlobReader::new(key, body);
+    // Not io::copy: a failed read (the network, or a refused blob) and a failed
+    // write (this machine) are different errors.
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                return Err(failed(match refusal(&e) {
+                    Some(&refused) => Failure::Damaged(Damage::Blob(refused)),
+                    None => Failure::Read(e),
+                }))
+            }
+        };
+        tmp.write_all(&buf[..n]).map_err(cannot_write)?;
+    }
+    // The reader ends only after verifying the end frame, which carries the digest.
+    let got = reader
+        .sha256()
+        .expect("a blob read to its end has its digest");
+    if got != *sha256 {
+        return Err(failed(Failure::Damaged(Damage::Hash(got))));
+    }
+    tmp.as_file().sync_all().map_err(cannot_write)?;
+    tmp.persist(&dest)
+        .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
+    Ok(dest)
+}
+
+/// The encrypted blob of `len` bytes of `file` from `offset`, as a pipe a thread fills:
+/// what an upload sends, whichever way it goes. The thread's result says whether the
+/// file could be read.
+pub(crate) fn encrypting(
+    key: &Key,
+    file: &Path,
+    offset: u64,
+    len: u64,
+    progress: &dyn Progress,
+) -> Result<(io::PipeReader, JoinHandle<io::Result<()>>), Error> {
+    let (rx, tx) = io::pipe().map_err(|e| Error::io("create a pipe", e))?;
+    let mut src = File::open(file).map_err(|e| Error::io(format!("read {}", file.display()), e))?;
+    let key = key.clone();
+    let meter = progress.transfer(len, "uploading");
+    let writer = std::thread::spawn(move || -> io::Result<()> {
+        src.seek(io::SeekFrom::Start(offset))?;
+        let mut enc = BlobWriter::new(&key, tx)?;
+        let mut src = Metered {
+            inner: src.take(len),
+            meter,
+        };
+        io::copy(&mut src, &mut enc)?;
+        enc.finish().map(drop)
+    });
+    Ok((rx, writer))
 }

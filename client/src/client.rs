@@ -1,5 +1,5 @@
 //! The client itself: one server, its keys, and how every request is signed, bounded
-//! and answered.
+//! and answered; or, with no server, one bucket (see `bucket.rs`).
 
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use pyk_protocol::Sha256;
 use ureq::http::Response;
 use ureq::Body;
 
+use crate::bucket::Serverless;
 use crate::{Damage, Error};
 
 /// A repository client for one server.
@@ -23,6 +24,8 @@ pub struct Client {
     /// This machine's name in the server's log; not sent when empty.
     node: String,
     pub(crate) agent: ureq::Agent,
+    /// Set when the repository is a bucket read directly: every call goes there.
+    pub(crate) bucket: Option<Box<Serverless>>,
     /// Signs every version this client creates and every move of `latest` it asks for.
     pub(crate) signer: Option<SigningKey>,
 }
@@ -46,6 +49,7 @@ impl Client {
             write_key: write_key.clone(),
             node: node.to_owned(),
             agent,
+            bucket: None,
             signer: None,
         }
     }
@@ -57,7 +61,23 @@ impl Client {
         self
     }
 
-    /// The server's base URL.
+    /// A client of the repository at `location` in `bucket` (whose settings bound every
+    /// wait), with no server: it reads with the bucket's credentials and decrypts with
+    /// `key`; with write credentials it publishes too, as `node`. `mode` is how its
+    /// writes keep out of other writers' way (probed at the first write unless given).
+    pub fn serverless(
+        bucket: pyk_s3::Bucket,
+        location: pyk_s3::Location,
+        mode: pyk_s3::repo::ModeSetting,
+        key: &Key,
+        node: &str,
+    ) -> Client {
+        let mut client = Client::new(&location.to_string(), key, key, node, Duration::ZERO);
+        client.bucket = Some(Box::new(Serverless::new(bucket, location, mode, key, node)));
+        client
+    }
+
+    /// The server's base URL (`s3://bucket/prefix` for a bucket).
     pub fn server(&self) -> &str {
         &self.base
     }

@@ -84,6 +84,15 @@ pub enum Error {
     /// The caller asked for a name or version no repository can hold.
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// A bucket read directly (no server) could not be read or written: the service
+    /// is unreachable, refused the credentials, or holds what pyk did not write.
+    #[error("{what}: the bucket {location} failed")]
+    Bucket {
+        location: String,
+        what: String,
+        #[source]
+        source: Box<pyk_s3::repo::Error>,
+    },
 }
 
 /// How something the server sent failed verification.
@@ -122,7 +131,11 @@ impl Error {
     /// Whether the failure was the network's (the server down, silent or cut off), so
     /// that what is already here may serve instead.
     pub fn is_network(&self) -> bool {
-        matches!(self, Error::Unreachable { .. } | Error::Stalled { .. })
+        match self {
+            Error::Unreachable { .. } | Error::Stalled { .. } => true,
+            Error::Bucket { source, .. } => source.is_network(),
+            _ => false,
+        }
     }
 
     pub(crate) fn io(doing: impl Into<String>, source: io::Error) -> Error {

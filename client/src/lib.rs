@@ -1,5 +1,6 @@
 //! Talking to a pyk repository over HTTP: signed requests, bounded waits, streamed and
-//! verified blobs.
+//! verified blobs; or, with no server, to a repository in an S3-compatible bucket
+//! ([`Client::serverless`]), through the same calls with the same checks.
 //!
 //! Every request carries a fresh, single-use token bound to its method, path, query and
 //! body (see `pyk_crypto::token`), made with the read key for reads and the write key
@@ -15,6 +16,7 @@
 //! or this machine's files.
 
 mod blobs;
+mod bucket;
 mod client;
 mod error;
 mod packages;

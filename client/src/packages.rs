@@ -53,6 +53,9 @@ impl Client {
         package: &PackageRef,
         etag: Option<&str>,
     ) -> Result<Option<Manifest>, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.current(package, etag);
+        }
         let what = package.to_string();
         let resp = self.check(self.get(&path(package), etag, None)?, &what)?;
         if resp.status().as_u16() == 304 {
@@ -69,6 +72,9 @@ impl Client {
         etag: Option<&str>,
     ) -> Result<Option<Manifest>, Error> {
         check_version(version)?;
+        if let Some(bucket) = &self.bucket {
+            return bucket.version(package, version, etag);
+        }
         let what = of(version, package);
         let url = format!("{}/versions/{version}", path(package));
         let resp = self.check(self.get(&url, etag, None)?, &what)?;
@@ -79,6 +85,9 @@ impl Client {
     }
 
     pub fn versions(&self, package: &PackageRef) -> Result<VersionList, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.versions(package);
+        }
         let what = package.to_string();
         let url = format!("{}/versions", path(package));
         let resp = self.check(self.get(&url, None, None)?, &what)?;
@@ -86,6 +95,9 @@ impl Client {
     }
 
     pub fn list(&self) -> Result<Vec<PackageSummary>, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.list();
+        }
         let resp = self.check(self.get("/v1/packages", None, None)?, "package list")?;
         Ok(self.json::<PackageList>(resp, "the package list")?.packages)
     }
@@ -100,6 +112,9 @@ impl Client {
     ) -> Result<Option<Manifest>, Error> {
         if !after.is_empty() {
             check_version(after)?;
+        }
+        if let Some(bucket) = &self.bucket {
+            return bucket.watch(package, after, secs);
         }
         // A `+` in a query string would arrive as a space; versions have no other
         // character that needs escaping.
@@ -116,6 +131,9 @@ impl Client {
     /// What a signer needs before it signs: the next automatic version and the time of
     /// the last signed move of `latest`.
     pub fn next(&self, package: &PackageRef) -> Result<NextVersion, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.next(package);
+        }
         let what = package.to_string();
         let url = format!("{}/next", path(package));
         let resp = self.check(self.get(&url, None, None)?, &what)?;
@@ -131,8 +149,7 @@ impl Client {
     ) -> Result<PublishResponse, Error> {
         let what = format!("publishing {package}");
         let Some(signer) = &self.signer else {
-            let resp = self.write("POST", &path(package), Some(request), &what)?;
-            return self.json(resp, &what);
+            return self.send_publish(package, request, &what);
         };
         let mut attempt = 0;
         loop {
@@ -147,9 +164,7 @@ impl Client {
                 false => None,
             };
             signed.version = Some(version);
-            let result = self
-                .write("POST", &path(package), Some(&signed), &what)
-                .and_then(|resp| self.json(resp, &what));
+            let result = self.send_publish(package, &signed, &what);
             // Another writer took the automatic number, or moved `latest`, in between.
             let raced = |e: &Error| {
                 (request.version.is_none() && e.has_code(CODE_VERSION_EXISTS))
@@ -160,6 +175,20 @@ impl Client {
                 other => return other,
             }
         }
+    }
+
+    /// Sends a publish request (signed or not) by whichever transport this client has.
+    fn send_publish(
+        &self,
+        package: &PackageRef,
+        request: &PublishRequest,
+        what: &str,
+    ) -> Result<PublishResponse, Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.publish(package, request);
+        }
+        let resp = self.write("POST", &path(package), Some(request), what)?;
+        self.json(resp, what)
     }
 
     /// Moves `latest` to `version`, newer or older (a rollback).
@@ -173,6 +202,9 @@ impl Client {
                 version: version.to_owned(),
                 latest: self.pointer_to(package, target.as_deref(), latest)?,
             };
+            if let Some(bucket) = &self.bucket {
+                return bucket.promote(package, version, body.latest.as_ref());
+            }
             let resp = self.write("POST", &url, Some(&body), &what)?;
             self.json(resp, &what)
         })
@@ -196,6 +228,9 @@ impl Client {
                 yanked,
                 latest: self.pointer_to(package, target.as_deref(), latest)?,
             };
+            if let Some(bucket) = &self.bucket {
+                return bucket.yank(package, version, yanked, body.latest.as_ref());
+            }
             let resp = self.write("POST", &url, Some(&body), &what)?;
             self.json(resp, &what)
         })
@@ -300,6 +335,9 @@ impl Client {
 
     /// Removes a whole package.
     pub fn remove(&self, package: &PackageRef) -> Result<(), Error> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.remove(package);
+        }
         self.write::<()>("DELETE", &path(package), None, &package.to_string())
             .map(drop)
     }
@@ -319,11 +357,15 @@ impl Client {
                 (Some(_), true) => self.falls_back_to(package, version)?,
                 _ => None,
             };
+            let pointer = self.pointer_to(package, target.as_deref(), latest)?;
+            if let Some(bucket) = &self.bucket {
+                return bucket.remove_version(package, version, force, pointer.as_ref());
+            }
             let mut url = format!("{}/versions/{version}", path(package));
             if force {
                 url.push_str("?force=true");
             }
-            if let Some(p) = self.pointer_to(package, target.as_deref(), latest)? {
+            if let Some(p) = pointer {
                 // Versions may hold a '+', which a query would read as a space.
                 url.push_str(&format!(
                     "&latest={}&issued={}&key={}&sig={}",
@@ -340,6 +382,9 @@ impl Client {
     /// Sets the file name `pyk pull` writes the package to.
     pub fn set_localname(&self, package: &PackageRef, localname: &str) -> Result<(), Error> {
         check_localname(localname)?;
+        if let Some(bucket) = &self.bucket {
+            return bucket.set_localname(package, localname);
+        }
         let body = LocalnameRequest {
             localname: localname.to_owned(),
         };
@@ -355,35 +400,50 @@ impl Client {
         package: &PackageRef,
         version: Option<&str>,
     ) -> Result<Manifest, Error> {
-        let what = match version {
-            Some(v) => format!("the manifest of {}", of(v, package)),
-            None => format!("the manifest of {package}"),
-        };
-        let m: Manifest = self.json(resp, &what)?;
-        let wrong = if m.kind != package.kind()
-            || m.name != package.name()
-            || version.is_some_and(|v| v != m.version)
-        {
-            Some(format!(
-                "it is for {} {:?} version {:?}",
-                m.kind, m.name, m.version
-            ))
-        } else if !valid_version(&m.version) {
-            Some(format!("its version {:?} is not one", m.version))
-        } else if m.artifact_sha256.parse::<Sha256>().is_err()
-            || m.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err())
-        {
-            Some("it has a malformed digest".to_owned())
-        } else {
-            None
-        };
-        match wrong {
-            Some(why) => Err(Error::Damaged {
-                server: self.base.clone(),
-                what,
-                damage: Damage::Manifest(why),
-            }),
-            None => Ok(m),
-        }
+        let m: Manifest = self.json(resp, &manifest_what(package, version))?;
+        checked(m, package, version, &self.base)
+    }
+}
+
+/// What a manifest is called in messages.
+fn manifest_what(package: &PackageRef, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!("the manifest of {}", of(v, package)),
+        None => format!("the manifest of {package}"),
+    }
+}
+
+/// A manifest as a repository (`server`) sent it, refused if it is for another package
+/// or version than asked for, or has a version or digest no repository accepts.
+pub(crate) fn checked(
+    m: Manifest,
+    package: &PackageRef,
+    version: Option<&str>,
+    server: &str,
+) -> Result<Manifest, Error> {
+    let wrong = if m.kind != package.kind()
+        || m.name != package.name()
+        || version.is_some_and(|v| v != m.version)
+    {
+        Some(format!(
+            "it is for {} {:?} version {:?}",
+            m.kind, m.name, m.version
+        ))
+    } else if !valid_version(&m.version) {
+        Some(format!("its version {:?} is not one", m.version))
+    } else if m.artifact_sha256.parse::<Sha256>().is_err()
+        || m.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err())
+    {
+        Some("it has a malformed digest".to_owned())
+    } else {
+        None
+    };
+    match wrong {
+        Some(why) => Err(Error::Damaged {
+            server: server.to_owned(),
+            what: manifest_what(package, version),
+            damage: Damage::Manifest(why),
+        }),
+        None => Ok(m),
     }
 }

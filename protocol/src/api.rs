@@ -108,6 +108,56 @@ impl LatestPointer {
     }
 }
 
+/// Where a change takes `latest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move<'a> {
+    /// It stays where it is.
+    Stays,
+    To(&'a str),
+    /// It points at nothing (nothing left to promote).
+    Cleared,
+}
+
+/// Why a change's signed pointer does not fit the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointerMismatch {
+    /// Not newer than `floor`, the newest `issued` the package accepted.
+    Stale { issued: u64, floor: u64 },
+    /// It names version `names`, but latest `moves` ("moves to version 3", "does not
+    /// move", "is cleared").
+    Wrong { moves: String, names: String },
+}
+
+/// The rule every store applies, inside the change, to the signed pointer a change
+/// carries: it must name the version `latest` moves to, and be newer than `floor`. No
+/// pointer is an unsigned change, which is the client's to refuse. Defined here once
+/// for the server's stores and a bucket written directly.
+pub fn check_pointer(
+    pointer: Option<&LatestPointer>,
+    to: Move<'_>,
+    floor: u64,
+) -> Result<(), PointerMismatch> {
+    let Some(p) = pointer else { return Ok(()) };
+    let moves = match to {
+        Move::To(v) if v == p.version => {
+            if p.issued <= floor {
+                return Err(PointerMismatch::Stale {
+                    issued: p.issued,
+                    floor,
+                });
+            }
+            return Ok(());
+        }
+        Move::To(v) => format!("moves to version {v}"),
+        Move::Stays => "does not move".to_owned(),
+        Move::Cleared => "is cleared".to_owned(),
+    };
+    Err(PointerMismatch::Wrong {
+        moves,
+        names: p.version.clone(),
+    })
+}
+
 /// A published version: the artifact is the concatenation of `blobs` in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -168,8 +218,14 @@ impl Manifest {
     /// bytes (which a version never changes), so the client can send it back as
     /// `If-None-Match` from the copy it has.
     pub fn etag(&self) -> String {
-        format!("\"{}.{}\"", self.artifact_sha256, self.version)
+        etag(&self.artifact_sha256, &self.version)
     }
+}
+
+/// The ETag of the version `version` whose artifact hashes to `artifact_sha256` (see
+/// [`Manifest::etag`]): for a reader that knows both without the manifest.
+pub fn etag(artifact_sha256: &str, version: &str) -> String {
+    format!("\"{artifact_sha256}.{version}\"")
 }
 
 /// The body of `POST /v1/packages/{kind}/{name}`; every blob must be uploaded first.

@@ -50,6 +50,11 @@ pub enum Denied {
 pub struct Auth {
     pub keys: Keys,
     pub nonces: Arc<dyn Nonces>,
+    /// For a store several servers share (a bucket): where write tokens' nonces are
+    /// recorded too, so a write token used at one server is refused at every other.
+    /// Reads stay with this server's memory: recording every update check in the
+    /// bucket would make each one a write, and a replayed read only reads.
+    pub shared: Option<Arc<dyn Nonces>>,
 }
 
 impl Auth {
@@ -93,15 +98,16 @@ impl Auth {
             None => Binding::Body(claims.body),
         };
         token::check_time(token.timestamp, now).map_err(Denied::Clock)?;
-        match self
-            .nonces
-            .remember(token.nonce, token::remember_until(token.timestamp), now)
-            .await
-        {
-            Ok(Seen::First) => Ok(binding),
-            Ok(Seen::Again) => Err(Denied::Replayed),
-            Err(e) => Err(Denied::Busy(e)),
+        let until = token::remember_until(token.timestamp);
+        let shared = self.shared.as_ref().filter(|_| !read);
+        for nonces in std::iter::once(&self.nonces).chain(shared) {
+            match nonces.remember(token.nonce, until, now).await {
+                Ok(Seen::First) => {}
+                Ok(Seen::Again) => return Err(Denied::Replayed),
+                Err(e) => return Err(Denied::Busy(e)),
+            }
         }
+        Ok(binding)
     }
 }
 
@@ -125,6 +131,7 @@ mod tests {
                 write: Key::generate(),
             },
             nonces: Arc::new(MemoryNonces::new(1000)),
+            shared: None,
         };
         let now = 1_000_000;
         let h = |k: &Key, m: &str, p: &str, body: Option<&Sha256>| {

@@ -1,20 +1,22 @@
 //! Manifests cached in memory in front of the registry: every runner asks for its
 //! package's latest manifest before each run (and a pinned one for its version), so
-//! those answers must cost no database work.
+//! those answers must cost no store work.
 //!
 //! Writes made through this process drop the package's cached answers and wake
 //! long-polls at once. Writes made by anyone else (another process on the same registry
-//! database, later a shared registry) are noticed by reading the registry's generation
-//! ([`Registry::generation`], SQLite's `data_version` for the embedded store) every
-//! [`REGISTRY_POLL`]: when it moved, every cached answer is dropped and long-polls wake.
-//! A write made elsewhere therefore shows within `REGISTRY_POLL` plus one poll's query.
+//! database, another server on the same bucket) are noticed by revalidation: answers
+//! about a package older than [`REVALIDATE`] are checked against the registry's tag for
+//! it ([`Registry::tag`]: SQLite's `data_version`, or the ETag of the package's index
+//! object, one HEAD) before they are used, by one request at a time while the others
+//! go on using them. A write made elsewhere therefore shows within `REVALIDATE` plus
+//! one tag read; long-polls look again at the same pace.
 //!
-//! [`Registry::generation`]: crate::store::Registry::generation
+//! [`Registry::tag`]: crate::store::Registry::tag
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
@@ -24,9 +26,10 @@ use tokio::sync::watch;
 
 use crate::store::{self, Latest, Store, StoreError};
 
-/// How often the registry's generation is read: the bound on how long an answer cached
-/// here can miss a write made by another process. One cheap query a second.
-pub const REGISTRY_POLL: Duration = Duration::from_secs(1);
+/// How old a cached answer may be before it is revalidated: the bound on how long it
+/// can miss a write made by another process or server. At most one tag read per
+/// package a second.
+pub const REVALIDATE: Duration = Duration::from_secs(1);
 
 /// Past this many cached packages (most would be lookups of absent names) the cache
 /// starts over rather than grow without bound.
@@ -71,10 +74,24 @@ pub enum Resolved {
 /// valid until a write to its package (a yank, a delete, a new local name) drops the
 /// whole entry. Only versions that exist are cached: absent ones cost a query, so that
 /// guessing version strings cannot grow the cache.
-#[derive(Default)]
 struct Package {
     latest: Option<Resolved>,
     versions: HashMap<String, Arc<Current>>,
+    /// The registry's tag for the package when these answers were read.
+    tag: Option<String>,
+    /// When the tag was last confirmed (or a confirmation started).
+    checked: Instant,
+}
+
+impl Package {
+    fn new(tag: Option<String>) -> Package {
+        Package {
+            latest: None,
+            versions: HashMap::new(),
+            tag,
+            checked: Instant::now(),
+        }
+    }
 }
 
 /// One map per kind, so a lookup borrows the name instead of allocating a key.
@@ -111,36 +128,6 @@ impl Catalog {
         &self.store
     }
 
-    /// Reads the registry's generation every [`REGISTRY_POLL`] and, when another writer
-    /// moved it, forgets every cached answer and wakes long-polls. Runs for as long as
-    /// the server does.
-    pub async fn follow_registry(self: Arc<Self>) {
-        let mut seen = None;
-        let mut tick = tokio::time::interval(REGISTRY_POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let store = self.store.clone();
-            match blocking(move || store.registry().generation()).await {
-                // This process's own writes move it too: forgetting then costs one
-                // query per package asked for, at most once a poll.
-                Ok(now) if seen.is_some_and(|before| before != now) => {
-                    self.forget_all();
-                    seen = Some(now);
-                }
-                Ok(now) => seen = Some(now),
-                Err(e) => {
-                    eprintln!(
-                        "pyk: cannot read the registry's generation: {}",
-                        crate::routes::with_causes(&e)
-                    );
-                    self.forget_all();
-                    seen = None;
-                }
-            }
-        }
-    }
-
     /// A receiver that sees every later write.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
@@ -148,21 +135,25 @@ impl Catalog {
 
     /// The manifest `latest` points at.
     pub async fn current(&self, kind: Kind, name: &str) -> store::Result<Resolved> {
-        if let Some(latest) = self.read_cache()[slot(kind)]
-            .get(name)
-            .and_then(|p| p.latest.as_ref())
-        {
-            return Ok(latest.clone());
+        if let Some(latest) = self.cached(kind, name, |p| p.latest.clone()).await? {
+            return Ok(latest);
         }
         let generation = self.generation.load(Ordering::Acquire);
         let store = self.store.clone();
         let owned = name.to_owned();
-        let resolved = match blocking(move || store.registry().current(kind, &owned)).await? {
+        let (tag, latest) = blocking(move || {
+            let registry = store.registry();
+            // The tag first: a write landing between the two reads then shows as a
+            // change at the next revalidation, never as a stale answer kept.
+            Ok((registry.tag(kind, &owned)?, registry.current(kind, &owned)?))
+        })
+        .await?;
+        let resolved = match latest {
             Latest::Manifest(m) => Resolved::Current(Current::new(&m)?),
             Latest::Unpromoted => Resolved::Unpromoted,
             Latest::NoPackage => Resolved::NoPackage,
         };
-        self.fill(generation, kind, name, |p| {
+        self.fill(generation, kind, name, tag, |p| {
             p.latest = Some(resolved.clone())
         });
         Ok(resolved)
@@ -175,25 +166,80 @@ impl Catalog {
         name: &str,
         version: &str,
     ) -> store::Result<Option<Arc<Current>>> {
-        if let Some(found) = self.read_cache()[slot(kind)]
-            .get(name)
-            .and_then(|p| p.versions.get(version))
+        if let Some(found) = self
+            .cached(kind, name, |p| p.versions.get(version).cloned())
+            .await?
         {
-            return Ok(Some(found.clone()));
+            return Ok(Some(found));
         }
         let generation = self.generation.load(Ordering::Acquire);
         let store = self.store.clone();
         let (owned, wanted) = (name.to_owned(), version.to_owned());
-        let Some(manifest) =
-            blocking(move || store.registry().version(kind, &owned, &wanted)).await?
-        else {
+        let (tag, manifest) = blocking(move || {
+            let registry = store.registry();
+            Ok((
+                registry.tag(kind, &owned)?,
+                registry.version(kind, &owned, &wanted)?,
+            ))
+        })
+        .await?;
+        let Some(manifest) = manifest else {
             return Ok(None);
         };
         let current = Current::new(&manifest)?;
-        self.fill(generation, kind, name, |p| {
+        self.fill(generation, kind, name, tag, |p| {
             p.versions.insert(version.to_owned(), current.clone());
         });
         Ok(Some(current))
+    }
+
+    /// What `pick` finds cached about a package. Answers older than [`REVALIDATE`] are
+    /// first checked against the registry's tag: one lookup does that while the others
+    /// go on with the cached answer; if the package changed, its answers are dropped
+    /// (and long-polls woken). When the tag cannot be read (the store unreachable), the
+    /// cached answer serves until the next revalidation.
+    async fn cached<T>(
+        &self,
+        kind: Kind,
+        name: &str,
+        pick: impl Fn(&Package) -> Option<T>,
+    ) -> store::Result<Option<T>> {
+        let known = {
+            let cache = self.read_cache();
+            let Some(p) = cache[slot(kind)].get(name) else {
+                return Ok(None);
+            };
+            let Some(found) = pick(p) else {
+                return Ok(None);
+            };
+            if p.checked.elapsed() < REVALIDATE {
+                return Ok(Some(found));
+            }
+            p.tag.clone()
+        };
+        {
+            let mut cache = self.write_cache();
+            match cache[slot(kind)].get_mut(name) {
+                Some(p) if p.checked.elapsed() >= REVALIDATE => p.checked = Instant::now(),
+                Some(p) => return Ok(pick(p)),
+                None => return Ok(None),
+            }
+        }
+        let store = self.store.clone();
+        let owned = name.to_owned();
+        match blocking(move || store.registry().tag(kind, &owned)).await {
+            Ok(tag) if tag == known => {}
+            Ok(_) => {
+                self.changed(kind, name);
+                return Ok(None);
+            }
+            Err(e) => eprintln!(
+                "pyk: cannot revalidate {}: {}; serving the cached answer",
+                store::label(kind, name),
+                crate::routes::with_causes(&e)
+            ),
+        }
+        Ok(self.read_cache()[slot(kind)].get(name).and_then(pick))
     }
 
     /// Not cached: listing versions is a human's (or a CI job's) question, not a
@@ -307,8 +353,16 @@ impl Catalog {
         result
     }
 
-    /// Caches what a lookup found, unless a write came in since it started.
-    fn fill(&self, generation: u64, kind: Kind, name: &str, f: impl FnOnce(&mut Package)) {
+    /// Caches what a lookup found (read under `tag`), unless a write came in since it
+    /// started. Answers cached under another tag are older: they go.
+    fn fill(
+        &self,
+        generation: u64,
+        kind: Kind,
+        name: &str,
+        tag: Option<String>,
+        f: impl FnOnce(&mut Package),
+    ) {
         let mut cache = self.write_cache();
         if self.generation.load(Ordering::Acquire) != generation {
             return;
@@ -317,17 +371,13 @@ impl Catalog {
         if map.len() >= MAX_ENTRIES && !map.contains_key(name) {
             map.clear();
         }
-        f(map.entry(name.to_owned()).or_default());
-    }
-
-    /// Drops every cached answer: someone else wrote, and only the registry knows what.
-    fn forget_all(&self) {
-        {
-            let mut cache = self.write_cache();
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            *cache = Default::default();
+        let package = map
+            .entry(name.to_owned())
+            .or_insert_with(|| Package::new(tag.clone()));
+        if package.tag != tag {
+            *package = Package::new(tag);
         }
-        self.changes.send_modify(|n| *n += 1);
+        f(package);
     }
 
     /// Drops the cached answers rather than storing the writer's: two writes may

@@ -114,7 +114,8 @@ impl From<StoreError> for ApiError {
                 .with_code(Some(api::CODE_WRONG_LATEST)),
             StoreError::MissingBlob(_)
             | StoreError::Yanked { .. }
-            | StoreError::IsLatest { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            | StoreError::IsLatest { .. }
+            | StoreError::Busy(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             StoreError::NoVersion { .. } => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
             _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, with_causes(&e)),
         }

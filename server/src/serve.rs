@@ -98,8 +98,9 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // always a graceful stop.
     let mut stop = Box::pin(stop_signal()?);
     let (shutdown_tx, shutdown) = watch::channel(false);
+    let described = store.description().to_owned();
+    let shared = store.shared_nonces();
     let catalog = Arc::new(Catalog::new(Arc::new(store)));
-    tokio::spawn(catalog.clone().follow_registry());
     let keys = Keys {
         read: config.read_key,
         write: config.write_key,
@@ -110,6 +111,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         auth: Auth {
             keys,
             nonces: config.nonces,
+            shared,
         },
         max_upload: config.max_upload,
         uploads: tokio::sync::Semaphore::new(MAX_UPLOADS),
@@ -121,7 +123,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         app,
         verbose: config.verbose,
     });
-    eprintln!("pyk: serving {} on http://{addr}", config.store);
+    eprintln!("pyk: serving {described} on http://{addr}");
     eprintln!("{access}");
 
     let mut http = http1::Builder::new();

@@ -77,7 +77,7 @@ fn receive(
     sha256: &Sha256,
     rx: mpsc::Receiver<io::Result<Bytes>>,
 ) -> Result<Stored, UploadError> {
-    let mut staged = store.blobs().stage()?;
+    let mut staged = store.blobs().stage(sha256)?;
     let (plaintext_len, digest) = {
         let tee = Tee {
             source: Chunks {
@@ -102,7 +102,7 @@ fn receive(
             "blob's plaintext sha256 is {got}, not its id {sha256}"
         )));
     }
-    let created = staged.commit(sha256)?;
+    let created = staged.commit()?;
     let stamp = store.blobs().stat(sha256)?.map(|s| s.stamp);
     Ok(Stored {
         created,

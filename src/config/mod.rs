@@ -13,7 +13,9 @@
 //! last). `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`);
 //! `[trusted_for]` maps package names to the only keys trusted for them.
 //! Values may come from the environment (see [`env`]), and `dotenv` names a file of
-//! `NAME=value` lines that count as environment.
+//! `NAME=value` lines that count as environment. `[store]` says how to reach a bucket
+//! (see [`store`]); a `server` of `s3://bucket/prefix` makes this machine read (and,
+//! with write credentials, publish to) that bucket directly.
 //!
 //! A key this file does not know is an error naming the file and the line, like a typo
 //! in pyk.toml: `write-key` for `write_key` once left a server open to every reader.
@@ -26,6 +28,7 @@
 //! runtime import`, `pyk cache`) still run.
 
 mod env;
+pub mod store;
 
 mod signing;
 
@@ -60,6 +63,8 @@ pub struct Config {
     listen: (String, u16),
     /// Package name → the version this machine is pinned to.
     pins: BTreeMap<String, String>,
+    /// `[store]`: reaching a bucket.
+    store: store::StoreTable,
     /// Keys whose packages this machine runs (none: run anything, with a warning).
     trusted: Vec<PublicKey>,
     /// Package name → the only keys trusted for it.
@@ -88,6 +93,7 @@ const KNOWN: &[&str] = &[
     "signing_key",
     "trusted",
     "trusted_for",
+    "store",
 ];
 
 impl Default for Config {
@@ -101,6 +107,7 @@ impl Default for Config {
             node: node_name(),
             listen: ("0.0.0.0".into(), DEFAULT_PORT),
             pins: BTreeMap::new(),
+            store: store::StoreTable::default(),
             trusted: Vec::new(),
             trusted_for: BTreeMap::new(),
             signing_key: None,
@@ -276,6 +283,7 @@ impl Config {
                 }
             }
             "node" => self.node = text()?,
+            "store" => self.store.apply(value, &shown.to_string())?,
             "dotenv" => {}
             "signing_key" => {
                 let dir = path.parent().unwrap_or(Path::new("."));
@@ -377,6 +385,13 @@ impl Config {
         Ok(&self.node)
     }
 
+    /// `[store]`: how a bucket is reached (`pyk serve --store s3://…`, serverless clients,
+    /// `pyk migrate`).
+    pub fn store(&self) -> Result<&store::StoreTable> {
+        self.check(&["store"])?;
+        Ok(&self.store)
+    }
+
     /// Host and port `pyk serve` listens on.
     pub fn listen(&self) -> Result<&(String, u16)> {
         self.check(&["host", "port"])?;
@@ -405,7 +420,7 @@ impl Config {
         self.check(&["server", "host", "port"])?;
         match &self.server {
             Some(s) => Ok(s),
-            None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT) in ~/.config/pyk/config.toml, or PYK_SERVER"),
+            None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT, or `s3://bucket/prefix` to read a bucket directly) in ~/.config/pyk/config.toml, or PYK_SERVER"),
         }
     }
 }

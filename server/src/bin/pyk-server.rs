@@ -2,9 +2,15 @@
 //! process to signal and kill) and for running a repository without the full CLI:
 //!
 //! `PYK_KEY=… [PYK_WRITE_KEY=…] [PYK_MAX_UPLOAD=bytes] pyk-server [-v] [STORE [ADDR]]`
+//!
+//! STORE is a directory, or `s3://bucket/prefix` reached through AWS's usual variables
+//! (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, …; see `pyk_s3::Settings::from_vars`);
+//! `PYK_S3_MODE=lease` makes writers take leases even where conditional writes work.
 
 use anyhow::{bail, Context};
 use pyk_crypto::Key;
+use pyk_s3::repo::{Mode, ModeSetting};
+use pyk_s3::{Location, Settings};
 use pyk_server::store::StoreConfig;
 use pyk_server::{serve, ServeConfig};
 
@@ -30,7 +36,20 @@ fn main() -> anyhow::Result<()> {
     }
     let mut positional = positional.into_iter();
     if let Some(store) = positional.next() {
-        config.store = StoreConfig::Embedded { path: store.into() };
+        config.store = match Location::parse(&store) {
+            Some(location) => {
+                let location = location?;
+                StoreConfig::S3 {
+                    settings: Settings::from_vars(&location.bucket, |v| std::env::var(v).ok()),
+                    location,
+                    mode: match std::env::var("PYK_S3_MODE").as_deref() {
+                        Ok("lease") => ModeSetting::Force(Mode::Lease),
+                        _ => ModeSetting::Probe,
+                    },
+                }
+            }
+            None => StoreConfig::Embedded { path: store.into() },
+        };
     }
     if let Some(addr) = positional.next() {
         config.addr = addr

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::catalog::{blocking, Current, Resolved};
+use crate::catalog::{blocking, Current, Resolved, REVALIDATE};
 use crate::handlers::signed;
 use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
 use crate::routes::{check_version, json, package, with_causes, with_json_type, ApiError, App};
@@ -254,8 +254,11 @@ pub async fn watch(
                 return Ok(manifest_response(&current, &HeaderMap::new()));
             }
         }
+        // Writes made elsewhere wake nothing here: look again at the pace cached
+        // answers are revalidated.
         tokio::select! {
             changed = changes.changed() => if changed.is_err() { break },
+            _ = tokio::time::sleep(REVALIDATE) => {}
             _ = tokio::time::sleep_until(deadline) => break,
             _ = shutdown.wait_for(|down| *down) => break,
         }

@@ -28,11 +28,11 @@ pub struct BlobRead {
 /// A blob being received. It is invisible until [`StagedBlob::commit`] makes it durable
 /// and visible at once; dropping it uncommitted discards it.
 pub trait StagedBlob: Write + Send {
-    /// Publishes the staged bytes, which the caller verified, as blob `sha256`. Returns
-    /// true if the blob is new, false if one was already stored: the staged bytes then
-    /// replace it (the stored copy may be damaged; these are known whole), which also
-    /// restarts garbage collection's grace for it.
-    fn commit(self: Box<Self>, sha256: &Sha256) -> Result<bool>;
+    /// Publishes the staged bytes, which the caller verified, as the blob they were
+    /// staged for. Returns true if the blob is new, false if one was already stored:
+    /// the staged bytes then replace it (the stored copy may be damaged; these are known
+    /// whole), which also restarts garbage collection's grace for it.
+    fn commit(self: Box<Self>) -> Result<bool>;
 }
 
 pub trait BlobStore: Send + Sync {
@@ -43,7 +43,9 @@ pub trait BlobStore: Send + Sync {
         Ok(self.stat(sha256)?.map(|s| s.len))
     }
     fn read(&self, sha256: &Sha256) -> Result<Option<BlobRead>>;
-    fn stage(&self) -> Result<Box<dyn StagedBlob + '_>>;
+    /// Starts receiving blob `sha256`. Named up front so that a store that streams to
+    /// its final place (an S3 multipart upload) can start at once.
+    fn stage(&self, sha256: &Sha256) -> Result<Box<dyn StagedBlob + '_>>;
     /// Deletes the blobs not in `keep` that were last uploaded longer than `grace` ago,
     /// and staged uploads as old. A blob committed while this runs survives it.
     fn sweep(&self, keep: &HashSet<Sha256>, grace: Duration) -> Result<GcReport>;

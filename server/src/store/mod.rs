@@ -1,7 +1,7 @@
 //! Where packages live: blob bytes in a content-addressed [`BlobStore`], packages,
 //! versions and pointers in a [`Registry`]. The HTTP layer sees a [`Store`], the two
-//! opened together from a [`StoreConfig`], so a backend shared by several server
-//! instances (S3-compatible) can replace the embedded one half by half.
+//! opened together from a [`StoreConfig`]: the embedded store (one directory, one
+//! server) or an S3-compatible bucket that any number of servers share ([`s3`]).
 //!
 //! The traits are synchronous on purpose: SQLite and file I/O block anyway, and the
 //! HTTP layer calls them on tokio's blocking pool. Blob bytes are opaque here: they are
@@ -9,32 +9,47 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyk_crypto::blob::encrypted_len;
-use pyk_protocol::api::{LatestPointer, Manifest, PublishRequest};
+pub use pyk_protocol::api::Move;
+use pyk_protocol::api::{self, LatestPointer, Manifest, PointerMismatch, PublishRequest};
 use pyk_protocol::Kind;
+
+use crate::nonces::Nonces;
 
 mod blobs;
 pub mod embedded;
 mod gc;
+pub mod migrate;
 mod registry;
+pub mod s3;
 
 pub use blobs::{BlobRead, BlobStat, BlobStore, StagedBlob};
 pub use gc::GcReport;
-pub use registry::{Latest, Registry};
+pub use registry::{Latest, PackageRecord, Registry};
 
 /// Which store a server uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// Everything in one local directory (see [`embedded`]).
     Embedded { path: PathBuf },
+    /// A place in a bucket of an S3-compatible service (see [`s3`]).
+    S3 {
+        settings: pyk_s3::Settings,
+        location: pyk_s3::Location,
+        mode: pyk_s3::repo::ModeSetting,
+    },
 }
 
-/// How the banner names the store.
+/// How messages name the store.
 impl fmt::Display for StoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreConfig::Embedded { path } => write!(f, "{}", path.display()),
+            StoreConfig::S3 {
+                settings, location, ..
+            } => write!(f, "{location} at {}", settings.endpoint_url()),
         }
     }
 }
@@ -84,6 +99,10 @@ pub enum StoreError {
     /// Every automatic number a u64 holds is taken.
     #[error("{package} has used up automatic version numbers; give a version explicitly")]
     NumbersUsedUp { package: String },
+    /// Other writers on a shared store kept winning (or held the package's lease):
+    /// nothing was changed.
+    #[error("{0}")]
+    Busy(String),
     /// Another server holds the store.
     #[error("{} is in use by another pyk server", .0.display())]
     InUse(PathBuf),
@@ -97,6 +116,44 @@ pub enum StoreError {
     Kind(#[from] pyk_protocol::ParseKindError),
     #[error("a store task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// The bucket could not be read or written, or holds what pyk did not write.
+    #[error("the S3 store")]
+    S3(#[source] pyk_s3::repo::Error),
+}
+
+/// A refusal from a bucket is the same refusal the embedded store gives.
+impl From<pyk_s3::repo::Error> for StoreError {
+    fn from(e: pyk_s3::repo::Error) -> StoreError {
+        use pyk_s3::repo::Error as E;
+        match e {
+            E::MissingBlob(sha) => StoreError::MissingBlob(sha),
+            E::NoVersion { package, version } => StoreError::NoVersion { package, version },
+            E::VersionExists { package, version } => StoreError::VersionExists { package, version },
+            E::Yanked { package, version } => StoreError::Yanked { package, version },
+            E::IsLatest { package, version } => StoreError::IsLatest { package, version },
+            E::NumbersUsedUp { package } => StoreError::NumbersUsedUp { package },
+            E::StaleLatest {
+                package,
+                issued,
+                floor,
+            } => StoreError::StaleLatest {
+                package,
+                issued,
+                floor,
+            },
+            E::WrongLatest {
+                package,
+                moves,
+                names,
+            } => StoreError::WrongLatest {
+                package,
+                moves,
+                names,
+            },
+            busy @ E::Busy { .. } => StoreError::Busy(busy.to_string()),
+            other => StoreError::S3(other),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -106,20 +163,9 @@ pub fn label(kind: Kind, name: &str) -> String {
     format!("{} {name}", kind.as_str())
 }
 
-/// Where a change takes `latest`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Move<'a> {
-    /// It stays where it is.
-    Stays,
-    To(&'a str),
-    /// It points at nothing (nothing left to promote).
-    Cleared,
-}
-
 /// Checks the signed pointer a change carries against where the change takes `latest`
-/// and against `floor`, the newest `issued` the package accepted: a pointer must name
-/// the version latest moves to, and be newer. No pointer is an unsigned change, which
-/// is the client's to refuse. Every registry calls this inside the change's transaction.
+/// and against `floor` (the rule is the protocol's, [`api::check_pointer`]). Every
+/// registry calls this inside the change's transaction.
 pub fn check_pointer(
     kind: Kind,
     name: &str,
@@ -127,26 +173,17 @@ pub fn check_pointer(
     to: Move<'_>,
     floor: u64,
 ) -> Result<()> {
-    let Some(p) = pointer else { return Ok(()) };
-    let moves = match to {
-        Move::To(v) if v == p.version => {
-            if p.issued <= floor {
-                return Err(StoreError::StaleLatest {
-                    package: label(kind, name),
-                    issued: p.issued,
-                    floor,
-                });
-            }
-            return Ok(());
-        }
-        Move::To(v) => format!("moves to version {v}"),
-        Move::Stays => "does not move".to_owned(),
-        Move::Cleared => "is cleared".to_owned(),
-    };
-    Err(StoreError::WrongLatest {
-        package: label(kind, name),
-        moves,
-        names: p.version.clone(),
+    api::check_pointer(pointer, to, floor).map_err(|mismatch| match mismatch {
+        PointerMismatch::Stale { issued, floor } => StoreError::StaleLatest {
+            package: label(kind, name),
+            issued,
+            floor,
+        },
+        PointerMismatch::Wrong { moves, names } => StoreError::WrongLatest {
+            package: label(kind, name),
+            moves,
+            names,
+        },
     })
 }
 
@@ -154,18 +191,53 @@ pub fn check_pointer(
 pub struct Store {
     blobs: Box<dyn BlobStore>,
     registry: Box<dyn Registry>,
+    /// How the server's banner names it, and what it guarantees.
+    description: String,
+    /// Where the servers sharing this store record the nonces of write tokens.
+    shared_nonces: Option<Arc<dyn Nonces>>,
 }
 
 impl Store {
-    pub fn new(blobs: Box<dyn BlobStore>, registry: Box<dyn Registry>) -> Store {
-        Store { blobs, registry }
+    pub fn new(
+        blobs: Box<dyn BlobStore>,
+        registry: Box<dyn Registry>,
+        description: String,
+    ) -> Store {
+        Store {
+            blobs,
+            registry,
+            description,
+            shared_nonces: None,
+        }
+    }
+
+    /// A store several servers share keeps the nonces of write tokens, so that each
+    /// write token is good at one server once.
+    pub fn with_shared_nonces(mut self, nonces: Arc<dyn Nonces>) -> Store {
+        self.shared_nonces = Some(nonces);
+        self
+    }
+
+    /// The shared nonce record, if servers share this store.
+    pub fn shared_nonces(&self) -> Option<Arc<dyn Nonces>> {
+        self.shared_nonces.clone()
     }
 
     /// Opens (creating if needed) the store `config` names.
     pub fn open(config: &StoreConfig) -> Result<Store> {
         match config {
             StoreConfig::Embedded { path } => embedded::open(path),
+            StoreConfig::S3 {
+                settings,
+                location,
+                mode,
+            } => s3::open(settings, location, *mode),
         }
+    }
+
+    /// The store and, for a shared one, how concurrent writers are kept apart.
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
     pub fn blobs(&self) -> &(dyn BlobStore + 'static) {

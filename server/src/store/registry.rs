@@ -20,6 +20,22 @@ use pyk_protocol::{Kind, Sha256};
 
 use super::{GcReport, Result};
 
+/// Everything a registry holds about one package: what `pyk migrate` copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRecord {
+    /// Every version, in publish order, its yanked flag set and its signature kept (no
+    /// local name).
+    pub versions: Vec<Manifest>,
+    pub latest: Option<String>,
+    /// The signed pointer that set `latest`, if that move was signed.
+    pub pointer: Option<LatestPointer>,
+    /// The newest `issued` of a pointer the package accepted.
+    pub floor: u64,
+    pub localname: Option<String>,
+    /// Every version string ever used, deleted versions' included, sorted.
+    pub used: Vec<String>,
+}
+
 /// What `latest` of a package resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Latest {
@@ -98,8 +114,23 @@ pub trait Registry: Send + Sync {
         &self,
         sweep: &mut dyn FnMut(&HashSet<Sha256>) -> Result<GcReport>,
     ) -> Result<GcReport>;
-    /// A number that changes whenever anyone commits a change to the registry (this
-    /// process or another): cheap enough to read every second, so cached answers can
-    /// notice writes made elsewhere.
-    fn generation(&self) -> Result<u64>;
+    /// Every package with a record of its own: versions, a local name, or only version
+    /// strings once used.
+    fn packages(&self) -> Result<Vec<(Kind, String)>>;
+    /// Everything about one package (empty if there is no such package).
+    fn export(&self, kind: Kind, name: &str) -> Result<PackageRecord>;
+    /// Makes the package hold what `record` holds, in one change: versions it lacks
+    /// are added (their manifests as they are: publish time and publisher kept), flags,
+    /// `latest`, the local name and used strings are taken from `record`. Importing
+    /// the same record again changes nothing. Refused ([`StoreError::VersionExists`])
+    /// when a version string here names other bytes, or was used and deleted here.
+    ///
+    /// [`StoreError::VersionExists`]: super::StoreError::VersionExists
+    fn import(&self, kind: Kind, name: &str, record: &PackageRecord) -> Result<()>;
+    /// A tag that changes whenever the package changes, whoever changes it (this
+    /// process, another on the same database, another server on the same bucket), cheap
+    /// enough to read every second: what cached answers about the package revalidate
+    /// with. It may also change when other packages do (the embedded store has one
+    /// for the whole registry).
+    fn tag(&self, kind: Kind, name: &str) -> Result<Option<String>>;
 }

@@ -26,6 +26,8 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub store: PathBuf,
+    /// The first line: what the server serves, and where.
+    pub banner: String,
     log: Arc<Mutex<String>>,
 }
 
@@ -58,8 +60,9 @@ impl Server {
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let banner = lines.next().expect("server printed nothing").unwrap();
         let base = banner
-            .split(" on ")
-            .nth(1)
+            .rsplit(" on ")
+            .next()
+            .filter(|base| base.starts_with("http://"))
             .unwrap_or_else(|| panic!("unexpected banner {banner:?}"))
             .to_owned();
         assert!(banner.starts_with("pyk: serving "), "{banner}");
@@ -77,6 +80,7 @@ impl Server {
             child,
             base,
             store: store.to_owned(),
+            banner,
             log,
         }
     }

@@ -82,11 +82,15 @@ impl BlobStore for FsBlobs {
         }
     }
 
-    fn stage(&self) -> Result<Box<dyn StagedBlob + '_>> {
+    fn stage(&self, sha256: &Sha256) -> Result<Box<dyn StagedBlob + '_>> {
         let file = tempfile::Builder::new()
             .suffix(".part")
             .tempfile_in(self.root.join("tmp"))?;
-        Ok(Box::new(Staged { blobs: self, file }))
+        Ok(Box::new(Staged {
+            blobs: self,
+            file,
+            sha256: *sha256,
+        }))
     }
 
     fn sweep(&self, keep: &HashSet<Sha256>, grace: Duration) -> Result<GcReport> {
@@ -97,6 +101,7 @@ impl BlobStore for FsBlobs {
 struct Staged<'a> {
     blobs: &'a FsBlobs,
     file: NamedTempFile,
+    sha256: Sha256,
 }
 
 impl Write for Staged<'_> {
@@ -110,11 +115,11 @@ impl Write for Staged<'_> {
 }
 
 impl StagedBlob for Staged<'_> {
-    fn commit(self: Box<Self>, sha256: &Sha256) -> Result<bool> {
+    fn commit(self: Box<Self>) -> Result<bool> {
         self.file.as_file().sync_all()?;
         let blobs = self.blobs;
         let _sweeping = blobs.sweeping.read().unwrap_or_else(|e| e.into_inner());
-        let dest = blobs.path(sha256);
+        let dest = blobs.path(&self.sha256);
         // Already stored: the verified bytes replace it all the same, since the stored
         // copy may be damaged (a reader holding it open keeps reading the old file).
         let existed = dest.exists();

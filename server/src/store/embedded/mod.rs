@@ -16,7 +16,8 @@
 //! - `lock.rs`: one server per directory.
 //! - `registry.rs`: the registry's reads and transactions ([`SqliteRegistry`]), built on
 //!   the row queries of `queries.rs`; `schema.rs` its tables and migrations;
-//!   `numbering.rs` version strings ever used and automatic version numbers.
+//!   `numbering.rs` version strings ever used and automatic version numbers;
+//!   `records.rs` whole packages in and out, for `pyk migrate`.
 
 use std::path::Path;
 
@@ -27,6 +28,7 @@ mod gc;
 mod lock;
 mod numbering;
 mod queries;
+mod records;
 mod registry;
 mod schema;
 #[cfg(test)]
@@ -40,5 +42,9 @@ pub use registry::SqliteRegistry;
 pub fn open(root: &Path) -> Result<Store> {
     let blobs = FsBlobs::open(root)?;
     let registry = SqliteRegistry::open(&root.join("meta.sqlite"))?;
-    Ok(Store::new(Box::new(blobs), Box::new(registry)))
+    Ok(Store::new(
+        Box::new(blobs),
+        Box::new(registry),
+        root.display().to_string(),
+    ))
 }

@@ -18,11 +18,11 @@ use super::queries::{
     move_latest, no_version, package_exists, version_row,
 };
 use super::{numbering, schema};
-use crate::store::{label, GcReport, Latest, Move, Registry, Result, StoreError};
+use crate::store::{label, GcReport, Latest, Move, PackageRecord, Registry, Result, StoreError};
 
 pub struct SqliteRegistry {
     db: Mutex<Connection>,
-    /// A second connection, only for [`Registry::generation`]: SQLite's `data_version`
+    /// A second connection, only for [`Registry::tag`]: SQLite's `data_version`
     /// changes for a connection when any OTHER connection commits, and that includes
     /// `db`, so this one sees every write, this process's and others'.
     watch: Mutex<Connection>,
@@ -41,7 +41,7 @@ impl SqliteRegistry {
         })
     }
 
-    fn db(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn db(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the connection leaves no half-done transaction behind
         // (rusqlite rolls back on drop), so a poisoned lock is still usable.
         self.db.lock().unwrap_or_else(|e| e.into_inner())
@@ -373,10 +373,24 @@ impl Registry for SqliteRegistry {
         Ok(report)
     }
 
-    fn generation(&self) -> Result<u64> {
+    fn packages(&self) -> Result<Vec<(Kind, String)>> {
+        self.all_packages()
+    }
+
+    fn export(&self, kind: Kind, name: &str) -> Result<PackageRecord> {
+        self.export_package(kind, name)
+    }
+
+    fn import(&self, kind: Kind, name: &str, record: &PackageRecord) -> Result<()> {
+        self.import_package(kind, name, record)
+    }
+
+    /// One tag for every package: the database's `data_version`, which moves with
+    /// every commit. A cache then refills more than it must, at most once a poll.
+    fn tag(&self, _kind: Kind, _name: &str) -> Result<Option<String>> {
         let watch = self.watch.lock().unwrap_or_else(|e| e.into_inner());
         let version: i64 = watch.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        Ok(version as u64)
+        Ok(Some(version.to_string()))
     }
 }
 

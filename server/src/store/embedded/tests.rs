@@ -24,8 +24,8 @@ impl EmbeddedStore {
         super::open(root).map(EmbeddedStore)
     }
 
-    fn stage_blob(&self) -> Result<Box<dyn StagedBlob + '_>> {
-        self.0.blobs().stage()
+    fn stage_blob(&self, sha256: &str) -> Result<Box<dyn StagedBlob + '_>> {
+        self.0.blobs().stage(&sha256.parse().unwrap())
     }
 
     fn blob_len(&self, sha256: &str) -> Result<Option<u64>> {
@@ -57,9 +57,9 @@ impl Deref for EmbeddedStore {
 }
 
 fn put(store: &EmbeddedStore, sha: &str, len: u64) -> bool {
-    let mut staged = store.stage_blob().unwrap();
+    let mut staged = store.stage_blob(sha).unwrap();
     staged.write_all(&vec![7u8; len as usize]).unwrap();
-    staged.commit(&sha.parse().unwrap()).unwrap()
+    staged.commit().unwrap()
 }
 
 fn request(blobs: &[(&str, u64)]) -> PublishRequest {
@@ -293,23 +293,23 @@ fn one_server_per_store_and_debris_cleared() {
     assert!(!dir.path().join("tmp/leftover.part").exists());
 }
 
-/// The generation moves with every commit, this registry's or another's on the same
+/// The tag moves with every commit, this registry's or another's on the same
 /// database, and with nothing else.
 #[test]
-fn generation_follows_every_writer() {
+fn tag_follows_every_writer() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
-    let g0 = store.generation().unwrap();
-    assert_eq!(store.generation().unwrap(), g0);
+    let g0 = store.tag(Kind::Run, "x").unwrap();
+    assert_eq!(store.tag(Kind::Run, "x").unwrap(), g0);
     store.set_localname(Kind::Run, "x", "x.bin").unwrap();
-    let g1 = store.generation().unwrap();
+    let g1 = store.tag(Kind::Run, "x").unwrap();
     assert_ne!(g1, g0);
     let other = super::SqliteRegistry::open(&dir.path().join("meta.sqlite")).unwrap();
     other.set_localname(Kind::Run, "x", "y.bin").unwrap();
-    let g2 = store.generation().unwrap();
+    let g2 = store.tag(Kind::Run, "x").unwrap();
     assert_ne!(g2, g1);
     let list = store.versions(Kind::Run, "x").unwrap().unwrap();
     assert_eq!(list.localname.as_deref(), Some("y.bin"));
     store.list().unwrap();
-    assert_eq!(store.generation().unwrap(), g2, "reads move nothing");
+    assert_eq!(store.tag(Kind::Run, "x").unwrap(), g2, "reads move nothing");
 }

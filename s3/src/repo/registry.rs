@@ -1,0 +1,543 @@
+//! Packages in the bucket: the reads a runner and `pyk versions` make, and every change
+//! (publish, promote, yank, delete, local name, remove) as one conditional rewrite of
+//! the package's index ([`Repo::mutate`]).
+
+use pyk_crypto::blob::encrypted_len;
+use pyk_protocol::api::{
+    LatestPointer, Manifest, Move, NextVersion, PackageSummary, PointerMismatch, PublishRequest,
+    VersionInfo, VersionList,
+};
+use pyk_protocol::names::VERSION_RULE;
+use pyk_protocol::{valid_version, Kind, Sha256};
+
+use super::index::Entry;
+use super::{label, Error, Index, Repo, Result};
+use crate::Fetched;
+
+/// What `latest` of a package resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Current {
+    Manifest(Box<Manifest>),
+    /// The package exists (it has versions, or a local name) but nothing is promoted.
+    Unpromoted,
+    NoPackage,
+}
+
+fn no_version(kind: Kind, name: &str, version: &str) -> Error {
+    Error::NoVersion {
+        package: label(kind, name),
+        version: version.to_owned(),
+    }
+}
+
+/// What a repository refuses in a publish request: names that would become keys, and
+/// digests and sizes that cannot describe the artifact.
+fn check_request(r: &PublishRequest) -> Result<()> {
+    let invalid = |why: String| Err(Error::Invalid(why));
+    if let Some(v) = &r.version {
+        if !valid_version(v) {
+            return invalid(format!("{v:?}: {VERSION_RULE}"));
+        }
+    }
+    if r.artifact_sha256.parse::<Sha256>().is_err() {
+        return invalid("artifact_sha256 is not 64 lowercase hex digits".into());
+    }
+    if r.blobs.is_empty() || r.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err()) {
+        return invalid("a version has one or more blobs, each named by its sha256".into());
+    }
+    if r.blobs
+        .iter()
+        .try_fold(0u64, |sum, b| sum.checked_add(b.size))
+        != Some(r.size)
+    {
+        return invalid(format!("size {} is not the sum of the blob sizes", r.size));
+    }
+    Ok(())
+}
+
+/// A pointer that does not fit its move, worded for `kind`/`name`.
+pub(crate) fn mismatch(kind: Kind, name: &str, m: PointerMismatch) -> Error {
+    match m {
+        PointerMismatch::Stale { issued, floor } => Error::StaleLatest {
+            package: label(kind, name),
+            issued,
+            floor,
+        },
+        PointerMismatch::Wrong { moves, names } => Error::WrongLatest {
+            package: label(kind, name),
+            moves,
+            names,
+        },
+    }
+}
+
+/// The entry `versions` and `list` show for a version.
+pub(crate) fn info_of(m: &Manifest) -> VersionInfo {
+    VersionInfo {
+        version: m.version.clone(),
+        published: m.published,
+        publisher: m.publisher.clone(),
+        size: m.size,
+        yanked: m.yanked,
+        artifact_sha256: m.artifact_sha256.clone(),
+        format: m.format.clone(),
+        signed_by: m.signature.as_ref().map(|s| s.key.clone()),
+    }
+}
+
+/// Whether stored metadata describes the same bytes a publish asks for, signed alike:
+/// then it is this publish's own from an attempt that lost a race (or an identical
+/// publish), and is taken as it is.
+fn same_bytes(m: &Manifest, r: &PublishRequest) -> bool {
+    m.signature == r.signature
+        && m.artifact_sha256 == r.artifact_sha256
+        && m.size == r.size
+        && m.python == r.python
+        && m.blobs == r.blobs
+        && m.format == r.format
+        && m.executable == r.executable
+}
+
+impl Repo {
+    /// The ETag of the package's index, which every change replaces: what a cache
+    /// revalidates with (one HEAD). `None` when the package never had one.
+    pub fn tag(&self, kind: Kind, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .bucket
+            .head(&self.index_key(kind, name))?
+            .map(|i| i.etag))
+    }
+
+    /// The package's index, as stored.
+    pub fn index(&self, kind: Kind, name: &str) -> Result<Option<Index>> {
+        Ok(self.read_index(kind, name)?.map(|(index, _)| index))
+    }
+
+    /// A version's stored manifest (immutable fields only).
+    pub(crate) fn stored_manifest(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Manifest>> {
+        let key = self.version_key(kind, name, version);
+        match self.bucket.get_bytes(&key, None)? {
+            Fetched::Found { bytes, .. } => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| Error::Damaged { key, source }),
+            Fetched::Missing | Fetched::NotModified => Ok(None),
+        }
+    }
+
+    /// The manifest of a version the index lists, with the index's yanked flag and
+    /// local name. A version deleted between reading the index and its manifest reads
+    /// as absent.
+    pub fn compose(
+        &self,
+        kind: Kind,
+        name: &str,
+        index: &Index,
+        entry: &Entry,
+    ) -> Result<Option<Manifest>> {
+        let Some(mut m) = self.stored_manifest(kind, name, &entry.info.version)? else {
+            return Ok(None);
+        };
+        m.yanked = entry.info.yanked;
+        m.localname = index.localname.clone();
+        Ok(Some(m))
+    }
+
+    /// The manifest `latest` points at.
+    pub fn current(&self, kind: Kind, name: &str) -> Result<Current> {
+        // Twice at most: a delete may land between the two reads.
+        for _ in 0..2 {
+            let Some(index) = self.index(kind, name)? else {
+                return Ok(Current::NoPackage);
+            };
+            let entry = index
+                .latest
+                .as_deref()
+                .and_then(|latest| index.entry(latest));
+            match entry {
+                Some(entry) => {
+                    if let Some(mut m) = self.compose(kind, name, &index, entry)? {
+                        m.latest = index.current_pointer().cloned();
+                        return Ok(Current::Manifest(Box::new(m)));
+                    }
+                }
+                None if index.exists() => return Ok(Current::Unpromoted),
+                None => return Ok(Current::NoPackage),
+            }
+        }
+        Ok(Current::Unpromoted)
+    }
+
+    /// One version's manifest, yanked or not.
+    pub fn version(&self, kind: Kind, name: &str, version: &str) -> Result<Option<Manifest>> {
+        let Some(index) = self.index(kind, name)? else {
+            return Ok(None);
+        };
+        match index.entry(version) {
+            Some(entry) => self.compose(kind, name, &index, entry),
+            None => Ok(None),
+        }
+    }
+
+    /// Every version of a package; `None` if there is no such package.
+    pub fn versions(&self, kind: Kind, name: &str) -> Result<Option<VersionList>> {
+        let Some(index) = self.index(kind, name)?.filter(Index::exists) else {
+            return Ok(None);
+        };
+        Ok(Some(VersionList {
+            latest: index.latest.clone(),
+            localname: index.localname.clone(),
+            versions: index.versions.into_iter().map(|e| e.info).collect(),
+        }))
+    }
+
+    /// The names of every package of a kind that has an index.
+    pub fn names(&self, kind: Kind) -> Result<Vec<String>> {
+        let dir = self.key(&format!("packages/{}/", kind.as_str()));
+        let listing = self.bucket.list(&dir, Some("/"))?;
+        Ok(listing
+            .prefixes
+            .iter()
+            .filter_map(|p| p.strip_prefix(&dir)?.strip_suffix('/'))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Every package that has a version, with its latest (one read per package).
+    pub fn list(&self) -> Result<Vec<PackageSummary>> {
+        let mut out = Vec::new();
+        for kind in [Kind::Run, Kind::Lib] {
+            for name in self.names(kind)? {
+                let Some(index) = self.index(kind, &name)? else {
+                    continue;
+                };
+                if index.versions.is_empty() {
+                    continue;
+                }
+                let latest = index.latest.as_deref().and_then(|v| index.entry(v));
+                out.push(match latest {
+                    Some(e) => PackageSummary {
+                        kind,
+                        name,
+                        version: e.info.version.clone(),
+                        size: e.info.size,
+                        published: e.info.published,
+                    },
+                    None => PackageSummary {
+                        kind,
+                        name,
+                        version: String::new(),
+                        size: 0,
+                        published: 0,
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks that every blob a publish lists is stored with the encrypted length its
+    /// plaintext size implies.
+    fn check_blobs(&self, request: &PublishRequest) -> Result<()> {
+        for blob in &request.blobs {
+            let stored = match blob.sha256.parse::<Sha256>() {
+                Ok(sha) => self.bucket.head(&self.blob_key(&sha))?.map(|i| i.len),
+                Err(_) => None,
+            };
+            if stored != Some(encrypted_len(blob.size)) {
+                return Err(Error::MissingBlob(blob.sha256.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a new version (the request already validated) and, if asked, makes it
+    /// the latest. Its manifest is written first, then its blobs are checked (after, so
+    /// that garbage collection, which spares blobs any manifest names, cannot take one
+    /// from under it), then the index lists it.
+    pub fn publish(
+        &self,
+        kind: Kind,
+        name: &str,
+        request: &PublishRequest,
+        publisher: &str,
+        now: u64,
+    ) -> Result<Manifest> {
+        check_request(request)?;
+        let automatic = request.version.is_none();
+        // The automatic number whose manifest this publish created: when the index
+        // write then loses a race and the number is no longer the next, the manifest is
+        // deleted (unless the index lists it: an identical publish adopted it).
+        let mut claimed: Option<String> = None;
+        // Automatic numbers whose manifest another publisher holds.
+        let mut taken: Vec<String> = Vec::new();
+        self.mutate(kind, name, |index| {
+            if let Some(lost) = claimed.clone() {
+                if index.next_number(&taken).as_deref() != Some(lost.as_str()) {
+                    claimed = None;
+                    if !index.used(&lost) {
+                        self.bucket.delete(&self.version_key(kind, name, &lost))?;
+                    }
+                }
+            }
+            loop {
+                let version = match &request.version {
+                    Some(v) if index.used(v) => {
+                        return Err(Error::VersionExists {
+                            package: label(kind, name),
+                            version: v.clone(),
+                        })
+                    }
+                    Some(v) => v.clone(),
+                    None => index
+                        .next_number(&taken)
+                        .ok_or_else(|| Error::NumbersUsedUp {
+                            package: label(kind, name),
+                        })?,
+                };
+                let mut manifest = Manifest {
+                    kind,
+                    name: name.to_owned(),
+                    version: version.clone(),
+                    published: now,
+                    publisher: publisher.to_owned(),
+                    artifact_sha256: request.artifact_sha256.clone(),
+                    size: request.size,
+                    python: request.python.clone(),
+                    blobs: request.blobs.clone(),
+                    format: request.format.clone(),
+                    executable: request.executable,
+                    yanked: false,
+                    localname: None,
+                    signature: request.signature.clone(),
+                    latest: None,
+                };
+                let key = self.version_key(kind, name, &version);
+                let body = serde_json::to_vec(&manifest).expect("a manifest always serializes");
+                let created = self.create(&key, &body)?;
+                if !created {
+                    match self.stored_manifest(kind, name, &version)? {
+                        Some(existing) if same_bytes(&existing, request) => manifest = existing,
+                        _ if automatic => {
+                            taken.push(version);
+                            continue;
+                        }
+                        _ => {
+                            return Err(Error::VersionExists {
+                                package: label(kind, name),
+                                version,
+                            })
+                        }
+                    }
+                }
+                if let Err(e) = self.check_blobs(request) {
+                    if created {
+                        self.bucket.delete(&key)?;
+                    }
+                    return Err(e);
+                }
+                if created && automatic {
+                    claimed = Some(version.clone());
+                }
+                let to = if request.promote {
+                    Move::To(&version)
+                } else {
+                    Move::Stays
+                };
+                let pointer = request.latest.as_ref();
+                index.last_seq += 1;
+                index.used.push(version.clone());
+                index.versions.push(Entry {
+                    seq: index.last_seq,
+                    info: info_of(&manifest),
+                });
+                index
+                    .move_latest(to, pointer)
+                    .map_err(|m| mismatch(kind, name, m))?;
+                if request.promote {
+                    manifest.latest = pointer.cloned();
+                }
+                manifest.localname = index.localname.clone();
+                return Ok(manifest);
+            }
+        })
+    }
+
+    /// Points `latest` at an existing version that is not yanked; `pointer` (a signed
+    /// move) must name it.
+    pub fn promote(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
+        let index = self.mutate(kind, name, |index| {
+            match index.entry(version) {
+                None => return Err(no_version(kind, name, version)),
+                Some(e) if e.info.yanked => {
+                    return Err(Error::Yanked {
+                        package: label(kind, name),
+                        version: version.to_owned(),
+                    })
+                }
+                Some(_) => {}
+            }
+            index
+                .move_latest(Move::To(version), pointer)
+                .map_err(|m| mismatch(kind, name, m))?;
+            Ok(index.clone())
+        })?;
+        let mut m = self.manifest_of(kind, name, &index, version)?;
+        m.latest = pointer.cloned();
+        Ok(m)
+    }
+
+    /// Sets or clears a version's yanked flag; yanking the latest moves `latest` to the
+    /// newest version left that is not yanked (which `pointer` must name), or to none.
+    pub fn yank(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        yanked: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<Manifest> {
+        let index = self.mutate(kind, name, |index| {
+            let entry = index
+                .entry_mut(version)
+                .ok_or_else(|| no_version(kind, name, version))?;
+            entry.info.yanked = yanked;
+            let to = if yanked && index.latest.as_deref() == Some(version) {
+                owned(index.fall_back(version))
+            } else {
+                None
+            };
+            index
+                .move_latest(moved(&to), pointer)
+                .map_err(|m| mismatch(kind, name, m))?;
+            Ok(index.clone())
+        })?;
+        self.manifest_of(kind, name, &index, version)
+    }
+
+    /// The manifest of `version` as `index` (just written) describes it.
+    fn manifest_of(
+        &self,
+        kind: Kind,
+        name: &str,
+        index: &Index,
+        version: &str,
+    ) -> Result<Manifest> {
+        let entry = index
+            .entry(version)
+            .ok_or_else(|| no_version(kind, name, version))?;
+        self.compose(kind, name, index, entry)?
+            .ok_or_else(|| no_version(kind, name, version))
+    }
+
+    /// Deletes one version (its string stays used); refused for the latest unless
+    /// `force`, which moves `latest` as a yank does (`pointer` must name where). The
+    /// manifest object goes after the index no longer lists it.
+    pub fn delete_version(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: &str,
+        force: bool,
+        pointer: Option<&LatestPointer>,
+    ) -> Result<()> {
+        self.mutate(kind, name, |index| {
+            if index.entry(version).is_none() {
+                return Err(no_version(kind, name, version));
+            }
+            let mut to = None;
+            if index.latest.as_deref() == Some(version) {
+                if !force {
+                    return Err(Error::IsLatest {
+                        package: label(kind, name),
+                        version: version.to_owned(),
+                    });
+                }
+                to = owned(index.fall_back(version));
+            }
+            index
+                .move_latest(moved(&to), pointer)
+                .map_err(|m| mismatch(kind, name, m))?;
+            index.versions.retain(|e| e.info.version != version);
+            Ok(())
+        })?;
+        self.bucket.delete(&self.version_key(kind, name, version))?;
+        Ok(())
+    }
+
+    /// The automatic version a publish would get now, and the newest `issued` of a
+    /// pointer the package accepted: what a signer needs first.
+    pub fn next(&self, kind: Kind, name: &str) -> Result<NextVersion> {
+        let index = self.index(kind, name)?.unwrap_or_default();
+        Ok(NextVersion {
+            version: index.next_number(&[]).ok_or_else(|| Error::NumbersUsedUp {
+                package: label(kind, name),
+            })?,
+            latest_issued: index.floor,
+        })
+    }
+
+    /// Sets the package's local file name (already validated), creating the package
+    /// if it has no version yet.
+    pub fn set_localname(&self, kind: Kind, name: &str, localname: &str) -> Result<()> {
+        self.mutate(kind, name, |index| {
+            index.localname = Some(localname.to_owned());
+            Ok(())
+        })
+    }
+
+    /// Removes every version and the local name; false if there was neither. The index
+    /// stays, empty but for the version strings used, which stay used.
+    pub fn remove(&self, kind: Kind, name: &str) -> Result<bool> {
+        if self.index(kind, name)?.is_none_or(|i| !i.exists()) {
+            return Ok(false);
+        }
+        let gone = self.mutate(kind, name, |index| {
+            let gone: Vec<String> = index
+                .versions
+                .iter()
+                .map(|e| e.info.version.clone())
+                .collect();
+            let existed = index.exists();
+            index.versions.clear();
+            index.latest = None;
+            index.pointer = None;
+            index.localname = None;
+            Ok(existed.then_some(gone))
+        })?;
+        let Some(gone) = gone else { return Ok(false) };
+        for version in gone {
+            self.bucket
+                .delete(&self.version_key(kind, name, &version))?;
+        }
+        Ok(true)
+    }
+}
+
+/// Where a yank or delete takes `latest`: nowhere new (`None`), or where it falls back
+/// (`Some(None)`: nowhere), owned so the index can change meanwhile.
+fn owned(m: Move<'_>) -> Option<Option<String>> {
+    match m {
+        Move::To(v) => Some(Some(v.to_owned())),
+        Move::Cleared => Some(None),
+        Move::Stays => None,
+    }
+}
+
+fn moved(to: &Option<Option<String>>) -> Move<'_> {
+    match to {
+        None => Move::Stays,
+        Some(Some(v)) => Move::To(v),
+        Some(None) => Move::Cleared,
+    }
+}

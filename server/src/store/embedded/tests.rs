@@ -80,6 +80,7 @@ fn request(blobs: &[(&str, u64)]) -> PublishRequest {
         executable: true,
         signature: None,
         latest: None,
+        api: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod build;
 mod cache_cmd;
 mod cli;
 mod config;
+mod info;
 mod inspect;
 mod install;
 mod keygen;
@@ -16,8 +17,10 @@ mod pull;
 mod repo;
 mod runner;
 mod runtimes;
+mod shell;
 mod spec;
 mod stub_bin;
+mod unpack;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -77,6 +80,25 @@ fn run(cli: Cli) -> Result<()> {
                 inspect::inspect(&resolved.path)?;
             }
         }
+        Command::Info {
+            what,
+            select,
+            lib,
+            json,
+        } => {
+            let query = info::Query {
+                what: &what,
+                kind: kind(lib),
+                select: select.as_deref(),
+                json,
+            };
+            info::info(&query, &config, &cache_root()?, &progress)?
+        }
+        Command::Shell { name, lib, args } | Command::Exec { name, lib, args } => {
+            let resolved =
+                runner::resolve(&config, &cache_root()?, kind(lib), &name, None, &progress)?;
+            shell::exec(&resolved, &args).map(drop)?
+        }
         Command::Cache(cmd) => cache_cmd::run(cmd, &env)?,
         Command::Publish(args) => {
             let cache = cache()?;
@@ -111,9 +133,31 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pull {
             names,
             version,
+            output: _,
+            force,
+            lib,
+            unpack: Some(dir),
+        } => {
+            let [name] = &names[..] else {
+                bail!("--unpack writes one package: name one");
+            };
+            let resolved = runner::resolve(
+                &config,
+                &cache_root()?,
+                kind(lib),
+                name,
+                version.as_deref(),
+                &progress,
+            )?;
+            unpack::unpack(&resolved, &dir, force, &progress)?
+        }
+        Command::Pull {
+            names,
+            version,
             output,
             force,
             lib,
+            unpack: None,
         } => {
             let req = pull::Pull {
                 names: &names,

@@ -335,14 +335,16 @@ def module_entry(name, path, rel, is_package):
     entry["functions"] = [f for n, f in functions.items() if public(n)]
     entry["classes"] = [c for n, c in classes.items() if public(n)]
     entry["variables"] = [v for n, v in variables.items() if public(n)]
-    # Re-exports: what `__all__` lists, or (without one) public names imported from the
-    # package itself, as `from .core import square` in an `__init__`.
+    # Re-exports: what `__all__` lists, or (without one) public names a package's
+    # `__init__` imports from the package itself (`from .core import square`); a plain
+    # module's imports are for its own use.
     reexports = []
     for n, target in imported.items():
         if n in functions or n in classes or n in variables:
             continue
         own = target == top or target.startswith(top + ".")
-        if (declared is not None and n in declared) or (declared is None and own and is_public(n)):
+        if (declared is not None and n in declared) or (
+                declared is None and is_package and own and is_public(n)):
             reexports.append({"name": n, "target": target})
     if reexports:
         entry["reexports"] = reexports

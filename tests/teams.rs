@@ -231,10 +231,12 @@ fn info_exec_shell_and_unpack() {
 
     // The tree, from the server: the package itself is never fetched.
     let text = ok(client.pyk().args(["info", "--lib", "geo"]));
-    assert!(
-        !client.cache().join("artifacts-v1").exists(),
-        "pyk info fetched the package"
-    );
+    for bucket in ["artifacts-v1", "apps-v1", "deps-v1", "runtimes-v2"] {
+        assert!(
+            !client.cache().join(bucket).exists(),
+            "pyk info fetched the package ({bucket})"
+        );
+    }
     let expected = [
         "lib geo 1 (Python 3.11)",
         "module geo (package)",

@@ -224,7 +224,7 @@ print("OK", checked)
 
 #[test]
 fn info_exec_shell_and_unpack() {
-    let (_dir, server) = server();
+    let (_dir, mut server) = server();
     let lib = geo();
     publish(&server, lib.path());
     let client = Client::new(&server);
@@ -482,6 +482,25 @@ fn info_exec_shell_and_unpack() {
         .env("PYK_VERSION", "1")
         .arg("x"));
     assert_eq!(out, "v1 app 1 x\n");
+
+    // With the server gone, the tree of the version this machine has.
+    ok(client.pyk().args(["exec", "--lib", "geo", "-c", "pass"]));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let out = run(client
+        .pyk()
+        .args(["info", "--lib", "geo", "geo.core.Point.norm"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), norm);
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("showing the cached geo version 1"),
+        "{warning}"
+    );
 }
 
 /// Runs `cmd` with `input` on stdin; returns stdout, asserting success.

@@ -137,8 +137,19 @@ fn published(
                 "pyk: warning: {e}; showing the cached {name} version {}",
                 m.version
             );
-            let path = packages.artifact_path(&m.artifact_sha256);
-            let api = from_artifact(&path)?.with_context(|| no_tree(&m))?;
+            // The tree's blob if an earlier `pyk info` kept it, else the cached artifact's.
+            let kept = m
+                .api
+                .as_ref()
+                .map(|b| cache_root.join(Bucket::Blobs.dir_name()).join(&b.sha256))
+                .filter(|p| p.is_file());
+            let api = match kept {
+                Some(path) => read_tree(&path, &m)?,
+                None => {
+                    let path = packages.artifact_path(&m.artifact_sha256);
+                    from_artifact(&path)?.with_context(|| no_tree(&m))?
+                }
+            };
             return Ok((m, api));
         }
         Err(e) => return Err(e.into()),
@@ -165,14 +176,15 @@ fn published(
     } else {
         client.download_blob(&sha256, blob.size, &dir, &Bars(progress))?
     };
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let api = serde_json::from_slice(&bytes).with_context(|| {
-        format!(
-            "the API tree of {} {} is not valid",
-            manifest.name, manifest.version
-        )
-    })?;
+    let api = read_tree(&path, &manifest)?;
     Ok((manifest, api))
+}
+
+/// The tree in a downloaded blob.
+fn read_tree(path: &Path, m: &Manifest) -> Result<Api> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("the API tree of {} {} is not valid", m.name, m.version))
 }
 
 fn no_tree(m: &Manifest) -> String {

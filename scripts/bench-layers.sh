@@ -29,13 +29,15 @@ export PYK_CACHE_DIR=${BENCH_CACHE:-$work/build-cache}
 ls "$PYK_CACHE_DIR"/layers*/*.tar.zst >/dev/null 2>&1 || "$pyk" -q runtime import "$python" >/dev/null
 ver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-app() { # name, dependencies (TOML array), script
+app() { # name, dependencies (TOML array), script, pyk build options…
   mkdir -p "$work/$1"
   printf 'name = "%s"\nrun = "%s_app.py"\ndependencies = %s\n' "$1" "$1" "$2" >"$work/$1/pyk.toml"
   printf '%s\n' "$3" >"$work/$1/$1_app.py"
-  (cd "$work/$1" && "$pyk" -q build --python "$ver" >/dev/null)
+  (cd "$work/$1" && "$pyk" -q build --python "$ver" "${@:4}" >/dev/null)
 }
 app hello '[]' 'print("hello")'
+# The same hello on a runtime shaken down to what it imports (issue 8).
+app shaken '[]' 'print("hello")' --strip-stdlib
 app np '["numpy"]' 'import numpy as np
 a = np.arange(6).reshape(2, 3)
 print((a @ a.T).tolist())'
@@ -49,6 +51,7 @@ run=$work/run-cache
 export PYK_CACHE_DIR=$run
 for a in hello np http; do "$work/$a/dist/$a" --help >/dev/null; done
 runtime=$(find "$run"/runtimes-v2 -mindepth 1 -maxdepth 1 -type d ! -name '.*' | head -1)
+"$work/shaken/dist/shaken" >/dev/null
 
 # The same apps in venvs of the unpacked runtime's interpreter, bytecode compiled.
 venv() { # name, requirement
@@ -84,15 +87,18 @@ cold() { # artifact → median first run with an empty cache, and its CPU time
 }
 
 printf 'print("hello")\n' >"$work/hello.py"
+echo "load: $(uptime | sed 's/.*load average: //')"
 echo "| warm start (Python $ver, $(nproc) cores) | reference | artifact | wall ratio, 3 rounds | CPU ratio, 3 rounds |"
 echo "| --- | --- | --- | --- | --- |"
 pair "hello: \`$python -I hello.py\` : \`./hello\`" 200 "$python -I $work/hello.py" "$work/hello/dist/hello"
+pair "hello, \`--strip-stdlib\`: likewise" 200 "$python -I $work/hello.py" "$work/shaken/dist/shaken"
 pair "numpy app: venv : artifact" 50 "$work/venv-np/bin/python -I $work/np/np_app.py" "$work/np/dist/np"
 pair "httpie --help: venv : artifact" 30 "$work/venv-http/bin/python -I $work/http/http_app.py --help" "$work/http/dist/http --help"
 echo
 echo "| first run (empty cache) | wall | CPU |"
 echo "| --- | --- | --- |"
 echo "| hello | $(cold "$work/hello/dist/hello") |"
+echo "| hello, \`--strip-stdlib\` | $(cold "$work/shaken/dist/shaken") |"
 echo "| numpy app | $(cold "$work/np/dist/np") |"
 echo "| httpie | $(cold "$work/http/dist/http --version") |"
 (cd "$work/hello" && hyperfine -N --warmup 1 --runs 10 --export-json "$work/b.json" \
@@ -103,7 +109,7 @@ echo "| size | |"
 echo "| --- | --- |"
 stub=$(stat -c %s "$(ls -t target/release/build/pyk-*/out/pyk-stub | head -1)")
 echo "| launcher | $((stub / 1024)) KiB |"
-for a in hello np http; do
+for a in hello shaken np http; do
   layers=$("$pyk" inspect "$work/$a/dist/$a" | awk '/sha256/ && $1 ~ /^(runtime|deps|app)$/ {printf "%s %s %s, ", $1, $2, $3}')
   echo "| $a | $(python3 -c "print('%.1f MiB' % ($(stat -c %s "$work/$a/dist/$a") / 1048576))") (${layers%, }) |"
 done

@@ -6,11 +6,14 @@
 #     and their ratio. With `-S` neither runs `site`: the stdlib layout alone. Without it the
 #     in-place python also runs whatever .pth files its site-packages hold on this machine;
 #     the runtime runs its `_pyk.pth`;
+#   - hello: `./hello` (whole process, launcher included) against `python3.X -I hello.py` in
+#     place, pairs as above, for hello built as it is and with `--strip-stdlib`;
 #   - cold: `./hello` built on the runtime with an empty cache (the launcher unpacks the
-#     layer through pyk_artifact::unpack::install, then runs), hyperfine median and min of 10
-#     (creating files is what varies most when other work writes to the disk);
+#     layer through pyk_artifact::install, then runs), hyperfine median and min of 10, each
+#     into a new directory (never deleted between runs: on a journal-less ext4, inodes freed
+#     moments before make every file creation scan for them), full and shaken;
 #   - sizes: files in the layer, the layer (zstd 19) and the same tree with the original,
-#     unstripped ELF files put back.
+#     unstripped ELF files put back; the shaken layer and both hello artifacts.
 # Usage: scripts/bench-runtime.sh [PYTHON…]
 #   default: /usr/bin/python3.11 and ~/.pyenv/versions/3.12.1/bin/python3.12 (when present).
 # Needs hyperfine and zstd (apt-get install hyperfine zstd). Numbers on a shared machine
@@ -60,6 +63,7 @@ ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
 mib() { python3 -c "print('%.1f MiB' % ($1 / 1048576))"; }
 
 rows=()
+hello_rows=()
 for python in "${pythons[@]}"; do
   cache=$work/cache-$(basename "$python")
   ver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -104,22 +108,50 @@ PY
   hello=$(warm -I "$work/hello.py")
   nosite=$(warm -I -S "$work/hello.py")
 
-  # Cold: the first run of a hello artifact built on this runtime.
+  # hello built on this runtime, as it is and shaken.
   app=$work/app-$ver
   mkdir -p "$app"
   printf 'name = "hello"\nrun = "hello.py"\n' >"$app/pyk.toml"
   cp "$work/hello.py" "$app/"
   (cd "$app" && PYK_CACHE_DIR=$cache "$pyk" -q build --python "$ver" >/dev/null)
-  hyperfine -N --runs 10 --prepare "rm -rf $work/cold" --export-json "$work/cold.json" \
-    "env PYK_CACHE_DIR=$work/cold $app/dist/hello" >/dev/null
-  read -r cold cold_min < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["median"], r["min"])' "$work/cold.json")
+  (cd "$app" && PYK_CACHE_DIR=$cache "$pyk" -q build --python "$ver" --strip-stdlib -o dist/hello-s >/dev/null)
+  shaken_layer=$(grep -l '^\[shaken\]' "$cache"/layers-v2/*.toml | sed 's/\.toml$/.tar.zst/')
 
-  rows+=("| $(basename "$python") ($ver, glibc ≥ $glibc) | $pass | $hello | $nosite | $(ms "$cold") ms, min $(ms "$cold_min") ($files files) | $(mib "$(stat -c %s "$layer")") (unstripped: $(mib "$(stat -c %s "$work/unstripped-$ver.tar.zst")")) |")
-  rm -rf "$tree" "$unstripped" "$work/cold"
+  # Warm: the whole artifact against the same CPython in place.
+  run=$work/run-$ver
+  for a in hello hello-s; do PYK_CACHE_DIR=$run "$app/dist/$a" >/dev/null; done
+  artifact_warm() {
+    local rt in rt_cpu in_cpu
+    read -r rt in rt_cpu in_cpu < <(PYK_CACHE_DIR=$run pairs 300 "$app/dist/$1" "$python -I $work/hello.py")
+    echo "$(ms "$rt") / $(ms "$in") = **$(ratio "$rt" "$in")** (CPU $(ratio "$rt_cpu" "$in_cpu"))"
+  }
+  art=$(artifact_warm hello)
+  art_s=$(artifact_warm hello-s)
+
+  # Cold: the first run with an empty cache.
+  cold() {
+    mkdir -p "$work/old"
+    hyperfine -N --runs 10 --prepare "sh -c 'mv $work/cold $work/old/\$\$ 2>/dev/null; true'" \
+      --export-json "$work/cold.json" "env -i PYK_CACHE_DIR=$work/cold $1" >/dev/null
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.0f ms, min %.0f (CPU %.0f)" % (r["median"]*1e3, r["min"]*1e3, (r["user"]+r["system"])*1e3))' "$work/cold.json"
+  }
+  cold_full=$(cold "$app/dist/hello")
+  cold_s=$(cold "$app/dist/hello-s")
+  files_s=$(zstd -q -dc "$shaken_layer" | tar t | wc -l)
+
+  rows+=("| $(basename "$python") ($ver, glibc ≥ $glibc) | $pass | $hello | $nosite | $(mib "$(stat -c %s "$layer")") (unstripped: $(mib "$(stat -c %s "$work/unstripped-$ver.tar.zst")")) |")
+  hello_rows+=("| $ver | full | $art | $cold_full ($files files) | $(mib "$(stat -c %s "$layer")") | $(mib "$(stat -c %s "$app/dist/hello")") |")
+  hello_rows+=("| $ver | \`--strip-stdlib\` | $art_s | $cold_s ($files_s files) | $(mib "$(stat -c %s "$shaken_layer")") | $(mib "$(stat -c %s "$app/dist/hello-s")") |")
+  rm -rf "$tree" "$unstripped" "$work/cold" "$work/old" "$run"
 done
 
+echo "load: $(uptime | sed 's/.*load average: //')"
 cat <<TABLE
-| runtime ($(nproc) cores) | warm \`-I -c pass\`, ms: runtime / in place | warm \`-I hello.py\` | warm \`-I -S hello.py\` | cold \`./hello\`, empty cache | layer, zstd 19 |
-| --- | --- | --- | --- | --- | --- |
+| runtime ($(nproc) cores) | warm \`-I -c pass\`, ms: runtime / in place | warm \`-I hello.py\` | warm \`-I -S hello.py\` | layer, zstd 19 |
+| --- | --- | --- | --- | --- |
 $(printf '%s\n' "${rows[@]}")
+
+| Python | hello runtime | warm \`./hello\` / \`python3.X -I hello.py\`, ms | first run, empty cache | runtime layer | artifact |
+| --- | --- | --- | --- | --- | --- |
+$(printf '%s\n' "${hello_rows[@]}")
 TABLE

@@ -4,7 +4,7 @@
 //! never change, so a cached one runs without asking the server at all.
 
 use std::convert::Infallible;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -54,13 +54,14 @@ pub fn resolve(
 ) -> Result<Resolved> {
     let (package, at) = parse_spec(kind, name)?;
     let name = package.name();
-    let version = version
-        .or(at)
-        .or_else(|| config.pins.get(name).map(String::as_str));
+    let version = match version.or(at) {
+        Some(v) => Some(v),
+        None => config.pin(name)?,
+    };
     if let Some(v) = version {
         check_version(v)?;
     }
-    let trust = config.trust(cache_root);
+    let trust = config.trust(cache_root)?;
     if trust.is_empty() {
         eprintln!("pyk: warning: no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
     }
@@ -137,8 +138,9 @@ fn is_network(e: &anyhow::Error) -> bool {
         .is_some_and(pyk_client::Error::is_network)
 }
 
-/// Replaces this process with the package's program.
-pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
+/// Replaces this process with the package's program, whose `sys.argv[0]` is `argv0`
+/// (default: the package's name).
+pub fn exec(resolved: &Resolved, argv0: Option<&OsStr>, args: &[OsString]) -> Result<Infallible> {
     let m = &resolved.manifest;
     if !m.executable {
         bail!(
@@ -149,7 +151,7 @@ pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
         );
     }
     let err = Command::new(&resolved.path)
-        .arg0(&m.name)
+        .arg0(argv0.unwrap_or(m.name.as_ref()))
         .args(args)
         .env("PYK_PACKAGE", &m.name)
         .env("PYK_VERSION", &m.version)

@@ -97,36 +97,94 @@ fn run_in_root(root: &Path, name: &str) -> String {
         .env("HOME", "/"))
 }
 
-fn check_app_in_bare_root(cache: &Path, python: &str) {
+/// What the app prints when every import worked.
+const EXPECTED: &[&str] = &[
+    "sqlite 42",
+    "xml ok",
+    "ctypes 4",
+    "sha256 e3b0c442",
+    "decimal 3.3",
+    "prefix /cache/",
+];
+
+/// Builds `bare.py` with `pyk_toml` and runs it in a glibc-only root (or, where no such root
+/// can be made, with an empty cache on this machine); returns its output.
+fn run_app(cache: &Path, python: &str, pyk_toml: &str, app: &str, args: &[&str]) -> String {
+    let dir = project(&[("pyk.toml", pyk_toml), ("bare.py", app)]);
+    ok(pyk()
+        .env("PYK_CACHE_DIR", cache)
+        .current_dir(dir.path())
+        .args(["build", "--python", python])
+        .args(args));
     let work = tempfile::tempdir().unwrap();
     let Some(root) = glibc_root(work.path()) else {
-        return;
+        return ok(&mut artifact(
+            &dir.path().join("dist/bare"),
+            &work.path().join("cache"),
+        ));
     };
     // Nothing but glibc: a host binary needing anything else cannot start there.
     assert!(!run(Command::new("chroot").arg(&root).arg("/bin/sh"))
         .status
         .success());
-
-    let dir = project(&[
-        ("pyk.toml", "name = \"bare\"\nrun = \"bare.py\"\n"),
-        ("bare.py", APP),
-    ]);
-    ok(pyk()
-        .env("PYK_CACHE_DIR", cache)
-        .current_dir(dir.path())
-        .args(["build", "--python", python]));
     fs::copy(dir.path().join("dist/bare"), root.join("app/bare")).unwrap();
-    let out = run_in_root(&root, "bare");
-    for line in [
-        "sqlite 42",
-        "xml ok",
-        "ctypes 4",
-        "sha256 e3b0c442",
-        "decimal 3.3",
-        "prefix /cache/",
-    ] {
+    run_in_root(&root, "bare")
+}
+
+fn check_app_in_bare_root(cache: &Path, python: &str) {
+    let out = run_app(
+        cache,
+        python,
+        "name = \"bare\"\nrun = \"bare.py\"\n",
+        APP,
+        &[],
+    );
+    for line in EXPECTED {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
+}
+
+/// The same app and asyncio, json and sqlite3, on a runtime shaken down to what it imports
+/// (issue 8). A module imported by a computed name is there when `keep` lists it; one that
+/// is not listed fails to import with an error that says why and what to do.
+#[test]
+fn stripped_stdlib_runs_what_the_app_imports() {
+    let app = format!(
+        r#"{APP}
+import asyncio, importlib, json
+async def main():
+    await asyncio.sleep(0)
+    return json.dumps({{"asyncio": "ok"}})
+print(asyncio.run(main()))
+print("kept", importlib.import_module("".join(["colo", "rsys"])).__name__)
+try:
+    importlib.import_module("".join(["wa", "ve"]))
+except ImportError as e:
+    print("left out:", e)
+"#
+    );
+    let toml = "name = \"bare\"\nrun = \"bare.py\"\nstrip_stdlib = true\nkeep = [\"colorsys\"]\n";
+    let out = run_app(build_cache(), PY, toml, &app, &[]);
+    for line in EXPECTED.iter().chain(&[
+        "{\"asyncio\": \"ok\"}",
+        "kept colorsys",
+        "left out: No module named 'wave': pyk build --strip-stdlib left it out",
+        "keep = [...]",
+    ]) {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // Without `keep` the computed import fails too, and the flag does what the key does.
+    let out = run_app(
+        build_cache(),
+        PY,
+        "name = \"bare\"\nrun = \"bare.py\"\n",
+        "import importlib\ntry:\n    importlib.import_module(''.join(['colo', 'rsys']))\nexcept ImportError as e:\n    print(e)\n",
+        &["--strip-stdlib"],
+    );
+    assert!(
+        out.contains("No module named 'colorsys': pyk build --strip-stdlib"),
+        "{out}"
+    );
 }
 
 #[test]

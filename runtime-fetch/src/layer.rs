@@ -253,7 +253,7 @@ fn pack(
 ) -> Result<Layer, FetchError> {
     store.ensure_dir()?;
     let spinner = progress.spinner("compressing");
-    let layer = store.store(python, glibc, source, |file| {
+    let layer = store.store(python, glibc, source, None, |file| {
         write_layer(root, store.zstd_level(), file).map_err(|e| FetchError::Io {
             context: format!("write a layer of {}", root.display()),
             source: io::Error::other(e),
@@ -262,9 +262,9 @@ fn pack(
     spinner.finish_and_clear();
     let layer = layer?;
     progress.step(&format!(
-        "runtime layer {} ({:.1} MB)",
+        "runtime layer {} ({:.1} MiB)",
         &layer.sha256[..12],
-        layer.size as f64 / 1e6
+        layer.size as f64 / f64::from(1 << 20)
     ));
     Ok(layer)
 }

@@ -16,6 +16,7 @@ mod installed;
 mod layer;
 mod pbs;
 mod progress;
+mod shake;
 mod store;
 mod strip;
 mod version;
@@ -30,5 +31,6 @@ pub use pbs::{
     DEFAULT_BASE_URL, PINNED_RELEASE,
 };
 pub use progress::Progress;
-pub use store::{Layer, LayerStore};
+pub use shake::{shake_runtime, Shake};
+pub use store::{Layer, LayerStore, Shaken};
 pub use version::{PyVersion, PythonRequest, SUPPORTED_MINORS};

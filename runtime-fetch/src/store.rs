@@ -40,6 +40,18 @@ pub struct Layer {
     pub unpacked: Option<Unpacked>,
     /// Unix time the layer was stored.
     pub created: u64,
+    /// For a runtime shaken for an app (`pyk build --strip-stdlib`): the layer it was cut
+    /// from and the key of what was left out. Such layers are never chosen to build on.
+    pub shaken: Option<Shaken>,
+}
+
+/// Where a shaken runtime layer came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shaken {
+    /// sha256 of the full runtime layer.
+    pub from: String,
+    /// sha256 over the base layer and the paths left out (see `shake`).
+    pub key: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -55,6 +67,8 @@ struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     entries: Option<u64>,
     created: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shaken: Option<Shaken>,
 }
 
 /// Default zstd level: slow to build once, small to ship and fast to decode.
@@ -156,11 +170,29 @@ impl LayerStore {
                 .zip(meta.entries)
                 .map(|(size, files)| Unpacked { size, files }),
             created: meta.created,
+            shaken: meta.shaken,
         }))
     }
 
-    /// All layers with metadata, sorted by version then creation time.
+    /// All full runtime layers with metadata, sorted by version then creation time.
     pub fn list(&self) -> Result<Vec<Layer>, FetchError> {
+        Ok(self
+            .list_all()?
+            .into_iter()
+            .filter(|l| l.shaken.is_none())
+            .collect())
+    }
+
+    /// The shaken layer stored under `key`, if any.
+    pub(crate) fn find_shaken(&self, key: &str) -> Result<Option<Layer>, FetchError> {
+        Ok(self
+            .list_all()?
+            .into_iter()
+            .find(|l| l.shaken.as_ref().is_some_and(|s| s.key == key)))
+    }
+
+    /// Full and shaken layers alike.
+    pub fn list_all(&self) -> Result<Vec<Layer>, FetchError> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -254,7 +286,7 @@ impl LayerStore {
             .unwrap_or(UNIX_EPOCH);
         self.remove_stale_temporaries()?;
         let mut removed = Vec::new();
-        for layer in self.list()? {
+        for layer in self.list_all()? {
             let mtime = fs::metadata(&layer.path)
                 .and_then(|m| m.modified())
                 .ctx(|| format!("stat {}", layer.path.display()))?;
@@ -302,6 +334,7 @@ impl LayerStore {
         python: PyVersion,
         glibc: Option<GlibcVersion>,
         source: &str,
+        shaken: Option<Shaken>,
         write: impl FnOnce(&mut fs::File) -> Result<Written, FetchError>,
     ) -> Result<Layer, FetchError> {
         let created = SystemTime::now()
@@ -321,6 +354,7 @@ impl LayerStore {
                     unpacked_size: Some(w.size),
                     entries: Some(w.files),
                     created,
+                    shaken,
                 };
                 let text = toml::to_string(&meta).map_err(|e| FetchError::BadMetadata {
                     path: self.meta_path(&sha256),
@@ -365,7 +399,7 @@ mod tests {
 
     fn put(store: &LayerStore, sha: &str, version: &str) -> Layer {
         store
-            .store(version.parse().unwrap(), None, "test", |file| {
+            .store(version.parse().unwrap(), None, "test", None, |file| {
                 file.write_all(sha.as_bytes()).unwrap();
                 Ok(Written {
                     sha256: sha.parse().unwrap(),

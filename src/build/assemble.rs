@@ -12,15 +12,19 @@ use pyk_cache::{write_file, Existing};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
-use super::runtime::Runtime;
 use crate::stub_bin::STUB;
+use pyk_artifact::extract::Unpacked;
+use pyk_runtime_fetch::Layer as RuntimeLayer;
 
 /// Everything an artifact is made of besides the stub.
 pub struct Parts<'a> {
     pub name: &'a str,
     pub kind: Kind,
     pub python: (u8, u8),
-    pub runtime: &'a Runtime,
+    /// The runtime layer to embed (the full one, or one shaken for this app) and what it
+    /// unpacks to.
+    pub runtime: &'a RuntimeLayer,
+    pub runtime_unpacked: Unpacked,
     pub glibc: Option<(u32, u32)>,
     pub built: u64,
     pub entry: String,
@@ -63,12 +67,12 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
 
     let runtime = parts.runtime;
     let start = out.at;
-    let sha256 = copy_verified(&runtime.layer.path, &mut out)?;
-    if sha256.to_string() != runtime.layer.sha256 {
+    let sha256 = copy_verified(&runtime.path, &mut out)?;
+    if sha256.to_string() != runtime.sha256 {
         bail!(
             "the cached runtime layer {} is damaged (its sha256 no longer matches its name); remove it with `pyk runtime remove {}`",
-            runtime.layer.path.display(),
-            &runtime.layer.sha256[..12]
+            runtime.path.display(),
+            &runtime.sha256[..12]
         );
     }
     let mut layers = vec![Layer {
@@ -78,8 +82,8 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
             len: out.at - start,
         },
         sha256,
-        size: runtime.unpacked.size,
-        files: runtime.unpacked.files,
+        size: parts.runtime_unpacked.size,
+        files: parts.runtime_unpacked.files,
     }];
     let trees = parts
         .deps
@@ -119,8 +123,8 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
         kind: parts.kind,
         name: parts.name.to_owned(),
         python: parts.python,
-        runtime_version: runtime.layer.python.to_string(),
-        runtime_source: runtime.layer.source.clone(),
+        runtime_version: runtime.python.to_string(),
+        runtime_source: runtime.source.clone(),
         glibc: parts.glibc,
         built: parts.built,
         entry: parts.entry.clone(),

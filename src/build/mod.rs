@@ -8,6 +8,7 @@ mod compile;
 mod deps;
 mod lock;
 mod runtime;
+mod shake;
 mod stage;
 
 use std::path::{Path, PathBuf};
@@ -26,13 +27,16 @@ pub struct Options<'a> {
     /// `--python`; when absent, the spec's `python`, else `$PYK_PYTHON`.
     pub python: Option<String>,
     pub runtime_archive: Option<&'a Path>,
-    pub mirror: Option<&'a str>,
+    /// `python_mirror` from the config, read when a runtime must be downloaded.
+    pub mirror: runtime::Mirror<'a>,
     /// `-o`; when absent, `dist/NAME` in the spec's directory.
     pub output: Option<PathBuf>,
     /// The build time recorded in the trailer (`SOURCE_DATE_EPOCH`, else now).
     pub built: u64,
     /// zstd level of the deps and app layers.
     pub level: i32,
+    /// `--strip-stdlib` (the spec's `strip_stdlib` turns it on too).
+    pub strip_stdlib: bool,
 }
 
 /// Builds the artifact and returns its path.
@@ -168,9 +172,27 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         "Compiled {total} Python files ({copied} from the app)"
     ));
 
+    let shaken = if opts.strip_stdlib || spec.strip_stdlib {
+        let trees: Vec<&Path> = deps.into_iter().chain([app.as_path()]).collect();
+        Some(shake::shake(
+            opts.cache, &runtime, &trees, &spec.keep, progress,
+        )?)
+    } else {
+        if !spec.keep.is_empty() {
+            progress.step(
+                "warning: `keep` has no effect without strip_stdlib = true (or --strip-stdlib)",
+            );
+        }
+        None
+    };
+    let (runtime_layer, runtime_unpacked) = match &shaken {
+        Some((layer, unpacked)) => (layer, *unpacked),
+        None => (&runtime.layer, runtime.unpacked),
+    };
+
     // The artifact's glibc floor: the runtime's (recorded when its layer was made) and
     // every ELF file of the layers built here.
-    let mut floor = runtime.layer.glibc;
+    let mut floor = runtime_layer.glibc;
     for tree in deps.into_iter().chain([app.as_path()]) {
         floor = floor.max(pyk_runtime_fetch::glibc_floor(tree)?);
     }
@@ -183,7 +205,8 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         name: &spec.name,
         kind: spec.kind,
         python: (python.major, python.minor),
-        runtime: &runtime,
+        runtime: runtime_layer,
+        runtime_unpacked,
         glibc: floor.map(|g| (u32::from(g.major), u32::from(g.minor))),
         built: opts.built,
         entry: boot::describe(spec),

@@ -118,7 +118,7 @@ fn published(
         None => (query.what, None),
     };
     let package = PackageRef::new(query.kind, name)?;
-    let trust = config.trust(cache_root);
+    let trust = config.trust(cache_root)?;
     let client = repo::client(config)?;
     let answer = match version {
         Some(v) => client.version(&package, v, None),

@@ -59,6 +59,10 @@ pub struct Spec {
     pub localname: Option<String>,
     /// Declarations pyk reads but cannot honour, said at build time.
     pub warnings: Vec<String>,
+    /// `strip_stdlib = true`: shake the runtime's stdlib down to what the app reaches.
+    pub strip_stdlib: bool,
+    /// `keep = [...]`: stdlib modules a shaken runtime keeps whatever the import graph says.
+    pub keep: Vec<String>,
 }
 
 /// What the artifact runs (or, for a library, imports).
@@ -465,6 +469,22 @@ impl Parts<'_> {
             Some(src) => keys.install.resolve(src)?,
             None => InstallOptions::default(),
         };
+        let keep = keys
+            .keep
+            .iter()
+            .map(|k| {
+                let name = k.get_ref();
+                if name.split('.').all(is_identifier) {
+                    Ok(name.clone())
+                } else {
+                    let src = keys_src.expect("keys have a source");
+                    Err(src.error(
+                        &k.span(),
+                        format!("`keep` names {name:?}, which is not a module name (e.g. \"json\" or \"xml.dom.minidom\")"),
+                    ))
+                }
+            })
+            .collect::<Result<_>>()?;
         Ok(Spec {
             libraries: keys
                 .libraries
@@ -488,6 +508,8 @@ impl Parts<'_> {
             version: keys.version,
             localname: keys.localname,
             warnings,
+            strip_stdlib: keys.strip_stdlib,
+            keep,
         })
     }
 }
@@ -566,6 +588,15 @@ fn specifiers(
         value: parsed,
         at: src.at(&value.span()),
     })
+}
+
+/// A Python identifier as module names use them (ASCII: the stdlib's are).
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn read_if_file(path: &Path) -> Result<Option<Source>> {

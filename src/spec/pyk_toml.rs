@@ -35,4 +35,10 @@ pub struct PykToml {
     pub localname: Option<String>,
     #[serde(default)]
     pub install: InstallToml,
+    /// Leave out the stdlib modules the import graph never reaches (`--strip-stdlib`).
+    #[serde(default, alias = "strip_stdlib")]
+    pub strip_stdlib: bool,
+    /// Stdlib modules kept although nothing imports them by name (dynamic imports).
+    #[serde(default)]
+    pub keep: Vec<Spanned<String>>,
 }

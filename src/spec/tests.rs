@@ -320,3 +320,49 @@ fn scripts_read_both_blocks() {
     fs::write(&script, "print(1)\n").unwrap();
     assert_eq!(load(&args(false)).unwrap().name, "tool");
 }
+
+#[test]
+fn strip_stdlib_and_keep() {
+    let foo = ("foo.py", "print('hi')\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "pyk.toml",
+                "name = \"foo\"\nrun = \"foo.py\"\nstrip_stdlib = true\nkeep = [\"json\", \"xml.dom.minidom\"]\n",
+            ),
+            foo,
+        ],
+    );
+    let spec = at(dir.path()).unwrap();
+    assert!(spec.strip_stdlib);
+    assert_eq!(spec.keep, ["json", "xml.dom.minidom"]);
+
+    // [tool.pyk] takes the same keys, in either spelling.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "pyproject.toml",
+                "[tool.pyk]\nname = \"foo\"\nrun = \"foo.py\"\nstrip-stdlib = true\n",
+            ),
+            foo,
+        ],
+    );
+    let spec = at(dir.path()).unwrap();
+    assert!(spec.strip_stdlib && spec.keep.is_empty());
+
+    let e = err(&[
+        (
+            "pyk.toml",
+            "name = \"foo\"\nrun = \"foo.py\"\nkeep = [\"json\", \"os/path\"]\n",
+        ),
+        foo,
+    ]);
+    assert!(
+        e.contains("pyk.toml:3") && e.contains("`keep`") && e.contains("os/path"),
+        "{e}"
+    );
+}

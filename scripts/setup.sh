@@ -16,8 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# uv installs dependencies at build time (a host pip is the fallback); cryptography lets
-# the interoperability tests check pyk's tokens against Python's Fernet.
+# uv installs dependencies at build time (a host pip is the fallback) and makes the
+# notebook test's venv (tests/teams.rs: ipykernel, nbclient and nbformat, pinned there,
+# from PyPI, kept in target/tmp); cryptography lets the interoperability tests check
+# pyk's tokens against Python's Fernet.
 want=()
 command -v uv >/dev/null || want+=(uv)
 python3 -c 'import cryptography.fernet' 2>/dev/null || want+=(cryptography)

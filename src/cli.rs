@@ -75,6 +75,40 @@ pub enum Command {
         #[arg(long)]
         lib: bool,
     },
+    /// Show a package's modules, public functions and classes with their signatures and
+    /// docstrings' first lines, as recorded at build time (no package code runs; only
+    /// the tree is downloaded).
+    Info {
+        /// A package name (NAME or NAME@VERSION) or an artifact file.
+        what: String,
+        /// Only this module, or a name in it (`pkg.mod`, `pkg.mod.Class.method`).
+        #[arg(value_name = "MODULE[.NAME]")]
+        select: Option<String>,
+        /// The library of that name rather than the program.
+        #[arg(long)]
+        lib: bool,
+        /// Print JSON, for tools.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a package's Python: the runtime it was built with, its code and dependencies
+    /// importable (`PYK_MAIN=python ./NAME` does the same for an artifact).
+    Shell {
+        #[command(flatten)]
+        package: PackageArg,
+        /// Arguments for the interpreter (after `--`), e.g. `-q`.
+        #[arg(last = true)]
+        args: Vec<OsString>,
+    },
+    /// Run a script (or `-c CODE`, `-m MODULE`) with a package's Python, its code and
+    /// dependencies importable: `pyk exec NAME -- script.py args…`.
+    Exec {
+        #[command(flatten)]
+        package: PackageArg,
+        /// The interpreter's arguments: a script and its arguments, `-c CODE` or `-m MODULE`.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Manage the cache: unpacked runtimes, dependencies and apps, fetched packages.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -123,6 +157,11 @@ pub enum Command {
         /// The libraries of those names rather than the programs.
         #[arg(long)]
         lib: bool,
+        /// Write an environment directory instead of the file: a venv whose
+        /// `bin/python` has the package and its dependencies importable, holding its
+        /// own copy of everything (`bin/NAME` runs the program).
+        #[arg(long, value_name = "DIR", conflicts_with = "output")]
+        unpack: Option<PathBuf>,
     },
     /// Set the file name `pyk pull` writes a package to.
     Init {

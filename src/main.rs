@@ -7,6 +7,7 @@ mod cache_cmd;
 mod cli;
 mod config;
 mod hints;
+mod info;
 mod inspect;
 mod install;
 mod keygen;
@@ -19,8 +20,10 @@ mod pull;
 mod repo;
 mod runner;
 mod runtimes;
+mod shell;
 mod spec;
 mod stub_bin;
+mod unpack;
 mod version;
 
 use std::ffi::{OsStr, OsString};
@@ -72,6 +75,33 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 inspect::inspect(&resolved.path)?;
             }
         }
+        Command::Info {
+            what,
+            select,
+            lib,
+            json,
+        } => {
+            let query = info::Query {
+                what: &what,
+                kind: kind(lib),
+                select: select.as_deref(),
+                json,
+            };
+            info::info(&query, config, &cache_root()?, &progress)?
+        }
+        Command::Shell { package, args } | Command::Exec { package, args } => {
+            with_hint(config, &package, || {
+                let resolved = runner::resolve(
+                    config,
+                    &cache_root()?,
+                    package.kind(),
+                    &package.name,
+                    None,
+                    &progress,
+                )?;
+                shell::exec(&resolved, &args).map(drop)
+            })?
+        }
         Command::Cache(cmd) => cache_cmd::run(cmd, &env)?,
         Command::Publish(args) => {
             let cache = cache()?;
@@ -117,9 +147,31 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         Command::Pull {
             names,
             version,
+            output: _,
+            force,
+            lib,
+            unpack: Some(dir),
+        } => {
+            let [name] = &names[..] else {
+                bail!("--unpack writes one package: name one");
+            };
+            let resolved = runner::resolve(
+                config,
+                &cache_root()?,
+                kind(lib),
+                name,
+                version.as_deref(),
+                &progress,
+            )?;
+            unpack::unpack(&resolved, &dir, force, &progress)?
+        }
+        Command::Pull {
+            names,
+            version,
             output,
             force,
             lib,
+            unpack: None,
         } => {
             let req = pull::Pull {
                 names: &names,

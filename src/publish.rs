@@ -63,6 +63,8 @@ struct Upload<'a> {
     python: String,
     format: &'a str,
     executable: bool,
+    /// The API tree the build recorded (JSON), uploaded as one more blob.
+    api: Option<Vec<u8>>,
 }
 
 pub fn publish(
@@ -84,6 +86,7 @@ pub fn publish(
         python: format!("{}.{}", trailer.python.0, trailer.python.1),
         format: FORMAT_PYK,
         executable: true,
+        api: crate::info::read_app_file(artifact, crate::info::tree::FILE)?,
     };
     send(&upload, release, config, cache_root, progress)
 }
@@ -168,6 +171,7 @@ pub fn push(
         python: String::new(),
         format: FORMAT_FILE,
         executable: meta.permissions().mode() & 0o111 != 0,
+        api: None,
     };
     send(&upload, &release, config, cache_root, progress)
 }
@@ -200,6 +204,10 @@ fn send(
             sent += len;
         }
     }
+    let api = match &upload.api {
+        Some(json) => Some(upload_api(&client, json, progress)?),
+        None => None,
+    };
     let request = PublishRequest {
         artifact_sha256: artifact_sha256.to_string(),
         size,
@@ -218,6 +226,7 @@ fn send(
         // The client signs (see `repo::writer`).
         signature: None,
         latest: None,
+        api,
     };
     let published = client.publish(&upload.package, &request)?;
     seed_cache(
@@ -242,6 +251,21 @@ fn send(
         human_size(had)
     ));
     Ok(())
+}
+
+/// Uploads the API tree as a blob (unless the server has it: an unchanged app has the
+/// same tree) and names it for the manifest.
+fn upload_api(client: &pyk_client::Client, json: &[u8], progress: &Progress) -> Result<BlobRef> {
+    let sha256 = Sha256::of(json);
+    if !client.has_blob(&sha256)? {
+        let mut tmp = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
+        io::Write::write_all(&mut tmp, json).context("cannot write a temporary file")?;
+        client.upload_blob(&sha256, tmp.path(), 0, json.len() as u64, &Bars(progress))?;
+    }
+    Ok(BlobRef {
+        sha256: sha256.to_string(),
+        size: json.len() as u64,
+    })
 }
 
 /// This machine has the bytes already: put them in the runner's cache, so running the

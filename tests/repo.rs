@@ -250,8 +250,8 @@ fn a_tampered_blob_is_refused_before_anything_runs() {
             flipped += 1;
         }
     }
-    // Stub, runtime layer, app layer, trailer.
-    assert_eq!(flipped, 4);
+    // Stub, runtime layer, app layer, trailer, API tree.
+    assert_eq!(flipped, 5);
     let client = Client::new(&server);
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");

@@ -34,6 +34,7 @@ fn manifest(key: &SigningKey) -> Manifest {
         localname: None,
         signature: None,
         latest: None,
+        api: None,
     };
     m.signature = Some(key.sign(&m.statement()).unwrap());
     let statement = LatestStatement {

@@ -129,6 +129,7 @@ fn publish(client: &Client, package: &PackageRef, parts: &[&[u8]], version: Opti
         executable: true,
         signature: None,
         latest: None,
+        api: None,
     };
     client.publish(package, &request).unwrap();
 }

@@ -18,7 +18,8 @@
 //! GET    /packages/{kind}/{name}/watch?after=V     long-poll until latest is not V
 //! GET    /packages/{kind}/{name}/next              NextVersion (what a signer needs)
 //! GET    /packages/{kind}/{name}/versions          VersionList
-//! GET    /packages/{kind}/{name}/versions/{v}      Manifest of v, yanked or not
+//! GET    /packages/{kind}/{name}/versions/{v}      Manifest of v, yanked or not (its `api`
+//!                                                  names the blob of its API tree, if any)
 //! DELETE /packages/{kind}/{name}/versions/{v}      [?force=true[&latest=V&issued=MS&key=K&sig=S]]
 //!                                                  -> {"deleted": "run/foo@v"}
 //! POST   /packages/{kind}/{name}/versions/{v}/yank YankRequest -> Manifest
@@ -193,6 +194,11 @@ pub struct Manifest {
     /// latest, if the move was signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest: Option<LatestPointer>,
+    /// The API tree `pyk build` recorded (JSON: modules, functions, classes, signatures),
+    /// stored as one more blob, so `pyk info` reads it without the package. Not part of
+    /// the signed statement: it describes the signed app layer, which holds it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<BlobRef>,
 }
 
 impl Manifest {
@@ -257,6 +263,9 @@ pub struct PublishRequest {
     /// With `promote`: the signed pointer to the new version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest: Option<LatestPointer>,
+    /// The API tree's blob (uploaded first, like the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<BlobRef>,
 }
 
 impl PublishRequest {
@@ -427,11 +436,11 @@ mod tests {
             ("pyk", true, false)
         );
         assert_eq!(m.localname, None);
-        assert_eq!((m.signature, m.latest), (None, None));
+        assert_eq!((m.signature, m.latest, m.api), (None, None, None));
         let old = r#"{"artifact_sha256":"ab","size":1,"python":"3.11","blobs":[]}"#;
         let r: PublishRequest = serde_json::from_str(old).unwrap();
         assert_eq!((r.version, r.promote, r.executable), (None, true, true));
-        assert_eq!((r.signature, r.latest), (None, None));
+        assert_eq!((r.signature, r.latest, r.api), (None, None, None));
         let p: PromoteRequest = serde_json::from_str(r#"{"version":"1"}"#).unwrap();
         assert_eq!(p.latest, None);
         let e: ErrorBody = serde_json::from_str(r#"{"error":"no"}"#).unwrap();

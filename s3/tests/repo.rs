@@ -49,6 +49,7 @@ fn request(blobs: Vec<BlobRef>, version: Option<&str>, promote: bool) -> Publish
         executable: true,
         signature: None,
         latest: None,
+        api: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `pyk build`: spec → runtime → dependencies (deps layer) → the app, the project's own
 //! wheel and the boot module (app layer) → `.pyc` → artifact.
 
+mod api;
 mod assemble;
 mod boot;
 mod compile;
@@ -141,6 +142,20 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             python.minor,
             f.why
         );
+    }
+    // The API tree of the app's own modules, for `pyk info` (read after compiling, which
+    // reports a syntax error better).
+    match api::record(&runtime.python(), &app) {
+        Ok(tree) => {
+            let (functions, classes) = tree.modules.iter().fold((0, 0), |(f, c), m| {
+                (f + m.functions.len(), c + m.classes.len())
+            });
+            progress.step(&format!(
+                "API tree: {} modules, {functions} functions, {classes} classes (`pyk info`)",
+                tree.modules.len()
+            ));
+        }
+        Err(e) => progress.step(&format!("warning: no API tree recorded: {e:#}")),
     }
     let mut total = compiled;
     if let Some(deps) = deps {

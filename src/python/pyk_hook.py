@@ -10,6 +10,10 @@ version (the same update check, cache and offline fallback as `pyk foo`), which 
 the library's app and dependency layers into the cache and prints their directories.
 They go first on sys.path, and this process holds a shared lock on each for its lifetime
 so `pyk cache prune` leaves them alone.
+
+The check runs once per library per process: in a Jupyter kernel, once per kernel
+session. Re-running a cell, `importlib.reload`, IPython's autoreload or a reload of this
+module reuse the version the session started with; restart the kernel for a newer one.
 """
 
 import fcntl
@@ -22,8 +26,11 @@ import sys
 # The pyk binary that wrote this file; PYK_BIN overrides it.
 PYK_BIN = os.environ.get("PYK_BIN") or __PYK_BIN__
 
-# Lock files held while this process may import from the entries they guard.
-_held = []
+# Lock files held while this process may import from the entries they guard, and the
+# directories each library resolved to. Module globals survive `importlib.reload(pyk)`,
+# which re-runs this file in the same namespace: the session keeps what it resolved.
+_held = globals().get("_held", [])
+_resolved = globals().get("_resolved", {})
 
 
 def _resolve(name):
@@ -83,23 +90,24 @@ class _Alias(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def __init__(self):
-        self.loaded = set()
+    _pyk_hook = True
 
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith(__name__ + "."):
             return None
         real = fullname[len(__name__) + 1:]
         top = real.split(".")[0]
-        if top not in self.loaded:
+        dirs = _resolved.get(top)
+        if dirs is None:
             dirs = _resolve(top)
             if not _hold(dirs):
                 dirs = _resolve(top)
                 _hold(dirs)
-            for d in reversed(dirs):
-                if d not in sys.path:
-                    sys.path.insert(0, d)
-            self.loaded.add(top)
+            _resolved[top] = dirs
+        # Again on every import: a notebook may have reset sys.path.
+        for d in reversed(dirs):
+            if d not in sys.path:
+                sys.path.insert(0, d)
         spec = importlib.util.find_spec(real)
         if spec is None:
             return None
@@ -107,6 +115,8 @@ class _Finder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_loader(fullname, _Alias(real), is_package=is_pkg)
 
 
+# One finder, even when this module is reloaded.
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "_pyk_hook", False)]
 sys.meta_path.insert(0, _Finder())
 # `pyk` is a namespace for libraries only.
 __path__ = []

@@ -19,6 +19,12 @@ impl EnvVars {
     /// `:`-separated. The runtime's `_pyk.pth` appends them to `sys.path`, so child
     /// interpreters of the same runtime (`sys.executable -m`, multiprocessing) see the app.
     pub const PYK_PATH: &'static str = "PYK_PATH";
+    /// What an artifact (or `pyk foo`) runs instead of its entry: `python` for the
+    /// package's interpreter (the arguments go to it: a script, `-c CODE`, `-m MODULE`, or
+    /// none for the interactive prompt), or the path of a script to run with the
+    /// arguments. The app and its dependencies are importable either way. Removed from
+    /// the environment of what runs, so other artifacts it starts run their own entries.
+    pub const PYK_MAIN: &'static str = "PYK_MAIN";
     /// The build time recorded in an artifact (seconds since 1970), for reproducible builds.
     pub const SOURCE_DATE_EPOCH: &'static str = "SOURCE_DATE_EPOCH";
 }

@@ -1,5 +1,9 @@
 //! The launcher at the head of every pyk artifact.
 //!
+//! `PYK_MAIN=python ./foo ARGS…` runs the runtime's interpreter instead of the entry, and
+//! `PYK_MAIN=script.py ./foo ARGS…` a script, with the app and its dependencies
+//! importable (see `pyk_artifact::launch::Main`).
+//!
 //! Warm path: one `pread` of the trailer, then for each layer one open and `flock(LOCK_SH)`
 //! of its cache entry's lock file (held through exec, so no prune removes an entry in use),
 //! then exec through the shared contract (`pyk_artifact::launch`). No hashing, no
@@ -16,7 +20,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use pyk_artifact::install::{self, InstallError};
-use pyk_artifact::launch::Layers;
+use pyk_artifact::launch::{Layers, Main};
 use pyk_artifact::trailer::Role;
 use pyk_cache::{Cache, EntryLock, FillError, RootEnv};
 use pyk_static::EnvVars;
@@ -156,7 +160,8 @@ fn exec(
         deps: deps.as_deref(),
         app: &app,
     };
-    let err = execv(&layers.argv(argv0, args), &layers.pyk_path());
+    let main = Main::from_env(std::env::var_os(EnvVars::PYK_MAIN));
+    let err = execv(&layers.argv_for(&main, argv0, args), &layers.pyk_path());
     format!("cannot run {}: {err}", layers.python().display())
 }
 
@@ -176,7 +181,11 @@ fn execv(argv: &[OsString], pyk_path: &std::ffi::OsStr) -> std::io::Error {
     ptrs.push(std::ptr::null());
     // SAFETY: the launcher is single-threaded again here (extraction threads are joined);
     // nothing else reads the environment concurrently.
-    unsafe { std::env::set_var(EnvVars::PYK_PATH, pyk_path) };
+    unsafe {
+        std::env::set_var(EnvVars::PYK_PATH, pyk_path);
+        // What it chose is done: other artifacts the program starts run their entries.
+        std::env::remove_var(EnvVars::PYK_MAIN);
+    }
     // SAFETY: a NUL-terminated array of valid C strings that outlive the call.
     unsafe { libc::execv(ptrs[0], ptrs.as_ptr()) };
     std::io::Error::last_os_error()

@@ -54,6 +54,7 @@ impl Repo {
                 referenced.extend(
                     m.blobs
                         .iter()
+                        .chain(&m.api)
                         .filter_map(|b| b.sha256.parse::<Sha256>().ok()),
                 );
             }

@@ -96,6 +96,7 @@ fn same_bytes(m: &Manifest, r: &PublishRequest) -> bool {
         && m.blobs == r.blobs
         && m.format == r.format
         && m.executable == r.executable
+        && m.api == r.api
 }
 
 impl Repo {
@@ -243,7 +244,7 @@ impl Repo {
     /// Checks that every blob a publish lists is stored with the encrypted length its
     /// plaintext size implies.
     fn check_blobs(&self, request: &PublishRequest) -> Result<()> {
-        for blob in &request.blobs {
+        for blob in request.blobs.iter().chain(&request.api) {
             let stored = match blob.sha256.parse::<Sha256>() {
                 Ok(sha) => self.bucket.head(&self.blob_key(&sha))?.map(|i| i.len),
                 Err(_) => None,
@@ -315,6 +316,7 @@ impl Repo {
                     localname: None,
                     signature: request.signature.clone(),
                     latest: None,
+                    api: request.api.clone(),
                 };
                 let key = self.version_key(kind, name, &version);
                 let body = serde_json::to_vec(&manifest).expect("a manifest always serializes");

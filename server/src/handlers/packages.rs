@@ -161,6 +161,14 @@ fn check_request(r: &PublishRequest) -> Result<(), ApiError> {
             r.size
         )));
     }
+    if let Some(api) = &r.api {
+        if api.sha256.parse::<Sha256>().is_err() {
+            return Err(ApiError::bad_request(format!(
+                "api blob id {:?} is not 64 lowercase hex digits",
+                api.sha256
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -75,7 +75,7 @@ pub fn migrate(
             .map_err(MigrateError::Source)?;
         let (mut blobs, mut bytes) = (0, 0);
         for manifest in &record.versions {
-            for blob in &manifest.blobs {
+            for blob in manifest.blobs.iter().chain(&manifest.api) {
                 // Stored manifests were checked when published.
                 let Ok(sha256) = blob.sha256.parse::<Sha256>() else {
                     continue;

@@ -248,7 +248,8 @@ impl Store {
         &*self.registry
     }
 
-    /// Records a version (see [`Registry::publish`]) once every blob it lists is
+    /// Records a version (see [`Registry::publish`]) once every blob it lists (its API
+    /// tree's included) is
     /// stored with the encrypted length its plaintext size implies. The check runs
     /// under the registry's publish lock, which garbage collection also takes, so a
     /// blob seen here cannot be deleted before the version is committed.
@@ -261,7 +262,7 @@ impl Store {
         now: u64,
     ) -> Result<Manifest> {
         let blobs_stored = || {
-            for blob in &request.blobs {
+            for blob in request.blobs.iter().chain(&request.api) {
                 let stored = match blob.sha256.parse() {
                     Ok(sha256) => self.blobs.stored_len(&sha256)?,
                     Err(_) => None,

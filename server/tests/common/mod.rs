@@ -373,6 +373,7 @@ pub fn request(artifact_sha256: String, size: u64, blobs: Vec<BlobRef>) -> Publi
         executable: true,
         signature: None,
         latest: None,
+        api: None,
     }
 }
 

@@ -195,6 +195,7 @@ impl Registry for SqliteRegistry {
             localname: None,
             signature: request.signature.clone(),
             latest: None,
+            api: request.api.clone(),
         };
         let text = serde_json::to_string(&manifest)?;
         tx.execute(
@@ -364,6 +365,7 @@ impl Registry for SqliteRegistry {
                     manifest
                         .blobs
                         .iter()
+                        .chain(&manifest.api)
                         .filter_map(|b| b.sha256.parse::<Sha256>().ok()),
                 );
             }

@@ -80,6 +80,7 @@ fn request(blobs: &[(&str, u64)]) -> PublishRequest {
         executable: true,
         signature: None,
         latest: None,
+        api: None,
     }
 }
 
@@ -148,6 +149,44 @@ fn publish_remove_and_collect() {
         .publish(Kind::Run, "x", &request(&[(&a, 10)]), "n", 3)
         .unwrap();
     assert_eq!(m3.version, "3");
+}
+
+#[test]
+fn the_api_tree_blob_is_checked_kept_and_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let (a, tree) = ("aa".repeat(32), "cc".repeat(32));
+    put(&store, &a, encrypted_len(10));
+    let with_tree = PublishRequest {
+        api: Some(BlobRef {
+            sha256: tree.clone(),
+            size: 3,
+        }),
+        ..request(&[(&a, 10)])
+    };
+    // Like any blob, it must be uploaded first; it is not part of the artifact's size.
+    let missing = store.publish(Kind::Lib, "x", &with_tree, "n", 1);
+    assert!(matches!(missing, Err(StoreError::MissingBlob(s)) if s == tree));
+    put(&store, &tree, encrypted_len(3));
+    let m = store.publish(Kind::Lib, "x", &with_tree, "n", 1).unwrap();
+    assert_eq!(m.api, with_tree.api);
+    assert_eq!(
+        store.version(Kind::Lib, "x", "1").unwrap().unwrap().api,
+        m.api
+    );
+    // A version without one (an older publisher) has none.
+    let plain = store
+        .publish(Kind::Lib, "x", &request(&[(&a, 10)]), "n", 2)
+        .unwrap();
+    assert_eq!(plain.api, None);
+
+    assert_eq!(store.collect_garbage(Duration::ZERO).unwrap().blobs, 0);
+    assert!(store.blob_len(&tree).unwrap().is_some());
+    store
+        .delete_version(Kind::Lib, "x", "1", false, None)
+        .unwrap();
+    assert_eq!(store.collect_garbage(Duration::ZERO).unwrap().blobs, 1);
+    assert_eq!(store.blob_len(&tree).unwrap(), None);
 }
 
 #[test]

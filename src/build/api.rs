@@ -1,0 +1,44 @@
+//! The API tree (see `pyk info`): read from the app layer's sources with `ast` by the
+//! runtime's own interpreter, so no package code runs at build time, and written into the
+//! app layer as [`FILE`], where `pyk publish` finds it.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::info::tree::{Api, FILE};
+
+const SCRIPT: &str = include_str!("../python/pyk_api.py");
+
+/// Writes the tree of the modules under `app` to `app/`[`FILE`]; returns it.
+pub fn record(python: &Path, app: &Path) -> Result<Api> {
+    // As for compiling: a clean environment, run from the runtime's root so no project
+    // file shadows the stdlib.
+    let root = python
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("/"));
+    let out = Command::new(python)
+        .env_clear()
+        .current_dir(root)
+        .args(["-s", "-B", "-c", SCRIPT])
+        .arg(app)
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "reading the API tree failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let api: Api = serde_json::from_slice(&out.stdout)
+        .context("the API tree reader printed something that is not a tree")?;
+    let path = app.join(FILE);
+    if path.exists() {
+        bail!("the app already has a top-level {FILE}");
+    }
+    std::fs::write(&path, &out.stdout)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(api)
+}

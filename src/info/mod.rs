@@ -1,0 +1,195 @@
+//! `pyk info NAME|FILE [MODULE[.NAME]]`: a package's modules, functions, classes and
+//! signatures, from the tree `pyk build` recorded. For a published package it is read
+//! from the repository (the manifest names the tree's blob): nothing of the package is
+//! downloaded or run. Offline, the cached copy's tree is used.
+
+mod layer;
+pub mod tree;
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use pyk_cache::Bucket;
+use pyk_client::Answer;
+use pyk_protocol::api::Manifest;
+use pyk_protocol::{Kind, PackageRef};
+use pyk_runtime_fetch::Progress;
+
+use crate::config::Config;
+use crate::output::Bars;
+use crate::packages::Packages;
+use crate::repo;
+use tree::{Api, FILE};
+
+pub use layer::read_app_file;
+
+/// What `pyk info` was asked.
+pub struct Query<'a> {
+    /// A package name (`foo`, `foo@1.2`) or an artifact file.
+    pub what: &'a str,
+    pub kind: Kind,
+    /// `MODULE[.NAME]`.
+    pub select: Option<&'a str>,
+    pub json: bool,
+}
+
+pub fn info(query: &Query, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+    let path = Path::new(query.what);
+    let (title, api) = if path.exists() || query.what.contains('/') {
+        let trailer = crate::publish::read_trailer(path)?;
+        let api = from_artifact(path)?.with_context(|| {
+            format!(
+                "{} has no API tree (built by an older pyk): rebuild it",
+                path.display()
+            )
+        })?;
+        let title = format!(
+            "{} {} ({}, Python {}.{})",
+            trailer.kind.as_str(),
+            trailer.name,
+            path.display(),
+            trailer.python.0,
+            trailer.python.1
+        );
+        (title, api)
+    } else {
+        let (manifest, api) = published(query, config, cache_root, progress)?;
+        let title = format!(
+            "{} {} {} (Python {})",
+            manifest.kind, manifest.name, manifest.version, manifest.python
+        );
+        (title, api)
+    };
+    print(&title, &api, query)
+}
+
+fn print(title: &str, api: &Api, query: &Query) -> Result<()> {
+    let Some(select) = query.select else {
+        if query.json {
+            return emit(&format!("{}\n", serde_json::to_string_pretty(api)?));
+        }
+        return emit(&format!("{title}\n\n{}", api.render()));
+    };
+    let Some(found) = api.select(select) else {
+        let modules: Vec<&str> = api.modules.iter().map(|m| m.name.as_str()).collect();
+        bail!(
+            "{title} has no module or public name {select} (its modules: {})",
+            if modules.is_empty() {
+                "none".to_owned()
+            } else {
+                modules.join(", ")
+            }
+        );
+    };
+    match query.json {
+        true => emit(&format!("{}\n", found.json()?)),
+        false => emit(&found.render()),
+    }
+}
+
+/// Prints `text`; a reader that stops early (`| head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// The tree recorded in an artifact's app layer, if it has one.
+pub fn from_artifact(path: &Path) -> Result<Option<Api>> {
+    let Some(bytes) = read_app_file(path, FILE)? else {
+        return Ok(None);
+    };
+    let api = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{}: the API tree is not valid", path.display()))?;
+    Ok(Some(api))
+}
+
+/// The manifest of the package (latest, or `foo@VERSION`) and its tree, from the
+/// repository; offline, from the cached copy.
+fn published(
+    query: &Query,
+    config: &Config,
+    cache_root: &Path,
+    progress: &Progress,
+) -> Result<(Manifest, Api)> {
+    let (name, version) = match query.what.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (query.what, None),
+    };
+    let package = PackageRef::new(query.kind, name)?;
+    let trust = config.trust(cache_root)?;
+    let client = repo::client(config)?;
+    let answer = match version {
+        Some(v) => client.version(&package, v, None),
+        None => client.current(&package, None),
+    };
+    let manifest = match answer {
+        Ok(Some(m)) => m,
+        Ok(None) => bail!("the server answered 304 to a question pyk did not ask"),
+        Err(e) if e.is_network() => {
+            let packages = Packages::open(cache_root);
+            let Some(m) = packages.cached(query.kind.as_str(), name, version, &trust) else {
+                return Err(anyhow::Error::from(e)
+                    .context(format!("{package} has never been fetched on this machine")));
+            };
+            eprintln!(
+                "pyk: warning: {e}; showing the cached {name} version {}",
+                m.version
+            );
+            // The tree's blob if an earlier `pyk info` kept it, else the cached artifact's.
+            let kept = m
+                .api
+                .as_ref()
+                .map(|b| cache_root.join(Bucket::Blobs.dir_name()).join(&b.sha256))
+                .filter(|p| p.is_file());
+            let api = match kept {
+                Some(path) => read_tree(&path, &m)?,
+                None => {
+                    let path = packages.artifact_path(&m.artifact_sha256);
+                    from_artifact(&path)?.with_context(|| no_tree(&m))?
+                }
+            };
+            return Ok((m, api));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    trust.verify(
+        &manifest,
+        if version.is_some() {
+            Answer::Version
+        } else {
+            Answer::Latest
+        },
+    )?;
+    let blob = manifest.api.as_ref().with_context(|| no_tree(&manifest))?;
+    let sha256 = blob.sha256.parse().with_context(|| {
+        format!(
+            "{} sent a manifest with a malformed API tree blob",
+            client.server()
+        )
+    })?;
+    let dir = cache_root.join(Bucket::Blobs.dir_name());
+    let cached = dir.join(&blob.sha256);
+    let path = if cached.is_file() {
+        cached
+    } else {
+        client.download_blob(&sha256, blob.size, &dir, &Bars(progress))?
+    };
+    let api = read_tree(&path, &manifest)?;
+    Ok((manifest, api))
+}
+
+/// The tree in a downloaded blob.
+fn read_tree(path: &Path, m: &Manifest) -> Result<Api> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("the API tree of {} {} is not valid", m.name, m.version))
+}
+
+fn no_tree(m: &Manifest) -> String {
+    format!(
+        "{} {} version {} has no API tree (published by an older pyk, or a pushed file)",
+        m.kind, m.name, m.version
+    )
+}

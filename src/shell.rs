@@ -1,0 +1,34 @@
+//! `pyk shell foo` and `pyk exec foo -- script.py args…`: a package as an environment.
+//! Its artifact runs with `PYK_MAIN=python`, so the launcher execs the runtime's
+//! interpreter, rather than the entry, with the app and its dependencies importable
+//! (the exec contract, `pyk_artifact::launch::Main`).
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use pyk_static::EnvVars;
+
+use crate::runner::Resolved;
+
+/// Replaces this process with the package's interpreter, given `args`.
+pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
+    let m = &resolved.manifest;
+    if !m.executable || m.format != pyk_protocol::api::FORMAT_PYK {
+        bail!(
+            "{} {} is a pushed file, not a pyk package: it has no Python",
+            m.name,
+            m.version
+        );
+    }
+    let err = Command::new(&resolved.path)
+        .arg0(&m.name)
+        .args(args)
+        .env(EnvVars::PYK_MAIN, "python")
+        .env("PYK_PACKAGE", &m.name)
+        .env("PYK_VERSION", &m.version)
+        .exec();
+    Err(err).with_context(|| format!("cannot run {}", resolved.path.display()))
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::packages::write_atomic;
+use crate::files::write_atomic;
 
 /// The line that marks a launcher as pyk's own, so reinstalling may replace it.
 const LAUNCHER_MARK: &str = "# Launcher written by `pyk install`";

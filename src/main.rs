@@ -5,12 +5,12 @@ mod build;
 mod cache_cmd;
 mod cli;
 mod config;
+mod files;
 mod inspect;
 mod install;
 mod keygen;
 mod manage;
 mod output;
-mod packages;
 mod publish;
 mod pull;
 mod repo;
@@ -61,7 +61,6 @@ fn run(cli: Cli) -> Result<()> {
     let config = Config::load()?;
     let env = root_env();
     let cache = || env.open();
-    let cache_root = || cache().map(|c| c.root().to_path_buf());
     match cli.command {
         Command::Build(args) => {
             let spec = load_spec(&args)?;
@@ -70,17 +69,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect { what, lib } => {
             let path = Path::new(&what);
             if path.exists() || what.contains('/') {
-                inspect::inspect(path)?;
+                inspect::inspect(path, &path.display())?;
             } else {
-                let resolved =
-                    runner::resolve(&config, &cache_root()?, kind(lib), &what, None, &progress)?;
-                inspect::inspect(&resolved.path)?;
+                // The whole file, fetched into a temp file: inspecting checks every byte.
+                let cache = cache()?;
+                let (m, client) = runner::manifest(&config, &cache, kind(lib), &what, None)?;
+                let mut tmp = tempfile::NamedTempFile::new()?;
+                pyk_client::Packages::new(&cache).write_whole(
+                    &client,
+                    &m,
+                    tmp.as_file_mut(),
+                    &output::Bars(&progress),
+                )?;
+                inspect::inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
             }
         }
         Command::Cache(cmd) => cache_cmd::run(cmd, &env)?,
         Command::Publish(args) => {
             let cache = cache()?;
-            let root = cache.root();
             let spec = load_spec(&args.build)?;
             let artifact = build_cmd(&spec, &args.build, &config, &cache, &progress)?;
             let release = publish::Release {
@@ -88,7 +94,7 @@ fn run(cli: Cli) -> Result<()> {
                 promote: !args.no_promote,
                 localname: spec.localname.as_deref(),
             };
-            publish::publish(&artifact, &release, &config, root, &progress)?;
+            publish::publish(&artifact, &release, &config, &cache, &progress)?;
         }
         Command::Push {
             name,
@@ -101,7 +107,7 @@ fn run(cli: Cli) -> Result<()> {
             &file,
             promote,
             &config,
-            &cache_root()?,
+            &cache()?,
             &progress,
         )?,
         Command::Promote { name, version, lib } => {
@@ -122,7 +128,7 @@ fn run(cli: Cli) -> Result<()> {
                 output: output.as_deref(),
                 force,
             };
-            pull::pull(&req, &config, &cache_root()?, &progress)?
+            pull::pull(&req, &config, &cache()?, &progress)?
         }
         Command::Init {
             name,
@@ -135,13 +141,11 @@ fn run(cli: Cli) -> Result<()> {
             lib,
             undo,
         } => manage::yank(&config, kind(lib), &name, &version, undo)?,
-        Command::Run { name, args } => {
-            run_package(&config, &cache_root()?, &name, &args, &progress)?
-        }
+        Command::Run { name, args } => run_package(&config, &cache()?, &name, &args, &progress)?,
         Command::External(mut words) => {
             let name = words.remove(0);
             let name = name.to_str().context("package names are ASCII")?;
-            run_package(&config, &cache_root()?, name, &words, &progress)?;
+            run_package(&config, &cache()?, name, &words, &progress)?;
         }
         Command::Install { name, dir } => install::launcher(&name, dir.as_deref())?,
         Command::List => manage::list(&config)?,
@@ -161,7 +165,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Resolve { kind, name, python } => {
             let kind: Kind = kind.parse()?;
             let cache = cache()?;
-            let resolved = runner::resolve(&config, cache.root(), kind, &name, None, &progress)?;
+            let resolved = runner::resolve(&config, &cache, kind, &name, None, &progress)?;
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
                 if *built != want {
@@ -170,7 +174,10 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
-            for dir in runner::unpack_for_import(&cache, &resolved.path)? {
+            let pyk_client::Contents::Layers(unpacked) = &resolved.contents else {
+                bail!("{kind} package {name} is a file, not a library");
+            };
+            for dir in unpacked.import_dirs() {
                 println!("{}", dir.display());
             }
         }
@@ -234,12 +241,12 @@ fn kind(lib: bool) -> Kind {
 
 fn run_package(
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     name: &str,
     args: &[OsString],
     progress: &Progress,
 ) -> Result<()> {
-    let resolved = runner::resolve(config, cache_root, Kind::Run, name, None, progress)?;
+    let resolved = runner::resolve(config, cache, Kind::Run, name, None, progress)?;
     runner::exec(&resolved, args).map(drop)
 }
 

@@ -4,7 +4,8 @@
 //! layer][pylock.toml + trailer]`, each named by the sha256 of its bytes (so a layer's blob
 //! name is the layer's sha256): the server stores each once, so a new version of an app
 //! uploads only its app layer and trailer, and ten apps on one runtime share its layer. A
-//! pushed file is one blob.
+//! pushed file is one blob. Clients fetch the same blobs: the trailer, then the layers they
+//! have not unpacked (`pyk_client::Resolver`).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -13,6 +14,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::Trailer;
+use pyk_cache::Cache;
+use pyk_client::Packages;
 use pyk_protocol::api::{BlobRef, Manifest, PublishRequest, FORMAT_FILE, FORMAT_PYK};
 use pyk_protocol::digest::HashingReader;
 use pyk_protocol::names::check_version;
@@ -21,7 +24,6 @@ use pyk_runtime_fetch::Progress;
 
 use crate::config::Config;
 use crate::output::{human_size, Bars};
-use crate::packages::Packages;
 use crate::repo::writer;
 
 /// How a publish names and places the new version.
@@ -69,7 +71,7 @@ pub fn publish(
     artifact: &Path,
     release: &Release,
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     progress: &Progress,
 ) -> Result<()> {
     if let Some(v) = release.version {
@@ -85,7 +87,7 @@ pub fn publish(
         format: FORMAT_PYK,
         executable: true,
     };
-    send(&upload, release, config, cache_root, progress)
+    send(&upload, release, config, cache, progress)
 }
 
 /// `[stub][each layer][the rest]`: contiguous from byte 0 to `size`, as the trailer's
@@ -105,7 +107,7 @@ pub fn push(
     file: &Path,
     promote: bool,
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     progress: &Progress,
 ) -> Result<()> {
     let package = PackageRef::new(Kind::Run, name)?;
@@ -128,14 +130,14 @@ pub fn push(
         promote,
         localname: None,
     };
-    send(&upload, &release, config, cache_root, progress)
+    send(&upload, &release, config, cache, progress)
 }
 
 fn send(
     upload: &Upload,
     release: &Release,
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     progress: &Progress,
 ) -> Result<()> {
     let size: u64 = upload.ranges.iter().map(|r| r.1).sum();
@@ -179,12 +181,7 @@ fn send(
         latest: None,
     };
     let published = client.publish(&upload.package, &request)?;
-    seed_cache(
-        cache_root,
-        upload.file,
-        &published.manifest,
-        release.promote,
-    );
+    seed_cache(cache, upload.file, &published.manifest, release.promote);
     progress.step(&format!(
         "Published {} {} version {}{} ({}) to {}: uploaded {}, the server already had {}",
         upload.package.kind(),
@@ -203,11 +200,9 @@ fn send(
     Ok(())
 }
 
-/// This machine has the bytes already: put them in the runner's cache, so running the
-/// package here needs no download. Best effort: the cache is only an optimisation.
-fn seed_cache(cache_root: &Path, file: &Path, manifest: &Manifest, promoted: bool) {
-    let packages = Packages::open(cache_root);
-    if packages.adopt(file, manifest).is_ok() {
-        let _ = packages.remember(manifest, !promoted);
-    }
+/// This machine has the bytes already: put them in the runner's cache (the trailer blob,
+/// the layers unpacked), so running the package here needs no download. Best effort: the
+/// cache is only an optimisation.
+fn seed_cache(cache: &Cache, file: &Path, manifest: &Manifest, promoted: bool) {
+    let _ = Packages::new(cache).adopt(file, manifest, promoted);
 }

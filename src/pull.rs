@@ -3,14 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use pyk_cache::Cache;
+use pyk_client::Packages;
 use pyk_protocol::{valid_localname, Kind, PackageRef};
 use pyk_runtime_fetch::Progress;
 
 use crate::config::Config;
-use crate::output::human_size;
-use crate::packages::{copy_atomic, mode_of};
-use crate::repo::client;
-use crate::runner::resolve;
+use crate::output::{human_size, Bars};
+use crate::runner;
 
 pub struct Pull<'a> {
     pub names: &'a [String],
@@ -20,7 +20,7 @@ pub struct Pull<'a> {
     pub force: bool,
 }
 
-pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let several = req.names.len() > 1;
     if several {
         if let Some(out) = req.output.filter(|o| !o.is_dir()) {
@@ -31,14 +31,14 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
         }
     }
     for name in req.names {
-        let resolved = resolve(config, cache_root, req.kind, name, req.version, progress)?;
-        let m = &resolved.manifest;
+        let (manifest, client) = runner::manifest(config, cache, req.kind, name, req.version)?;
+        let m = &manifest;
         // The local name is package metadata that may have changed since this version was
         // cached: ask for it, and make do with the cached one when the server is away.
         let package = PackageRef::new(m.kind, &m.name)?;
-        let localname = client(config)
+        let localname = client
+            .versions(&package)
             .ok()
-            .and_then(|c| c.versions(&package).ok())
             .map_or_else(|| m.localname.clone(), |list| list.localname);
         // A local name from the server becomes a path: only a plain file name will do.
         let default_name = localname
@@ -52,7 +52,9 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
         if dest.exists() && !req.force {
             bail!("{} exists: pass --force to replace it", dest.display());
         }
-        copy_atomic(&resolved.path, &dest, mode_of(m))?;
+        // Whole and byte-identical: the blobs one after the other, checked against the
+        // artifact's sha256 (a runner keeps layers unpacked, not whole files).
+        Packages::new(cache).pull(&client, m, &dest, &Bars(progress))?;
         println!(
             "{} {} → {} ({})",
             m.name,

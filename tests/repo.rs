@@ -255,15 +255,27 @@ fn a_tampered_blob_is_refused_before_anything_runs() {
     let client = Client::new(&server);
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");
-    assert!(
-        !client.cache().join("artifacts-v1").exists()
-            || fs::read_dir(client.cache().join("artifacts-v1"))
-                .unwrap()
-                .all(|e| {
-                    let name = e.unwrap().file_name().to_string_lossy().into_owned();
-                    name.starts_with('.') || name.ends_with(".lock")
-                })
-    );
+    // Nothing of it was kept or unpacked.
+    for bucket in ["blobs-v1", "runtimes-v2", "apps-v1"] {
+        assert_eq!(
+            entries(&client.cache().join(bucket)),
+            Vec::<String>::new(),
+            "{bucket}"
+        );
+    }
+}
+
+/// The entries of a cache bucket: what is in place, not locks or work in progress.
+fn entries(bucket: &Path) -> Vec<String> {
+    let Ok(dir) = fs::read_dir(bucket) else {
+        return Vec::new();
+    };
+    let mut names: Vec<_> = dir
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.ends_with(".lock"))
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
@@ -299,8 +311,8 @@ fn twenty_clients_run_while_one_publishes() {
 fn a_hundred_simultaneous_first_runs_all_succeed() {
     let (_dir, server) = server();
     publish(&server, app("v1").path());
-    // One machine, an empty cache, a hundred `pyk app` at once: each fetches, assembles and
-    // runs; a content-named file is never replaced, so none trips over another.
+    // One machine, an empty cache, a hundred `pyk app` at once: one fetches and unpacks each
+    // layer while the others wait on its lock, then all run from the same entries.
     let client = Client::new(&server);
     let children: Vec<_> = (0..100)
         .map(|i| {
@@ -327,17 +339,12 @@ fn a_hundred_simultaneous_first_runs_all_succeed() {
             format!("v1 app 1 {i}\n")
         );
     }
-    let artifacts = client.cache().join("artifacts-v1");
-    let names: Vec<_> = fs::read_dir(&artifacts)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".lock"))
-        .collect();
-    assert_eq!(
-        names.len(),
-        1,
-        "one artifact, nothing half-written: {names:?}"
-    );
+    // Each layer unpacked once, nothing half-written, no whole artifact.
+    for bucket in ["runtimes-v2", "apps-v1"] {
+        let names = entries(&client.cache().join(bucket));
+        assert_eq!(names.len(), 1, "{bucket}: {names:?}");
+    }
+    assert!(!client.cache().join("artifacts-v1").exists());
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use pyk_crypto::blob::{refusal, BlobReader, BlobWriter};
 use pyk_protocol::Sha256;
+use tempfile::NamedTempFile;
 
 use crate::progress::Metered;
 use crate::{Client, Damage, Error, Progress};
@@ -41,8 +42,27 @@ impl Client {
         dir: &Path,
         progress: &dyn Progress,
     ) -> Result<PathBuf, Error> {
-        let what = format!("blob {sha256}");
+        let tmp = self.download_blob_temp(sha256, size, dir, progress)?;
         let dest = dir.join(sha256.to_string());
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(format!("write in {}", dir.display()), e))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
+        Ok(dest)
+    }
+
+    /// Downloads blob `sha256` (`size` plaintext bytes) into a temp file in `dir`,
+    /// decrypted and verified, deleted when dropped: a layer that is unpacked and then
+    /// not needed whole.
+    pub fn download_blob_temp(
+        &self,
+        sha256: &Sha256,
+        size: u64,
+        dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<NamedTempFile, Error> {
+        let what = format!("blob {sha256}");
         let resp = self.check(self.get(&path(sha256), None, None)?, &what)?;
         let cannot_write = |e| Error::io(format!("write in {}", dir.display()), e);
         fs::create_dir_all(dir).map_err(cannot_write)?;
@@ -78,10 +98,7 @@ impl Client {
         if got != *sha256 {
             return Err(self.damaged(&what, Damage::Hash(got)));
         }
-        tmp.as_file().sync_all().map_err(cannot_write)?;
-        tmp.persist(&dest)
-            .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
-        Ok(dest)
+        Ok(tmp)
     }
 
     /// Encrypts `len` bytes of `file` from `offset` and uploads them as blob `sha256`.

@@ -17,13 +17,18 @@
 mod blobs;
 mod client;
 mod error;
+mod local;
 mod packages;
 mod progress;
 mod raw;
+mod resolve;
 mod trust;
+mod whole;
 
 pub use client::Client;
 pub use error::{Damage, Error};
+pub use local::{Contents, Packages, Unpacked};
 pub use progress::{Meter, Progress, Quiet};
 pub use raw::{Body, Reply};
+pub use resolve::{Request, Resolved, Resolver};
 pub use trust::{Answer, Trust, TrustError, Verdict};

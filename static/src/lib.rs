@@ -19,6 +19,10 @@ impl EnvVars {
     /// `:`-separated. The runtime's `_pyk.pth` appends them to `sys.path`, so child
     /// interpreters of the same runtime (`sys.executable -m`, multiprocessing) see the app.
     pub const PYK_PATH: &'static str = "PYK_PATH";
+    /// Set by `pyk foo` for the program it runs: the package's name.
+    pub const PYK_PACKAGE: &'static str = "PYK_PACKAGE";
+    /// Set by `pyk foo` for the program it runs: the version that runs.
+    pub const PYK_VERSION: &'static str = "PYK_VERSION";
     /// The build time recorded in an artifact (seconds since 1970), for reproducible builds.
     pub const SOURCE_DATE_EPOCH: &'static str = "SOURCE_DATE_EPOCH";
 }

@@ -9,7 +9,6 @@
 //! stderr and exit status 1.
 
 mod exe;
-mod glibc;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -52,7 +51,7 @@ fn launch(args: Vec<OsString>) -> String {
         Ok(a) => a,
         Err(e) => return e,
     };
-    if let Err(e) = glibc::check(artifact.trailer.glibc) {
+    if let Err(e) = pyk_artifact::glibc::check(artifact.trailer.glibc) {
         return e;
     }
     let env = root_env();

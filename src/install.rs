@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use pyk_static::EnvVars;
 
 use crate::files::write_atomic;
 
@@ -42,10 +43,10 @@ pub fn launcher(name: &str, dir: Option<&Path>) -> Result<()> {
     }
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
-        None => {
-            PathBuf::from(std::env::var_os("HOME").context("HOME is not set: name a directory")?)
-                .join(".local/bin")
-        }
+        None => PathBuf::from(
+            std::env::var_os(EnvVars::HOME).context("HOME is not set: name a directory")?,
+        )
+        .join(".local/bin"),
     };
     let path = dir.join(name);
     check_ours(&path, LAUNCHER_MARK)?;
@@ -59,8 +60,8 @@ pub fn launcher(name: &str, dir: Option<&Path>) -> Result<()> {
         "wrote {}: `{name} args…` runs the published {name}",
         path.display()
     );
-    let on_path =
-        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
+    let on_path = std::env::var_os(EnvVars::PATH)
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
     if !on_path {
         eprintln!("pyk: note: {} is not on PATH", dir.display());
     }

@@ -5,6 +5,7 @@ mod build;
 mod cache_cmd;
 mod cli;
 mod config;
+mod environ;
 mod files;
 mod inspect;
 mod install;
@@ -283,11 +284,7 @@ fn build_cmd(
 /// These layers are compressed on every build, unlike a runtime's: on a numpy app here,
 /// level 19 took ~5x as long as 12 for a deps layer 9% smaller.
 fn layer_level() -> i32 {
-    std::env::var("PYK_ZSTD_LEVEL")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(12)
-        .clamp(1, 22)
+    environ::zstd_level().unwrap_or(12).clamp(1, 22)
 }
 
 fn serve(args: ServeArgs, config: &Config) -> Result<()> {

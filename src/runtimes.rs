@@ -8,14 +8,14 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use pyk_cache::{Bucket, Cache, Entry};
-use pyk_runtime_fetch::{fetch_pbs, import_installed, Layer, LayerStore, Progress, PythonRequest};
+use pyk_runtime_fetch::{import_installed, Layer, LayerStore, Progress, PythonRequest};
 
 use crate::cli::RuntimeCommand;
 use crate::config::Config;
 use crate::output::human_size;
 
 pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
-    let store = LayerStore::open(cache.root());
+    let store = crate::environ::layer_store(cache);
     match cmd {
         RuntimeCommand::Import { python } => {
             let layer = import_installed(&store, &python, progress)?;
@@ -23,7 +23,8 @@ pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progr
         }
         RuntimeCommand::Fetch { version } => {
             let req: PythonRequest = version.parse()?;
-            let layer = fetch_pbs(&store, &req, config.python_mirror.as_deref(), progress)?;
+            let layer =
+                crate::environ::fetch_pbs(&store, &req, config.python_mirror.as_deref(), progress)?;
             report(&layer);
         }
         RuntimeCommand::List => list(&store, cache)?,

@@ -404,3 +404,58 @@ fn watch_reports_new_versions_and_command_names_run_with_pyk_run() {
     assert_eq!(ok(client.pyk().args(["run", "list"])), "the list program\n");
     assert!(ok(client.pyk().arg("list")).starts_with("run  list"));
 }
+
+/// The disk figure of issue 10: ten versions of a click app (one line changed each),
+/// published and each run once on one client, cost one runtime, one dependency layer and
+/// ten app layers, with no whole artifact anywhere. `--nocapture` prints `du` of each
+/// bucket (the figure in the README).
+#[test]
+fn ten_versions_cost_one_runtime_one_deps_layer_and_ten_app_layers() {
+    let (_dir, server) = server();
+    let client = Client::new(&server);
+    for v in 1..=10 {
+        let dir = project(&[
+            (
+                "pyk.toml",
+                "name = \"greet\"\nrun = \"greet.py\"\ndependencies = [\"click==8.1.7\"]\n",
+            ),
+            (
+                "greet.py",
+                &format!("import click\n\n@click.command()\n@click.argument('who')\ndef main(who):\n    click.echo(f'v{v} hello {{who}}')\n\nmain()\n"),
+            ),
+        ]);
+        publish(&server, dir.path());
+        assert_eq!(
+            ok(client.pyk().args(["greet", "you"])),
+            format!("v{v} hello you\n")
+        );
+    }
+    let cache = client.cache();
+    let count = |bucket: &str| entries(&cache.join(bucket)).len();
+    assert_eq!(count("runtimes-v2"), 1);
+    assert_eq!(count("deps-v1"), 1);
+    assert_eq!(count("apps-v1"), 10);
+    // The ten trailers, a few KB each; no layer or artifact is kept whole.
+    assert_eq!(count("blobs-v1"), 10);
+    for blob in entries(&cache.join("blobs-v1")) {
+        let len = fs::metadata(cache.join("blobs-v1").join(blob))
+            .unwrap()
+            .len();
+        assert!(len < 64 * 1024, "{len}");
+    }
+    assert!(!cache.join("artifacts-v1").exists());
+    let du = |path: &Path| {
+        let out = ok(Command::new("du").arg("-sk").arg(path));
+        out.split_whitespace().next().unwrap().to_owned()
+    };
+    for bucket in [
+        "runtimes-v2",
+        "deps-v1",
+        "apps-v1",
+        "blobs-v1",
+        "packages-v1",
+    ] {
+        eprintln!("{bucket:12} {:>8} KiB", du(&cache.join(bucket)));
+    }
+    eprintln!("{:12} {:>8} KiB", "total", du(&cache));
+}

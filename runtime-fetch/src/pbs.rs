@@ -158,23 +158,12 @@ pub fn checksum_from_sums(sums: &str, file: &str) -> Option<String> {
     })
 }
 
-/// Fetch a PBS runtime for `req`: the newest pinned build, or one of the release named by
-/// the `PYK_PBS_RELEASE` environment variable.
+/// Fetches a PBS runtime for `req`: from `release` (the CLI passes `PYK_PBS_RELEASE`), else the
+/// newest pinned build.
 ///
 /// `mirror` replaces the GitHub releases base URL and must serve the same layout:
 /// `{mirror}/{tag}/{asset file}`, and `{mirror}/{tag}/SHA256SUMS` for assets without a pinned
-/// checksum.
-pub fn fetch_pbs(
-    store: &LayerStore,
-    req: &PythonRequest,
-    mirror: Option<&str>,
-    progress: &Progress,
-) -> Result<Layer, FetchError> {
-    let release = std::env::var("PYK_PBS_RELEASE").ok();
-    fetch_pbs_release(store, req, mirror, release.as_deref(), progress)
-}
-
-/// [`fetch_pbs`] with an explicit release tag (`None`: the newest pinned build). Reuses a layer already
+/// checksum. Reuses a layer already
 /// built from the same asset. The download is verified before anything is unpacked; on a
 /// mismatch nothing is left in the cache.
 pub fn fetch_pbs_release(

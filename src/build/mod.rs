@@ -15,6 +15,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use pyk_cache::Cache;
 use pyk_runtime_fetch::{Progress, PythonRequest};
+use pyk_static::EnvVars;
 
 use crate::output::human_size;
 use crate::spec::{Declared, Spec};
@@ -52,7 +53,10 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             value: declared.value,
             at: format!("`python = \"{}\"` ({})", declared.value, declared.at),
         }),
-        (None, None) => match std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()) {
+        (None, None) => match std::env::var(EnvVars::PYK_PYTHON)
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
             Some(v) => Some(asked(&v, format!("PYK_PYTHON={v}"))?),
             None => None,
         },

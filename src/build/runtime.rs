@@ -18,8 +18,7 @@ use pyk_artifact::install;
 use pyk_artifact::trailer::{self, Role, Span};
 use pyk_cache::{Cache, EntryLock};
 use pyk_runtime_fetch::{
-    fetch_pbs, import_archive, Layer, LayerStore, Progress, PyVersion, PythonRequest,
-    SUPPORTED_MINORS,
+    import_archive, Layer, Progress, PyVersion, PythonRequest, SUPPORTED_MINORS,
 };
 
 use crate::spec::Declared;
@@ -61,7 +60,7 @@ pub fn resolve(
     mirror: Option<&str>,
     progress: &Progress,
 ) -> Result<Runtime> {
-    let store = LayerStore::open(cache.root());
+    let store = crate::environ::layer_store(cache);
     let (layer, chosen_by) = match (archive, &choice.request) {
         (Some(archive), _) => {
             let layer = import_archive(&store, archive, progress)?;
@@ -81,7 +80,7 @@ pub fn resolve(
         (None, Some(req)) => {
             let layer = match store.best_match(&req.value)? {
                 Some(layer) => layer,
-                None => fetch_pbs(&store, &req.value, mirror, progress)?,
+                None => crate::environ::fetch_pbs(&store, &req.value, mirror, progress)?,
             };
             (layer, req.at.clone())
         }
@@ -96,7 +95,7 @@ pub fn resolve(
                 Some(layer) => (layer, "the newest cached runtime".to_owned()),
                 None if cached.is_empty() => {
                     let want = download_choice(choice.requires)?;
-                    let layer = fetch_pbs(&store, &want, mirror, progress)?;
+                    let layer = crate::environ::fetch_pbs(&store, &want, mirror, progress)?;
                     (layer, "the download".to_owned())
                 }
                 None => bail!(

@@ -2,10 +2,10 @@
 //! values: `pyk_runtime_fetch` never reads the environment itself).
 
 use pyk_cache::Cache;
-use pyk_runtime_fetch::{
-    fetch_pbs_release, FetchError, Layer, LayerStore, Progress, PythonRequest,
-};
+use pyk_runtime_fetch::{fetch_pbs_release, FetchError, Layer, LayerStore, PythonRequest};
 use pyk_static::EnvVars;
+
+use crate::output::Progress;
 
 /// `PYK_ZSTD_LEVEL`, if set to a number.
 pub fn zstd_level() -> Option<i32> {

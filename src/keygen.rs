@@ -8,9 +8,10 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::output::Progress;
 use anyhow::{Context, Result};
 use pyk_crypto::sign::SigningKey;
-use pyk_runtime_fetch::Progress;
+use pyk_protocol::progress::Progress as _;
 use pyk_static::EnvVars;
 
 pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {

@@ -24,11 +24,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use pyk_cache::{Cache, RootEnv};
 use pyk_protocol::Kind;
-use pyk_runtime_fetch::Progress;
 use pyk_static::EnvVars;
 
 use cli::{BuildArgs, Cli, Command, ServeArgs};
@@ -80,7 +80,7 @@ fn run(cli: Cli) -> Result<()> {
                     &client,
                     &m,
                     tmp.as_file_mut(),
-                    &output::Bars(&progress),
+                    &progress,
                 )?;
                 inspect::inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
             }

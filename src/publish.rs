@@ -12,6 +12,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::Trailer;
 use pyk_cache::Cache;
@@ -19,11 +20,11 @@ use pyk_client::Packages;
 use pyk_protocol::api::{BlobRef, Manifest, PublishRequest, FORMAT_FILE, FORMAT_PYK};
 use pyk_protocol::digest::HashingReader;
 use pyk_protocol::names::check_version;
+use pyk_protocol::progress::Progress as _;
 use pyk_protocol::{Kind, PackageRef, Sha256};
-use pyk_runtime_fetch::Progress;
 
 use crate::config::Config;
-use crate::output::{human_size, Bars};
+use crate::output::human_size;
 use crate::repo::writer;
 
 /// How a publish names and places the new version.
@@ -157,7 +158,7 @@ fn send(
         if client.has_blob(&sha256)? {
             had += len;
         } else {
-            client.upload_blob(&sha256, upload.file, offset, len, &Bars(progress))?;
+            client.upload_blob(&sha256, upload.file, offset, len, progress)?;
             sent += len;
         }
     }

@@ -2,14 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::output::Progress;
 use anyhow::{bail, Result};
 use pyk_cache::Cache;
 use pyk_client::Packages;
 use pyk_protocol::{valid_localname, Kind, PackageRef};
-use pyk_runtime_fetch::Progress;
 
 use crate::config::Config;
-use crate::output::{human_size, Bars};
+use crate::output::human_size;
 use crate::runner;
 
 pub struct Pull<'a> {
@@ -54,7 +54,7 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         }
         // Whole and byte-identical: the blobs one after the other, checked against the
         // artifact's sha256 (a runner keeps layers unpacked, not whole files).
-        Packages::new(cache).pull(&client, m, &dest, &Bars(progress))?;
+        Packages::new(cache).pull(&client, m, &dest, progress)?;
         println!(
             "{} {} → {} ({})",
             m.name,

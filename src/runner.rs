@@ -11,17 +11,16 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
 use pyk_cache::Cache;
 use pyk_client::{Contents, Packages, Request, Resolved, Resolver};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::names::check_version;
 use pyk_protocol::Kind;
-use pyk_runtime_fetch::Progress;
 use pyk_static::EnvVars;
 
 use crate::config::Config;
-use crate::output::Bars;
 use crate::repo;
 
 /// What to resolve, with the machine's pin applied: `version`, else the one in `spec`
@@ -67,7 +66,7 @@ pub fn resolve(
         return Ok(resolved);
     }
     let client = repo::runner(config)?;
-    let mut resolved = resolver.resolve(&client, &request, &Bars(progress))?;
+    let mut resolved = resolver.resolve(&client, &request, progress)?;
     if let Some(e) = resolved.offline.take() {
         eprintln!(
             "pyk: warning: {:#}; running the cached {} version {}",

@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use pyk_cache::{Bucket, Cache, Entry};
-use pyk_runtime_fetch::{import_installed, Layer, LayerStore, Progress, PythonRequest};
+use pyk_runtime_fetch::{import_installed, Layer, LayerStore, PythonRequest};
 
 use crate::cli::RuntimeCommand;
 use crate::config::Config;
 use crate::output::human_size;
+use crate::output::Progress;
 
 pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let store = crate::environ::layer_store(cache);

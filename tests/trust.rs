@@ -38,6 +38,7 @@ fn publish_signed(server: &Server, dir: &Path, key: Option<&SigningKey>, args: &
     };
     ok(cmd
         .env("PYK_CACHE_DIR", build_cache())
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
         .current_dir(dir)
         .args(["publish", "--python", PY])
         .args(args));

@@ -9,10 +9,10 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use pyk_crypto::blob::{refusal, BlobReader, BlobWriter};
+use pyk_protocol::progress::Metered;
 use pyk_protocol::Sha256;
 use tempfile::NamedTempFile;
 
-use crate::progress::Metered;
 use crate::{Client, Damage, Error, Progress};
 
 fn path(sha256: &Sha256) -> String {

@@ -15,7 +15,6 @@ mod error;
 mod installed;
 mod layer;
 mod pbs;
-mod progress;
 mod store;
 mod strip;
 mod version;
@@ -29,6 +28,6 @@ pub use pbs::{
     checksum_from_sums, fetch_pbs_release, host_triple, resolve, PbsAsset, DEFAULT_BASE_URL,
     PINNED_RELEASE,
 };
-pub use progress::Progress;
+pub use pyk_protocol::progress::{Meter, Progress, Quiet};
 pub use store::{Layer, LayerStore};
 pub use version::{PyVersion, PythonRequest, SUPPORTED_MINORS};

@@ -13,6 +13,8 @@
 
 use std::path::Path;
 
+use pyk_protocol::Sha256;
+
 use crate::error::IoContext;
 use crate::store::Layer;
 use crate::{archive, download, FetchError, LayerStore, Progress, PyVersion, PythonRequest};
@@ -153,8 +155,9 @@ pub fn checksum_from_sums(sums: &str, file: &str) -> Option<String> {
     sums.lines().find_map(|line| {
         let (hex, name) = line.trim().split_once(char::is_whitespace)?;
         let name = name.trim_start().trim_start_matches('*');
-        (name == file && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| hex.to_ascii_lowercase())
+        // Published sums may be in upper case; pyk spells a sha256 one way.
+        let sha256: Sha256 = hex.to_ascii_lowercase().parse().ok()?;
+        (name == file).then(|| sha256.to_string())
     })
 }
 
@@ -171,7 +174,7 @@ pub fn fetch_pbs_release(
     req: &PythonRequest,
     mirror: Option<&str>,
     release: Option<&str>,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     let asset = resolve(req, mirror, release, host_triple()?)?;
     let source = asset.source();

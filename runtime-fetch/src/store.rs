@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pyk_artifact::extract::Unpacked;
 use pyk_artifact::write::Written;
 use pyk_cache::{write_file, write_named, Bucket, Existing};
+use pyk_protocol::Sha256;
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
@@ -67,9 +68,7 @@ pub struct LayerStore {
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.parse::<Sha256>().is_ok()
 }
 
 impl LayerStore {

@@ -17,10 +17,9 @@ use pyk_artifact::extract::{self, Unpacked};
 use pyk_artifact::install;
 use pyk_artifact::trailer::{self, Role, Span};
 use pyk_cache::{Cache, EntryLock};
-use pyk_runtime_fetch::{
-    import_archive, Layer, Progress, PyVersion, PythonRequest, SUPPORTED_MINORS,
-};
+use pyk_runtime_fetch::{import_archive, Layer, PyVersion, PythonRequest, SUPPORTED_MINORS};
 
+use crate::output::Progress;
 use crate::spec::Declared;
 
 /// The Python release downloaded when nothing is asked for and nothing is cached.

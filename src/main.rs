@@ -211,12 +211,7 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Where the cache is, from the environment (the only place the CLI reads it).
 fn root_env() -> RootEnv {
-    RootEnv {
-        pyk_cache_dir: std::env::var_os(EnvVars::PYK_CACHE_DIR),
-        xdg_cache_home: std::env::var_os(EnvVars::XDG_CACHE_HOME),
-        home: std::env::var_os(EnvVars::HOME),
-        tmpdir: std::env::var_os(EnvVars::TMPDIR),
-    }
+    RootEnv::read(|name| std::env::var_os(name))
 }
 
 /// The build time for the trailer: `SOURCE_DATE_EPOCH` (reproducible builds), else now.

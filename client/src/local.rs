@@ -29,8 +29,8 @@ use crate::{Answer, Damage, Error, Trust};
 
 /// What a version is on this machine, ready to run or import.
 pub enum Contents {
-    /// A program or library: its layers, unpacked and held.
-    Layers(Unpacked),
+    /// A program or library: its layers, unpacked and held (boxed: the trailer is large).
+    Layers(Box<Unpacked>),
     /// A pushed file, kept whole in `blobs-v1`.
     File(PathBuf),
 }
@@ -85,7 +85,7 @@ pub fn is_file(manifest: &Manifest) -> bool {
 }
 
 /// The blob of a pushed file: it is published as one.
-pub fn file_blob<'m>(manifest: &'m Manifest) -> Result<&'m BlobRef, Damage> {
+pub fn file_blob(manifest: &Manifest) -> Result<&BlobRef, Damage> {
     match manifest.blobs.as_slice() {
         [blob] => Ok(blob),
         _ => Err(Damage::Manifest("a pushed file is one blob".into())),
@@ -210,7 +210,9 @@ impl Packages {
         let locks = needed(manifest, &trailer)
             .map(|l| self.cache.hold(install::bucket(l.role), &l.key()))
             .collect::<Option<Vec<_>>>()?;
-        Some(Contents::Layers(self.unpacked(manifest, trailer, locks)))
+        Some(Contents::Layers(Box::new(
+            self.unpacked(manifest, trailer, locks),
+        )))
     }
 
     /// The entries of `trailer`'s layers, held by `locks`.
@@ -281,5 +283,158 @@ impl Packages {
         let mode = if executable { 0o755 } else { 0o644 };
         fs::set_permissions(path, fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(format!("set the mode of {}", path.display()), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pyk_artifact::trailer::{Layer, Role, Span, Trailer};
+    use pyk_cache::RootEnv;
+    use pyk_protocol::{Kind, Sha256};
+
+    use super::*;
+
+    fn layer(role: Role, offset: u64, len: u64, tag: &[u8]) -> Layer {
+        Layer {
+            role,
+            span: Span { offset, len },
+            sha256: Sha256::of(tag),
+            size: 10,
+            files: 1,
+        }
+    }
+
+    fn trailer(kind: Kind) -> Trailer {
+        Trailer {
+            kind,
+            name: "app".into(),
+            python: (3, 11),
+            runtime_version: "3.11.2".into(),
+            runtime_source: "test".into(),
+            glibc: None,
+            built: 1,
+            entry: "app.py".into(),
+            layers: vec![
+                layer(Role::Runtime, 100, 50, b"runtime"),
+                layer(Role::App, 150, 20, b"app"),
+            ],
+            lock: None,
+        }
+    }
+
+    /// A manifest listing `[stub][layers][trailer blob]` as publish uploads them.
+    fn manifest(trailer: &Trailer, blob: &[u8]) -> Manifest {
+        let mut blobs =
+            vec![serde_json::json!({"sha256": Sha256::of(b"stub").to_string(), "size": 100})];
+        for l in &trailer.layers {
+            blobs.push(serde_json::json!({"sha256": l.key(), "size": l.span.len}));
+        }
+        blobs.push(serde_json::json!({"sha256": Sha256::of(blob).to_string(), "size": blob.len()}));
+        serde_json::from_value(serde_json::json!({
+            "kind": trailer.kind.as_str(), "name": "app", "version": "1", "published": 1,
+            "publisher": "test", "artifact_sha256": Sha256::of(b"whole").to_string(),
+            "size": 170 + blob.len() as u64, "python": "3.11", "blobs": blobs,
+        }))
+        .unwrap()
+    }
+
+    fn cache() -> (tempfile::TempDir, Cache) {
+        let dir = tempfile::tempdir().unwrap();
+        let env = RootEnv {
+            pyk_cache_dir: Some(dir.path().join("cache").into()),
+            ..RootEnv::default()
+        };
+        let cache = env.open().unwrap();
+        (dir, cache)
+    }
+
+    #[test]
+    fn a_trailer_blob_must_list_the_layers_the_manifest_signed() {
+        let t = trailer(Kind::Run);
+        let blob = t.encode().unwrap();
+        let m = manifest(&t, &blob);
+        assert_eq!(decode_trailer(&m, &blob).unwrap(), t);
+
+        // A manifest whose app blob is another layer than the trailer's.
+        let mut swapped = m.clone();
+        swapped.blobs[2].sha256 = Sha256::of(b"other").to_string();
+        assert!(matches!(
+            decode_trailer(&swapped, &blob),
+            Err(Damage::Manifest(_))
+        ));
+        // Sizes that do not add up to the artifact.
+        let mut longer = m.clone();
+        longer.size += 1;
+        assert!(decode_trailer(&longer, &blob).is_err());
+        // Not a trailer at all.
+        assert!(matches!(
+            decode_trailer(&m, b"junk"),
+            Err(Damage::Trailer(_))
+        ));
+    }
+
+    #[test]
+    fn a_library_needs_no_runtime_layer() {
+        let t = trailer(Kind::Lib);
+        let m = manifest(&t, &t.encode().unwrap());
+        let roles: Vec<Role> = needed(&m, &t).map(|l| l.role).collect();
+        assert_eq!(roles, [Role::App]);
+        let t = trailer(Kind::Run);
+        let m = manifest(&t, &t.encode().unwrap());
+        assert_eq!(needed(&m, &t).count(), 2);
+    }
+
+    #[test]
+    fn a_version_is_present_once_its_trailer_and_every_needed_layer_are() {
+        let (_dir, cache) = cache();
+        let packages = Packages::new(&cache);
+        let t = trailer(Kind::Run);
+        let blob = t.encode().unwrap();
+        let m = manifest(&t, &blob);
+        let trust = Trust::default();
+        packages.remember(&m, false).unwrap();
+        let package = PackageRef::new(Kind::Run, "app").unwrap();
+        assert_eq!(packages.manifest(&package, None, &trust).unwrap(), m);
+        assert_eq!(packages.manifest(&package, Some("1"), &trust).unwrap(), m);
+        assert!(packages.manifest(&package, Some("2"), &trust).is_none());
+
+        assert!(packages.present(&m).is_none(), "no trailer yet");
+        packages
+            .keep_blob(&m.blobs[3].sha256, &blob, false)
+            .unwrap();
+        assert!(packages.present(&m).is_none(), "no layers yet");
+        for l in &t.layers {
+            let filled = cache.fill(install::bucket(l.role), &l.key(), |dir| {
+                fs::write(dir.join("x"), "x")
+            });
+            drop(filled.unwrap());
+        }
+        let Some(Contents::Layers(unpacked)) = packages.present(&m) else {
+            panic!("present");
+        };
+        assert_eq!(unpacked.trailer, t);
+        let layers = unpacked.layers().unwrap();
+        assert!(
+            layers.runtime.ends_with(t.layers[0].key()) && layers.app.ends_with(t.layers[1].key())
+        );
+        assert_eq!(unpacked.import_dirs(), [layers.app]);
+    }
+
+    #[test]
+    fn a_pushed_file_is_its_one_blob() {
+        let (_dir, cache) = cache();
+        let packages = Packages::new(&cache);
+        let mut m = manifest(&trailer(Kind::Run), b"t");
+        m.format = FORMAT_FILE.into();
+        assert!(file_blob(&m).is_err(), "a file of several blobs");
+        m.blobs.truncate(1);
+        assert!(packages.present(&m).is_none());
+        packages
+            .keep_blob(&m.blobs[0].sha256, b"#!/bin/sh\n", true)
+            .unwrap();
+        let Some(Contents::File(path)) = packages.present(&m) else {
+            panic!("present");
+        };
+        assert_eq!(fs::read(path).unwrap(), b"#!/bin/sh\n");
     }
 }

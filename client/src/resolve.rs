@@ -243,9 +243,9 @@ impl<'t> Resolver<'t> {
                 .map_err(Error::from)
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(Contents::Layers(
+        Ok(Contents::Layers(Box::new(
             self.packages.unpacked(manifest, trailer, locks),
-        ))
+        )))
     }
 }
 
@@ -262,4 +262,23 @@ fn sha(s: &str) -> Result<Sha256, Error> {
         what: "a manifest".into(),
         damage: Damage::Manifest("it has a malformed digest".into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use pyk_protocol::Kind;
+
+    use super::*;
+
+    #[test]
+    fn a_request_takes_its_version_from_the_spec_unless_one_is_given() {
+        let r = Request::parse(Kind::Run, "foo@1.3.0", None).unwrap();
+        assert_eq!((r.package.name(), r.version), ("foo", Some("1.3.0")));
+        let r = Request::parse(Kind::Run, "foo@1.3.0", Some("2")).unwrap();
+        assert_eq!(r.version, Some("2"));
+        let r = Request::parse(Kind::Lib, "foo", None).unwrap();
+        assert_eq!((r.package.kind(), r.version), (Kind::Lib, None));
+        assert!(Request::parse(Kind::Run, "../x", None).is_err());
+        assert!(Request::parse(Kind::Run, "foo@1 2", None).is_err());
+    }
 }

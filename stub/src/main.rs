@@ -37,12 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn root_env() -> RootEnv {
-    RootEnv {
-        pyk_cache_dir: std::env::var_os(EnvVars::PYK_CACHE_DIR),
-        xdg_cache_home: std::env::var_os(EnvVars::XDG_CACHE_HOME),
-        home: std::env::var_os(EnvVars::HOME),
-        tmpdir: std::env::var_os(EnvVars::TMPDIR),
-    }
+    RootEnv::read(|name| std::env::var_os(name))
 }
 
 /// Runs the program; returns only on failure, with what to say.

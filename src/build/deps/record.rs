@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use super::command;
-use super::dists::{by_name, Archive, ArchiveKind, Dist};
+use super::dists::{archive_sha256, by_name, Archive, ArchiveKind, Dist};
 use super::Request;
 use crate::spec::normalize;
 
@@ -38,15 +38,7 @@ pub fn from_pip_report(report: &Path, dists: &mut [Dist]) -> Result<()> {
         let Some(url) = item.pointer("/download_info/url").and_then(|u| u.as_str()) else {
             continue;
         };
-        let info = item.pointer("/download_info/archive_info");
-        let sha256 = info
-            .and_then(|a| a.pointer("/hashes/sha256"))
-            .and_then(|h| h.as_str())
-            .or_else(|| {
-                info.and_then(|a| a.get("hash"))
-                    .and_then(|h| h.as_str())
-                    .and_then(|h| h.strip_prefix("sha256="))
-            });
+        let sha256 = archive_sha256(item.pointer("/download_info/archive_info"));
         let is_dir = item.pointer("/download_info/dir_info").is_some();
         dist.source = Some(Archive {
             kind: kind_of(url, is_dir),

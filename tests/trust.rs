@@ -38,7 +38,6 @@ fn publish_signed(server: &Server, dir: &Path, key: Option<&SigningKey>, args: &
     };
     ok(cmd
         .env("PYK_CACHE_DIR", build_cache())
-        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
         .current_dir(dir)
         .args(["publish", "--python", PY])
         .args(args));
@@ -369,13 +368,18 @@ fn a_config_typo_is_an_error_and_serve_says_whether_writes_need_a_key() {
 fn publish_uploads_a_damaged_blob_again() {
     let (dir, server) = server();
     let source = app("v1");
-    publish_signed(
-        &server,
-        source.path(),
-        Some(signing_key()),
-        &["--version", "1"],
-    );
-    // The smallest blob is the app's own layer: damage one byte of it on the server.
+    // One build time for both publishes, so the second one makes the same bytes (the
+    // trailer records when it was built).
+    let publish = |version: &str| {
+        let mut cmd = Client::new(&server).pyk();
+        run(cmd
+            .env("PYK_CACHE_DIR", build_cache())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .current_dir(source.path())
+            .args(["publish", "--python", PY, "--version", version]))
+    };
+    assert!(publish("1").status.success());
+    // The smallest blob is the trailer's: damage one byte of it on the server.
     let mut blobs: Vec<PathBuf> = fs::read_dir(dir.path().join("pyk.db/blobs"))
         .unwrap()
         .flat_map(|d| {
@@ -395,7 +399,9 @@ fn publish_uploads_a_damaged_blob_again() {
 
     // Publishing the same bytes again uploads that blob, though the server has a file of
     // its length, and repairs it.
-    let said = publish_with(&server, source.path(), &["--version", "2"]);
+    let out = publish("2");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
     assert!(!said.contains("uploaded 0 B"), "{said}");
     assert_eq!(ok(Client::new(&server).pyk().arg("app@1")), "v1 app 1\n");
 }

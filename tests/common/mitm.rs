@@ -34,19 +34,21 @@ fn relay(
     on_request: &dyn Fn(&mut String),
     on_response: &dyn Fn(&str, &mut String, &mut Vec<u8>),
 ) -> Option<()> {
-    let server = TcpStream::connect(upstream).ok()?;
     let mut to_client = client.try_clone().ok()?;
-    let mut to_server = server.try_clone().ok()?;
     let mut from_client = BufReader::new(client);
-    let mut from_server = BufReader::new(server);
+    let mut server = None;
     loop {
         let mut request = head(&mut from_client)?;
         let mut body = vec![0u8; length(&request)];
         from_client.read_exact(&mut body).ok()?;
         on_request(&mut request);
-        to_server.write_all(request.as_bytes()).ok()?;
-        to_server.write_all(&body).ok()?;
-        let mut response = head(&mut from_server)?;
+        // The server may have closed an idle keep-alive connection while the client was
+        // busy (a slow machine): open a new one, as a client would, rather than hang up.
+        let (mut response, mut from_server) =
+            match exchange(server.take(), upstream, &request, &body) {
+                Some(answer) => answer,
+                None => exchange(None, upstream, &request, &body)?,
+            };
         let no_body = |response: &str| {
             request.starts_with("HEAD ")
                 || response.starts_with("HTTP/1.1 304")
@@ -61,6 +63,7 @@ fn relay(
             }
         ];
         from_server.read_exact(&mut body).ok()?;
+        server = Some(from_server);
         on_response(&request, &mut response, &mut body);
         if !no_body(&response) {
             response = with_length(&response, body.len());
@@ -68,6 +71,23 @@ fn relay(
         to_client.write_all(response.as_bytes()).ok()?;
         to_client.write_all(&body).ok()?;
     }
+}
+
+/// Sends one request upstream (on `server`, else on a new connection) and reads the
+/// response head.
+fn exchange(
+    server: Option<BufReader<TcpStream>>,
+    upstream: &str,
+    request: &str,
+    body: &[u8],
+) -> Option<(String, BufReader<TcpStream>)> {
+    let mut server = match server {
+        Some(server) => server,
+        None => BufReader::new(TcpStream::connect(upstream).ok()?),
+    };
+    server.get_mut().write_all(request.as_bytes()).ok()?;
+    server.get_mut().write_all(body).ok()?;
+    Some((head(&mut server)?, server))
 }
 
 /// A message head, up to and including the blank line; `None` at the end of the stream.

@@ -160,8 +160,6 @@ pub fn publish_with(server: &Server, dir: &Path, args: &[&str]) -> String {
     let out = run(publisher
         .pyk()
         .env("PYK_CACHE_DIR", build_cache())
-        // Reproducible: the same sources publish the same bytes.
-        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
         .current_dir(dir)
         .args(["publish", "--python", PY])
         .args(args));

@@ -55,6 +55,30 @@ pub(super) struct DirectUrl {
     pub is_dir: bool,
 }
 
+impl DirectUrl {
+    /// Reads PEP 610's structure: `direct_url.json` of an installed distribution, and the
+    /// `download_info` of pip's installation report, which has the same shape.
+    pub fn parse(v: &serde_json::Value) -> Option<Self> {
+        let url = v.get("url")?.as_str()?.to_owned();
+        let info = v.get("archive_info");
+        let sha256 = info
+            .and_then(|a| a.pointer("/hashes/sha256"))
+            .and_then(|h| h.as_str())
+            .or_else(|| {
+                info.and_then(|a| a.get("hash"))
+                    .and_then(|h| h.as_str())
+                    .and_then(|h| h.strip_prefix("sha256="))
+            })
+            .map(str::to_owned);
+        let is_dir = v.get("dir_info").is_some();
+        Some(Self {
+            url,
+            sha256,
+            is_dir,
+        })
+    }
+}
+
 impl Dist {
     /// The directory it is installed in.
     pub fn root(&self) -> &Path {
@@ -136,16 +160,8 @@ pub fn read(dir: &Path, own: &dyn Fn(&str) -> bool) -> Result<Vec<Dist>> {
         let direct_url = fs::read_to_string(info.join("direct_url.json"))
             .ok()
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .and_then(|v| {
-                let url = v.get("url")?.as_str()?.to_owned();
-                let sha256 = archive_sha256(v.get("archive_info")).map(str::to_owned);
-                let is_dir = v.get("dir_info").is_some();
-                Some(DirectUrl {
-                    url,
-                    sha256,
-                    is_dir,
-                })
-            });
+            .as_ref()
+            .and_then(DirectUrl::parse);
         dists.push(Dist {
             own: own(&name),
             name,
@@ -160,18 +176,6 @@ pub fn read(dir: &Path, own: &dyn Fn(&str) -> bool) -> Result<Vec<Dist>> {
 }
 
 /// Distributions keyed by normalized name.
-/// The sha256 of a PEP 610 `archive_info` (in `direct_url.json`, and in pip's report):
-/// `hashes.sha256`, else the older `hash = "sha256=…"`.
-pub fn archive_sha256(info: Option<&serde_json::Value>) -> Option<&str> {
-    info.and_then(|a| a.pointer("/hashes/sha256"))
-        .and_then(|h| h.as_str())
-        .or_else(|| {
-            info.and_then(|a| a.get("hash"))
-                .and_then(|h| h.as_str())
-                .and_then(|h| h.strip_prefix("sha256="))
-        })
-}
-
 pub fn by_name(dists: &mut [Dist]) -> BTreeMap<String, &mut Dist> {
     dists.iter_mut().map(|d| (normalize(&d.name), d)).collect()
 }

@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use super::command;
-use super::dists::{archive_sha256, by_name, Archive, ArchiveKind, Dist};
+use super::dists::{by_name, Archive, ArchiveKind, DirectUrl, Dist};
 use super::Request;
 use crate::spec::normalize;
 
@@ -35,15 +35,13 @@ pub fn from_pip_report(report: &Path, dists: &mut [Dist]) -> Result<()> {
         let Some(dist) = dists.get_mut(&normalize(name)).filter(|d| !d.own) else {
             continue;
         };
-        let Some(url) = item.pointer("/download_info/url").and_then(|u| u.as_str()) else {
+        let Some(download) = item.get("download_info").and_then(DirectUrl::parse) else {
             continue;
         };
-        let sha256 = archive_sha256(item.pointer("/download_info/archive_info"));
-        let is_dir = item.pointer("/download_info/dir_info").is_some();
         dist.source = Some(Archive {
-            kind: kind_of(url, is_dir),
-            url: url.to_owned(),
-            sha256: sha256.map(str::to_owned),
+            kind: kind_of(&download.url, download.is_dir),
+            url: download.url,
+            sha256: download.sha256,
             size: None,
         });
     }

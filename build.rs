@@ -2,10 +2,11 @@
 //! `src/stub_bin.rs`, so that one `pyk` binary can write artifacts with nothing beside it.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
+    version_info();
     for dir in ["stub", "artifact", "cache", "static", "protocol"] {
         println!("cargo:rerun-if-changed={dir}");
     }
@@ -56,4 +57,45 @@ fn main() {
         out.join("pyk-stub"),
     )
     .expect("stub binary missing");
+}
+
+/// `PYK_VERSION_INFO`: ` (<commit> <date>)` of the checkout being built, for `pyk --version`
+/// (as cargo and uv print theirs); empty when this is not a git checkout (a crate tarball)
+/// or git is missing.
+fn version_info() {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let info = match (
+        git(&["rev-parse", "--short=9", "HEAD"]),
+        git(&["log", "-1", "--format=%cs"]),
+    ) {
+        (Some(commit), Some(date)) => format!(" ({commit} {date})"),
+        _ => String::new(),
+    };
+    println!("cargo:rustc-env=PYK_VERSION_INFO={info}");
+    // Built again when HEAD moves: a commit, a checkout, a merge (worktrees keep HEAD apart
+    // from the refs, so ask git where each is).
+    if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
+        println!("cargo:rerun-if-changed={head}");
+    }
+    if let Some(reference) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        // A packed ref has no file of its own: then `packed-refs` holds it.
+        let loose = git(&["rev-parse", "--git-path", &reference]);
+        let packed = git(&["rev-parse", "--git-path", "packed-refs"]);
+        if let Some(path) = loose
+            .into_iter()
+            .chain(packed)
+            .find(|p| Path::new(p).exists())
+        {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
 }

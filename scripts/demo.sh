@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --quiet
-pyk=$PWD/target/release/pyk
+cargo build --release --quiet --locked
+# Where cargo put it: $CARGO_TARGET_DIR (relative to here, as cargo reads it) when set.
+target=${CARGO_TARGET_DIR:-target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
+pyk=$target/release/pyk
 out=$(mktemp -d)
 "$pyk" runtime import /usr/bin/python3.11
 "$pyk" build examples/hello -o "$out/hello"

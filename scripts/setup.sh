@@ -2,7 +2,8 @@
 # Installs what pyk's tests need on a fresh Debian/Ubuntu machine (run as root, or with
 # sudo available): Debian's CPython 3.11 (the test runtime, adopted with `pyk runtime
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
-# and, from PyPI, uv and cryptography.
+# tmux (the terminal test drives pyk as a person would), and, from PyPI,
+# uv and cryptography.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -10,6 +11,7 @@ missing=()
 [ -x /usr/bin/python3.11 ] && [ -f /usr/lib/python3.11/os.py ] || missing+=(python3.11)
 command -v unzip >/dev/null || missing+=(unzip)
 command -v unshare >/dev/null || missing+=(util-linux)
+command -v tmux >/dev/null || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use pyk_cache::{Cache, Removal, RootEnv, Select};
 
 use crate::cli::CacheCommand;
-use crate::output::human_size;
+use crate::output::{human_size, status};
 
 pub fn run(cmd: CacheCommand, env: &RootEnv) -> Result<()> {
     match cmd {
@@ -98,7 +98,7 @@ fn short(key: &str) -> &str {
 }
 
 fn report(what: &str, cache: &Cache, removal: Removal) {
-    println!(
+    status!(
         "{what} {}: removed {} entr{} ({}){}",
         cache.root().display(),
         removal.entries,

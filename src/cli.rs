@@ -9,14 +9,54 @@ use clap::{Parser, Subcommand};
 ///
 /// `pyk NAME args…` runs the published program NAME, fetching a newer version first
 /// when there is one (`pyk run NAME` does the same for names that are also commands).
+/// Every argument after NAME is the program's own.
 #[derive(Parser)]
-#[command(name = "pyk", version, about, allow_external_subcommands = true)]
+#[command(
+    name = "pyk",
+    version = crate::version::VERSION,
+    about,
+    allow_external_subcommands = true,
+    // `-h`, `--help` and `-V` stay with the options of each command; `-q` is shown once,
+    // as a global option.
+    subcommand_value_name = "COMMAND|NAME",
+    after_help = "Run `pyk help COMMAND` for a command's options, `pyk NAME --help` for a program's."
+)]
 pub struct Cli {
-    /// Print only errors.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes, before or after the command's name (not after a program's
+/// name: those are the program's).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Print only errors, warnings and what was asked for (no progress, no status lines).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// A package name, with `--lib` for the library of that name; shared by every command that
+/// names one package.
+#[derive(clap::Args)]
+pub struct PackageArg {
+    /// The package's name.
+    pub name: String,
+    /// The library of that name (`from pyk import NAME`) rather than the program.
+    #[arg(long)]
+    pub lib: bool,
+}
+
+impl PackageArg {
+    pub fn kind(&self) -> pyk_protocol::Kind {
+        if self.lib {
+            pyk_protocol::Kind::Lib
+        } else {
+            pyk_protocol::Kind::Run
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -42,8 +82,11 @@ pub enum Command {
     Publish(PublishArgs),
     /// Store any file (tarball, script, binary) as a version of a package.
     Push {
+        /// The package's name.
         name: String,
+        /// The version to store it as (must not exist yet).
         version: String,
+        /// The file to upload.
         file: PathBuf,
         /// Make it the version `latest` points at.
         #[arg(long)]
@@ -51,71 +94,86 @@ pub enum Command {
     },
     /// Move a package's `latest` to VERSION (an older one is a rollback).
     Promote {
-        name: String,
+        #[command(flatten)]
+        package: PackageArg,
+        /// The version `latest` should point at.
         version: String,
-        #[arg(long)]
-        lib: bool,
     },
     /// List a package's versions with date, size and publisher; `*` marks latest.
     Versions {
-        name: String,
-        #[arg(long)]
-        lib: bool,
+        #[command(flatten)]
+        package: PackageArg,
     },
     /// Write packages to files, for machines with no pyk (default name: the package's
     /// local name, set with `pyk init`).
     Pull {
-        #[arg(required = true)]
+        /// The packages to write (NAME, or NAME@VERSION).
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
         /// A version instead of latest.
         #[arg(long)]
         version: Option<String>,
-        /// The file to write (a directory when pulling several).
-        #[arg(short, long)]
+        /// Where to write: a file, or a directory (made if missing) when pulling several
+        /// or when PATH ends in `/`.
+        #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Replace existing files.
         #[arg(long)]
         force: bool,
+        /// The libraries of those names rather than the programs.
         #[arg(long)]
         lib: bool,
     },
     /// Set the file name `pyk pull` writes a package to.
     Init {
-        name: String,
+        #[command(flatten)]
+        package: PackageArg,
+        /// The file name, e.g. `foo.pyz` or `foo-tool`.
         localname: String,
-        #[arg(long)]
-        lib: bool,
     },
     /// Hide a version from `latest` without deleting it (pinned machines keep it).
     Yank {
-        name: String,
+        #[command(flatten)]
+        package: PackageArg,
+        /// The version to hide (or, with --undo, to make eligible again).
         version: String,
-        #[arg(long)]
-        lib: bool,
         /// Make it eligible again.
         #[arg(long)]
         undo: bool,
+        /// Let `latest` move to a version that was never promoted (uploaded with
+        /// --no-promote, or rolled back from).
+        #[arg(long)]
+        force: bool,
     },
     /// Run a published program: `pyk run NAME[@VERSION] args…` (as `pyk NAME args…`).
+    ///
+    /// Every argument after NAME is passed to the program, `--help` and `-q` included.
     Run {
+        /// The program's `sys.argv[0]` (default: NAME without @VERSION); launchers written
+        /// by `pyk install` pass the name they were called by.
+        #[arg(long, value_name = "NAME", hide = true)]
+        argv0: Option<OsString>,
+        /// The program, NAME or NAME@VERSION.
+        #[arg(value_name = "NAME[@VERSION]")]
         name: String,
+        /// The program's arguments, passed as they are.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
     /// Write a launcher named NAME into DIR, so `NAME args…` runs the published program.
     Install {
+        /// The published program to run (the launcher gets the same name).
         name: String,
         /// Where to write it (default ~/.local/bin).
         dir: Option<PathBuf>,
     },
-    /// List the packages in the repository.
+    /// List the packages in the repository (also `pyk --list`).
     List,
-    /// Remove a package from the repository (needs the write key).
+    /// Remove a package or one version from the repository (needs the write key; also
+    /// `pyk --remove`).
     Remove {
-        name: String,
-        /// The library of that name rather than the program.
-        #[arg(long)]
-        lib: bool,
+        #[command(flatten)]
+        package: PackageArg,
         /// Delete only this version.
         #[arg(long)]
         version: Option<String>,
@@ -125,9 +183,8 @@ pub enum Command {
     },
     /// Wait for new versions of a package and report each one.
     Watch {
-        name: String,
-        #[arg(long)]
-        lib: bool,
+        #[command(flatten)]
+        package: PackageArg,
         /// Stop after the first new version.
         #[arg(long)]
         once: bool,
@@ -140,22 +197,31 @@ pub enum Command {
         #[arg(long)]
         signing: bool,
         /// Where to write the private key (default: ~/.config/pyk/signing.key).
-        #[arg(short, long, requires = "signing", value_name = "FILE")]
+        #[arg(short, long, requires = "signing", value_name = "PATH")]
         output: Option<PathBuf>,
     },
     /// Run the repository server (also `pyk --server [-v] [PATH]`).
     Serve(ServeArgs),
     /// Let a Python interpreter `from pyk import NAME` published libraries.
     PythonSetup {
-        /// The interpreter to set up (default: python3 on PATH).
+        /// The interpreter to set up (found on PATH when it has no `/`).
         #[arg(long, default_value = "python3")]
         python: PathBuf,
     },
+    /// Print shell completions: `pyk completions bash > ~/.local/share/bash-completion/completions/pyk`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `pyk man | man -l -`.
+    Man,
     /// Print the unpacked app (and dependency) directories of a package's current version,
     /// one a line (used by the Python hook).
     #[command(hide = true)]
     Resolve {
+        /// `run` or `lib`.
         kind: String,
+        /// The package's name.
         name: String,
         /// Fail unless the package was built for this Python (3.X).
         #[arg(long)]
@@ -165,6 +231,7 @@ pub enum Command {
     /// each is good for one request.
     #[command(hide = true)]
     Sign {
+        /// GET, PUT, POST, DELETE, …
         method: String,
         /// The path and query, exactly as the request sends them.
         path: String,
@@ -198,7 +265,7 @@ pub enum CacheCommand {
         #[arg(long, value_name = "DURATION")]
         older_than: Option<String>,
         /// Then remove the least recently used until each cache directory holds at most
-        /// this much (e.g. 2GiB, 500MB).
+        /// this much (e.g. 2GiB, 500MiB).
         #[arg(long, value_name = "SIZE")]
         max_size: Option<String>,
     },
@@ -264,7 +331,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "ARCHIVE")]
     pub runtime: Option<PathBuf>,
     /// Where to write the executable (default: dist/NAME beside the spec).
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 }
 
@@ -293,4 +360,83 @@ pub enum RuntimeCommand {
         #[arg(long, default_value_t = 30, value_name = "DAYS")]
         unused_for: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own consistency checks (conflicts, requires, ids).
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every positional argument and every option of every command, hidden ones included,
+    /// says what it is: a new command with a bare `name: String` fails here.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "pyk", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+    }
+
+    /// A default is shown once, by clap: help text does not repeat it.
+    #[test]
+    fn defaults_are_not_repeated() {
+        fn walk(cmd: &clap::Command, bad: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if !arg.get_default_values().is_empty() && help.contains("default") {
+                    bad.push(format!("{} {}", cmd.get_name(), arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, bad);
+            }
+        }
+        let mut bad = Vec::new();
+        walk(&Cli::command(), &mut bad);
+        assert!(bad.is_empty(), "defaults said twice: {bad:?}");
+    }
+
+    /// `-o` is one option wherever it appears: `-o, --output <PATH>`.
+    #[test]
+    fn output_is_named_alike() {
+        fn walk(cmd: &clap::Command, seen: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if arg.get_short() == Some('o') {
+                    let names = arg.get_value_names().unwrap_or_default();
+                    seen.push(format!(
+                        "{:?} {:?}",
+                        arg.get_long(),
+                        names.iter().map(|n| n.as_str()).collect::<Vec<_>>()
+                    ));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, seen);
+            }
+        }
+        let mut seen = Vec::new();
+        walk(&Cli::command(), &mut seen);
+        assert!(seen.len() >= 3, "{seen:?}");
+        assert!(seen.iter().all(|s| *s == seen[0]), "{seen:?}");
+    }
 }

@@ -8,7 +8,11 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use pyk_static::EnvVars;
 
+use pyk_protocol::{Kind, PackageRef};
+
+use crate::config::Config;
 use crate::files::write_atomic;
+use crate::output::{note, status};
 
 /// The line that marks a launcher as pyk's own, so reinstalling may replace it.
 const LAUNCHER_MARK: &str = "# Launcher written by `pyk install`";
@@ -37,7 +41,9 @@ fn check_ours(path: &Path, mark: &str) -> Result<()> {
     }
 }
 
-pub fn launcher(name: &str, dir: Option<&Path>) -> Result<()> {
+/// Writes the launcher `DIR/NAME`. When the server answers, the program must exist there;
+/// when it does not answer (offline, no config yet), the launcher is written all the same.
+pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
     if !pyk_artifact::trailer::valid_name(name) {
         bail!("invalid package name {name:?}");
     }
@@ -50,20 +56,36 @@ pub fn launcher(name: &str, dir: Option<&Path>) -> Result<()> {
     };
     let path = dir.join(name);
     check_ours(&path, LAUNCHER_MARK)?;
+    let package = PackageRef::new(Kind::Run, name)?;
+    if let Ok(client) = crate::repo::client(config) {
+        match client.versions(&package) {
+            Err(e @ pyk_client::Error::NotFound { .. }) => {
+                return Err(e).context(format!(
+                    "nothing to install: `{name}` is not a published program"
+                ))
+            }
+            Err(e) if e.is_network() => {
+                note!("{e}: the launcher is written without checking that {name} exists")
+            }
+            _ => {}
+        }
+    }
     let pyk = pyk_binary()?;
+    // The program is called by the launcher's own name (a symlink's, if it is one), as a
+    // script on PATH would be.
     let script = format!(
-        "#!/bin/sh\n{LAUNCHER_MARK} for the package {name}.\nexec {} run {name} \"$@\"\n",
+        "#!/bin/sh\n{LAUNCHER_MARK} for the package {name}.\nexec {} run --argv0 \"${{0##*/}}\" {name} \"$@\"\n",
         sh_quote(&pyk.to_string_lossy())
     );
     write_atomic(&path, script.as_bytes(), 0o755)?;
-    println!(
+    status!(
         "wrote {}: `{name} args…` runs the published {name}",
         path.display()
     );
     let on_path = std::env::var_os(EnvVars::PATH)
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
     if !on_path {
-        eprintln!("pyk: note: {} is not on PATH", dir.display());
+        note!("{} is not on PATH", dir.display());
     }
     Ok(())
 }
@@ -105,7 +127,7 @@ pub fn python_hook(python: &Path) -> Result<()> {
     let module = include_str!("python/pyk_hook.py")
         .replace("__PYK_BIN__", &format!("{:?}", pyk.to_string_lossy()));
     write_atomic(&path, module.as_bytes(), 0o644)?;
-    println!(
+    status!(
         "wrote {}: `from pyk import NAME` now works in {} (Python {version})",
         path.display(),
         python.display()

@@ -1,12 +1,14 @@
 //! `pyk`: the command-line tool. This file turns the parsed command into calls and every
 //! error into one line on stderr and a non-zero exit.
 
+mod argv;
 mod build;
 mod cache_cmd;
 mod cli;
 mod config;
 mod environ;
 mod files;
+mod hints;
 mod inspect;
 mod install;
 mod keygen;
@@ -19,53 +21,44 @@ mod runner;
 mod runtimes;
 mod spec;
 mod stub_bin;
+mod version;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::output::Progress;
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::CommandFactory;
 use pyk_cache::{Cache, RootEnv};
 use pyk_protocol::Kind;
 use pyk_static::EnvVars;
 
-use cli::{BuildArgs, Cli, Command, ServeArgs};
+use cli::{BuildArgs, Cli, Command, PackageArg, ServeArgs};
 use config::Config;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(original_spellings(std::env::args_os().collect()));
-    match run(cli) {
+    let cli = argv::parse(std::env::args_os().collect());
+    output::set_quiet(cli.global.quiet);
+    let config = Config::load();
+    match run(cli, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let e = hints::with_https_hint(&config, e);
             eprintln!("pyk: error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// The original pyk's `--build`, `--server` and `--install` become subcommands.
-fn original_spellings(mut args: Vec<OsString>) -> Vec<OsString> {
-    let renamed = match args.get(1).and_then(|a| a.to_str()) {
-        Some("--build") => "publish",
-        Some("--server") => "serve",
-        Some("--install") => "install",
-        _ => return args,
-    };
-    args[1] = renamed.into();
-    args
-}
-
-fn run(cli: Cli) -> Result<()> {
-    let progress = Progress::new(cli.quiet);
-    let config = Config::load()?;
+fn run(cli: Cli, config: &Config) -> Result<()> {
+    let progress = Progress::new(cli.global.quiet);
     let env = root_env();
     let cache = || env.open();
     match cli.command {
         Command::Build(args) => {
             let spec = load_spec(&args)?;
-            build_cmd(&spec, &args, &config, &cache()?, &progress)?;
+            build_cmd(&spec, &args, config, &cache()?, &progress)?;
         }
         Command::Inspect { what, lib } => {
             let path = Path::new(&what);
@@ -74,7 +67,8 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 // The whole file, fetched into a temp file: inspecting checks every byte.
                 let cache = cache()?;
-                let (m, client) = runner::manifest(&config, &cache, kind(lib), &what, None)?;
+                let (m, client) = runner::manifest(config, &cache, kind(lib), &what, None)
+                    .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?;
                 let mut tmp = tempfile::NamedTempFile::new()?;
                 pyk_client::Packages::new(&cache).write_whole(
                     &client,
@@ -89,13 +83,22 @@ fn run(cli: Cli) -> Result<()> {
         Command::Publish(args) => {
             let cache = cache()?;
             let spec = load_spec(&args.build)?;
-            let artifact = build_cmd(&spec, &args.build, &config, &cache, &progress)?;
             let release = publish::Release {
                 version: args.version.as_deref().or(spec.version.as_deref()),
                 promote: !args.no_promote,
                 localname: spec.localname.as_deref(),
             };
-            publish::publish(&artifact, &release, &config, &cache, &progress)?;
+            // Before the build: a version that exists cannot be published again.
+            publish::check_new(
+                &spec.name,
+                spec.kind,
+                &release,
+                config,
+                "bump `version` in pyk.toml (or pyproject.toml), pass --version NEW, or leave \
+                 the version out to get the next number",
+            )?;
+            let artifact = build_cmd(&spec, &args.build, config, &cache, &progress)?;
+            publish::publish(&artifact, &release, config, &cache, &progress)?;
         }
         Command::Push {
             name,
@@ -107,14 +110,16 @@ fn run(cli: Cli) -> Result<()> {
             &version,
             &file,
             promote,
-            &config,
+            config,
             &cache()?,
             &progress,
         )?,
-        Command::Promote { name, version, lib } => {
-            manage::promote(&config, kind(lib), &name, &version)?
-        }
-        Command::Versions { name, lib } => manage::versions(&config, kind(lib), &name)?,
+        Command::Promote { package, version } => with_hint(config, &package, || {
+            manage::promote(config, package.kind(), &package.name, &version)
+        })?,
+        Command::Versions { package } => with_hint(config, &package, || {
+            manage::versions(config, package.kind(), &package.name)
+        })?,
         Command::Pull {
             names,
             version,
@@ -129,44 +134,71 @@ fn run(cli: Cli) -> Result<()> {
                 output: output.as_deref(),
                 force,
             };
-            pull::pull(&req, &config, &cache()?, &progress)?
+            pull::pull(&req, config, &cache()?, &progress)?
         }
-        Command::Init {
-            name,
-            localname,
-            lib,
-        } => manage::init(&config, kind(lib), &name, &localname)?,
+        Command::Init { package, localname } => with_hint(config, &package, || {
+            manage::init(config, package.kind(), &package.name, &localname)
+        })?,
         Command::Yank {
-            name,
+            package,
             version,
-            lib,
             undo,
-        } => manage::yank(&config, kind(lib), &name, &version, undo)?,
-        Command::Run { name, args } => run_package(&config, &cache()?, &name, &args, &progress)?,
+            force,
+        } => with_hint(config, &package, || {
+            manage::yank(config, package.kind(), &package.name, &version, undo, force)
+        })?,
+        Command::Run { argv0, name, args } => {
+            run_package(config, &cache()?, &name, argv0.as_deref(), &args, &progress)?
+        }
         Command::External(mut words) => {
             let name = words.remove(0);
             let name = name.to_str().context("package names are ASCII")?;
-            run_package(&config, &cache()?, name, &words, &progress)?;
+            run_package(config, &cache()?, name, None, &words, &progress).map_err(|e| {
+                match hints::closest_command(&Cli::command(), name) {
+                    Some(command) => anyhow::anyhow!(
+                        "`{name}` is not a pyk command (did you mean `pyk {command}`?), nor a \
+                         package pyk could run: {e:#}"
+                    ),
+                    None => e,
+                }
+            })?;
         }
-        Command::Install { name, dir } => install::launcher(&name, dir.as_deref())?,
-        Command::List => manage::list(&config)?,
+        Command::Install { name, dir } => install::launcher(config, &name, dir.as_deref())
+            .map_err(|e| hints::wrong_kind(config, Kind::Run, &name, false, e))?,
+        Command::List => manage::list(config)?,
         Command::Remove {
-            name,
-            lib,
+            package,
             version,
             force,
-        } => manage::remove(&config, kind(lib), &name, version.as_deref(), force)?,
-        Command::Watch { name, lib, once } => manage::watch(&config, kind(lib), &name, once)?,
+        } => with_hint(config, &package, || {
+            manage::remove(
+                config,
+                package.kind(),
+                &package.name,
+                version.as_deref(),
+                force,
+            )
+        })?,
+        Command::Watch { package, once } => with_hint(config, &package, || {
+            manage::watch(config, package.kind(), &package.name, once)
+        })?,
         Command::Keygen { signing, output } => match signing {
             true => keygen::signing(output.as_deref(), &progress)?,
             false => println!("{}", pyk_crypto::Key::generate().as_str()),
         },
-        Command::Serve(args) => serve(args, &config)?,
+        Command::Serve(args) => serve(args, config)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "pyk", &mut std::io::stdout())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .context("cannot write the man page")?,
         Command::Resolve { kind, name, python } => {
             let kind: Kind = kind.parse()?;
             let cache = cache()?;
-            let resolved = runner::resolve(&config, &cache, kind, &name, None, &progress)?;
+            let resolved = runner::resolve(config, &cache, kind, &name, None, &progress)
+                .map_err(|e| hints::wrong_kind(config, kind, &name, false, e))?;
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
                 if *built != want {
@@ -204,9 +236,15 @@ fn run(cli: Cli) -> Result<()> {
                 std::io::Write::write_all(&mut out, format!("{token}\n").as_bytes())?;
             }
         }
-        Command::Runtime(cmd) => runtimes::run(cmd, &config, &cache()?, &progress)?,
+        Command::Runtime(cmd) => runtimes::run(cmd, config, &cache()?, &progress)?,
     }
     Ok(())
+}
+
+/// Runs a command about one package; a "no package" error says so when the other kind
+/// exists under that name.
+fn with_hint(config: &Config, package: &PackageArg, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    f().map_err(|e| hints::wrong_kind(config, package.kind(), &package.name, true, e))
 }
 
 /// Where the cache is, from the environment (the only place the CLI reads it).
@@ -239,11 +277,13 @@ fn run_package(
     config: &Config,
     cache: &Cache,
     name: &str,
+    argv0: Option<&OsStr>,
     args: &[OsString],
     progress: &Progress,
 ) -> Result<()> {
-    let resolved = runner::resolve(config, cache, Kind::Run, name, None, progress)?;
-    runner::exec(&resolved, args).map(drop)
+    let resolved = runner::resolve(config, cache, Kind::Run, name, None, progress)
+        .map_err(|e| hints::wrong_kind(config, Kind::Run, name, false, e))?;
+    runner::exec(&resolved, argv0, args).map(drop)
 }
 
 fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {
@@ -269,7 +309,7 @@ fn build_cmd(
         level: layer_level(),
         python: args.python.clone(),
         runtime_archive: args.runtime.as_deref(),
-        mirror: config.python_mirror.as_deref(),
+        mirror: &|| config.python_mirror(),
         output: args.output.clone(),
     };
     build::build(spec, &opts, progress)
@@ -285,8 +325,16 @@ fn layer_level() -> i32 {
 fn serve(args: ServeArgs, config: &Config) -> Result<()> {
     let read_key = config.read_key()?.clone();
     let write_key = config.write_key()?.clone();
-    let host = args.host.unwrap_or_else(|| config.listen.0.clone());
-    let port = args.port.unwrap_or(config.listen.1);
+    let (host, port) = match (args.host, args.port) {
+        (Some(host), Some(port)) => (host, port),
+        (host, port) => {
+            let listen = config.listen()?;
+            (
+                host.unwrap_or_else(|| listen.0.clone()),
+                port.unwrap_or(listen.1),
+            )
+        }
+    };
     let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
         .with_context(|| format!("cannot listen on {host}:{port}"))?
         .next()

@@ -4,11 +4,13 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
+use pyk_client::Client;
+use pyk_protocol::api::VersionList;
 use pyk_protocol::names::check_version;
 use pyk_protocol::{Kind, PackageRef};
 
 use crate::config::Config;
-use crate::output::human_size;
+use crate::output::{human_size, status};
 use crate::repo::{client, writer};
 
 pub fn list(config: &Config) -> Result<()> {
@@ -70,23 +72,35 @@ pub fn promote(config: &Config, kind: Kind, name: &str, version: &str) -> Result
     let package = PackageRef::new(kind, name)?;
     check_version(version)?;
     let m = writer(config)?.promote(&package, version)?;
-    println!("{kind} {name}: latest is now version {}", m.version);
+    status!("{kind} {name}: latest is now version {}", m.version);
     Ok(())
 }
 
-pub fn yank(config: &Config, kind: Kind, name: &str, version: &str, undo: bool) -> Result<()> {
+pub fn yank(
+    config: &Config,
+    kind: Kind,
+    name: &str,
+    version: &str,
+    undo: bool,
+    force: bool,
+) -> Result<()> {
     let package = PackageRef::new(kind, name)?;
     check_version(version)?;
-    writer(config)?.yank(&package, version, !undo)?;
-    println!(
+    let client = writer(config)?;
+    let before = client.versions(&package)?;
+    if !undo {
+        refuse_unpromoted(&before, &package, version, "yanking", force)?;
+    }
+    client.yank(&package, version, !undo)?;
+    status!(
         "{kind} {name} version {version} {}",
         if undo {
-            "is eligible for latest again"
+            "is eligible for latest again (`pyk promote` makes it latest)"
         } else {
-            "is yanked"
+            "is yanked (`pyk yank --undo` takes that back)"
         }
     );
-    Ok(())
+    report_latest(&client, &package, before.latest.as_deref())
 }
 
 pub fn remove(
@@ -101,12 +115,91 @@ pub fn remove(
     match version {
         Some(v) => {
             check_version(v)?;
+            let before = client.versions(&package)?;
+            if !force {
+                if let Some(target) = moves_latest(&before, v) {
+                    bail!(
+                        "version {v} is the latest of {kind} {name}: deleting it moves latest to \
+                         {}; pass --force to do that, or `pyk promote` another version first",
+                        describe(target)
+                    );
+                }
+            }
             client.remove_version(&package, v, force)?;
-            println!("removed version {v} of {kind} package {name}");
+            status!("removed version {v} of {kind} package {name}");
+            report_latest(&client, &package, before.latest.as_deref())?;
         }
         None => {
             client.remove(&package)?;
-            println!("removed {kind} package {name}");
+            status!("removed {kind} package {name}");
+        }
+    }
+    Ok(())
+}
+
+/// Where `latest` goes when `leaving` stops being eligible, if it is the latest (the
+/// server's rule: the newest other version in publish order that is not yanked): `Some(None)`
+/// when nothing is left. With the target, whether it was published after `leaving`, which
+/// means it was never made latest (uploaded with --no-promote, or rolled back from).
+fn moves_latest<'a>(list: &'a VersionList, leaving: &str) -> Option<Option<(&'a str, bool)>> {
+    if list.latest.as_deref() != Some(leaving) {
+        return None;
+    }
+    let at = list.versions.iter().position(|v| v.version == leaving);
+    Some(
+        list.versions
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, v)| !v.yanked && v.version != leaving)
+            .map(|(i, v)| (v.version.as_str(), at.is_some_and(|at| i > at))),
+    )
+}
+
+fn describe(target: Option<(&str, bool)>) -> String {
+    match target {
+        None => "nothing (no other version is eligible)".into(),
+        Some((v, false)) => format!("version {v}"),
+        Some((v, true)) => format!(
+            "version {v}, which was never made latest (uploaded with --no-promote, or rolled \
+             back from)"
+        ),
+    }
+}
+
+/// A yank that would make a never-promoted version latest needs `--force`.
+fn refuse_unpromoted(
+    list: &VersionList,
+    package: &PackageRef,
+    leaving: &str,
+    doing: &str,
+    force: bool,
+) -> Result<()> {
+    if let Some(target @ Some((_, true))) = moves_latest(list, leaving) {
+        if !force {
+            bail!(
+                "version {leaving} is the latest of {} {}: {doing} it would move latest to {}; \
+                 pass --force to do that, or `pyk promote` the version you want first",
+                package.kind(),
+                package.name(),
+                describe(target)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Says where `latest` went, if a change moved it.
+fn report_latest(client: &Client, package: &PackageRef, before: Option<&str>) -> Result<()> {
+    let after = client.versions(package)?.latest;
+    if after.as_deref() != before {
+        let (kind, name) = (package.kind(), package.name());
+        match after {
+            Some(v) => status!("{kind} {name}: latest moved to version {v}"),
+            None => status!(
+                "{kind} {name}: nothing is latest now, so `pyk {name}` has nothing to run \
+                 (`pyk promote` a version)"
+            ),
         }
     }
     Ok(())
@@ -114,7 +207,7 @@ pub fn remove(
 
 pub fn init(config: &Config, kind: Kind, name: &str, localname: &str) -> Result<()> {
     client(config)?.set_localname(&PackageRef::new(kind, name)?, localname)?;
-    println!("{kind} {name} is pulled as {localname}");
+    status!("{kind} {name} is pulled as {localname}");
     Ok(())
 }
 
@@ -128,10 +221,12 @@ pub fn watch(config: &Config, kind: Kind, name: &str, once: bool) -> Result<()> 
         Err(e) => return Err(e.into()),
     };
     let shown = if current.is_empty() { "none" } else { &current };
-    eprintln!(
-        "watching {kind} package {name} on {} (latest: {shown})",
-        client.server()
-    );
+    if !crate::output::quiet() {
+        eprintln!(
+            "watching {kind} package {name} on {} (latest: {shown})",
+            client.server()
+        );
+    }
     loop {
         if let Some(m) = client.watch(&package, &current, 60)? {
             println!(

@@ -1,17 +1,52 @@
-//! What the CLI prints beyond its commands' own lines: sizes, and progress on stderr (one
-//! line per step; bars and spinners only on a terminal, so logs and CI output stay clean).
-//! The libraries report through `pyk_protocol::progress::Progress`; this is its one
-//! implementation that draws.
+//! What the CLI prints beyond its commands' own lines: status lines and notes (silenced by
+//! `-q`), sizes, and progress on stderr (one line per step; bars and spinners only on a
+//! terminal, so logs and CI output stay clean). The libraries report through
+//! `pyk_protocol::progress::Progress`; this is its one implementation that draws.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use pyk_protocol::progress::{self, Meter};
 
-/// `7.1 MiB`, `12.0 KiB`, `512 B`.
+/// `-q`: set once, before any command runs.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// A status line on stdout (what a command did: "wrote …", "removed …"), silenced by `-q`.
+/// What a command is asked to show (a list, a key, a path) uses `println!`: `-q` keeps it.
+macro_rules! status {
+    ($($arg:tt)*) => {
+        if !$crate::output::quiet() {
+            println!($($arg)*);
+        }
+    };
+}
+pub(crate) use status;
+
+/// `pyk: note: …` on stderr, silenced by `-q` (warnings and errors are not).
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::output::quiet() {
+            eprintln!("pyk: note: {}", format_args!($($arg)*));
+        }
+    };
+}
+pub(crate) use note;
+
+/// `1.4 GiB`, `7.1 MiB`, `12.0 KiB`, `512 B`: binary units, the only ones pyk prints (its
+/// progress bars too).
 pub fn human_size(bytes: u64) -> String {
     match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / f64::from(1 << 30)),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),

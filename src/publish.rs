@@ -25,7 +25,7 @@ use pyk_protocol::{Kind, PackageRef, Sha256};
 
 use crate::config::Config;
 use crate::output::human_size;
-use crate::repo::writer;
+use crate::repo::{client, writer};
 
 /// How a publish names and places the new version.
 pub struct Release<'a> {
@@ -91,6 +91,39 @@ pub fn publish(
     send(&upload, release, config, cache, progress)
 }
 
+/// Refuses, before anything is built, a version the repository already holds: versions
+/// never change, so the only way on is a new one. Says where the version came from and how
+/// to bump it. A server that cannot be asked is left to refuse at upload.
+///
+/// `bump`: how to choose another version, for the message.
+pub fn check_new(
+    name: &str,
+    kind: Kind,
+    release: &Release,
+    config: &Config,
+    bump: &str,
+) -> Result<()> {
+    let Some(version) = release.version else {
+        return Ok(());
+    };
+    check_version(version)?;
+    let package = PackageRef::new(kind, name)?;
+    let list = match client(config)?.versions(&package) {
+        Ok(list) => list,
+        Err(pyk_client::Error::NotFound { .. }) => return Ok(()),
+        Err(e) if e.is_network() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if list.versions.iter().any(|v| v.version == version) {
+        bail!(
+            "{kind} {name} version {version} already exists on {}, and versions never \
+             change: {bump}",
+            config.server()?
+        );
+    }
+    Ok(())
+}
+
 /// `[stub][each layer][the rest]`: contiguous from byte 0 to `size`, as the trailer's
 /// checks guarantee.
 fn blob_ranges(trailer: &Trailer, size: u64) -> Vec<(u64, u64)> {
@@ -113,6 +146,19 @@ pub fn push(
 ) -> Result<()> {
     let package = PackageRef::new(Kind::Run, name)?;
     check_version(version)?;
+    let release = Release {
+        version: Some(version),
+        promote,
+        localname: None,
+    };
+    // Before the file is read and its blobs sent.
+    check_new(
+        name,
+        Kind::Run,
+        &release,
+        config,
+        "push it as another version (`pyk push NAME NEW_VERSION FILE`)",
+    )?;
     let meta =
         std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !meta.is_file() {
@@ -125,11 +171,6 @@ pub fn push(
         python: String::new(),
         format: FORMAT_FILE,
         executable: meta.permissions().mode() & 0o111 != 0,
-    };
-    let release = Release {
-        version: Some(version),
-        promote,
-        localname: None,
     };
     send(&upload, &release, config, cache, progress)
 }

@@ -1,15 +1,16 @@
 //! `pyk pull foo [bar …]`: write packages to files, for machines with no pyk at all.
 
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::output::Progress;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use pyk_cache::Cache;
 use pyk_client::Packages;
 use pyk_protocol::{valid_localname, Kind, PackageRef};
 
 use crate::config::Config;
-use crate::output::human_size;
+use crate::output::{human_size, status, Progress};
 use crate::runner;
 
 pub struct Pull<'a> {
@@ -21,17 +22,23 @@ pub struct Pull<'a> {
 }
 
 pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
-    let several = req.names.len() > 1;
-    if several {
-        if let Some(out) = req.output.filter(|o| !o.is_dir()) {
+    // A directory is meant when several packages are pulled or PATH ends in `/`: made if
+    // missing. A file's missing parent directories are made too.
+    let into_dir = req.output.filter(|out| {
+        req.names.len() > 1 || out.is_dir() || out.as_os_str().as_bytes().ends_with(b"/")
+    });
+    if let Some(dir) = into_dir {
+        if dir.exists() && !dir.is_dir() {
             bail!(
-                "pulling several packages needs -o to name an existing directory, not {}",
-                out.display()
+                "-o {}: pulling several packages needs a directory, and this is a file",
+                dir.display()
             );
         }
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for name in req.names {
-        let (manifest, client) = runner::manifest(config, cache, req.kind, name, req.version)?;
+        let (manifest, client) = runner::manifest(config, cache, req.kind, name, req.version)
+            .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))?;
         let m = &manifest;
         // The local name is package metadata that may have changed since this version was
         // cached: ask for it, and make do with the cached one when the server is away.
@@ -44,18 +51,22 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         let default_name = localname
             .filter(|l| valid_localname(l))
             .unwrap_or_else(|| m.name.clone());
-        let dest: PathBuf = match req.output {
-            Some(out) if out.is_dir() => out.join(&default_name),
-            Some(out) => out.to_path_buf(),
-            None => PathBuf::from(&default_name),
+        let dest: PathBuf = match (into_dir, req.output) {
+            (Some(dir), _) => dir.join(&default_name),
+            (None, Some(out)) => out.to_path_buf(),
+            (None, None) => PathBuf::from(&default_name),
         };
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
         if dest.exists() && !req.force {
             bail!("{} exists: pass --force to replace it", dest.display());
         }
         // Whole and byte-identical: the blobs one after the other, checked against the
         // artifact's sha256 (a runner keeps layers unpacked, not whole files).
         Packages::new(cache).pull(&client, m, &dest, progress)?;
-        println!(
+        status!(
             "{} {} → {} ({})",
             m.name,
             m.version,

@@ -14,7 +14,7 @@ pub fn client(config: &Config) -> Result<Client> {
         config.server()?,
         config.read_key()?,
         config.write_key()?,
-        &config.node,
+        config.node()?,
         Duration::from_secs(10),
     ))
 }
@@ -44,7 +44,7 @@ pub fn runner(config: &Config) -> Result<Client> {
         config.server()?,
         key,
         key,
-        &config.node,
-        config.timeout,
+        config.node()?,
+        config.timeout()?,
     ))
 }

@@ -33,7 +33,7 @@ fn request<'a>(
 ) -> Result<Request<'a>> {
     let mut request = Request::parse(kind, spec, version)?;
     if request.version.is_none() {
-        request.version = config.pins.get(request.package.name()).map(String::as_str);
+        request.version = config.pin(request.package.name())?;
         if let Some(v) = request.version {
             check_version(v)?;
         }
@@ -60,7 +60,7 @@ pub fn resolve(
     progress: &Progress,
 ) -> Result<Resolved> {
     let request = request(config, kind, name, version)?;
-    let trust = config.trust(cache.root());
+    let trust = config.trust(cache.root())?;
     let resolver = resolver(request.package.name(), cache, &trust);
     if let Some(resolved) = resolver.cached(&request) {
         return Ok(resolved);
@@ -88,16 +88,18 @@ pub fn manifest(
     version: Option<&str>,
 ) -> Result<(Manifest, pyk_client::Client)> {
     let request = request(config, kind, name, version)?;
-    let trust = config.trust(cache.root());
+    let trust = config.trust(cache.root())?;
     let client = repo::client(config)?;
     let manifest = resolver(request.package.name(), cache, &trust).manifest(&client, &request)?;
     Ok((manifest, client))
 }
 
-/// Replaces this process with the package's program: a pushed file directly, a pyk
-/// program through the exec contract with `sys.argv[0]` the package's name.
-pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
+/// Replaces this process with the package's program, whose `sys.argv[0]` is `argv0`
+/// (default: the package's name): a pushed file directly, a pyk program through the exec
+/// contract.
+pub fn exec(resolved: &Resolved, argv0: Option<&OsStr>, args: &[OsString]) -> Result<Infallible> {
     let m = &resolved.manifest;
+    let argv0 = argv0.unwrap_or(OsStr::new(&m.name));
     if !m.executable {
         bail!(
             "{} {} is a file, not a program: `pyk pull {}` writes it out",
@@ -109,7 +111,7 @@ pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
     let mut cmd = match &resolved.contents {
         Contents::File(path) => {
             let mut cmd = Command::new(path);
-            cmd.arg0(&m.name).args(args);
+            cmd.arg0(argv0).args(args);
             cmd
         }
         Contents::Layers(unpacked) => {
@@ -124,7 +126,7 @@ pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
             unpacked
                 .keep_across_exec()
                 .context("cannot keep the cache locks across exec")?;
-            layers.command(OsStr::new(&m.name), args.iter().cloned())
+            layers.command(argv0, args.iter().cloned())
         }
     };
     let err = cmd

@@ -4,6 +4,10 @@
 //! An unpacked runtime's last use is the access time the kernel keeps (see `pyk_cache`):
 //! the launcher's warm path writes nothing. Runtimes a running program holds are kept.
 
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
@@ -12,21 +16,33 @@ use pyk_runtime_fetch::{import_installed, Layer, LayerStore, PythonRequest};
 
 use crate::cli::RuntimeCommand;
 use crate::config::Config;
-use crate::output::human_size;
-use crate::output::Progress;
+use crate::output::{human_size, note, quiet, status, Progress};
 
 pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let store = crate::environ::layer_store(cache);
     match cmd {
         RuntimeCommand::Import { python } => {
+            let python = interpreter(&python)?;
             let layer = import_installed(&store, &python, progress)?;
-            report(&layer);
+            if !quiet() {
+                report(&layer);
+            }
         }
         RuntimeCommand::Fetch { version } => {
             let req: PythonRequest = version.parse()?;
             let layer =
-                crate::environ::fetch_pbs(&store, &req, config.python_mirror.as_deref(), progress)?;
-            report(&layer);
+                crate::environ::fetch_pbs(&store, &req, config.python_mirror()?, progress)
+                    .map_err(|e| {
+                        let e = anyhow::Error::from(e);
+                        anyhow::anyhow!(
+                            "{e:#}: import an installed Python instead with `pyk runtime import \
+                         PYTHON`, or set PYK_PYTHON_MIRROR to a mirror of python-build-standalone's \
+                         releases"
+                        )
+                    })?;
+            if !quiet() {
+                report(&layer);
+            }
         }
         RuntimeCommand::List => list(&store, cache)?,
         RuntimeCommand::Remove { which } => {
@@ -41,7 +57,7 @@ pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progr
                     }
                 }
                 store.remove(&layer.sha256)?;
-                println!(
+                status!(
                     "removed {} (Python {}, {})",
                     short(&layer.sha256),
                     layer.python,
@@ -52,7 +68,7 @@ pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progr
         RuntimeCommand::Prune { unused_for } => {
             let age = Duration::from_secs(unused_for * 86_400);
             for layer in store.prune(age)? {
-                println!(
+                status!(
                     "removed layer {} (Python {})",
                     short(&layer.sha256),
                     layer.python
@@ -61,12 +77,44 @@ pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progr
             for entry in unpacked(cache)? {
                 let old = entry.last_use.elapsed().unwrap_or_default() > age;
                 if old && cache.remove(&entry)? {
-                    println!("removed unpacked runtime {}", short(&entry.key));
+                    status!("removed unpacked runtime {}", short(&entry.key));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The interpreter binary `python` names. A script in its place (a pyenv or asdf shim, a
+/// wrapper) is asked for `sys.executable`, the binary it ends up running.
+fn interpreter(python: &Path) -> Result<PathBuf> {
+    let mut head = [0u8; 4];
+    let n = File::open(python)
+        .and_then(|mut f| f.read(&mut head))
+        .with_context(|| format!("cannot read {}", python.display()))?;
+    if n < 2 || &head[..2] != b"#!" {
+        return Ok(python.to_path_buf());
+    }
+    let out = Command::new(python)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    let real = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !real.is_absolute() {
+        bail!(
+            "{} is a script (a pyenv shim?), not a Python interpreter, and asking it for \
+             sys.executable failed: {}; name the interpreter itself, e.g. \
+             ~/.pyenv/versions/3.12.1/bin/python3",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    note!(
+        "{} is a script (a pyenv shim?): importing the interpreter it runs, {}",
+        python.display(),
+        real.display()
+    );
+    Ok(real)
 }
 
 fn report(layer: &Layer) {

@@ -267,7 +267,8 @@ fn a_replayed_old_latest_is_refused_and_a_signed_rollback_is_not() {
     // A rollback its publisher signs is a new statement, and is taken.
     ok(client.pyk().args(["promote", "app", "1"]));
     assert_eq!(ok(&mut pyk()), "v1 app 1\n");
-    ok(client.pyk().args(["yank", "app", "1"]));
+    // 2 was rolled back from: making it latest again takes --force.
+    ok(client.pyk().args(["yank", "--force", "app", "1"]));
     assert_eq!(ok(&mut pyk()), "v2 app 2\n");
     ok(client
         .pyk()

@@ -262,9 +262,9 @@ fn pack(
     drop(spinner);
     let layer = layer?;
     progress.step(&format!(
-        "runtime layer {} ({:.1} MB)",
+        "runtime layer {} ({:.1} MiB)",
         &layer.sha256[..12],
-        layer.size as f64 / 1e6
+        layer.size as f64 / f64::from(1 << 20)
     ));
     Ok(layer)
 }

@@ -81,11 +81,18 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    // Bound first: a port in use must not leave a new, empty store behind.
+    let listener = TcpListener::bind(config.addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                " (another server listens there: pick another with --port)"
+            }
+            _ => "",
+        };
+        anyhow::anyhow!("cannot listen on {}: {e}{hint}", config.addr)
+    })?;
     let store =
         Store::open(&config.store).with_context(|| format!("opening store {}", config.store))?;
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
     // Handlers are installed before the banner, so a signal sent once it shows is
     // always a graceful stop.

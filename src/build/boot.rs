@@ -42,6 +42,27 @@ if _app in sys.path:
 sys.path.insert(0, _app)
 # python3 -I -c "import {BOOT_MODULE}" ARGV0 ARGS...: argv is ["-c", ARGV0, ARGS...].
 del sys.argv[0]
+
+
+def _own_frames_dropped(hook):
+    # A traceback starts at the program's own code: the leading frames of `-c` and of this
+    # module go (importlib's are dropped by the interpreter), unless nothing else is left.
+    def excepthook(kind, value, tb):
+        own = tb
+        while own is not None and (
+            own.tb_frame.f_code.co_filename == "<string>"
+            or own.tb_frame.f_globals.get("__name__") == __name__
+        ):
+            own = own.tb_next
+        if own is not None and value is not None:
+            # The interpreter prints the exception's own traceback, not the one passed.
+            value.__traceback__ = own
+        hook(kind, value, own or tb)
+
+    return excepthook
+
+
+sys.excepthook = _own_frames_dropped(sys.excepthook)
 "#,
         name = spec.name
     );

@@ -28,7 +28,8 @@ pub struct Options<'a> {
     /// `--python`; when absent, the spec's `python`, else `$PYK_PYTHON`.
     pub python: Option<String>,
     pub runtime_archive: Option<&'a Path>,
-    pub mirror: Option<&'a str>,
+    /// `python_mirror` from the config, read when a runtime must be downloaded.
+    pub mirror: runtime::Mirror<'a>,
     /// `-o`; when absent, `dist/NAME` in the spec's directory.
     pub output: Option<PathBuf>,
     /// The build time recorded in the trailer (`SOURCE_DATE_EPOCH`, else now).

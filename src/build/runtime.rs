@@ -17,7 +17,9 @@ use pyk_artifact::extract::{self, Unpacked};
 use pyk_artifact::install;
 use pyk_artifact::trailer::{self, Role, Span};
 use pyk_cache::{Cache, EntryLock};
-use pyk_runtime_fetch::{import_archive, Layer, PyVersion, PythonRequest, SUPPORTED_MINORS};
+use pyk_runtime_fetch::{
+    import_archive, Layer, LayerStore, PyVersion, PythonRequest, SUPPORTED_MINORS,
+};
 
 use crate::output::Progress;
 use crate::spec::Declared;
@@ -56,7 +58,7 @@ pub fn resolve(
     cache: &Cache,
     choice: &Choice,
     archive: Option<&Path>,
-    mirror: Option<&str>,
+    mirror: Mirror,
     progress: &Progress,
 ) -> Result<Runtime> {
     let store = crate::environ::layer_store(cache);
@@ -79,7 +81,7 @@ pub fn resolve(
         (None, Some(req)) => {
             let layer = match store.best_match(&req.value)? {
                 Some(layer) => layer,
-                None => crate::environ::fetch_pbs(&store, &req.value, mirror, progress)?,
+                None => download(&store, &req.value, mirror, progress)?,
             };
             (layer, req.at.clone())
         }
@@ -94,7 +96,7 @@ pub fn resolve(
                 Some(layer) => (layer, "the newest cached runtime".to_owned()),
                 None if cached.is_empty() => {
                     let want = download_choice(choice.requires)?;
-                    let layer = crate::environ::fetch_pbs(&store, &want, mirror, progress)?;
+                    let layer = download(&store, &want, mirror, progress)?;
                     (layer, "the download".to_owned())
                 }
                 None => bail!(
@@ -152,6 +154,28 @@ pub fn resolve(
         unpacked,
         dir,
         _held: held,
+    })
+}
+
+/// The download mirror from the config, read only when a download is needed (so a bad
+/// `python_mirror` does not stop builds from cached runtimes).
+pub type Mirror<'a> = &'a dyn Fn() -> Result<Option<&'a str>>;
+
+/// Downloads a runtime because none cached fits; when that fails, says what else would do.
+fn download(
+    store: &LayerStore,
+    req: &PythonRequest,
+    mirror: Mirror,
+    progress: &Progress,
+) -> Result<Layer> {
+    crate::environ::fetch_pbs(store, req, mirror()?, progress).map_err(|e| {
+        let e = anyhow::Error::from(e);
+        anyhow::anyhow!(
+            "no Python {req} runtime is cached, and none could be downloaded ({e:#}): import an \
+             installed one with `pyk runtime import PYTHON` (e.g. /usr/bin/python3), build \
+             with `--runtime ARCHIVE` (a python-build-standalone archive), or set \
+             PYK_PYTHON_MIRROR to a mirror of python-build-standalone's releases"
+        )
     })
 }
 

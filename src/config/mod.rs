@@ -17,6 +17,13 @@
 //!
 //! A key this file does not know is an error naming the file and the line, like a typo
 //! in pyk.toml: `write-key` for `write_key` once left a server open to every reader.
+//!
+//! Errors are reported where they matter: loading never fails, and each part of the
+//! config (the server, the keys, pins, trust, the mirror…) fails when a command reads it
+//! and its key is bad. A malformed pin does not stop `pyk build`. A file that does not
+//! parse, or holds a key pyk does not know, fails every part, since what it meant is
+//! unknown; commands that read no config at all (a build from a cached runtime, `pyk
+//! runtime import`, `pyk cache`) still run.
 
 mod env;
 
@@ -47,20 +54,25 @@ pub struct Config {
     /// Base URL of the repository, e.g. `http://host:7777`.
     pub server: Option<String>,
     /// How long the runner waits for the server before falling back to its cache.
-    pub timeout: Duration,
-    pub python_mirror: Option<String>,
-    pub node: String,
+    timeout: Duration,
+    python_mirror: Option<String>,
+    node: String,
     /// Host and port `pyk serve` listens on.
-    pub listen: (String, u16),
+    listen: (String, u16),
     /// Package name → the version this machine is pinned to.
-    pub pins: BTreeMap<String, String>,
+    pins: BTreeMap<String, String>,
     /// Keys whose packages this machine runs (none: run anything, with a warning).
-    pub trusted: Vec<PublicKey>,
+    trusted: Vec<PublicKey>,
     /// Package name → the only keys trusted for it.
-    pub trusted_for: BTreeMap<String, Vec<PublicKey>>,
+    trusted_for: BTreeMap<String, Vec<PublicKey>>,
     /// The publisher's private key, read when something is signed.
     signing_key: Option<SigningSource>,
+    /// What was wrong, by the (lower-case) key it concerns; `*` for the whole config.
+    problems: Vec<(String, String)>,
 }
+
+/// The whole config is in doubt (a file that does not parse, an unknown key).
+const EVERYTHING: &str = "*";
 
 /// The keys a config file knows (compared without regard to case).
 const KNOWN: &[&str] = &[
@@ -93,12 +105,15 @@ impl Default for Config {
             trusted: Vec::new(),
             trusted_for: BTreeMap::new(),
             signing_key: None,
+            problems: Vec::new(),
         }
     }
 }
 
 impl Config {
-    pub fn load() -> Result<Config> {
+    /// Reads every config file and the environment. Never fails: what is wrong is kept
+    /// and reported by the accessor of the part it concerns.
+    pub fn load() -> Config {
         let mut config = Config::default();
         let mut env = env::Env::default();
         for path in Self::files() {
@@ -106,13 +121,35 @@ impl Config {
                 Ok(text) => text,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    return Err(e).with_context(|| format!("cannot read config {}", path.display()))
+                    config.problem(
+                        EVERYTHING,
+                        format!("cannot read config {}: {e}", path.display()),
+                    );
+                    continue;
                 }
             };
-            config.apply_file(&path, &text, &mut env)?;
+            if let Err(e) = config.apply_file(&path, &text, &mut env) {
+                config.problem(EVERYTHING, format!("{e:#}"));
+            }
         }
-        config.apply_env(&env)?;
-        Ok(config)
+        config.apply_env(&env);
+        config
+    }
+
+    fn problem(&mut self, key: &str, error: String) {
+        self.problems.push((key.to_owned(), error));
+    }
+
+    /// Fails with the first problem of the config that concerns `keys`.
+    fn check(&self, keys: &[&str]) -> Result<()> {
+        match self
+            .problems
+            .iter()
+            .find(|(k, _)| k == EVERYTHING || keys.contains(&k.as_str()))
+        {
+            Some((_, error)) => bail!("{error}"),
+            None => Ok(()),
+        }
     }
 
     fn files() -> Vec<PathBuf> {
@@ -169,70 +206,8 @@ impl Config {
         let mut host = None;
         let mut port = None;
         for (k, value) in &table {
-            let text = || -> Result<String> {
-                match value {
-                    toml::Value::String(s) => Ok(s.clone()),
-                    _ => bail!("{}: `{k}` must be a string", at(k)),
-                }
-            };
-            match k.to_ascii_lowercase().as_str() {
-                "key" => self.key = Some((Key::from_config(&text()?), format!("`{k}` in {shown}"))),
-                "write_key" => {
-                    self.write_key = Some((Key::from_config(&text()?), format!("`{k}` in {shown}")))
-                }
-                "server" => self.server = Some(normalize_server(&text()?)),
-                "host" => host = Some(text()?),
-                "port" => {
-                    let n = match value {
-                        toml::Value::Integer(n) => u16::try_from(*n).ok(),
-                        toml::Value::String(s) => s.parse().ok(),
-                        _ => None,
-                    };
-                    port =
-                        Some(n.with_context(|| format!("{}: `{k}` must be a port number", at(k)))?);
-                }
-                "timeout" => {
-                    let secs = match value {
-                        toml::Value::Integer(n) if *n > 0 => *n as f64,
-                        toml::Value::Float(f) if *f > 0.0 => *f,
-                        _ => bail!("{}: `{k}` must be a positive number of seconds", at(k)),
-                    };
-                    self.timeout = Duration::from_secs_f64(secs);
-                }
-                "python_mirror" => self.python_mirror = Some(text()?),
-                "pins" => {
-                    let toml::Value::Table(pins) = value else {
-                        bail!("{}: `pins` must be a table of NAME = \"VERSION\"", at(k));
-                    };
-                    for (name, version) in pins {
-                        let version = version.as_str().with_context(|| {
-                            format!("config {shown}: pins.{name} must be a version string")
-                        })?;
-                        self.pins.insert(name.clone(), version.to_owned());
-                    }
-                }
-                "node" => self.node = text()?,
-                "dotenv" => {}
-                "signing_key" => {
-                    let dir = path.parent().unwrap_or(Path::new("."));
-                    self.signing_key = Some(SigningSource::new(&text()?, dir, at(k)));
-                }
-                "trusted" => self.trusted = public_keys(value, &format!("{}: `{k}`", at(k)))?,
-                "trusted_for" => {
-                    let toml::Value::Table(packages) = value else {
-                        bail!(
-                            "{}: `{k}` must be a table of NAME = [\"pyk-ed25519:…\"]",
-                            at(k)
-                        );
-                    };
-                    for (name, keys) in packages {
-                        let what = format!("config {shown}: {k}.{name}");
-                        self.trusted_for
-                            .insert(name.clone(), public_keys(keys, &what)?);
-                    }
-                }
-                // Unknown keys were refused above.
-                _ => {}
+            if let Err(e) = self.apply_key(path, k, value, &at, &mut host, &mut port) {
+                self.problem(&k.to_ascii_lowercase(), format!("{e:#}"));
             }
         }
         if host.is_some() || port.is_some() {
@@ -247,7 +222,87 @@ impl Config {
         Ok(())
     }
 
-    fn apply_env(&mut self, env: &env::Env) -> Result<()> {
+    /// One key of a config file.
+    fn apply_key(
+        &mut self,
+        path: &Path,
+        k: &str,
+        value: &toml::Value,
+        at: &dyn Fn(&str) -> String,
+        host: &mut Option<String>,
+        port: &mut Option<u16>,
+    ) -> Result<()> {
+        let shown = path.display();
+        let text = || -> Result<String> {
+            match value {
+                toml::Value::String(s) => Ok(s.clone()),
+                _ => bail!("{}: `{k}` must be a string", at(k)),
+            }
+        };
+        match k.to_ascii_lowercase().as_str() {
+            "key" => self.key = Some((Key::from_config(&text()?), format!("`{k}` in {shown}"))),
+            "write_key" => {
+                self.write_key = Some((Key::from_config(&text()?), format!("`{k}` in {shown}")))
+            }
+            "server" => self.server = Some(normalize_server(&text()?)),
+            "host" => *host = Some(text()?),
+            "port" => {
+                let n = match value {
+                    toml::Value::Integer(n) => u16::try_from(*n).ok(),
+                    toml::Value::String(s) => s.parse().ok(),
+                    _ => None,
+                };
+                *port = Some(n.with_context(|| format!("{}: `{k}` must be a port number", at(k)))?);
+            }
+            "timeout" => {
+                let secs = match value {
+                    toml::Value::Integer(n) if *n > 0 => *n as f64,
+                    toml::Value::Float(f) if *f > 0.0 => *f,
+                    _ => bail!("{}: `{k}` must be a positive number of seconds", at(k)),
+                };
+                self.timeout = Duration::from_secs_f64(secs);
+            }
+            "python_mirror" => self.python_mirror = Some(text()?),
+            "pins" => {
+                let toml::Value::Table(pins) = value else {
+                    bail!("{}: `pins` must be a table of NAME = \"VERSION\"", at(k));
+                };
+                for (name, version) in pins {
+                    let version = version.as_str().with_context(|| {
+                        format!("config {shown}: pins.{name} must be a version string")
+                    })?;
+                    pyk_protocol::names::check_version(version)
+                        .with_context(|| format!("config {shown}: pins.{name}"))?;
+                    self.pins.insert(name.clone(), version.to_owned());
+                }
+            }
+            "node" => self.node = text()?,
+            "dotenv" => {}
+            "signing_key" => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                self.signing_key = Some(SigningSource::new(&text()?, dir, at(k)));
+            }
+            "trusted" => self.trusted = public_keys(value, &format!("{}: `{k}`", at(k)))?,
+            "trusted_for" => {
+                let toml::Value::Table(packages) = value else {
+                    bail!(
+                        "{}: `{k}` must be a table of NAME = [\"pyk-ed25519:…\"]",
+                        at(k)
+                    );
+                };
+                for (name, keys) in packages {
+                    let what = format!("config {shown}: {k}.{name}");
+                    self.trusted_for
+                        .insert(name.clone(), public_keys(keys, &what)?);
+                }
+            }
+            // Unknown keys were refused above.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, env: &env::Env) {
         let env = |name: &str| env.get(name);
         if let Some(v) = env(EnvVars::PYK_KEY) {
             self.key = Some((Key::from_config(&v), EnvVars::PYK_KEY.into()));
@@ -259,12 +314,13 @@ impl Config {
             self.server = Some(normalize_server(&v));
         }
         if let Some(v) = env(EnvVars::PYK_TIMEOUT) {
-            let secs: f64 = v
-                .parse()
-                .ok()
-                .filter(|s| *s > 0.0)
-                .with_context(|| format!("PYK_TIMEOUT={v:?} is not a number of seconds"))?;
-            self.timeout = Duration::from_secs_f64(secs);
+            match v.parse::<f64>().ok().filter(|s| *s > 0.0) {
+                Some(secs) => self.timeout = Duration::from_secs_f64(secs),
+                None => self.problem(
+                    "timeout",
+                    format!("PYK_TIMEOUT={v:?} is not a number of seconds"),
+                ),
+            }
         }
         if let Some(v) = env(EnvVars::PYK_PYTHON_MIRROR) {
             self.python_mirror = Some(v);
@@ -279,11 +335,11 @@ impl Config {
                 EnvVars::PYK_SIGNING_KEY.into(),
             ));
         }
-        Ok(())
     }
 
     /// The publisher's signing key, if one is configured.
     pub fn signing_key(&self) -> Result<Option<SigningKey>> {
+        self.check(&["signing_key"])?;
         self.signing_key
             .as_ref()
             .map(SigningSource::load)
@@ -292,13 +348,45 @@ impl Config {
 
     /// The keys this machine trusts; the newest `latest` accepted per package is kept
     /// under the cache root.
-    pub fn trust(&self, cache_root: &Path) -> Trust {
-        Trust::new(self.trusted.clone(), self.trusted_for.clone())
-            .remembering(cache_root.join("trust-v1"))
+    pub fn trust(&self, cache_root: &Path) -> Result<Trust> {
+        self.check(&["trusted", "trusted_for"])?;
+        Ok(Trust::new(self.trusted.clone(), self.trusted_for.clone())
+            .remembering(cache_root.join("trust-v1")))
+    }
+
+    /// The version this machine is pinned to for `name`, if any.
+    pub fn pin(&self, name: &str) -> Result<Option<&str>> {
+        self.check(&["pins"])?;
+        Ok(self.pins.get(name).map(String::as_str))
+    }
+
+    /// How long the runner waits for the server.
+    pub fn timeout(&self) -> Result<Duration> {
+        self.check(&["timeout"])?;
+        Ok(self.timeout)
+    }
+
+    /// Where python-build-standalone runtimes are downloaded from, if not GitHub.
+    pub fn python_mirror(&self) -> Result<Option<&str>> {
+        self.check(&["python_mirror"])?;
+        Ok(self.python_mirror.as_deref())
+    }
+
+    /// This machine's name in server logs.
+    pub fn node(&self) -> Result<&str> {
+        self.check(&["node"])?;
+        Ok(&self.node)
+    }
+
+    /// Host and port `pyk serve` listens on.
+    pub fn listen(&self) -> Result<&(String, u16)> {
+        self.check(&["host", "port"])?;
+        Ok(&self.listen)
     }
 
     /// The read key, or an error that says where to put one.
     pub fn read_key(&self) -> Result<&Key> {
+        self.check(&["key"])?;
         match &self.key {
             Some((key, _)) => Ok(key),
             None => bail!("no key configured: set `KEY` in ~/.config/pyk/config.toml (or /etc/pyk/config.toml), or PYK_KEY"),
@@ -307,6 +395,7 @@ impl Config {
 
     /// The key for publishing: `write_key` if set, else the read key.
     pub fn write_key(&self) -> Result<&Key> {
+        self.check(&["write_key"])?;
         match &self.write_key {
             Some((key, _)) => Ok(key),
             None => self.read_key(),
@@ -314,6 +403,7 @@ impl Config {
     }
 
     pub fn server(&self) -> Result<&str> {
+        self.check(&["server", "host", "port"])?;
         match &self.server {
             Some(s) => Ok(s),
             None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT) in ~/.config/pyk/config.toml, or PYK_SERVER"),
@@ -388,11 +478,13 @@ mod tests {
         );
         assert_eq!(c.listen, ("repo.lan".to_string(), 8000));
         assert_eq!(c.pins["foo"], "1.3.0");
-        let e = c
-            .apply_file(Path::new("/x.toml"), "PORT = \"abc\"\n", &mut env)
-            .unwrap_err()
-            .to_string();
+        // A bad key is kept, and reported by what reads that part.
+        c.apply_file(Path::new("/x.toml"), "PORT = \"abc\"\n", &mut env)
+            .unwrap();
+        let e = c.server().unwrap_err().to_string();
         assert!(e.contains("/x.toml") && e.contains("PORT"), "{e}");
+        assert!(c.pin("foo").is_ok() && c.python_mirror().is_ok());
+        c.problems.clear();
         let e = c
             .apply_file(Path::new("/x.toml"), "KEY = \n", &mut env)
             .unwrap_err()
@@ -416,13 +508,20 @@ mod tests {
         c.apply_file(Path::new("/x.toml"), &text, &mut env).unwrap();
         assert_eq!(c.trusted, vec![key]);
         assert_eq!(c.trusted_for["foo"], vec![]);
-        let e = c
-            .apply_file(Path::new("/x.toml"), "\ntrusted = [\"abc\"]\n", &mut env)
-            .unwrap_err();
+        c.apply_file(Path::new("/x.toml"), "\ntrusted = [\"abc\"]\n", &mut env)
+            .unwrap();
+        let e = c.trust(Path::new("/nonexistent")).err().unwrap();
         assert!(
             format!("{e:#}").starts_with("config /x.toml:2: `trusted`"),
             "{e:#}"
         );
+        assert!(c.server().is_ok());
+        c.problems.clear();
+        // A malformed pin fails what reads pins, not the rest.
+        c.apply_file(Path::new("/x.toml"), "[pins]\nfoo = 3\n", &mut env)
+            .unwrap();
+        assert!(c.pin("foo").is_err());
+        assert!(c.python_mirror().is_ok() && c.read_key().is_ok());
         assert_eq!(normalize_server("repo:9"), "http://repo:9");
         assert_eq!(normalize_server("repo"), "http://repo:7777");
         assert_eq!(normalize_server("https://repo/"), "https://repo");

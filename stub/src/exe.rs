@@ -9,7 +9,7 @@ use memmap2::Mmap;
 use pyk_artifact::trailer::{Layer, Trailer};
 
 pub struct Artifact {
-    /// The artifact's path, for `sys.argv[0]` and messages.
+    /// The artifact's path, for `sys.argv[0]` (when called by a path) and messages.
     pub path: PathBuf,
     file: File,
     pub trailer: Trailer,

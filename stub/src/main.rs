@@ -10,7 +10,7 @@
 
 mod exe;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -26,7 +26,7 @@ const FAILURE: u8 = 1;
 fn main() -> ExitCode {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
-    let err = launch(args.collect());
+    let err = launch(&argv0, args.collect());
     let me = Path::new(&argv0)
         .file_name()
         .unwrap_or(argv0.as_os_str())
@@ -41,7 +41,7 @@ fn root_env() -> RootEnv {
 }
 
 /// Runs the program; returns only on failure, with what to say.
-fn launch(args: Vec<OsString>) -> String {
+fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
     let artifact = match exe::Artifact::open() {
         Ok(a) => a,
         Err(e) => return e,
@@ -49,10 +49,17 @@ fn launch(args: Vec<OsString>) -> String {
     if let Err(e) = pyk_artifact::glibc::check(artifact.trailer.glibc) {
         return e;
     }
+    // The program's `sys.argv[0]`: a bare name is how it was called (`pyk foo` and a
+    // launcher on PATH pass the package's name); a path is resolved to the artifact's own.
+    let argv0 = if argv0.is_empty() || argv0.as_encoded_bytes().contains(&b'/') {
+        artifact.path.as_os_str()
+    } else {
+        argv0
+    };
     let env = root_env();
     if let Some(cache) = env.find() {
         if let Some(held) = hold_all(&cache, &artifact) {
-            return exec(&cache, &artifact, &held, args);
+            return exec(&cache, &artifact, argv0, &held, args);
         }
     }
     let cache = match env.open() {
@@ -60,14 +67,14 @@ fn launch(args: Vec<OsString>) -> String {
         Err(e) => return e.to_string(),
     };
     match install_all(&cache, &artifact) {
-        Ok(held) => exec(&cache, &artifact, &held, args),
+        Ok(held) => exec(&cache, &artifact, argv0, &held, args),
         Err(Unpack::Failed(FillError::Cache(e))) if e.root_unusable() && !cache.is_temporary() => {
             let tmp = match env.open_temp() {
                 Ok(tmp) => tmp,
                 Err(_) => return e.to_string(),
             };
             match install_all(&tmp, &artifact) {
-                Ok(held) => exec(&tmp, &artifact, &held, args),
+                Ok(held) => exec(&tmp, &artifact, argv0, &held, args),
                 Err(e) => e.to_string(),
             }
         }
@@ -119,6 +126,7 @@ fn install_all(cache: &Cache, artifact: &exe::Artifact) -> Result<Vec<EntryLock>
 fn exec(
     cache: &Cache,
     artifact: &exe::Artifact,
+    argv0: &OsStr,
     held: &[EntryLock],
     args: Vec<OsString>,
 ) -> String {
@@ -142,10 +150,7 @@ fn exec(
         deps: deps.as_deref(),
         app: &app,
     };
-    let err = execv(
-        &layers.argv(artifact.path.as_os_str(), args),
-        &layers.pyk_path(),
-    );
+    let err = execv(&layers.argv(argv0, args), &layers.pyk_path());
     format!("cannot run {}: {err}", layers.python().display())
 }
 

@@ -52,12 +52,15 @@ pub enum StoreError {
     #[error("version {version} of {package} already exists")]
     VersionExists { package: String, version: String },
     /// A promote of a yanked version.
-    #[error("version {version} of {package} is yanked; unyank it before promoting it")]
+    #[error(
+        "version {version} of {package} is yanked: make it eligible again with \
+         `pyk yank --undo` first"
+    )]
     Yanked { package: String, version: String },
     /// A delete of the version `latest` points at, without `force`.
     #[error(
-        "version {version} is the latest of {package}; promote another first, or force \
-         the delete (latest then moves to the newest version not yanked)"
+        "version {version} is the latest of {package}; promote another first, or delete \
+         it with --force (latest then moves to the newest version not yanked)"
     )]
     IsLatest { package: String, version: String },
     /// A signed pointer not newer than the last one the package accepted.

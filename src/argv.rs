@@ -1,0 +1,113 @@
+//! What pyk does to its arguments before clap sees them: the original pyk's spellings
+//! become commands, and `pyk run NAME`'s program arguments are kept from clap, so that
+//! `--help` or `-q` after NAME reach the program.
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Parses pyk's arguments (exits with clap's message on a bad one).
+pub fn parse(args: Vec<OsString>) -> Cli {
+    let (args, program_args) = split_run(original_spellings(args));
+    let mut cli = Cli::parse_from(args);
+    if let (Command::Run { args, .. }, Some(rest)) = (&mut cli.command, program_args) {
+        *args = rest;
+    }
+    cli
+}
+
+/// The original pyk's `--build`, `--server`, `--install`, `--list` and `--remove` become
+/// subcommands (after any global options).
+fn original_spellings(mut args: Vec<OsString>) -> Vec<OsString> {
+    let Some(i) = command_index(&args) else {
+        return args;
+    };
+    let renamed = match args[i].to_str() {
+        Some("--build") => "publish",
+        Some("--server") => "serve",
+        Some("--install") => "install",
+        Some("--list") => "list",
+        Some("--remove") => "remove",
+        _ => return args,
+    };
+    args[i] = renamed.into();
+    args
+}
+
+/// The index of the command word: the first argument that is not a global option.
+fn command_index(args: &[OsString]) -> Option<usize> {
+    args.iter()
+        .skip(1)
+        .position(|a| a != "-q" && a != "--quiet")
+        .map(|i| i + 1)
+}
+
+/// `pyk run NAME ARGS…`: everything after NAME is the program's, `--help` and `-q`
+/// included, exactly as for `pyk NAME ARGS…`. clap sees the arguments up to NAME; the rest
+/// is returned apart, untouched.
+fn split_run(mut args: Vec<OsString>) -> (Vec<OsString>, Option<Vec<OsString>>) {
+    let Some(run) = command_index(&args).filter(|&i| args[i] == "run") else {
+        return (args, None);
+    };
+    // NAME is the first word after `run` that is neither an option (`-q`, or `-h` for
+    // help) nor the value of `--argv0`.
+    let mut name = None;
+    let mut i = run + 1;
+    while i < args.len() {
+        match args[i].as_encoded_bytes() {
+            b"--argv0" => i += 2,
+            a if a.starts_with(b"-") => i += 1,
+            _ => {
+                name = Some(i);
+                break;
+            }
+        }
+    }
+    match name {
+        Some(name) => {
+            let rest = args.split_off(name + 1);
+            (args, Some(rest))
+        }
+        None => (args, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+
+    fn words(line: &str) -> Vec<OsString> {
+        line.split(' ').map(OsString::from).collect()
+    }
+
+    #[test]
+    fn run_keeps_the_program_arguments_apart() {
+        let (clap, rest) = split_run(words("pyk -q run --argv0 x foo --help -q --argv0"));
+        assert_eq!(clap, words("pyk -q run --argv0 x foo"));
+        assert_eq!(rest, Some(words("--help -q --argv0")));
+        let (clap, rest) = split_run(words("pyk run --help"));
+        assert_eq!((clap, rest), (words("pyk run --help"), None));
+        let (clap, rest) = split_run(words("pyk build run"));
+        assert_eq!((clap, rest), (words("pyk build run"), None));
+    }
+
+    #[test]
+    fn original_spellings_follow_global_options() {
+        assert_eq!(
+            original_spellings(words("pyk -q --list")),
+            words("pyk -q list")
+        );
+        assert_eq!(
+            original_spellings(words("pyk --remove foo")),
+            words("pyk remove foo")
+        );
+        assert_eq!(
+            original_spellings(words("pyk foo --list")),
+            words("pyk foo --list")
+        );
+    }
+}

@@ -249,8 +249,10 @@ pub enum Command {
     /// `s3://bucket/prefix` (reached as `[store]` says). Stop servers on a directory
     /// store first; servers on a bucket may keep running.
     Migrate {
+        /// The store to copy from: a store directory or `s3://bucket/prefix`.
         #[arg(value_name = "FROM")]
         from: String,
+        /// The store to copy into (created if missing): a directory or `s3://bucket/prefix`.
         #[arg(value_name = "TO")]
         to: String,
     },

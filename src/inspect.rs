@@ -14,8 +14,9 @@ use pyk_protocol::Sha256;
 use crate::output::human_size;
 use crate::stub_bin::STUB;
 
-pub fn inspect(path: &Path) -> Result<()> {
-    let shown = path.display();
+/// Inspects the artifact at `path`, calling it `shown` (a package's name and version when
+/// it was fetched into a temp file).
+pub fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
     let file = File::open(path).with_context(|| format!("cannot read {shown}"))?;
     let len = file.metadata()?.len();
     let mut tail = vec![0u8; MAX_LEN.min(usize::try_from(len).unwrap_or(MAX_LEN))];

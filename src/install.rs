@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use pyk_static::EnvVars;
 
 use pyk_protocol::{Kind, PackageRef};
 
 use crate::config::Config;
+use crate::files::write_atomic;
 use crate::output::{note, status};
-use crate::packages::write_atomic;
 
 /// The line that marks a launcher as pyk's own, so reinstalling may replace it.
 const LAUNCHER_MARK: &str = "# Launcher written by `pyk install`";
@@ -48,10 +49,10 @@ pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
     }
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
-        None => {
-            PathBuf::from(std::env::var_os("HOME").context("HOME is not set: name a directory")?)
-                .join(".local/bin")
-        }
+        None => PathBuf::from(
+            std::env::var_os(EnvVars::HOME).context("HOME is not set: name a directory")?,
+        )
+        .join(".local/bin"),
     };
     let path = dir.join(name);
     check_ours(&path, LAUNCHER_MARK)?;
@@ -81,8 +82,8 @@ pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
         "wrote {}: `{name} args…` runs the published {name}",
         path.display()
     );
-    let on_path =
-        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
+    let on_path = std::env::var_os(EnvVars::PATH)
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
     if !on_path {
         note!("{} is not on PATH", dir.display());
     }

@@ -8,9 +8,11 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::output::Progress;
 use anyhow::{Context, Result};
 use pyk_crypto::sign::SigningKey;
-use pyk_runtime_fetch::Progress;
+use pyk_protocol::progress::Progress as _;
+use pyk_static::EnvVars;
 
 pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {
     let path = match output {
@@ -47,10 +49,10 @@ pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {
 }
 
 fn default_path() -> Result<PathBuf> {
-    let config = std::env::var_os("XDG_CONFIG_HOME")
+    let config = std::env::var_os(EnvVars::XDG_CONFIG_HOME)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .or_else(|| std::env::var_os(EnvVars::HOME).map(|h| PathBuf::from(h).join(".config")))
         .context("no config directory: set HOME, or pass -o FILE")?;
     Ok(config.join("pyk").join("signing.key"))
 }

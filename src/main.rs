@@ -6,6 +6,8 @@ mod build;
 mod cache_cmd;
 mod cli;
 mod config;
+mod environ;
+mod files;
 mod hints;
 mod info;
 mod inspect;
@@ -14,7 +16,6 @@ mod keygen;
 mod manage;
 mod migrate;
 mod output;
-mod packages;
 mod publish;
 mod pull;
 mod repo;
@@ -30,11 +31,11 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
 use pyk_cache::{Cache, RootEnv};
 use pyk_protocol::Kind;
-use pyk_runtime_fetch::Progress;
 use pyk_static::EnvVars;
 
 use cli::{BuildArgs, Cli, Command, PackageArg, ServeArgs};
@@ -58,7 +59,6 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
     let progress = Progress::new(cli.global.quiet);
     let env = root_env();
     let cache = || env.open();
-    let cache_root = || cache().map(|c| c.root().to_path_buf());
     match cli.command {
         Command::Build(args) => {
             let spec = load_spec(&args)?;
@@ -67,12 +67,20 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         Command::Inspect { what, lib } => {
             let path = Path::new(&what);
             if path.exists() || what.contains('/') {
-                inspect::inspect(path)?;
+                inspect::inspect(path, &path.display())?;
             } else {
-                let resolved =
-                    runner::resolve(config, &cache_root()?, kind(lib), &what, None, &progress)
-                        .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?;
-                inspect::inspect(&resolved.path)?;
+                // The whole file, fetched into a temp file: inspecting checks every byte.
+                let cache = cache()?;
+                let (m, client) = runner::manifest(config, &cache, kind(lib), &what, None)
+                    .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?;
+                let mut tmp = tempfile::NamedTempFile::new()?;
+                pyk_client::Packages::new(&cache).write_whole(
+                    &client,
+                    &m,
+                    tmp.as_file_mut(),
+                    &progress,
+                )?;
+                inspect::inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
             }
         }
         Command::Info {
@@ -87,25 +95,24 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 select: select.as_deref(),
                 json,
             };
-            info::info(&query, config, &cache_root()?, &progress)?
+            info::info(&query, config, &cache()?, &progress)?
         }
         Command::Shell { package, args } | Command::Exec { package, args } => {
             with_hint(config, &package, || {
-                let resolved = runner::resolve(
+                let whole = runner::whole(
                     config,
-                    &cache_root()?,
+                    &cache()?,
                     package.kind(),
                     &package.name,
                     None,
                     &progress,
                 )?;
-                shell::exec(&resolved, &args).map(drop)
+                shell::exec(&whole, &args).map(drop)
             })?
         }
         Command::Cache(cmd) => cache_cmd::run(cmd, &env)?,
         Command::Publish(args) => {
             let cache = cache()?;
-            let root = cache.root();
             let spec = load_spec(&args.build)?;
             let release = publish::Release {
                 version: args.version.as_deref().or(spec.version.as_deref()),
@@ -122,7 +129,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                  the version out to get the next number",
             )?;
             let artifact = build_cmd(&spec, &args.build, config, &cache, &progress)?;
-            publish::publish(&artifact, &release, config, root, &progress)?;
+            publish::publish(&artifact, &release, config, &cache, &progress)?;
         }
         Command::Push {
             name,
@@ -135,7 +142,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
             &file,
             promote,
             config,
-            &cache_root()?,
+            &cache()?,
             &progress,
         )?,
         Command::Promote { package, version } => with_hint(config, &package, || {
@@ -155,15 +162,15 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
             let [name] = &names[..] else {
                 bail!("--unpack writes one package: name one");
             };
-            let resolved = runner::resolve(
+            let whole = runner::whole(
                 config,
-                &cache_root()?,
+                &cache()?,
                 kind(lib),
                 name,
                 version.as_deref(),
                 &progress,
             )?;
-            unpack::unpack(&resolved, &dir, force, &progress)?
+            unpack::unpack(&whole, &dir, force, &progress)?
         }
         Command::Pull {
             names,
@@ -180,7 +187,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 output: output.as_deref(),
                 force,
             };
-            pull::pull(&req, config, &cache_root()?, &progress)?
+            pull::pull(&req, config, &cache()?, &progress)?
         }
         Command::Init { package, localname } => with_hint(config, &package, || {
             manage::init(config, package.kind(), &package.name, &localname)
@@ -193,18 +200,13 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         } => with_hint(config, &package, || {
             manage::yank(config, package.kind(), &package.name, &version, undo, force)
         })?,
-        Command::Run { argv0, name, args } => run_package(
-            config,
-            &cache_root()?,
-            &name,
-            argv0.as_deref(),
-            &args,
-            &progress,
-        )?,
+        Command::Run { argv0, name, args } => {
+            run_package(config, &cache()?, &name, argv0.as_deref(), &args, &progress)?
+        }
         Command::External(mut words) => {
             let name = words.remove(0);
             let name = name.to_str().context("package names are ASCII")?;
-            run_package(config, &cache_root()?, name, None, &words, &progress).map_err(|e| {
+            run_package(config, &cache()?, name, None, &words, &progress).map_err(|e| {
                 match hints::closest_command(&Cli::command(), name) {
                     Some(command) => anyhow::anyhow!(
                         "`{name}` is not a pyk command (did you mean `pyk {command}`?), nor a \
@@ -249,7 +251,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         Command::Resolve { kind, name, python } => {
             let kind: Kind = kind.parse()?;
             let cache = cache()?;
-            let resolved = runner::resolve(config, cache.root(), kind, &name, None, &progress)
+            let resolved = runner::resolve(config, &cache, kind, &name, None, &progress)
                 .map_err(|e| hints::wrong_kind(config, kind, &name, false, e))?;
             if let Some(want) = python {
                 let built = &resolved.manifest.python;
@@ -259,7 +261,10 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                     );
                 }
             }
-            for dir in runner::unpack_for_import(&cache, &resolved.path)? {
+            let pyk_client::Contents::Layers(unpacked) = &resolved.contents else {
+                bail!("{kind} package {name} is a file, not a library");
+            };
+            for dir in unpacked.import_dirs() {
                 println!("{}", dir.display());
             }
         }
@@ -298,12 +303,7 @@ fn with_hint(config: &Config, package: &PackageArg, f: impl FnOnce() -> Result<(
 
 /// Where the cache is, from the environment (the only place the CLI reads it).
 fn root_env() -> RootEnv {
-    RootEnv {
-        pyk_cache_dir: std::env::var_os(EnvVars::PYK_CACHE_DIR),
-        xdg_cache_home: std::env::var_os(EnvVars::XDG_CACHE_HOME),
-        home: std::env::var_os(EnvVars::HOME),
-        tmpdir: std::env::var_os(EnvVars::TMPDIR),
-    }
+    RootEnv::read(|name| std::env::var_os(name))
 }
 
 /// The build time for the trailer: `SOURCE_DATE_EPOCH` (reproducible builds), else now.
@@ -329,13 +329,13 @@ fn kind(lib: bool) -> Kind {
 
 fn run_package(
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     name: &str,
     argv0: Option<&OsStr>,
     args: &[OsString],
     progress: &Progress,
 ) -> Result<()> {
-    let resolved = runner::resolve(config, cache_root, Kind::Run, name, None, progress)
+    let resolved = runner::resolve(config, cache, Kind::Run, name, None, progress)
         .map_err(|e| hints::wrong_kind(config, Kind::Run, name, false, e))?;
     runner::exec(&resolved, argv0, args).map(drop)
 }
@@ -374,11 +374,7 @@ fn build_cmd(
 /// These layers are compressed on every build, unlike a runtime's: on a numpy app here,
 /// level 19 took ~5x as long as 12 for a deps layer 9% smaller.
 fn layer_level() -> i32 {
-    std::env::var("PYK_ZSTD_LEVEL")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(12)
-        .clamp(1, 22)
+    environ::zstd_level().unwrap_or(12).clamp(1, 22)
 }
 
 fn serve(args: ServeArgs, config: &Config) -> Result<()> {

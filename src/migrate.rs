@@ -1,8 +1,9 @@
 //! `pyk migrate FROM TO`: a whole repository from one store to another (see
 //! `pyk_server::store::migrate` for the order that makes it safe to kill and rerun).
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
-use pyk_runtime_fetch::Progress;
+use pyk_protocol::progress::Progress as _;
 use pyk_server::store::migrate::{migrate as copy, Step};
 use pyk_server::store::{Store, StoreConfig};
 

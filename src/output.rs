@@ -1,10 +1,14 @@
-//! What the CLI prints beyond its commands' own lines: sizes, and progress bars for the
-//! client's transfers.
+//! What the CLI prints beyond its commands' own lines: status lines and notes (silenced by
+//! `-q`), sizes, and progress on stderr (one line per step; bars and spinners only on a
+//! terminal, so logs and CI output stay clean). The libraries report through
+//! `pyk_protocol::progress::Progress`; this is its one implementation that draws.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use indicatif::ProgressBar;
-use pyk_runtime_fetch::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+use pyk_protocol::progress::{self, Meter};
 
 /// `-q`: set once, before any command runs.
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -49,20 +53,71 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// The client's transfers drawn as the CLI's progress bars.
-pub struct Bars<'a>(pub &'a Progress);
+/// Progress on this process's stderr.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    quiet: bool,
+    tty: bool,
+}
 
-impl pyk_client::Progress for Bars<'_> {
-    fn transfer(&self, total: u64, label: &str) -> Box<dyn pyk_client::Meter> {
-        Box::new(Bar(self.0.bar(total, label)))
+impl Progress {
+    pub fn new(quiet: bool) -> Progress {
+        Progress {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Whether bars and spinners are drawn.
+    fn drawn(&self) -> bool {
+        !self.quiet && self.tty
     }
 }
 
+impl progress::Progress for Progress {
+    /// One step line ("  {msg}") on stderr unless quiet.
+    fn step(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("  {msg}");
+        }
+    }
+
+    /// A byte-count bar; hidden when quiet or when stderr is not a terminal.
+    fn transfer(&self, total: u64, label: &str) -> Box<dyn Meter> {
+        if !self.drawn() {
+            return Box::new(progress::Quiet);
+        }
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "  {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(label.to_string());
+        Box::new(Bar(bar))
+    }
+
+    /// A spinner for steps of unknown length; hidden when quiet or not on a terminal.
+    fn spinner(&self, label: &str) -> Box<dyn Meter> {
+        if !self.drawn() {
+            return Box::new(progress::Quiet);
+        }
+        let spinner = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("  {spinner} {msg} {elapsed}") {
+            spinner.set_style(style);
+        }
+        spinner.set_message(label.to_string());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        Box::new(Bar(spinner))
+    }
+}
+
+/// A bar or spinner, cleared when the task it shows ends.
 struct Bar(ProgressBar);
 
-impl pyk_client::Meter for Bar {
-    fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
+impl Meter for Bar {
+    fn advance(&self, amount: u64) {
+        self.0.inc(amount);
     }
 }
 

@@ -4,24 +4,27 @@
 //! layer][pylock.toml + trailer]`, each named by the sha256 of its bytes (so a layer's blob
 //! name is the layer's sha256): the server stores each once, so a new version of an app
 //! uploads only its app layer and trailer, and ten apps on one runtime share its layer. A
-//! pushed file is one blob.
+//! pushed file is one blob. Clients fetch the same blobs: the trailer, then the layers they
+//! have not unpacked (`pyk_client::Resolver`).
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::Trailer;
+use pyk_cache::Cache;
+use pyk_client::Packages;
 use pyk_protocol::api::{BlobRef, Manifest, PublishRequest, FORMAT_FILE, FORMAT_PYK};
 use pyk_protocol::digest::HashingReader;
 use pyk_protocol::names::check_version;
+use pyk_protocol::progress::Progress as _;
 use pyk_protocol::{Kind, PackageRef, Sha256};
-use pyk_runtime_fetch::Progress;
 
 use crate::config::Config;
-use crate::output::{human_size, Bars};
-use crate::packages::Packages;
+use crate::output::human_size;
 use crate::repo::{client, writer};
 
 /// How a publish names and places the new version.
@@ -71,7 +74,7 @@ pub fn publish(
     artifact: &Path,
     release: &Release,
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     progress: &Progress,
 ) -> Result<()> {
     if let Some(v) = release.version {
@@ -88,7 +91,7 @@ pub fn publish(
         executable: true,
         api: crate::info::read_app_file(artifact, crate::info::tree::FILE)?,
     };
-    send(&upload, release, config, cache_root, progress)
+    send(&upload, release, config, cache, progress)
 }
 
 /// Refuses, before anything is built, a version the repository already holds: versions
@@ -141,7 +144,7 @@ pub fn push(
     file: &Path,
     promote: bool,
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     progress: &Progress,
 ) -> Result<()> {
     let package = PackageRef::new(Kind::Run, name)?;
@@ -173,14 +176,14 @@ pub fn push(
         executable: meta.permissions().mode() & 0o111 != 0,
         api: None,
     };
-    send(&upload, &release, config, cache_root, progress)
+    send(&upload, &release, config, cache, progress)
 }
 
 fn send(
     upload: &Upload,
     release: &Release,
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     progress: &Progress,
 ) -> Result<()> {
     let size: u64 = upload.ranges.iter().map(|r| r.1).sum();
@@ -200,7 +203,7 @@ fn send(
         if client.has_blob(&sha256)? {
             had += len;
         } else {
-            client.upload_blob(&sha256, upload.file, offset, len, &Bars(progress))?;
+            client.upload_blob(&sha256, upload.file, offset, len, progress)?;
             sent += len;
         }
     }
@@ -229,12 +232,7 @@ fn send(
         api,
     };
     let published = client.publish(&upload.package, &request)?;
-    seed_cache(
-        cache_root,
-        upload.file,
-        &published.manifest,
-        release.promote,
-    );
+    seed_cache(cache, upload.file, &published.manifest, release.promote);
     progress.step(&format!(
         "Published {} {} version {}{} ({}) to {}: uploaded {}, the server already had {}",
         upload.package.kind(),
@@ -260,7 +258,7 @@ fn upload_api(client: &pyk_client::Client, json: &[u8], progress: &Progress) -> 
     if !client.has_blob(&sha256)? {
         let mut tmp = tempfile::NamedTempFile::new().context("cannot create a temporary file")?;
         io::Write::write_all(&mut tmp, json).context("cannot write a temporary file")?;
-        client.upload_blob(&sha256, tmp.path(), 0, json.len() as u64, &Bars(progress))?;
+        client.upload_blob(&sha256, tmp.path(), 0, json.len() as u64, progress)?;
     }
     Ok(BlobRef {
         sha256: sha256.to_string(),
@@ -268,11 +266,9 @@ fn upload_api(client: &pyk_client::Client, json: &[u8], progress: &Progress) -> 
     })
 }
 
-/// This machine has the bytes already: put them in the runner's cache, so running the
-/// package here needs no download. Best effort: the cache is only an optimisation.
-fn seed_cache(cache_root: &Path, file: &Path, manifest: &Manifest, promoted: bool) {
-    let packages = Packages::open(cache_root);
-    if packages.adopt(file, manifest).is_ok() {
-        let _ = packages.remember(manifest, !promoted);
-    }
+/// This machine has the bytes already: put them in the runner's cache (the trailer blob,
+/// the layers unpacked), so running the package here needs no download. Best effort: the
+/// cache is only an optimisation.
+fn seed_cache(cache: &Cache, file: &Path, manifest: &Manifest, promoted: bool) {
+    let _ = Packages::new(cache).adopt(file, manifest, promoted);
 }

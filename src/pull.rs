@@ -5,14 +5,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use pyk_cache::Cache;
+use pyk_client::Packages;
 use pyk_protocol::{valid_localname, Kind, PackageRef};
-use pyk_runtime_fetch::Progress;
 
 use crate::config::Config;
-use crate::output::{human_size, status};
-use crate::packages::{copy_atomic, mode_of};
-use crate::repo::client;
-use crate::runner::resolve;
+use crate::output::{human_size, status, Progress};
+use crate::runner;
 
 pub struct Pull<'a> {
     pub names: &'a [String],
@@ -22,7 +21,7 @@ pub struct Pull<'a> {
     pub force: bool,
 }
 
-pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     // A directory is meant when several packages are pulled or PATH ends in `/`: made if
     // missing. A file's missing parent directories are made too.
     let into_dir = req.output.filter(|out| {
@@ -38,15 +37,15 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for name in req.names {
-        let resolved = resolve(config, cache_root, req.kind, name, req.version, progress)
+        let (manifest, client) = runner::manifest(config, cache, req.kind, name, req.version)
             .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))?;
-        let m = &resolved.manifest;
+        let m = &manifest;
         // The local name is package metadata that may have changed since this version was
         // cached: ask for it, and make do with the cached one when the server is away.
         let package = PackageRef::new(m.kind, &m.name)?;
-        let localname = client(config)
+        let localname = client
+            .versions(&package)
             .ok()
-            .and_then(|c| c.versions(&package).ok())
             .map_or_else(|| m.localname.clone(), |list| list.localname);
         // A local name from the server becomes a path: only a plain file name will do.
         let default_name = localname
@@ -64,7 +63,9 @@ pub fn pull(req: &Pull, config: &Config, cache_root: &Path, progress: &Progress)
         if dest.exists() && !req.force {
             bail!("{} exists: pass --force to replace it", dest.display());
         }
-        copy_atomic(&resolved.path, &dest, mode_of(m))?;
+        // Whole and byte-identical: the blobs one after the other, checked against the
+        // artifact's sha256 (a runner keeps layers unpacked, not whole files).
+        Packages::new(cache).pull(&client, m, &dest, progress)?;
         status!(
             "{} {} → {} ({})",
             m.name,

@@ -1,147 +1,132 @@
-//! `pyk foo args…`: one request for foo's current version, a fetch only when it changed,
-//! then exec. When the server can't be reached in time, the cached copy runs with a
-//! one-line warning. `pyk foo@1.3.0` (or a `[pins]` entry) runs a fixed version: versions
-//! never change, so a cached one runs without asking the server at all.
+//! `pyk foo args…`: one request for foo's current version, a fetch only of the layers that
+//! changed, then exec through the exec contract (`pyk_artifact::launch`) with the layers
+//! unpacked in the cache: no whole artifact is assembled. When the server can't be reached
+//! in time, the cached version runs with a one-line warning. `pyk foo@1.3.0` (or a
+//! `[pins]` entry) runs a fixed version: versions never change, so a cached one runs
+//! without asking the server at all. Resolution itself is `pyk_client::Resolver`'s; this
+//! is the CLI's side: the config, the warnings, the exec.
 
 use std::convert::Infallible;
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
-use memmap2::Mmap;
-use pyk_artifact::install;
-use pyk_artifact::trailer::{Role, Trailer};
 use pyk_cache::Cache;
-use pyk_client::Answer;
+use pyk_client::{Contents, Packages, Request, Resolved, Resolver};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::names::check_version;
-use pyk_protocol::{Kind, PackageRef};
-use pyk_runtime_fetch::Progress;
+use pyk_protocol::Kind;
+use pyk_static::EnvVars;
 
 use crate::config::Config;
-use crate::output::Bars;
-use crate::packages::Packages;
 use crate::repo;
 
-/// A package version ready to run, import or pull.
-pub struct Resolved {
-    pub path: PathBuf,
-    pub manifest: Manifest,
+/// What to resolve, with the machine's pin applied: `version`, else the one in `spec`
+/// (`foo@1.3.0`), else the config's `[pins]` entry, else latest.
+fn request<'a>(
+    config: &'a Config,
+    kind: Kind,
+    spec: &'a str,
+    version: Option<&'a str>,
+) -> Result<Request<'a>> {
+    let mut request = Request::parse(kind, spec, version)?;
+    if request.version.is_none() {
+        request.version = config.pin(request.package.name())?;
+        if let Some(v) = request.version {
+            check_version(v)?;
+        }
+    }
+    Ok(request)
 }
 
-/// Splits `foo@1.3.0` into the package and the version.
-fn parse_spec(kind: Kind, spec: &str) -> Result<(PackageRef, Option<&str>)> {
-    let (name, version) = match spec.split_once('@') {
-        Some((name, version)) => (name, Some(version)),
-        None => (spec, None),
-    };
-    Ok((PackageRef::new(kind, name)?, version))
+fn resolver<'t>(name: &str, cache: &Cache, trust: &'t pyk_client::Trust) -> Resolver<'t> {
+    if trust.is_empty() {
+        eprintln!("pyk: warning: no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
+    }
+    Resolver::new(Packages::new(cache), trust)
 }
 
-/// Brings the cached copy of `kind`/`name` (at `version`, else at the machine's pin, else
-/// at latest) up to date with the server, or falls back to it when the server is silent
-/// or a download breaks off.
+/// Brings `kind`/`name` (at `version`, else at the machine's pin, else at latest) up to
+/// date with the server and makes it ready here, or falls back to the cached version
+/// (with a one-line warning) when the server is silent or a download breaks off.
 pub fn resolve(
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     kind: Kind,
     name: &str,
     version: Option<&str>,
     progress: &Progress,
 ) -> Result<Resolved> {
-    let (package, at) = parse_spec(kind, name)?;
-    let name = package.name();
-    let version = match version.or(at) {
-        Some(v) => Some(v),
-        None => config.pin(name)?,
-    };
-    if let Some(v) = version {
-        check_version(v)?;
-    }
-    let trust = config.trust(cache_root)?;
-    if trust.is_empty() {
-        eprintln!("pyk: warning: no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
-    }
-    let packages = Packages::open(cache_root);
-    let cached = packages.cached(kind.as_str(), name, version, &trust);
-    if let (Some(manifest), Some(_)) = (&cached, version) {
-        // An immutable version already here: nothing to ask.
-        let path = packages.artifact_path(&manifest.artifact_sha256);
-        return Ok(Resolved {
-            path,
-            manifest: manifest.clone(),
-        });
+    let request = request(config, kind, name, version)?;
+    let trust = config.trust(cache.root())?;
+    let resolver = resolver(request.package.name(), cache, &trust);
+    if let Some(resolved) = resolver.cached(&request) {
+        return Ok(resolved);
     }
     let client = repo::runner(config)?;
-    let etag = cached.as_ref().map(Manifest::etag);
-    let answer = match version {
-        Some(v) => client.version(&package, v, None),
-        None => client.current(&package, etag.as_deref()),
-    };
-    let manifest = match answer {
-        Ok(Some(manifest)) => manifest,
-        Ok(None) => {
-            let manifest =
-                cached.context("the server answered 304 to a question pyk did not ask")?;
-            return Ok(Resolved {
-                path: packages.artifact_path(&manifest.artifact_sha256),
-                manifest,
-            });
-        }
-        Err(e) if e.is_network() => return offline(&packages, name, cached, e.into()),
-        Err(e) => return Err(e.into()),
-    };
-    // Before anything of it is fetched, kept or run.
-    trust.verify(
-        &manifest,
-        if version.is_some() {
-            Answer::Version
-        } else {
-            Answer::Latest
-        },
-    )?;
-    let path = match packages.fetch(&client, &manifest, &Bars(progress)) {
-        Ok(path) => path,
-        Err(e) if is_network(&e) => return offline(&packages, name, cached, e),
-        Err(e) => return Err(e),
-    };
-    packages.remember(&manifest, version.is_some())?;
-    Ok(Resolved { path, manifest })
+    let mut resolved = resolver.resolve(&client, &request, progress)?;
+    if let Some(e) = resolved.offline.take() {
+        eprintln!(
+            "pyk: warning: {:#}; running the cached {} version {}",
+            anyhow::Error::from(e),
+            resolved.manifest.name,
+            resolved.manifest.version
+        );
+    }
+    Ok(resolved)
 }
 
-/// The server could not be asked, or a download broke off: the cached copy runs, with a
-/// one-line warning.
-fn offline(
-    packages: &Packages,
+/// The manifest of the version `name` resolves to, asked of the server (a fixed version
+/// already here is not asked for), for commands that write whole files.
+pub fn manifest(
+    config: &Config,
+    cache: &Cache,
+    kind: Kind,
     name: &str,
-    cached: Option<Manifest>,
-    e: anyhow::Error,
-) -> Result<Resolved> {
-    let Some(manifest) = cached else {
-        return Err(e.context(format!("{name} has never been fetched on this machine")));
-    };
-    eprintln!(
-        "pyk: warning: {e:#}; running the cached {name} version {}",
-        manifest.version
-    );
-    Ok(Resolved {
-        path: packages.artifact_path(&manifest.artifact_sha256),
-        manifest,
-    })
+    version: Option<&str>,
+) -> Result<(Manifest, pyk_client::Client)> {
+    let request = request(config, kind, name, version)?;
+    let trust = config.trust(cache.root())?;
+    let client = repo::client(config)?;
+    let manifest = resolver(request.package.name(), cache, &trust).manifest(&client, &request)?;
+    Ok((manifest, client))
 }
 
-fn is_network(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<pyk_client::Error>()
-        .is_some_and(pyk_client::Error::is_network)
+/// A version's whole artifact, kept in the cache (content-named): what `pyk shell`,
+/// `pyk exec` and `pyk pull --unpack` start from, since they need the launcher and every
+/// layer, a library's runtime included.
+pub struct WholeFile {
+    pub manifest: Manifest,
+    pub path: std::path::PathBuf,
+}
+
+/// The whole artifact of the version `name` resolves to, written into the cache's blobs
+/// from the blobs it lacks (checked against the artifact's sha256) unless it is there.
+pub fn whole(
+    config: &Config,
+    cache: &Cache,
+    kind: Kind,
+    name: &str,
+    version: Option<&str>,
+    progress: &Progress,
+) -> Result<WholeFile> {
+    let (manifest, client) = self::manifest(config, cache, kind, name, version)?;
+    let packages = Packages::new(cache);
+    let path = packages.blobs_dir().join(&manifest.artifact_sha256);
+    if !path.is_file() {
+        packages.pull(&client, &manifest, &path, progress)?;
+    }
+    Ok(WholeFile { manifest, path })
 }
 
 /// Replaces this process with the package's program, whose `sys.argv[0]` is `argv0`
-/// (default: the package's name).
+/// (default: the package's name): a pushed file directly, a pyk program through the exec
+/// contract.
 pub fn exec(resolved: &Resolved, argv0: Option<&OsStr>, args: &[OsString]) -> Result<Infallible> {
     let m = &resolved.manifest;
+    let argv0 = argv0.unwrap_or(OsStr::new(&m.name));
     if !m.executable {
         bail!(
             "{} {} is a file, not a program: `pyk pull {}` writes it out",
@@ -150,35 +135,30 @@ pub fn exec(resolved: &Resolved, argv0: Option<&OsStr>, args: &[OsString]) -> Re
             m.name
         );
     }
-    let err = Command::new(&resolved.path)
-        .arg0(argv0.unwrap_or(m.name.as_ref()))
-        .args(args)
-        .env("PYK_PACKAGE", &m.name)
-        .env("PYK_VERSION", &m.version)
+    let mut cmd = match &resolved.contents {
+        Contents::File(path) => {
+            let mut cmd = Command::new(path);
+            cmd.arg0(argv0).args(args);
+            cmd
+        }
+        Contents::Layers(unpacked) => {
+            let layers = unpacked.layers().with_context(|| {
+                format!(
+                    "{} is a library: import it (`from pyk import {}`)",
+                    m.name, m.name
+                )
+            })?;
+            // The shared locks on the entries stay held by the program, so no prune
+            // removes them while it runs.
+            unpacked
+                .keep_across_exec()
+                .context("cannot keep the cache locks across exec")?;
+            layers.command(argv0, args.iter().cloned())
+        }
+    };
+    let err = cmd
+        .env(EnvVars::PYK_PACKAGE, &m.name)
+        .env(EnvVars::PYK_VERSION, &m.version)
         .exec();
-    Err(err).with_context(|| format!("cannot run {}", resolved.path.display()))
-}
-
-/// The unpacked app and dependency directories of an artifact (app first), unpacked into
-/// the cache first if needed: what the Python hook puts on `sys.path`.
-pub fn unpack_for_import(cache: &Cache, artifact: &Path) -> Result<Vec<PathBuf>> {
-    let shown = artifact.display();
-    let file = File::open(artifact).with_context(|| format!("cannot read {shown}"))?;
-    let trailer = Trailer::read(&file).with_context(|| format!("{shown}"))?;
-    // SAFETY: cached artifacts are content-named and never modified once in place.
-    let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot map {shown}"))?;
-    let mut dirs = Vec::new();
-    for role in [Role::App, Role::Deps] {
-        let Some(layer) = trailer.layer(role) else {
-            continue;
-        };
-        let bytes = usize::try_from(layer.span.offset)
-            .ok()
-            .zip(usize::try_from(layer.span.end()).ok())
-            .and_then(|(start, end)| map.get(start..end))
-            .with_context(|| format!("{shown}: truncated {} layer", role.as_str()))?;
-        drop(install::install(cache, layer, bytes).with_context(|| format!("{shown}"))?);
-        dirs.push(cache.entry(install::bucket(role), &layer.key()));
-    }
-    Ok(dirs)
+    Err(err).with_context(|| format!("cannot run {} {}", m.name, m.version))
 }

@@ -12,14 +12,14 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use pyk_cache::{Bucket, Cache, Entry};
-use pyk_runtime_fetch::{fetch_pbs, import_installed, Layer, LayerStore, Progress, PythonRequest};
+use pyk_runtime_fetch::{import_installed, Layer, LayerStore, PythonRequest};
 
 use crate::cli::RuntimeCommand;
 use crate::config::Config;
-use crate::output::{human_size, note, quiet, status};
+use crate::output::{human_size, note, quiet, status, Progress};
 
 pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
-    let store = LayerStore::open(cache.root());
+    let store = crate::environ::layer_store(cache);
     match cmd {
         RuntimeCommand::Import { python } => {
             let python = interpreter(&python)?;
@@ -31,14 +31,15 @@ pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progr
         RuntimeCommand::Fetch { version } => {
             let req: PythonRequest = version.parse()?;
             let layer =
-                fetch_pbs(&store, &req, config.python_mirror()?, progress).map_err(|e| {
-                    let e = anyhow::Error::from(e);
-                    anyhow::anyhow!(
-                        "{e:#}: import an installed Python instead with `pyk runtime import \
-                     PYTHON`, or set PYK_PYTHON_MIRROR to a mirror of python-build-standalone's \
-                     releases"
-                    )
-                })?;
+                crate::environ::fetch_pbs(&store, &req, config.python_mirror()?, progress)
+                    .map_err(|e| {
+                        let e = anyhow::Error::from(e);
+                        anyhow::anyhow!(
+                            "{e:#}: import an installed Python instead with `pyk runtime import \
+                         PYTHON`, or set PYK_PYTHON_MIRROR to a mirror of python-build-standalone's \
+                         releases"
+                        )
+                    })?;
             if !quiet() {
                 report(&layer);
             }

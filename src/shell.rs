@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use pyk_static::EnvVars;
 
-use crate::runner::Resolved;
+use crate::runner::WholeFile as Resolved;
 
 /// Replaces this process with the package's interpreter, given `args`.
 pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
@@ -27,8 +27,8 @@ pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
         .arg0(&m.name)
         .args(args)
         .env(EnvVars::PYK_MAIN, "python")
-        .env("PYK_PACKAGE", &m.name)
-        .env("PYK_VERSION", &m.version)
+        .env(EnvVars::PYK_PACKAGE, &m.name)
+        .env(EnvVars::PYK_VERSION, &m.version)
         .exec();
     Err(err).with_context(|| format!("cannot run {}", resolved.path.display()))
 }

@@ -21,15 +21,16 @@ use std::fs::{self, File};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::output::Progress;
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use pyk_artifact::extract::{self, Limits};
 use pyk_artifact::launch::BOOT_MODULE;
 use pyk_artifact::trailer::{Layer, Role, Trailer};
+use pyk_protocol::progress::Progress as _;
 use pyk_protocol::Sha256;
-use pyk_runtime_fetch::Progress;
 
-use crate::runner::Resolved;
+use crate::runner::WholeFile as Resolved;
 
 /// The line of `pyvenv.cfg` that says pyk wrote the directory (and may replace it).
 const MARK: &str = "pyk = ";
@@ -70,7 +71,7 @@ pub fn unpack(resolved: &Resolved, dir: &Path, force: bool, progress: &Progress)
         m.version
     );
     fs::write(work.path().join("pyvenv.cfg"), cfg)?;
-    spinner.finish_and_clear();
+    drop(spinner);
 
     // Into place: the old one (pyk's own, with --force) goes only once the new one is
     // whole.

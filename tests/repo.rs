@@ -255,15 +255,27 @@ fn a_tampered_blob_is_refused_before_anything_runs() {
     let client = Client::new(&server);
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("refusing blob"), "{err}");
-    assert!(
-        !client.cache().join("artifacts-v1").exists()
-            || fs::read_dir(client.cache().join("artifacts-v1"))
-                .unwrap()
-                .all(|e| {
-                    let name = e.unwrap().file_name().to_string_lossy().into_owned();
-                    name.starts_with('.') || name.ends_with(".lock")
-                })
-    );
+    // Nothing of it was kept or unpacked.
+    for bucket in ["blobs-v1", "runtimes-v2", "apps-v1"] {
+        assert_eq!(
+            entries(&client.cache().join(bucket)),
+            Vec::<String>::new(),
+            "{bucket}"
+        );
+    }
+}
+
+/// The entries of a cache bucket: what is in place, not locks or work in progress.
+fn entries(bucket: &Path) -> Vec<String> {
+    let Ok(dir) = fs::read_dir(bucket) else {
+        return Vec::new();
+    };
+    let mut names: Vec<_> = dir
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.ends_with(".lock"))
+        .collect();
+    names.sort();
+    names
 }
 
 #[test]
@@ -299,8 +311,8 @@ fn twenty_clients_run_while_one_publishes() {
 fn a_hundred_simultaneous_first_runs_all_succeed() {
     let (_dir, server) = server();
     publish(&server, app("v1").path());
-    // One machine, an empty cache, a hundred `pyk app` at once: each fetches, assembles and
-    // runs; a content-named file is never replaced, so none trips over another.
+    // One machine, an empty cache, a hundred `pyk app` at once: one fetches and unpacks each
+    // layer while the others wait on its lock, then all run from the same entries.
     let client = Client::new(&server);
     let children: Vec<_> = (0..100)
         .map(|i| {
@@ -327,17 +339,12 @@ fn a_hundred_simultaneous_first_runs_all_succeed() {
             format!("v1 app 1 {i}\n")
         );
     }
-    let artifacts = client.cache().join("artifacts-v1");
-    let names: Vec<_> = fs::read_dir(&artifacts)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".lock"))
-        .collect();
-    assert_eq!(
-        names.len(),
-        1,
-        "one artifact, nothing half-written: {names:?}"
-    );
+    // Each layer unpacked once, nothing half-written, no whole artifact.
+    for bucket in ["runtimes-v2", "apps-v1"] {
+        let names = entries(&client.cache().join(bucket));
+        assert_eq!(names.len(), 1, "{bucket}: {names:?}");
+    }
+    assert!(!client.cache().join("artifacts-v1").exists());
 }
 
 #[test]
@@ -396,4 +403,59 @@ fn watch_reports_new_versions_and_command_names_run_with_pyk_run() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("run list: version 1 published by "));
     assert_eq!(ok(client.pyk().args(["run", "list"])), "the list program\n");
     assert!(ok(client.pyk().arg("list")).starts_with("run  list"));
+}
+
+/// The disk figure of issue 10: ten versions of a click app (one line changed each),
+/// published and each run once on one client, cost one runtime, one dependency layer and
+/// ten app layers, with no whole artifact anywhere. `--nocapture` prints `du` of each
+/// bucket (the figure in the README).
+#[test]
+fn ten_versions_cost_one_runtime_one_deps_layer_and_ten_app_layers() {
+    let (_dir, server) = server();
+    let client = Client::new(&server);
+    for v in 1..=10 {
+        let dir = project(&[
+            (
+                "pyk.toml",
+                "name = \"greet\"\nrun = \"greet.py\"\ndependencies = [\"click==8.1.7\"]\n",
+            ),
+            (
+                "greet.py",
+                &format!("import click\n\n@click.command()\n@click.argument('who')\ndef main(who):\n    click.echo(f'v{v} hello {{who}}')\n\nmain()\n"),
+            ),
+        ]);
+        publish(&server, dir.path());
+        assert_eq!(
+            ok(client.pyk().args(["greet", "you"])),
+            format!("v{v} hello you\n")
+        );
+    }
+    let cache = client.cache();
+    let count = |bucket: &str| entries(&cache.join(bucket)).len();
+    assert_eq!(count("runtimes-v2"), 1);
+    assert_eq!(count("deps-v1"), 1);
+    assert_eq!(count("apps-v1"), 10);
+    // The ten trailers, a few KB each; no layer or artifact is kept whole.
+    assert_eq!(count("blobs-v1"), 10);
+    for blob in entries(&cache.join("blobs-v1")) {
+        let len = fs::metadata(cache.join("blobs-v1").join(blob))
+            .unwrap()
+            .len();
+        assert!(len < 64 * 1024, "{len}");
+    }
+    assert!(!cache.join("artifacts-v1").exists());
+    let du = |path: &Path| {
+        let out = ok(Command::new("du").arg("-sk").arg(path));
+        out.split_whitespace().next().unwrap().to_owned()
+    };
+    for bucket in [
+        "runtimes-v2",
+        "deps-v1",
+        "apps-v1",
+        "blobs-v1",
+        "packages-v1",
+    ] {
+        eprintln!("{bucket:12} {:>8} KiB", du(&cache.join(bucket)));
+    }
+    eprintln!("{:12} {:>8} KiB", "total", du(&cache));
 }

@@ -261,7 +261,6 @@ fn relative_paths_resolve_against_the_files_from_any_directory() {
 /// A PEP 503 simple index of [`wheels`]: `ROOT/NAME/index.html` linking each file with its
 /// sha256, as an index server would serve it.
 fn write_simple_index(root: &Path) {
-    use sha2::{Digest, Sha256};
     let mut projects = String::new();
     for (project, prefix) in [("six", "six-"), ("python-dateutil", "python_dateutil-")] {
         let dir = root.join(project);
@@ -272,7 +271,7 @@ fn write_simple_index(root: &Path) {
             let file = path.file_name().unwrap().to_string_lossy().into_owned();
             if file.starts_with(prefix) && file.ends_with(".whl") {
                 let bytes = fs::read(&path).unwrap();
-                let sha = format!("{:x}", Sha256::digest(&bytes));
+                let sha = pyk_protocol::Sha256::of(&bytes);
                 fs::write(dir.join(&file), bytes).unwrap();
                 links.push_str(&format!("<a href=\"{file}#sha256={sha}\">{file}</a>\n"));
             }

@@ -5,6 +5,7 @@
 
 pub mod extract;
 mod frames;
+pub mod glibc;
 pub mod install;
 pub mod launch;
 pub mod trailer;

@@ -36,9 +36,10 @@ pub enum Bucket {
     Layers,
     /// Manifests the client fetched, `<kind>/<name>[@<version>].json`.
     Packages,
-    /// Decrypted blobs the client still needs whole.
+    /// Decrypted blobs the client still needs whole: trailers, pushed files.
     Blobs,
-    /// Whole artifacts the runner executes, named by their sha256.
+    /// Whole artifacts, which pyk's runner kept before it ran from layers: nothing writes
+    /// here any more, and `pyk cache` still sizes, prunes and cleans what an older pyk left.
     Artifacts,
 }
 

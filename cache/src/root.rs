@@ -10,6 +10,8 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use pyk_static::EnvVars;
+
 use crate::{Cache, CacheError};
 
 /// The environment values the root depends on, read by the binary and passed in. Empty
@@ -27,6 +29,17 @@ fn set(value: &Option<OsString>) -> Option<&OsString> {
 }
 
 impl RootEnv {
+    /// The values `var` gives for the variables pyk-static names: binaries pass their
+    /// environment reader (`std::env::var_os`), tests whatever they like.
+    pub fn read(var: impl Fn(&str) -> Option<OsString>) -> RootEnv {
+        RootEnv {
+            pyk_cache_dir: var(EnvVars::PYK_CACHE_DIR),
+            xdg_cache_home: var(EnvVars::XDG_CACHE_HOME),
+            home: var(EnvVars::HOME),
+            tmpdir: var(EnvVars::TMPDIR),
+        }
+    }
+
     /// The main root, or `None` when neither a cache variable nor `$HOME` is set.
     pub fn main_root(&self) -> Option<PathBuf> {
         if let Some(dir) = set(&self.pyk_cache_dir) {

@@ -11,9 +11,10 @@ use std::thread::JoinHandle;
 
 use pyk_crypto::blob::{refusal, BlobReader, BlobWriter};
 use pyk_crypto::Key;
+use pyk_protocol::progress::Metered;
 use pyk_protocol::Sha256;
+use tempfile::NamedTempFile;
 
-use crate::progress::Metered;
 use crate::{Client, Damage, Error, Progress};
 
 fn path(sha256: &Sha256) -> String {
@@ -46,13 +47,33 @@ impl Client {
         dir: &Path,
         progress: &dyn Progress,
     ) -> Result<PathBuf, Error> {
+        let tmp = self.download_blob_temp(sha256, size, dir, progress)?;
+        let dest = dir.join(sha256.to_string());
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io(format!("write in {}", dir.display()), e))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
+        Ok(dest)
+    }
+
+    /// Downloads blob `sha256` (`size` plaintext bytes) into a temp file in `dir`,
+    /// decrypted and verified, deleted when dropped: a layer that is unpacked and then
+    /// not needed whole.
+    pub fn download_blob_temp(
+        &self,
+        sha256: &Sha256,
+        size: u64,
+        dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<NamedTempFile, Error> {
         if let Some(bucket) = &self.bucket {
-            return bucket.download_blob(sha256, size, dir, progress);
+            return bucket.download_blob_temp(sha256, size, dir, progress);
         }
         let what = format!("blob {sha256}");
         let resp = self.check(self.get(&path(sha256), None, None)?, &what)?;
         let body = resp.into_body().into_reader();
-        save_blob(
+        receive_blob(
             &self.key,
             body,
             sha256,
@@ -115,10 +136,10 @@ pub(crate) enum Failure {
     Damaged(Damage),
 }
 
-/// Decrypts blob `sha256` (`size` plaintext bytes) from `body` into `dir/<sha256>`,
-/// checking it as it streams; the file is in place only once whole and right. Whichever
-/// transport the bytes came by, `failed` words what went wrong on its side.
-pub(crate) fn save_blob(
+/// Decrypts blob `sha256` (`size` plaintext bytes) from `body` into a temp file in `dir`,
+/// checking it as it streams: what is returned is whole and right. Whichever transport
+/// the bytes came by, `failed` words what went wrong on its side.
+pub(crate) fn receive_blob(
     key: &Key,
     body: impl Read,
     sha256: &Sha256,
@@ -126,8 +147,7 @@ pub(crate) fn save_blob(
     dir: &Path,
     progress: &dyn Progress,
     failed: impl Fn(Failure) -> Error,
-) -> Result<PathBuf, Error> {
-    let dest = dir.join(sha256.to_string());
+) -> Result<NamedTempFile, Error> {
     let cannot_write = |e| Error::io(format!("write in {}", dir.display()), e);
     fs::create_dir_all(dir).map_err(cannot_write)?;
     let mut tmp = tempfile::Builder::new()
@@ -162,10 +182,7 @@ pub(crate) fn save_blob(
     if got != *sha256 {
         return Err(failed(Failure::Damaged(Damage::Hash(got))));
     }
-    tmp.as_file().sync_all().map_err(cannot_write)?;
-    tmp.persist(&dest)
-        .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
-    Ok(dest)
+    Ok(tmp)
 }
 
 /// The encrypted blob of `len` bytes of `file` from `offset`, as a pipe a thread fills:

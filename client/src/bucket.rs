@@ -14,7 +14,7 @@
 //! [`crate::Trust`] whichever transport brought the manifest.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,8 +27,9 @@ use pyk_protocol::api::{
 use pyk_protocol::{PackageRef, Sha256};
 use pyk_s3::repo::{self, ModeSetting, Repo};
 use pyk_s3::{Bucket, Location};
+use tempfile::NamedTempFile;
 
-use crate::blobs::{encrypting, save_blob, Failure};
+use crate::blobs::{encrypting, receive_blob, Failure};
 use crate::packages::checked;
 use crate::{Error, Progress};
 
@@ -345,13 +346,13 @@ impl Serverless {
             .map_err(|e| self.failed(&format!("blob {sha256}"), e))
     }
 
-    pub(crate) fn download_blob(
+    pub(crate) fn download_blob_temp(
         &self,
         sha256: &Sha256,
         size: u64,
         dir: &Path,
         progress: &dyn Progress,
-    ) -> Result<PathBuf, Error> {
+    ) -> Result<NamedTempFile, Error> {
         let what = format!("blob {sha256}");
         let body = self
             .reader
@@ -361,7 +362,7 @@ impl Serverless {
                 server: self.name(),
                 message: format!("no blob {sha256}"),
             })?;
-        save_blob(
+        receive_blob(
             &self.key,
             body,
             sha256,

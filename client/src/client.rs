@@ -41,6 +41,10 @@ impl Client {
             .timeout_recv_response(Some(timeout))
             .timeout_per_read(Some(timeout))
             .timeout_per_write(Some(timeout))
+            // The server closes a connection idle for 10 s (its header read timeout); one
+            // idle nearly as long may be closing as it is reused, which a runner that
+            // paused to unpack a layer would see as an unreachable server.
+            .max_idle_age(Duration::from_secs(4))
             .build()
             .into();
         Client {

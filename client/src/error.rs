@@ -5,10 +5,15 @@
 
 use std::io;
 
+use pyk_artifact::extract::ExtractError;
+use pyk_artifact::trailer::TrailerError;
+use pyk_cache::{CacheError, FillError};
 use pyk_crypto::blob::BlobError;
 use pyk_crypto::sign::SignError;
 use pyk_crypto::token::TTL_SECS;
 use pyk_protocol::{Invalid, Sha256};
+
+use crate::TrustError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -93,6 +98,25 @@ pub enum Error {
         #[source]
         source: Box<pyk_s3::repo::Error>,
     },
+    /// The server could not serve a package this machine has no version of.
+    #[error("{package} has never been fetched on this machine")]
+    NeverFetched {
+        package: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// A manifest this machine does not trust: nothing of it was fetched or run.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    /// The program cannot run on this machine (its glibc is too old).
+    #[error("{what} {why}")]
+    Machine { what: String, why: String },
+    /// The package cache could not be written.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// A layer did not unpack: it is corrupt, hostile, or this machine's disk failed.
+    #[error(transparent)]
+    Unpack(#[from] ExtractError),
 }
 
 /// How something the server sent failed verification.
@@ -111,6 +135,9 @@ pub enum Damage {
     /// version or digest no server would have accepted.
     #[error("{0}")]
     Manifest(String),
+    /// A trailer blob that does not decode.
+    #[error(transparent)]
+    Trailer(TrailerError),
 }
 
 fn clock(server: &str, skew: i64) -> String {
@@ -120,6 +147,16 @@ fn clock(server: &str, skew: i64) -> String {
          {TTL_SECS} s: set the clock right (NTP)",
         skew.unsigned_abs()
     )
+}
+
+/// Filling a cache entry fails in the cache or in the filling (fetching, unpacking).
+impl<E: Into<Error>> From<FillError<E>> for Error {
+    fn from(e: FillError<E>) -> Error {
+        match e {
+            FillError::Cache(e) => Error::Cache(e),
+            FillError::Fill(e) => e.into(),
+        }
+    }
 }
 
 impl Error {
@@ -138,7 +175,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(doing: impl Into<String>, source: io::Error) -> Error {
+    pub fn io(doing: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
             doing: doing.into(),
             source,

@@ -16,6 +16,7 @@ pub mod api;
 pub mod digest;
 mod kind;
 pub mod names;
+pub mod progress;
 pub mod request;
 pub mod statement;
 

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use pyk_protocol::digest::HashingReader;
 
 use crate::error::IoContext;
 use crate::layer::{self, symlink_stays_inside};
@@ -22,14 +22,14 @@ use crate::{FetchError, LayerStore, Progress};
 pub fn import_archive(
     store: &LayerStore,
     archive: &Path,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     // Keyed by the archive's bytes: the next build with the same archive reuses the layer
     // instead of stripping and compressing it again.
-    let mut file = fs::File::open(archive).ctx(|| format!("open {}", archive.display()))?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).ctx(|| format!("read {}", archive.display()))?;
-    let digest = format!("{:x}", hasher.finalize());
+    let file = fs::File::open(archive).ctx(|| format!("open {}", archive.display()))?;
+    let mut reader = HashingReader::new(file);
+    io::copy(&mut reader, &mut io::sink()).ctx(|| format!("read {}", archive.display()))?;
+    let digest = reader.hasher().digest();
     let name = archive
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -46,7 +46,7 @@ pub(crate) fn import_archive_as(
     store: &LayerStore,
     archive: &Path,
     source: &str,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     progress.step(&format!("unpacking {}", archive.display()));
     let staging = store.scratch_dir()?;

@@ -57,7 +57,7 @@ fn in_base_set(soname: &str) -> bool {
 /// where the machine has the library, as it did on the build machine.
 pub(crate) fn make_self_contained(
     root: &Path,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Option<GlibcVersion>, FetchError> {
     let lib = root.join("lib");
     fs::create_dir_all(&lib).ctx(|| format!("create {}", lib.display()))?;

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use pyk_protocol::digest::Hasher;
 
 use crate::{FetchError, Progress};
 
@@ -47,13 +47,13 @@ pub(crate) fn fetch_text(url: &str) -> Result<String, FetchError> {
 pub(crate) fn fetch_to_file(
     url: &str,
     out: &mut File,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<String, FetchError> {
     let response = get(url)?;
     let total = response.body().content_length().unwrap_or(0);
-    let bar = progress.bar(total, "downloading");
+    let meter = progress.transfer(total, "downloading");
     let mut reader = response.into_body().into_reader();
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match reader.read(&mut buf) {
@@ -65,9 +65,8 @@ pub(crate) fn fetch_to_file(
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
             .map_err(|e| download_err(url, format!("writing to disk: {e}")))?;
-        bar.inc(n as u64);
+        meter.advance(n as u64);
     }
     out.flush().map_err(|e| download_err(url, e))?;
-    bar.finish_and_clear();
-    Ok(format!("{:x}", hasher.finalize()))
+    Ok(hasher.digest().to_string())
 }

@@ -150,7 +150,7 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), FetchError> {
 pub fn import_installed(
     store: &LayerStore,
     python: &Path,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     let exe = python.canonicalize().map_err(|e| FetchError::NotAPython {
         path: python.to_path_buf(),

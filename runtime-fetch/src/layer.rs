@@ -27,7 +27,7 @@ pub(crate) fn build(
     store: &LayerStore,
     root: &Path,
     source: &str,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     let root = root
         .canonicalize()
@@ -154,7 +154,7 @@ fn probe(root: &Path) -> Result<PyVersion, FetchError> {
 /// Hash-based `.pyc` (never checked: there is no source) with a fixed path prefix, so the
 /// output does not depend on where or when the layer was built. `os.pyc` serves as getpath's
 /// stdlib landmark (it accepts `os.py` or `os.pyc` in every supported version).
-fn precompile(root: &Path, python: &PyVersion, progress: &Progress) -> Result<(), FetchError> {
+fn precompile(root: &Path, python: &PyVersion, progress: &dyn Progress) -> Result<(), FetchError> {
     let exe = root.join("bin/python3");
     let stdlib = stdlib_dir(root, python);
     let spinner = progress.spinner("compiling .pyc");
@@ -179,7 +179,7 @@ fn precompile(root: &Path, python: &PyVersion, progress: &Progress) -> Result<()
             python: exe.clone(),
             reason: e.to_string(),
         });
-    spinner.finish_and_clear();
+    drop(spinner);
     let out = out?;
     if !out.status.success() {
         let text = String::from_utf8_lossy(&out.stdout).to_string()
@@ -249,7 +249,7 @@ fn pack(
     python: PyVersion,
     glibc: Option<GlibcVersion>,
     source: &str,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     store.ensure_dir()?;
     let spinner = progress.spinner("compressing");
@@ -259,7 +259,7 @@ fn pack(
             source: io::Error::other(e),
         })
     });
-    spinner.finish_and_clear();
+    drop(spinner);
     let layer = layer?;
     progress.step(&format!(
         "runtime layer {} ({:.1} MiB)",

@@ -4,7 +4,7 @@
 //! relative to the runtime root (`bin/python3`, `lib/python3.X/...`) that needs nothing from
 //! the machine but glibc (its floor is recorded on the [`Layer`]). The launcher unpacks it to
 //! `<cache>/runtimes/<sha256>/` and runs `bin/python3 -I`. Layers come from
-//! python-build-standalone ([`fetch_pbs`]), a local archive ([`import_archive`]) or an installed
+//! python-build-standalone ([`fetch_pbs_release`]), a local archive ([`import_archive`]) or an installed
 //! CPython ([`import_installed`]), and are kept in a [`LayerStore`].
 
 mod archive;
@@ -15,7 +15,6 @@ mod error;
 mod installed;
 mod layer;
 mod pbs;
-mod progress;
 mod shake;
 mod store;
 mod strip;
@@ -27,10 +26,10 @@ pub use error::FetchError;
 pub use installed::import_installed;
 pub use layer::PYK_PTH;
 pub use pbs::{
-    checksum_from_sums, fetch_pbs, fetch_pbs_release, host_triple, resolve, PbsAsset,
-    DEFAULT_BASE_URL, PINNED_RELEASE,
+    checksum_from_sums, fetch_pbs_release, host_triple, resolve, PbsAsset, DEFAULT_BASE_URL,
+    PINNED_RELEASE,
 };
-pub use progress::Progress;
+pub use pyk_protocol::progress::{Meter, Progress, Quiet};
 pub use shake::{shake_runtime, Shake};
 pub use store::{Layer, LayerStore, Shaken};
 pub use version::{PyVersion, PythonRequest, SUPPORTED_MINORS};

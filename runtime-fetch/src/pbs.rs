@@ -13,6 +13,8 @@
 
 use std::path::Path;
 
+use pyk_protocol::Sha256;
+
 use crate::error::IoContext;
 use crate::store::Layer;
 use crate::{archive, download, FetchError, LayerStore, Progress, PyVersion, PythonRequest};
@@ -153,28 +155,18 @@ pub fn checksum_from_sums(sums: &str, file: &str) -> Option<String> {
     sums.lines().find_map(|line| {
         let (hex, name) = line.trim().split_once(char::is_whitespace)?;
         let name = name.trim_start().trim_start_matches('*');
-        (name == file && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| hex.to_ascii_lowercase())
+        // Published sums may be in upper case; pyk spells a sha256 one way.
+        let sha256: Sha256 = hex.to_ascii_lowercase().parse().ok()?;
+        (name == file).then(|| sha256.to_string())
     })
 }
 
-/// Fetch a PBS runtime for `req`: the newest pinned build, or one of the release named by
-/// the `PYK_PBS_RELEASE` environment variable.
+/// Fetches a PBS runtime for `req`: from `release` (the CLI passes `PYK_PBS_RELEASE`), else the
+/// newest pinned build.
 ///
 /// `mirror` replaces the GitHub releases base URL and must serve the same layout:
 /// `{mirror}/{tag}/{asset file}`, and `{mirror}/{tag}/SHA256SUMS` for assets without a pinned
-/// checksum.
-pub fn fetch_pbs(
-    store: &LayerStore,
-    req: &PythonRequest,
-    mirror: Option<&str>,
-    progress: &Progress,
-) -> Result<Layer, FetchError> {
-    let release = std::env::var("PYK_PBS_RELEASE").ok();
-    fetch_pbs_release(store, req, mirror, release.as_deref(), progress)
-}
-
-/// [`fetch_pbs`] with an explicit release tag (`None`: the newest pinned build). Reuses a layer already
+/// checksum. Reuses a layer already
 /// built from the same asset. The download is verified before anything is unpacked; on a
 /// mismatch nothing is left in the cache.
 pub fn fetch_pbs_release(
@@ -182,7 +174,7 @@ pub fn fetch_pbs_release(
     req: &PythonRequest,
     mirror: Option<&str>,
     release: Option<&str>,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     let asset = resolve(req, mirror, release, host_triple()?)?;
     let source = asset.source();

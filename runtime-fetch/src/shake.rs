@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pyk_artifact::write::write_layer;
-use sha2::{Digest, Sha256};
+use pyk_protocol::digest::Hasher;
 
 use crate::error::IoContext;
 use crate::store::{Layer, Shaken};
@@ -46,7 +46,7 @@ pub fn shake_runtime(
     base: &Layer,
     base_dir: &Path,
     shake: &Shake,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     let key = key(base, shake);
     if let Some(layer) = store.find_shaken(&key)? {
@@ -90,20 +90,20 @@ pub fn shake_runtime(
             source: io::Error::other(e),
         })
     });
-    spinner.finish_and_clear();
+    std::mem::drop(spinner);
     layer
 }
 
 fn key(base: &Layer, shake: &Shake) -> String {
-    let mut h = Sha256::new();
-    h.update(format!("{SHAKE_VERSION}\n{}\n", base.sha256));
+    let mut h = Hasher::new();
+    h.update(format!("{SHAKE_VERSION}\n{}\n", base.sha256).as_bytes());
     let mut paths: Vec<&String> = shake.paths.iter().collect();
     paths.sort();
     for p in paths {
         h.update(p.as_bytes());
         h.update(b"\n");
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.digest().to_string()
 }
 
 /// Copies `from` to `to` (symlinks as links, files with their exec bit), leaving out `drop`.

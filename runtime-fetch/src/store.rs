@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pyk_artifact::extract::Unpacked;
 use pyk_artifact::write::Written;
 use pyk_cache::{write_file, write_named, Bucket, Existing};
+use pyk_protocol::Sha256;
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
@@ -81,22 +82,17 @@ pub struct LayerStore {
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.parse::<Sha256>().is_ok()
 }
 
 impl LayerStore {
-    /// The store under `<cache_root>/layers-v2`. The zstd level is 19 unless `PYK_ZSTD_LEVEL` says
-    /// otherwise (tests use 3 to stay fast).
+    /// The store under `<cache_root>/layers-v2`, building layers at zstd level 19 unless
+    /// [`Self::with_zstd_level`] says otherwise (the CLI passes `PYK_ZSTD_LEVEL`; tests use 3
+    /// to stay fast).
     pub fn open(cache_root: &Path) -> LayerStore {
-        let zstd_level = std::env::var("PYK_ZSTD_LEVEL")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(DEFAULT_ZSTD_LEVEL);
         LayerStore {
             dir: cache_root.join(Bucket::Layers.dir_name()),
-            zstd_level,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
         }
     }
 

@@ -16,10 +16,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use pyk_cache::Cache;
-use pyk_runtime_fetch::{Progress, PythonRequest};
+use pyk_runtime_fetch::PythonRequest;
+use pyk_static::EnvVars;
 
 use crate::output::human_size;
+use crate::output::Progress;
 use crate::spec::{Declared, Spec};
+use pyk_protocol::progress::Progress as _;
 
 /// Everything `pyk build` needs besides the spec.
 pub struct Options<'a> {
@@ -57,7 +60,10 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             value: declared.value,
             at: format!("`python = \"{}\"` ({})", declared.value, declared.at),
         }),
-        (None, None) => match std::env::var("PYK_PYTHON").ok().filter(|s| !s.is_empty()) {
+        (None, None) => match std::env::var(EnvVars::PYK_PYTHON)
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
             Some(v) => Some(asked(&v, format!("PYK_PYTHON={v}"))?),
             None => None,
         },
@@ -113,7 +119,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             deps_target: &deps_dir,
             app_target: &app,
         })?;
-        spinner.finish_and_clear();
+        drop(spinner);
         progress.step(&format!(
             "Installed {what} with {} ({} distributions)",
             installer.name(),

@@ -18,10 +18,10 @@ use pyk_artifact::install;
 use pyk_artifact::trailer::{self, Role, Span};
 use pyk_cache::{Cache, EntryLock};
 use pyk_runtime_fetch::{
-    fetch_pbs, import_archive, Layer, LayerStore, Progress, PyVersion, PythonRequest,
-    SUPPORTED_MINORS,
+    import_archive, Layer, LayerStore, PyVersion, PythonRequest, SUPPORTED_MINORS,
 };
 
+use crate::output::Progress;
 use crate::spec::Declared;
 
 /// The Python release downloaded when nothing is asked for and nothing is cached.
@@ -61,7 +61,7 @@ pub fn resolve(
     mirror: Mirror,
     progress: &Progress,
 ) -> Result<Runtime> {
-    let store = LayerStore::open(cache.root());
+    let store = crate::environ::layer_store(cache);
     let (layer, chosen_by) = match (archive, &choice.request) {
         (Some(archive), _) => {
             let layer = import_archive(&store, archive, progress)?;
@@ -168,7 +168,7 @@ fn download(
     mirror: Mirror,
     progress: &Progress,
 ) -> Result<Layer> {
-    fetch_pbs(store, req, mirror()?, progress).map_err(|e| {
+    crate::environ::fetch_pbs(store, req, mirror()?, progress).map_err(|e| {
         let e = anyhow::Error::from(e);
         anyhow::anyhow!(
             "no Python {req} runtime is cached, and none could be downloaded ({e:#}): import an \

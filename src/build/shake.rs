@@ -9,7 +9,10 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use pyk_artifact::extract::Unpacked;
 use pyk_cache::Cache;
-use pyk_runtime_fetch::{shake_runtime, Layer, LayerStore, Progress, Shake};
+use pyk_runtime_fetch::{shake_runtime, Layer, LayerStore, Shake};
+
+use crate::output::Progress;
+use pyk_protocol::progress::Progress as _;
 use serde::Deserialize;
 
 use super::runtime::Runtime;
@@ -49,7 +52,7 @@ pub fn shake(
         .arg(request.to_string())
         .output()
         .with_context(|| format!("cannot run {}", runtime.python().display()));
-    spinner.finish_and_clear();
+    drop(spinner);
     let out = out?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);

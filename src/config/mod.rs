@@ -42,6 +42,7 @@ use pyk_client::Trust;
 use pyk_crypto::sign::{PublicKey, SigningKey};
 use pyk_crypto::Key;
 
+use pyk_static::EnvVars;
 use signing::SigningSource;
 
 /// The default repository port, as in the original pyk.
@@ -160,11 +161,11 @@ impl Config {
 
     fn files() -> Vec<PathBuf> {
         let mut files = vec![PathBuf::from("/etc/pyk/config.toml")];
-        let user = env("XDG_CONFIG_HOME")
+        let user = env(EnvVars::XDG_CONFIG_HOME)
             .map(PathBuf::from)
-            .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config")));
+            .or_else(|| env(EnvVars::HOME).map(|h| PathBuf::from(h).join(".config")));
         files.extend(user.map(|d| d.join("pyk/config.toml")));
-        files.extend(env("PYK_CONFIG").map(PathBuf::from));
+        files.extend(env(EnvVars::PYK_CONFIG).map(PathBuf::from));
         files
     }
 
@@ -311,16 +312,16 @@ impl Config {
 
     fn apply_env(&mut self, env: &env::Env) {
         let env = |name: &str| env.get(name);
-        if let Some(v) = env("PYK_KEY") {
-            self.key = Some((Key::from_config(&v), "PYK_KEY".into()));
+        if let Some(v) = env(EnvVars::PYK_KEY) {
+            self.key = Some((Key::from_config(&v), EnvVars::PYK_KEY.into()));
         }
-        if let Some(v) = env("PYK_WRITE_KEY") {
-            self.write_key = Some((Key::from_config(&v), "PYK_WRITE_KEY".into()));
+        if let Some(v) = env(EnvVars::PYK_WRITE_KEY) {
+            self.write_key = Some((Key::from_config(&v), EnvVars::PYK_WRITE_KEY.into()));
         }
-        if let Some(v) = env("PYK_SERVER") {
+        if let Some(v) = env(EnvVars::PYK_SERVER) {
             self.server = Some(normalize_server(&v));
         }
-        if let Some(v) = env("PYK_TIMEOUT") {
+        if let Some(v) = env(EnvVars::PYK_TIMEOUT) {
             match v.parse::<f64>().ok().filter(|s| *s > 0.0) {
                 Some(secs) => self.timeout = Duration::from_secs_f64(secs),
                 None => self.problem(
@@ -329,17 +330,17 @@ impl Config {
                 ),
             }
         }
-        if let Some(v) = env("PYK_PYTHON_MIRROR") {
+        if let Some(v) = env(EnvVars::PYK_PYTHON_MIRROR) {
             self.python_mirror = Some(v);
         }
-        if let Some(v) = env("PYK_NODE") {
+        if let Some(v) = env(EnvVars::PYK_NODE) {
             self.node = v;
         }
-        if let Some(v) = env("PYK_SIGNING_KEY") {
+        if let Some(v) = env(EnvVars::PYK_SIGNING_KEY) {
             self.signing_key = Some(SigningSource::new(
                 &v,
                 Path::new("."),
-                "PYK_SIGNING_KEY".into(),
+                EnvVars::PYK_SIGNING_KEY.into(),
             ));
         }
     }

@@ -9,15 +9,15 @@ pub mod tree;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use pyk_cache::Bucket;
-use pyk_client::Answer;
+use pyk_artifact::install;
+use pyk_artifact::trailer::Role;
+use pyk_cache::Cache;
+use pyk_client::{Answer, Packages};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::{Kind, PackageRef};
-use pyk_runtime_fetch::Progress;
 
 use crate::config::Config;
-use crate::output::Bars;
-use crate::packages::Packages;
+use crate::output::Progress;
 use crate::repo;
 use tree::{Api, FILE};
 
@@ -33,7 +33,7 @@ pub struct Query<'a> {
     pub json: bool,
 }
 
-pub fn info(query: &Query, config: &Config, cache_root: &Path, progress: &Progress) -> Result<()> {
+pub fn info(query: &Query, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let path = Path::new(query.what);
     let (title, api) = if path.exists() || query.what.contains('/') {
         let trailer = crate::publish::read_trailer(path)?;
@@ -53,7 +53,7 @@ pub fn info(query: &Query, config: &Config, cache_root: &Path, progress: &Progre
         );
         (title, api)
     } else {
-        let (manifest, api) = published(query, config, cache_root, progress)?;
+        let (manifest, api) = published(query, config, cache, progress)?;
         let title = format!(
             "{} {} {} (Python {})",
             manifest.kind, manifest.name, manifest.version, manifest.python
@@ -110,7 +110,7 @@ pub fn from_artifact(path: &Path) -> Result<Option<Api>> {
 fn published(
     query: &Query,
     config: &Config,
-    cache_root: &Path,
+    cache: &Cache,
     progress: &Progress,
 ) -> Result<(Manifest, Api)> {
     let (name, version) = match query.what.split_once('@') {
@@ -118,7 +118,8 @@ fn published(
         None => (query.what, None),
     };
     let package = PackageRef::new(query.kind, name)?;
-    let trust = config.trust(cache_root)?;
+    let trust = config.trust(cache.root())?;
+    let packages = Packages::new(cache);
     let client = repo::client(config)?;
     let answer = match version {
         Some(v) => client.version(&package, v, None),
@@ -128,8 +129,7 @@ fn published(
         Ok(Some(m)) => m,
         Ok(None) => bail!("the server answered 304 to a question pyk did not ask"),
         Err(e) if e.is_network() => {
-            let packages = Packages::open(cache_root);
-            let Some(m) = packages.cached(query.kind.as_str(), name, version, &trust) else {
+            let Some(m) = packages.manifest(&package, version, &trust) else {
                 return Err(anyhow::Error::from(e)
                     .context(format!("{package} has never been fetched on this machine")));
             };
@@ -137,19 +137,22 @@ fn published(
                 "pyk: warning: {e}; showing the cached {name} version {}",
                 m.version
             );
-            // The tree's blob if an earlier `pyk info` kept it, else the cached artifact's.
-            let kept = m
-                .api
-                .as_ref()
-                .map(|b| cache_root.join(Bucket::Blobs.dir_name()).join(&b.sha256))
-                .filter(|p| p.is_file());
-            let api = match kept {
-                Some(path) => read_tree(&path, &m)?,
+            // The tree's blob if an earlier `pyk info` kept it, else the one in the
+            // version's unpacked app layer.
+            let kept = m.api.as_ref().and_then(|b| packages.blob(&b.sha256));
+            let path = match kept {
+                Some(path) => path,
                 None => {
-                    let path = packages.artifact_path(&m.artifact_sha256);
-                    from_artifact(&path)?.with_context(|| no_tree(&m))?
+                    let trailer = packages.trailer(&m).and_then(Result::ok).with_context(|| {
+                        format!("{package} has never been fetched on this machine")
+                    })?;
+                    let app = trailer.layer(Role::App).with_context(|| no_tree(&m))?;
+                    cache
+                        .entry(install::bucket(Role::App), &app.key())
+                        .join(FILE)
                 }
             };
+            let api = read_tree(&path, &m)?;
             return Ok((m, api));
         }
         Err(e) => return Err(e.into()),
@@ -169,12 +172,9 @@ fn published(
             client.server()
         )
     })?;
-    let dir = cache_root.join(Bucket::Blobs.dir_name());
-    let cached = dir.join(&blob.sha256);
-    let path = if cached.is_file() {
-        cached
-    } else {
-        client.download_blob(&sha256, blob.size, &dir, &Bars(progress))?
+    let path = match packages.blob(&blob.sha256) {
+        Some(path) => path,
+        None => client.download_blob(&sha256, blob.size, &packages.blobs_dir(), progress)?,
     };
     let api = read_tree(&path, &manifest)?;
     Ok((manifest, api))

@@ -13,7 +13,6 @@
 //! stderr and exit status 1.
 
 mod exe;
-mod glibc;
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -42,12 +41,7 @@ fn main() -> ExitCode {
 }
 
 fn root_env() -> RootEnv {
-    RootEnv {
-        pyk_cache_dir: std::env::var_os(EnvVars::PYK_CACHE_DIR),
-        xdg_cache_home: std::env::var_os(EnvVars::XDG_CACHE_HOME),
-        home: std::env::var_os(EnvVars::HOME),
-        tmpdir: std::env::var_os(EnvVars::TMPDIR),
-    }
+    RootEnv::read(|name| std::env::var_os(name))
 }
 
 /// Runs the program; returns only on failure, with what to say.
@@ -56,7 +50,7 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
         Ok(a) => a,
         Err(e) => return e,
     };
-    if let Err(e) = glibc::check(artifact.trailer.glibc) {
+    if let Err(e) = pyk_artifact::glibc::check(artifact.trailer.glibc) {
         return e;
     }
     // The program's `sys.argv[0]`: a bare name is how it was called (`pyk foo` and a

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pyk_runtime_fetch::{Layer, LayerStore, Progress};
+use pyk_runtime_fetch::{Layer, LayerStore, Quiet};
 
 /// A store in a fresh temporary cache, compressing at level 3 to keep tests fast.
 pub fn store() -> (tempfile::TempDir, LayerStore) {
@@ -15,8 +15,8 @@ pub fn store() -> (tempfile::TempDir, LayerStore) {
     (dir, store)
 }
 
-pub fn quiet() -> Progress {
-    Progress::new(true)
+pub fn quiet() -> Quiet {
+    Quiet
 }
 
 /// Unpack a layer into `dest` (which must not exist) and return its canonical path.
@@ -128,10 +128,7 @@ pub fn write_pbs_tar_gz(path: &Path) {
 
 /// Hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> String {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut hasher).unwrap();
-    format!("{:x}", hasher.finalize())
+    pyk_protocol::Sha256::of(&std::fs::read(path).unwrap()).to_string()
 }
 
 /// Files under `dir` (recursively) whose names end with `suffix`.

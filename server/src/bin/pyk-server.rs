@@ -13,15 +13,16 @@ use pyk_s3::repo::{Mode, ModeSetting};
 use pyk_s3::{Location, Settings};
 use pyk_server::store::StoreConfig;
 use pyk_server::{serve, ServeConfig};
+use pyk_static::EnvVars;
 
 fn main() -> anyhow::Result<()> {
-    let key =
-        std::env::var("PYK_KEY").context("PYK_KEY must hold the repository key or passphrase")?;
+    let key = std::env::var(EnvVars::PYK_KEY)
+        .context("PYK_KEY must hold the repository key or passphrase")?;
     let mut config = ServeConfig::new(Key::from_config(&key));
-    if let Ok(write) = std::env::var("PYK_WRITE_KEY") {
+    if let Ok(write) = std::env::var(EnvVars::PYK_WRITE_KEY) {
         config.write_key = Key::from_config(&write);
     }
-    if let Ok(max) = std::env::var("PYK_MAX_UPLOAD") {
+    if let Ok(max) = std::env::var(EnvVars::PYK_MAX_UPLOAD) {
         config.max_upload = max
             .parse()
             .context("PYK_MAX_UPLOAD must be a number of bytes")?;

@@ -26,6 +26,7 @@ use std::process::{Command, Output};
 
 use anyhow::{bail, Context, Result};
 use pyk_runtime_fetch::PyVersion;
+use pyk_static::EnvVars;
 
 pub use dists::{ArchiveKind, Dist};
 
@@ -60,13 +61,13 @@ pub enum Installer {
 
 impl Installer {
     pub fn find() -> Result<Installer> {
-        let forced = std::env::var("PYK_INSTALLER")
+        let forced = std::env::var(EnvVars::PYK_INSTALLER)
             .ok()
             .filter(|s| !s.is_empty());
-        let uv = std::env::var_os("PYK_UV")
+        let uv = std::env::var_os(EnvVars::PYK_UV)
             .filter(|s| !s.is_empty())
             .or_else(|| on_path("uv"));
-        let pip = std::env::var_os("PYK_PIP_PYTHON")
+        let pip = std::env::var_os(EnvVars::PYK_PIP_PYTHON)
             .filter(|s| !s.is_empty())
             .or_else(|| on_path("python3"));
         match (forced.as_deref(), uv, pip) {
@@ -289,7 +290,7 @@ fn move_dist(dist: &Dist, to: &Path) -> Result<()> {
 }
 
 fn on_path(program: &str) -> Option<OsString> {
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os(EnvVars::PATH)?;
     std::env::split_paths(&path)
         .map(|d| d.join(program))
         .find(|p| p.is_file())

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
+use pyk_protocol::Sha256;
 
 use super::dists::ArchiveKind;
 use super::*;
@@ -91,10 +91,7 @@ fn records_the_wheel_each_distribution_came_from() {
     for entry in fs::read_dir(d.join("wheels")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        hashes.insert(
-            name,
-            format!("{:x}", Sha256::digest(fs::read(&path).unwrap())),
-        );
+        hashes.insert(name, Sha256::of(&fs::read(&path).unwrap()).to_string());
     }
     for installer in installers() {
         let target = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! The glibc check: a program built against a newer glibc than this machine's would fail
 //! in the dynamic loader with a message about symbol versions; say what is wrong instead.
+//! The launcher and `pyk foo` both check, before anything is unpacked.
 
 use std::ffi::CStr;
 
@@ -10,7 +11,7 @@ pub fn check(floor: Option<(u32, u32)>) -> Result<(), String> {
     };
     // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
     let have = unsafe { CStr::from_ptr(libc::gnu_get_libc_version()) }.to_string_lossy();
-    match pyk_artifact::trailer::parse_version(&have) {
+    match crate::trailer::parse_version(&have) {
         Some(version) if version < floor => Err(format!(
             "needs glibc ≥ {}.{}; this machine has {have}",
             floor.0, floor.1

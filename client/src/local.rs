@@ -1,0 +1,440 @@
+//! The client's cache of published packages, in the cache's buckets:
+//!
+//! ```text
+//! packages-v1/<kind>/<name>.json             the manifest of the latest version last fetched (the ETag source)
+//! packages-v1/<kind>/<name>@<version>.json   every version fetched (versions never change)
+//! blobs-v1/<sha256>                          blobs kept whole: trailers, pushed files
+//! runtimes-v2/, deps-v1/, apps-v1/<sha256>/  unpacked layers, shared with the launcher
+//! ```
+//!
+//! A program's version is its trailer blob (the layer table, a few KB) and its layers,
+//! unpacked: no whole artifact is kept, so ten versions of an app cost one runtime, one
+//! dependency layer (while it does not change) and ten app layers. Manifests go through the
+//! cache's atomic-file helper; blobs are content-named and verified before they are renamed
+//! in; layers are unpacked exactly once by `pyk_artifact::install`.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use pyk_artifact::install;
+use pyk_artifact::launch::Layers;
+use pyk_artifact::trailer::{Layer, Role, Trailer, MAX_LEN};
+use pyk_cache::{write_file, Bucket, Cache, EntryLock, Existing};
+use pyk_protocol::api::{BlobRef, Manifest, FORMAT_FILE};
+use pyk_protocol::PackageRef;
+
+use crate::{Answer, Damage, Error, Trust};
+
+/// What a version is on this machine, ready to run or import.
+pub enum Contents {
+    /// A program or library: its layers, unpacked and held (boxed: the trailer is large).
+    Layers(Box<Unpacked>),
+    /// A pushed file, kept whole in `blobs-v1`.
+    File(PathBuf),
+}
+
+/// The unpacked layers of one version, held (shared locks) while this value lives, so no
+/// prune removes them from under it.
+pub struct Unpacked {
+    pub trailer: Trailer,
+    /// `None` for a library: an importing Python brings its own interpreter.
+    pub runtime: Option<PathBuf>,
+    pub deps: Option<PathBuf>,
+    pub app: PathBuf,
+    locks: Vec<EntryLock>,
+}
+
+impl Unpacked {
+    /// The layers as the exec contract takes them (`None` for a library).
+    pub fn layers(&self) -> Option<Layers<'_>> {
+        Some(Layers {
+            runtime: self.runtime.as_deref()?,
+            deps: self.deps.as_deref(),
+            app: &self.app,
+        })
+    }
+
+    /// What an importing Python puts first on `sys.path`: the app, then the dependencies.
+    pub fn import_dirs(&self) -> Vec<&Path> {
+        std::iter::once(self.app.as_path())
+            .chain(self.deps.as_deref())
+            .collect()
+    }
+
+    /// Keeps the locks held in the program this process is replaced by.
+    pub fn keep_across_exec(&self) -> io::Result<()> {
+        self.locks.iter().try_for_each(EntryLock::keep_across_exec)
+    }
+}
+
+/// The layers a version of `manifest`'s kind needs here: all of them for a program, the
+/// app and dependencies for a library.
+pub fn needed<'t>(manifest: &Manifest, trailer: &'t Trailer) -> impl Iterator<Item = &'t Layer> {
+    let library = manifest.kind == pyk_protocol::Kind::Lib;
+    trailer
+        .layers
+        .iter()
+        .filter(move |l| !(library && l.role == Role::Runtime))
+}
+
+/// Whether `manifest` is a pushed file rather than a pyk artifact.
+pub fn is_file(manifest: &Manifest) -> bool {
+    manifest.format == FORMAT_FILE
+}
+
+/// The blob of a pushed file: it is published as one.
+pub fn file_blob(manifest: &Manifest) -> Result<&BlobRef, Damage> {
+    match manifest.blobs.as_slice() {
+        [blob] => Ok(blob),
+        _ => Err(Damage::Manifest("a pushed file is one blob".into())),
+    }
+}
+
+/// The trailer blob: the last, `[pylock.toml][trailer]`.
+pub fn trailer_blob(manifest: &Manifest) -> Result<&BlobRef, Damage> {
+    manifest
+        .blobs
+        .last()
+        .ok_or_else(|| Damage::Manifest("it lists no blobs".into()))
+}
+
+/// Decodes a trailer blob and checks it against the manifest's blob list, which the
+/// publisher signed: `[stub][each layer][trailer blob]`, each layer's blob named by the
+/// layer's sha256 and as long as its span.
+pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damage> {
+    let tail = &blob[blob.len().saturating_sub(MAX_LEN)..];
+    let trailer = Trailer::decode(tail, manifest.size).map_err(Damage::Trailer)?;
+    let blobs = &manifest.blobs;
+    let fits = blobs.len() == trailer.layers.len() + 2
+        && blobs[0].size == trailer.stub_len()
+        && trailer
+            .layers
+            .iter()
+            .zip(&blobs[1..])
+            .all(|(layer, blob)| blob.sha256 == layer.key() && blob.size == layer.span.len)
+        && blobs.iter().map(|b| b.size).sum::<u64>() == manifest.size
+        && trailer.kind == manifest.kind
+        && trailer.name == manifest.name;
+    if !fits {
+        return Err(Damage::Manifest(
+            "its blobs are not the layers its trailer lists".into(),
+        ));
+    }
+    Ok(trailer)
+}
+
+/// The package cache of one cache root.
+pub struct Packages {
+    cache: Cache,
+}
+
+impl Packages {
+    pub fn new(cache: &Cache) -> Packages {
+        Packages {
+            cache: cache.clone(),
+        }
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    fn manifest_path(&self, package: &PackageRef, version: Option<&str>) -> PathBuf {
+        let file = match version {
+            Some(v) => format!("{}@{v}.json", package.name()),
+            None => format!("{}.json", package.name()),
+        };
+        self.cache
+            .bucket(Bucket::Packages)
+            .join(package.kind().as_str())
+            .join(file)
+    }
+
+    /// Where blobs kept whole live.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.cache.bucket(Bucket::Blobs)
+    }
+
+    /// The kept blob `sha256`, if it is here.
+    pub fn blob(&self, sha256: &str) -> Option<PathBuf> {
+        let path = self.blobs_dir().join(sha256);
+        path.is_file().then_some(path)
+    }
+
+    /// The manifest of the cached latest (or given) version, if `trust` still vouches for
+    /// it (checked offline, from the signatures kept in the manifest; one it no longer
+    /// vouches for counts as not cached).
+    pub fn manifest(
+        &self,
+        package: &PackageRef,
+        version: Option<&str>,
+        trust: &Trust,
+    ) -> Option<Manifest> {
+        let text = fs::read_to_string(self.manifest_path(package, version)).ok()?;
+        let manifest: Manifest = serde_json::from_str(&text).ok()?;
+        let same = manifest.kind == package.kind() && manifest.name == package.name();
+        (same && trust.verify(&manifest, Answer::Version).is_ok()).then_some(manifest)
+    }
+
+    /// Records `manifest` under its version and, unless it was asked for by version, as
+    /// the package's latest.
+    pub fn remember(&self, manifest: &Manifest, by_version: bool) -> Result<(), Error> {
+        let json = serde_json::to_vec_pretty(manifest).expect("a manifest serializes");
+        let package = PackageRef::new(manifest.kind, &manifest.name)?;
+        let mut paths = vec![self.manifest_path(&package, Some(&manifest.version))];
+        if !by_version {
+            paths.push(self.manifest_path(&package, None));
+        }
+        for path in paths {
+            write_file(&path, 0o644, Existing::Replace, |f| f.write_all(&json))?;
+        }
+        Ok(())
+    }
+
+    /// The trailer of `manifest`'s version, if its blob is kept here.
+    pub fn trailer(&self, manifest: &Manifest) -> Option<Result<Trailer, Damage>> {
+        let blob = self.blob(&trailer_blob(manifest).ok()?.sha256)?;
+        let bytes = fs::read(blob).ok()?;
+        Some(decode_trailer(manifest, &bytes))
+    }
+
+    /// The version's contents if everything it needs is already here (no network).
+    pub fn present(&self, manifest: &Manifest) -> Option<Contents> {
+        if is_file(manifest) {
+            let path = self.blob(&file_blob(manifest).ok()?.sha256)?;
+            return Some(Contents::File(path));
+        }
+        let trailer = self.trailer(manifest)?.ok()?;
+        let locks = needed(manifest, &trailer)
+            .map(|l| self.cache.hold(install::bucket(l.role), &l.key()))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Contents::Layers(Box::new(
+            self.unpacked(manifest, trailer, locks),
+        )))
+    }
+
+    /// The entries of `trailer`'s layers, held by `locks`.
+    pub(crate) fn unpacked(
+        &self,
+        manifest: &Manifest,
+        trailer: Trailer,
+        locks: Vec<EntryLock>,
+    ) -> Unpacked {
+        let entry = |role| {
+            trailer
+                .layer(role)
+                .map(|l| self.cache.entry(install::bucket(role), &l.key()))
+        };
+        let runtime = match manifest.kind {
+            pyk_protocol::Kind::Lib => None,
+            pyk_protocol::Kind::Run => entry(Role::Runtime),
+        };
+        let deps = entry(Role::Deps);
+        let app = entry(Role::App).expect("a decoded trailer has an app layer");
+        Unpacked {
+            trailer,
+            runtime,
+            deps,
+            app,
+            locks,
+        }
+    }
+
+    /// Makes a version published from this machine ready to run without a download: its
+    /// trailer blob kept and its layers unpacked from the local artifact, then the
+    /// manifest remembered.
+    pub fn adopt(&self, artifact: &Path, manifest: &Manifest, promoted: bool) -> Result<(), Error> {
+        let cannot_read = |e| Error::io(format!("read {}", artifact.display()), e);
+        let file = File::open(artifact).map_err(cannot_read)?;
+        // SAFETY: read-only, while this machine's own freshly built artifact is adopted.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(cannot_read)?;
+        let damaged = |damage| Error::Damaged {
+            server: "this machine".into(),
+            what: artifact.display().to_string(),
+            damage,
+        };
+        if is_file(manifest) {
+            let blob = file_blob(manifest).map_err(damaged)?;
+            return self.keep_blob(&blob.sha256, &map, manifest.executable);
+        }
+        let last = trailer_blob(manifest).map_err(damaged)?;
+        let start = map.len().saturating_sub(last.size as usize);
+        let trailer = decode_trailer(manifest, &map[start..]).map_err(damaged)?;
+        self.keep_blob(&last.sha256, &map[start..], false)?;
+        for layer in needed(manifest, &trailer) {
+            let (from, to) = (layer.span.offset as usize, layer.span.end() as usize);
+            drop(install::install(&self.cache, layer, &map[from..to])?);
+        }
+        self.remember(manifest, !promoted)
+    }
+
+    /// Writes a blob whose bytes this machine has, unless it is kept already.
+    fn keep_blob(&self, sha256: &str, bytes: &[u8], executable: bool) -> Result<(), Error> {
+        let mode = if executable { 0o755 } else { 0o644 };
+        let path = self.blobs_dir().join(sha256);
+        write_file(&path, mode, Existing::Keep, |f| f.write_all(bytes))?;
+        Ok(())
+    }
+
+    /// Sets a kept pushed file's executable bit as its manifest says.
+    pub(crate) fn set_mode(&self, path: &Path, executable: bool) -> Result<(), Error> {
+        let mode = if executable { 0o755 } else { 0o644 };
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(format!("set the mode of {}", path.display()), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pyk_artifact::trailer::{Layer, Role, Span, Trailer};
+    use pyk_cache::RootEnv;
+    use pyk_protocol::{Kind, Sha256};
+
+    use super::*;
+
+    fn layer(role: Role, offset: u64, len: u64, tag: &[u8]) -> Layer {
+        Layer {
+            role,
+            span: Span { offset, len },
+            sha256: Sha256::of(tag),
+            size: 10,
+            files: 1,
+        }
+    }
+
+    fn trailer(kind: Kind) -> Trailer {
+        Trailer {
+            kind,
+            name: "app".into(),
+            python: (3, 11),
+            runtime_version: "3.11.2".into(),
+            runtime_source: "test".into(),
+            glibc: None,
+            built: 1,
+            entry: "app.py".into(),
+            layers: vec![
+                layer(Role::Runtime, 100, 50, b"runtime"),
+                layer(Role::App, 150, 20, b"app"),
+            ],
+            lock: None,
+        }
+    }
+
+    /// A manifest listing `[stub][layers][trailer blob]` as publish uploads them.
+    fn manifest(trailer: &Trailer, blob: &[u8]) -> Manifest {
+        let mut blobs =
+            vec![serde_json::json!({"sha256": Sha256::of(b"stub").to_string(), "size": 100})];
+        for l in &trailer.layers {
+            blobs.push(serde_json::json!({"sha256": l.key(), "size": l.span.len}));
+        }
+        blobs.push(serde_json::json!({"sha256": Sha256::of(blob).to_string(), "size": blob.len()}));
+        serde_json::from_value(serde_json::json!({
+            "kind": trailer.kind.as_str(), "name": "app", "version": "1", "published": 1,
+            "publisher": "test", "artifact_sha256": Sha256::of(b"whole").to_string(),
+            "size": 170 + blob.len() as u64, "python": "3.11", "blobs": blobs,
+        }))
+        .unwrap()
+    }
+
+    fn cache() -> (tempfile::TempDir, Cache) {
+        let dir = tempfile::tempdir().unwrap();
+        let env = RootEnv {
+            pyk_cache_dir: Some(dir.path().join("cache").into()),
+            ..RootEnv::default()
+        };
+        let cache = env.open().unwrap();
+        (dir, cache)
+    }
+
+    #[test]
+    fn a_trailer_blob_must_list_the_layers_the_manifest_signed() {
+        let t = trailer(Kind::Run);
+        let blob = t.encode().unwrap();
+        let m = manifest(&t, &blob);
+        assert_eq!(decode_trailer(&m, &blob).unwrap(), t);
+
+        // A manifest whose app blob is another layer than the trailer's.
+        let mut swapped = m.clone();
+        swapped.blobs[2].sha256 = Sha256::of(b"other").to_string();
+        assert!(matches!(
+            decode_trailer(&swapped, &blob),
+            Err(Damage::Manifest(_))
+        ));
+        // Sizes that do not add up to the artifact.
+        let mut longer = m.clone();
+        longer.size += 1;
+        assert!(decode_trailer(&longer, &blob).is_err());
+        // Not a trailer at all.
+        assert!(matches!(
+            decode_trailer(&m, b"junk"),
+            Err(Damage::Trailer(_))
+        ));
+    }
+
+    #[test]
+    fn a_library_needs_no_runtime_layer() {
+        let t = trailer(Kind::Lib);
+        let m = manifest(&t, &t.encode().unwrap());
+        let roles: Vec<Role> = needed(&m, &t).map(|l| l.role).collect();
+        assert_eq!(roles, [Role::App]);
+        let t = trailer(Kind::Run);
+        let m = manifest(&t, &t.encode().unwrap());
+        assert_eq!(needed(&m, &t).count(), 2);
+    }
+
+    #[test]
+    fn a_version_is_present_once_its_trailer_and_every_needed_layer_are() {
+        let (_dir, cache) = cache();
+        let packages = Packages::new(&cache);
+        let t = trailer(Kind::Run);
+        let blob = t.encode().unwrap();
+        let m = manifest(&t, &blob);
+        let trust = Trust::default();
+        packages.remember(&m, false).unwrap();
+        let package = PackageRef::new(Kind::Run, "app").unwrap();
+        assert_eq!(packages.manifest(&package, None, &trust).unwrap(), m);
+        assert_eq!(packages.manifest(&package, Some("1"), &trust).unwrap(), m);
+        assert!(packages.manifest(&package, Some("2"), &trust).is_none());
+
+        assert!(packages.present(&m).is_none(), "no trailer yet");
+        packages
+            .keep_blob(&m.blobs[3].sha256, &blob, false)
+            .unwrap();
+        assert!(packages.present(&m).is_none(), "no layers yet");
+        for l in &t.layers {
+            let filled = cache.fill(install::bucket(l.role), &l.key(), |dir| {
+                fs::write(dir.join("x"), "x")
+            });
+            drop(filled.unwrap());
+        }
+        let Some(Contents::Layers(unpacked)) = packages.present(&m) else {
+            panic!("present");
+        };
+        assert_eq!(unpacked.trailer, t);
+        let layers = unpacked.layers().unwrap();
+        assert!(
+            layers.runtime.ends_with(t.layers[0].key()) && layers.app.ends_with(t.layers[1].key())
+        );
+        assert_eq!(unpacked.import_dirs(), [layers.app]);
+    }
+
+    #[test]
+    fn a_pushed_file_is_its_one_blob() {
+        let (_dir, cache) = cache();
+        let packages = Packages::new(&cache);
+        let mut m = manifest(&trailer(Kind::Run), b"t");
+        m.format = FORMAT_FILE.into();
+        assert!(file_blob(&m).is_err(), "a file of several blobs");
+        m.blobs.truncate(1);
+        assert!(packages.present(&m).is_none());
+        packages
+            .keep_blob(&m.blobs[0].sha256, b"#!/bin/sh\n", true)
+            .unwrap();
+        let Some(Contents::File(path)) = packages.present(&m) else {
+            panic!("present");
+        };
+        assert_eq!(fs::read(path).unwrap(), b"#!/bin/sh\n");
+    }
+}

@@ -1,0 +1,284 @@
+//! Resolution: which version of a package runs here, and making it ready from layers.
+//!
+//! One request for the package's current version (with the ETag of the cached one), a
+//! fetch only of what changed, and when the server cannot be reached in time, or a
+//! download breaks off, the cached version instead ([`Resolved::offline`] says why; the
+//! caller warns). A fixed version (`foo@1.3.0`, a pin) never changes, so a cached one is
+//! used without asking at all ([`Resolver::cached`]).
+//!
+//! Fetching a program fetches its trailer blob (the layer table, kept in `blobs-v1`) and
+//! then only the layers not unpacked yet: each is streamed (decrypted, verified) to a temp
+//! file, unpacked into its bucket through `pyk_artifact::install` — under the entry's
+//! lock, so concurrent first runs download it once — and the temp file deleted. No whole
+//! artifact is assembled. Every manifest passes [`Trust`] before any of its bytes are
+//! fetched, kept or unpacked.
+
+use std::fs::File;
+
+use pyk_artifact::install;
+use pyk_protocol::api::Manifest;
+use pyk_protocol::names::check_version;
+use pyk_protocol::{PackageRef, Sha256};
+
+use crate::local::{self, Contents, Packages};
+use crate::{Answer, Client, Damage, Error, Progress, Trust};
+
+/// A version ready to run, import or pull.
+pub struct Resolved {
+    pub manifest: Manifest,
+    pub contents: Contents,
+    /// Why the server's current version is not the one resolved: the cached version
+    /// serves instead.
+    pub offline: Option<Error>,
+}
+
+/// What to resolve: a package, at a version or at its latest.
+pub struct Request<'a> {
+    pub package: PackageRef,
+    pub version: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// `foo` or `foo@1.3.0` (`version`, when given, wins over the one in `spec`).
+    pub fn parse(
+        kind: pyk_protocol::Kind,
+        spec: &'a str,
+        version: Option<&'a str>,
+    ) -> Result<Request<'a>, Error> {
+        let (name, at) = match spec.split_once('@') {
+            Some((name, at)) => (name, Some(at)),
+            None => (spec, None),
+        };
+        let version = version.or(at);
+        if let Some(v) = version {
+            check_version(v)?;
+        }
+        Ok(Request {
+            package: PackageRef::new(kind, name)?,
+            version,
+        })
+    }
+}
+
+/// Resolves packages against one cache, trusting what `trust` vouches for.
+pub struct Resolver<'t> {
+    packages: Packages,
+    trust: &'t Trust,
+}
+
+impl<'t> Resolver<'t> {
+    pub fn new(packages: Packages, trust: &'t Trust) -> Resolver<'t> {
+        Resolver { packages, trust }
+    }
+
+    pub fn packages(&self) -> &Packages {
+        &self.packages
+    }
+
+    /// A fixed version that is here already: nothing to ask a server.
+    pub fn cached(&self, request: &Request) -> Option<Resolved> {
+        let version = request.version?;
+        let manifest = self
+            .packages
+            .manifest(&request.package, Some(version), self.trust)?;
+        let contents = self.packages.present(&manifest)?;
+        Some(Resolved {
+            manifest,
+            contents,
+            offline: None,
+        })
+    }
+
+    /// Brings the package (at `request.version`, else at latest) up to date with the
+    /// server, or falls back to the cached version when the server is silent or a
+    /// download breaks off.
+    pub fn resolve(
+        &self,
+        client: &Client,
+        request: &Request,
+        progress: &dyn Progress,
+    ) -> Result<Resolved, Error> {
+        if let Some(resolved) = self.cached(request) {
+            return Ok(resolved);
+        }
+        let package = &request.package;
+        let cached = self.packages.manifest(package, request.version, self.trust);
+        let manifest = match self.ask(client, request, cached.as_ref()) {
+            Ok(manifest) => manifest,
+            Err(e) if e.is_network() => return self.offline(package, cached, e),
+            Err(e) => return Err(e),
+        };
+        let contents = match self.fetch(client, &manifest, progress) {
+            Ok(contents) => contents,
+            Err(e) if e.is_network() => return self.offline(package, cached, e),
+            Err(e) => return Err(e),
+        };
+        self.packages
+            .remember(&manifest, request.version.is_some())?;
+        Ok(Resolved {
+            manifest,
+            contents,
+            offline: None,
+        })
+    }
+
+    /// The manifest of the version `request` names, checked by [`Trust`]; no contents
+    /// are fetched (`pyk pull` writes whole files instead) and there is no offline
+    /// fallback. A fixed version already here is not asked for.
+    pub fn manifest(&self, client: &Client, request: &Request) -> Result<Manifest, Error> {
+        let cached = self
+            .packages
+            .manifest(&request.package, request.version, self.trust);
+        match (cached, request.version) {
+            (Some(manifest), Some(_)) => Ok(manifest),
+            (cached, _) => self.ask(client, request, cached.as_ref()),
+        }
+    }
+
+    /// One request to the server, sending the cached version's ETag: its answer
+    /// verified before anything of it is used, or the cached manifest on a 304.
+    fn ask(
+        &self,
+        client: &Client,
+        request: &Request,
+        cached: Option<&Manifest>,
+    ) -> Result<Manifest, Error> {
+        let package = &request.package;
+        let answer = match request.version {
+            Some(v) => client.version(package, v, None),
+            None => client.current(package, cached.map(Manifest::etag).as_deref()),
+        };
+        match answer? {
+            Some(manifest) => {
+                let asked = match request.version {
+                    Some(_) => Answer::Version,
+                    None => Answer::Latest,
+                };
+                self.trust.verify(&manifest, asked)?;
+                Ok(manifest)
+            }
+            // 304: the cached manifest is current (and was verified when read back).
+            None => cached.cloned().ok_or_else(|| Error::Damaged {
+                server: client.server().to_owned(),
+                what: format!("the answer about {package}"),
+                damage: Damage::Manifest("a 304 to a question pyk did not ask".into()),
+            }),
+        }
+    }
+
+    /// The server could not be asked, or a download broke off: the cached version, if
+    /// it is whole here.
+    fn offline(
+        &self,
+        package: &PackageRef,
+        cached: Option<Manifest>,
+        e: Error,
+    ) -> Result<Resolved, Error> {
+        let ready = cached.and_then(|m| self.packages.present(&m).map(|c| (m, c)));
+        match ready {
+            Some((manifest, contents)) => Ok(Resolved {
+                manifest,
+                contents,
+                offline: Some(e),
+            }),
+            None => Err(Error::NeverFetched {
+                package: package.to_string(),
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    /// Makes `manifest`'s version present: a pushed file whole, a program's trailer and
+    /// the layers not unpacked yet.
+    pub fn fetch(
+        &self,
+        client: &Client,
+        manifest: &Manifest,
+        progress: &dyn Progress,
+    ) -> Result<Contents, Error> {
+        let damaged = |damage| Error::Damaged {
+            server: client.server().to_owned(),
+            what: format!(
+                "{} {} version {}",
+                manifest.kind, manifest.name, manifest.version
+            ),
+            damage,
+        };
+        let dir = self.packages.blobs_dir();
+        if local::is_file(manifest) {
+            let blob = local::file_blob(manifest).map_err(damaged)?;
+            let path = match self.packages.blob(&blob.sha256) {
+                Some(path) => path,
+                None => client.download_blob(&sha(&blob.sha256)?, blob.size, &dir, progress)?,
+            };
+            self.packages.set_mode(&path, manifest.executable)?;
+            return Ok(Contents::File(path));
+        }
+        let last = local::trailer_blob(manifest).map_err(damaged)?;
+        let trailer = match self.packages.trailer(manifest) {
+            Some(trailer) => trailer,
+            None => {
+                let path = client.download_blob(&sha(&last.sha256)?, last.size, &dir, progress)?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+                local::decode_trailer(manifest, &bytes)
+            }
+        }
+        .map_err(damaged)?;
+        // A program built for a newer glibc would fail in the dynamic loader: say so
+        // before anything is fetched or unpacked.
+        if manifest.kind == pyk_protocol::Kind::Run {
+            pyk_artifact::glibc::check(trailer.glibc).map_err(|why| Error::Machine {
+                what: format!("{} {}", manifest.name, manifest.version),
+                why,
+            })?;
+        }
+        let locks = local::needed(manifest, &trailer)
+            .map(|layer| {
+                install::install_with(self.packages.cache(), layer, || {
+                    let tmp =
+                        client.download_blob_temp(&layer.sha256, layer.span.len, &dir, progress)?;
+                    map(tmp.as_file())
+                })
+                .map_err(Error::from)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Contents::Layers(Box::new(
+            self.packages.unpacked(manifest, trailer, locks),
+        )))
+    }
+}
+
+/// A downloaded layer, mapped for unpacking (the temp file may go once it is mapped).
+fn map(file: &File) -> Result<memmap2::Mmap, Error> {
+    // SAFETY: a private temp file of this process's, never written again.
+    unsafe { memmap2::Mmap::map(file) }.map_err(|e| Error::io("map a downloaded layer", e))
+}
+
+/// A manifest's blob name (checked when the manifest was received).
+fn sha(s: &str) -> Result<Sha256, Error> {
+    s.parse().map_err(|_| Error::Damaged {
+        server: String::new(),
+        what: "a manifest".into(),
+        damage: Damage::Manifest("it has a malformed digest".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use pyk_protocol::Kind;
+
+    use super::*;
+
+    #[test]
+    fn a_request_takes_its_version_from_the_spec_unless_one_is_given() {
+        let r = Request::parse(Kind::Run, "foo@1.3.0", None).unwrap();
+        assert_eq!((r.package.name(), r.version), ("foo", Some("1.3.0")));
+        let r = Request::parse(Kind::Run, "foo@1.3.0", Some("2")).unwrap();
+        assert_eq!(r.version, Some("2"));
+        let r = Request::parse(Kind::Lib, "foo", None).unwrap();
+        assert_eq!((r.package.kind(), r.version), (Kind::Lib, None));
+        assert!(Request::parse(Kind::Run, "../x", None).is_err());
+        assert!(Request::parse(Kind::Run, "foo@1 2", None).is_err());
+    }
+}

@@ -276,8 +276,7 @@ fn contents(config: &StoreConfig) -> Vec<String> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(bytes))
+    pyk_protocol::Sha256::of(bytes).to_string()
 }
 
 fn migrate_cmd(home: &Path, aws: &[(&str, String)]) -> Command {

@@ -118,6 +118,7 @@ pub fn whole(
     if !path.is_file() {
         packages.pull(&client, &manifest, &path, progress)?;
     }
+    packages.remember(&manifest, version.is_some())?;
     Ok(WholeFile { manifest, path })
 }
 

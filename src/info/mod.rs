@@ -138,21 +138,26 @@ fn published(
                 m.version
             );
             // The tree's blob if an earlier `pyk info` kept it, else the one in the
-            // version's unpacked app layer.
-            let kept = m.api.as_ref().and_then(|b| packages.blob(&b.sha256));
-            let path = match kept {
-                Some(path) => path,
+            // version's unpacked app layer, else the one in its whole artifact.
+            if let Some(path) = m.api.as_ref().and_then(|b| packages.blob(&b.sha256)) {
+                let api = read_tree(&path, &m)?;
+                return Ok((m, api));
+            }
+            let unpacked = packages
+                .trailer(&m)
+                .and_then(Result::ok)
+                .and_then(|t| t.layer(Role::App).map(|app| app.key()))
+                .map(|key| cache.entry(install::bucket(Role::App), &key).join(FILE))
+                .filter(|p| p.is_file());
+            let api = match unpacked {
+                Some(path) => read_tree(&path, &m)?,
                 None => {
-                    let trailer = packages.trailer(&m).and_then(Result::ok).with_context(|| {
+                    let whole = packages.blob(&m.artifact_sha256).with_context(|| {
                         format!("{package} has never been fetched on this machine")
                     })?;
-                    let app = trailer.layer(Role::App).with_context(|| no_tree(&m))?;
-                    cache
-                        .entry(install::bucket(Role::App), &app.key())
-                        .join(FILE)
+                    from_artifact(&whole)?.with_context(|| no_tree(&m))?
                 }
             };
-            let api = read_tree(&path, &m)?;
             return Ok((m, api));
         }
         Err(e) => return Err(e.into()),

@@ -269,6 +269,36 @@ pub struct PublishRequest {
 }
 
 impl PublishRequest {
+    /// The manifest a store records for this request as `version`: not yanked, no local
+    /// name and not latest yet (the store sets those).
+    pub fn manifest(
+        &self,
+        kind: Kind,
+        name: &str,
+        version: String,
+        publisher: &str,
+        now: u64,
+    ) -> Manifest {
+        Manifest {
+            kind,
+            name: name.to_owned(),
+            version,
+            published: now,
+            publisher: publisher.to_owned(),
+            artifact_sha256: self.artifact_sha256.clone(),
+            size: self.size,
+            python: self.python.clone(),
+            blobs: self.blobs.clone(),
+            format: self.format.clone(),
+            executable: self.executable,
+            yanked: false,
+            localname: None,
+            signature: self.signature.clone(),
+            latest: None,
+            api: self.api.clone(),
+        }
+    }
+
     /// The version statement of this request published as `kind`/`name` at `version`.
     pub fn statement<'a>(
         &'a self,

@@ -300,24 +300,7 @@ impl Repo {
                             package: label(kind, name),
                         })?,
                 };
-                let mut manifest = Manifest {
-                    kind,
-                    name: name.to_owned(),
-                    version: version.clone(),
-                    published: now,
-                    publisher: publisher.to_owned(),
-                    artifact_sha256: request.artifact_sha256.clone(),
-                    size: request.size,
-                    python: request.python.clone(),
-                    blobs: request.blobs.clone(),
-                    format: request.format.clone(),
-                    executable: request.executable,
-                    yanked: false,
-                    localname: None,
-                    signature: request.signature.clone(),
-                    latest: None,
-                    api: request.api.clone(),
-                };
+                let mut manifest = request.manifest(kind, name, version.clone(), publisher, now);
                 let key = self.version_key(kind, name, &version);
                 let body = serde_json::to_vec(&manifest).expect("a manifest always serializes");
                 let created = self.create(&key, &body)?;

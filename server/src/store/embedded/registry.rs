@@ -179,24 +179,7 @@ impl Registry for SqliteRegistry {
         // cannot be deleted before the commit.
         blobs_stored()?;
         let seq = numbering::next_seq(&tx, kind, name)?;
-        let mut manifest = Manifest {
-            kind,
-            name: name.to_owned(),
-            version,
-            published: now,
-            publisher: publisher.to_owned(),
-            artifact_sha256: request.artifact_sha256.clone(),
-            size: request.size,
-            python: request.python.clone(),
-            blobs: request.blobs.clone(),
-            format: request.format.clone(),
-            executable: request.executable,
-            yanked: false,
-            localname: None,
-            signature: request.signature.clone(),
-            latest: None,
-            api: request.api.clone(),
-        };
+        let mut manifest = request.manifest(kind, name, version, publisher, now);
         let text = serde_json::to_string(&manifest)?;
         tx.execute(
             "INSERT INTO versions (kind, name, version, seq, manifest, published, publisher)

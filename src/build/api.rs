@@ -3,7 +3,6 @@
 //! app layer as [`FILE`], where `pyk publish` finds it.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
@@ -13,15 +12,7 @@ const SCRIPT: &str = include_str!("../python/pyk_api.py");
 
 /// Writes the tree of the modules under `app` to `app/`[`FILE`]; returns it.
 pub fn record(python: &Path, app: &Path) -> Result<Api> {
-    // As for compiling: a clean environment, run from the runtime's root so no project
-    // file shadows the stdlib.
-    let root = python
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("/"));
-    let out = Command::new(python)
-        .env_clear()
-        .current_dir(root)
+    let out = super::compile::clean_python(python)
         .args(["-s", "-B", "-c", SCRIPT])
         .arg(app)
         .output()

@@ -14,19 +14,24 @@ pub struct Failure {
     pub why: String,
 }
 
-/// Compiles everything under `staging`; returns how many files compiled and which failed.
-pub fn compile_tree(python: &Path, staging: &Path) -> Result<(usize, Vec<Failure>)> {
-    // marshal output depends on the hash seed (set and frozenset constants) and `-I`
-    // would ignore PYTHONHASHSEED: clear the environment instead, and run from the
-    // runtime's root so no project file shadows the stdlib.
+/// The runtime's interpreter with a cleared environment, run from the runtime's root so
+/// no project file shadows the stdlib: how build steps run Python code of pyk's.
+pub fn clean_python(python: &Path) -> Command {
     let root = python
         .parent()
         .and_then(Path::parent)
         .unwrap_or(Path::new("/"));
-    let out = Command::new(python)
-        .env_clear()
+    let mut cmd = Command::new(python);
+    cmd.env_clear().current_dir(root);
+    cmd
+}
+
+/// Compiles everything under `staging`; returns how many files compiled and which failed.
+pub fn compile_tree(python: &Path, staging: &Path) -> Result<(usize, Vec<Failure>)> {
+    // marshal output depends on the hash seed (set and frozenset constants) and `-I`
+    // would ignore PYTHONHASHSEED: the environment is cleared instead.
+    let out = clean_python(python)
         .env("PYTHONHASHSEED", "0")
-        .current_dir(root)
         .args(["-s", "-B", "-c", SCRIPT])
         .arg(staging)
         .output()

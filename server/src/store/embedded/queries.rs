@@ -35,6 +35,18 @@ pub fn version_row(
         .optional()?)
 }
 
+/// Every version of a package, oldest first: its stored manifest text and whether it is
+/// yanked.
+pub fn version_rows(db: &Connection, kind: Kind, name: &str) -> Result<Vec<(String, bool)>> {
+    let mut stmt = db.prepare(
+        "SELECT manifest, yanked FROM versions WHERE kind = ?1 AND name = ?2 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![kind.as_str(), name], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub fn localname(db: &Connection, kind: Kind, name: &str) -> Result<Option<String>> {
     Ok(db
         .query_row(

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::queries::{
     compose, latest_floor, latest_pointer, latest_version, localname, manifest_of, version_row,
+    version_rows,
 };
 use super::{numbering, SqliteRegistry};
 use crate::store::{label, PackageRecord, Result, StoreError};
@@ -50,20 +51,10 @@ impl SqliteRegistry {
     pub(super) fn export_package(&self, kind: Kind, name: &str) -> Result<PackageRecord> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        let versions = {
-            let mut stmt = tx.prepare(
-                "SELECT manifest, yanked FROM versions WHERE kind = ?1 AND name = ?2 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map(params![kind.as_str(), name], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
-            })?;
-            let mut versions = Vec::new();
-            for row in rows {
-                let (text, yanked) = row?;
-                versions.push(compose(&text, yanked, None)?);
-            }
-            versions
-        };
+        let versions = version_rows(&tx, kind, name)?
+            .into_iter()
+            .map(|(text, yanked)| compose(&text, yanked, None))
+            .collect::<Result<Vec<_>>>()?;
         Ok(PackageRecord {
             versions,
             pointer: latest_pointer(&tx, kind, name)?,

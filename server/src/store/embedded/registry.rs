@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::queries::{
     compose, fall_back, latest_floor, latest_pointer, latest_version, localname, manifest_of,
-    move_latest, no_version, package_exists, version_row,
+    move_latest, no_version, package_exists, version_row, version_rows,
 };
 use super::{numbering, schema};
 use crate::store::{label, GcReport, Latest, Move, PackageRecord, Registry, Result, StoreError};
@@ -126,15 +126,8 @@ impl Registry for SqliteRegistry {
         if !package_exists(&db, kind, name)? {
             return Ok(None);
         }
-        let mut stmt = db.prepare(
-            "SELECT manifest, yanked FROM versions WHERE kind = ?1 AND name = ?2 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![kind.as_str(), name], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
-        })?;
         let mut versions = Vec::new();
-        for row in rows {
-            let (text, yanked) = row?;
+        for (text, yanked) in version_rows(&db, kind, name)? {
             let m = manifest_of(&text)?;
             versions.push(VersionInfo {
                 version: m.version,

@@ -73,18 +73,11 @@ impl Client {
         let what = format!("blob {sha256}");
         let resp = self.check(self.get(&path(sha256), None, None)?, &what)?;
         let body = resp.into_body().into_reader();
-        receive_blob(
-            &self.key,
-            body,
-            sha256,
-            size,
-            dir,
-            progress,
-            |failure| match failure {
-                Failure::Read(e) => self.stalled(&what, e),
-                Failure::Damaged(damage) => self.damaged(&what, damage),
-            },
-        )
+        let from = Source {
+            server: &self.base,
+            what: &what,
+        };
+        receive_blob(&self.key, body, sha256, size, dir, progress, from)
     }
 
     /// Encrypts `len` bytes of `file` from `offset` and uploads them as blob `sha256`.
@@ -119,26 +112,36 @@ impl Client {
         self.check(resp, &what)?;
         encrypted.map_err(|e| Error::io(format!("read {}", file.display()), e))
     }
+}
 
-    pub(crate) fn damaged(&self, what: &str, damage: Damage) -> Error {
+/// Where a blob came from, for the errors that name it: the server (or bucket) and
+/// what was being fetched.
+pub(crate) struct Source<'a> {
+    pub server: &'a str,
+    pub what: &'a str,
+}
+
+impl Source<'_> {
+    fn stalled(&self, source: io::Error) -> Error {
+        Error::Stalled {
+            server: self.server.to_owned(),
+            what: self.what.to_owned(),
+            source,
+        }
+    }
+
+    fn damaged(&self, damage: Damage) -> Error {
         Error::Damaged {
-            server: self.base.clone(),
-            what: what.to_owned(),
+            server: self.server.to_owned(),
+            what: self.what.to_owned(),
             damage,
         }
     }
 }
 
-/// How receiving a blob failed, for the transport to word.
-pub(crate) enum Failure {
-    /// The source broke off or stalled.
-    Read(io::Error),
-    Damaged(Damage),
-}
-
 /// Decrypts blob `sha256` (`size` plaintext bytes) from `body` into a temp file in `dir`,
-/// checking it as it streams: what is returned is whole and right. Whichever transport
-/// the bytes came by, `failed` words what went wrong on its side.
+/// checking it as it streams: what is returned is whole and right, whichever transport
+/// the bytes came by (`from` names it in errors).
 pub(crate) fn receive_blob(
     key: &Key,
     body: impl Read,
@@ -146,7 +149,7 @@ pub(crate) fn receive_blob(
     size: u64,
     dir: &Path,
     progress: &dyn Progress,
-    failed: impl Fn(Failure) -> Error,
+    from: Source,
 ) -> Result<NamedTempFile, Error> {
     let cannot_write = |e| Error::io(format!("write in {}", dir.display()), e);
     fs::create_dir_all(dir).map_err(cannot_write)?;
@@ -167,10 +170,10 @@ pub(crate) fn receive_blob(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                return Err(failed(match refusal(&e) {
-                    Some(&refused) => Failure::Damaged(Damage::Blob(refused)),
-                    None => Failure::Read(e),
-                }))
+                return Err(match refusal(&e) {
+                    Some(&refused) => from.damaged(Damage::Blob(refused)),
+                    None => from.stalled(e),
+                })
             }
         };
         tmp.write_all(&buf[..n]).map_err(cannot_write)?;
@@ -180,7 +183,7 @@ pub(crate) fn receive_blob(
         .sha256()
         .expect("a blob read to its end has its digest");
     if got != *sha256 {
-        return Err(failed(Failure::Damaged(Damage::Hash(got))));
+        return Err(from.damaged(Damage::Hash(got)));
     }
     Ok(tmp)
 }

@@ -29,7 +29,7 @@ use pyk_s3::repo::{self, ModeSetting, Repo};
 use pyk_s3::{Bucket, Location};
 use tempfile::NamedTempFile;
 
-use crate::blobs::{encrypting, receive_blob, Failure};
+use crate::blobs::{encrypting, receive_blob, Source};
 use crate::packages::checked;
 use crate::{Error, Progress};
 
@@ -362,26 +362,12 @@ impl Serverless {
                 server: self.name(),
                 message: format!("no blob {sha256}"),
             })?;
-        receive_blob(
-            &self.key,
-            body,
-            sha256,
-            size,
-            dir,
-            progress,
-            |failure| match failure {
-                Failure::Read(e) => Error::Stalled {
-                    server: self.name(),
-                    what: what.clone(),
-                    source: e,
-                },
-                Failure::Damaged(damage) => Error::Damaged {
-                    server: self.name(),
-                    what: what.clone(),
-                    damage,
-                },
-            },
-        )
+        let server = self.name();
+        let from = Source {
+            server: &server,
+            what: &what,
+        };
+        receive_blob(&self.key, body, sha256, size, dir, progress, from)
     }
 
     /// Encrypts and streams the blob in one PUT of its known encrypted length.

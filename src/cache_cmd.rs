@@ -1,17 +1,31 @@
-//! `pyk cache dir | list | size | prune | clean`, over both cache roots (the main one and the
-//! private `$TMPDIR/pyk-<uid>` fallback the launcher uses when the main one is unusable).
+//! `pyk cache dir | list | size | prune | clean`, over the user's cache roots (the main one
+//! and the private `$TMPDIR/pyk-<uid>` fallback the launcher uses when the main one is
+//! unusable), and `pyk cache seed`, which fills an administrator's shared cache.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use pyk_cache::{Cache, Removal, RootEnv, Select};
+use pyk_client::Packages;
+use pyk_protocol::Kind;
 
 use crate::cli::CacheCommand;
-use crate::output::{human_size, status};
+use crate::config::Config;
+use crate::output::{human_size, status, Progress};
+use crate::runner;
 
-pub fn run(cmd: CacheCommand, env: &RootEnv) -> Result<()> {
+pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progress) -> Result<()> {
     match cmd {
-        CacheCommand::Dir => println!("{}", env.open()?.root().display()),
+        CacheCommand::Dir => {
+            println!("{}", env.open()?.root().display());
+            match env.shared() {
+                Some(Ok(shared)) => println!("{} (shared, looked up first)", shared.display()),
+                Some(Err(e)) => status!("{e}"),
+                None => {}
+            }
+        }
+        CacheCommand::Seed { dir, what, lib } => seed(&dir, &what, lib, config, progress)?,
         CacheCommand::List => {
             for cache in env.existing() {
                 list(&cache)?;
@@ -57,6 +71,32 @@ pub fn run(cmd: CacheCommand, env: &RootEnv) -> Result<()> {
             for cache in env.existing() {
                 report("cleaned", &cache, cache.clean()?);
             }
+        }
+    }
+    Ok(())
+}
+
+/// Unpacks artifact files, and fetches packages through the repository, into the shared
+/// cache `dir`, readable by every user.
+fn seed(dir: &Path, what: &[String], lib: bool, config: &Config, progress: &Progress) -> Result<()> {
+    let cache = RootEnv::seed_root(dir)?;
+    let kind = if lib { Kind::Lib } else { Kind::Run };
+    for item in what {
+        let path = Path::new(item);
+        if path.exists() || item.contains('/') {
+            let trailer = Packages::new(&cache)
+                .seed_artifact(path)
+                .with_context(|| format!("cannot seed {}", path.display()))?;
+            status!("seeded {} ({}) into {}", path.display(), trailer.name, dir.display());
+        } else {
+            let resolved = runner::resolve(config, &cache, kind, item, None, progress)?;
+            let m = &resolved.manifest;
+            status!(
+                "seeded {kind} {} version {} into {}",
+                m.name,
+                m.version,
+                dir.display()
+            );
         }
     }
     Ok(())

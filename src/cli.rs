@@ -325,6 +325,21 @@ pub enum CacheCommand {
     },
     /// Remove everything no running program uses.
     Clean,
+    /// Fill a shared, read-only cache that every user's runs look up first (run it as
+    /// the directory's owner, root): artifact files are unpacked from the file, names are
+    /// fetched from the repository like `pyk NAME`. Point users at it with `shared_cache`
+    /// in /etc/pyk/config.toml, or PYK_SHARED_CACHE.
+    Seed {
+        /// The shared cache directory (created, mode 0755, if it does not exist).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Artifact files, or package names (NAME or NAME@VERSION) to fetch.
+        #[arg(value_name = "NAME|FILE", required = true)]
+        what: Vec<String>,
+        /// The names are libraries (`from pyk import NAME`), not programs.
+        #[arg(long)]
+        lib: bool,
+    },
 }
 
 #[derive(clap::Args)]

@@ -57,8 +57,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli, config: &Config) -> Result<()> {
     let progress = Progress::new(cli.global.quiet);
-    let env = root_env();
-    let cache = || env.open();
+    let cache = || -> Result<Cache> { Ok(root_env(config)?.open()?) };
     match cli.command {
         Command::Build(args) => {
             let spec = load_spec(&args)?;
@@ -110,7 +109,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 shell::exec(&whole, &args).map(drop)
             })?
         }
-        Command::Cache(cmd) => cache_cmd::run(cmd, &env)?,
+        Command::Cache(cmd) => cache_cmd::run(cmd, &root_env(config)?, config, &progress)?,
         Command::Publish(args) => {
             let cache = cache()?;
             let spec = load_spec(&args.build)?;
@@ -301,9 +300,14 @@ fn with_hint(config: &Config, package: &PackageArg, f: impl FnOnce() -> Result<(
     f().map_err(|e| hints::wrong_kind(config, package.kind(), &package.name, true, e))
 }
 
-/// Where the cache is, from the environment (the only place the CLI reads it).
-fn root_env() -> RootEnv {
-    RootEnv::read(|name| std::env::var_os(name))
+/// Where the cache is, from the environment (the only place the CLI reads it) and, for
+/// the shared cache when `PYK_SHARED_CACHE` is not set, the config.
+fn root_env(config: &Config) -> Result<RootEnv> {
+    let mut env = RootEnv::read(|name| std::env::var_os(name));
+    if env.shared_cache.as_ref().is_none_or(|v| v.is_empty()) {
+        env.shared_cache = config.shared_cache()?.map(Into::into);
+    }
+    Ok(env)
 }
 
 /// The build time for the trailer: `SOURCE_DATE_EPOCH` (reproducible builds), else now.

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use pyk_cache::{Bucket, Cache, EntryLock, FillError};
+use pyk_cache::{Bucket, Cache, FillError, Held};
 use pyk_protocol::Sha256;
 
 use crate::extract::{self, ExtractError, Limits};
@@ -26,8 +26,9 @@ pub fn bucket(role: Role) -> Bucket {
     }
 }
 
-/// Holds `layer`'s entry, unpacking `bytes` (the compressed layer) first if no process has.
-pub fn install(cache: &Cache, layer: &Layer, bytes: &[u8]) -> Result<EntryLock, InstallError> {
+/// Holds `layer`'s entry (in the shared cache, if it has it), unpacking `bytes` (the
+/// compressed layer) first if no process has.
+pub fn install(cache: &Cache, layer: &Layer, bytes: &[u8]) -> Result<Held, InstallError> {
     install_with(cache, layer, || Ok::<_, ExtractError>(bytes))
 }
 
@@ -38,7 +39,7 @@ pub fn install_with<B, E>(
     cache: &Cache,
     layer: &Layer,
     bytes: impl FnOnce() -> Result<B, E>,
-) -> Result<EntryLock, FillError<E>>
+) -> Result<Held, FillError<E>>
 where
     B: AsRef<[u8]>,
     E: From<ExtractError>,

@@ -5,12 +5,17 @@
 //! The crate knows nothing of what an entry means: callers name buckets and keys (a sha256
 //! for content-named entries). Environment values are passed in ([`RootEnv`]): only the
 //! binaries read the environment.
+//!
+//! An administrator's read-only shared cache (`PYK_SHARED_CACHE`, see [`root`]) is laid
+//! out the same way and looked up first, by the same keys: an entry found there is run
+//! from there, and the user's own root is never written for it.
 
 mod atomic;
 mod error;
+mod exec;
 mod lock;
 mod prune;
-mod root;
+pub mod root;
 mod usage;
 
 use std::path::{Path, PathBuf};
@@ -78,16 +83,57 @@ impl Bucket {
     }
 }
 
-/// A usable cache root: it exists, belongs to this user and no one else can write to it.
+/// A usable cache root: it exists, belongs to this user and no one else can write to it;
+/// with the shared cache, if one is set and trusted, looked up before it.
 #[derive(Clone, Debug)]
 pub struct Cache {
     root: PathBuf,
     temporary: bool,
+    /// The administrator's read-only cache (checked by [`root`]), looked up first.
+    shared: Option<PathBuf>,
+}
+
+/// An entry held: its directory (in the shared cache or the user's own root), kept from
+/// prune while this value lives.
+#[derive(Debug)]
+pub struct Held {
+    dir: PathBuf,
+    lock: EntryLock,
+}
+
+impl Held {
+    /// The entry's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Lets the hold outlive an exec (see [`EntryLock::keep_across_exec`]).
+    pub fn keep_across_exec(&self) -> std::io::Result<()> {
+        self.lock.keep_across_exec()
+    }
 }
 
 impl Cache {
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The shared cache looked up before this root, if one is set and trusted.
+    pub fn shared(&self) -> Option<&Path> {
+        self.shared.as_deref()
+    }
+
+    /// A file kept whole in `bucket` (blobs, manifests; `name` may hold a `/`): the shared
+    /// cache's copy if it has one, else this root's, if either is there.
+    pub fn file(&self, bucket: Bucket, name: &str) -> Option<PathBuf> {
+        self.roots()
+            .map(|root| root.join(bucket.dir_name()).join(name))
+            .find(|path| path.is_file())
+    }
+
+    /// The shared cache, then this root.
+    fn roots(&self) -> impl Iterator<Item = &Path> {
+        self.shared.as_deref().into_iter().chain([self.root.as_path()])
     }
 
     /// Whether this is the private `$TMPDIR/pyk-<uid>` fallback.
@@ -104,22 +150,33 @@ impl Cache {
         self.bucket(bucket).join(key)
     }
 
-    /// Holds entry `key` of an unpacked bucket for as long as the lock lives, if the entry
-    /// is there. Never creates or writes anything: this is the launcher's warm path.
-    pub fn hold(&self, bucket: Bucket, key: &str) -> Option<EntryLock> {
-        let dir = self.bucket(bucket);
-        let lock = EntryLock::shared(&lock_path(&dir, key)).ok()??;
-        dir.join(key).is_dir().then_some(lock)
+    /// Holds entry `key` of an unpacked bucket, in the shared cache or else in this root,
+    /// for as long as the lock lives, if the entry is there. Never creates or writes
+    /// anything: this is the launcher's warm path.
+    pub fn hold(&self, bucket: Bucket, key: &str) -> Option<Held> {
+        self.roots().find_map(|root| {
+            let dir = root.join(bucket.dir_name());
+            let lock = EntryLock::shared(&lock_path(&dir, key)).ok()??;
+            let dir = dir.join(key);
+            dir.is_dir().then_some(Held { dir, lock })
+        })
     }
 
-    /// Fills entry `key` of an unpacked bucket exactly once (see [`fill_dir`]) and holds it.
+    /// Fills entry `key` of an unpacked bucket of this root exactly once (see
+    /// [`fill_dir`]) and holds it. Refused before anything is written when programs cannot
+    /// run from the root (a `noexec` mount): every unpacked entry is there to be run.
     pub fn fill<E>(
         &self,
         bucket: Bucket,
         key: &str,
         fill: impl FnOnce(&Path) -> Result<(), E>,
-    ) -> Result<EntryLock, FillError<E>> {
-        fill_dir(&self.bucket(bucket), key, fill)
+    ) -> Result<Held, FillError<E>> {
+        exec::check(&self.root).map_err(FillError::Cache)?;
+        let lock = fill_dir(&self.bucket(bucket), key, fill)?;
+        Ok(Held {
+            dir: self.entry(bucket, key),
+            lock,
+        })
     }
 }
 

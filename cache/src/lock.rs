@@ -73,7 +73,9 @@ fn acquire(path: &Path, mode: Mode, create: bool, wait: bool) -> io::Result<Opti
     loop {
         let mut options = OpenOptions::new();
         if create {
-            options.read(true).write(true).create(true).mode(0o600);
+            // Readable by all: users of a shared cache take `LOCK_SH` on its lock files.
+            // A private root's mode keeps its own from everyone else.
+            options.read(true).write(true).create(true).mode(0o644);
         } else {
             options.read(true);
         }

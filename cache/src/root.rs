@@ -1,8 +1,14 @@
 //! Where the cache lives: `$PYK_CACHE_DIR`, else `$XDG_CACHE_HOME/pyk`, else
-//! `$HOME/.cache/pyk`; when that cannot be used, a private `$TMPDIR/pyk-<uid>`.
+//! `$HOME/.cache/pyk`; when that cannot be used, a private `$TMPDIR/pyk-<uid>`, or
+//! `/var/tmp/pyk-<uid>` when another user took that name first.
 //!
-//! Both roots must belong to this user and be writable by no one else: whoever can write
-//! in a cache can plant code that the next run executes.
+//! Every root must belong to this user and be writable by no one else: whoever can write
+//! in a cache can plant code that the next run executes. The shared cache
+//! (`$PYK_SHARED_CACHE`, or the config's `shared_cache`) is read, never written, by
+//! users, and what it holds runs as them without a check of its hashes (the warm path is
+//! a stat and an exec): so it must belong to root or to this user and be writable by no
+//! one else. One that does not pass is not used. `pyk cache seed` fills it with the
+//! same buckets, keys and locks as any root.
 
 use std::ffi::OsString;
 use std::fs;
@@ -22,6 +28,8 @@ pub struct RootEnv {
     pub xdg_cache_home: Option<OsString>,
     pub home: Option<OsString>,
     pub tmpdir: Option<OsString>,
+    /// The administrator's read-only cache, looked up first.
+    pub shared_cache: Option<OsString>,
 }
 
 fn set(value: &Option<OsString>) -> Option<&OsString> {
@@ -30,13 +38,17 @@ fn set(value: &Option<OsString>) -> Option<&OsString> {
 
 impl RootEnv {
     /// The values `var` gives for the variables pyk-static names: binaries pass their
-    /// environment reader (`std::env::var_os`), tests whatever they like.
+    /// environment reader (`std::env::var_os`), tests whatever they like. A relative
+    /// directory is taken against the current directory, once, here: the program that
+    /// runs gets absolute paths whatever directory it changes to.
     pub fn read(var: impl Fn(&str) -> Option<OsString>) -> RootEnv {
+        let dir = |name| var(name).map(absolute);
         RootEnv {
-            pyk_cache_dir: var(EnvVars::PYK_CACHE_DIR),
-            xdg_cache_home: var(EnvVars::XDG_CACHE_HOME),
-            home: var(EnvVars::HOME),
-            tmpdir: var(EnvVars::TMPDIR),
+            pyk_cache_dir: dir(EnvVars::PYK_CACHE_DIR),
+            xdg_cache_home: dir(EnvVars::XDG_CACHE_HOME),
+            home: dir(EnvVars::HOME),
+            tmpdir: dir(EnvVars::TMPDIR),
+            shared_cache: dir(EnvVars::PYK_SHARED_CACHE),
         }
     }
 
@@ -53,83 +65,189 @@ impl RootEnv {
 
     /// The private fallback root, `$TMPDIR/pyk-<uid>` (`/tmp` when `$TMPDIR` is unset).
     pub fn temp_root(&self) -> PathBuf {
+        self.temp_roots()[0].clone()
+    }
+
+    /// The fallback roots in order: `$TMPDIR/pyk-<uid>`, then `/var/tmp/pyk-<uid>` for
+    /// when another user made the first before this one (any user can make a directory
+    /// in /tmp under any name).
+    fn temp_roots(&self) -> Vec<PathBuf> {
         let tmp = set(&self.tmpdir).map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-        tmp.join(format!("pyk-{}", uid()))
+        let name = format!("pyk-{}", uid());
+        let mut roots = vec![tmp.join(&name)];
+        let second = Path::new("/var/tmp").join(name);
+        if roots[0] != second {
+            roots.push(second);
+        }
+        roots
+    }
+
+    /// The shared cache, if one is set: refused (with why) when it is not a directory,
+    /// or someone other than root or this user could write to it. One that does not
+    /// exist is `None`: nothing has been seeded yet.
+    pub fn shared(&self) -> Option<Result<PathBuf, CacheError>> {
+        let root = PathBuf::from(set(&self.shared_cache)?);
+        match check(&root, Kind::Shared) {
+            Ok(()) => Some(Ok(root)),
+            Err(CacheError::Unusable { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// The shared cache to look up first, if it passes the checks.
+    fn shared_root(&self) -> Option<PathBuf> {
+        self.shared().and_then(Result::ok)
+    }
+
+    fn cache(&self, root: PathBuf, temporary: bool) -> Cache {
+        Cache {
+            root,
+            temporary,
+            shared: self.shared_root(),
+        }
     }
 
     /// The root to read from without writing anything: the main root if it exists and is
     /// private; the fallback only when there is no main root or it cannot be used (a main
     /// root not made yet is made, not passed over, by [`RootEnv::open`]). The launcher's
     /// warm path starts here.
+    ///
+    /// With a shared cache, a root is returned even when none exists yet: the shared
+    /// cache may hold everything, and then nothing is written.
     pub fn find(&self) -> Option<Cache> {
+        let shared = self.shared_root().is_some();
         if let Some(root) = self.main_root() {
-            match check(&root, false) {
-                Ok(()) => {
-                    return Some(Cache {
-                        root,
-                        temporary: false,
-                    })
-                }
+            match check(&root, Kind::Main) {
+                Ok(()) => return Some(self.cache(root, false)),
                 Err(CacheError::Unusable { source, .. })
                     if source.kind() == io::ErrorKind::NotFound =>
                 {
-                    return None
+                    return shared.then(|| self.cache(root, false));
                 }
                 Err(_) => {}
             }
         }
-        let temp = self.temp_root();
-        check(&temp, true).is_ok().then_some(Cache {
-            root: temp,
-            temporary: true,
-        })
+        let temp = self.existing_temp();
+        if temp.is_none() && shared {
+            return Some(self.cache(self.temp_root(), true));
+        }
+        temp
     }
 
-    /// Both roots that exist and pass the ownership checks, main first: what `pyk cache`
-    /// lists, prunes and cleans.
+    /// The first fallback root that exists and is private.
+    fn existing_temp(&self) -> Option<Cache> {
+        self.temp_roots()
+            .into_iter()
+            .find(|root| check(root, Kind::Fallback).is_ok())
+            .map(|root| self.cache(root, true))
+    }
+
+    /// The roots that exist and pass the ownership checks, main first: what `pyk cache`
+    /// lists, prunes and cleans (never the shared cache, which is not theirs).
     pub fn existing(&self) -> Vec<Cache> {
         let main = self
             .main_root()
-            .filter(|root| check(root, false).is_ok())
-            .map(|root| Cache {
-                root,
-                temporary: false,
-            });
-        let temp = self.temp_root();
-        let temp = check(&temp, true).is_ok().then_some(Cache {
-            root: temp,
-            temporary: true,
-        });
-        main.into_iter().chain(temp).collect()
+            .filter(|root| check(root, Kind::Main).is_ok())
+            .map(|root| self.cache(root, false));
+        let temps = self
+            .temp_roots()
+            .into_iter()
+            .filter(|root| check(root, Kind::Fallback).is_ok())
+            .map(|root| self.cache(root, true));
+        main.into_iter().chain(temps).collect()
     }
 
     /// The root to write to: the main root, created if needed, when it is private and
     /// writable; else the fallback, created with mode 0700.
+    ///
+    /// When no root can be written but a shared cache is set, the root to read is
+    /// returned all the same: a run the shared cache serves writes nothing, and one that
+    /// must write fails there, naming what it could not write.
     pub fn open(&self) -> Result<Cache, CacheError> {
-        match self.main_root().map(|root| open_main(&root)) {
+        let opened = match self.main_root().map(|root| self.open_main(&root)) {
             Some(Ok(cache)) => Ok(cache),
             Some(Err(main_err)) => self.open_temp().map_err(|_| main_err),
             None => self.open_temp(),
+        };
+        match opened {
+            Err(e) if e.root_unusable() => self.find().filter(|c| c.shared.is_some()).ok_or(e),
+            opened => opened,
         }
     }
 
-    /// The fallback root, for when writing to the main root failed on the way.
+    /// A fallback root, for when writing to the main root failed on the way: the first
+    /// that can be made private, else why the first could not.
     pub fn open_temp(&self) -> Result<Cache, CacheError> {
-        let root = self.temp_root();
-        match fs::DirBuilder::new().mode(0o700).create(&root) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(source) => return Err(CacheError::Unusable { path: root, source }),
+        let mut first = None;
+        for root in self.temp_roots() {
+            match fs::DirBuilder::new().mode(0o700).create(&root) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(source) => {
+                    first.get_or_insert(CacheError::Unusable { path: root, source });
+                    continue;
+                }
+            }
+            match check(&root, Kind::Fallback) {
+                Ok(()) => return Ok(self.cache(root, true)),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
         }
-        check(&root, true)?;
+        Err(first.expect("there is a fallback root"))
+    }
+
+    /// `dir` as a shared cache to fill (`pyk cache seed`): created (mode 0755) if
+    /// needed, and held to the checks users will apply to it. Nothing is looked up
+    /// elsewhere: a seed holds everything itself.
+    ///
+    /// Sets this process's umask to 022: users read what the seeding process writes, so
+    /// whatever the administrator's shell's umask, everything the buckets gain must be
+    /// readable by all (and written by no one but the owner).
+    pub fn seed_root(dir: &Path) -> Result<Cache, CacheError> {
+        // SAFETY: umask only sets this process's file creation mask.
+        unsafe { libc::umask(0o022) };
+        let dir = absolute(dir.as_os_str().to_owned());
+        let root = PathBuf::from(dir);
+        if !root.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&root)
+                .map_err(|source| CacheError::Unusable {
+                    path: root.clone(),
+                    source,
+                })?;
+            tag(&root);
+        }
+        check(&root, Kind::Shared)?;
         Ok(Cache {
             root,
-            temporary: true,
+            temporary: false,
+            shared: None,
         })
+    }
+
+    fn open_main(&self, root: &Path) -> Result<Cache, CacheError> {
+        open_main(root).map(|()| self.cache(root.to_path_buf(), false))
     }
 }
 
-fn open_main(root: &Path) -> Result<Cache, CacheError> {
+/// `dir` against the current directory, if it is relative (left as it is if the current
+/// directory is gone: the root is then refused for not existing).
+fn absolute(dir: OsString) -> OsString {
+    if dir.is_empty() || Path::new(&dir).is_absolute() {
+        return dir;
+    }
+    std::path::absolute(&dir).map_or(dir, PathBuf::into_os_string)
+}
+
+fn open_main(root: &Path) -> Result<(), CacheError> {
     let unusable = |source| CacheError::Unusable {
         path: root.to_path_buf(),
         source,
@@ -144,17 +262,14 @@ fn open_main(root: &Path) -> Result<Cache, CacheError> {
             Err(e) => return Err(unusable(e)),
         }
     }
-    check(root, false)?;
+    check(root, Kind::Main)?;
     // SAFETY: access() only reads the path, which is a valid C string.
     let path = std::ffi::CString::new(root.as_os_str().as_encoded_bytes())
         .map_err(|_| unusable(io::ErrorKind::InvalidInput.into()))?;
     if unsafe { libc::access(path.as_ptr(), libc::W_OK) } != 0 {
         return Err(unusable(io::Error::last_os_error()));
     }
-    Ok(Cache {
-        root: root.to_path_buf(),
-        temporary: false,
-    })
+    Ok(())
 }
 
 /// Marks a new root as a cache, so backup tools skip it (<https://bford.info/cachedir/>).
@@ -165,9 +280,20 @@ fn tag(root: &Path) {
     );
 }
 
-/// The main root may be reached through a symlink (a relocated `~/.cache`); the fallback
-/// lives in a shared directory, so it must be a real directory with mode 0700.
-fn check(root: &Path, fallback: bool) -> Result<(), CacheError> {
+/// Which root [`check`] looks at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The main root: may be reached through a symlink (a relocated `~/.cache`).
+    Main,
+    /// The fallback lives in a directory everyone writes, so it must be a real directory
+    /// with mode 0700.
+    Fallback,
+    /// The administrator's: root's (or this user's own), written by no one else.
+    Shared,
+}
+
+fn check(root: &Path, kind: Kind) -> Result<(), CacheError> {
+    let fallback = kind == Kind::Fallback;
     let meta = if fallback {
         fs::symlink_metadata(root)
     } else {
@@ -178,16 +304,22 @@ fn check(root: &Path, fallback: bool) -> Result<(), CacheError> {
         source,
     })?;
     let refuse = |why| {
-        Err(CacheError::NotPrivate {
-            path: root.to_path_buf(),
-            why,
+        let path = root.to_path_buf();
+        Err(match kind {
+            Kind::Shared => CacheError::SharedRefused { path, why },
+            Kind::Main | Kind::Fallback => CacheError::NotPrivate { path, why },
         })
     };
     if !meta.is_dir() {
         return refuse("not a directory");
     }
-    if meta.uid() != uid() {
-        return refuse("owned by another user");
+    let owner_ok = meta.uid() == uid() || (kind == Kind::Shared && meta.uid() == 0);
+    if !owner_ok {
+        return refuse(if kind == Kind::Shared {
+            "owned by a user other than root or you"
+        } else {
+            "owned by another user"
+        });
     }
     let others = if fallback { 0o077 } else { 0o022 };
     if meta.mode() & others != 0 {

@@ -12,6 +12,11 @@
 //! dependency layer (while it does not change) and ten app layers. Manifests go through the
 //! cache's atomic-file helper; blobs are content-named and verified before they are renamed
 //! in; layers are unpacked exactly once by `pyk_artifact::install`.
+//!
+//! With a shared cache (see `pyk_cache::root`), every read looks there too: a version an
+//! administrator seeded is present without a byte written here. Files are read from this
+//! user's root first, since a package's latest manifest is the one file that changes and
+//! the user's copy may be the newer; unpacked layers from the shared cache first.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -21,7 +26,7 @@ use std::path::{Path, PathBuf};
 use pyk_artifact::install;
 use pyk_artifact::launch::Layers;
 use pyk_artifact::trailer::{Layer, Role, Trailer, MAX_LEN};
-use pyk_cache::{write_file, Bucket, Cache, EntryLock, Existing};
+use pyk_cache::{write_file, Bucket, Cache, Existing, Held};
 use pyk_protocol::api::{BlobRef, Manifest, FORMAT_FILE};
 use pyk_protocol::PackageRef;
 
@@ -43,7 +48,7 @@ pub struct Unpacked {
     pub runtime: Option<PathBuf>,
     pub deps: Option<PathBuf>,
     pub app: PathBuf,
-    locks: Vec<EntryLock>,
+    locks: Vec<Held>,
 }
 
 impl Unpacked {
@@ -65,7 +70,7 @@ impl Unpacked {
 
     /// Keeps the locks held in the program this process is replaced by.
     pub fn keep_across_exec(&self) -> io::Result<()> {
-        self.locks.iter().try_for_each(EntryLock::keep_across_exec)
+        self.locks.iter().try_for_each(Held::keep_across_exec)
     }
 }
 
@@ -125,6 +130,30 @@ pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damag
     Ok(trailer)
 }
 
+
+/// The entries of `trailer`'s layers, held by `held` (in the order of [`needed`]).
+pub(crate) fn unpacked(manifest: &Manifest, trailer: Trailer, held: Vec<Held>) -> Unpacked {
+    let entry = |role| {
+        needed(manifest, &trailer)
+            .zip(&held)
+            .find(|(layer, _)| layer.role == role)
+            .map(|(_, held)| held.dir().to_path_buf())
+    };
+    let runtime = match manifest.kind {
+        pyk_protocol::Kind::Lib => None,
+        pyk_protocol::Kind::Run => entry(Role::Runtime),
+    };
+    let deps = entry(Role::Deps);
+    let app = entry(Role::App).expect("a decoded trailer has an app layer");
+    Unpacked {
+        trailer,
+        runtime,
+        deps,
+        app,
+        locks: held,
+    }
+}
+
 /// The package cache of one cache root.
 pub struct Packages {
     cache: Cache,
@@ -141,26 +170,23 @@ impl Packages {
         &self.cache
     }
 
-    fn manifest_path(&self, package: &PackageRef, version: Option<&str>) -> PathBuf {
-        let file = match version {
-            Some(v) => format!("{}@{v}.json", package.name()),
-            None => format!("{}.json", package.name()),
-        };
-        self.cache
-            .bucket(Bucket::Packages)
-            .join(package.kind().as_str())
-            .join(file)
+    /// `<kind>/<name>[@<version>].json` in the packages bucket.
+    fn manifest_name(package: &PackageRef, version: Option<&str>) -> String {
+        let kind = package.kind().as_str();
+        match version {
+            Some(v) => format!("{kind}/{}@{v}.json", package.name()),
+            None => format!("{kind}/{}.json", package.name()),
+        }
     }
 
-    /// Where blobs kept whole live.
+    /// Where blobs kept whole are written.
     pub fn blobs_dir(&self) -> PathBuf {
         self.cache.bucket(Bucket::Blobs)
     }
 
-    /// The kept blob `sha256`, if it is here.
+    /// The kept blob `sha256`, if it is here (or in the shared cache).
     pub fn blob(&self, sha256: &str) -> Option<PathBuf> {
-        let path = self.blobs_dir().join(sha256);
-        path.is_file().then_some(path)
+        self.cache.file(Bucket::Blobs, sha256)
     }
 
     /// The manifest of the cached latest (or given) version, if `trust` still vouches for
@@ -172,22 +198,31 @@ impl Packages {
         version: Option<&str>,
         trust: &Trust,
     ) -> Option<Manifest> {
-        let text = fs::read_to_string(self.manifest_path(package, version)).ok()?;
+        let path = self
+            .cache
+            .file(Bucket::Packages, &Self::manifest_name(package, version))?;
+        let text = fs::read_to_string(path).ok()?;
         let manifest: Manifest = serde_json::from_str(&text).ok()?;
         let same = manifest.kind == package.kind() && manifest.name == package.name();
         (same && trust.verify(&manifest, Answer::Version).is_ok()).then_some(manifest)
     }
 
     /// Records `manifest` under its version and, unless it was asked for by version, as
-    /// the package's latest.
+    /// the package's latest. A record already there, the same (here, or in the shared
+    /// cache while this root has none), is not written again.
     pub fn remember(&self, manifest: &Manifest, by_version: bool) -> Result<(), Error> {
         let json = serde_json::to_vec_pretty(manifest).expect("a manifest serializes");
         let package = PackageRef::new(manifest.kind, &manifest.name)?;
-        let mut paths = vec![self.manifest_path(&package, Some(&manifest.version))];
+        let mut names = vec![Self::manifest_name(&package, Some(&manifest.version))];
         if !by_version {
-            paths.push(self.manifest_path(&package, None));
+            names.push(Self::manifest_name(&package, None));
         }
-        for path in paths {
+        for name in names {
+            let known = self.cache.file(Bucket::Packages, &name);
+            if known.is_some_and(|path| fs::read(path).is_ok_and(|kept| kept == json)) {
+                continue;
+            }
+            let path = self.cache.bucket(Bucket::Packages).join(name);
             write_file(&path, 0o644, Existing::Replace, |f| f.write_all(&json))?;
         }
         Ok(())
@@ -207,39 +242,10 @@ impl Packages {
             return Some(Contents::File(path));
         }
         let trailer = self.trailer(manifest)?.ok()?;
-        let locks = needed(manifest, &trailer)
+        let held = needed(manifest, &trailer)
             .map(|l| self.cache.hold(install::bucket(l.role), &l.key()))
             .collect::<Option<Vec<_>>>()?;
-        Some(Contents::Layers(Box::new(
-            self.unpacked(manifest, trailer, locks),
-        )))
-    }
-
-    /// The entries of `trailer`'s layers, held by `locks`.
-    pub(crate) fn unpacked(
-        &self,
-        manifest: &Manifest,
-        trailer: Trailer,
-        locks: Vec<EntryLock>,
-    ) -> Unpacked {
-        let entry = |role| {
-            trailer
-                .layer(role)
-                .map(|l| self.cache.entry(install::bucket(role), &l.key()))
-        };
-        let runtime = match manifest.kind {
-            pyk_protocol::Kind::Lib => None,
-            pyk_protocol::Kind::Run => entry(Role::Runtime),
-        };
-        let deps = entry(Role::Deps);
-        let app = entry(Role::App).expect("a decoded trailer has an app layer");
-        Unpacked {
-            trailer,
-            runtime,
-            deps,
-            app,
-            locks,
-        }
+        Some(Contents::Layers(Box::new(unpacked(manifest, trailer, held))))
     }
 
     /// Makes a version published from this machine ready to run without a download: its
@@ -270,6 +276,31 @@ impl Packages {
         self.remember(manifest, !promoted)
     }
 
+    /// Makes an artifact file's version ready to run without a download and without its
+    /// manifest (`pyk cache seed DIR FILE`): its layers unpacked, and its trailer blob (the
+    /// bytes after the last layer, named by their hash as the repository names them)
+    /// kept, so that `pyk NAME` finds it too once the repository names that version.
+    pub fn seed_artifact(&self, artifact: &Path) -> Result<Trailer, Error> {
+        let cannot_read = |e| Error::io(format!("read {}", artifact.display()), e);
+        let file = File::open(artifact).map_err(cannot_read)?;
+        let damaged = |damage| Error::Damaged {
+            server: "this machine".into(),
+            what: artifact.display().to_string(),
+            damage,
+        };
+        let trailer = Trailer::read(&file).map_err(|e| damaged(Damage::Trailer(e)))?;
+        // SAFETY: read-only, while an administrator's artifact file is unpacked.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(cannot_read)?;
+        let end = trailer.layers.last().map_or(0, |l| l.span.end()) as usize;
+        let tail = &map[end..];
+        self.keep_blob(&pyk_protocol::Sha256::of(tail).to_string(), tail, false)?;
+        for layer in &trailer.layers {
+            let (from, to) = (layer.span.offset as usize, layer.span.end() as usize);
+            drop(install::install(&self.cache, layer, &map[from..to])?);
+        }
+        Ok(trailer)
+    }
+
     /// Writes a blob whose bytes this machine has, unless it is kept already.
     fn keep_blob(&self, sha256: &str, bytes: &[u8], executable: bool) -> Result<(), Error> {
         let mode = if executable { 0o755 } else { 0o644 };
@@ -278,9 +309,13 @@ impl Packages {
         Ok(())
     }
 
-    /// Sets a kept pushed file's executable bit as its manifest says.
+    /// Sets a kept pushed file's executable bit as its manifest says; a file with that mode
+    /// already is left alone (one in the shared cache is not ours to change).
     pub(crate) fn set_mode(&self, path: &Path, executable: bool) -> Result<(), Error> {
         let mode = if executable { 0o755 } else { 0o644 };
+        if fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o7777 == mode) {
+            return Ok(());
+        }
         fs::set_permissions(path, fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io(format!("set the mode of {}", path.display()), e))
     }

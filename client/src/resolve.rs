@@ -243,9 +243,9 @@ impl<'t> Resolver<'t> {
                 .map_err(Error::from)
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(Contents::Layers(Box::new(
-            self.packages.unpacked(manifest, trailer, locks),
-        )))
+        Ok(Contents::Layers(Box::new(local::unpacked(
+            manifest, trailer, locks,
+        ))))
     }
 }
 

@@ -16,7 +16,7 @@ use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
 use pyk_artifact::extract::{self, Unpacked};
 use pyk_artifact::install;
 use pyk_artifact::trailer::{self, Role, Span};
-use pyk_cache::{Cache, EntryLock};
+use pyk_cache::{Cache, Held};
 use pyk_runtime_fetch::{
     import_archive, Layer, LayerStore, PyVersion, PythonRequest, SUPPORTED_MINORS,
 };
@@ -37,7 +37,7 @@ pub struct Runtime {
     /// What the layer unpacks to: the caps its trailer line declares.
     pub unpacked: Unpacked,
     pub dir: PathBuf,
-    _held: EntryLock,
+    _held: Held,
 }
 
 impl Runtime {
@@ -148,7 +148,7 @@ pub fn resolve(
         files: unpacked.files,
     };
     let held = install::install(cache, &record, &map)?;
-    let dir = cache.entry(install::bucket(Role::Runtime), &layer.sha256);
+    let dir = held.dir().to_path_buf();
     Ok(Runtime {
         layer,
         unpacked,

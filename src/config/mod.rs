@@ -7,7 +7,9 @@
 //! `server` (URL) or `host`/`HOST` + `port`/`PORT`, `timeout` (seconds the runner waits
 //! for the server before running its cached copy), `python_mirror`, `node` (this
 //! machine's name in server logs), `signing_key` (a publisher's private key: a file, or
-//! the key itself), `trusted` (the public keys whose packages this machine runs).
+//! the key itself), `trusted` (the public keys whose packages this machine runs),
+//! `shared_cache` (an administrator's read-only cache, looked up first; see
+//! `pyk_cache::root`).
 //! Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`, `PYK_TIMEOUT`,
 //! `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_SIGNING_KEY`, `PYK_CONFIG` (one more file, read
 //! last). `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`);
@@ -72,6 +74,8 @@ pub struct Config {
     trusted_for: BTreeMap<String, Vec<PublicKey>>,
     /// The publisher's private key, read when something is signed.
     signing_key: Option<SigningSource>,
+    /// The administrator's read-only cache (`PYK_SHARED_CACHE` wins over it).
+    shared_cache: Option<PathBuf>,
     /// What was wrong, by the (lower-case) key it concerns; `*` for the whole config.
     problems: Vec<(String, String)>,
 }
@@ -95,6 +99,7 @@ const KNOWN: &[&str] = &[
     "trusted",
     "trusted_for",
     "store",
+    "shared_cache",
 ];
 
 impl Default for Config {
@@ -112,6 +117,7 @@ impl Default for Config {
             trusted: Vec::new(),
             trusted_for: BTreeMap::new(),
             signing_key: None,
+            shared_cache: None,
             problems: Vec::new(),
         }
     }
@@ -291,6 +297,13 @@ impl Config {
                 self.signing_key = Some(SigningSource::new(&text()?, dir, at(k)));
             }
             "trusted" => self.trusted = public_keys(value, &format!("{}: `{k}`", at(k)))?,
+            "shared_cache" => {
+                let dir = PathBuf::from(text()?);
+                if !dir.is_absolute() {
+                    bail!("{}: `{k}` must be an absolute path", at(k));
+                }
+                self.shared_cache = Some(dir);
+            }
             "trusted_for" => {
                 let toml::Value::Table(packages) = value else {
                     bail!(
@@ -360,6 +373,13 @@ impl Config {
         self.check(&["trusted", "trusted_for"])?;
         Ok(Trust::new(self.trusted.clone(), self.trusted_for.clone())
             .remembering(cache_root.join("trust-v1")))
+    }
+
+    /// The shared cache the config names, if any (the environment's wins: see
+    /// `pyk_cache::RootEnv`).
+    pub fn shared_cache(&self) -> Result<Option<&Path>> {
+        self.check(&["shared_cache"])?;
+        Ok(self.shared_cache.as_deref())
     }
 
     /// The version this machine is pinned to for `name`, if any.

@@ -147,7 +147,8 @@ fn published(
                 .trailer(&m)
                 .and_then(Result::ok)
                 .and_then(|t| t.layer(Role::App).map(|app| app.key()))
-                .map(|key| cache.entry(install::bucket(Role::App), &key).join(FILE))
+                .and_then(|key| cache.hold(install::bucket(Role::App), &key))
+                .map(|app| app.dir().join(FILE))
                 .filter(|p| p.is_file());
             let api = match unpacked {
                 Some(path) => read_tree(&path, &m)?,

@@ -18,6 +18,9 @@ impl EnvVars {
     /// `$HOME/.config/pyk/config.toml` and launchers go to `$HOME/.local/bin`, when nothing
     /// more specific is set.
     pub const HOME: &'static str = "HOME";
+    /// The administrator's read-only shared cache, looked up before the user's (overrides
+    /// the config's `shared_cache`); filled by `pyk cache seed`.
+    pub const PYK_SHARED_CACHE: &'static str = "PYK_SHARED_CACHE";
     /// Where the private fallback cache `$TMPDIR/pyk-<uid>` lives (default `/tmp`).
     pub const TMPDIR: &'static str = "TMPDIR";
 

@@ -6,11 +6,13 @@
 //!
 //! Warm path: one `pread` of the trailer, then for each layer one open and `flock(LOCK_SH)`
 //! of its cache entry's lock file (held through exec, so no prune removes an entry in use),
-//! then exec through the shared contract (`pyk_artifact::launch`). No hashing, no
-//! extraction, no writes. Cold path, for layers not unpacked yet: map the file and unpack
-//! them (`pyk_artifact::install`: locked, verified, renamed into place), in the main cache
-//! or, when that is unusable, the private `$TMPDIR/pyk-<uid>`. Every failure is one line on
-//! stderr and exit status 1.
+//! in the shared cache (`PYK_SHARED_CACHE`) first if one is set, then exec through the
+//! shared contract (`pyk_artifact::launch`). No hashing, no extraction, no writes. Cold
+//! path, for layers not unpacked yet: map the file and unpack them
+//! (`pyk_artifact::install`: locked, verified, renamed into place), in the main cache or,
+//! when that is unusable, the private `$TMPDIR/pyk-<uid>`; a cache on a `noexec` mount is
+//! refused before anything is unpacked. Every failure is one line on stderr and exit
+//! status 1.
 
 mod exe;
 
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 use pyk_artifact::install::{self, InstallError};
 use pyk_artifact::launch::{Layers, Main};
 use pyk_artifact::trailer::Role;
-use pyk_cache::{Cache, EntryLock, FillError, RootEnv};
+use pyk_cache::{Cache, FillError, Held, RootEnv};
 use pyk_static::EnvVars;
 
 /// Exit status for failures of the launcher itself (Python's own codes pass through exec).
@@ -63,7 +65,7 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
     let env = root_env();
     if let Some(cache) = env.find() {
         if let Some(held) = hold_all(&cache, &artifact) {
-            return exec(&cache, &artifact, argv0, &held, args);
+            return exec(&artifact, argv0, &held, args);
         }
     }
     let cache = match env.open() {
@@ -71,14 +73,14 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
         Err(e) => return e.to_string(),
     };
     match install_all(&cache, &artifact) {
-        Ok(held) => exec(&cache, &artifact, argv0, &held, args),
+        Ok(held) => exec(&artifact, argv0, &held, args),
         Err(Unpack::Failed(FillError::Cache(e))) if e.root_unusable() && !cache.is_temporary() => {
             let tmp = match env.open_temp() {
                 Ok(tmp) => tmp,
                 Err(_) => return e.to_string(),
             };
             match install_all(&tmp, &artifact) {
-                Ok(held) => exec(&tmp, &artifact, argv0, &held, args),
+                Ok(held) => exec(&artifact, argv0, &held, args),
                 Err(e) => e.to_string(),
             }
         }
@@ -87,7 +89,7 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
 }
 
 /// Shared locks on every layer's entry, if all are unpacked in `cache`.
-fn hold_all(cache: &Cache, artifact: &exe::Artifact) -> Option<Vec<EntryLock>> {
+fn hold_all(cache: &Cache, artifact: &exe::Artifact) -> Option<Vec<Held>> {
     artifact
         .trailer
         .layers
@@ -113,7 +115,7 @@ impl std::fmt::Display for Unpack {
 }
 
 /// Unpacks the layers that are missing and holds them all.
-fn install_all(cache: &Cache, artifact: &exe::Artifact) -> Result<Vec<EntryLock>, Unpack> {
+fn install_all(cache: &Cache, artifact: &exe::Artifact) -> Result<Vec<Held>, Unpack> {
     let map = artifact.map().map_err(Unpack::Artifact)?;
     artifact
         .trailer
@@ -126,33 +128,30 @@ fn install_all(cache: &Cache, artifact: &exe::Artifact) -> Result<Vec<EntryLock>
         .collect()
 }
 
-/// Replaces this process with the program. Returns only on failure.
-fn exec(
-    cache: &Cache,
-    artifact: &exe::Artifact,
-    argv0: &OsStr,
-    held: &[EntryLock],
-    args: Vec<OsString>,
-) -> String {
+/// Replaces this process with the program, run from `held` (the trailer's layers, in
+/// its order). Returns only on failure.
+fn exec(artifact: &exe::Artifact, argv0: &OsStr, held: &[Held], args: Vec<OsString>) -> String {
     for lock in held {
         if let Err(e) = lock.keep_across_exec() {
             return format!("cannot keep the cache lock across exec: {e}");
         }
     }
-    let trailer = &artifact.trailer;
     let entry = |role| {
-        trailer
-            .layer(role)
-            .map(|l| cache.entry(install::bucket(role), &l.key()))
+        artifact
+            .trailer
+            .layers
+            .iter()
+            .zip(held)
+            .find(|(layer, _)| layer.role == role)
+            .map(|(_, held)| held.dir())
     };
     let (Some(runtime), Some(app)) = (entry(Role::Runtime), entry(Role::App)) else {
         return "damaged artifact trailer: layers".into();
     };
-    let deps = entry(Role::Deps);
     let layers = Layers {
-        runtime: &runtime,
-        deps: deps.as_deref(),
-        app: &app,
+        runtime,
+        deps: entry(Role::Deps),
+        app,
     };
     let main = Main::from_env(std::env::var_os(EnvVars::PYK_MAIN));
     let err = execv(&layers.argv_for(&main, argv0, args), &layers.pyk_path());

@@ -78,7 +78,13 @@ pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progres
 
 /// Unpacks artifact files, and fetches packages through the repository, into the shared
 /// cache `dir`, readable by every user.
-fn seed(dir: &Path, what: &[String], lib: bool, config: &Config, progress: &Progress) -> Result<()> {
+fn seed(
+    dir: &Path,
+    what: &[String],
+    lib: bool,
+    config: &Config,
+    progress: &Progress,
+) -> Result<()> {
     let cache = RootEnv::seed_root(dir)?;
     let kind = if lib { Kind::Lib } else { Kind::Run };
     for item in what {
@@ -87,7 +93,12 @@ fn seed(dir: &Path, what: &[String], lib: bool, config: &Config, progress: &Prog
             let trailer = Packages::new(&cache)
                 .seed_artifact(path)
                 .with_context(|| format!("cannot seed {}", path.display()))?;
-            status!("seeded {} ({}) into {}", path.display(), trailer.name, dir.display());
+            status!(
+                "seeded {} ({}) into {}",
+                path.display(),
+                trailer.name,
+                dir.display()
+            );
         } else {
             let resolved = runner::resolve(config, &cache, kind, item, None, progress)?;
             let m = &resolved.manifest;

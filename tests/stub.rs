@@ -226,3 +226,89 @@ fn a_glibc_floor_above_this_machine_is_one_clear_line() {
     // Nothing was unpacked for a program that cannot run here.
     assert!(runtimes(cache.path()).is_empty());
 }
+
+/// Whether this test may make mounts of its own (`unshare -m`, as root).
+fn can_unshare() -> bool {
+    let can = run(Command::new("unshare").args(["-m", "true"]))
+        .status
+        .success();
+    if !can {
+        eprintln!("skipped: unshare -m is not permitted here");
+    }
+    can
+}
+
+#[test]
+fn a_cache_on_a_noexec_mount_is_one_clear_line_before_anything_is_unpacked() {
+    if !can_unshare() {
+        return;
+    }
+    let mnt = tempfile::tempdir().unwrap();
+    let script = format!(
+        "mount -t tmpfs -o noexec tmpfs {m} && PYK_CACHE_DIR={m}/cache {a}; code=$?; ls -A {m}/cache; exit $code",
+        m = mnt.path().display(),
+        a = hello().display()
+    );
+    let out = run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "is on {}, which is mounted noexec",
+            mnt.path().display()
+        )) && stderr.contains("PYK_CACHE_DIR"),
+        "{stderr}"
+    );
+    // Only the root's tag was written: no bucket, no lock, no work directory.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "CACHEDIR.TAG");
+}
+
+#[test]
+fn a_relative_cache_dir_is_taken_against_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(Command::new(hello())
+        .current_dir(dir.path())
+        .env("PYK_CACHE_DIR", "rel/cache")
+        .arg("rel"));
+    assert!(out.starts_with("hello rel\n"), "{out}");
+    assert!(dir
+        .path()
+        .join("rel/cache/runtimes-v2")
+        .join(runtime_key(hello()))
+        .is_dir());
+}
+
+#[test]
+fn a_squatted_temp_fallback_falls_to_var_tmp_then_says_what_to_set() {
+    if !can_unshare() {
+        return;
+    }
+    // A /var/tmp of the test's own, and a TMPDIR where another user made pyk-0 first;
+    // `env -i` leaves the launcher no HOME and no cache variable.
+    let tmp = tempfile::tempdir().unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs /var/tmp && mkdir -m 0700 {t}/pyk-0 && chown 65534 {t}/pyk-0 \
+         && env -i TMPDIR={t} {a} squat && ls /var/tmp/pyk-0/runtimes-v2 >&2 \
+         && rm -rf /var/tmp/pyk-0 && mkdir -m 0700 /var/tmp/pyk-0 && chown 65534 /var/tmp/pyk-0 \
+         && env -i TMPDIR={t} {a} squat",
+        t = tmp.path().display(),
+        a = hello().display()
+    );
+    let out = run(Command::new("unshare").args(["-m", "sh", "-c", &script]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The first run ran from /var/tmp/pyk-0…
+    assert!(stdout.starts_with("hello squat\n"), "{stdout}\n{stderr}");
+    assert!(stderr.contains(&runtime_key(hello())), "{stderr}");
+    // …the second, with both squatted, says so in one line, and what to set.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let last = stderr.trim().lines().last().unwrap();
+    assert!(
+        last.contains(&format!(
+            "refusing cache directory {}/pyk-0: owned by another user",
+            tmp.path().display()
+        )) && last.contains("set PYK_CACHE_DIR"),
+        "{stderr}"
+    );
+}

@@ -133,7 +133,10 @@ impl Cache {
 
     /// The shared cache, then this root.
     fn roots(&self) -> impl Iterator<Item = &Path> {
-        self.shared.as_deref().into_iter().chain([self.root.as_path()])
+        self.shared
+            .as_deref()
+            .into_iter()
+            .chain([self.root.as_path()])
     }
 
     /// Whether this is the private `$TMPDIR/pyk-<uid>` fallback.

@@ -170,7 +170,7 @@ mod tests {
         (dir, cache)
     }
 
-    fn fill(cache: &Cache, bucket: Bucket, key: &str, bytes: usize) -> EntryLock {
+    fn fill(cache: &Cache, bucket: Bucket, key: &str, bytes: usize) -> crate::Held {
         cache
             .fill::<()>(bucket, key, |work| {
                 fs::write(work.join("data"), vec![b'x'; bytes]).map_err(drop)

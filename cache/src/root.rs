@@ -30,6 +30,9 @@ pub struct RootEnv {
     pub tmpdir: Option<OsString>,
     /// The administrator's read-only cache, looked up first.
     pub shared_cache: Option<OsString>,
+    /// Where a second fallback root is made when another user took the first's name:
+    /// `/var/tmp` ([`RootEnv::read`] sets it; `None`, no second fallback).
+    pub var_tmp: Option<PathBuf>,
 }
 
 fn set(value: &Option<OsString>) -> Option<&OsString> {
@@ -49,6 +52,7 @@ impl RootEnv {
             home: dir(EnvVars::HOME),
             tmpdir: dir(EnvVars::TMPDIR),
             shared_cache: dir(EnvVars::PYK_SHARED_CACHE),
+            var_tmp: Some(PathBuf::from("/var/tmp")),
         }
     }
 
@@ -75,9 +79,10 @@ impl RootEnv {
         let tmp = set(&self.tmpdir).map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
         let name = format!("pyk-{}", uid());
         let mut roots = vec![tmp.join(&name)];
-        let second = Path::new("/var/tmp").join(name);
-        if roots[0] != second {
-            roots.push(second);
+        if let Some(second) = self.var_tmp.as_ref().map(|dir| dir.join(&name)) {
+            if roots[0] != second {
+                roots.push(second);
+            }
         }
         roots
     }
@@ -406,5 +411,70 @@ mod tests {
         let err = e.open().unwrap_err();
         assert!(err.to_string().contains("writable by other users"), "{err}");
         assert!(e.existing().is_empty());
+    }
+
+    /// Makes `path` another user's (as root; `false` when this process cannot).
+    fn give_away(path: &Path) -> bool {
+        std::os::unix::fs::chown(path, Some(65534), Some(65534)).is_ok()
+    }
+
+    #[test]
+    fn a_squatted_fallback_falls_to_the_second_and_then_says_what_to_set() {
+        let tmp = tempfile::tempdir().unwrap();
+        let var_tmp = tempfile::tempdir().unwrap();
+        let e = RootEnv {
+            tmpdir: Some(tmp.path().into()),
+            var_tmp: Some(var_tmp.path().into()),
+            ..RootEnv::default()
+        };
+        let first = e.temp_root();
+        fs::DirBuilder::new().mode(0o700).create(&first).unwrap();
+        if !give_away(&first) {
+            return;
+        }
+        let cache = e.open().unwrap();
+        assert!(cache.is_temporary());
+        assert_eq!(cache.root(), var_tmp.path().join(format!("pyk-{}", uid())));
+        assert_eq!(e.find().unwrap().root(), cache.root());
+        assert!(give_away(cache.root()));
+        let err = e.open().unwrap_err().to_string();
+        assert!(
+            err.contains(&first.display().to_string())
+                && err.contains("owned by another user")
+                && err.contains("set PYK_CACHE_DIR"),
+            "{err}"
+        );
+        assert!(e.find().is_none() && e.existing().is_empty());
+    }
+
+    #[test]
+    fn relative_directories_are_taken_against_the_current_one() {
+        let e = RootEnv::read(|name| (name == EnvVars::PYK_CACHE_DIR).then(|| "rel/c".into()));
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(e.main_root().unwrap(), cwd.join("rel/c"));
+    }
+
+    #[test]
+    fn a_shared_cache_is_used_only_when_no_one_else_can_write_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = tmp.path().join("shared");
+        let mut e = env(Some(&tmp.path().join("main")), tmp.path());
+        e.shared_cache = Some(shared.clone().into());
+        assert!(e.shared().is_none(), "not seeded yet: nothing to use");
+        // No main root yet: reading looks in the shared cache, and makes nothing.
+        RootEnv::seed_root(&shared).unwrap();
+        let found = e.find().unwrap();
+        assert_eq!(found.shared(), Some(shared.as_path()));
+        assert!(!found.root().exists());
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o775)).unwrap();
+        let err = e.shared().unwrap().unwrap_err().to_string();
+        assert!(err.contains("writable by other users"), "{err}");
+        assert!(e.find().is_none());
+        assert!(RootEnv::seed_root(&shared).is_err());
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        if give_away(&shared) {
+            let err = e.shared().unwrap().unwrap_err().to_string();
+            assert!(err.contains("owned by a user other than root"), "{err}");
+        }
     }
 }

@@ -130,7 +130,6 @@ pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damag
     Ok(trailer)
 }
 
-
 /// The entries of `trailer`'s layers, held by `held` (in the order of [`needed`]).
 pub(crate) fn unpacked(manifest: &Manifest, trailer: Trailer, held: Vec<Held>) -> Unpacked {
     let entry = |role| {
@@ -245,7 +244,9 @@ impl Packages {
         let held = needed(manifest, &trailer)
             .map(|l| self.cache.hold(install::bucket(l.role), &l.key()))
             .collect::<Option<Vec<_>>>()?;
-        Some(Contents::Layers(Box::new(unpacked(manifest, trailer, held))))
+        Some(Contents::Layers(Box::new(unpacked(
+            manifest, trailer, held,
+        ))))
     }
 
     /// Makes a version published from this machine ready to run without a download: its

@@ -128,3 +128,138 @@ fn prune_by_age_and_size_and_the_fallback_root_too() {
     assert!(err.contains("--older-than \"soon\""), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// Whether this test may make mounts of its own (`unshare -m`, as root).
+fn can_unshare() -> bool {
+    let can = run(Command::new("unshare").args(["-m", "true"]))
+        .status
+        .success();
+    if !can {
+        eprintln!("skipped: unshare -m is not permitted here");
+    }
+    can
+}
+
+#[test]
+fn a_seeded_shared_cache_serves_first_runs_that_write_nothing() {
+    if !can_unshare() {
+        return;
+    }
+    let (_dir, server) = repo::server();
+    repo::publish(&server, repo::app("seeded").path());
+    let lib = project(&[
+        ("pyk.toml", "name = \"shlib\"\nlib = \"shlib\"\n"),
+        ("shlib/__init__.py", "VALUE = 'from the shared cache'\n"),
+    ]);
+    repo::publish(&server, lib.path());
+    let user = repo::Client::new(&server);
+    ok(user.pyk().args(["python-setup", "--python", SYSTEM_PYTHON]));
+
+    // The administrator seeds it: a program and a library through the repository, and
+    // an artifact file.
+    let admin = repo::Client::new(&server);
+    let shared = tempfile::tempdir().unwrap();
+    let shared = shared.path().join("pyk");
+    let seed = |args: &[&str]| {
+        let mut cmd = admin.pyk();
+        cmd.args(["cache", "seed"]).arg(&shared).args(args);
+        run(&mut cmd)
+    };
+    for args in [
+        &["app"][..],
+        &["--lib", "shlib"],
+        &[hello().to_str().unwrap()],
+    ] {
+        let out = seed(args);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && said.contains("seeded"),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&shared).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o755);
+
+    // The user's first runs: with no cache that can be made (A), then with a read-only
+    // one (B, the shared cache named by the config file for `pyk`), with no private
+    // fallback either (/var/tmp read-only, TMPDIR unusable). A write anywhere would fail.
+    let config = user.home.path().join("config/pyk");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        format!("shared_cache = {:?}\n", shared.display().to_string()),
+    )
+    .unwrap();
+    let own = user.home.path().join("own-cache");
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&own)
+        .unwrap();
+    let script = format!(
+        r#"set -e
+mount -t tmpfs -o ro tmpfs /var/tmp
+runs() {{
+  {pyk} app one
+  PYK_SHARED_CACHE={s} {hello} two
+  {py} -c 'from pyk import shlib; print(shlib.VALUE)'
+}}
+PYK_CACHE_DIR=/dev/null/pyk TMPDIR=/dev/null PYK_SHARED_CACHE={s} runs
+mount --bind {own} {own} && mount -o remount,ro,bind {own}
+PYK_CACHE_DIR={own} TMPDIR=/dev/null runs
+ls -A {own}
+"#,
+        pyk = env!("CARGO_BIN_EXE_pyk"),
+        s = shared.display(),
+        hello = hello().display(),
+        py = SYSTEM_PYTHON,
+        own = own.display(),
+    );
+    let mut cmd = Command::new("unshare");
+    user.env(&mut cmd);
+    let out = ok(cmd.args(["-m", "sh", "-c", &script]));
+    let expected = format!(
+        "seeded app 1 one\nhello two\nargv0 {}\nfrom the shared cache\n",
+        hello().display()
+    );
+    assert_eq!(
+        out,
+        format!("{expected}{expected}"),
+        "the user's cache was not left empty"
+    );
+}
+
+#[test]
+fn pyk_refuses_a_noexec_cache_in_one_line_before_unpacking() {
+    if !can_unshare() {
+        return;
+    }
+    let (_dir, server) = repo::server();
+    repo::publish(&server, repo::app("v1").path());
+    let user = repo::Client::new(&server);
+    let mnt = tempfile::tempdir().unwrap();
+    let script = format!(
+        "mount -t tmpfs -o noexec tmpfs {m} && PYK_CACHE_DIR={m}/cache {pyk} app; code=$?; ls -A {m}/cache; exit $code",
+        m = mnt.path().display(),
+        pyk = env!("CARGO_BIN_EXE_pyk"),
+    );
+    let mut cmd = Command::new("unshare");
+    user.env(&mut cmd);
+    let out = run(cmd.args(["-m", "sh", "-c", &script]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("pyk: error: ")
+            && stderr.contains(&format!(
+                "is on {}, which is mounted noexec",
+                mnt.path().display()
+            ))
+            && stderr.contains("PYK_CACHE_DIR"),
+        "{stderr}"
+    );
+    // The signature was checked and the layer table kept; no layer was unpacked.
+    let left = String::from_utf8_lossy(&out.stdout);
+    let left: Vec<_> = left.lines().collect();
+    assert_eq!(left, ["CACHEDIR.TAG", "blobs-v1", "trust-v1"], "{left:?}");
+}

@@ -182,9 +182,10 @@ fn a_seeded_shared_cache_serves_first_runs_that_write_nothing() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&shared).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o755);
 
-    // The user's first runs: with no cache that can be made (A), then with a read-only
-    // one (B, the shared cache named by the config file for `pyk`), with no private
-    // fallback either (/var/tmp read-only, TMPDIR unusable). A write anywhere would fail.
+    // The user's first runs: with no cache that can be made (A, the shared cache named by
+    // PYK_SHARED_CACHE), then with a read-only one (B, named by the config file), with no
+    // private fallback either (/var/tmp read-only, TMPDIR unusable). A write anywhere
+    // would fail.
     let config = user.home.path().join("config/pyk");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
@@ -201,7 +202,7 @@ fn a_seeded_shared_cache_serves_first_runs_that_write_nothing() {
 mount -t tmpfs -o ro tmpfs /var/tmp
 runs() {{
   {pyk} app one
-  PYK_SHARED_CACHE={s} {hello} two
+  {hello} two
   {py} -c 'from pyk import shlib; print(shlib.VALUE)'
 }}
 PYK_CACHE_DIR=/dev/null/pyk TMPDIR=/dev/null PYK_SHARED_CACHE={s} runs
@@ -262,4 +263,19 @@ fn pyk_refuses_a_noexec_cache_in_one_line_before_unpacking() {
     let left = String::from_utf8_lossy(&out.stdout);
     let left: Vec<_> = left.lines().collect();
     assert_eq!(left, ["CACHEDIR.TAG", "blobs-v1", "trust-v1"], "{left:?}");
+}
+
+#[test]
+fn pyk_takes_a_relative_cache_dir_against_the_current_directory() {
+    let (_dir, server) = repo::server();
+    repo::publish(&server, repo::app("rel").path());
+    let user = repo::Client::new(&server);
+    let work = tempfile::tempdir().unwrap();
+    let out = ok(user
+        .pyk()
+        .current_dir(work.path())
+        .env("PYK_CACHE_DIR", "rel/cache")
+        .args(["app", "x"]));
+    assert_eq!(out, "rel app 1 x\n");
+    assert!(work.path().join("rel/cache/apps-v1").is_dir());
 }

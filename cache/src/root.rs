@@ -87,6 +87,22 @@ impl RootEnv {
         roots
     }
 
+    /// Takes the shared cache from the config files (the last that names one), when the
+    /// environment names none; returns whether one was found. The launcher calls this
+    /// only when its own cache misses: its warm path reads no file.
+    pub fn shared_from_config(&mut self, files: &[PathBuf]) -> bool {
+        if set(&self.shared_cache).is_some() {
+            return false;
+        }
+        self.shared_cache = files
+            .iter()
+            .filter_map(|file| fs::read_to_string(file).ok())
+            .filter_map(|text| shared_cache_in(&text))
+            .last()
+            .map(PathBuf::into_os_string);
+        self.shared_cache.is_some()
+    }
+
     /// The shared cache, if one is set: refused (with why) when it is not a directory,
     /// or someone other than root or this user could write to it. One that does not
     /// exist is `None`: nothing has been seeded yet.
@@ -241,6 +257,34 @@ impl RootEnv {
     fn open_main(&self, root: &Path) -> Result<Cache, CacheError> {
         open_main(root).map(|()| self.cache(root.to_path_buf(), false))
     }
+}
+
+/// The shared cache a config file's text names: a top-level line `shared_cache = "/path"`
+/// (or `'/path'`; the key in any case), read without a TOML parser, since the launcher
+/// has none. The CLI parses the file as TOML and refuses a value this reads otherwise, so
+/// both read the same directory.
+pub fn shared_cache_in(text: &str) -> Option<PathBuf> {
+    let mut found = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            break;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if !key.trim().eq_ignore_ascii_case("shared_cache") {
+            continue;
+        }
+        let value = value.trim();
+        let quote = value.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+        let (path, rest) = value[1..].split_once(quote)?;
+        let rest = rest.trim();
+        if path.contains('\\') || !(rest.is_empty() || rest.starts_with('#')) {
+            return None;
+        }
+        found = Some(PathBuf::from(path)).filter(|p| p.is_absolute());
+    }
+    found
 }
 
 /// `dir` against the current directory, if it is relative (left as it is if the current
@@ -445,6 +489,23 @@ mod tests {
             "{err}"
         );
         assert!(e.find().is_none() && e.existing().is_empty());
+    }
+
+    #[test]
+    fn the_shared_cache_key_is_read_as_toml_would_or_not_at_all() {
+        let read = |text| shared_cache_in(text);
+        assert_eq!(
+            read("key = \"k\"\nshared_cache = \"/opt/pyk\"\n"),
+            Some("/opt/pyk".into())
+        );
+        assert_eq!(
+            read("SHARED_CACHE='/opt/a b' # admins\n"),
+            Some("/opt/a b".into())
+        );
+        assert_eq!(read("[pins]\nshared_cache = \"/opt/pyk\"\n"), None);
+        assert_eq!(read("shared_cache = \"relative\"\n"), None);
+        assert_eq!(read("shared_cache = \"/opt/\\u0041\"\n"), None);
+        assert_eq!(read("shared_cache = \"/opt/pyk\" trailing\n"), None);
     }
 
     #[test]

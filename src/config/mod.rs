@@ -166,13 +166,7 @@ impl Config {
     }
 
     fn files() -> Vec<PathBuf> {
-        let mut files = vec![PathBuf::from("/etc/pyk/config.toml")];
-        let user = env(EnvVars::XDG_CONFIG_HOME)
-            .map(PathBuf::from)
-            .or_else(|| env(EnvVars::HOME).map(|h| PathBuf::from(h).join(".config")));
-        files.extend(user.map(|d| d.join("pyk/config.toml")));
-        files.extend(env(EnvVars::PYK_CONFIG).map(PathBuf::from));
-        files
+        pyk_static::config_files(|name| std::env::var_os(name))
     }
 
     fn apply_file(&mut self, path: &Path, text: &str, env: &mut env::Env) -> Result<()> {
@@ -222,6 +216,22 @@ impl Config {
             if let Err(e) = self.apply_key(path, k, value, &at, &mut host, &mut port) {
                 self.problem(&k.to_ascii_lowercase(), format!("{e:#}"));
             }
+        }
+        // The launcher reads this one key without a TOML parser: only a spelling it reads
+        // the same way is accepted.
+        let shared_cache = table
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("shared_cache"))
+            .and_then(|(_, v)| v.as_str())
+            .map(PathBuf::from);
+        if shared_cache != pyk_cache::root::shared_cache_in(text) {
+            self.problem(
+                "shared_cache",
+                format!(
+                    "{}: write `shared_cache = \"/absolute/path\"` on a line of its own, before any [table]: launchers read it without a TOML parser",
+                    at("shared_cache")
+                ),
+            );
         }
         if host.is_some() || port.is_some() {
             let host = host.unwrap_or_else(|| self.listen.0.clone());
@@ -462,11 +472,6 @@ fn public_keys(value: &toml::Value, what: &str) -> Result<Vec<PublicKey>> {
         .collect()
 }
 
-/// A variable of the process environment (for locating config files).
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// A URL is kept as it is; `host:port` becomes `http://host:port`, a bare host
 /// `http://host:7777`.
 fn normalize_server(s: &str) -> String {
@@ -560,5 +565,34 @@ mod tests {
         assert_eq!(normalize_server("repo:9"), "http://repo:9");
         assert_eq!(normalize_server("repo"), "http://repo:7777");
         assert_eq!(normalize_server("https://repo/"), "https://repo");
+    }
+
+    #[test]
+    fn the_shared_cache_is_a_plain_absolute_path_the_launcher_reads_alike() {
+        let load = |text: &str| {
+            let mut c = Config::default();
+            c.apply_file(
+                Path::new("/etc/pyk/config.toml"),
+                text,
+                &mut env::Env::default(),
+            )
+            .unwrap();
+            c.shared_cache().map(|p| p.map(Path::to_path_buf))
+        };
+        let ok = load("shared_cache = \"/opt/pyk\"\n").unwrap();
+        assert_eq!(ok.as_deref(), Some(Path::new("/opt/pyk")));
+        let e = load("shared_cache = \"opt/pyk\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must be an absolute path"), "{e}");
+        // TOML reads `\u0070` as `p`; the launcher would not: refused.
+        let e = load("shared_cache = \"/opt/\\u0070yk\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("launchers read it without a TOML parser"), "{e}");
+        // A line inside a multi-line string is not a key to TOML, but would be to the
+        // launcher: refused too.
+        let e = load("node = \"\"\"\nshared_cache = \"/opt/pyk\"\n\"\"\"\n").unwrap_err();
+        assert!(e.to_string().contains("without a TOML parser"), "{e}");
     }
 }

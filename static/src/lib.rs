@@ -5,8 +5,26 @@
 //! libraries take values. Naming the variables here keeps the launcher, the CLI and the
 //! Python side from drifting apart, and is the one list of what can be set.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
 /// The environment variables pyk reads or sets.
 pub struct EnvVars;
+
+/// The config files, in the order they are read (a later one overrides an earlier one):
+/// `/etc/pyk/config.toml`, `$XDG_CONFIG_HOME/pyk/config.toml` (else
+/// `$HOME/.config/pyk/config.toml`), then `$PYK_CONFIG`. `var` reads the environment
+/// (empty values count as unset). The CLI reads them whole; the launcher reads only the
+/// shared cache's key from them (see `pyk_cache::root`).
+pub fn config_files(var: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
+    let var = |name| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let mut files = vec![PathBuf::from("/etc/pyk/config.toml")];
+    let user =
+        var(EnvVars::XDG_CONFIG_HOME).or_else(|| var(EnvVars::HOME).map(|h| h.join(".config")));
+    files.extend(user.map(|d| d.join("pyk/config.toml")));
+    files.extend(var(EnvVars::PYK_CONFIG));
+    files
+}
 
 impl EnvVars {
     // The cache.

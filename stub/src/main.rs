@@ -6,7 +6,8 @@
 //!
 //! Warm path: one `pread` of the trailer, then for each layer one open and `flock(LOCK_SH)`
 //! of its cache entry's lock file (held through exec, so no prune removes an entry in use),
-//! in the shared cache (`PYK_SHARED_CACHE`) first if one is set, then exec through the
+//! in the shared cache (`PYK_SHARED_CACHE`; the config's `shared_cache` is read only when
+//! the user's cache misses) first if one is set, then exec through the
 //! shared contract (`pyk_artifact::launch`). No hashing, no extraction, no writes. Cold
 //! path, for layers not unpacked yet: map the file and unpack them
 //! (`pyk_artifact::install`: locked, verified, renamed into place), in the main cache or,
@@ -62,9 +63,15 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
     } else {
         argv0
     };
-    let env = root_env();
-    if let Some(cache) = env.find() {
-        if let Some(held) = hold_all(&cache, &artifact) {
+    let mut env = root_env();
+    if let Some(held) = warm(&env, &artifact) {
+        return exec(&artifact, argv0, &held, args);
+    }
+    // Missed: the config files may name a shared cache (read only now, so the warm path
+    // reads no file).
+    let files = pyk_static::config_files(|name| std::env::var_os(name));
+    if env.shared_from_config(&files) {
+        if let Some(held) = warm(&env, &artifact) {
             return exec(&artifact, argv0, &held, args);
         }
     }
@@ -86,6 +93,12 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
         }
         Err(e) => e.to_string(),
     }
+}
+
+/// Shared locks on every layer's entry, if all are unpacked in the shared cache or the
+/// user's, with nothing written.
+fn warm(env: &RootEnv, artifact: &exe::Artifact) -> Option<Vec<Held>> {
+    hold_all(&env.find()?, artifact)
 }
 
 /// Shared locks on every layer's entry, if all are unpacked in `cache`.

@@ -96,9 +96,9 @@ impl RootEnv {
         }
         self.shared_cache = files
             .iter()
+            .rev()
             .filter_map(|file| fs::read_to_string(file).ok())
-            .filter_map(|text| shared_cache_in(&text))
-            .last()
+            .find_map(|text| shared_cache_in(&text))
             .map(PathBuf::into_os_string);
         self.shared_cache.is_some()
     }

@@ -387,8 +387,14 @@ impl Config {
 
     /// The shared cache the config names, if any (the environment's wins: see
     /// `pyk_cache::RootEnv`).
+    ///
+    /// Only a problem with this key fails: every command that opens the cache reads it,
+    /// and a file that does not parse must still leave builds and `pyk cache` running
+    /// (without a shared cache, which is only ever a shortcut).
     pub fn shared_cache(&self) -> Result<Option<&Path>> {
-        self.check(&["shared_cache"])?;
+        if let Some((_, error)) = self.problems.iter().find(|(k, _)| k == "shared_cache") {
+            bail!("{error}");
+        }
         Ok(self.shared_cache.as_deref())
     }
 

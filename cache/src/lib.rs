@@ -174,6 +174,14 @@ impl Cache {
         key: &str,
         fill: impl FnOnce(&Path) -> Result<(), E>,
     ) -> Result<Held, FillError<E>> {
+        // A root only read so far (see `RootEnv::open` with a shared cache) is never made
+        // here, where it would get none of a root's checks.
+        if !self.root.is_dir() {
+            return Err(FillError::Cache(CacheError::Unusable {
+                path: self.root.clone(),
+                source: std::io::ErrorKind::NotFound.into(),
+            }));
+        }
         exec::check(&self.root).map_err(FillError::Cache)?;
         let lock = fill_dir(&self.bucket(bucket), key, fill)?;
         Ok(Held {

@@ -22,7 +22,7 @@ pub fn client(config: &Config) -> Result<Client> {
 pub fn writer(config: &Config) -> Result<Client> {
     let client = client(config)?;
     Ok(match config.signing_key()? {
-        Some(key) => client.with_signer(key),
+        Some(key) => client.with_signer(key, config.trusted_keys()?),
         None => {
             eprintln!(
                 "pyk: warning: no signing_key configured: this change is not signed, and \

@@ -12,7 +12,7 @@ use ureq::http::Response;
 use ureq::Body;
 
 use crate::bucket::Serverless;
-use crate::{Damage, Error};
+use crate::{Damage, Error, Trust};
 
 /// A repository client for one server.
 pub struct Client {
@@ -28,6 +28,8 @@ pub struct Client {
     pub(crate) bucket: Option<Box<Serverless>>,
     /// Signs every version this client creates and every move of `latest` it asks for.
     pub(crate) signer: Option<SigningKey>,
+    /// Whose versions the signer may move `latest` to (its own key among them).
+    pub(crate) vouched: Trust,
 }
 
 impl Client {
@@ -55,12 +57,16 @@ impl Client {
             agent,
             bucket: None,
             signer: None,
+            vouched: Trust::default(),
         }
     }
 
     /// Signs what this client publishes and every move of `latest` it asks for with
-    /// `key` (see `pyk_protocol::statement`).
-    pub fn with_signer(mut self, key: SigningKey) -> Client {
+    /// `key` (see `pyk_protocol::statement`). A yank or forced delete moves `latest` only
+    /// to a version signed by `key` or by a key `trusted` trusts for the package: the
+    /// repository's list of versions is only where candidates come from.
+    pub fn with_signer(mut self, key: SigningKey, trusted: Trust) -> Client {
+        self.vouched = trusted.also(key.public());
         self.signer = Some(key);
         self
     }

@@ -64,6 +64,19 @@ pub enum Error {
         /// The server's `code` for the refusal (`pyk_protocol::api::CODE_*`).
         code: Option<String>,
     },
+    /// A publisher was told the last move of `latest` was signed further ahead of its
+    /// clock than any publisher signs: it signs nothing after it.
+    #[error(
+        "{server} says the last move of {package}'s latest was signed at {last} ms, {ahead} s \
+         ahead of this machine's clock: refusing to sign a later one (set this machine's \
+         clock right, or look for something between here and {server} rewriting answers)"
+    )]
+    AheadOfClock {
+        server: String,
+        package: String,
+        last: u64,
+        ahead: u64,
+    },
     /// A statement could not be signed.
     #[error("cannot sign {what}")]
     Sign {

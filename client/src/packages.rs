@@ -21,10 +21,10 @@ use pyk_protocol::api::{
     CODE_STALE_LATEST, CODE_VERSION_EXISTS, CODE_WRONG_LATEST,
 };
 use pyk_protocol::names::{check_localname, check_version};
-use pyk_protocol::statement::{LatestStatement, Statement};
+use pyk_protocol::statement::{now_ms, LatestStatement, Statement, MAX_LEAD_MS};
 use pyk_protocol::{valid_version, PackageRef, Sha256};
 
-use crate::{Client, Damage, Error};
+use crate::{Answer, Client, Damage, Error};
 
 /// How many times a signed change is tried when other writers keep getting in between.
 const RETRIES: u32 = 12;
@@ -280,7 +280,10 @@ impl Client {
     }
 
     /// A latest statement for `version`, issued now, or just after `last` when this
-    /// machine's clock is behind the one that signed it.
+    /// machine's clock is a little behind the one that signed it. Never dated more than
+    /// `MAX_LEAD_MS` ahead of this clock: `last` comes from an answer anyone between
+    /// here and the server may have written, and a pointer dated years ahead would
+    /// outrank every genuine one until then.
     fn pointer(
         &self,
         signer: &SigningKey,
@@ -288,10 +291,16 @@ impl Client {
         version: &str,
         last: u64,
     ) -> Result<LatestPointer, Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let issued = now.max(last + 1);
+        let now = now_ms();
+        let issued = now.max(last.saturating_add(1));
+        if issued - now > MAX_LEAD_MS {
+            return Err(Error::AheadOfClock {
+                server: self.base.clone(),
+                package: package.to_string(),
+                last,
+                ahead: (issued - now) / 1000,
+            });
+        }
         let statement = LatestStatement {
             kind: package.kind(),
             name: package.name(),
@@ -319,18 +328,30 @@ impl Client {
 
     /// Where `latest` goes if `leaving` stops being eligible: `None` if it is not the
     /// latest or nothing is left (the server's rule: the newest other version, in
-    /// publish order, that is not yanked).
+    /// publish order, that is not yanked). The list of versions is unauthenticated, so
+    /// it only names candidates: the one chosen is a version this client fetched and
+    /// verified as signed by a key it vouches for, and not yanked. (Whether the ones
+    /// passed over are really yanked, the list alone says; see the README's threat
+    /// model.)
     fn falls_back_to(&self, package: &PackageRef, leaving: &str) -> Result<Option<String>, Error> {
         let list = self.versions(package)?;
         if list.latest.as_deref() != Some(leaving) {
             return Ok(None);
         }
-        Ok(list
+        let candidates = list
             .versions
             .iter()
             .rev()
-            .find(|v| !v.yanked && v.version != leaving)
-            .map(|v| v.version.clone()))
+            .filter(|v| !v.yanked && v.version != leaving);
+        for candidate in candidates {
+            let Some(m) = self.version(package, &candidate.version, None)? else {
+                continue;
+            };
+            if !m.yanked && self.vouched.verify(&m, Answer::Version).is_ok() {
+                return Ok(Some(m.version));
+            }
+        }
+        Ok(None)
     }
 
     /// Removes a whole package.

@@ -357,9 +357,13 @@ impl Config {
     /// The keys this machine trusts; the newest `latest` accepted per package is kept
     /// under the cache root.
     pub fn trust(&self, cache_root: &Path) -> Result<Trust> {
+        Ok(self.trusted_keys()?.remembering(cache_root.join("trust-v1")))
+    }
+
+    /// The keys this machine trusts, remembering nothing: what a publisher vouches for.
+    pub fn trusted_keys(&self) -> Result<Trust> {
         self.check(&["trusted", "trusted_for"])?;
-        Ok(Trust::new(self.trusted.clone(), self.trusted_for.clone())
-            .remembering(cache_root.join("trust-v1")))
+        Ok(Trust::new(self.trusted.clone(), self.trusted_for.clone()))
     }
 
     /// The version this machine is pinned to for `name`, if any.

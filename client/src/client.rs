@@ -215,7 +215,9 @@ impl Client {
         let parsed = serde_json::from_str::<ErrorBody>(&body).ok();
         let code = parsed.as_ref().and_then(|e| e.code.clone());
         let skew = parsed.as_ref().and_then(|e| e.skew);
-        let said = parsed.map(|e| e.error).unwrap_or(body);
+        // A body that is not the protocol's (a proxy's or a portal's HTML page) is told
+        // by its first line, so that the error stays one line.
+        let said = parsed.map(|e| e.error).unwrap_or_else(|| first_line(&body));
         let server = self.base.clone();
         Err(match status {
             401 if code.as_deref() == Some(api::CODE_CLOCK) => Error::Clock {
@@ -271,5 +273,14 @@ impl Client {
             what: format!("the answer about {what}"),
             damage: Damage::Reply(e),
         })
+    }
+}
+
+/// The first line of a foreign body, cut to a length a message can hold.
+fn first_line(body: &str) -> String {
+    let line = body.trim().lines().next().unwrap_or_default();
+    match line.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
     }
 }

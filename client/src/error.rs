@@ -1,7 +1,8 @@
 //! The one error type of the client, with a variant for each thing a caller may want to
-//! treat differently: the runner falls back to its cached copy on [`Error::Unreachable`]
-//! and [`Error::Stalled`], `watch` treats [`Error::NotFound`] as "nothing yet", and the
-//! rest end as one line for the user.
+//! treat differently: the runner falls back to its cached copy whenever the answer
+//! cannot be trusted ([`Error::distrusts_answer`]: the network, a server error, damage, a
+//! manifest no trusted key vouches for), `watch` treats [`Error::NotFound`] as "nothing
+//! yet", and the rest end as one line for the user.
 
 use std::io;
 
@@ -185,6 +186,23 @@ impl Error {
             Error::Unreachable { .. } | Error::Stalled { .. } => true,
             Error::Bucket { source, .. } => source.is_network(),
             _ => false,
+        }
+    }
+
+    /// Whether the answer about a package cannot be trusted, whatever the reason: the
+    /// network failed; the server failed (a 5xx, from it or a proxy in front of it, or a
+    /// status no pyk server sends, such as a captive portal's redirect); what came back
+    /// is damaged (a truncated or foreign body, a blob that does not decrypt or hash to
+    /// its name); or it is not vouched for (unsigned, signed by an untrusted key, older
+    /// than what was accepted, dated in the future). What is already here and trusted
+    /// may then serve instead, so that whoever stands between here and the server, or
+    /// holds the write key, can withhold an update but not stop every run.
+    pub fn distrusts_answer(&self) -> bool {
+        match self {
+            Error::Refused { status, .. } => *status >= 500 || *status < 400,
+            Error::Damaged { .. } => true,
+            Error::Trust(e) => !matches!(e, TrustError::Io { .. }),
+            other => other.is_network(),
         }
     }
 

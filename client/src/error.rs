@@ -35,6 +35,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The answer did not arrive whole within its deadline: the update check's, or a
+    /// download's (proportional to its size), however steadily it trickled.
+    #[error("{what} from {server} did not arrive within its {:.1} s deadline", .deadline.as_secs_f64())]
+    Deadline {
+        server: String,
+        what: String,
+        deadline: std::time::Duration,
+    },
     /// 401: the key is not the server's.
     #[error("the key does not match the server's (401 from {server})")]
     BadKey { server: String },
@@ -183,7 +191,7 @@ impl Error {
     /// that what is already here may serve instead.
     pub fn is_network(&self) -> bool {
         match self {
-            Error::Unreachable { .. } | Error::Stalled { .. } => true,
+            Error::Unreachable { .. } | Error::Stalled { .. } | Error::Deadline { .. } => true,
             Error::Bucket { source, .. } => source.is_network(),
             _ => false,
         }
@@ -212,4 +220,12 @@ impl Error {
             source,
         }
     }
+}
+
+/// Whether a failed read of an answer's body was the end of the request's overall
+/// deadline (ureq's global timeout) rather than the network.
+pub(crate) fn past_deadline(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+        .is_some_and(|e| matches!(e, ureq::Error::Timeout(ureq::Timeout::Global)))
 }

@@ -26,7 +26,7 @@ mod resolve;
 mod trust;
 mod whole;
 
-pub use client::Client;
+pub use client::{Client, Deadlines};
 pub use error::{Damage, Error};
 pub use local::{Contents, Packages, Unpacked};
 pub use pyk_protocol::progress::{Meter, Progress, Quiet};

@@ -24,6 +24,7 @@ use pyk_protocol::names::{check_localname, check_version};
 use pyk_protocol::statement::{now_ms, LatestStatement, Statement, MAX_LEAD_MS};
 use pyk_protocol::{valid_version, PackageRef, Sha256};
 
+use crate::client::Bound;
 use crate::{Answer, Client, Damage, Error};
 
 /// How many times a signed change is tried when other writers keep getting in between.
@@ -57,7 +58,7 @@ impl Client {
             return bucket.current(package, etag);
         }
         let what = package.to_string();
-        let resp = self.check(self.get(&path(package), etag, None)?, &what)?;
+        let resp = self.check(self.get(&path(package), etag, Bound::Answer)?, &what)?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -77,7 +78,7 @@ impl Client {
         }
         let what = of(version, package);
         let url = format!("{}/versions/{version}", path(package));
-        let resp = self.check(self.get(&url, etag, None)?, &what)?;
+        let resp = self.check(self.get(&url, etag, Bound::Answer)?, &what)?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -90,7 +91,7 @@ impl Client {
         }
         let what = package.to_string();
         let url = format!("{}/versions", path(package));
-        let resp = self.check(self.get(&url, None, None)?, &what)?;
+        let resp = self.check(self.get(&url, None, Bound::Answer)?, &what)?;
         self.json(resp, &what)
     }
 
@@ -98,7 +99,7 @@ impl Client {
         if let Some(bucket) = &self.bucket {
             return bucket.list();
         }
-        let resp = self.check(self.get("/v1/packages", None, None)?, "package list")?;
+        let resp = self.check(self.get("/v1/packages", None, Bound::Answer)?, "package list")?;
         Ok(self.json::<PackageList>(resp, "the package list")?.packages)
     }
 
@@ -121,7 +122,7 @@ impl Client {
         let after = after.replace('+', "%2B");
         let url = format!("{}/watch?after={after}&timeout={secs}", path(package));
         let wait = Duration::from_secs(secs + 10);
-        let resp = self.check(self.get(&url, None, Some(wait))?, &package.to_string())?;
+        let resp = self.check(self.get(&url, None, Bound::Wait(wait))?, &package.to_string())?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -136,7 +137,7 @@ impl Client {
         }
         let what = package.to_string();
         let url = format!("{}/next", path(package));
-        let resp = self.check(self.get(&url, None, None)?, &what)?;
+        let resp = self.check(self.get(&url, None, Bound::Answer)?, &what)?;
         self.json(resp, &what)
     }
 

@@ -211,10 +211,10 @@ pub fn trust_reset(config: &Config, cache: &pyk_cache::Cache, kind: Kind, name: 
     let package = PackageRef::new(kind, name)?;
     match config.trust(cache.root())?.forget(&package)? {
         Some((issued, version)) => status!(
-            "forgot the latest of {package} this machine had accepted (version {version}, \
+            "forgot the latest of {kind} {name} this machine had accepted (version {version}, \
              issued {issued} ms): the next signed one is taken as on a fresh machine"
         ),
-        None => status!("this machine remembers no latest of {package}"),
+        None => status!("this machine remembers no latest of {kind} {name}"),
     }
     Ok(())
 }

@@ -390,3 +390,57 @@ fn a_server_that_trickles_is_given_up_on_at_the_deadline() {
     ran_cached(&out, "v1 app 1\n", "deadline");
     assert!(took < Duration::from_secs(8), "{took:?}");
 }
+
+#[test]
+fn the_file_pull_writes_is_the_one_its_publisher_signed() {
+    let (_dir, server) = server();
+    let named = project(&[
+        (
+            "pyk.toml",
+            "name = \"app\"\nrun = \"app.py\"\nlocalname = \"app.bin\"\n",
+        ),
+        ("app.py", "print('v1')\n"),
+    ]);
+    publish(&server, named.path());
+    let client = Client::new(&server);
+    let pull = |through: &str, dir: &std::path::Path| {
+        let mut cmd = client.pyk();
+        cmd.env("PYK_SERVER", through)
+            .args(["pull", "app"])
+            .current_dir(dir);
+        cmd
+    };
+    let here = tempfile::tempdir().unwrap();
+    ok(&mut pull(&server.url, here.path()));
+    assert!(here.path().join("app.bin").is_file());
+
+    // A man in the middle names another file: the package's local name (unsigned) is
+    // not heeded, and the signed one cannot be changed.
+    for signed in [false, true] {
+        let through = mitm::proxy(
+            &server.url,
+            Arc::new(|_| {}),
+            Arc::new(move |request, _, body| {
+                if !request.starts_with("GET /v1/packages/run/app") || body.is_empty() {
+                    return;
+                }
+                let mut json: serde_json::Value = serde_json::from_slice(body).unwrap();
+                json["localname"] = ".bashrc".into();
+                if signed && json.get("signed_localname").is_some() {
+                    json["signed_localname"] = ".bashrc".into();
+                }
+                *body = serde_json::to_vec(&json).unwrap();
+            }),
+        );
+        let there = tempfile::tempdir().unwrap();
+        let out = run(&mut pull(&through, there.path()));
+        assert!(!there.path().join(".bashrc").exists());
+        if signed {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("does not match its signature"), "{err}");
+        } else {
+            assert!(out.status.success());
+            assert!(there.path().join("app.bin").is_file());
+        }
+    }
+}

@@ -207,7 +207,12 @@ fn report_latest(client: &Client, package: &PackageRef, before: Option<&str>) ->
 
 /// `pyk trust reset NAME`: forgets the newest `latest` this machine accepted for the
 /// package (see `pyk_client::Trust::forget`).
-pub fn trust_reset(config: &Config, cache: &pyk_cache::Cache, kind: Kind, name: &str) -> Result<()> {
+pub fn trust_reset(
+    config: &Config,
+    cache: &pyk_cache::Cache,
+    kind: Kind,
+    name: &str,
+) -> Result<()> {
     let package = PackageRef::new(kind, name)?;
     match config.trust(cache.root())?.forget(&package)? {
         Some((issued, version)) => status!(

@@ -43,7 +43,10 @@ fn request(server: &Server, method: &str, path: &str, body: &[u8]) -> (String, V
     stream.read_to_end(&mut reply).unwrap();
     let split = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&reply[..split]);
-    (head.lines().next().unwrap().to_owned(), reply[split + 4..].to_vec())
+    (
+        head.lines().next().unwrap().to_owned(),
+        reply[split + 4..].to_vec(),
+    )
 }
 
 fn manifest(server: &Server, path: &str) -> Manifest {
@@ -200,7 +203,11 @@ fn a_far_future_pointer_is_refused_and_a_poisoned_record_is_reset() {
     );
     let out = run(client.pyk().env("PYK_SERVER", &through).arg("app"));
     ran_cached(&out, "v2 app 2\n", "ahead of this machine's clock");
-    assert_eq!(floor(&client), accepted, "a future pointer is never remembered");
+    assert_eq!(
+        floor(&client),
+        accepted,
+        "a future pointer is never remembered"
+    );
     // A machine with nothing cached refuses it in one line.
     let err = refusal(
         Client::new(&server)
@@ -236,7 +243,11 @@ fn a_far_future_pointer_is_refused_and_a_poisoned_record_is_reset() {
     let out = run(client.pyk().arg("app"));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "v3 app 3\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    let (issued, version) = floor(&client).trim().split_once(' ').map(|(i, v)| (i.parse::<u64>().unwrap(), v.to_owned())).unwrap();
+    let (issued, version) = floor(&client)
+        .trim()
+        .split_once(' ')
+        .map(|(i, v)| (i.parse::<u64>().unwrap(), v.to_owned()))
+        .unwrap();
     assert!(issued <= now_ms() && version == "3", "{issued} {version}");
     let said = ok(client.pyk().args(["trust", "reset", "app", "--lib"]));
     assert!(said.contains("remembers no latest of lib app"), "{said}");

@@ -99,7 +99,10 @@ impl Client {
         if let Some(bucket) = &self.bucket {
             return bucket.list();
         }
-        let resp = self.check(self.get("/v1/packages", None, Bound::Answer)?, "package list")?;
+        let resp = self.check(
+            self.get("/v1/packages", None, Bound::Answer)?,
+            "package list",
+        )?;
         Ok(self.json::<PackageList>(resp, "the package list")?.packages)
     }
 
@@ -122,7 +125,10 @@ impl Client {
         let after = after.replace('+', "%2B");
         let url = format!("{}/watch?after={after}&timeout={secs}", path(package));
         let wait = Duration::from_secs(secs + 10);
-        let resp = self.check(self.get(&url, None, Bound::Wait(wait))?, &package.to_string())?;
+        let resp = self.check(
+            self.get(&url, None, Bound::Wait(wait))?,
+            &package.to_string(),
+        )?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }

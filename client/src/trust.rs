@@ -75,7 +75,11 @@ pub enum TrustError {
          publisher signs: refusing it (if this machine's clock is behind, set it right)",
         (.ahead + MAX_SKEW_MS) / 1000
     )]
-    Future { what: String, issued: u64, ahead: u64 },
+    Future {
+        what: String,
+        issued: u64,
+        ahead: u64,
+    },
     #[error(
         "this machine remembers a latest of {package} (version {seen}, issued {seen_issued} \
          ms) dated {} s ahead of its clock, which outranks every genuine one: if no \
@@ -199,9 +203,9 @@ impl Trust {
                 package: package.to_owned(),
             })?;
         verify(&key, &signature.sig).map_err(|_| TrustError::Forged {
-                what: what.to_owned(),
-                key: signature.key.clone(),
-            })?;
+            what: what.to_owned(),
+            key: signature.key.clone(),
+        })?;
         Ok(key)
     }
 

@@ -414,7 +414,9 @@ impl Config {
     /// The keys this machine trusts; the newest `latest` accepted per package is kept
     /// under the cache root.
     pub fn trust(&self, cache_root: &Path) -> Result<Trust> {
-        Ok(self.trusted_keys()?.remembering(cache_root.join("trust-v1")))
+        Ok(self
+            .trusted_keys()?
+            .remembering(cache_root.join("trust-v1")))
     }
 
     /// The keys this machine trusts, remembering nothing: what a publisher vouches for.

@@ -26,12 +26,7 @@ pub fn proxy(upstream: &str, on_request: OnRequest, on_response: OnResponse) -> 
 
 /// [`proxy`], sending each response `pace` gives a pause for one byte at a time: a
 /// server (or a proxy in front of it) that trickles, never quite silent.
-pub fn paced(
-    upstream: &str,
-    on_request: OnRequest,
-    on_response: OnResponse,
-    pace: Pace,
-) -> String {
+pub fn paced(upstream: &str, on_request: OnRequest, on_response: OnResponse, pace: Pace) -> String {
     let upstream = upstream.trim_start_matches("http://").to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -213,13 +213,24 @@ fn an_impostor_server_holding_the_read_key_is_refused() {
     publish_signed(&impostor, app("forged").path(), Some(&theirs), &[]);
     let client = Client::new(&server);
     assert_eq!(ok(client.pyk().arg("app")), "genuine app 1\n");
-    let err = refusal(client.pyk().arg("app").env("PYK_SERVER", &impostor.url));
+    // Refused: a machine with nothing cached fails in one line, one with the genuine
+    // version runs it, with the refusal as its one warning.
+    let fresh = Client::new(&server);
+    let err = refusal(fresh.pyk().arg("app").env("PYK_SERVER", &impostor.url));
     assert!(
         err.contains(&format!("signed by {}", theirs.public())) && !err.contains("forged"),
         "{err}"
     );
+    let out = run(client.pyk().arg("app").env("PYK_SERVER", &impostor.url));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "genuine app 1\n");
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains(&format!("signed by {}", theirs.public()))
+            && warning.trim().lines().count() == 1,
+        "{warning}"
+    );
     publish_signed(&impostor, app("forged").path(), None, &[]);
-    let err = refusal(client.pyk().arg("app").env("PYK_SERVER", &impostor.url));
+    let err = refusal(fresh.pyk().arg("app").env("PYK_SERVER", &impostor.url));
     assert!(err.contains("is not signed"), "{err}");
     assert_eq!(ok(client.pyk().arg("app")), "genuine app 1\n");
 }

@@ -164,10 +164,14 @@ fn a_yank_moves_latest_only_to_a_version_its_publisher_verified() {
         .args(["publish", "--python", PY, "--no-promote"]));
     publish(&server, app("v3").path());
     // The newest version left is 2, which no key signed: the publisher does not sign
-    // a move to it, and the server takes no move to another; latest stays.
+    // a move to it (and the server would take no move to another); latest stays.
     let publisher = Client::new(&server);
     let err = refusal(publisher.pyk().args(["yank", "app", "3"]));
-    assert!(err.contains("version 2"), "{err}");
+    assert!(
+        err.contains("would move to version 2, which this publisher does not sign a move to")
+            && err.contains("run app version 2 is not signed"),
+        "{err}"
+    );
     let latest = manifest(&server, "/v1/packages/run/app");
     assert_eq!(latest.version, "3", "{latest:?}");
     assert!(!latest.yanked);

@@ -86,6 +86,17 @@ pub enum Error {
         last: u64,
         ahead: u64,
     },
+    /// A yank or delete would move `latest` to a version its publisher cannot vouch for.
+    #[error(
+        "{package}'s latest would move to version {version}, which this publisher does not \
+         sign a move to: yank that version too, or promote one it signed first"
+    )]
+    Unvouched {
+        package: String,
+        version: String,
+        #[source]
+        source: TrustError,
+    },
     /// A statement could not be signed.
     #[error("cannot sign {what}")]
     Sign {

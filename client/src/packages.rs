@@ -25,7 +25,7 @@ use pyk_protocol::statement::{now_ms, LatestStatement, Statement, MAX_LEAD_MS};
 use pyk_protocol::{valid_version, PackageRef, Sha256};
 
 use crate::client::Bound;
-use crate::{Answer, Client, Damage, Error};
+use crate::{Answer, Client, Damage, Error, TrustError};
 
 /// How many times a signed change is tried when other writers keep getting in between.
 const RETRIES: u32 = 12;
@@ -336,8 +336,8 @@ impl Client {
     /// Where `latest` goes if `leaving` stops being eligible: `None` if it is not the
     /// latest or nothing is left (the server's rule: the newest other version, in
     /// publish order, that is not yanked). The list of versions is unauthenticated, so
-    /// it only names candidates: the one chosen is a version this client fetched and
-    /// verified as signed by a key it vouches for, and not yanked. (Whether the ones
+    /// it only names the candidate: this client fetches it and signs a move to it only
+    /// if it is signed by a key it vouches for and not yanked. (Whether the versions
     /// passed over are really yanked, the list alone says; see the README's threat
     /// model.)
     fn falls_back_to(&self, package: &PackageRef, leaving: &str) -> Result<Option<String>, Error> {
@@ -345,20 +345,37 @@ impl Client {
         if list.latest.as_deref() != Some(leaving) {
             return Ok(None);
         }
-        let candidates = list
+        let Some(candidate) = list
             .versions
             .iter()
             .rev()
-            .filter(|v| !v.yanked && v.version != leaving);
-        for candidate in candidates {
-            let Some(m) = self.version(package, &candidate.version, None)? else {
-                continue;
-            };
-            if !m.yanked && self.vouched.verify(&m, Answer::Version).is_ok() {
-                return Ok(Some(m.version));
-            }
+            .find(|v| !v.yanked && v.version != leaving)
+        else {
+            return Ok(None);
+        };
+        let unvouched = |source| Error::Unvouched {
+            package: package.to_string(),
+            version: candidate.version.clone(),
+            source,
+        };
+        let manifest = self
+            .version(package, &candidate.version, None)?
+            .ok_or_else(|| {
+                unvouched(TrustError::Unsigned {
+                    what: "its manifest (a 304 to a question pyk did not ask)".into(),
+                })
+            })?;
+        self.vouched
+            .verify(&manifest, Answer::Version)
+            .map_err(unvouched)?;
+        match manifest.yanked {
+            false => Ok(Some(manifest.version)),
+            true => Err(Error::Damaged {
+                server: self.base.clone(),
+                what: manifest_what(package, Some(&candidate.version)),
+                damage: Damage::Manifest("the list of versions says it is not yanked".into()),
+            }),
         }
-        Ok(None)
     }
 
     /// Removes a whole package.

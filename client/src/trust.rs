@@ -274,21 +274,22 @@ impl Trust {
         let dir = dir.join(package.kind().as_str());
         let io = |doing: String| move |source| TrustError::Io { doing, source };
         let path = dir.join(package.name());
-        let seen = match fs::read_to_string(&path) {
-            Ok(text) => parse_floor(&text),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(format!("read {}", path.display()))(e)),
-        };
+        if !path.exists() {
+            return Ok(None);
+        }
+        // Under the lock `advance` takes, so that no run is half-way through raising it.
         let lock_path = dir.join(format!(".{}.lock", package.name()));
         let lock =
             File::create(&lock_path).map_err(io(format!("write {}", lock_path.display())))?;
         lock.lock()
             .map_err(io(format!("lock {}", lock_path.display())))?;
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(seen),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(format!("remove {}", path.display()))(e)),
-        }
+        let seen = match fs::read_to_string(&path) {
+            Ok(text) => parse_floor(&text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(format!("read {}", path.display()))(e)),
+        };
+        fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
+        Ok(seen)
     }
 }
 

@@ -299,8 +299,23 @@ pub enum Command {
     /// Manage the CPython runtimes that artifacts carry.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
+    /// This machine's record of the signed `latest` pointers it accepted.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     #[command(external_subcommand)]
     External(Vec<OsString>),
+}
+
+#[derive(Subcommand)]
+pub enum TrustCommand {
+    /// Forget the newest signed `latest` this machine accepted for a package, so that the
+    /// next one is taken as on a fresh machine. The way out when a pointer dated in the
+    /// future (one older pyk versions accepted) makes every genuine update look like a
+    /// rollback; the refusal names this command.
+    Reset {
+        #[command(flatten)]
+        package: PackageArg,
+    },
 }
 
 #[derive(Subcommand)]

@@ -290,6 +290,9 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
             }
         }
         Command::Runtime(cmd) => runtimes::run(cmd, config, &cache()?, &progress)?,
+        Command::Trust(cli::TrustCommand::Reset { package }) => {
+            manage::trust_reset(config, &cache()?, package.kind(), &package.name)?
+        }
     }
     Ok(())
 }

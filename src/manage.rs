@@ -1,5 +1,5 @@
 //! Looking after what the repository holds: `pyk list`, `versions`, `promote`, `yank`,
-//! `remove`, `init`, `watch`.
+//! `remove`, `init`, `watch`; and what this machine remembers of it: `pyk trust reset`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -201,6 +201,25 @@ fn report_latest(client: &Client, package: &PackageRef, before: Option<&str>) ->
                  (`pyk promote` a version)"
             ),
         }
+    }
+    Ok(())
+}
+
+/// `pyk trust reset NAME`: forgets the newest `latest` this machine accepted for the
+/// package (see `pyk_client::Trust::forget`).
+pub fn trust_reset(
+    config: &Config,
+    cache: &pyk_cache::Cache,
+    kind: Kind,
+    name: &str,
+) -> Result<()> {
+    let package = PackageRef::new(kind, name)?;
+    match config.trust(cache.root())?.forget(&package)? {
+        Some((issued, version)) => status!(
+            "forgot the latest of {kind} {name} this machine had accepted (version {version}, \
+             issued {issued} ms): the next signed one is taken as on a fresh machine"
+        ),
+        None => status!("this machine remembers no latest of {kind} {name}"),
     }
     Ok(())
 }

@@ -226,6 +226,9 @@ fn send(
         promote: release.promote,
         format: upload.format.to_owned(),
         executable: upload.executable,
+        // Signed with the version: what `pyk pull` writes it to on machines that trust
+        // keys (the package's local name, below, is anyone's with the write key).
+        signed_localname: release.localname.map(str::to_owned),
         // The client signs (see `repo::writer`).
         signature: None,
         latest: None,

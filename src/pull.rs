@@ -36,17 +36,25 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         }
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let trusting = !config.trust(cache.root())?.is_empty();
     for name in req.names {
         let (manifest, client) = runner::manifest(config, cache, req.kind, name, req.version)
             .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))?;
         let m = &manifest;
-        // The local name is package metadata that may have changed since this version was
-        // cached: ask for it, and make do with the cached one when the server is away.
-        let package = PackageRef::new(m.kind, &m.name)?;
-        let localname = client
-            .versions(&package)
-            .ok()
-            .map_or_else(|| m.localname.clone(), |list| list.localname);
+        // Where keys are trusted, only the local name the publisher signed with the
+        // version counts: the package's own is anyone's with the write key, or a man in
+        // the middle's. Elsewhere it is package metadata that may have changed since this
+        // version was cached: ask for it, and make do with the cached one when the
+        // server is away.
+        let localname = if trusting {
+            m.signed_localname.clone()
+        } else {
+            let package = PackageRef::new(m.kind, &m.name)?;
+            client
+                .versions(&package)
+                .ok()
+                .map_or_else(|| m.localname.clone(), |list| list.localname)
+        };
         // A local name from the server becomes a path: only a plain file name will do.
         let default_name = localname
             .filter(|l| valid_localname(l))

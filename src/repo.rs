@@ -22,7 +22,7 @@ pub fn client(config: &Config) -> Result<Client> {
 pub fn writer(config: &Config) -> Result<Client> {
     let client = client(config)?;
     Ok(match config.signing_key()? {
-        Some(key) => client.with_signer(key),
+        Some(key) => client.with_signer(key, config.trusted_keys()?),
         None => {
             eprintln!(
                 "pyk: warning: no signing_key configured: this change is not signed, and \
@@ -33,10 +33,12 @@ pub fn writer(config: &Config) -> Result<Client> {
     })
 }
 
-/// For `pyk foo`: reads only, and the config's `timeout` (2 s unless set) before the
-/// cached copy runs instead.
+/// For `pyk foo` (and the Python hook's `pyk resolve`): reads only, and the config's
+/// `timeout` (2 s unless set) for each wait, `deadline` for each answer in all and
+/// `min_rate` for each download, before the cached copy runs instead.
 pub fn runner(config: &Config) -> Result<Client> {
-    connect(config, config.read_key()?, config.timeout()?)
+    let deadlines = config.deadlines()?;
+    Ok(connect(config, config.read_key()?, config.timeout()?)?.with_deadlines(deadlines))
 }
 
 fn connect(config: &Config, write_key: &Key, timeout: Duration) -> Result<Client> {

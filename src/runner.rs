@@ -1,7 +1,8 @@
 //! `pyk foo args…`: one request for foo's current version, a fetch only of the layers that
 //! changed, then exec through the exec contract (`pyk_artifact::launch`) with the layers
-//! unpacked in the cache: no whole artifact is assembled. When the server can't be reached
-//! in time, the cached version runs with a one-line warning. `pyk foo@1.3.0` (or a
+//! unpacked in the cache: no whole artifact is assembled. Whenever the answer cannot be
+//! trusted (unreachable, past its deadline, a server error, damaged, or not vouched for),
+//! the cached version runs with a one-line warning naming why. `pyk foo@1.3.0` (or a
 //! `[pins]` entry) runs a fixed version: versions never change, so a cached one runs
 //! without asking the server at all. Resolution itself is `pyk_client::Resolver`'s; this
 //! is the CLI's side: the config, the warnings, the exec.
@@ -50,7 +51,7 @@ fn resolver<'t>(name: &str, cache: &Cache, trust: &'t pyk_client::Trust) -> Reso
 
 /// Brings `kind`/`name` (at `version`, else at the machine's pin, else at latest) up to
 /// date with the server and makes it ready here, or falls back to the cached version
-/// (with a one-line warning) when the server is silent or a download breaks off.
+/// (with a one-line warning) when the answer cannot be trusted.
 pub fn resolve(
     config: &Config,
     cache: &Cache,

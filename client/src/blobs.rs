@@ -15,6 +15,8 @@ use pyk_protocol::progress::Metered;
 use pyk_protocol::Sha256;
 use tempfile::NamedTempFile;
 
+use crate::client::Bound;
+use crate::error::past_deadline;
 use crate::{Client, Damage, Error, Progress};
 
 fn path(sha256: &Sha256) -> String {
@@ -71,11 +73,13 @@ impl Client {
             return bucket.download_blob_temp(sha256, size, dir, progress);
         }
         let what = format!("blob {sha256}");
-        let resp = self.check(self.get(&path(sha256), None, None)?, &what)?;
+        let bound = Bound::Blob(size);
+        let resp = self.check(self.get(&path(sha256), None, bound)?, &what)?;
         let body = resp.into_body().into_reader();
         let from = Source {
             server: &self.base,
             what: &what,
+            deadline: self.deadline(bound),
         };
         receive_blob(&self.key, body, sha256, size, dir, progress, from)
     }
@@ -119,14 +123,23 @@ impl Client {
 pub(crate) struct Source<'a> {
     pub server: &'a str,
     pub what: &'a str,
+    /// The download's overall deadline, if it has one.
+    pub deadline: Option<std::time::Duration>,
 }
 
 impl Source<'_> {
     fn stalled(&self, source: io::Error) -> Error {
-        Error::Stalled {
-            server: self.server.to_owned(),
-            what: self.what.to_owned(),
-            source,
+        match self.deadline {
+            Some(deadline) if past_deadline(&source) => Error::Deadline {
+                server: self.server.to_owned(),
+                what: self.what.to_owned(),
+                deadline,
+            },
+            _ => Error::Stalled {
+                server: self.server.to_owned(),
+                what: self.what.to_owned(),
+                source,
+            },
         }
     }
 

@@ -366,6 +366,7 @@ impl Serverless {
         let from = Source {
             server: &server,
             what: &what,
+            deadline: None,
         };
         receive_blob(&self.key, body, sha256, size, dir, progress, from)
     }

@@ -12,7 +12,38 @@ use ureq::http::Response;
 use ureq::Body;
 
 use crate::bucket::Serverless;
-use crate::{Damage, Error};
+use crate::error::past_deadline;
+use crate::{Damage, Error, Trust};
+
+/// How long the answers of an update check may take in all, however steadily they
+/// trickle (a per-read timeout alone lets one byte a second go on for hours).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// For each answer about a package (a manifest), from connecting to its last byte;
+    /// and what each download gets before its size counts.
+    pub check: Duration,
+    /// The slowest average rate, in bytes per second, a download may go at: a blob of
+    /// `n` bytes gets `check + n / min_rate`.
+    pub min_rate: u64,
+}
+
+impl Deadlines {
+    /// The deadline of downloading a blob of `size` bytes.
+    pub fn blob(&self, size: u64) -> Duration {
+        self.check + Duration::from_secs_f64(size as f64 / self.min_rate.max(1) as f64)
+    }
+}
+
+/// What bounds a GET, besides the client's timeout of each wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Bound {
+    /// An answer about a package: the update check's deadline, if the client has one.
+    Answer,
+    /// A blob of this many bytes: its download's deadline, if the client has deadlines.
+    Blob(u64),
+    /// A long poll: waits up to this long for the answer to start.
+    Wait(Duration),
+}
 
 /// A repository client for one server.
 pub struct Client {
@@ -28,6 +59,10 @@ pub struct Client {
     pub(crate) bucket: Option<Box<Serverless>>,
     /// Signs every version this client creates and every move of `latest` it asks for.
     pub(crate) signer: Option<SigningKey>,
+    /// Whose versions the signer may move `latest` to (its own key among them).
+    pub(crate) vouched: Trust,
+    /// Bounds on whole answers (the runner's), beyond the timeout of each wait.
+    pub(crate) deadlines: Option<Deadlines>,
 }
 
 impl Client {
@@ -55,13 +90,25 @@ impl Client {
             agent,
             bucket: None,
             signer: None,
+            vouched: Trust::default(),
+            deadlines: None,
         }
     }
 
     /// Signs what this client publishes and every move of `latest` it asks for with
-    /// `key` (see `pyk_protocol::statement`).
-    pub fn with_signer(mut self, key: SigningKey) -> Client {
+    /// `key` (see `pyk_protocol::statement`). A yank or forced delete moves `latest` only
+    /// to a version signed by `key` or by a key `trusted` trusts for the package: the
+    /// repository's list of versions is only where candidates come from.
+    pub fn with_signer(mut self, key: SigningKey, trusted: Trust) -> Client {
+        self.vouched = trusted.also(key.public());
         self.signer = Some(key);
+        self
+    }
+
+    /// Bounds every answer about a package, and every blob download, by `deadlines`:
+    /// past one, the request fails as the network would ([`Error::Deadline`]).
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Client {
+        self.deadlines = Some(deadlines);
         self
     }
 
@@ -147,30 +194,69 @@ impl Client {
         }
     }
 
-    /// A signed GET; `wait` replaces the usual bound on waiting for the answer (long
-    /// polls).
+    /// A body that broke off: past `deadline`, if that was what ended it, else stalled.
+    pub(crate) fn lost(
+        &self,
+        what: &str,
+        source: std::io::Error,
+        deadline: Option<Duration>,
+    ) -> Error {
+        match deadline {
+            Some(deadline) if past_deadline(&source) => Error::Deadline {
+                server: self.base.clone(),
+                what: what.to_owned(),
+                deadline,
+            },
+            _ => self.stalled(what, source),
+        }
+    }
+
+    /// A signed GET, bounded as `bound` says.
     pub(crate) fn get(
         &self,
         path: &str,
         etag: Option<&str>,
-        wait: Option<Duration>,
+        bound: Bound,
     ) -> Result<Response<Body>, Error> {
         let mut req = self.signed("GET", path, &[]);
         if let Some(etag) = etag {
             req = req.header("If-None-Match", etag);
         }
         let req = self.body(req, ())?;
-        let sent = match wait {
-            Some(wait) => self.agent.run(
+        let deadline = self.deadline(bound);
+        let sent = match (bound, deadline) {
+            (Bound::Wait(wait), _) => self.agent.run(
                 self.agent
                     .configure_request(req)
                     .timeout_recv_response(Some(wait))
                     .timeout_per_read(Some(wait))
                     .build(),
             ),
-            None => self.agent.run(req),
+            (_, Some(deadline)) => self.agent.run(
+                self.agent
+                    .configure_request(req)
+                    .timeout_global(Some(deadline))
+                    .build(),
+            ),
+            (_, None) => self.agent.run(req),
         };
-        sent.map_err(|e| self.unreachable(e))
+        sent.map_err(|e| match (e, deadline) {
+            (ureq::Error::Timeout(ureq::Timeout::Global), Some(deadline)) => Error::Deadline {
+                server: self.base.clone(),
+                what: format!("the answer to GET {path}"),
+                deadline,
+            },
+            (e, _) => self.unreachable(e),
+        })
+    }
+
+    /// The overall deadline of a GET bounded by `bound`, if this client has deadlines.
+    pub(crate) fn deadline(&self, bound: Bound) -> Option<Duration> {
+        match (self.deadlines, bound) {
+            (Some(d), Bound::Answer) => Some(d.check),
+            (Some(d), Bound::Blob(size)) => Some(d.blob(size)),
+            _ => None,
+        }
     }
 
     /// A write (POST/PUT/DELETE) with an optional JSON body, signed with the write key.
@@ -209,7 +295,9 @@ impl Client {
         let parsed = serde_json::from_str::<ErrorBody>(&body).ok();
         let code = parsed.as_ref().and_then(|e| e.code.clone());
         let skew = parsed.as_ref().and_then(|e| e.skew);
-        let said = parsed.map(|e| e.error).unwrap_or(body);
+        // A body that is not the protocol's (a proxy's or a portal's HTML page) is told
+        // by its first line, so that the error stays one line.
+        let said = parsed.map(|e| e.error).unwrap_or_else(|| first_line(&body));
         let server = self.base.clone();
         Err(match status {
             401 if code.as_deref() == Some(api::CODE_CLOCK) => Error::Clock {
@@ -259,11 +347,20 @@ impl Client {
         let text = resp
             .body_mut()
             .read_to_string()
-            .map_err(|e| self.stalled(what, e.into_io()))?;
+            .map_err(|e| self.lost(what, e.into_io(), self.deadline(Bound::Answer)))?;
         serde_json::from_str(&text).map_err(|e| Error::Damaged {
             server: self.base.clone(),
             what: format!("the answer about {what}"),
             damage: Damage::Reply(e),
         })
+    }
+}
+
+/// The first line of a foreign body, cut to a length a message can hold.
+fn first_line(body: &str) -> String {
+    let line = body.trim().lines().next().unwrap_or_default();
+    match line.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
     }
 }

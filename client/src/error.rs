@@ -1,7 +1,8 @@
 //! The one error type of the client, with a variant for each thing a caller may want to
-//! treat differently: the runner falls back to its cached copy on [`Error::Unreachable`]
-//! and [`Error::Stalled`], `watch` treats [`Error::NotFound`] as "nothing yet", and the
-//! rest end as one line for the user.
+//! treat differently: the runner falls back to its cached copy whenever the answer
+//! cannot be trusted ([`Error::distrusts_answer`]: the network, a server error, damage, a
+//! manifest no trusted key vouches for), `watch` treats [`Error::NotFound`] as "nothing
+//! yet", and the rest end as one line for the user.
 
 use std::io;
 
@@ -34,6 +35,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The answer did not arrive whole within its deadline: the update check's, or a
+    /// download's (proportional to its size), however steadily it trickled.
+    #[error("{what} from {server} did not arrive within its {:.1} s deadline", .deadline.as_secs_f64())]
+    Deadline {
+        server: String,
+        what: String,
+        deadline: std::time::Duration,
+    },
     /// 401: the key is not the server's.
     #[error("the key does not match the server's (401 from {server})")]
     BadKey { server: String },
@@ -63,6 +72,30 @@ pub enum Error {
         message: String,
         /// The server's `code` for the refusal (`pyk_protocol::api::CODE_*`).
         code: Option<String>,
+    },
+    /// A publisher was told the last move of `latest` was signed further ahead of its
+    /// clock than any publisher signs: it signs nothing after it.
+    #[error(
+        "{server} says the last move of {package}'s latest was signed at {last} ms, {ahead} s \
+         ahead of this machine's clock: refusing to sign a later one (set this machine's \
+         clock right, or look for something between here and {server} rewriting answers)"
+    )]
+    AheadOfClock {
+        server: String,
+        package: String,
+        last: u64,
+        ahead: u64,
+    },
+    /// A yank or delete would move `latest` to a version its publisher cannot vouch for.
+    #[error(
+        "{package}'s latest would move to version {version}, which this publisher does not \
+         sign a move to: yank that version too, or promote one it signed first"
+    )]
+    Unvouched {
+        package: String,
+        version: String,
+        #[source]
+        source: TrustError,
     },
     /// A statement could not be signed.
     #[error("cannot sign {what}")]
@@ -169,9 +202,26 @@ impl Error {
     /// that what is already here may serve instead.
     pub fn is_network(&self) -> bool {
         match self {
-            Error::Unreachable { .. } | Error::Stalled { .. } => true,
+            Error::Unreachable { .. } | Error::Stalled { .. } | Error::Deadline { .. } => true,
             Error::Bucket { source, .. } => source.is_network(),
             _ => false,
+        }
+    }
+
+    /// Whether the answer about a package cannot be trusted, whatever the reason: the
+    /// network failed; the server failed (a 5xx, from it or a proxy in front of it, or a
+    /// status no pyk server sends, such as a captive portal's redirect); what came back
+    /// is damaged (a truncated or foreign body, a blob that does not decrypt or hash to
+    /// its name); or it is not vouched for (unsigned, signed by an untrusted key, older
+    /// than what was accepted, dated in the future). What is already here and trusted
+    /// may then serve instead, so that whoever stands between here and the server, or
+    /// holds the write key, can withhold an update but not stop every run.
+    pub fn distrusts_answer(&self) -> bool {
+        match self {
+            Error::Refused { status, .. } => *status >= 500 || *status < 400,
+            Error::Damaged { .. } => true,
+            Error::Trust(e) => !matches!(e, TrustError::Io { .. }),
+            other => other.is_network(),
         }
     }
 
@@ -181,4 +231,12 @@ impl Error {
             source,
         }
     }
+}
+
+/// Whether a failed read of an answer's body was the end of the request's overall
+/// deadline (ureq's global timeout) rather than the network.
+pub(crate) fn past_deadline(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+        .is_some_and(|e| matches!(e, ureq::Error::Timeout(ureq::Timeout::Global)))
 }

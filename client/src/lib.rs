@@ -6,14 +6,16 @@
 //! body (see `pyk_crypto::token`), made with the read key for reads and the write key
 //! for the rest. A client given a signing key signs the versions it publishes and every
 //! move of `latest` it asks for; [`Trust`] checks those signatures before anything a
-//! repository served runs or is imported. Waits are bounded: connecting, waiting for an answer and any pause inside a
-//! body each get the client's timeout. Everything that comes back is checked before it
+//! repository served runs or is imported. Waits are bounded: connecting, waiting for an
+//! answer and any pause inside a body each get the client's timeout, and a runner's
+//! client also bounds each answer in all and each download by its size ([`Deadlines`]). Everything that comes back is checked before it
 //! is returned: manifests against what was asked for, blobs by decrypting them and
 //! hashing their plaintext as they stream.
 //!
 //! Failures are one [`Error`] whose variants say what went wrong for the caller to act
 //! on: the network ([`Error::is_network`]), the key, the server's refusal, damage,
-//! or this machine's files.
+//! or this machine's files; [`Error::distrusts_answer`] says when a cached version may
+//! serve instead.
 
 mod blobs;
 mod bucket;
@@ -26,7 +28,7 @@ mod resolve;
 mod trust;
 mod whole;
 
-pub use client::Client;
+pub use client::{Client, Deadlines};
 pub use error::{Damage, Error};
 pub use local::{Contents, Packages, Unpacked};
 pub use pyk_protocol::progress::{Meter, Progress, Quiet};

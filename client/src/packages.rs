@@ -21,10 +21,11 @@ use pyk_protocol::api::{
     CODE_STALE_LATEST, CODE_VERSION_EXISTS, CODE_WRONG_LATEST,
 };
 use pyk_protocol::names::{check_localname, check_version};
-use pyk_protocol::statement::{LatestStatement, Statement};
+use pyk_protocol::statement::{now_ms, LatestStatement, Statement, MAX_LEAD_MS};
 use pyk_protocol::{valid_version, PackageRef, Sha256};
 
-use crate::{Client, Damage, Error};
+use crate::client::Bound;
+use crate::{Answer, Client, Damage, Error, TrustError};
 
 /// How many times a signed change is tried when other writers keep getting in between.
 const RETRIES: u32 = 12;
@@ -57,7 +58,7 @@ impl Client {
             return bucket.current(package, etag);
         }
         let what = package.to_string();
-        let resp = self.check(self.get(&path(package), etag, None)?, &what)?;
+        let resp = self.check(self.get(&path(package), etag, Bound::Answer)?, &what)?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -77,7 +78,7 @@ impl Client {
         }
         let what = of(version, package);
         let url = format!("{}/versions/{version}", path(package));
-        let resp = self.check(self.get(&url, etag, None)?, &what)?;
+        let resp = self.check(self.get(&url, etag, Bound::Answer)?, &what)?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -90,7 +91,7 @@ impl Client {
         }
         let what = package.to_string();
         let url = format!("{}/versions", path(package));
-        let resp = self.check(self.get(&url, None, None)?, &what)?;
+        let resp = self.check(self.get(&url, None, Bound::Answer)?, &what)?;
         self.json(resp, &what)
     }
 
@@ -98,7 +99,10 @@ impl Client {
         if let Some(bucket) = &self.bucket {
             return bucket.list();
         }
-        let resp = self.check(self.get("/v1/packages", None, None)?, "package list")?;
+        let resp = self.check(
+            self.get("/v1/packages", None, Bound::Answer)?,
+            "package list",
+        )?;
         Ok(self.json::<PackageList>(resp, "the package list")?.packages)
     }
 
@@ -121,7 +125,10 @@ impl Client {
         let after = after.replace('+', "%2B");
         let url = format!("{}/watch?after={after}&timeout={secs}", path(package));
         let wait = Duration::from_secs(secs + 10);
-        let resp = self.check(self.get(&url, None, Some(wait))?, &package.to_string())?;
+        let resp = self.check(
+            self.get(&url, None, Bound::Wait(wait))?,
+            &package.to_string(),
+        )?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
@@ -136,7 +143,7 @@ impl Client {
         }
         let what = package.to_string();
         let url = format!("{}/next", path(package));
-        let resp = self.check(self.get(&url, None, None)?, &what)?;
+        let resp = self.check(self.get(&url, None, Bound::Answer)?, &what)?;
         self.json(resp, &what)
     }
 
@@ -280,7 +287,10 @@ impl Client {
     }
 
     /// A latest statement for `version`, issued now, or just after `last` when this
-    /// machine's clock is behind the one that signed it.
+    /// machine's clock is a little behind the one that signed it. Never dated more than
+    /// `MAX_LEAD_MS` ahead of this clock: `last` comes from an answer anyone between
+    /// here and the server may have written, and a pointer dated years ahead would
+    /// outrank every genuine one until then.
     fn pointer(
         &self,
         signer: &SigningKey,
@@ -288,10 +298,16 @@ impl Client {
         version: &str,
         last: u64,
     ) -> Result<LatestPointer, Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let issued = now.max(last + 1);
+        let now = now_ms();
+        let issued = now.max(last.saturating_add(1));
+        if issued - now > MAX_LEAD_MS {
+            return Err(Error::AheadOfClock {
+                server: self.base.clone(),
+                package: package.to_string(),
+                last,
+                ahead: (issued - now) / 1000,
+            });
+        }
         let statement = LatestStatement {
             kind: package.kind(),
             name: package.name(),
@@ -319,18 +335,47 @@ impl Client {
 
     /// Where `latest` goes if `leaving` stops being eligible: `None` if it is not the
     /// latest or nothing is left (the server's rule: the newest other version, in
-    /// publish order, that is not yanked).
+    /// publish order, that is not yanked). The list of versions is unauthenticated, so
+    /// it only names the candidate: this client fetches it and signs a move to it only
+    /// if it is signed by a key it vouches for and not yanked. (Whether the versions
+    /// passed over are really yanked, the list alone says; see the README's threat
+    /// model.)
     fn falls_back_to(&self, package: &PackageRef, leaving: &str) -> Result<Option<String>, Error> {
         let list = self.versions(package)?;
         if list.latest.as_deref() != Some(leaving) {
             return Ok(None);
         }
-        Ok(list
+        let Some(candidate) = list
             .versions
             .iter()
             .rev()
             .find(|v| !v.yanked && v.version != leaving)
-            .map(|v| v.version.clone()))
+        else {
+            return Ok(None);
+        };
+        let unvouched = |source| Error::Unvouched {
+            package: package.to_string(),
+            version: candidate.version.clone(),
+            source,
+        };
+        let manifest = self
+            .version(package, &candidate.version, None)?
+            .ok_or_else(|| {
+                unvouched(TrustError::Unsigned {
+                    what: "its manifest (a 304 to a question pyk did not ask)".into(),
+                })
+            })?;
+        self.vouched
+            .verify(&manifest, Answer::Version)
+            .map_err(unvouched)?;
+        match manifest.yanked {
+            false => Ok(Some(manifest.version)),
+            true => Err(Error::Damaged {
+                server: self.base.clone(),
+                what: manifest_what(package, Some(&candidate.version)),
+                damage: Damage::Manifest("the list of versions says it is not yanked".into()),
+            }),
+        }
     }
 
     /// Removes a whole package.

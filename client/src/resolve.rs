@@ -1,9 +1,10 @@
 //! Resolution: which version of a package runs here, and making it ready from layers.
 //!
 //! One request for the package's current version (with the ETag of the cached one), a
-//! fetch only of what changed, and when the server cannot be reached in time, or a
-//! download breaks off, the cached version instead ([`Resolved::offline`] says why; the
-//! caller warns). A fixed version (`foo@1.3.0`, a pin) never changes, so a cached one is
+//! fetch only of what changed, and whenever that answer cannot be trusted (the server
+//! is unreachable or too slow, fails, sends something damaged, or a manifest no trusted
+//! key vouches for: [`Error::distrusts_answer`]) the cached version instead
+//! ([`Resolved::offline`] says why; the caller warns). A fixed version (`foo@1.3.0`, a pin) never changes, so a cached one is
 //! used without asking at all ([`Resolver::cached`]).
 //!
 //! Fetching a program fetches its trailer blob (the layer table, kept in `blobs-v1`) and
@@ -27,8 +28,7 @@ use crate::{Answer, Client, Damage, Error, Progress, Trust};
 pub struct Resolved {
     pub manifest: Manifest,
     pub contents: Contents,
-    /// Why the server's current version is not the one resolved: the cached version
-    /// serves instead.
+    /// Why the server's answer was not taken: the cached version serves instead.
     pub offline: Option<Error>,
 }
 
@@ -90,8 +90,7 @@ impl<'t> Resolver<'t> {
     }
 
     /// Brings the package (at `request.version`, else at latest) up to date with the
-    /// server, or falls back to the cached version when the server is silent or a
-    /// download breaks off.
+    /// server, or falls back to the cached version when the answer cannot be trusted.
     pub fn resolve(
         &self,
         client: &Client,
@@ -105,12 +104,12 @@ impl<'t> Resolver<'t> {
         let cached = self.packages.manifest(package, request.version, self.trust);
         let manifest = match self.ask(client, request, cached.as_ref()) {
             Ok(manifest) => manifest,
-            Err(e) if e.is_network() => return self.offline(package, cached, e),
+            Err(e) if e.distrusts_answer() => return self.offline(package, cached, e),
             Err(e) => return Err(e),
         };
         let contents = match self.fetch(client, &manifest, progress) {
             Ok(contents) => contents,
-            Err(e) if e.is_network() => return self.offline(package, cached, e),
+            Err(e) if e.distrusts_answer() => return self.offline(package, cached, e),
             Err(e) => return Err(e),
         };
         self.packages
@@ -166,8 +165,9 @@ impl<'t> Resolver<'t> {
         }
     }
 
-    /// The server could not be asked, or a download broke off: the cached version, if
-    /// it is whole here.
+    /// The server's answer cannot be trusted: the cached version, if it is whole here.
+    /// Without one, the network's failure is told as a package never fetched, and any
+    /// other as what it is.
     fn offline(
         &self,
         package: &PackageRef,
@@ -181,10 +181,11 @@ impl<'t> Resolver<'t> {
                 contents,
                 offline: Some(e),
             }),
-            None => Err(Error::NeverFetched {
+            None if e.is_network() => Err(Error::NeverFetched {
                 package: package.to_string(),
                 source: Box::new(e),
             }),
+            None => Err(e),
         }
     }
 

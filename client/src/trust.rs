@@ -11,6 +11,12 @@
 //! accepted `issued` of each package is kept in a small file per package under the
 //! directory given to [`Trust::remembering`].
 //!
+//! A pointer dated further ahead of this machine's clock than clocks may differ
+//! (`pyk_protocol::statement::MAX_SKEW_MS`) is refused and never remembered: once
+//! remembered, it would outrank every genuine pointer until its date. A record made
+//! before that rule (or by a wrong clock) is forgotten with [`Trust::forget`] (`pyk
+//! trust reset NAME`), which the refusal names.
+//!
 //! A machine with no trusted keys at all checks nothing ([`Verdict::Unchecked`]): the
 //! caller warns.
 
@@ -19,9 +25,10 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use pyk_crypto::sign::PublicKey;
+use pyk_crypto::sign::{PublicKey, SignError};
 use pyk_protocol::api::{Manifest, Signature};
-use pyk_protocol::statement::Statement;
+use pyk_protocol::statement::{now_ms, too_far_ahead, MAX_SKEW_MS};
+use pyk_protocol::PackageRef;
 
 /// What a manifest is, for [`Trust::verify`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +70,29 @@ pub enum TrustError {
         seen: String,
         seen_issued: u64,
     },
+    #[error(
+        "{what} is dated {} s ahead of this machine's clock (issued {issued} ms), which no \
+         publisher signs: refusing it (if this machine's clock is behind, set it right)",
+        (.ahead + MAX_SKEW_MS) / 1000
+    )]
+    Future {
+        what: String,
+        issued: u64,
+        ahead: u64,
+    },
+    #[error(
+        "this machine remembers a latest of {package} (version {seen}, issued {seen_issued} \
+         ms) dated {} s ahead of its clock, which outranks every genuine one: if no \
+         publisher of yours signed it, `pyk trust reset {}` forgets it",
+        (.ahead + MAX_SKEW_MS) / 1000,
+        reset_args(.package)
+    )]
+    Poisoned {
+        package: String,
+        seen: String,
+        seen_issued: u64,
+        ahead: u64,
+    },
     #[error("cannot {doing}")]
     Io {
         doing: String,
@@ -90,6 +120,16 @@ impl Trust {
         }
     }
 
+    /// These keys and `key` too, for every package: what a publisher vouches for.
+    pub fn also(mut self, key: PublicKey) -> Trust {
+        for keys in std::iter::once(&mut self.everyone).chain(self.per_package.values_mut()) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        self
+    }
+
     /// Keeps the newest accepted `latest` of each package under `dir`.
     pub fn remembering(mut self, dir: PathBuf) -> Trust {
         self.floors = Some(dir);
@@ -112,12 +152,10 @@ impl Trust {
         }
         let package = format!("{} {}", manifest.kind, manifest.name);
         let what = format!("{package} version {}", manifest.version);
-        let key = self.check(
-            &package,
-            &what,
-            &manifest.statement(),
-            manifest.signature.as_ref(),
-        )?;
+        let statement = manifest.statement();
+        let key = self.check(&package, &what, manifest.signature.as_ref(), |key, sig| {
+            key.verify_version(&statement, sig)
+        })?;
         if answer == Answer::Latest {
             let what = format!(
                 "the move of {package}'s latest to version {}",
@@ -129,19 +167,28 @@ impl Trust {
                 .filter(|p| p.version == manifest.version)
                 .ok_or_else(|| TrustError::Unsigned { what: what.clone() })?;
             let statement = pointer.statement(manifest.kind, &manifest.name);
-            self.check(&package, &what, &statement, Some(&pointer.signature))?;
+            self.check(&package, &what, Some(&pointer.signature), |key, sig| {
+                key.verify(&statement, sig)
+            })?;
+            if let Some(ahead) = too_far_ahead(pointer.issued, now_ms()) {
+                return Err(TrustError::Future {
+                    what,
+                    issued: pointer.issued,
+                    ahead,
+                });
+            }
             self.advance(manifest, pointer.issued, &what)?;
         }
         Ok(Verdict::Signed(key))
     }
 
-    /// The trusted key that signed `statement`, or why not.
+    /// The trusted key whose `signature` `verify` accepts, or why not.
     fn check(
         &self,
         package: &str,
         what: &str,
-        statement: &impl Statement,
         signature: Option<&Signature>,
+        verify: impl Fn(&PublicKey, &str) -> Result<(), SignError>,
     ) -> Result<PublicKey, TrustError> {
         let signature = signature.ok_or_else(|| TrustError::Unsigned {
             what: what.to_owned(),
@@ -155,11 +202,10 @@ impl Trust {
                 key: signature.key.clone(),
                 package: package.to_owned(),
             })?;
-        key.verify(statement, &signature.sig)
-            .map_err(|_| TrustError::Forged {
-                what: what.to_owned(),
-                key: signature.key.clone(),
-            })?;
+        verify(&key, &signature.sig).map_err(|_| TrustError::Forged {
+            what: what.to_owned(),
+            key: signature.key.clone(),
+        })?;
         Ok(key)
     }
 
@@ -184,6 +230,14 @@ impl Trust {
             Err(e) => return Err(io(format!("read {}", path.display()))(e)),
         };
         if let Some((seen_issued, seen)) = seen {
+            if let Some(ahead) = too_far_ahead(seen_issued, now_ms()) {
+                return Err(TrustError::Poisoned {
+                    package: format!("{} {}", manifest.kind, manifest.name),
+                    seen,
+                    seen_issued,
+                    ahead,
+                });
+            }
             // Equal times are one statement seen again; a different version under the
             // same time is not one the server would have accepted.
             if issued < seen_issued || (issued == seen_issued && seen != manifest.version) {
@@ -206,6 +260,45 @@ impl Trust {
         tmp.persist(&path)
             .map_err(|e| io(format!("write {}", path.display()))(e.error))?;
         Ok(())
+    }
+}
+
+impl Trust {
+    /// Forgets the newest `latest` this machine accepted for `package`, so that the next
+    /// signed pointer is taken as on a fresh machine: the way out of a record that
+    /// outranks every genuine pointer. Returns what was remembered (`issued`, version).
+    pub fn forget(&self, package: &PackageRef) -> Result<Option<(u64, String)>, TrustError> {
+        let Some(dir) = &self.floors else {
+            return Ok(None);
+        };
+        let dir = dir.join(package.kind().as_str());
+        let io = |doing: String| move |source| TrustError::Io { doing, source };
+        let path = dir.join(package.name());
+        if !path.exists() {
+            return Ok(None);
+        }
+        // Under the lock `advance` takes, so that no run is half-way through raising it.
+        let lock_path = dir.join(format!(".{}.lock", package.name()));
+        let lock =
+            File::create(&lock_path).map_err(io(format!("write {}", lock_path.display())))?;
+        lock.lock()
+            .map_err(io(format!("lock {}", lock_path.display())))?;
+        let seen = match fs::read_to_string(&path) {
+            Ok(text) => parse_floor(&text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(format!("read {}", path.display()))(e)),
+        };
+        fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
+        Ok(seen)
+    }
+}
+
+/// The arguments of `pyk trust reset` for `package` ("run foo" or "lib foo").
+fn reset_args(package: &str) -> String {
+    match package.split_once(' ') {
+        Some(("lib", name)) => format!("{name} --lib"),
+        Some((_, name)) => name.to_owned(),
+        None => package.to_owned(),
     }
 }
 

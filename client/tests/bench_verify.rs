@@ -32,6 +32,7 @@ fn manifest(key: &SigningKey) -> Manifest {
         executable: true,
         yanked: false,
         localname: None,
+        signed_localname: None,
         signature: None,
         latest: None,
         api: None,

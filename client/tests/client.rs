@@ -127,6 +127,7 @@ fn publish(client: &Client, package: &PackageRef, parts: &[&[u8]], version: Opti
         promote: true,
         format: "pyk".into(),
         executable: true,
+        signed_localname: None,
         signature: None,
         latest: None,
         api: None,

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::Signer as _;
 use pyk_protocol::api::Signature;
-use pyk_protocol::statement::{Statement, Unwritable};
+use pyk_protocol::statement::{Statement, Unwritable, VersionStatement};
 
 /// The prefix of a public key's text form.
 pub const PUBLIC_PREFIX: &str = "pyk-ed25519:";
@@ -143,6 +143,33 @@ impl fmt::Debug for PublicKey {
 pub fn check(statement: &impl Statement, signature: &Signature) -> Result<PublicKey, SignError> {
     let key = PublicKey::parse(&signature.key)?;
     key.verify(statement, &signature.sig)?;
+    Ok(key)
+}
+
+impl PublicKey {
+    /// Whether `signature` is this key's signature of the version statement, as version
+    /// 2 writes it or, for a version signed before (which claims no signed local name),
+    /// as version 1 did.
+    pub fn verify_version(
+        &self,
+        statement: &VersionStatement,
+        signature: &str,
+    ) -> Result<(), SignError> {
+        match (self.verify(statement, signature), statement.v1()) {
+            (Err(SignError::Mismatch), Some(v1)) => self.verify(&v1, signature),
+            (result, _) => result,
+        }
+    }
+}
+
+/// [`check`] for a version statement, of either version (see
+/// [`PublicKey::verify_version`]).
+pub fn check_version(
+    statement: &VersionStatement,
+    signature: &Signature,
+) -> Result<PublicKey, SignError> {
+    let key = PublicKey::parse(&signature.key)?;
+    key.verify_version(statement, &signature.sig)?;
     Ok(key)
 }
 

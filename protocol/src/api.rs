@@ -187,6 +187,11 @@ pub struct Manifest {
     /// of the package, not of the version: it is reported with every version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localname: Option<String>,
+    /// The file name `pyk pull` writes this version to, as its publisher signed it (in
+    /// the version statement). Unlike `localname`, which anyone with the write key may
+    /// change at any time, machines that trust keys go by this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_localname: Option<String>,
     /// The publisher's signature of the version statement ([`Manifest::statement`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
@@ -211,6 +216,7 @@ impl Manifest {
             format: &self.format,
             python: &self.python,
             executable: self.executable,
+            localname: self.signed_localname.as_deref(),
             artifact_sha256: &self.artifact_sha256,
             blobs: self
                 .blobs
@@ -256,6 +262,9 @@ pub struct PublishRequest {
     /// For a file: whether it was executable where it was pushed from.
     #[serde(default = "yes")]
     pub executable: bool,
+    /// The file name `pyk pull` writes this version to, signed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_localname: Option<String>,
     /// The publisher's signature of the version statement; a signed publish names its
     /// `version` (ask `next` for the automatic one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +302,7 @@ impl PublishRequest {
             executable: self.executable,
             yanked: false,
             localname: None,
+            signed_localname: self.signed_localname.clone(),
             signature: self.signature.clone(),
             latest: None,
             api: self.api.clone(),
@@ -313,6 +323,7 @@ impl PublishRequest {
             format: &self.format,
             python: &self.python,
             executable: self.executable,
+            localname: self.signed_localname.as_deref(),
             artifact_sha256: &self.artifact_sha256,
             blobs: self
                 .blobs

@@ -5,13 +5,14 @@
 //! naming the kind of statement (so one can never pass for the other):
 //!
 //! ```text
-//! pyk-version-v1                  pyk-latest-v1
+//! pyk-version-v2                  pyk-latest-v1
 //! kind: run                       kind: run
 //! name: foo                       name: foo
 //! version: 1.4.0                  version: 1.4.0
 //! format: pyk                     issued: 1712345678123
 //! python: 3.11
 //! executable: true
+//! localname: foo.pyz              (empty when the publisher set none)
 //! artifact-sha256: <64 hex>
 //! blob: <64 hex> <size>           (one line per blob, in order)
 //! ```
@@ -22,18 +23,54 @@
 //!
 //! A version statement binds everything a client acts on: which bytes (every blob's
 //! digest and size, and the whole artifact's), how they run (format, Python, the
-//! executable bit) and under what name. A latest statement binds the pointer; clients
-//! remember the newest `issued` they accepted per package and refuse an older one, so
-//! replaying an old, genuinely signed pointer cannot roll them back.
+//! executable bit) and under what names (the package's, and the file name `pyk pull`
+//! writes it to). A latest statement binds the pointer; clients remember the newest
+//! `issued` they accepted per package and refuse an older one, so replaying an old,
+//! genuinely signed pointer cannot roll them back.
+//!
+//! `issued` is bounded by clocks, so that no one statement can outrank every genuine
+//! one to come: a publisher never signs one more than [`MAX_LEAD_MS`] ahead of its own
+//! clock, and servers and clients refuse one dated more than [`MAX_SKEW_MS`] ahead of
+//! theirs ([`too_far_ahead`]).
+//!
+//! Version 1 of the version statement had no `localname` line. Versions signed that
+//! way are still stored on servers and in caches, and still verify
+//! ([`VersionStatement::v1`]), but only while they claim no signed local name: a
+//! man in the middle cannot add one to them.
 
 use std::fmt::Write as _;
 
 use crate::Kind;
 
 /// The first line of a version statement.
+pub const VERSION_V2: &str = "pyk-version-v2";
+/// The first line of a version statement signed before local names were signed.
 pub const VERSION_V1: &str = "pyk-version-v1";
 /// The first line of a latest statement.
 pub const LATEST_V1: &str = "pyk-latest-v1";
+
+/// How far ahead of its own clock a publisher may date a latest statement: only as far
+/// as it must to follow the last one (clocks of two publishing machines differ).
+pub const MAX_LEAD_MS: u64 = 2 * 60 * 1000;
+
+/// How far ahead of a server's or client's clock a latest statement may be dated: the
+/// publisher's lead and the difference between the two clocks.
+pub const MAX_SKEW_MS: u64 = 10 * 60 * 1000;
+
+/// Unix milliseconds now, by this machine's clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How many milliseconds `issued` lies beyond `now` + [`MAX_SKEW_MS`], if it does: a
+/// statement no honest publisher signed, refused wherever it is checked.
+pub fn too_far_ahead(issued: u64, now: u64) -> Option<u64> {
+    issued
+        .checked_sub(now.saturating_add(MAX_SKEW_MS))
+        .filter(|&ahead| ahead > 0)
+}
 
 /// The signed facts of one version.
 #[derive(Debug, Clone)]
@@ -44,6 +81,8 @@ pub struct VersionStatement<'a> {
     pub format: &'a str,
     pub python: &'a str,
     pub executable: bool,
+    /// The file name `pyk pull` writes the version to, if its publisher set one.
+    pub localname: Option<&'a str>,
     pub artifact_sha256: &'a str,
     /// `(sha256, size)` of each blob, in order.
     pub blobs: Vec<(&'a str, u64)>,
@@ -85,9 +124,25 @@ fn field(out: &mut String, name: &'static str, value: &str) -> Result<(), Unwrit
     Ok(())
 }
 
-impl Statement for VersionStatement<'_> {
+/// A version statement as version 1 wrote it (no local name): what versions signed
+/// before version 2 carry a signature of.
+pub struct VersionV1<'s, 'a>(&'s VersionStatement<'a>);
+
+impl Statement for VersionV1<'_, '_> {
     fn text(&self) -> Result<String, Unwritable> {
-        let mut out = format!("{VERSION_V1}\n");
+        self.0.lines(VERSION_V1, false)
+    }
+}
+
+impl<'a> VersionStatement<'a> {
+    /// This statement as version 1 wrote it, to verify a version signed before version
+    /// 2; `None` when it claims a local name, which version 1 cannot vouch for.
+    pub fn v1(&self) -> Option<VersionV1<'_, 'a>> {
+        self.localname.is_none().then_some(VersionV1(self))
+    }
+
+    fn lines(&self, head: &str, localname: bool) -> Result<String, Unwritable> {
+        let mut out = format!("{head}\n");
         field(&mut out, "kind", self.kind.as_str())?;
         field(&mut out, "name", self.name)?;
         field(&mut out, "version", self.version)?;
@@ -98,11 +153,20 @@ impl Statement for VersionStatement<'_> {
             "executable",
             if self.executable { "true" } else { "false" },
         )?;
+        if localname {
+            field(&mut out, "localname", self.localname.unwrap_or(""))?;
+        }
         field(&mut out, "artifact-sha256", self.artifact_sha256)?;
         for (sha256, size) in &self.blobs {
             field(&mut out, "blob", &format!("{sha256} {size}"))?;
         }
         Ok(out)
+    }
+}
+
+impl Statement for VersionStatement<'_> {
+    fn text(&self) -> Result<String, Unwritable> {
+        self.lines(VERSION_V2, true)
     }
 }
 
@@ -130,14 +194,27 @@ mod tests {
             format: "pyk",
             python: "3.11",
             executable: true,
+            localname: None,
             artifact_sha256: "cc",
             blobs: vec![("aa", 3), ("bb", 4)],
         };
         assert_eq!(
             v.text().unwrap(),
+            "pyk-version-v2\nkind: run\nname: foo\nversion: 1.4.0\nformat: pyk\n\
+             python: 3.11\nexecutable: true\nlocalname: \nartifact-sha256: cc\n\
+             blob: aa 3\nblob: bb 4\n"
+        );
+        assert_eq!(
+            v.v1().unwrap().text().unwrap(),
             "pyk-version-v1\nkind: run\nname: foo\nversion: 1.4.0\nformat: pyk\n\
              python: 3.11\nexecutable: true\nartifact-sha256: cc\nblob: aa 3\nblob: bb 4\n"
         );
+        let named = VersionStatement {
+            localname: Some("foo.pyz"),
+            ..v.clone()
+        };
+        assert!(named.text().unwrap().contains("\nlocalname: foo.pyz\n"));
+        assert!(named.v1().is_none(), "v1 cannot vouch for a local name");
         let l = LatestStatement {
             kind: Kind::Lib,
             name: "foo",
@@ -153,5 +230,14 @@ mod tests {
             ..v
         };
         assert_eq!(bad.text(), Err(Unwritable("python")));
+    }
+
+    #[test]
+    fn a_statement_dated_beyond_the_skew_is_too_far_ahead() {
+        let now = 1_000_000_000_000;
+        assert_eq!(too_far_ahead(now, now), None);
+        assert_eq!(too_far_ahead(now + MAX_SKEW_MS, now), None);
+        assert_eq!(too_far_ahead(now + MAX_SKEW_MS + 5, now), Some(5));
+        assert_eq!(too_far_ahead(u64::MAX, u64::MAX), None);
     }
 }

@@ -47,6 +47,7 @@ fn request(blobs: Vec<BlobRef>, version: Option<&str>, promote: bool) -> Publish
         promote,
         format: "pyk".into(),
         executable: true,
+        signed_localname: None,
         signature: None,
         latest: None,
         api: None,

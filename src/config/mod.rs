@@ -5,12 +5,15 @@
 //! Keys (the original pyk's upper-case spellings are accepted too):
 //! `key`/`KEY` (passphrase or Fernet key), `write_key` (publishing, if kept apart),
 //! `server` (URL) or `host`/`HOST` + `port`/`PORT`, `timeout` (seconds the runner waits
-//! for the server before running its cached copy), `python_mirror`, `node` (this
+//! for the server before running its cached copy), `deadline` (seconds the runner's
+//! update check may take in all), `min_rate` (the slowest average rate of a download,
+//! e.g. `"64KiB"` a second), `python_mirror`, `node` (this
 //! machine's name in server logs), `signing_key` (a publisher's private key: a file, or
 //! the key itself), `trusted` (the public keys whose packages this machine runs),
 //! `shared_cache` (an administrator's read-only cache, looked up first; see
 //! `pyk_cache::root`).
-//! Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`, `PYK_TIMEOUT`,
+//! Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`, `PYK_TIMEOUT`, `PYK_DEADLINE`,
+//! `PYK_MIN_RATE`,
 //! `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_SIGNING_KEY`, `PYK_CONFIG` (one more file, read
 //! last). `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`);
 //! `[trusted_for]` maps package names to the only keys trusted for them.
@@ -40,7 +43,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use pyk_client::Trust;
+use pyk_client::{Deadlines, Trust};
 use pyk_crypto::sign::{PublicKey, SigningKey};
 use pyk_crypto::Key;
 
@@ -49,6 +52,14 @@ use signing::SigningSource;
 
 /// The default repository port, as in the original pyk.
 pub const DEFAULT_PORT: u16 = 7777;
+
+/// Bytes a second, as a number (`65536`) or a size (`64KiB`, `1MB`).
+fn rate(text: &str) -> Option<u64> {
+    let text = text.trim();
+    text.parse()
+        .ok()
+        .or_else(|| text.parse::<bytesize::ByteSize>().ok().map(|b| b.as_u64()))
+}
 
 #[derive(Debug)]
 pub struct Config {
@@ -60,6 +71,8 @@ pub struct Config {
     pub server: Option<String>,
     /// How long the runner waits for the server before falling back to its cache.
     timeout: Duration,
+    /// How long the runner's update check may take in all, and how slow its downloads.
+    deadlines: Deadlines,
     python_mirror: Option<String>,
     node: String,
     /// Host and port `pyk serve` listens on.
@@ -91,6 +104,8 @@ const KNOWN: &[&str] = &[
     "host",
     "port",
     "timeout",
+    "deadline",
+    "min_rate",
     "python_mirror",
     "pins",
     "node",
@@ -109,6 +124,10 @@ impl Default for Config {
             write_key: None,
             server: None,
             timeout: Duration::from_secs(2),
+            deadlines: Deadlines {
+                check: Duration::from_secs(10),
+                min_rate: 64 * 1024,
+            },
             python_mirror: None,
             node: node_name(),
             listen: ("0.0.0.0".into(), DEFAULT_PORT),
@@ -285,6 +304,26 @@ impl Config {
                 };
                 self.timeout = Duration::from_secs_f64(secs);
             }
+            "deadline" => {
+                self.deadlines.check = match value {
+                    toml::Value::Integer(n) if *n > 0 => Duration::from_secs(*n as u64),
+                    toml::Value::Float(f) if *f > 0.0 => Duration::from_secs_f64(*f),
+                    _ => bail!("{}: `{k}` must be a positive number of seconds", at(k)),
+                };
+            }
+            "min_rate" => {
+                let rate = match value {
+                    toml::Value::Integer(n) => u64::try_from(*n).ok(),
+                    toml::Value::String(s) => rate(s),
+                    _ => None,
+                };
+                self.deadlines.min_rate = rate.filter(|r| *r > 0).with_context(|| {
+                    format!(
+                        "{}: `{k}` must be bytes a second, a number or a size (\"64KiB\")",
+                        at(k)
+                    )
+                })?;
+            }
             "python_mirror" => self.python_mirror = Some(text()?),
             "pins" => {
                 let toml::Value::Table(pins) = value else {
@@ -353,6 +392,24 @@ impl Config {
                 ),
             }
         }
+        if let Some(v) = env(EnvVars::PYK_DEADLINE) {
+            match v.parse::<f64>().ok().filter(|s| *s > 0.0) {
+                Some(secs) => self.deadlines.check = Duration::from_secs_f64(secs),
+                None => self.problem(
+                    "deadline",
+                    format!("PYK_DEADLINE={v:?} is not a number of seconds"),
+                ),
+            }
+        }
+        if let Some(v) = env(EnvVars::PYK_MIN_RATE) {
+            match rate(&v).filter(|r| *r > 0) {
+                Some(rate) => self.deadlines.min_rate = rate,
+                None => self.problem(
+                    "min_rate",
+                    format!("PYK_MIN_RATE={v:?} is not bytes a second (a number or \"64KiB\")"),
+                ),
+            }
+        }
         if let Some(v) = env(EnvVars::PYK_PYTHON_MIRROR) {
             self.python_mirror = Some(v);
         }
@@ -380,8 +437,8 @@ impl Config {
     /// The keys this machine trusts; the newest `latest` accepted per package is kept
     /// under the cache root.
     pub fn trust(&self, cache_root: &Path) -> Result<Trust> {
-        self.check(&["trusted", "trusted_for"])?;
-        Ok(Trust::new(self.trusted.clone(), self.trusted_for.clone())
+        Ok(self
+            .trusted_keys()?
             .remembering(cache_root.join("trust-v1")))
     }
 
@@ -398,6 +455,12 @@ impl Config {
         Ok(self.shared_cache.as_deref())
     }
 
+    /// The keys this machine trusts, remembering nothing: what a publisher vouches for.
+    pub fn trusted_keys(&self) -> Result<Trust> {
+        self.check(&["trusted", "trusted_for"])?;
+        Ok(Trust::new(self.trusted.clone(), self.trusted_for.clone()))
+    }
+
     /// The version this machine is pinned to for `name`, if any.
     pub fn pin(&self, name: &str) -> Result<Option<&str>> {
         self.check(&["pins"])?;
@@ -408,6 +471,13 @@ impl Config {
     pub fn timeout(&self) -> Result<Duration> {
         self.check(&["timeout"])?;
         Ok(self.timeout)
+    }
+
+    /// How long the runner's update check may take in all (`deadline`), and the slowest
+    /// average rate of its downloads (`min_rate`).
+    pub fn deadlines(&self) -> Result<Deadlines> {
+        self.check(&["deadline", "min_rate"])?;
+        Ok(self.deadlines)
     }
 
     /// Where python-build-standalone runtimes are downloaded from, if not GitHub.

@@ -56,6 +56,12 @@ impl EnvVars {
     pub const PYK_SERVER: &'static str = "PYK_SERVER";
     /// Seconds `pyk foo` waits for the repository before the cached version runs.
     pub const PYK_TIMEOUT: &'static str = "PYK_TIMEOUT";
+    /// Seconds `pyk foo`'s update check may take in all (default 10) before the cached
+    /// version runs; each download gets this plus its size at `PYK_MIN_RATE`.
+    pub const PYK_DEADLINE: &'static str = "PYK_DEADLINE";
+    /// The slowest average rate a download of `pyk foo` may go at, bytes a second (a
+    /// number or a size such as `64KiB`, the default), before the cached version runs.
+    pub const PYK_MIN_RATE: &'static str = "PYK_MIN_RATE";
     /// A mirror of python-build-standalone's releases.
     pub const PYK_PYTHON_MIRROR: &'static str = "PYK_PYTHON_MIRROR";
     /// This machine's name, recorded as the publisher.

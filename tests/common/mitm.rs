@@ -1,11 +1,13 @@
 //! A man in the middle for the end-to-end tests: a TCP proxy on 127.0.0.1 in front of a
 //! real server that passes every exchange through, after letting the test rewrite the
-//! request head (`on_request`) and the response body (`on_response`). It speaks just
-//! enough HTTP/1.1 for pyk's runners: bodies with a Content-Length, keep-alive.
+//! request head (`on_request`) and the response body (`on_response`), and, with
+//! [`paced`], sending chosen responses a byte at a time. It speaks just enough HTTP/1.1
+//! for pyk's runners: bodies with a Content-Length, keep-alive.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Rewrites a request head (request line and headers, up to the blank line).
 pub type OnRequest = Arc<dyn Fn(&mut String) + Send + Sync>;
@@ -13,16 +15,32 @@ pub type OnRequest = Arc<dyn Fn(&mut String) + Send + Sync>;
 /// Content-Length to fit).
 pub type OnResponse = Arc<dyn Fn(&str, &mut String, &mut Vec<u8>) + Send + Sync>;
 
+/// Given the request head, the pause after each byte of its response (`None`: sent
+/// whole).
+pub type Pace = Arc<dyn Fn(&str) -> Option<Duration> + Send + Sync>;
+
 /// Listens for as long as the test runs; returns its `http://` URL.
 pub fn proxy(upstream: &str, on_request: OnRequest, on_response: OnResponse) -> String {
+    paced(upstream, on_request, on_response, Arc::new(|_| None))
+}
+
+/// [`proxy`], sending each response `pace` gives a pause for one byte at a time: a
+/// server (or a proxy in front of it) that trickles, never quite silent.
+pub fn paced(upstream: &str, on_request: OnRequest, on_response: OnResponse, pace: Pace) -> String {
     let upstream = upstream.trim_start_matches("http://").to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for client in listener.incoming().map_while(Result::ok) {
-            let (upstream, on_request, on_response) =
-                (upstream.clone(), on_request.clone(), on_response.clone());
-            std::thread::spawn(move || relay(client, &upstream, &*on_request, &*on_response));
+            let (upstream, on_request, on_response, pace) = (
+                upstream.clone(),
+                on_request.clone(),
+                on_response.clone(),
+                pace.clone(),
+            );
+            std::thread::spawn(move || {
+                relay(client, &upstream, &*on_request, &*on_response, &*pace)
+            });
         }
     });
     url
@@ -33,6 +51,7 @@ fn relay(
     upstream: &str,
     on_request: &dyn Fn(&mut String),
     on_response: &dyn Fn(&str, &mut String, &mut Vec<u8>),
+    pace: &dyn Fn(&str) -> Option<Duration>,
 ) -> Option<()> {
     let mut to_client = client.try_clone().ok()?;
     let mut from_client = BufReader::new(client);
@@ -68,8 +87,16 @@ fn relay(
         if !no_body(&response) {
             response = with_length(&response, body.len());
         }
-        to_client.write_all(response.as_bytes()).ok()?;
-        to_client.write_all(&body).ok()?;
+        let whole = [response.as_bytes(), &body].concat();
+        match pace(&request) {
+            None => to_client.write_all(&whole).ok()?,
+            Some(pause) => {
+                for byte in whole.chunks(1) {
+                    to_client.write_all(byte).ok()?;
+                    std::thread::sleep(pause);
+                }
+            }
+        }
     }
 }
 

@@ -122,6 +122,12 @@ fn check_request(r: &PublishRequest) -> Result<(), ApiError> {
     if let Some(version) = &r.version {
         check_version(version)?;
     }
+    if let Some(localname) = r.signed_localname.as_ref().filter(|l| !valid_localname(l)) {
+        return Err(ApiError::bad_request(format!(
+            "invalid signed local name {localname:?}: a plain file name of 1 to \
+             {MAX_LOCALNAME} characters"
+        )));
+    }
     let python_ok = match r.format.as_str() {
         FORMAT_PYK => valid_python(&r.python),
         // A file need not be Python at all; if it names a Python, it names one properly.

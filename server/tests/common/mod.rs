@@ -371,6 +371,7 @@ pub fn request(artifact_sha256: String, size: u64, blobs: Vec<BlobRef>) -> Publi
         promote: true,
         format: "pyk".into(),
         executable: true,
+        signed_localname: None,
         signature: None,
         latest: None,
         api: None,

@@ -78,6 +78,7 @@ fn request(blobs: &[(&str, u64)]) -> PublishRequest {
         promote: true,
         format: "pyk".into(),
         executable: true,
+        signed_localname: None,
         signature: None,
         latest: None,
         api: None,

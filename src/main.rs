@@ -44,7 +44,8 @@ use config::Config;
 fn main() -> ExitCode {
     let cli = argv::parse(std::env::args_os().collect());
     output::set_quiet(cli.global.quiet);
-    let config = Config::load();
+    let mut config = Config::load();
+    config.trust_ca_bundle();
     match run(cli, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

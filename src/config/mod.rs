@@ -7,9 +7,11 @@
 //! `server` (URL) or `host`/`HOST` + `port`/`PORT`, `timeout` (seconds the runner waits
 //! for the server before running its cached copy), `python_mirror`, `node` (this
 //! machine's name in server logs), `signing_key` (a publisher's private key: a file, or
-//! the key itself), `trusted` (the public keys whose packages this machine runs).
+//! the key itself), `trusted` (the public keys whose packages this machine runs),
+//! `ca_bundle` (a PEM file of CA certificates every HTTPS connection trusts besides the
+//! system store: a company CA; relative to the config file).
 //! Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`, `PYK_TIMEOUT`,
-//! `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_SIGNING_KEY`, `PYK_CONFIG` (one more file, read
+//! `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_SIGNING_KEY`, `PYK_CA_BUNDLE`, `PYK_CONFIG` (one more file, read
 //! last). `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`);
 //! `[trusted_for]` maps package names to the only keys trusted for them.
 //! Values may come from the environment (see [`env`]), and `dotenv` names a file of
@@ -72,6 +74,8 @@ pub struct Config {
     trusted_for: BTreeMap<String, Vec<PublicKey>>,
     /// The publisher's private key, read when something is signed.
     signing_key: Option<SigningSource>,
+    /// An extra CA bundle, and where it was set ([`Config::trust_ca_bundle`]).
+    ca_bundle: Option<(PathBuf, String)>,
     /// What was wrong, by the (lower-case) key it concerns; `*` for the whole config.
     problems: Vec<(String, String)>,
 }
@@ -95,6 +99,7 @@ const KNOWN: &[&str] = &[
     "trusted",
     "trusted_for",
     "store",
+    "ca_bundle",
 ];
 
 impl Default for Config {
@@ -112,6 +117,7 @@ impl Default for Config {
             trusted: Vec::new(),
             trusted_for: BTreeMap::new(),
             signing_key: None,
+            ca_bundle: None,
             problems: Vec::new(),
         }
     }
@@ -290,6 +296,10 @@ impl Config {
                 let dir = path.parent().unwrap_or(Path::new("."));
                 self.signing_key = Some(SigningSource::new(&text()?, dir, at(k)));
             }
+            "ca_bundle" => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                self.ca_bundle = Some((dir.join(text()?), format!("{}: `{k}`", at(k))));
+            }
             "trusted" => self.trusted = public_keys(value, &format!("{}: `{k}`", at(k)))?,
             "trusted_for" => {
                 let toml::Value::Table(packages) = value else {
@@ -336,12 +346,31 @@ impl Config {
         if let Some(v) = env(EnvVars::PYK_NODE) {
             self.node = v;
         }
+        if let Some(v) = env(EnvVars::PYK_CA_BUNDLE) {
+            self.ca_bundle = Some((PathBuf::from(v), EnvVars::PYK_CA_BUNDLE.into()));
+        }
         if let Some(v) = env(EnvVars::PYK_SIGNING_KEY) {
             self.signing_key = Some(SigningSource::new(
                 &v,
                 Path::new("."),
                 EnvVars::PYK_SIGNING_KEY.into(),
             ));
+        }
+    }
+
+    /// Has every HTTPS connection of this process trust the `ca_bundle` too. A bundle
+    /// that cannot be read is a problem of the parts that connect (the server, the
+    /// mirror, the store), reported when a command reads them.
+    pub fn trust_ca_bundle(&mut self) {
+        let Some((path, at)) = &self.ca_bundle else {
+            return;
+        };
+        match pyk_net::Bundle::read(path) {
+            Ok(bundle) => pyk_net::trust_bundle(bundle),
+            Err(e) => {
+                let error = format!("{at}: {:#}", anyhow::Error::from(e));
+                self.problem("ca_bundle", error);
+            }
         }
     }
 
@@ -376,7 +405,7 @@ impl Config {
 
     /// Where python-build-standalone runtimes are downloaded from, if not GitHub.
     pub fn python_mirror(&self) -> Result<Option<&str>> {
-        self.check(&["python_mirror"])?;
+        self.check(&["python_mirror", "ca_bundle"])?;
         Ok(self.python_mirror.as_deref())
     }
 
@@ -389,7 +418,7 @@ impl Config {
     /// `[store]`: how a bucket is reached (`pyk serve --store s3://…`, serverless clients,
     /// `pyk migrate`).
     pub fn store(&self) -> Result<&store::StoreTable> {
-        self.check(&["store"])?;
+        self.check(&["store", "ca_bundle"])?;
         Ok(&self.store)
     }
 
@@ -418,7 +447,7 @@ impl Config {
     }
 
     pub fn server(&self) -> Result<&str> {
-        self.check(&["server", "host", "port"])?;
+        self.check(&["server", "host", "port", "ca_bundle"])?;
         match &self.server {
             Some(s) => Ok(s),
             None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT, or `s3://bucket/prefix` to read a bucket directly) in ~/.config/pyk/config.toml, or PYK_SERVER"),

@@ -4,6 +4,7 @@
 
 pub mod mitm;
 pub mod repo;
+pub mod tls;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

@@ -21,6 +21,7 @@ mod pull;
 mod repo;
 mod runner;
 mod runtimes;
+mod self_update;
 mod shell;
 mod spec;
 mod stub_bin;
@@ -292,6 +293,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
             }
         }
         Command::Runtime(cmd) => runtimes::run(cmd, config, &cache()?, &progress)?,
+        Command::SelfCmd(cmd) => self_update::run(cmd, config)?,
     }
     Ok(())
 }
@@ -404,5 +406,6 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
     serve.write_key = write_key;
     serve.max_upload = args.max_upload * 1024 * 1024;
     serve.verbose = args.verbose;
+    serve.clients = args.clients;
     pyk_server::serve(serve)
 }

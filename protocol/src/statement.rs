@@ -1,14 +1,15 @@
-//! What a publisher signs: a version statement for every version it creates, and a
-//! latest statement for every move of a package's `latest` pointer.
+//! What a publisher signs: a version statement for every version it creates, a latest
+//! statement for every move of a package's `latest` pointer, and a client statement for
+//! a pyk binary its repository hands out (`pyk self sign`).
 //!
 //! Both are canonical text, one field a line, each line ending in `\n`, the first line
 //! naming the kind of statement (so one can never pass for the other):
 //!
 //! ```text
-//! pyk-version-v1                  pyk-latest-v1
-//! kind: run                       kind: run
-//! name: foo                       name: foo
-//! version: 1.4.0                  version: 1.4.0
+//! pyk-version-v1                  pyk-latest-v1           pyk-client-v1
+//! kind: run                       kind: run               platform: linux-x86_64
+//! name: foo                       name: foo               version: 0.2.0
+//! version: 1.4.0                  version: 1.4.0          sha256: <64 hex>
 //! format: pyk                     issued: 1712345678123
 //! python: 3.11
 //! executable: true
@@ -34,6 +35,8 @@ use crate::Kind;
 pub const VERSION_V1: &str = "pyk-version-v1";
 /// The first line of a latest statement.
 pub const LATEST_V1: &str = "pyk-latest-v1";
+/// The first line of a client statement.
+pub const CLIENT_V1: &str = "pyk-client-v1";
 
 /// The signed facts of one version.
 #[derive(Debug, Clone)]
@@ -57,6 +60,16 @@ pub struct LatestStatement<'a> {
     pub version: &'a str,
     /// Unix milliseconds.
     pub issued: u64,
+}
+
+/// The signed facts of a pyk binary a repository hands out (`pyk self update`, see
+/// [`crate::dist`]): which bytes, for which platform, and which version they are, so a
+/// client can refuse an older one.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientStatement<'a> {
+    pub platform: &'a str,
+    pub version: &'a str,
+    pub sha256: &'a str,
 }
 
 /// A statement that cannot be written: a value holds a line break or control character.
@@ -113,6 +126,16 @@ impl Statement for LatestStatement<'_> {
         field(&mut out, "name", self.name)?;
         field(&mut out, "version", self.version)?;
         field(&mut out, "issued", &self.issued.to_string())?;
+        Ok(out)
+    }
+}
+
+impl Statement for ClientStatement<'_> {
+    fn text(&self) -> Result<String, Unwritable> {
+        let mut out = format!("{CLIENT_V1}\n");
+        field(&mut out, "platform", self.platform)?;
+        field(&mut out, "version", self.version)?;
+        field(&mut out, "sha256", self.sha256)?;
         Ok(out)
     }
 }

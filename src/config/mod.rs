@@ -391,6 +391,12 @@ impl Config {
             .remembering(cache_root.join("trust-v1")))
     }
 
+    /// The keys this machine trusts for everything (`trusted`).
+    pub fn trusted_keys(&self) -> Result<&[PublicKey]> {
+        self.check(&["trusted"])?;
+        Ok(&self.trusted)
+    }
+
     /// The version this machine is pinned to for `name`, if any.
     pub fn pin(&self, name: &str) -> Result<Option<&str>> {
         self.check(&["pins"])?;

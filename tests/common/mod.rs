@@ -2,6 +2,7 @@
 //! machine's CPython, and small apps written into temp directories.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod install;
 pub mod mitm;
 pub mod repo;
 pub mod tls;

@@ -171,6 +171,15 @@ mod tests {
             l.text().unwrap(),
             "pyk-latest-v1\nkind: lib\nname: foo\nversion: 2\nissued: 17\n"
         );
+        let c = ClientStatement {
+            platform: "linux-x86_64",
+            version: "0.2.0",
+            sha256: "dd",
+        };
+        assert_eq!(
+            c.text().unwrap(),
+            "pyk-client-v1\nplatform: linux-x86_64\nversion: 0.2.0\nsha256: dd\n"
+        );
         let bad = VersionStatement {
             python: "3.11\nexecutable: false",
             ..v

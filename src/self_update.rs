@@ -90,10 +90,6 @@ fn update(config: &Config) -> Result<()> {
     }
     let trusted = config.trusted_keys()?;
     let signed = if trusted.is_empty() {
-        eprintln!(
-            "pyk: warning: this machine trusts no signing keys (`trusted`): the new pyk is \
-             checked only against the sha256 {server} serves"
-        );
         None
     } else {
         let body = get(&url(".sig"))?.with_context(|| {
@@ -180,6 +176,12 @@ fn update(config: &Config) -> Result<()> {
         );
     }
     placed.map_err(|e| not_writable(&exe, e))?;
+    if signed.is_none() {
+        eprintln!(
+            "pyk: warning: this machine trusts no signing keys (`trusted`): the new pyk was \
+             checked only against the sha256 {server} serves"
+        );
+    }
     let version = signed.as_ref().map_or("", |(_, s)| s.version.as_str());
     eprintln!(
         "pyk: replaced {} with the repository's pyk{}{} (sha256 {} → {})",

@@ -222,6 +222,35 @@ fn self_update_checks_and_replaces() {
     assert!(err.contains("which this machine does not trust"), "{err}");
     assert_eq!(sha256_of(&exe), before);
 
+    // A binary in a directory this user cannot write (a read-only bind mount, in a mount
+    // namespace of its own): one line, nothing changed.
+    let ro = home.join("ro");
+    let exe = different_pyk(&ro);
+    let before = sha256_of(&exe);
+    let update = self_update(&exe, &plain.url, home, None);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-m", "sh", "-c"])
+        .arg(format!(
+            "mount --bind -o ro {0} {0} && exec {1} self update",
+            ro.display(),
+            exe.display()
+        ))
+        .envs(update.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    let out = run(&mut cmd);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("mount") || err.contains("unshare") {
+        eprintln!("skipping the read-only directory: {err}");
+    } else {
+        assert!(!out.status.success());
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("cannot replace {}", exe.display()))
+                && err.contains("Read-only file system"),
+            "{err}"
+        );
+        assert_eq!(sha256_of(&exe), before);
+    }
+
     // The server down: one line.
     let err = fails(&mut self_update(&exe, "http://127.0.0.1:1", home, None));
     assert_eq!(err.trim().lines().count(), 1, "{err}");

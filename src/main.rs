@@ -21,6 +21,7 @@ mod pull;
 mod repo;
 mod runner;
 mod runtimes;
+mod self_update;
 mod shell;
 mod spec;
 mod stub_bin;
@@ -44,7 +45,8 @@ use config::Config;
 fn main() -> ExitCode {
     let cli = argv::parse(std::env::args_os().collect());
     output::set_quiet(cli.global.quiet);
-    let config = Config::load();
+    let mut config = Config::load();
+    config.trust_ca_bundle();
     match run(cli, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -293,6 +295,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         Command::Trust(cli::TrustCommand::Reset { package }) => {
             manage::trust_reset(config, &cache()?, package.kind(), &package.name)?
         }
+        Command::SelfCmd(cmd) => self_update::run(cmd, config)?,
     }
     Ok(())
 }
@@ -410,5 +413,6 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
     serve.write_key = write_key;
     serve.max_upload = args.max_upload * 1024 * 1024;
     serve.verbose = args.verbose;
+    serve.clients = args.clients;
     pyk_server::serve(serve)
 }

@@ -69,7 +69,7 @@ impl Client {
     /// `timeout` bounds connecting, waiting for an answer, and any pause while a body
     /// is sent or received: a transfer may take as long as it needs while it moves.
     pub fn new(base: &str, key: &Key, write_key: &Key, node: &str, timeout: Duration) -> Client {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(timeout))
             .timeout_send_request(Some(timeout))
@@ -79,15 +79,13 @@ impl Client {
             // The server closes a connection idle for 10 s (its header read timeout); one
             // idle nearly as long may be closing as it is reused, which a runner that
             // paused to unpack a layer would see as an unreachable server.
-            .max_idle_age(Duration::from_secs(4))
-            .build()
-            .into();
+            .max_idle_age(Duration::from_secs(4));
         Client {
             base: base.trim_end_matches('/').to_owned(),
             key: key.clone(),
             write_key: write_key.clone(),
             node: node.to_owned(),
-            agent,
+            agent: pyk_net::agent(base, config),
             bucket: None,
             signer: None,
             vouched: Trust::default(),
@@ -182,7 +180,7 @@ impl Client {
     pub(crate) fn unreachable(&self, source: ureq::Error) -> Error {
         Error::Unreachable {
             server: self.base.clone(),
-            source,
+            source: pyk_net::Failure::of(&self.base, source),
         }
     }
 

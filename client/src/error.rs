@@ -24,7 +24,7 @@ pub enum Error {
     Unreachable {
         server: String,
         #[source]
-        source: ureq::Error,
+        source: pyk_net::Failure,
     },
     /// An answer started, then its body broke off or made no progress for the timeout
     /// (or an upload's body could not be sent).

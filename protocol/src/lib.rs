@@ -7,6 +7,7 @@
 //! - [`api`]: the JSON bodies of the repository protocol and the manifest ETag.
 //! - [`statement`]: the canonical text publishers sign (versions and `latest` moves).
 //! - [`request`]: the canonical string a request token signs.
+//! - [`dist`]: how a repository hands out pyk itself (install.sh, self update).
 //!
 //! Only serde and sha2 sit beneath it, and serde only with the `serde` feature (on by
 //! default), which the launcher goes without.
@@ -14,6 +15,7 @@
 #[cfg(feature = "serde")]
 pub mod api;
 pub mod digest;
+pub mod dist;
 mod kind;
 pub mod names;
 pub mod progress;

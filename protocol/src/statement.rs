@@ -1,14 +1,15 @@
-//! What a publisher signs: a version statement for every version it creates, and a
-//! latest statement for every move of a package's `latest` pointer.
+//! What a publisher signs: a version statement for every version it creates, a latest
+//! statement for every move of a package's `latest` pointer, and a client statement for
+//! a pyk binary its repository hands out (`pyk self sign`).
 //!
-//! Both are canonical text, one field a line, each line ending in `\n`, the first line
+//! All are canonical text, one field a line, each line ending in `\n`, the first line
 //! naming the kind of statement (so one can never pass for the other):
 //!
 //! ```text
-//! pyk-version-v2                  pyk-latest-v1
-//! kind: run                       kind: run
-//! name: foo                       name: foo
-//! version: 1.4.0                  version: 1.4.0
+//! pyk-version-v2                  pyk-latest-v1           pyk-client-v1
+//! kind: run                       kind: run               platform: linux-x86_64
+//! name: foo                       name: foo               version: 0.2.0
+//! version: 1.4.0                  version: 1.4.0          sha256: <64 hex>
 //! format: pyk                     issued: 1712345678123
 //! python: 3.11
 //! executable: true
@@ -48,6 +49,8 @@ pub const VERSION_V2: &str = "pyk-version-v2";
 pub const VERSION_V1: &str = "pyk-version-v1";
 /// The first line of a latest statement.
 pub const LATEST_V1: &str = "pyk-latest-v1";
+/// The first line of a client statement.
+pub const CLIENT_V1: &str = "pyk-client-v1";
 
 /// How far ahead of its own clock a publisher may date a latest statement: only as far
 /// as it must to follow the last one (clocks of two publishing machines differ).
@@ -96,6 +99,16 @@ pub struct LatestStatement<'a> {
     pub version: &'a str,
     /// Unix milliseconds.
     pub issued: u64,
+}
+
+/// The signed facts of a pyk binary a repository hands out (`pyk self update`, see
+/// [`crate::dist`]): which bytes, for which platform, and which version they are, so a
+/// client can refuse an older one.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientStatement<'a> {
+    pub platform: &'a str,
+    pub version: &'a str,
+    pub sha256: &'a str,
 }
 
 /// A statement that cannot be written: a value holds a line break or control character.
@@ -181,6 +194,16 @@ impl Statement for LatestStatement<'_> {
     }
 }
 
+impl Statement for ClientStatement<'_> {
+    fn text(&self) -> Result<String, Unwritable> {
+        let mut out = format!("{CLIENT_V1}\n");
+        field(&mut out, "platform", self.platform)?;
+        field(&mut out, "version", self.version)?;
+        field(&mut out, "sha256", self.sha256)?;
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +247,15 @@ mod tests {
         assert_eq!(
             l.text().unwrap(),
             "pyk-latest-v1\nkind: lib\nname: foo\nversion: 2\nissued: 17\n"
+        );
+        let c = ClientStatement {
+            platform: "linux-x86_64",
+            version: "0.2.0",
+            sha256: "dd",
+        };
+        assert_eq!(
+            c.text().unwrap(),
+            "pyk-client-v1\nplatform: linux-x86_64\nversion: 0.2.0\nsha256: dd\n"
         );
         let bad = VersionStatement {
             python: "3.11\nexecutable: false",

@@ -9,14 +9,14 @@ use pyk_protocol::digest::Hasher;
 
 use crate::{FetchError, Progress};
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(20)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .timeout_per_read(Some(Duration::from_secs(60)))
-        .user_agent(concat!("pyk/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+fn agent(url: &str) -> ureq::Agent {
+    pyk_net::agent(
+        url,
+        ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(20)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .timeout_per_read(Some(Duration::from_secs(60))),
+    )
 }
 
 fn download_err(url: &str, reason: impl ToString) -> FetchError {
@@ -27,9 +27,9 @@ fn download_err(url: &str, reason: impl ToString) -> FetchError {
 }
 
 fn get(url: &str) -> Result<ureq::http::Response<ureq::Body>, FetchError> {
-    agent().get(url).call().map_err(|e| match e {
+    agent(url).get(url).call().map_err(|e| match e {
         ureq::Error::StatusCode(404) => download_err(url, "not found (HTTP 404)"),
-        other => download_err(url, other),
+        other => download_err(url, pyk_net::Failure::of(url, other)),
     })
 }
 

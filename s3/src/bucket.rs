@@ -118,15 +118,16 @@ impl Bucket {
                 None => rusty_s3::Credentials::new(&c.access_key_id, &c.secret_access_key),
             });
         let t = Some(settings.timeout);
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(t)
-            .timeout_send_request(t)
-            .timeout_recv_response(t)
-            .timeout_per_read(t)
-            .timeout_per_write(t)
-            .build()
-            .into();
+        let agent = pyk_net::agent(
+            &endpoint,
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_connect(t)
+                .timeout_send_request(t)
+                .timeout_recv_response(t)
+                .timeout_per_read(t)
+                .timeout_per_write(t),
+        );
         Ok(Bucket {
             bucket,
             credentials,
@@ -165,11 +166,12 @@ impl Bucket {
             key: key.to_owned(),
             detail: e.to_string(),
         })?;
+        let url = req.uri().to_string();
         self.agent.run(req).map_err(|source| Error::Unreachable {
             op,
             key: key.to_owned(),
             endpoint: self.endpoint.clone(),
-            source: Box::new(source),
+            source: Box::new(pyk_net::Failure::of(&url, source)),
         })
     }
 

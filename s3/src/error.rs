@@ -13,7 +13,7 @@ pub enum Error {
         key: String,
         endpoint: String,
         #[source]
-        source: Box<ureq::Error>,
+        source: Box<pyk_net::Failure>,
     },
     /// An answer's body (or an upload's) broke off or stalled.
     #[error("{op} {key}: the transfer stopped half-way")]

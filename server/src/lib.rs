@@ -12,12 +12,14 @@
 //! - [`store`]: a blob store and a registry behind two traits, opened together from a
 //!   [`StoreConfig`](store::StoreConfig), and their embedded implementation.
 //! - [`serve`]: the server itself.
+//! - `dist`: the pyk binaries it hands out, and `install.sh` (no token needed).
 //!
 //! The protocol it speaks (bodies, rules, the ETag) is `pyk-protocol`'s.
 
 mod auth;
 mod binding;
 mod catalog;
+mod dist;
 mod handlers;
 mod limits;
 mod log;

@@ -4,6 +4,7 @@
 //! connection builder has a header-read timeout (slowloris).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +28,7 @@ use tower::ServiceExt;
 use crate::auth::{Auth, Binding, Denied, Keys};
 use crate::binding::Bound;
 use crate::catalog::Catalog;
+use crate::dist::Dist;
 use crate::limits::{HEADER_READ_TIMEOUT, MAX_UPLOADS, SHUTDOWN_GRACE};
 use crate::log::{Line, Logged, Received};
 use crate::nonces::{MemoryNonces, Nonces, DEFAULT_CAPACITY};
@@ -51,6 +53,9 @@ pub struct ServeConfig {
     /// Where used request tokens are remembered: this process's memory unless several
     /// servers share a store.
     pub nonces: Arc<dyn Nonces>,
+    /// `pyk-<platform>` binaries and their `.sig` files to hand out besides the
+    /// server's own binary (`pyk serve --clients DIR`, see `dist`).
+    pub clients: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -66,6 +71,7 @@ impl ServeConfig {
             max_upload: DEFAULT_MAX_UPLOAD,
             verbose: false,
             nonces: Arc::new(MemoryNonces::new(DEFAULT_CAPACITY)),
+            clients: None,
         }
     }
 }
@@ -118,9 +124,12 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         verified: Verified::default(),
         shutdown,
     });
+    // The binary this process runs, handed out for its platform (none if it is gone).
+    let own = std::env::current_exe().ok().filter(|p| p.is_file());
     let entry = Arc::new(Entry {
         router: router(app.clone()),
         app,
+        dist: Arc::new(Dist::new(own, config.clients)),
         verbose: config.verbose,
     });
     eprintln!("pyk: serving {described} on http://{addr}");
@@ -209,9 +218,12 @@ fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 
 /// What every request goes through before routing: authentication first (a request
 /// without a valid token learns nothing, not even whether a route exists), then logging.
+/// The one exception is pyk itself and its installer (`dist`), for machines with no key.
 struct Entry {
     app: Arc<App>,
     router: Router,
+    /// pyk itself and its installer: answered before authentication (see `dist`).
+    dist: Arc<Dist>,
     verbose: bool,
 }
 
@@ -222,16 +234,24 @@ impl Entry {
             .path_and_query()
             .map_or_else(|| req.uri().path(), |p| p.as_str())
             .to_owned();
-        let admitted = self
-            .app
-            .auth
-            .check(
-                req.method(),
-                &target,
-                req.headers().get(axum::http::header::AUTHORIZATION),
-                unix_now(),
-            )
-            .await;
+        let public = match *req.method() {
+            axum::http::Method::GET => self.dist.answer(req.uri().path(), req.headers()).await,
+            _ => None,
+        };
+        let admitted = match public {
+            Some(_) => Ok(Binding::Body(None)),
+            None => {
+                self.app
+                    .auth
+                    .check(
+                        req.method(),
+                        &target,
+                        req.headers().get(axum::http::header::AUTHORIZATION),
+                        unix_now(),
+                    )
+                    .await
+            }
+        };
         let bind = |req: Request<Body>| match admitted {
             // GET and HEAD bodies are never read.
             Ok(Binding::Body(expected))
@@ -243,9 +263,12 @@ impl Entry {
             _ => req,
         };
         if !self.verbose {
-            return match admitted {
-                Ok(_) => self.route(bind(req.map(Body::new))).await,
-                Err(d) => refuse(d),
+            return match public {
+                Some(response) => response,
+                None => match admitted {
+                    Ok(_) => self.route(bind(req.map(Body::new))).await,
+                    Err(d) => refuse(d),
+                },
             };
         }
         let started = Instant::now();
@@ -261,9 +284,12 @@ impl Entry {
             let (body, count) = Received::new(body);
             (Request::from_parts(parts, Body::new(body)), count)
         };
-        let response = match admitted {
-            Ok(_) => self.route(bind(req)).await,
-            Err(d) => refuse(d),
+        let response = match public {
+            Some(response) => response,
+            None => match admitted {
+                Ok(_) => self.route(bind(req)).await,
+                Err(d) => refuse(d),
+            },
         };
         let (parts, body) = response.into_parts();
         let line = Line {

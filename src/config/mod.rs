@@ -11,10 +11,11 @@
 //! machine's name in server logs), `signing_key` (a publisher's private key: a file, or
 //! the key itself), `trusted` (the public keys whose packages this machine runs),
 //! `shared_cache` (an administrator's read-only cache, looked up first; see
-//! `pyk_cache::root`).
+//! `pyk_cache::root`), `ca_bundle` (a PEM file of CA certificates every HTTPS connection
+//! trusts besides the system store: a company CA; relative to the config file).
 //! Environment: `PYK_KEY`, `PYK_WRITE_KEY`, `PYK_SERVER`, `PYK_TIMEOUT`, `PYK_DEADLINE`,
-//! `PYK_MIN_RATE`,
-//! `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_SIGNING_KEY`, `PYK_CONFIG` (one more file, read
+//! `PYK_MIN_RATE`, `PYK_PYTHON_MIRROR`, `PYK_NODE`, `PYK_SIGNING_KEY`, `PYK_CA_BUNDLE`,
+//! `PYK_CONFIG` (one more file, read
 //! last). `[pins]` maps package names to the version this machine runs (`foo = "1.3.0"`);
 //! `[trusted_for]` maps package names to the only keys trusted for them.
 //! Values may come from the environment (see [`env`]), and `dotenv` names a file of
@@ -89,6 +90,8 @@ pub struct Config {
     signing_key: Option<SigningSource>,
     /// The administrator's read-only cache (`PYK_SHARED_CACHE` wins over it).
     shared_cache: Option<PathBuf>,
+    /// An extra CA bundle, and where it was set ([`Config::trust_ca_bundle`]).
+    ca_bundle: Option<(PathBuf, String)>,
     /// What was wrong, by the (lower-case) key it concerns; `*` for the whole config.
     problems: Vec<(String, String)>,
 }
@@ -115,6 +118,7 @@ const KNOWN: &[&str] = &[
     "trusted_for",
     "store",
     "shared_cache",
+    "ca_bundle",
 ];
 
 impl Default for Config {
@@ -137,6 +141,7 @@ impl Default for Config {
             trusted_for: BTreeMap::new(),
             signing_key: None,
             shared_cache: None,
+            ca_bundle: None,
             problems: Vec::new(),
         }
     }
@@ -345,6 +350,10 @@ impl Config {
                 let dir = path.parent().unwrap_or(Path::new("."));
                 self.signing_key = Some(SigningSource::new(&text()?, dir, at(k)));
             }
+            "ca_bundle" => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                self.ca_bundle = Some((dir.join(text()?), format!("{}: `{k}`", at(k))));
+            }
             "trusted" => self.trusted = public_keys(value, &format!("{}: `{k}`", at(k)))?,
             "shared_cache" => {
                 let dir = PathBuf::from(text()?);
@@ -416,12 +425,31 @@ impl Config {
         if let Some(v) = env(EnvVars::PYK_NODE) {
             self.node = v;
         }
+        if let Some(v) = env(EnvVars::PYK_CA_BUNDLE) {
+            self.ca_bundle = Some((PathBuf::from(v), EnvVars::PYK_CA_BUNDLE.into()));
+        }
         if let Some(v) = env(EnvVars::PYK_SIGNING_KEY) {
             self.signing_key = Some(SigningSource::new(
                 &v,
                 Path::new("."),
                 EnvVars::PYK_SIGNING_KEY.into(),
             ));
+        }
+    }
+
+    /// Has every HTTPS connection of this process trust the `ca_bundle` too. A bundle
+    /// that cannot be read is a problem of the parts that connect (the server, the
+    /// mirror, the store), reported when a command reads them.
+    pub fn trust_ca_bundle(&mut self) {
+        let Some((path, at)) = &self.ca_bundle else {
+            return;
+        };
+        match pyk_net::Bundle::read(path) {
+            Ok(bundle) => pyk_net::trust_bundle(bundle),
+            Err(e) => {
+                let error = format!("{at}: {:#}", anyhow::Error::from(e));
+                self.problem("ca_bundle", error);
+            }
         }
     }
 
@@ -461,6 +489,13 @@ impl Config {
         Ok(Trust::new(self.trusted.clone(), self.trusted_for.clone()))
     }
 
+    /// The keys this machine trusts for everything (`trusted`): what vouches for pyk
+    /// itself, which no package's `[trusted_for]` names.
+    pub fn trusted_everywhere(&self) -> Result<&[PublicKey]> {
+        self.check(&["trusted"])?;
+        Ok(&self.trusted)
+    }
+
     /// The version this machine is pinned to for `name`, if any.
     pub fn pin(&self, name: &str) -> Result<Option<&str>> {
         self.check(&["pins"])?;
@@ -482,7 +517,7 @@ impl Config {
 
     /// Where python-build-standalone runtimes are downloaded from, if not GitHub.
     pub fn python_mirror(&self) -> Result<Option<&str>> {
-        self.check(&["python_mirror"])?;
+        self.check(&["python_mirror", "ca_bundle"])?;
         Ok(self.python_mirror.as_deref())
     }
 
@@ -495,7 +530,7 @@ impl Config {
     /// `[store]`: how a bucket is reached (`pyk serve --store s3://…`, serverless clients,
     /// `pyk migrate`).
     pub fn store(&self) -> Result<&store::StoreTable> {
-        self.check(&["store"])?;
+        self.check(&["store", "ca_bundle"])?;
         Ok(&self.store)
     }
 
@@ -524,7 +559,7 @@ impl Config {
     }
 
     pub fn server(&self) -> Result<&str> {
-        self.check(&["server", "host", "port"])?;
+        self.check(&["server", "host", "port", "ca_bundle"])?;
         match &self.server {
             Some(s) => Ok(s),
             None => bail!("no server configured: set `server = \"http://HOST:7777\"` (or HOST/PORT, or `s3://bucket/prefix` to read a bucket directly) in ~/.config/pyk/config.toml, or PYK_SERVER"),

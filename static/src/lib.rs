@@ -68,6 +68,9 @@ impl EnvVars {
     pub const PYK_NODE: &'static str = "PYK_NODE";
     /// The publisher's ed25519 signing key file.
     pub const PYK_SIGNING_KEY: &'static str = "PYK_SIGNING_KEY";
+    /// A PEM bundle of CA certificates every HTTPS connection trusts besides the system
+    /// store (the config's `ca_bundle`).
+    pub const PYK_CA_BUNDLE: &'static str = "PYK_CA_BUNDLE";
     /// The largest blob the server accepts, in bytes (`pyk-server`).
     pub const PYK_MAX_UPLOAD: &'static str = "PYK_MAX_UPLOAD";
 

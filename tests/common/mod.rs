@@ -2,8 +2,10 @@
 //! machine's CPython, and small apps written into temp directories.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod install;
 pub mod mitm;
 pub mod repo;
+pub mod tls;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

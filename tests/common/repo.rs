@@ -32,6 +32,17 @@ impl Server {
 
     /// A server whose writes need `write_key` (reads take `key` or `write_key`).
     pub fn start_with_keys(store: &Path, port: u16, key: &str, write_key: Option<&str>) -> Server {
+        Server::start_with_args(store, port, key, write_key, &[])
+    }
+
+    /// A server started with more `pyk serve` arguments (`--clients DIR`).
+    pub fn start_with_args(
+        store: &Path,
+        port: u16,
+        key: &str,
+        write_key: Option<&str>,
+        args: &[&str],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pyk"))
             .args([
                 "serve",
@@ -41,6 +52,7 @@ impl Server {
                 "--port",
                 &port.to_string(),
             ])
+            .args(args)
             .arg(store)
             .env("PYK_KEY", key)
             .env("HOME", store.parent().unwrap())

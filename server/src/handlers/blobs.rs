@@ -71,8 +71,21 @@ pub async fn download(
     let blob = blocking(move || store.blobs().read(&sha))
         .await?
         .ok_or_else(|| no_such_blob(&sha))?;
+    let mut response = Response::new(streamed(blob.reader));
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
+    h.insert(ETAG, tag);
+    Ok(response)
+}
+
+/// A body fed from `reader` by a blocking thread, chunk by chunk, so a file is never
+/// whole in memory.
+pub(crate) fn streamed(mut reader: impl Read + Send + 'static) -> Body {
     let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
-    let mut reader = blob.reader;
     tokio::task::spawn_blocking(move || loop {
         let mut buf = BytesMut::zeroed(CHUNK);
         match reader.read(&mut buf) {
@@ -93,15 +106,7 @@ pub async fn download(
     let stream = futures_util::stream::unfold(rx, |mut rx| async {
         rx.recv().await.map(|item| (item, rx))
     });
-    let mut response = Response::new(Body::from_stream(stream));
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(CONTENT_LENGTH, HeaderValue::from(blob.len));
-    h.insert(ETAG, tag);
-    Ok(response)
+    Body::from_stream(stream)
 }
 
 /// `PUT`: stored only once it decrypts with the read key to plaintext whose sha256 is

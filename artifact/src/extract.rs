@@ -126,6 +126,56 @@ pub fn measure(layer: &[u8]) -> Result<Unpacked, ExtractError> {
     )
 }
 
+/// The bytes of the file at `name` in `layer` (the first entry of that path), if there is
+/// one; a file of more than `max` bytes is refused, and the frames are decoded as a stream
+/// within `limits`, as extraction decodes them. For `pyk info FILE`, which reads the API
+/// tree out of an app layer without unpacking it.
+pub fn read_file(
+    layer: &[u8],
+    limits: Limits,
+    name: &Path,
+    max: u64,
+) -> Result<Option<Vec<u8>>, ExtractError> {
+    let budget = AtomicU64::new(decode_budget(limits));
+    let mut found = None;
+    for frame in frames::split(layer)? {
+        each_entry(frame, &budget, limits.size, |_, mut entry, stream| {
+            let path = entry.path().map_err(format)?;
+            if relative(&path).as_deref() != Some(name) {
+                return Ok(true);
+            }
+            let kind = entry.header().entry_type();
+            if !(kind.is_file() || kind.is_contiguous()) {
+                return Ok(false);
+            }
+            if entry.size() > max {
+                return Err(ExtractError::TooBig {
+                    what: "bytes",
+                    limit: max,
+                });
+            }
+            let mut bytes = Vec::new();
+            stream
+                .data(|| entry.read_to_end(&mut bytes))
+                .map_err(format)?;
+            found = Some(bytes);
+            Ok(false)
+        })?;
+        if found.is_some() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// Tar bytes a layer may decode to: its file data plus generous room for headers.
+fn decode_budget(limits: Limits) -> u64 {
+    limits
+        .size
+        .saturating_add(limits.files.saturating_mul(3 * 512))
+        .saturating_add(1 << 20)
+}
+
 fn walk(layer: &[u8], dest: Option<&Path>, limits: Limits) -> Result<Unpacked, ExtractError> {
     let frames = frames::split(layer)?;
     let threads = std::thread::available_parallelism()
@@ -137,12 +187,7 @@ fn walk(layer: &[u8], dest: Option<&Path>, limits: Limits) -> Result<Unpacked, E
         frames,
         dest,
         limits,
-        decode_budget: AtomicU64::new(
-            limits
-                .size
-                .saturating_add(limits.files.saturating_mul(3 * 512))
-                .saturating_add(1 << 20),
-        ),
+        decode_budget: AtomicU64::new(decode_budget(limits)),
         next: AtomicUsize::new(0),
         size: AtomicU64::new(0),
         files: AtomicU64::new(0),
@@ -200,10 +245,37 @@ struct Metered<'a> {
 }
 
 impl Metered<'_> {
-    /// A new entry was reached: its metadata allowance starts over.
-    fn next_entry(&self) {
-        self.left.set(MAX_METADATA);
+    /// Runs `read` (which reads one entry's file data) outside the metadata allowance.
+    fn data<T>(&self, read: impl FnOnce() -> T) -> T {
+        self.data.set(true);
+        let out = read();
+        self.data.set(false);
+        out
     }
+}
+
+/// Calls `each` on every entry of one frame, decoded as a stream, with the entry's
+/// index in the frame, until it returns `false`.
+fn each_entry(
+    frame: &[u8],
+    budget: &AtomicU64,
+    limit: u64,
+    mut each: impl FnMut(usize, tar::Entry<&Metered>, &Metered) -> Result<bool, ExtractError>,
+) -> Result<(), ExtractError> {
+    let stream = Metered {
+        decoder: RefCell::new(frames::Decoder::new(frame, budget, limit)?),
+        left: Cell::new(MAX_METADATA),
+        data: Cell::new(false),
+    };
+    let mut archive = tar::Archive::new(&stream);
+    for (n, entry) in archive.entries().map_err(format)?.enumerate() {
+        // A new entry was reached: its metadata allowance starts over.
+        stream.left.set(MAX_METADATA);
+        if !each(n, entry.map_err(format)?, &stream)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 impl Read for &Metered<'_> {
@@ -251,105 +323,111 @@ impl Job<'_> {
     }
 
     fn frame(&self, index: usize, frame: &[u8], buf: &mut [u8]) -> Result<(), ExtractError> {
-        let decoder = frames::Decoder::new(frame, &self.decode_budget, self.limits.size)?;
-        let stream = Metered {
-            decoder: RefCell::new(decoder),
-            left: Cell::new(MAX_METADATA),
-            data: Cell::new(false),
+        each_entry(
+            frame,
+            &self.decode_budget,
+            self.limits.size,
+            |n, entry, stream| {
+                if self.failed.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                self.entry(index, n, entry, stream, buf)?;
+                Ok(true)
+            },
+        )
+    }
+
+    fn entry(
+        &self,
+        index: usize,
+        n: usize,
+        mut entry: tar::Entry<&Metered>,
+        stream: &Metered,
+        buf: &mut [u8],
+    ) -> Result<(), ExtractError> {
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() {
+            return Ok(());
+        }
+        let raw = entry.path().map_err(format)?.into_owned();
+        let shown = raw.display().to_string();
+        let hostile = |why| ExtractError::Hostile {
+            entry: shown.clone(),
+            why,
         };
-        let mut archive = tar::Archive::new(&stream);
-        for (n, entry) in archive.entries().map_err(format)?.enumerate() {
-            stream.next_entry();
-            if self.failed.load(Ordering::Relaxed) {
+        let rel = relative(&raw).ok_or_else(|| hostile("path leaves the layer"))?;
+        if rel.as_os_str().is_empty() {
+            // `./`, the layer's own root.
+            if kind.is_dir() {
                 return Ok(());
             }
-            let mut entry = entry.map_err(format)?;
-            let kind = entry.header().entry_type();
-            if kind.is_pax_global_extensions() {
-                continue;
-            }
-            let raw = entry.path().map_err(format)?.into_owned();
-            let shown = raw.display().to_string();
-            let hostile = |why| ExtractError::Hostile {
-                entry: shown.clone(),
-                why,
-            };
-            let rel = relative(&raw).ok_or_else(|| hostile("path leaves the layer"))?;
-            if rel.as_os_str().is_empty() {
-                // `./`, the layer's own root.
-                if kind.is_dir() {
-                    continue;
+            return Err(hostile("not a directory"));
+        }
+        if self.files.fetch_add(1, Ordering::Relaxed) >= self.limits.files {
+            return Err(ExtractError::TooBig {
+                what: "entries",
+                limit: self.limits.files,
+            });
+        }
+        let seen = if kind.is_dir() {
+            Seen::Dir
+        } else if kind.is_file() || kind.is_contiguous() {
+            Seen::File
+        } else if kind.is_symlink() {
+            Seen::Link
+        } else {
+            return Err(hostile("not a file, directory or symbolic link"));
+        };
+        self.see(&rel, seen).map_err(hostile)?;
+        let path = self.dest.map(|d| d.join(&rel));
+        match seen {
+            Seen::Dir => {
+                if let Some(path) = &path {
+                    DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o755)
+                        .create(path)
+                        .map_err(|source| io_error(path, source))?;
                 }
-                return Err(hostile("not a directory"));
             }
-            if self.files.fetch_add(1, Ordering::Relaxed) >= self.limits.files {
-                return Err(ExtractError::TooBig {
-                    what: "entries",
-                    limit: self.limits.files,
-                });
-            }
-            let seen = if kind.is_dir() {
-                Seen::Dir
-            } else if kind.is_file() || kind.is_contiguous() {
-                Seen::File
-            } else if kind.is_symlink() {
-                Seen::Link
-            } else {
-                return Err(hostile("not a file, directory or symbolic link"));
-            };
-            self.see(&rel, seen).map_err(hostile)?;
-            let path = self.dest.map(|d| d.join(&rel));
-            match seen {
-                Seen::Dir => {
-                    if let Some(path) = &path {
-                        DirBuilder::new()
-                            .recursive(true)
-                            .mode(0o755)
-                            .create(path)
-                            .map_err(|source| io_error(path, source))?;
-                    }
-                }
-                Seen::File => {
-                    let size = entry.size();
-                    let total = self.size.fetch_add(size, Ordering::Relaxed) + size;
-                    if total > self.limits.size {
-                        return Err(ExtractError::TooBig {
-                            what: "bytes",
-                            limit: self.limits.size,
-                        });
-                    }
-                    let exec = entry.header().mode().map_err(format)? & 0o111 != 0;
-                    stream.data.set(true);
-                    let copied = match &path {
-                        Some(path) => write_file(path, &mut entry, buf, exec).map_err(|e| {
-                            match e.kind() {
-                                io::ErrorKind::AlreadyExists => {
-                                    hostile("a second entry at the same path")
-                                }
-                                _ if e.get_ref().is_some() => format(e),
-                                _ => io_error(path, e),
-                            }
-                        })?,
-                        None => copy(&mut entry, buf, |_| Ok(())).map_err(format)?,
-                    };
-                    stream.data.set(false);
-                    if copied != size {
-                        return Err(ExtractError::Format(format!("{shown}: truncated")));
-                    }
-                }
-                Seen::Link => {
-                    let target = entry
-                        .link_name()
-                        .map_err(format)?
-                        .ok_or_else(|| hostile("link without a target"))?
-                        .into_owned();
-                    let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-                    links.push(Link {
-                        order: (index, n),
-                        path: rel,
-                        target,
+            Seen::File => {
+                let size = entry.size();
+                let total = self.size.fetch_add(size, Ordering::Relaxed) + size;
+                if total > self.limits.size {
+                    return Err(ExtractError::TooBig {
+                        what: "bytes",
+                        limit: self.limits.size,
                     });
                 }
+                let exec = entry.header().mode().map_err(format)? & 0o111 != 0;
+                let copied = stream.data(|| match &path {
+                    Some(path) => {
+                        write_file(path, &mut entry, buf, exec).map_err(|e| match e.kind() {
+                            io::ErrorKind::AlreadyExists => {
+                                hostile("a second entry at the same path")
+                            }
+                            _ if e.get_ref().is_some() => format(e),
+                            _ => io_error(path, e),
+                        })
+                    }
+                    None => copy(&mut entry, buf, |_| Ok(())).map_err(format),
+                })?;
+                if copied != size {
+                    return Err(ExtractError::Format(format!("{shown}: truncated")));
+                }
+            }
+            Seen::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(format)?
+                    .ok_or_else(|| hostile("link without a target"))?
+                    .into_owned();
+                let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+                links.push(Link {
+                    order: (index, n),
+                    path: rel,
+                    target,
+                });
             }
         }
         Ok(())
@@ -566,7 +644,10 @@ mod tests {
             [("a/up", ".."), ("x", "a/up/../..")],
         ] {
             let err = check(&links).unwrap_err();
-            assert!(err.to_string().contains("\"x\": link target leaves"), "{err}");
+            assert!(
+                err.to_string().contains("\"x\": link target leaves"),
+                "{err}"
+            );
         }
         // A deeper chain, made in reverse: on paper x climbs nine levels from nine deep
         // and `u` eight from eight deep; followed, `u` is the root and x nine levels above
@@ -575,7 +656,10 @@ mod tests {
         let x = format!("{deep}/u/{}", "../".repeat(9));
         let u = format!("{deep}/u");
         let err = check(&[("x", x.as_str()), (u.as_str(), "../../../../../../../..")]).unwrap_err();
-        assert!(err.to_string().contains("\"x\": link target leaves"), "{err}");
+        assert!(
+            err.to_string().contains("\"x\": link target leaves"),
+            "{err}"
+        );
     }
 
     #[test]

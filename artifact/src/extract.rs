@@ -142,6 +142,10 @@ pub fn read_file(
         each_entry(frame, &budget, limits.size, |_, mut entry, stream| {
             let path = entry.path().map_err(format)?;
             if relative(&path).as_deref() != Some(name) {
+                // Passed over as file data, not as the tar reader's own.
+                stream
+                    .data(|| io::copy(&mut entry, &mut io::sink()))
+                    .map_err(format)?;
                 return Ok(true);
             }
             let kind = entry.header().entry_type();

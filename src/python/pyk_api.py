@@ -30,6 +30,8 @@ SKIP_FILES = {"__pyk_boot__.py"}
 DUNDERS = {"__call__", "__enter__", "__exit__", "__iter__", "__len__",
            "__getitem__", "__aenter__", "__aexit__"}
 VALUE_MAX = 80
+# A default longer than this is shown as `...`: a signature stays a line, not a page.
+DEFAULT_MAX = 1000
 # What one definition may fail with, leaving out only itself.
 UNRENDERABLE = (RecursionError, MemoryError, ValueError)
 # Room for deep expressions: Python frames, and the C stack the parser recurses on.
@@ -75,7 +77,10 @@ def render_arg(arg, default):
     if arg.annotation is not None:
         text += ": " + unparse(arg.annotation)
     if default is not None:
-        text += (" = " if arg.annotation is not None else "=") + unparse(default)
+        value = unparse(default)
+        if len(value) > DEFAULT_MAX:
+            value = "..."
+        text += (" = " if arg.annotation is not None else "=") + value
     return text
 
 

@@ -437,9 +437,18 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Records an entry at `rel`; a directory may be named twice, nothing else.
+    /// Records an entry at `rel`; a directory may be named twice, nothing else, and
+    /// nothing may lie under a file or a link seen before it (the other order is caught
+    /// once every entry is known, by [`check_nesting`]).
     fn see(&self, rel: &Path, kind: Seen) -> Result<(), &'static str> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for parent in rel.ancestors().skip(1) {
+            match seen.get(parent) {
+                Some(Seen::Link) => return Err("inside a symbolic link"),
+                Some(Seen::File) => return Err("inside a file"),
+                _ => {}
+            }
+        }
         match seen.insert(rel.to_path_buf(), kind) {
             None => Ok(()),
             Some(Seen::Dir) if kind == Seen::Dir => Ok(()),

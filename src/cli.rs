@@ -280,6 +280,11 @@ pub enum Command {
         /// Fail unless the package was built for this Python (3.X).
         #[arg(long)]
         python: Option<String>,
+        /// After the directories, print an empty line and keep the entries locked until
+        /// stdin closes: the caller takes its own locks meanwhile, so no prune can remove
+        /// them in between.
+        #[arg(long)]
+        hold: bool,
     },
     /// Print Authorization header values for a request (for curl, wrk and debugging):
     /// each is good for one request.

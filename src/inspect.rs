@@ -1,4 +1,7 @@
-//! `pyk inspect FILE`: what an artifact holds, with every hash checked.
+//! `pyk inspect FILE`: what an artifact holds, with every hash checked and every entry of
+//! every layer checked as extraction checks it (`pyk_artifact::extract::check`, the same
+//! code the launcher and `pyk` unpack with): a layer the launcher would refuse is named
+//! here, with the entry and the reason, and the exit status is non-zero.
 
 use std::fs::File;
 use std::io::Read;
@@ -7,7 +10,9 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use pyk_artifact::trailer::{Span, Trailer, MAX_LEN};
+use memmap2::Mmap;
+use pyk_artifact::extract::{self, ExtractError, Limits};
+use pyk_artifact::trailer::{Layer, Span, Trailer, MAX_LEN};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
@@ -70,6 +75,11 @@ pub fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
     for layer in &trailer.layers {
         let actual = hash_span(&file, layer.span)?;
         let ok = actual == layer.sha256;
+        // A damaged layer is named by its hash; its entries say nothing more.
+        let refused = match ok {
+            true => check_entries(&file, layer).err(),
+            false => None,
+        };
         println!(
             "  {:<8} {:>10} → {:>10} in {:>6} entries  sha256 {}  {}",
             layer.role.as_str(),
@@ -77,7 +87,11 @@ pub fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
             human_size(layer.size),
             layer.files,
             layer.key(),
-            if ok { "ok" } else { "DAMAGED" }
+            match (ok, &refused) {
+                (false, _) => "DAMAGED",
+                (true, Some(_)) => "REFUSED",
+                (true, None) => "ok",
+            }
         );
         if !ok {
             damaged.push(format!(
@@ -87,6 +101,12 @@ pub fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
                 layer.span.end(),
                 actual,
                 layer.key()
+            ));
+        }
+        if let Some(e) = refused {
+            damaged.push(format!(
+                "the {} layer would be refused: {e}",
+                layer.role.as_str()
             ));
         }
     }
@@ -109,7 +129,7 @@ pub fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
     }
     match damaged.len() {
         0 => {
-            println!("\nAll hashes match.");
+            println!("\nAll hashes match; every layer unpacks.");
             Ok(())
         }
         1 => bail!("{shown} is damaged: {}", damaged[0]),
@@ -142,6 +162,24 @@ fn print_lock(text: &str) {
             field("version")
         );
     }
+}
+
+/// Every entry of `layer` checked as extraction would, within what the trailer declares,
+/// without writing anything.
+fn check_entries(file: &File, layer: &Layer) -> Result<(), ExtractError> {
+    // SAFETY: read-only, and only while this function runs; a file truncated meanwhile
+    // would fault, as with any mapped file.
+    let map = unsafe { Mmap::map(file) }.map_err(|e| ExtractError::Format(e.to_string()))?;
+    let bytes = usize::try_from(layer.span.offset)
+        .ok()
+        .zip(usize::try_from(layer.span.end()).ok())
+        .and_then(|(start, end)| map.get(start..end))
+        .ok_or_else(|| ExtractError::Format("truncated layer".into()))?;
+    let limits = Limits {
+        size: layer.size,
+        files: layer.files,
+    };
+    extract::check(bytes, limits).map(drop)
 }
 
 fn read_span(file: &File, span: Span) -> Result<Vec<u8>> {

@@ -249,7 +249,12 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         Command::Man => clap_mangen::Man::new(Cli::command())
             .render(&mut std::io::stdout())
             .context("cannot write the man page")?,
-        Command::Resolve { kind, name, python } => {
+        Command::Resolve {
+            kind,
+            name,
+            python,
+            hold,
+        } => {
             let kind: Kind = kind.parse()?;
             let cache = cache()?;
             let resolved = runner::resolve(config, &cache, kind, &name, None, &progress)
@@ -267,6 +272,12 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
             };
             for dir in unpacked.import_dirs() {
                 println!("{}", dir.display());
+            }
+            if hold {
+                // `resolved` holds the entries' locks until it is dropped, after this.
+                println!();
+                std::io::Write::flush(&mut std::io::stdout())?;
+                std::io::copy(&mut std::io::stdin(), &mut std::io::sink())?;
             }
         }
         Command::Sign {

@@ -341,3 +341,43 @@ fn dependencies_install_with_a_host_pip_too() {
     let shown = ok(pyk().arg("inspect").arg(dir.path().join("dist/pipdep")));
     assert!(shown.contains("six") && shown.contains("1.16.0"), "{shown}");
 }
+
+#[test]
+fn info_escapes_docstrings_and_renders_a_huge_default_alone() {
+    // A default nested 2,000 deep (it compiles; `ast.unparse` at Python's default
+    // recursion limit gave up on it, and the whole tree was lost), in a module and in a
+    // class, and a docstring that would retitle the terminal and move its cursor.
+    let deep = vec!["1"; 2_000].join("+");
+    let source = format!(
+        "def ok(a=1):\n    \"\"\"Fine.\"\"\"\n\n\
+         def deep(a={deep}, b=2):\n    pass\n\n\
+         class C:\n    def m(self, a={deep}):\n        pass\n\n    def n(self):\n        \"\"\"Fine too.\"\"\"\n\n\
+         def loud():\n    \"\"\"\x1b]0;owned\x07\x1b[2J\u{9b}31mred\"\"\"\n"
+    );
+    let dir = project(&[
+        ("pyk.toml", "name = \"odd\"\nlib = \"odd\"\n"),
+        ("odd/__init__.py", &source),
+    ]);
+    let lib = build(dir.path(), "odd", &[]);
+    let shown = ok(pyk().arg("info").arg(&lib));
+    for part in [
+        "def ok(a=1)",
+        "Fine.",
+        "def deep(a=..., b=2)",
+        "def m(self, a=...)",
+        "def n(self)",
+        "Fine too.",
+        "def loud()",
+        "\\u001b]0;owned\\u0007\\u001b[2J\\u009b31mred",
+    ] {
+        assert!(shown.contains(part), "{part:?} missing from:\n{shown}");
+    }
+    assert!(
+        !shown.contains(['\x1b', '\x07', '\u{9b}']),
+        "control characters reached the output:\n{shown:?}"
+    );
+    let json = ok(pyk().arg("info").arg(&lib).arg("--json"));
+    assert!(!json.contains(['\x1b', '\x07', '\u{9b}']), "{json:?}");
+    let tree: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(tree["modules"][0]["functions"].as_array().unwrap().len(), 3);
+}

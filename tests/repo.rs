@@ -459,3 +459,64 @@ fn ten_versions_cost_one_runtime_one_deps_layer_and_ten_app_layers() {
     }
     eprintln!("{:12} {:>8} KiB", "total", du(&cache));
 }
+
+#[test]
+fn imports_hold_their_entries_while_the_cache_is_cleaned() {
+    let (_dir, server) = server();
+    let lib = project(&[
+        ("pyk.toml", "name = \"mylib\"\nlib = \"mylib\"\n"),
+        ("mylib/__init__.py", "from .core import square\n"),
+        ("mylib/core.py", "def square(x):\n    return x * x\n"),
+    ]);
+    publish(&server, lib.path());
+    let client = Client::new(&server);
+    ok(client
+        .pyk()
+        .args(["python-setup", "--python", SYSTEM_PYTHON]));
+    // `pyk cache clean` over and over, as fast as it goes, while 60 imports run three at a
+    // time: each must find what it resolved still there, up to its last submodule.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let failures = std::thread::scope(|s| {
+        let cleaner = s.spawn(|| {
+            let mut cleans = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ok(client.pyk().args(["-q", "cache", "clean"]));
+                cleans += 1;
+            }
+            cleans
+        });
+        let importers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..20)
+                        .filter_map(|_| {
+                            let out = run(client.python().args([
+                                "-c",
+                                "from pyk import mylib; from pyk.mylib.core import square; print(mylib.square(7))",
+                            ]));
+                            let stdout = String::from_utf8_lossy(&out.stdout);
+                            (!out.status.success() || stdout != "49\n")
+                                .then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let failures: Vec<String> = importers
+            .into_iter()
+            .flat_map(|i| i.join().unwrap())
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let cleans = cleaner.join().unwrap();
+        assert!(
+            cleans >= 10,
+            "only {cleans} cleans ran alongside the imports"
+        );
+        failures
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of 60 imports failed: {failures:#?}",
+        failures.len()
+    );
+}

@@ -1,13 +1,24 @@
-//! A layer's zstd frames, and decoding one of them.
+//! A layer's zstd frames, and a stream of one frame's decoded bytes.
 //!
 //! The layer writer cuts its tar stream into frames at entry boundaries (a few MiB of tar
 //! each, with the content size in every frame header), so frames can be decoded and written
 //! out on several cores at once. A layer that is one frame (another writer's) still works,
 //! on one core.
+//!
+//! A frame is decoded as a stream, never into one buffer: memory is the decoder's window
+//! (at most [`WINDOW_LOG_MAX`], what zstd allows by default and what level 22 uses; the
+//! frames pyk writes at its default levels need 4 to 8 MiB) whatever the frame or the
+//! trailer claims, and a genuine 1 GiB file costs no more than a small one.
 
-use zstd_safe::{DCtx, InBuffer, OutBuffer};
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use zstd_safe::{DCtx, DParameter, InBuffer, OutBuffer};
 
 use crate::extract::ExtractError;
+
+/// The largest decoder window accepted, as a power of two: 128 MiB.
+pub const WINDOW_LOG_MAX: u32 = 27;
 
 /// Splits a layer into its frames.
 pub fn split(layer: &[u8]) -> Result<Vec<&[u8]>, ExtractError> {
@@ -26,60 +37,87 @@ pub fn split(layer: &[u8]) -> Result<Vec<&[u8]>, ExtractError> {
     Ok(frames)
 }
 
-/// Decodes one frame into `buf` (cleared first), refusing to produce more than `budget`
-/// bytes: a small frame must not be able to fill the disk or the memory.
-pub fn decode(frame: &[u8], budget: u64, buf: &mut Vec<u8>) -> Result<(), ExtractError> {
-    buf.clear();
-    let too_big = || ExtractError::TooBig {
-        what: "bytes",
-        limit: budget,
-    };
-    match zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(n)) => {
-            if n > budget {
-                return Err(too_big());
+/// One frame's decoded bytes, drawn from a budget shared by the layer's frames: a small
+/// frame must not be able to fill the disk.
+pub struct Decoder<'a> {
+    dctx: DCtx<'static>,
+    frame: &'a [u8],
+    pos: usize,
+    done: bool,
+    budget: &'a AtomicU64,
+    limit: u64,
+}
+
+impl<'a> Decoder<'a> {
+    /// A decoder of `frame`, whose output is taken from `budget` (`limit` is its starting
+    /// value, for messages). A frame whose header declares more than is left is refused
+    /// before anything is decoded.
+    pub fn new(
+        frame: &'a [u8],
+        budget: &'a AtomicU64,
+        limit: u64,
+    ) -> Result<Decoder<'a>, ExtractError> {
+        match zstd_safe::get_frame_content_size(frame) {
+            Ok(Some(n)) if n > budget.load(Ordering::Relaxed) => {
+                return Err(ExtractError::TooBig {
+                    what: "bytes",
+                    limit,
+                })
             }
-            buf.reserve(usize::try_from(n).map_err(|_| too_big())?);
-            let got = zstd_safe::decompress(buf, frame).map_err(|code| damaged("data", code))?;
-            if got as u64 != n {
-                return Err(ExtractError::Format(
-                    "frame size does not match its header".into(),
-                ));
-            }
-            Ok(())
+            Ok(_) => {}
+            Err(_) => return Err(ExtractError::Format("bad zstd frame header".into())),
         }
-        Ok(None) => decode_streaming(frame, budget, buf),
-        Err(_) => Err(ExtractError::Format("bad zstd frame header".into())),
+        let mut dctx = DCtx::create();
+        dctx.set_parameter(DParameter::WindowLogMax(WINDOW_LOG_MAX))
+            .map_err(|code| damaged("decoder", code))?;
+        Ok(Decoder {
+            dctx,
+            frame,
+            pos: 0,
+            done: false,
+            budget,
+            limit,
+        })
+    }
+
+    fn spend(&self, n: usize) -> Result<(), ExtractError> {
+        let left = self.budget.fetch_sub(n as u64, Ordering::Relaxed);
+        if n as u64 > left {
+            // Leave it spent, so other frames stop too.
+            self.budget.store(0, Ordering::Relaxed);
+            return Err(ExtractError::TooBig {
+                what: "bytes",
+                limit: self.limit,
+            });
+        }
+        Ok(())
     }
 }
 
-/// For frames whose header does not say how much they hold.
-fn decode_streaming(frame: &[u8], budget: u64, buf: &mut Vec<u8>) -> Result<(), ExtractError> {
-    const CHUNK: usize = 4 << 20;
-    let mut dctx = DCtx::create();
-    let mut input = InBuffer::around(frame);
-    loop {
-        if buf.capacity() - buf.len() < CHUNK {
-            buf.reserve(CHUNK);
+impl Read for Decoder<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.done || out.is_empty() {
+            return Ok(0);
         }
-        let before = (buf.len(), input.pos());
-        let pos = buf.len();
-        let hint = {
-            let mut out = OutBuffer::around_pos(buf, pos);
-            dctx.decompress_stream(&mut out, &mut input)
-                .map_err(|code| damaged("data", code))?
-        };
-        if buf.len() as u64 > budget {
-            return Err(ExtractError::TooBig {
-                what: "bytes",
-                limit: budget,
-            });
-        }
-        if hint == 0 {
-            return Ok(());
-        }
-        if (buf.len(), input.pos()) == before {
-            return Err(ExtractError::Format("truncated zstd frame".into()));
+        loop {
+            let mut input = InBuffer::around(&self.frame[self.pos..]);
+            let mut output = OutBuffer::around(&mut *out);
+            let hint = self
+                .dctx
+                .decompress_stream(&mut output, &mut input)
+                .map_err(|code| io::Error::other(damaged("data", code)))?;
+            let (used, n) = (input.pos(), output.pos());
+            self.pos += used;
+            self.done = hint == 0;
+            if n > 0 || self.done {
+                self.spend(n).map_err(io::Error::other)?;
+                return Ok(n);
+            }
+            if used == 0 {
+                return Err(io::Error::other(ExtractError::Format(
+                    "truncated zstd frame".into(),
+                )));
+            }
         }
     }
 }

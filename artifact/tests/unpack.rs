@@ -98,6 +98,19 @@ fn refuses_entries_that_escape_or_do_not_belong() {
         ],
         "leaves",
     );
+    // The same in reverse order: `a/up`, made after x, changes what x means.
+    refused(
+        &[
+            ("x", Symlink, Some("a/up/../..")),
+            ("a/up", Symlink, Some("..")),
+        ],
+        "leaves",
+    );
+    // A file under a file.
+    refused(
+        &[("f", Regular, None), ("f/g", Regular, None)],
+        "inside a file",
+    );
     // A link made first and a file written through it.
     refused(
         &[

@@ -2,13 +2,20 @@
 //! FILE` and `pyk publish` find the API tree the build recorded.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use memmap2::Mmap;
+use pyk_artifact::extract::{self, Limits};
 use pyk_artifact::trailer::{Role, Trailer};
 
-/// The bytes of `name` at the top of `artifact`'s app layer, if it has one.
+/// The most bytes the file may have: an API tree is kilobytes, a few MiB for the largest
+/// libraries.
+const MAX_FILE: u64 = 64 << 20;
+
+/// The bytes of `name` at the top of `artifact`'s app layer, if it has one. The layer is
+/// decoded as a stream, within what the trailer declares, as extraction decodes it (the
+/// search stops at the file: the writer sorts entries, so it comes early).
 pub fn read_app_file(artifact: &Path, name: &str) -> Result<Option<Vec<u8>>> {
     let shown = artifact.display();
     let file = File::open(artifact).with_context(|| format!("cannot read {shown}"))?;
@@ -16,29 +23,18 @@ pub fn read_app_file(artifact: &Path, name: &str) -> Result<Option<Vec<u8>>> {
     let layer = trailer
         .layer(Role::App)
         .with_context(|| format!("{shown} has no app layer"))?;
-    let mut bytes = vec![0u8; usize::try_from(layer.span.len)?];
-    std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes, layer.span.offset)
-        .with_context(|| format!("cannot read {shown}"))?;
-    // What extraction allows: the declared file bytes plus room for tar headers.
-    let budget = layer
-        .size
-        .saturating_add(layer.files.saturating_mul(3 * 512))
-        .saturating_add(1 << 20);
-    // A stream reader: the layer's frames are decoded one after the other, and the
-    // search stops at the file (the writer sorts entries, so it comes early).
-    let decoder = zstd::stream::read::Decoder::with_buffer(&bytes[..])
-        .with_context(|| format!("{shown}: app layer"))?;
-    let mut archive = tar::Archive::new(decoder.take(budget));
-    for entry in archive.entries()? {
-        let mut entry = entry.with_context(|| format!("{shown}: damaged app layer"))?;
-        let path = entry.path()?;
-        if path == Path::new(name) || path == Path::new(".").join(name) {
-            let mut out = Vec::new();
-            entry
-                .read_to_end(&mut out)
-                .with_context(|| format!("{shown}: damaged app layer"))?;
-            return Ok(Some(out));
-        }
-    }
-    Ok(None)
+    // SAFETY: read-only, while this function reads it; a file truncated meanwhile would
+    // fault, as with any mapped file.
+    let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot read {shown}"))?;
+    let bytes = usize::try_from(layer.span.offset)
+        .ok()
+        .zip(usize::try_from(layer.span.end()).ok())
+        .and_then(|(start, end)| map.get(start..end))
+        .with_context(|| format!("{shown}: truncated app layer"))?;
+    let limits = Limits {
+        size: layer.size,
+        files: layer.files,
+    };
+    extract::read_file(bytes, limits, Path::new(name), MAX_FILE)
+        .with_context(|| format!("{shown}: app layer"))
 }

@@ -73,12 +73,15 @@ fn print(title: &str, api: &Api, query: &Query) -> Result<()> {
     let Some(found) = api.select(select) else {
         let modules: Vec<&str> = api.modules.iter().map(|m| m.name.as_str()).collect();
         bail!(
-            "{title} has no module or public name {select} (its modules: {})",
-            if modules.is_empty() {
-                "none".to_owned()
-            } else {
-                modules.join(", ")
-            }
+            "{}",
+            escape_controls(&format!(
+                "{title} has no module or public name {select} (its modules: {})",
+                if modules.is_empty() {
+                    "none".to_owned()
+                } else {
+                    modules.join(", ")
+                }
+            ))
         );
     };
     match query.json {
@@ -87,12 +90,37 @@ fn print(title: &str, api: &Api, query: &Query) -> Result<()> {
     }
 }
 
-/// Prints `text`; a reader that stops early (`| head`) is not an error.
+/// Prints `text` with its control characters escaped; a reader that stops early (`| head`)
+/// is not an error.
 fn emit(text: &str) -> Result<()> {
+    let text = escape_controls(text);
     match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// `text` with every control character but newline and tab (and every bidirectional
+/// override) written as `\u001b`: the tree
+/// holds a package's docstrings, and an ESC or OSC sequence in one must not reach the
+/// terminal (to move the cursor, retitle the window, hide text). The same escape is
+/// JSON's, so `--json` output (where serde escaped C0 already, but not DEL or C1) stays
+/// valid.
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    // And the bidirectional overrides that make text read other than it is.
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let unsafe_char = |c: char| (c.is_control() && c != '\n' && c != '\t') || bidi(c);
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            c => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+        }
+    }
+    out.into()
 }
 
 /// The tree recorded in an artifact's app layer, if it has one.
@@ -198,4 +226,18 @@ fn no_tree(m: &Manifest) -> String {
         "{} {} version {} has no API tree (published by an older pyk, or a pushed file)",
         m.kind, m.name, m.version
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("def f()\n\tdoc"), "def f()\n\tdoc");
+        assert_eq!(
+            escape_controls("a\x1b]0;owned\x07b\u{9b}31m\u{202e}c\x7f"),
+            "a\\u001b]0;owned\\u0007b\\u009b31m\\u202ec\\u007f"
+        );
+    }
 }

@@ -46,6 +46,9 @@ pub struct Module {
     /// Names the module makes public that are defined elsewhere in the package.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reexports: Vec<Reexport>,
+    /// Definitions that could not be rendered (`name (RecursionError)`), left out alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -250,6 +253,9 @@ fn render_module(out: &mut String, m: &Module, depth: usize) {
         let _ = writeln!(out, "{}    not read: {e}", pad(depth));
     }
     doc_line(out, m.doc.as_deref(), depth);
+    if !m.skipped.is_empty() {
+        let _ = writeln!(out, "{}    not shown: {}", pad(depth), m.skipped.join(", "));
+    }
     for v in &m.variables {
         render_variable(out, v, depth + 1);
     }

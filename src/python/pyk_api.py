@@ -9,12 +9,18 @@ classes and attributes), variables, and the names an `__init__` re-exports from 
 package. `__all__`, when it is a literal, decides what is public. Signatures are
 rendered as the source writes them (defaults and annotations unparsed), in the form
 `inspect.signature` prints them.
+
+One definition that cannot be rendered (a default nested too deep for `ast.unparse`)
+leaves out only itself, named in its module's `skipped`; a module that cannot be parsed
+at all is listed with its `error`. The tree is read on a thread with a large stack and a
+raised recursion limit, so that deep but real expressions still parse.
 """
 
 import ast
 import json
 import os
 import sys
+import threading
 
 FORMAT = 1
 # Not modules: what pyk generates into the app layer, and packaging metadata.
@@ -24,6 +30,29 @@ SKIP_FILES = {"__pyk_boot__.py"}
 DUNDERS = {"__call__", "__enter__", "__exit__", "__iter__", "__len__",
            "__getitem__", "__aenter__", "__aexit__"}
 VALUE_MAX = 80
+# A default longer than this is shown as `...`: a signature stays a line, not a page.
+DEFAULT_MAX = 1000
+# What one definition may fail with, leaving out only itself.
+UNRENDERABLE = (RecursionError, MemoryError, ValueError)
+# Room for deep expressions: Python frames, and the C stack the parser recurses on.
+RECURSION_LIMIT = 20000
+STACK_SIZE = 256 << 20
+
+
+def guarded(skipped, name, make, *args):
+    """`make(*args)`, or None with `name` added to `skipped` if it cannot be rendered."""
+    try:
+        return make(*args)
+    except UNRENDERABLE as e:
+        skipped.append("%s (%s)" % (name, type(e).__name__))
+        return None
+
+
+def put(table, name, entry):
+    if entry is None:
+        table.pop(name, None)
+    else:
+        table[name] = entry
 
 
 def unparse(node):
@@ -48,7 +77,10 @@ def render_arg(arg, default):
     if arg.annotation is not None:
         text += ": " + unparse(arg.annotation)
     if default is not None:
-        text += (" = " if arg.annotation is not None else "=") + unparse(default)
+        value = unparse(default)
+        if len(value) > DEFAULT_MAX:
+            value = "..."
+        text += (" = " if arg.annotation is not None else "=") + value
     return text
 
 
@@ -209,7 +241,7 @@ def dataclass_signature(cls):
     return "(" + ", ".join(parts) + ") -> None"
 
 
-def class_(cls):
+def class_(cls, skipped):
     entry = {"name": cls.name, "line": cls.lineno}
     bases = [unparse(b) for b in cls.bases] + [
         "%s=%s" % (k.arg, unparse(k.value)) if k.arg else "**" + unparse(k.value)
@@ -231,21 +263,29 @@ def class_(cls):
                 init = stmt
             if (is_public(stmt.name) or stmt.name in DUNDERS) and not is_overload(stmt) \
                     and not is_setter(stmt):
-                methods[stmt.name] = function(stmt, in_class=True)
+                put(methods, stmt.name, guarded(
+                    skipped, cls.name + "." + stmt.name, function, stmt, True))
         elif isinstance(stmt, ast.ClassDef) and is_public(stmt.name):
-            classes[stmt.name] = class_(stmt)
+            put(classes, stmt.name, guarded(
+                skipped, cls.name + "." + stmt.name, class_, stmt, skipped))
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             if is_public(stmt.target.id):
-                attributes[stmt.target.id] = variable(
-                    stmt.target.id, stmt.annotation, stmt.value, stmt.lineno)
+                put(attributes, stmt.target.id, guarded(
+                    skipped, cls.name + "." + stmt.target.id, variable,
+                    stmt.target.id, stmt.annotation, stmt.value, stmt.lineno))
         elif isinstance(stmt, ast.Assign):
             for target in stmt.targets:
                 if isinstance(target, ast.Name) and is_public(target.id):
-                    attributes[target.id] = variable(target.id, None, stmt.value, stmt.lineno)
+                    put(attributes, target.id, guarded(
+                        skipped, cls.name + "." + target.id, variable,
+                        target.id, None, stmt.value, stmt.lineno))
+    constructor = None
     if init is not None:
-        entry["signature"] = signature(init, drop_first=True)
+        constructor = guarded(skipped, cls.name + ".__init__", signature, init, True)
     elif any(d.rsplit(".", 1)[-1] == "dataclass" for d in decorators):
-        entry["signature"] = dataclass_signature(cls)
+        constructor = guarded(skipped, cls.name + ".__init__", dataclass_signature, cls)
+    if constructor is not None:
+        entry["signature"] = constructor
     if attributes:
         entry["attributes"] = list(attributes.values())
     if methods:
@@ -283,7 +323,7 @@ def module_entry(name, path, rel, is_package):
         with open(path, "rb") as f:
             source = f.read()
         tree = ast.parse(source, rel)
-    except (SyntaxError, ValueError, UnicodeDecodeError) as e:
+    except (SyntaxError, UnicodeDecodeError) + UNRENDERABLE as e:
         entry["error"] = "%s: %s" % (type(e).__name__, e)
         return entry
     doc = first_line(tree)
@@ -292,16 +332,17 @@ def module_entry(name, path, rel, is_package):
     package = name if is_package else name.rpartition(".")[0]
     top = name.split(".")[0]
     functions, classes, variables, imported = {}, {}, {}, {}
+    skipped = []
     declared = None
     for stmt in flat_body(tree.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if is_overload(stmt):
                 continue
-            functions[stmt.name] = function(stmt)
+            put(functions, stmt.name, guarded(skipped, stmt.name, function, stmt))
             classes.pop(stmt.name, None)
             variables.pop(stmt.name, None)
         elif isinstance(stmt, ast.ClassDef):
-            classes[stmt.name] = class_(stmt)
+            put(classes, stmt.name, guarded(skipped, stmt.name, class_, stmt, skipped))
             functions.pop(stmt.name, None)
             variables.pop(stmt.name, None)
         elif isinstance(stmt, ast.Assign):
@@ -310,10 +351,13 @@ def module_entry(name, path, rel, is_package):
                     if target.id == "__all__":
                         declared = literal_names(stmt.value)
                     else:
-                        variables[target.id] = variable(target.id, None, stmt.value, stmt.lineno)
+                        put(variables, target.id, guarded(
+                            skipped, target.id, variable,
+                            target.id, None, stmt.value, stmt.lineno))
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            variables[stmt.target.id] = variable(
-                stmt.target.id, stmt.annotation, stmt.value, stmt.lineno)
+            put(variables, stmt.target.id, guarded(
+                skipped, stmt.target.id, variable,
+                stmt.target.id, stmt.annotation, stmt.value, stmt.lineno))
         elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) \
                 and stmt.target.id == "__all__" and declared is not None:
             more = literal_names(stmt.value)
@@ -348,6 +392,8 @@ def module_entry(name, path, rel, is_package):
             reexports.append({"name": n, "target": target})
     if reexports:
         entry["reexports"] = reexports
+    if skipped:
+        entry["skipped"] = skipped
     for key in ("functions", "classes", "variables"):
         if not entry[key]:
             del entry[key]
@@ -400,7 +446,7 @@ def has_python(path):
     return False
 
 
-def main():
+def read_tree():
     root = sys.argv[1]
     modules = []
     walk(root, "", "", modules)
@@ -411,6 +457,25 @@ def main():
         "modules": modules,
     }
     sys.stdout.write(json.dumps(tree, ensure_ascii=False, separators=(",", ":")))
+
+
+def main():
+    """`read_tree` on a thread with room to recurse; its exception, if any, ends the run."""
+    failed = []
+
+    def run():
+        try:
+            read_tree()
+        except BaseException as e:  # reported below, with its traceback
+            failed.append(e)
+
+    sys.setrecursionlimit(RECURSION_LIMIT)
+    threading.stack_size(STACK_SIZE)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 main()

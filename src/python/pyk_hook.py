@@ -34,37 +34,77 @@ _resolved = globals().get("_resolved", {})
 
 
 def _resolve(name):
-    """The unpacked directories (app first) of the current version of library `name`."""
+    """The unpacked directories (app first) of the current version of library `name`,
+    held by this process. `pyk resolve --hold` keeps its own locks on them until its stdin
+    closes, and this process takes its locks before closing it: no prune can remove an
+    entry between the two."""
     version = "%d.%d" % sys.version_info[:2]
     try:
-        proc = subprocess.run(
-            [PYK_BIN, "resolve", "lib", name, "--python", version],
+        proc = subprocess.Popen(
+            [PYK_BIN, "resolve", "lib", name, "--python", version, "--hold"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             universal_newlines=True,
         )
     except OSError as e:
         raise ImportError("cannot run pyk (%s): %s" % (PYK_BIN, e), name="pyk." + name)
-    for line in proc.stderr.splitlines():
+    dirs, complete = [], False
+    with proc:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            if not line:
+                complete = True
+                break
+            dirs.append(line)
+        held = complete and _hold(dirs)
+        proc.stdin.close()
+        err = proc.stderr.read()
+    for line in err.splitlines():
         if "warning:" in line:
             sys.stderr.write(line + "\n")
-    if proc.returncode != 0:
-        why = proc.stderr.strip().splitlines()
+    if proc.returncode != 0 or not complete:
+        why = err.strip().splitlines()
         msg = why[-1] if why else "pyk resolve failed"
         if msg.startswith("pyk: error: "):
             msg = msg[len("pyk: error: "):]
         raise ImportError(msg, name="pyk." + name)
-    return [line for line in proc.stdout.splitlines() if line]
+    if not held:
+        raise ImportError("the cache entries of %s vanished while pyk held them" % name,
+                          name="pyk." + name)
+    return dirs
+
+
+def _lock(d):
+    """A shared lock on entry `d`, as the cache's EntryLock takes one: the descriptor, or
+    None if the lock file is gone or is no longer the one the path names."""
+    try:
+        fd = os.open(d + ".lock", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        held, now = os.fstat(fd), os.stat(d + ".lock")
+        if (held.st_ino, held.st_dev) == (now.st_ino, now.st_dev) and os.path.isdir(d):
+            return fd
+    except FileNotFoundError:
+        pass
+    os.close(fd)
+    return None
 
 
 def _hold(dirs):
-    """Takes a shared lock on each entry; False if one vanished in between (a prune)."""
+    """Shared locks on every entry, kept for the process's lifetime; False, holding none
+    of them, if one is gone."""
+    fds = []
     for d in dirs:
-        fd = os.open(d + ".lock", os.O_RDONLY | os.O_CLOEXEC)
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        _held.append(fd)
-        if not os.path.isdir(d):
+        fd = _lock(d)
+        if fd is None:
+            for f in fds:
+                os.close(f)
             return False
+        fds.append(fd)
+    _held.extend(fds)
     return True
 
 
@@ -100,9 +140,6 @@ class _Finder(importlib.abc.MetaPathFinder):
         dirs = _resolved.get(top)
         if dirs is None:
             dirs = _resolve(top)
-            if not _hold(dirs):
-                dirs = _resolve(top)
-                _hold(dirs)
             _resolved[top] = dirs
         # Again on every import: a notebook may have reset sys.path.
         for d in reversed(dirs):

@@ -77,6 +77,6 @@ fn the_wheel_installs_into_a_fresh_venv_and_builds() {
         .current_dir(app.path())
         .args(["-q", "build", "--python", PY]));
     let cache = tempfile::tempdir().unwrap();
-    let out = ok(&mut artifact(&app.path().join("dist/hello"), cache.path()).arg("wheel"));
+    let out = ok(artifact(&app.path().join("dist/hello"), cache.path()).arg("wheel"));
     assert!(out.starts_with("hello wheel\n"), "{out}");
 }

@@ -269,14 +269,19 @@ impl OldMachine {
         let (root, release) = (bullseye()?, release_build()?);
         let work = tempfile::tempdir().unwrap();
         fs::copy(release.join("pyk"), work.path().join("pyk")).unwrap();
-        fs::create_dir_all(work.path().join("home")).unwrap();
+        for dir in ["home", "tmp"] {
+            fs::create_dir_all(work.path().join(dir)).unwrap();
+        }
         Some(OldMachine { root, work })
     }
 
-    /// `argv` inside the root, `/mnt/pyk`'s environment set: cache in `/mnt/cache`.
+    /// `argv` inside the root, `/mnt/pyk`'s environment set: cache in `/mnt/cache`, temporary
+    /// files in `/mnt/tmp`.
     fn cmd(&self, argv: &[&str]) -> Command {
         let mut cmd = in_root(self.root, Some(self.work.path()), argv);
+        // The root is read-only: its /tmp too.
         cmd.env("HOME", "/mnt/home")
+            .env("TMPDIR", "/mnt/tmp")
             .env("PYK_CACHE_DIR", "/mnt/cache")
             .env("PYK_ZSTD_LEVEL", "3")
             .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);

@@ -49,7 +49,7 @@ fn the_wheel_installs_into_a_fresh_venv_and_builds() {
     };
     let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
-        name.ends_with("-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),
+        name.ends_with("-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"),
         "{name}"
     );
     let dir = tempfile::tempdir().unwrap();

@@ -38,7 +38,7 @@ printf 'name = "bench39"\nrun = "hello.py"\n' > "$work/bench39/pyk.toml"
 echo 'print("hello")' > "$work/bench39/hello.py"
 unshare -m --fork sh -c "set -e
   mount --bind '$work' '$root/mnt'; mount -t proc proc '$root/proc'
-  env -i PATH=/usr/bin:/bin PYK_CACHE_DIR=/mnt/build-cache chroot '$root' /mnt/pyk -q runtime import /usr/bin/python3
+  env -i PATH=/usr/bin:/bin PYK_CACHE_DIR=/mnt/build-cache /usr/sbin/chroot '$root' /mnt/pyk -q runtime import /usr/bin/python3
   (cd '$work/bench39' && PYK_SERVER=$url '$pyk' -q publish --python 3.9)
   python3 scripts/bench/floor.py '$work' '$work/hello/dist/hello' \
     '$target/bench-floor-native/x86_64-unknown-linux-gnu/stub/pyk-stub' \

@@ -15,7 +15,6 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // A target dir of its own: the outer build holds the lock on the workspace's.
     let target_dir = out.join("stub-target");
     // Not position-independent: the loader then has no relocations to apply, which was
@@ -29,16 +28,30 @@ fn main() {
     // An explicit target keeps those flags off the host crates (proc macros such as
     // thiserror's), which must stay position-independent.
     let target = env::var("TARGET").expect("cargo sets TARGET");
-    let status = Command::new(cargo)
+    let (mut build, target_arg) = match zigbuild(&target) {
+        Some(zig) => (zig, format!("{target}.{GLIBC_FLOOR}")),
+        None => {
+            if target.ends_with("-linux-gnu") {
+                println!(
+                    "cargo:warning=cargo-zigbuild is not on PATH: the launcher in every \
+                     artifact needs this machine's glibc or newer (`pyk --version` says which); \
+                     `pip install ziglang cargo-zigbuild` makes it run on glibc {GLIBC_FLOOR}"
+                );
+            }
+            let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            cargo.arg("build");
+            (cargo, target.clone())
+        }
+    };
+    let status = build
         .args([
-            "build",
             "--quiet",
             "-p",
             "pyk-stub",
             "--profile",
             "stub",
             "--target",
-            &target,
+            &target_arg,
             "--manifest-path",
         ])
         .arg(manifest.join("Cargo.toml"))
@@ -52,11 +65,36 @@ fn main() {
         .status()
         .expect("cannot run cargo to build the stub");
     assert!(status.success(), "building the stub failed");
+    // cargo-zigbuild names the output directory for the target without its glibc suffix.
     std::fs::copy(
         target_dir.join(&target).join("stub/pyk-stub"),
         out.join("pyk-stub"),
     )
     .expect("stub binary missing");
+}
+
+/// The oldest glibc the launcher is linked for when zig is at hand: manylinux2014's, which
+/// python-build-standalone runtimes need too, so an artifact's floor is its runtime's.
+const GLIBC_FLOOR: &str = "2.17";
+
+/// `cargo-zigbuild zigbuild`, when it is on PATH and the target is a glibc one: zig links
+/// against the symbol versions of a chosen glibc, so the launcher runs on machines older than
+/// this one (a plain link takes this machine's: 2.34 for `__libc_start_main` on Debian 12).
+/// Without it (`cargo install` on a machine with no zig) the launcher is linked natively.
+/// (PATH is not watched: it differs between shells, and each change would rebuild pyk.)
+fn zigbuild(target: &str) -> Option<Command> {
+    if !target.ends_with("-linux-gnu") {
+        return None;
+    }
+    let found = Command::new("cargo-zigbuild")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    found.then(|| {
+        let mut zig = Command::new("cargo-zigbuild");
+        zig.arg("zigbuild");
+        zig
+    })
 }
 
 /// `PYK_VERSION_INFO`: ` (<commit> <date>)` of the checkout being built, for `pyk --version`

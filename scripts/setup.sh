@@ -3,8 +3,10 @@
 # sudo available): Debian's CPython 3.11 (the test runtime, adopted with `pyk runtime
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
 # tmux (the terminal test drives pyk as a person would), openssl (the HTTPS test makes
-# its own certificate authority), from PyPI, uv, cryptography and SeaweedFS (the S3
-# service the S3 tests start), and from crates.io, when CI fuzzes, cargo-fuzz.
+# its own certificate authority), debootstrap (the Debian 11 root), and, from PyPI, uv,
+# cryptography, zig with cargo-zigbuild (the launcher's glibc 2.17 floor) and SeaweedFS
+# (the S3 service the S3 tests start); from crates.io, when CI fuzzes, cargo-fuzz. Then the
+# Debian 11 root and the release build, at fixed paths the tests look in.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -14,6 +16,7 @@ command -v unzip >/dev/null || missing+=(unzip)
 command -v unshare >/dev/null || missing+=(util-linux)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -25,6 +28,8 @@ fi
 want=()
 command -v uv >/dev/null || want+=(uv)
 python3 -c 'import cryptography.fernet' 2>/dev/null || want+=(cryptography)
+# build.rs links the launcher for glibc 2.17 with cargo-zigbuild when it is on PATH.
+command -v cargo-zigbuild >/dev/null || want+=(ziglang==0.17.1 cargo-zigbuild==0.24.1)
 if [ ${#want[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${want[@]}" ||
     echo "setup: could not install ${want[*]} with pip; the tests that need them adapt or skip" >&2
@@ -45,3 +50,22 @@ fi
 if [ -n "${PYK_CI_FUZZ:-}" ] && ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz --version 0.12.0
 fi
+# A Debian 11 root (glibc 2.31, python3.9 from its own apt), kept between runs: the tests
+# run pyk and artifacts in it (tests/bare_root.rs). ~2 min, ~170 MB.
+bullseye=/opt/pyk-tests/bullseye
+if [ ! -x "$bullseye/usr/bin/python3.9" ]; then
+  { $sudo rm -rf "$bullseye.new" &&
+    $sudo debootstrap --variant=minbase bullseye "$bullseye.new" >/dev/null &&
+    $sudo unshare -m --fork sh -c "mount -t proc proc '$bullseye.new/proc' &&
+      chroot '$bullseye.new' sh -c 'apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 >/dev/null &&
+        apt-get clean'" &&
+    $sudo rm -rf "$bullseye.new"/var/lib/apt/lists/* &&
+    $sudo mv "$bullseye.new" "$bullseye"; } ||
+    echo "setup: could not make the Debian 11 root at $bullseye; the tests that use it will skip" >&2
+fi
+# The release build (a glibc 2.17 `pyk` and its wheel) the tests run on Debian 11 and
+# install into a venv (tests/release.rs). Its target dir is kept beside it, so a later run
+# on this machine rebuilds only what changed (a fresh clone's target/ would rebuild it all).
+CARGO_TARGET_DIR=/opt/pyk-tests/release-target "$(dirname "$0")/release.sh" /opt/pyk-tests/release ||
+  echo "setup: scripts/release.sh failed; the tests of the release build will skip" >&2

@@ -4,14 +4,20 @@
 
 use std::ffi::OsString;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
 /// Parses pyk's arguments (exits with clap's message on a bad one).
 pub fn parse(args: Vec<OsString>) -> Cli {
     let (args, program_args) = split_run(original_spellings(args));
-    let mut cli = Cli::parse_from(args);
+    let mut command = Cli::command();
+    if command_index(&args).is_some_and(|i| args[i] == "--version" || args[i] == "-V") {
+        // Leaked: clap keeps a `&'static str`, and the process prints it and exits.
+        command = command.version(&*Box::leak(crate::version::with_floors().into_boxed_str()));
+    }
+    let mut cli = Cli::from_arg_matches(&command.get_matches_from(args))
+        .unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
     if let (Command::Run { args, .. }, Some(rest)) = (&mut cli.command, program_args) {
         *args = rest;
     }

@@ -1,15 +1,17 @@
-//! Artifacts run on a machine that has glibc and nothing else: a root filesystem built here
-//! from the host's glibc files, entered with `unshare -m --fork` + `chroot` (root only, as CI
-//! runs), /proc mounted for the launcher's `/proc/self/exe`. The app uses every stdlib module
-//! that needs a library beyond glibc.
-
+//! Artifacts, and pyk itself, on machines that have little: a root filesystem built here from
+//! the host's glibc files, and a Debian 11 root (glibc 2.31, as Ubuntu 20.04) that
+//! `scripts/setup.sh` makes with debootstrap and keeps at [`BULLSEYE`]. Both are entered with
+//! `unshare -m --fork` + `chroot` (root only, as CI runs), /proc mounted for the launcher's
+//! `/proc/self/exe`. The app uses every stdlib module that needs a library beyond glibc.
 mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::repo::*;
 use common::*;
+use pyk_artifact::trailer::Trailer;
 
 /// The app: each import below loads a shared library that Debian's CPython takes from the host.
 const APP: &str = r#"import bz2, ctypes, decimal, hashlib, lzma, sqlite3, ssl, sys, zlib
@@ -58,9 +60,7 @@ fn copy_from_host(host: &Path, root: &Path) {
 
 /// A root holding glibc and nothing else; `None` where this is not root or unshare is missing.
 fn glibc_root(dir: &Path) -> Option<PathBuf> {
-    let unshare = run(Command::new("unshare").args(["-m", "--fork", "true"]));
-    if !unshare.status.success() {
-        eprintln!("skipped: `unshare -m` is not permitted here (the test needs root)");
+    if !can_unshare() {
         return None;
     }
     let root = dir.join("root");
@@ -86,15 +86,42 @@ fn glibc_root(dir: &Path) -> Option<PathBuf> {
 
 /// Runs `/app/NAME` inside `root`, with its runtime cache in `/cache`; returns stdout.
 fn run_in_root(root: &Path, name: &str) -> String {
-    let script = format!(
-        "mount -t proc proc '{0}/proc' && exec chroot '{0}' /app/{name}",
-        root.display()
-    );
-    ok(Command::new("unshare")
-        .args(["-m", "--fork", "sh", "-c", &script])
-        .env_clear()
+    ok(in_root(root, None, &[&format!("/app/{name}")])
         .env("PYK_CACHE_DIR", "/cache")
         .env("HOME", "/"))
+}
+
+/// `argv` run inside `root` in a mount namespace of its own, with /proc mounted and an empty
+/// environment. With `work`, the root is read-only (a cached root stays as setup made it) and
+/// `work` is bound at `/mnt`, writable.
+fn in_root(root: &Path, work: Option<&Path>, argv: &[&str]) -> Command {
+    let mut script = String::from("set -e\n");
+    if let Some(work) = work {
+        script += &format!(
+            "mount --bind '{0}' '{0}'\nmount -o remount,bind,ro '{0}'\nmount --bind '{1}' '{0}/mnt'\n",
+            root.display(),
+            work.display()
+        );
+    }
+    script += &format!(
+        "mount -t proc proc '{0}/proc'\nexec chroot '{0}' \"$@\"",
+        root.display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--fork", "sh", "-c", &script, "sh"])
+        .args(argv)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    cmd
+}
+
+/// Whether `unshare -m` works here (it needs root); says why not on stderr.
+fn can_unshare() -> bool {
+    let unshare = run(Command::new("unshare").args(["-m", "--fork", "true"]));
+    if !unshare.status.success() {
+        eprintln!("skipped: `unshare -m` is not permitted here (the test needs root)");
+    }
+    unshare.status.success()
 }
 
 /// What the app prints when every import worked.
@@ -212,4 +239,165 @@ fn pyenv_runtime_artifact_runs_on_a_glibc_only_root() {
         .args(["-q", "runtime", "import"])
         .arg(&python));
     check_app_in_bare_root(cache.path(), "3.12");
+}
+
+/// The Debian 11 root `scripts/setup.sh` makes: `debootstrap --variant=minbase bullseye`, then
+/// `python3` (3.9) from its own apt.
+const BULLSEYE: &str = "/opt/pyk-tests/bullseye";
+
+/// The Debian 11 root, or `None` (said on stderr) where setup has not made it or this is not
+/// root.
+fn bullseye() -> Option<&'static Path> {
+    let root = Path::new(BULLSEYE);
+    if !root.join("usr/bin/python3.9").is_file() {
+        eprintln!("skipped: no Debian 11 root at {BULLSEYE} (scripts/setup.sh makes it)");
+        return None;
+    }
+    can_unshare().then_some(root)
+}
+
+/// A machine in the Debian 11 root: a work dir bound at `/mnt` holding the release `pyk`
+/// (the glibc 2.17 build), with HOME and the cache under it.
+struct OldMachine {
+    root: &'static Path,
+    work: tempfile::TempDir,
+}
+
+impl OldMachine {
+    /// `None` (said on stderr) without the root or the release build.
+    fn new() -> Option<OldMachine> {
+        let (root, release) = (bullseye()?, release_build()?);
+        let work = tempfile::tempdir().unwrap();
+        fs::copy(release.join("pyk"), work.path().join("pyk")).unwrap();
+        for dir in ["home", "tmp"] {
+            fs::create_dir_all(work.path().join(dir)).unwrap();
+        }
+        Some(OldMachine { root, work })
+    }
+
+    /// `argv` inside the root, `/mnt/pyk`'s environment set: cache in `/mnt/cache`, temporary
+    /// files in `/mnt/tmp`.
+    fn cmd(&self, argv: &[&str]) -> Command {
+        let mut cmd = in_root(self.root, Some(self.work.path()), argv);
+        // The root is read-only: its /tmp too.
+        cmd.env("HOME", "/mnt/home")
+            .env("TMPDIR", "/mnt/tmp")
+            .env("PYK_CACHE_DIR", "/mnt/cache")
+            .env("PYK_ZSTD_LEVEL", "3")
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
+        cmd
+    }
+
+    /// `pyk ARGS…` run in `/mnt/DIR` inside the root.
+    fn pyk_in(&self, dir: &str, args: &[&str]) -> Command {
+        let mut argv = vec!["/bin/sh", "-c", "cd \"$0\" && exec /mnt/pyk \"$@\""];
+        argv.push(dir);
+        argv.extend(args);
+        self.cmd(&argv)
+    }
+
+    /// Bullseye's own python3.9 adopted inside the root (`pyk runtime import`, the way a
+    /// user of that machine would), into `/mnt/cache`.
+    fn import_python(&self) {
+        ok(&mut self.pyk_in("/", &["-q", "runtime", "import", "/usr/bin/python3"]));
+    }
+
+    fn path(&self, inside: &str) -> PathBuf {
+        self.work.path().join(inside.trim_start_matches("/mnt/"))
+    }
+}
+
+/// A user of Debian 11 adopts its python3 and builds the app with the release `pyk`: the
+/// artifact runs there, its libraries (libssl1.1, libffi7, … of Debian 11) bundled.
+#[test]
+fn debian_11_python_artifact_runs_on_debian_11() {
+    let Some(machine) = OldMachine::new() else {
+        return;
+    };
+    machine.import_python();
+    let proj = machine.path("/mnt/proj");
+    fs::create_dir_all(&proj).unwrap();
+    fs::write(
+        proj.join("pyk.toml"),
+        "name = \"bare\"\nrun = \"bare.py\"\n",
+    )
+    .unwrap();
+    fs::write(proj.join("bare.py"), APP).unwrap();
+    ok(&mut machine.pyk_in("/mnt/proj", &["-q", "build", "--python", "3.9"]));
+    let info = ok(pyk().arg("info").arg(proj.join("dist/bare")));
+    assert!(info.contains("Python 3.9"), "{info}");
+    let out = ok(machine
+        .cmd(&["/mnt/proj/dist/bare"])
+        .env("PYK_CACHE_DIR", "/mnt/run-cache"));
+    for line in EXPECTED
+        .iter()
+        .map(|l| l.replace("/cache/", "/mnt/run-cache/"))
+    {
+        assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+    }
+}
+
+/// The release `pyk` on Debian 11 against a repository served from this machine (the root
+/// shares the network namespace): the first run fetches, the warm run uses the cache, and a
+/// newer version published meanwhile is found by the next run's update check.
+#[test]
+fn release_pyk_runs_programs_on_debian_11_from_a_repository() {
+    let Some(machine) = OldMachine::new() else {
+        return;
+    };
+    // Published from this machine with Debian 11's runtime (imported there, into a cache
+    // the publisher shares): what runs on the old machine is built on a new one.
+    machine.import_python();
+    let (_dir, server) = server();
+    let publish = |marker: &str| {
+        let publisher = Client::new(&server);
+        ok(publisher
+            .pyk()
+            .env("PYK_CACHE_DIR", machine.path("/mnt/cache"))
+            .env("PYK_ZSTD_LEVEL", "3")
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+            .current_dir(app(marker).path())
+            .args(["-q", "publish", "--python", "3.9"]));
+    };
+    publish("v1");
+    let client = Client::new(&server);
+    fs::copy(
+        client.home.path().join("trust.toml"),
+        machine.path("/mnt/trust.toml"),
+    )
+    .unwrap();
+    let pyk = |args: &[&str]| {
+        let mut cmd = machine.pyk_in("/", args);
+        cmd.env("PYK_SERVER", &server.url)
+            .env("PYK_KEY", KEY)
+            .env("PYK_CONFIG", "/mnt/trust.toml")
+            .env("PYK_CACHE_DIR", "/mnt/client-cache")
+            .env("PYK_TIMEOUT", "5");
+        ok(&mut cmd)
+    };
+    assert_eq!(pyk(&["app", "first"]), "v1 app 1 first\n");
+    assert_eq!(pyk(&["app", "warm"]), "v1 app 1 warm\n");
+    publish("v2");
+    assert_eq!(pyk(&["app", "updated"]), "v2 app 2 updated\n");
+}
+
+/// An artifact whose runtime needs a newer glibc (Debian 12's python3.11: 2.35) says so in
+/// the launcher's one line on Debian 11, instead of the dynamic loader's three.
+#[test]
+fn a_newer_runtime_is_refused_on_debian_11_in_one_line() {
+    let Some(root) = bullseye() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    fs::copy(hello(), work.path().join("hello")).unwrap();
+    let trailer = Trailer::read(&fs::File::open(hello()).unwrap()).unwrap();
+    let (major, minor) = trailer.glibc.expect("the runtime records a glibc floor");
+    assert!((major, minor) > (2, 31), "{major}.{minor}");
+    let err =
+        fails(in_root(root, Some(work.path()), &["/mnt/hello"]).env("PYK_CACHE_DIR", "/mnt/cache"));
+    assert_eq!(
+        err,
+        format!("hello: needs glibc ≥ {major}.{minor}; this machine has 2.31\n")
+    );
+    assert!(!work.path().join("cache").exists(), "nothing is unpacked");
 }

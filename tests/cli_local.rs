@@ -12,9 +12,14 @@ use std::process::Command;
 use common::*;
 
 #[test]
-fn version_names_the_commit_and_date() {
+fn version_names_the_commit_date_and_glibc_floors() {
     let out = ok(pyk().arg("--version"));
-    let line = out.trim_end();
+    let (line, floors) = out.trim_end().split_once('\n').unwrap();
+    // Read from the ELF files: 2.17 where zig built them, this machine's glibc otherwise.
+    assert!(
+        floors.starts_with("runs on glibc ≥ 2.") && floors.contains("launcher on glibc ≥ 2."),
+        "{floors}"
+    );
     let rest = line
         .strip_prefix(&format!("pyk {} ", env!("CARGO_PKG_VERSION")))
         .unwrap_or_else(|| panic!("{line}"));

@@ -312,3 +312,19 @@ fn a_squatted_temp_fallback_falls_to_var_tmp_then_says_what_to_set() {
         "{stderr}"
     );
 }
+
+/// The launcher runs on any x86_64 Linux with glibc ≥ 2.17 (manylinux2014): the highest
+/// `GLIBC_` symbol version it needs, read from its ELF file as auditwheel reads wheels.
+#[test]
+fn the_launcher_needs_glibc_2_17_at_most() {
+    let bytes = fs::read(hello()).unwrap();
+    let launcher = &bytes[..trailer(hello()).stub_len() as usize];
+    let needed = pyk_runtime_fetch::glibc_needed(launcher)
+        .unwrap()
+        .expect("the launcher links glibc");
+    assert!(
+        needed <= "2.17".parse().unwrap(),
+        "the launcher needs glibc {needed}: was pyk built without cargo-zigbuild on PATH? \
+         (scripts/setup.sh installs it)"
+    );
+}

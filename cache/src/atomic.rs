@@ -127,14 +127,16 @@ fn rename(tmp: &Path, path: &Path, existing: Existing) -> Result<bool, CacheErro
     }
 }
 
-/// `renameat2(RENAME_NOREPLACE)`; where the filesystem lacks it, a hard link (which also
-/// fails when the target exists) and an unlink.
+/// `renameat2(RENAME_NOREPLACE)`; where the filesystem or kernel lacks it, a hard link
+/// (which also fails when the target exists) and an unlink. Called as a raw system call:
+/// glibc has had a `renameat2` wrapper only since 2.28, and pyk runs on glibc 2.17.
 fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
     let (cfrom, cto) = (c(from)?, c(to)?);
     // SAFETY: two valid C strings, relative to the current directory.
     let r = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             cfrom.as_ptr(),
             libc::AT_FDCWD,

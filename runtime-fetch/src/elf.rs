@@ -55,19 +55,7 @@ pub(crate) struct Info {
 pub(crate) fn info(path: &Path) -> Result<Info, FetchError> {
     let bytes = fs::read(path).ctx(|| format!("read {}", path.display()))?;
     let elf = Elf::parse(&bytes).map_err(|e| elf_err(path, format!("not an ELF file: {e}")))?;
-    let mut glibc = None;
-    if let Some(verneed) = &elf.verneed {
-        for need in verneed.iter() {
-            for aux in need.iter() {
-                let version = elf
-                    .dynstrtab
-                    .get_at(aux.vna_name)
-                    .and_then(|n| n.strip_prefix("GLIBC_"))
-                    .and_then(|v| v.parse::<GlibcVersion>().ok());
-                glibc = glibc.max(version);
-            }
-        }
-    }
+    let glibc = highest_glibc(&elf);
     Ok(Info {
         needed: elf.libraries.iter().map(|l| l.to_string()).collect(),
         search_paths: elf
@@ -83,6 +71,30 @@ pub(crate) fn info(path: &Path) -> Result<Info, FetchError> {
             goblin::elf::header::ET_EXEC | goblin::elf::header::ET_DYN
         ),
     })
+}
+
+/// The highest `GLIBC_x.y` version an ELF file needs (its version-needed entries, as
+/// auditwheel reads them): the oldest glibc it runs on; `None` if it needs no versioned glibc
+/// symbol. `pyk --version` and the floor tests read pyk's own binaries with it.
+pub fn glibc_needed(bytes: &[u8]) -> Result<Option<GlibcVersion>, goblin::error::Error> {
+    Elf::parse(bytes).map(|elf| highest_glibc(&elf))
+}
+
+fn highest_glibc(elf: &Elf) -> Option<GlibcVersion> {
+    let mut glibc = None;
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            for aux in need.iter() {
+                let version = elf
+                    .dynstrtab
+                    .get_at(aux.vna_name)
+                    .and_then(|n| n.strip_prefix("GLIBC_"))
+                    .and_then(|v| v.parse::<GlibcVersion>().ok());
+                glibc = glibc.max(version);
+            }
+        }
+    }
+    glibc
 }
 
 /// Rewrite `path` in place: strip its symbols when `strip` (a file without a symbol table is

@@ -176,3 +176,33 @@ pub fn layer_listing(artifact: &Path) -> String {
     }
     out
 }
+
+/// Where `scripts/setup.sh` has `scripts/release.sh` put the release build (a `pyk` and its
+/// wheel, for glibc ≥ 2.17).
+pub const RELEASE: &str = "/opt/pyk-tests/release";
+
+/// [`RELEASE`], when its `pyk` was built from this checkout (the same `--version` line);
+/// otherwise `None`, with the reason on stderr, and the calling test skips.
+pub fn release_build() -> Option<&'static Path> {
+    let dir = Path::new(RELEASE);
+    let built = dir.join("pyk");
+    if !built.is_file() {
+        eprintln!(
+            "skipped: no release build in {RELEASE} (scripts/setup.sh runs scripts/release.sh {RELEASE})"
+        );
+        return None;
+    }
+    let first = |out: String| out.lines().next().unwrap_or_default().to_owned();
+    let (release, this) = (
+        first(ok(Command::new(&built).arg("--version"))),
+        first(ok(pyk().arg("--version"))),
+    );
+    if release != this {
+        eprintln!(
+            "skipped: {} is {release:?}, this checkout {this:?} (run scripts/release.sh {RELEASE})",
+            built.display()
+        );
+        return None;
+    }
+    Some(dir)
+}

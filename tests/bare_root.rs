@@ -115,15 +115,6 @@ fn in_root(root: &Path, work: Option<&Path>, argv: &[&str]) -> Command {
     cmd
 }
 
-/// Whether `unshare -m` works here (it needs root); says why not on stderr.
-fn can_unshare() -> bool {
-    let unshare = run(Command::new("unshare").args(["-m", "--fork", "true"]));
-    if !unshare.status.success() {
-        eprintln!("skipped: `unshare -m` is not permitted here (the test needs root)");
-    }
-    unshare.status.success()
-}
-
 /// What the app prints when every import worked.
 const EXPECTED: &[&str] = &[
     "sqlite 42",

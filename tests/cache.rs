@@ -129,17 +129,6 @@ fn prune_by_age_and_size_and_the_fallback_root_too() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
-/// Whether this test may make mounts of its own (`unshare -m`, as root).
-fn can_unshare() -> bool {
-    let can = run(Command::new("unshare").args(["-m", "true"]))
-        .status
-        .success();
-    if !can {
-        eprintln!("skipped: unshare -m is not permitted here");
-    }
-    can
-}
-
 #[test]
 fn a_seeded_shared_cache_serves_first_runs_that_write_nothing() {
     if !can_unshare() {

@@ -9,12 +9,6 @@ use std::process::Command;
 
 use common::*;
 
-fn can_unshare() -> bool {
-    run(Command::new("unshare").args(["-m", "true"]))
-        .status
-        .success()
-}
-
 #[test]
 fn adopted_debian_python_runs_with_the_original_hidden() {
     if !can_unshare() {

@@ -227,17 +227,6 @@ fn a_glibc_floor_above_this_machine_is_one_clear_line() {
     assert!(runtimes(cache.path()).is_empty());
 }
 
-/// Whether this test may make mounts of its own (`unshare -m`, as root).
-fn can_unshare() -> bool {
-    let can = run(Command::new("unshare").args(["-m", "true"]))
-        .status
-        .success();
-    if !can {
-        eprintln!("skipped: unshare -m is not permitted here");
-    }
-    can
-}
-
 #[test]
 fn a_cache_on_a_noexec_mount_is_one_clear_line_before_anything_is_unpacked() {
     if !can_unshare() {

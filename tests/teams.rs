@@ -621,5 +621,8 @@ fn a_notebook_imports_a_published_library_and_checks_once() {
         "hello notebook\n---\nhello again!\n---\nhello reloaded 42\n---\n(name: str, *, excited: bool = False) -> str\nSay hello.\n---\n"
     );
     let calls = fs::read_to_string(&log).unwrap();
-    assert_eq!(calls, "resolve lib teamlib --python 3.11\n", "{calls}");
+    assert_eq!(
+        calls, "resolve lib teamlib --python 3.11 --hold\n",
+        "{calls}"
+    );
 }

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pyk_crypto::sign::{PublicKey, SignError};
 use pyk_protocol::api::{Manifest, Signature};
@@ -219,16 +219,7 @@ impl Trust {
         let io = |doing: String| move |source| TrustError::Io { doing, source };
         fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
         let path = dir.join(&manifest.name);
-        let lock_path = dir.join(format!(".{}.lock", manifest.name));
-        let lock =
-            File::create(&lock_path).map_err(io(format!("write {}", lock_path.display())))?;
-        lock.lock()
-            .map_err(io(format!("lock {}", lock_path.display())))?;
-        let seen = match fs::read_to_string(&path) {
-            Ok(text) => parse_floor(&text),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io(format!("read {}", path.display()))(e)),
-        };
+        let (_lock, seen) = read_floor(&dir, &manifest.name)?;
         if let Some((seen_issued, seen)) = seen {
             if let Some(ahead) = too_far_ahead(seen_issued, now_ms()) {
                 return Err(TrustError::Poisoned {
@@ -278,16 +269,10 @@ impl Trust {
             return Ok(None);
         }
         // Under the lock `advance` takes, so that no run is half-way through raising it.
-        let lock_path = dir.join(format!(".{}.lock", package.name()));
-        let lock =
-            File::create(&lock_path).map_err(io(format!("write {}", lock_path.display())))?;
-        lock.lock()
-            .map_err(io(format!("lock {}", lock_path.display())))?;
-        let seen = match fs::read_to_string(&path) {
-            Ok(text) => parse_floor(&text),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(format!("read {}", path.display()))(e)),
-        };
+        let (_lock, seen) = read_floor(&dir, package.name())?;
+        if seen.is_none() && !path.exists() {
+            return Ok(None);
+        }
         fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
         Ok(seen)
     }
@@ -300,6 +285,23 @@ fn reset_args(package: &str) -> String {
         Some((_, name)) => name.to_owned(),
         None => package.to_owned(),
     }
+}
+
+/// The record of `name` in `dir`, read under its lock, which the caller holds while it
+/// acts on what it read (the lock is released when the returned file is dropped).
+fn read_floor(dir: &Path, name: &str) -> Result<(File, Option<(u64, String)>), TrustError> {
+    let io = |doing: String| move |source| TrustError::Io { doing, source };
+    let path = dir.join(name);
+    let lock_path = dir.join(format!(".{name}.lock"));
+    let lock = File::create(&lock_path).map_err(io(format!("write {}", lock_path.display())))?;
+    lock.lock()
+        .map_err(io(format!("lock {}", lock_path.display())))?;
+    let seen = match fs::read_to_string(&path) {
+        Ok(text) => parse_floor(&text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(format!("read {}", path.display()))(e)),
+    };
+    Ok((lock, seen))
 }
 
 /// `"<issued> <version>"`; anything else counts as nothing seen.

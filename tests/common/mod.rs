@@ -16,6 +16,18 @@ use std::sync::OnceLock;
 pub const SYSTEM_PYTHON: &str = "/usr/bin/python3.11";
 pub const PY: &str = "3.11";
 
+/// Whether this test may make mounts of its own (`unshare -m`, which needs root); says
+/// why not on stderr, for the test that then skips.
+pub fn can_unshare() -> bool {
+    let can = run(Command::new("unshare").args(["-m", "--fork", "true"]))
+        .status
+        .success();
+    if !can {
+        eprintln!("skipped: `unshare -m` is not permitted here (the test needs root)");
+    }
+    can
+}
+
 /// The build time every test build records, so builds are reproducible.
 pub const SOURCE_DATE_EPOCH: &str = "1700000000";
 

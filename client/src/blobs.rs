@@ -50,13 +50,7 @@ impl Client {
         progress: &dyn Progress,
     ) -> Result<PathBuf, Error> {
         let tmp = self.download_blob_temp(sha256, size, dir, progress)?;
-        let dest = dir.join(sha256.to_string());
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io(format!("write in {}", dir.display()), e))?;
-        tmp.persist(&dest)
-            .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
-        Ok(dest)
+        keep_blob(tmp, sha256, dir)
     }
 
     /// Downloads blob `sha256` (`size` plaintext bytes) into a temp file in `dir`,
@@ -226,4 +220,16 @@ pub(crate) fn encrypting(
         enc.finish().map(drop)
     });
     Ok((rx, writer))
+}
+
+/// Keeps a blob received with [`Client::download_blob_temp`] in `dir` under its sha256:
+/// synced, then renamed into place.
+pub(crate) fn keep_blob(tmp: NamedTempFile, sha256: &Sha256, dir: &Path) -> Result<PathBuf, Error> {
+    let dest = dir.join(sha256.to_string());
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(format!("write in {}", dir.display()), e))?;
+    tmp.persist(&dest)
+        .map_err(|e| Error::io(format!("write {}", dest.display()), e.error))?;
+    Ok(dest)
 }

@@ -219,9 +219,13 @@ impl<'t> Resolver<'t> {
         let trailer = match self.packages.trailer(manifest) {
             Some(trailer) => trailer,
             None => {
-                let path = client.download_blob(&sha(&last.sha256)?, last.size, &dir, progress)?;
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+                // Read from the temp file before it is kept: a `pyk cache clean` running
+                // beside this may remove the kept blob the moment it is renamed in.
+                let sha256 = sha(&last.sha256)?;
+                let tmp = client.download_blob_temp(&sha256, last.size, &dir, progress)?;
+                let bytes = std::fs::read(tmp.path())
+                    .map_err(|e| Error::io(format!("read {}", tmp.path().display()), e))?;
+                crate::blobs::keep_blob(tmp, &sha256, &dir)?;
                 local::decode_trailer(manifest, &bytes)
             }
         }

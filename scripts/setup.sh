@@ -50,19 +50,26 @@ fi
 if [ -n "${PYK_CI_FUZZ:-}" ] && ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz --version 0.12.0
 fi
-# A Debian 11 root (glibc 2.31, python3.9 from its own apt), kept between runs: the tests
-# run pyk and artifacts in it (tests/bare_root.rs). ~2 min, ~170 MB.
+# A Debian 11 root (glibc 2.31, python3.9 and curl from its own apt), kept between runs: the
+# tests run pyk, install.sh and artifacts in it (tests/bare_root.rs). ~2 min, ~170 MB.
 bullseye=/opt/pyk-tests/bullseye
+in_bullseye() { # ROOT COMMAND: COMMAND in the root, with /proc, under a mount namespace
+  $sudo unshare -m --fork sh -c "mount -t proc proc '$1/proc' && chroot '$1' sh -c '$2'"
+}
+bullseye_apt='apt-get update -qq &&
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 curl >/dev/null &&
+  apt-get clean'
 if [ ! -x "$bullseye/usr/bin/python3.9" ]; then
   { $sudo rm -rf "$bullseye.new" &&
     $sudo debootstrap --variant=minbase bullseye "$bullseye.new" >/dev/null &&
-    $sudo unshare -m --fork sh -c "mount -t proc proc '$bullseye.new/proc' &&
-      chroot '$bullseye.new' sh -c 'apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 >/dev/null &&
-        apt-get clean'" &&
+    in_bullseye "$bullseye.new" "$bullseye_apt" &&
     $sudo rm -rf "$bullseye.new"/var/lib/apt/lists/* &&
     $sudo mv "$bullseye.new" "$bullseye"; } ||
     echo "setup: could not make the Debian 11 root at $bullseye; the tests that use it will skip" >&2
+elif [ ! -x "$bullseye/usr/bin/curl" ]; then
+  # A root made before install.sh was tested there: add curl.
+  { in_bullseye "$bullseye" "$bullseye_apt" && $sudo rm -rf "$bullseye"/var/lib/apt/lists/*; } ||
+    echo "setup: could not add curl to the Debian 11 root at $bullseye; the install test will skip" >&2
 fi
 # The release build (a glibc 2.17 `pyk` and its wheel) the tests run on Debian 11 and
 # install into a venv (tests/release.rs). Its target dir is kept beside it, so a later run

@@ -392,3 +392,57 @@ fn a_newer_runtime_is_refused_on_debian_11_in_one_line() {
     );
     assert!(!work.path().join("cache").exists(), "nothing is unpacked");
 }
+
+/// From nothing to `pyk foo` on Debian 11 in two commands, against a repository served from
+/// this machine that hands out the release `pyk` (`pyk serve --clients DIR`): `curl … |
+/// sh` installs it with the server in the config, and `pyk app` runs with only the key
+/// given (the installer never writes one).
+#[test]
+fn install_sh_then_pyk_foo_on_debian_11() {
+    let Some(machine) = OldMachine::new() else {
+        return;
+    };
+    if !machine.root.join("usr/bin/curl").is_file() {
+        eprintln!("skipped: no curl in {BULLSEYE} (scripts/setup.sh installs it)");
+        return;
+    }
+    machine.import_python();
+    let store = tempfile::tempdir().unwrap();
+    let clients = store.path().join("clients");
+    fs::create_dir_all(&clients).unwrap();
+    fs::copy(machine.path("/mnt/pyk"), clients.join("pyk-linux-x86_64")).unwrap();
+    let server = Server::start_with_args(
+        &store.path().join("store"),
+        0,
+        KEY,
+        None,
+        &["--clients", clients.to_str().unwrap()],
+    );
+    ok(Client::new(&server)
+        .pyk()
+        .env("PYK_CACHE_DIR", machine.path("/mnt/cache"))
+        .env("PYK_ZSTD_LEVEL", "3")
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+        .current_dir(app("v1").path())
+        .args(["-q", "publish", "--python", "3.9"]));
+    let user = |script: &str| {
+        let mut cmd = machine.cmd(&["/bin/sh", "-c", script]);
+        // The same PATH finds chroot outside the root, and ~/.local/bin inside it.
+        cmd.env("PATH", "/mnt/home/.local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("PYK_CACHE_DIR", "/mnt/user-cache");
+        cmd
+    };
+    let installed = ok(&mut user(&format!(
+        "curl -fsSL {}/install.sh | sh",
+        server.url
+    )));
+    assert!(
+        machine.path("/mnt/home/.local/bin/pyk").is_file(),
+        "{installed}"
+    );
+    let config = fs::read_to_string(machine.path("/mnt/home/.config/pyk/config.toml")).unwrap();
+    assert!(config.contains(&server.url), "{config}");
+    assert!(!config.contains(KEY), "{config}");
+    let out = ok(user("pyk app first").env("PYK_KEY", KEY));
+    assert_eq!(out, "v1 app 1 first\n");
+}

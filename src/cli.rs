@@ -38,6 +38,13 @@ pub struct GlobalArgs {
     pub quiet: bool,
 }
 
+/// Whether a command's argument that may be a package or an artifact names the file: it
+/// is a file, or holds a `/`. A directory of the same name (a library's own source tree
+/// holds `mylib/`) is not an artifact, so the name is the package's.
+pub fn names_a_file(what: &str) -> bool {
+    what.contains('/') || std::path::Path::new(what).is_file()
+}
+
 /// A package name, with `--lib` for the library of that name; shared by every command that
 /// names one package.
 #[derive(clap::Args)]
@@ -219,6 +226,9 @@ pub enum Command {
         /// Delete the version `latest` points at (latest moves to the newest other).
         #[arg(long, requires = "version")]
         force: bool,
+        /// Delete the whole package without asking (needed when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Wait for new versions of a package and report each one.
     Watch {
@@ -304,9 +314,9 @@ pub enum Command {
     /// Manage the CPython runtimes that artifacts carry.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
-    /// This machine's record of the signed `latest` pointers it accepted.
-    #[command(subcommand)]
-    Trust(TrustCommand),
+    /// Accept KEY as the publisher of a package this machine pinned to another key on
+    /// first use (`pyk trust NAME KEY`), or forget what it remembers (`pyk trust reset`).
+    Trust(TrustArgs),
     /// pyk itself: replace it with the repository's (`pyk self update`), or sign a pyk
     /// for a repository to hand out (`pyk self sign`).
     #[command(name = "self", subcommand)]
@@ -315,10 +325,27 @@ pub enum Command {
     External(Vec<OsString>),
 }
 
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct TrustArgs {
+    #[command(subcommand)]
+    pub command: Option<TrustCommand>,
+    /// The package whose publisher's key to accept.
+    #[arg(required = true)]
+    pub name: Option<String>,
+    /// The publisher's public key (`pyk-ed25519:…`, as the refusal names it): pinned for
+    /// the package in place of the one pinned before.
+    #[arg(required = true)]
+    pub key: Option<String>,
+    /// The library of that name (`from pyk import NAME`) rather than the program.
+    #[arg(long)]
+    pub lib: bool,
+}
+
 #[derive(Subcommand)]
 pub enum TrustCommand {
-    /// Forget the newest signed `latest` this machine accepted for a package, so that the
-    /// next one is taken as on a fresh machine. The way out when a pointer dated in the
+    /// Forget the key this machine pinned for a package on first use, and the newest
+    /// signed `latest` it accepted, so that the next one is taken as on a fresh machine. The way out when a pointer dated in the
     /// future (one older pyk versions accepted) makes every genuine update look like a
     /// rollback; the refusal names this command.
     Reset {

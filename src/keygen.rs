@@ -1,13 +1,15 @@
 //! `pyk keygen --signing [-o FILE]`: a publisher's ed25519 key pair. The private key goes
 //! to a file only its owner can read (created, never overwritten); the public key is
-//! printed as one string to paste into the `trusted` list of the machines that run what
-//! this publisher signs.
+//! printed as one string, which machines pin on first use or list as `trusted`. The default
+//! file is also the key `pyk publish` signs with when no `signing_key` is configured, made
+//! on the first publish when there is none.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::config::load_file;
 use crate::output::Progress;
 use anyhow::{Context, Result};
 use pyk_crypto::sign::SigningKey;
@@ -19,6 +21,42 @@ pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {
         Some(p) => p.to_path_buf(),
         None => default_path()?,
     };
+    let key = create(&path)?;
+    println!("{}", key.public());
+    let set = match output {
+        Some(_) => format!(
+            "set `signing_key = \"{}\"` in the publisher's config",
+            path.display()
+        ),
+        None => "`pyk publish` signs with it (no `signing_key` needed)".to_owned(),
+    };
+    progress.step(&format!(
+        "Wrote the private key to {} (mode 0600): {set}; machines that run what it publishes \
+         pin the public key above on first use, or list it in `trusted = [...]`",
+        path.display(),
+    ));
+    Ok(())
+}
+
+/// This publisher's own key: the default file, made (and its public key printed once, on
+/// stderr) when there is none yet.
+pub fn own_key() -> Result<SigningKey> {
+    let path = default_path()?;
+    if path.exists() {
+        return load_file(&path, "the publisher's own key");
+    }
+    let key = create(&path)?;
+    eprintln!(
+        "pyk: made this publisher's signing key {} (mode 0600), public key {}: machines pin \
+         it on first use; keep the file, since a new key is refused where this one is pinned",
+        path.display(),
+        key.public()
+    );
+    Ok(key)
+}
+
+/// A new key written to `path` (created, never overwritten, mode 0600).
+fn create(path: &Path) -> Result<SigningKey> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -27,7 +65,7 @@ pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| {
             format!(
                 "cannot create {} (an existing key is never replaced)",
@@ -37,15 +75,7 @@ pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {
     file.write_all(format!("{}\n", key.to_text()).as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("{}", key.public());
-    progress.step(&format!(
-        "Wrote the private key to {} (mode 0600): set `signing_key = \"{}\"` in the publisher's \
-         config, and put the public key above in `trusted = [...]` on the machines that run \
-         what it publishes",
-        path.display(),
-        path.display()
-    ));
-    Ok(())
+    Ok(key)
 }
 
 fn default_path() -> Result<PathBuf> {

@@ -67,7 +67,8 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         }
         Command::Inspect { what, lib } => {
             let path = Path::new(&what);
-            if path.exists() || what.contains('/') {
+            output::end_quietly_on_closed_pipe();
+            if cli::names_a_file(&what) {
                 inspect::inspect(path, &path.display())?;
             } else {
                 // The whole file, fetched into a temp file: inspecting checks every byte.
@@ -96,7 +97,9 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 select: select.as_deref(),
                 json,
             };
-            info::info(&query, config, &cache()?, &progress)?
+            output::end_quietly_on_closed_pipe();
+            info::info(&query, config, &cache()?, &progress)
+                .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?
         }
         Command::Shell { package, args } | Command::Exec { package, args } => {
             with_hint(config, &package, || {
@@ -111,7 +114,12 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 shell::exec(&whole, &args).map(drop)
             })?
         }
-        Command::Cache(cmd) => cache_cmd::run(cmd, &root_env(config)?, config, &progress)?,
+        Command::Cache(cmd) => {
+            if matches!(cmd, cli::CacheCommand::List) {
+                output::end_quietly_on_closed_pipe();
+            }
+            cache_cmd::run(cmd, &root_env(config)?, config, &progress)?
+        }
         Command::Publish(args) => {
             let cache = cache()?;
             let spec = load_spec(&args.build)?;
@@ -121,14 +129,14 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 localname: spec.localname.as_deref(),
             };
             // Before the build: a version that exists cannot be published again.
-            publish::check_new(
-                &spec.name,
-                spec.kind,
-                &release,
-                config,
-                "bump `version` in pyk.toml (or pyproject.toml), pass --version NEW, or leave \
-                 the version out to get the next number",
-            )?;
+            let bump = match &spec.version_at {
+                Some(at) => format!(
+                    "bump {at}, pass --version NEW, or leave the version out to get the next \
+                     number"
+                ),
+                None => "pass --version NEW, or leave it out to get the next number".to_owned(),
+            };
+            publish::check_new(&spec.name, spec.kind, &release, config, &bump)?;
             let artifact = build_cmd(&spec, &args.build, config, &cache, &progress)?;
             publish::publish(&artifact, &release, config, &cache, &progress)?;
         }
@@ -149,9 +157,12 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         Command::Promote { package, version } => with_hint(config, &package, || {
             manage::promote(config, package.kind(), &package.name, &version)
         })?,
-        Command::Versions { package } => with_hint(config, &package, || {
-            manage::versions(config, package.kind(), &package.name)
-        })?,
+        Command::Versions { package } => {
+            output::end_quietly_on_closed_pipe();
+            with_hint(config, &package, || {
+                manage::versions(config, package.kind(), &package.name)
+            })?
+        }
         Command::Pull {
             names,
             version,
@@ -219,11 +230,15 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
         }
         Command::Install { name, dir } => install::launcher(config, &name, dir.as_deref())
             .map_err(|e| hints::wrong_kind(config, Kind::Run, &name, false, e))?,
-        Command::List => manage::list(config)?,
+        Command::List => {
+            output::end_quietly_on_closed_pipe();
+            manage::list(config)?
+        }
         Command::Remove {
             package,
             version,
             force,
+            yes,
         } => with_hint(config, &package, || {
             manage::remove(
                 config,
@@ -231,6 +246,7 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 &package.name,
                 version.as_deref(),
                 force,
+                yes,
             )
         })?,
         Command::Watch { package, once } => with_hint(config, &package, || {
@@ -302,9 +318,23 @@ fn run(cli: Cli, config: &Config) -> Result<()> {
                 std::io::Write::write_all(&mut out, format!("{token}\n").as_bytes())?;
             }
         }
-        Command::Runtime(cmd) => runtimes::run(cmd, config, &cache()?, &progress)?,
-        Command::Trust(cli::TrustCommand::Reset { package }) => {
-            manage::trust_reset(config, &cache()?, package.kind(), &package.name)?
+        Command::Runtime(cmd) => {
+            if matches!(cmd, cli::RuntimeCommand::List) {
+                output::end_quietly_on_closed_pipe();
+            }
+            runtimes::run(cmd, config, &cache()?, &progress)?
+        }
+        Command::Trust(cli::TrustArgs {
+            command: Some(cli::TrustCommand::Reset { package }),
+            ..
+        }) => manage::trust_reset(config, &cache()?, package.kind(), &package.name)?,
+        Command::Trust(args) => {
+            let package = cli::PackageArg {
+                name: args.name.unwrap_or_default(),
+                lib: args.lib,
+            };
+            let key = args.key.unwrap_or_default();
+            manage::trust_key(config, &cache()?, package.kind(), &package.name, &key)?
         }
         Command::SelfCmd(cmd) => self_update::run(cmd, config)?,
     }
@@ -405,10 +435,7 @@ fn serve(args: ServeArgs, config: &Config) -> Result<()> {
         (Some(host), Some(port)) => (host, port),
         (host, port) => {
             let listen = config.listen()?;
-            (
-                host.unwrap_or_else(|| listen.0.clone()),
-                port.unwrap_or(listen.1),
-            )
+            (host.unwrap_or(listen.0), port.unwrap_or(listen.1))
         }
     };
     let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))

@@ -109,8 +109,12 @@ pub fn remove(
     name: &str,
     version: Option<&str>,
     force: bool,
+    yes: bool,
 ) -> Result<()> {
     let package = PackageRef::new(kind, name)?;
+    if version.is_none() && !yes {
+        confirm_removal(kind, name)?;
+    }
     let client = writer(config)?;
     match version {
         Some(v) => {
@@ -133,6 +137,27 @@ pub fn remove(
             client.remove(&package)?;
             status!("removed {kind} package {name}");
         }
+    }
+    Ok(())
+}
+
+/// Asks on the terminal before a whole package is deleted; without a terminal, refuses
+/// unless `--yes` said so.
+fn confirm_removal(kind: Kind, name: &str) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!(
+            "removing {kind} {name} deletes every version of it: pass --yes to do that \
+             without a terminal to ask on (or --version V to delete one)"
+        );
+    }
+    eprint!("pyk: delete every version of {kind} {name}? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("{kind} {name} left as it was");
     }
     Ok(())
 }
@@ -214,12 +239,36 @@ pub fn trust_reset(
     name: &str,
 ) -> Result<()> {
     let package = PackageRef::new(kind, name)?;
-    match config.trust(cache.root())?.forget(&package)? {
+    let trust = config.trust(cache.root())?;
+    if let Some(key) = trust.unpin(&package)? {
+        status!(
+            "forgot the key {kind} {name} was pinned to ({key}): the next signed version pins anew"
+        );
+    }
+    match trust.forget(&package)? {
         Some((issued, version)) => status!(
             "forgot the latest of {kind} {name} this machine had accepted (version {version}, \
              issued {issued} ms): the next signed one is taken as on a fresh machine"
         ),
         None => status!("this machine remembers no latest of {kind} {name}"),
+    }
+    Ok(())
+}
+
+/// `pyk trust NAME KEY`: pins `name` to `key`, as after a publisher changed keys.
+pub fn trust_key(
+    config: &Config,
+    cache: &pyk_cache::Cache,
+    kind: Kind,
+    name: &str,
+    key: &str,
+) -> Result<()> {
+    let package = PackageRef::new(kind, name)?;
+    let key = pyk_crypto::sign::PublicKey::parse(key)?;
+    match config.trust(cache.root())?.pin(&package, &key)? {
+        Some(before) if before == key => status!("{kind} {name} is already pinned to {key}"),
+        Some(before) => status!("{kind} {name} is pinned to {key} (was {before})"),
+        None => status!("{kind} {name} is pinned to {key}"),
     }
     Ok(())
 }

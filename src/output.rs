@@ -21,6 +21,16 @@ pub fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
 }
 
+/// Has a closed stdout end this process as it ends `ls | head`: quietly, by SIGPIPE,
+/// rather than with a panic. For listings only: a command that writes to its children's
+/// pipes wants the error instead.
+pub fn end_quietly_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// A status line on stdout (what a command did: "wrote …", "removed …"), silenced by `-q`.
 /// What a command is asked to show (a list, a key, a path) uses `println!`: `-q` keeps it.
 macro_rules! status {

@@ -94,7 +94,8 @@ pub fn publish(
     send(&upload, release, config, cache, progress)
 }
 
-/// Refuses, before anything is built, a version the repository already holds: versions
+/// Refuses, before anything is built, a key that may not publish, and a version the
+/// repository already holds: versions
 /// never change, so the only way on is a new one. Says where the version came from and how
 /// to bump it. A server that cannot be asked is left to refuse at upload.
 ///
@@ -106,12 +107,14 @@ pub fn check_new(
     config: &Config,
     bump: &str,
 ) -> Result<()> {
+    let client = client(config)?;
+    client.check_write()?;
     let Some(version) = release.version else {
         return Ok(());
     };
     check_version(version)?;
     let package = PackageRef::new(kind, name)?;
-    let list = match client(config)?.versions(&package) {
+    let list = match client.versions(&package) {
         Ok(list) => list,
         Err(pyk_client::Error::NotFound { .. }) => return Ok(()),
         Err(e) if e.is_network() => return Ok(()),

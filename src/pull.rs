@@ -36,17 +36,24 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         }
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let trusting = !config.trust(cache.root())?.is_empty();
-    for name in req.names {
-        let (manifest, client) = runner::manifest(config, cache, req.kind, name, req.version)
-            .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))?;
+    // Every name is resolved before anything is written: a name that fails leaves no
+    // half-done pull behind.
+    let resolved = req
+        .names
+        .iter()
+        .map(|name| {
+            runner::manifest(config, cache, req.kind, name, req.version)
+                .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (manifest, client) in resolved {
         let m = &manifest;
-        // Where keys are trusted, only the local name the publisher signed with the
-        // version counts: the package's own is anyone's with the write key, or a man in
-        // the middle's. Elsewhere it is package metadata that may have changed since this
-        // version was cached: ask for it, and make do with the cached one when the
-        // server is away.
-        let localname = if trusting {
+        // Where the version is signed (and so checked), only the local name the publisher
+        // signed with it counts: the package's own is anyone's with the write key, or a
+        // man in the middle's. Elsewhere it is package metadata that may have changed
+        // since this version was cached: ask for it, and make do with the cached one when
+        // the server is away.
+        let localname = if m.signature.is_some() {
             m.signed_localname.clone()
         } else {
             let package = PackageRef::new(m.kind, &m.name)?;

@@ -9,6 +9,7 @@ use pyk_crypto::Key;
 use pyk_s3::{Bucket, Location};
 
 use crate::config::Config;
+use crate::keygen;
 
 /// For commands a person waits on (publish, list, promote, pull…): writes are signed
 /// with the write key, and a silent server is given 10 s.
@@ -17,20 +18,23 @@ pub fn client(config: &Config) -> Result<Client> {
 }
 
 /// For what creates versions or moves `latest` (publish, push, promote, yank,
-/// remove): like [`client`], signing with the config's `signing_key`. Without one the
-/// change goes unsigned, with a warning: machines that trust keys will refuse it.
+/// remove): like [`client`], signing with the config's `signing_key`, else with this
+/// publisher's own key (`pyk keygen --signing`'s default file), made on first use;
+/// `signing_key = "none"` signs nothing.
 pub fn writer(config: &Config) -> Result<Client> {
     let client = client(config)?;
-    Ok(match config.signing_key()? {
-        Some(key) => client.with_signer(key, config.trusted_keys()?),
-        None => {
+    let key = match config.signing_key()? {
+        Some(key) => key,
+        None if config.signs_nothing() => {
             eprintln!(
-                "pyk: warning: no signing_key configured: this change is not signed, and \
-                 machines that trust keys will refuse what it publishes (`pyk keygen --signing`)"
+                "pyk: warning: `signing_key = \"none\"`: this change is not signed, and machines \
+                 that pinned or trust a key refuse what it publishes"
             );
-            client
+            return Ok(client);
         }
-    })
+        None => keygen::own_key()?,
+    };
+    Ok(client.with_signer(key, config.trusted_keys()?))
 }
 
 /// For `pyk foo` (and the Python hook's `pyk resolve`): reads only, and the config's

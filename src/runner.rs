@@ -42,11 +42,21 @@ fn request<'a>(
     Ok(request)
 }
 
-fn resolver<'t>(name: &str, cache: &Cache, trust: &'t pyk_client::Trust) -> Resolver<'t> {
-    if trust.is_empty() {
-        eprintln!("pyk: warning: no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
-    }
+fn resolver<'t>(cache: &Cache, trust: &'t pyk_client::Trust) -> Resolver<'t> {
     Resolver::new(Packages::new(cache), trust)
+}
+
+/// Warns, once per package on this machine, that `manifest` is unsigned: nothing vouches
+/// for who published it. Called only once the package resolved, so that no warning
+/// precedes an error about something else.
+fn warn_unsigned(trust: &pyk_client::Trust, manifest: &Manifest) {
+    if trust.first_unsigned(manifest) {
+        eprintln!(
+            "pyk: warning: {} {} is not signed, so nothing checks who published it (said once \
+             per package; a publisher signs with `pyk publish`'s default key)",
+            manifest.kind, manifest.name
+        );
+    }
 }
 
 /// Brings `kind`/`name` (at `version`, else at the machine's pin, else at latest) up to
@@ -62,12 +72,14 @@ pub fn resolve(
 ) -> Result<Resolved> {
     let request = request(config, kind, name, version)?;
     let trust = config.trust(cache.root())?;
-    let resolver = resolver(request.package.name(), cache, &trust);
+    let resolver = resolver(cache, &trust);
     if let Some(resolved) = resolver.cached(&request) {
+        warn_unsigned(&trust, &resolved.manifest);
         return Ok(resolved);
     }
     let client = repo::runner(config)?;
     let mut resolved = resolver.resolve(&client, &request, progress)?;
+    warn_unsigned(&trust, &resolved.manifest);
     if let Some(e) = resolved.offline.take() {
         eprintln!(
             "pyk: warning: {:#}; running the cached {} version {}",
@@ -91,7 +103,8 @@ pub fn manifest(
     let request = request(config, kind, name, version)?;
     let trust = config.trust(cache.root())?;
     let client = repo::client(config)?;
-    let manifest = resolver(request.package.name(), cache, &trust).manifest(&client, &request)?;
+    let manifest = resolver(cache, &trust).manifest(&client, &request)?;
+    warn_unsigned(&trust, &manifest);
     Ok((manifest, client))
 }
 

@@ -54,7 +54,7 @@ fn publish_run_publish_again_runs_the_new_version() {
     let err = fails(client.pyk().args(["install", "other"]).arg(&bin));
     assert!(err.contains("not written by pyk"), "{err}");
 
-    ok(client.pyk().args(["remove", "app"]));
+    ok(client.pyk().args(["remove", "app", "--yes"]));
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("no package run/app"), "{err}");
 }
@@ -215,7 +215,7 @@ fn access_needs_the_key() {
     client.key = "wrong".into();
     let err = fails(client.pyk().arg("app"));
     assert!(err.contains("key does not match"), "{err}");
-    let err = fails(client.pyk().args(["remove", "app"]));
+    let err = fails(client.pyk().args(["remove", "app", "--yes"]));
     assert!(err.contains("key does not match"), "{err}");
     let err = fails(client.pyk().arg("list").env_remove("PYK_KEY"));
     assert!(err.contains("no key configured"), "{err}");

@@ -321,7 +321,7 @@ fn migration_embedded_to_s3_to_embedded_is_identical_even_when_killed() {
             .collect();
         push("b-big", "1", &big, true);
         push("c-gone", "1", b"gone", true);
-        ok(publisher.pyk().args(["remove", "c-gone"]));
+        ok(publisher.pyk().args(["remove", "c-gone", "--yes"]));
     }
     let embedded = |path: &Path| StoreConfig::Embedded {
         path: path.to_owned(),

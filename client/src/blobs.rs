@@ -40,6 +40,27 @@ impl Client {
         }
     }
 
+    /// Whether this client's write key may publish, asked before anything is built: a
+    /// write of no blob (an empty body, which no server stores) is refused with 403 for a
+    /// read key and for nothing else. A bucket and an unreachable server say yes: the
+    /// upload finds out.
+    pub fn check_write(&self) -> Result<(), Error> {
+        if self.bucket.is_some() {
+            return Ok(());
+        }
+        let path = path(&Sha256::of(b""));
+        let req = self.body(self.signed("PUT", &path, &[]), ())?;
+        let Ok(resp) = self.agent.run(req) else {
+            return Ok(());
+        };
+        match self.check(resp, "a write key check") {
+            Err(e @ (Error::ReadOnlyKey { .. } | Error::BadKey { .. } | Error::Clock { .. })) => {
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Downloads blob `sha256` (`size` plaintext bytes) into `dir/<sha256>`: decrypted,
     /// verified, and in place only once whole.
     pub fn download_blob(

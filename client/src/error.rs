@@ -95,7 +95,7 @@ pub enum Error {
         package: String,
         version: String,
         #[source]
-        source: TrustError,
+        source: Box<TrustError>,
     },
     /// A statement could not be signed.
     #[error("cannot sign {what}")]

@@ -356,7 +356,7 @@ impl Client {
         let unvouched = |source| Error::Unvouched {
             package: package.to_string(),
             version: candidate.version.clone(),
-            source,
+            source: Box::new(source),
         };
         let manifest = self
             .version(package, &candidate.version, None)?

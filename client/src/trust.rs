@@ -17,8 +17,13 @@
 //! before that rule (or by a wrong clock) is forgotten with [`Trust::forget`] (`pyk
 //! trust reset NAME`), which the refusal names.
 //!
-//! A machine with no trusted keys at all checks nothing ([`Verdict::Unchecked`]): the
-//! caller warns.
+//! A package no configured key covers is trusted on first use, as SSH trusts hosts: the
+//! key that signed the first version this machine accepts is pinned (one file per package
+//! under `pins/` of the same directory), and from then on only that key is accepted for
+//! it, unsigned versions included. A different key is refused with both keys named and
+//! the command that accepts the new one (`pyk trust NAME KEY`). Configured keys (`trusted`,
+//! `[trusted_for]`) override pins. An unsigned package never pinned is not checked
+//! ([`Verdict::Unchecked`]): the caller warns, once per package.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -44,7 +49,8 @@ pub enum Answer {
 pub enum Verdict {
     /// Signed by this trusted key.
     Signed(PublicKey),
-    /// No keys are trusted here: nothing was checked.
+    /// Unsigned, and neither a configured key nor a pin covers the package: nothing was
+    /// checked.
     Unchecked,
 }
 
@@ -93,6 +99,18 @@ pub enum TrustError {
         seen_issued: u64,
         ahead: u64,
     },
+    #[error(
+        "{package} is signed by {offered}, but this machine pinned it to {pinned} on first \
+         use: if its publisher changed keys, `pyk trust {} {offered}` accepts the new one \
+         (or `pyk trust reset {}` forgets the pin)",
+        trust_args(.package),
+        reset_args(.package)
+    )]
+    KeyChanged {
+        package: String,
+        pinned: String,
+        offered: String,
+    },
     #[error("cannot {doing}")]
     Io {
         doing: String,
@@ -136,26 +154,56 @@ impl Trust {
         self
     }
 
-    /// Whether no key is trusted at all (nothing is checked).
-    pub fn is_empty(&self) -> bool {
-        self.everyone.is_empty() && self.per_package.values().all(Vec::is_empty)
-    }
-
     fn keys_for(&self, name: &str) -> &[PublicKey] {
         self.per_package.get(name).unwrap_or(&self.everyone)
     }
 
     /// Checks `manifest` before anything of it is used.
     pub fn verify(&self, manifest: &Manifest, answer: Answer) -> Result<Verdict, TrustError> {
-        if self.is_empty() {
-            return Ok(Verdict::Unchecked);
-        }
         let package = format!("{} {}", manifest.kind, manifest.name);
         let what = format!("{package} version {}", manifest.version);
+        let configured = self.keys_for(&manifest.name);
+        let pin_path = self.pin_path(manifest.kind.as_str(), &manifest.name);
+        let pinned = match (configured.is_empty(), &pin_path) {
+            (true, Some(path)) => read_pin(path)?,
+            _ => None,
+        };
+        // The keys this manifest may be signed by: the configured ones, else the pinned
+        // one, else (first use) whichever signed it.
+        let first_use = match (&manifest.signature, &pinned) {
+            (None, None) if configured.is_empty() => return Ok(Verdict::Unchecked),
+            (Some(signature), None) if configured.is_empty() => Some(
+                PublicKey::parse(&signature.key).map_err(|_| TrustError::Untrusted {
+                    what: what.clone(),
+                    key: signature.key.clone(),
+                    package: package.clone(),
+                })?,
+            ),
+            _ => None,
+        };
+        let accepted: Vec<PublicKey> = match (&pinned, first_use) {
+            _ if !configured.is_empty() => configured.to_vec(),
+            (Some(pin), _) => vec![*pin],
+            (None, Some(key)) => vec![key],
+            (None, None) => Vec::new(),
+        };
+        if let (Some(pin), Some(signature)) = (&pinned, &manifest.signature) {
+            if PublicKey::parse(&signature.key).ok().as_ref() != Some(pin) {
+                return Err(TrustError::KeyChanged {
+                    package,
+                    pinned: pin.to_string(),
+                    offered: signature.key.clone(),
+                });
+            }
+        }
         let statement = manifest.statement();
-        let key = self.check(&package, &what, manifest.signature.as_ref(), |key, sig| {
-            key.verify_version(&statement, sig)
-        })?;
+        let key = check(
+            &accepted,
+            &package,
+            &what,
+            manifest.signature.as_ref(),
+            |key, sig| key.verify_version(&statement, sig),
+        )?;
         if answer == Answer::Latest {
             let what = format!(
                 "the move of {package}'s latest to version {}",
@@ -167,9 +215,13 @@ impl Trust {
                 .filter(|p| p.version == manifest.version)
                 .ok_or_else(|| TrustError::Unsigned { what: what.clone() })?;
             let statement = pointer.statement(manifest.kind, &manifest.name);
-            self.check(&package, &what, Some(&pointer.signature), |key, sig| {
-                key.verify(&statement, sig)
-            })?;
+            check(
+                &accepted,
+                &package,
+                &what,
+                Some(&pointer.signature),
+                |key, sig| key.verify(&statement, sig),
+            )?;
             if let Some(ahead) = too_far_ahead(pointer.issued, now_ms()) {
                 return Err(TrustError::Future {
                     what,
@@ -179,34 +231,63 @@ impl Trust {
             }
             self.advance(manifest, pointer.issued, &what)?;
         }
+        if let (None, true, Some(path)) = (pinned, configured.is_empty(), &pin_path) {
+            write_pin(path, &key)?;
+        }
         Ok(Verdict::Signed(key))
     }
 
-    /// The trusted key whose `signature` `verify` accepts, or why not.
-    fn check(
+    /// Where the key `name` (of `kind`) is pinned to, when this trust remembers.
+    fn pin_path(&self, kind: &str, name: &str) -> Option<PathBuf> {
+        Some(self.floors.as_ref()?.join("pins").join(kind).join(name))
+    }
+
+    /// Whether `manifest` is unsigned and this machine had not yet been told so about its
+    /// package: records it, so that the caller warns once per package, not once per run.
+    pub fn first_unsigned(&self, manifest: &Manifest) -> bool {
+        let Some(dir) = &self.floors else {
+            return manifest.signature.is_none();
+        };
+        let dir = dir.join("unsigned").join(manifest.kind.as_str());
+        // A record that cannot be written warns again next time: never an error.
+        manifest.signature.is_none()
+            && fs::create_dir_all(&dir).is_ok()
+            && fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dir.join(&manifest.name))
+                .is_ok()
+    }
+
+    /// Forgets the key `package` is pinned to, so that the next signed version pins anew.
+    /// Returns the key it was pinned to.
+    pub fn unpin(&self, package: &PackageRef) -> Result<Option<PublicKey>, TrustError> {
+        let Some(path) = self.pin_path(package.kind().as_str(), package.name()) else {
+            return Ok(None);
+        };
+        let before = read_pin(&path)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(TrustError::Io {
+                doing: format!("remove {}", path.display()),
+                source: e,
+            }),
+            _ => Ok(before),
+        }
+    }
+
+    /// Pins `package` to `key`, replacing any pin: what `pyk trust NAME KEY` does after a
+    /// publisher changed keys. Returns the key it was pinned to before.
+    pub fn pin(
         &self,
-        package: &str,
-        what: &str,
-        signature: Option<&Signature>,
-        verify: impl Fn(&PublicKey, &str) -> Result<(), SignError>,
-    ) -> Result<PublicKey, TrustError> {
-        let signature = signature.ok_or_else(|| TrustError::Unsigned {
-            what: what.to_owned(),
-        })?;
-        let name = package.split_once(' ').map_or(package, |(_, n)| n);
-        let key = PublicKey::parse(&signature.key)
-            .ok()
-            .filter(|k| self.keys_for(name).contains(k))
-            .ok_or_else(|| TrustError::Untrusted {
-                what: what.to_owned(),
-                key: signature.key.clone(),
-                package: package.to_owned(),
-            })?;
-        verify(&key, &signature.sig).map_err(|_| TrustError::Forged {
-            what: what.to_owned(),
-            key: signature.key.clone(),
-        })?;
-        Ok(key)
+        package: &PackageRef,
+        key: &PublicKey,
+    ) -> Result<Option<PublicKey>, TrustError> {
+        let Some(path) = self.pin_path(package.kind().as_str(), package.name()) else {
+            return Ok(None);
+        };
+        let before = read_pin(&path)?;
+        write_pin(&path, key)?;
+        Ok(before)
     }
 
     /// Refuses a pointer older than the newest accepted for the package, else makes it
@@ -275,6 +356,69 @@ impl Trust {
         }
         fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
         Ok(seen)
+    }
+}
+
+/// The trusted key whose `signature` `verify` accepts, among `keys`, or why not.
+fn check(
+    keys: &[PublicKey],
+    package: &str,
+    what: &str,
+    signature: Option<&Signature>,
+    verify: impl Fn(&PublicKey, &str) -> Result<(), SignError>,
+) -> Result<PublicKey, TrustError> {
+    let signature = signature.ok_or_else(|| TrustError::Unsigned {
+        what: what.to_owned(),
+    })?;
+    let key = PublicKey::parse(&signature.key)
+        .ok()
+        .filter(|k| keys.contains(k))
+        .ok_or_else(|| TrustError::Untrusted {
+            what: what.to_owned(),
+            key: signature.key.clone(),
+            package: package.to_owned(),
+        })?;
+    verify(&key, &signature.sig).map_err(|_| TrustError::Forged {
+        what: what.to_owned(),
+        key: signature.key.clone(),
+    })?;
+    Ok(key)
+}
+
+/// The key pinned at `path`, if any.
+fn read_pin(path: &Path) -> Result<Option<PublicKey>, TrustError> {
+    match fs::read_to_string(path) {
+        // A pin that does not parse was not written by pyk: it pins nothing.
+        Ok(text) => Ok(PublicKey::parse(&text).ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(TrustError::Io {
+            doing: format!("read {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// Writes the pin at `path` whole (a temporary file renamed over it).
+fn write_pin(path: &Path, key: &PublicKey) -> Result<(), TrustError> {
+    let io = |doing: String| move |source| TrustError::Io { doing, source };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(io(format!("write in {}", dir.display())))?;
+    writeln!(tmp, "{key}")
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io(format!("write {}", path.display())))?;
+    tmp.persist(path)
+        .map_err(|e| io(format!("write {}", path.display()))(e.error))?;
+    Ok(())
+}
+
+/// The arguments of `pyk trust NAME KEY` before the key, for `package`.
+fn trust_args(package: &str) -> String {
+    match package.split_once(' ') {
+        Some(("lib", name)) => format!("--lib {name}"),
+        Some((_, name)) => name.to_owned(),
+        None => package.to_owned(),
     }
 }
 

@@ -132,8 +132,15 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         dist: Arc::new(Dist::new(own, config.clients)),
         verbose: config.verbose,
     });
+    let reach = if addr.ip().is_loopback() {
+        "listening on loopback: only this machine can reach it"
+    } else {
+        "listening on every interface, over plain HTTP: any machine that reaches this port \
+         can (its keys guard reads and writes; put TLS in front across untrusted networks)"
+    };
     eprintln!("pyk: serving {described} on http://{addr}");
     eprintln!("{access}");
+    eprintln!("pyk: {reach}");
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -49,6 +49,7 @@ use pyk_crypto::sign::{PublicKey, SigningKey};
 use pyk_crypto::Key;
 
 use pyk_static::EnvVars;
+pub use signing::load_file;
 use signing::SigningSource;
 
 /// The default repository port, as in the original pyk.
@@ -76,8 +77,8 @@ pub struct Config {
     deadlines: Deadlines,
     python_mirror: Option<String>,
     node: String,
-    /// Host and port `pyk serve` listens on.
-    listen: (String, u16),
+    /// Host and port `pyk serve` listens on, when HOST/PORT set them.
+    listen: Option<(String, u16)>,
     /// Package name → the version this machine is pinned to.
     pins: BTreeMap<String, String>,
     /// `[store]`: reaching a bucket.
@@ -134,7 +135,7 @@ impl Default for Config {
             },
             python_mirror: None,
             node: node_name(),
-            listen: ("0.0.0.0".into(), DEFAULT_PORT),
+            listen: None,
             pins: BTreeMap::new(),
             store: store::StoreTable::default(),
             trusted: Vec::new(),
@@ -156,7 +157,13 @@ impl Config {
         for path in Self::files() {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && std::env::var_os(EnvVars::PYK_CONFIG).as_deref()
+                            != Some(path.as_os_str()) =>
+                {
+                    continue
+                }
                 Err(e) => {
                     config.problem(
                         EVERYTHING,
@@ -231,7 +238,7 @@ impl Config {
         }
         if let Some(toml::Value::String(dotenv)) = table.get("dotenv") {
             let dir = path.parent().unwrap_or(Path::new("."));
-            env.load_dotenv(&dir.join(dotenv))?;
+            env.load_dotenv(&config_path(dir, dotenv))?;
         }
         env.resolve(&mut table, &shown.to_string())?;
         let mut host = None;
@@ -258,13 +265,14 @@ impl Config {
             );
         }
         if host.is_some() || port.is_some() {
-            let host = host.unwrap_or_else(|| self.listen.0.clone());
-            let port = port.unwrap_or(self.listen.1);
+            let (default_host, default_port) = self.listen.clone().unwrap_or(default_listen());
+            let host = host.unwrap_or(default_host);
+            let port = port.unwrap_or(default_port);
             // An explicit `server` in the same file wins over HOST/PORT.
             if !table.keys().any(|k| k.eq_ignore_ascii_case("server")) {
                 self.server = Some(format!("http://{}:{port}", connect_host(&host)));
             }
-            self.listen = (host, port);
+            self.listen = Some((host, port));
         }
         Ok(())
     }
@@ -352,7 +360,7 @@ impl Config {
             }
             "ca_bundle" => {
                 let dir = path.parent().unwrap_or(Path::new("."));
-                self.ca_bundle = Some((dir.join(text()?), format!("{}: `{k}`", at(k))));
+                self.ca_bundle = Some((config_path(dir, &text()?), format!("{}: `{k}`", at(k))));
             }
             "trusted" => self.trusted = public_keys(value, &format!("{}: `{k}`", at(k)))?,
             "shared_cache" => {
@@ -426,7 +434,10 @@ impl Config {
             self.node = v;
         }
         if let Some(v) = env(EnvVars::PYK_CA_BUNDLE) {
-            self.ca_bundle = Some((PathBuf::from(v), EnvVars::PYK_CA_BUNDLE.into()));
+            self.ca_bundle = Some((
+                config_path(Path::new("."), &v),
+                EnvVars::PYK_CA_BUNDLE.into(),
+            ));
         }
         if let Some(v) = env(EnvVars::PYK_SIGNING_KEY) {
             self.signing_key = Some(SigningSource::new(
@@ -453,13 +464,18 @@ impl Config {
         }
     }
 
-    /// The publisher's signing key, if one is configured.
+    /// The publisher's signing key, if one is configured (`none` is none).
     pub fn signing_key(&self) -> Result<Option<SigningKey>> {
         self.check(&["signing_key"])?;
-        self.signing_key
-            .as_ref()
-            .map(SigningSource::load)
-            .transpose()
+        Ok(match &self.signing_key {
+            Some(source) => source.load()?,
+            None => None,
+        })
+    }
+
+    /// Whether `signing_key = "none"` says to publish unsigned.
+    pub fn signs_nothing(&self) -> bool {
+        matches!(self.signing_key, Some(SigningSource::Off))
     }
 
     /// The keys this machine trusts; the newest `latest` accepted per package is kept
@@ -534,10 +550,33 @@ impl Config {
         Ok(&self.store)
     }
 
-    /// Host and port `pyk serve` listens on.
-    pub fn listen(&self) -> Result<&(String, u16)> {
-        self.check(&["host", "port"])?;
-        Ok(&self.listen)
+    /// Host and port `pyk serve` listens on: HOST/PORT, else the port of `server` (the
+    /// same config serves the server and its clients), on loopback only when `server`
+    /// names this machine by loopback, else every interface; else 0.0.0.0:7777.
+    pub fn listen(&self) -> Result<(String, u16)> {
+        self.check(&["host", "port", "server"])?;
+        if let Some(listen) = &self.listen {
+            return Ok(listen.clone());
+        }
+        let url = self
+            .server
+            .as_deref()
+            .filter(|s| s.starts_with("http"))
+            .and_then(|s| url::Url::parse(s).ok());
+        Ok(match url {
+            Some(url) => {
+                let loopback = match url.host() {
+                    Some(url::Host::Domain(d)) => d == "localhost",
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    None => false,
+                };
+                let host = if loopback { "127.0.0.1" } else { "0.0.0.0" };
+                let port = url.port_or_known_default().unwrap_or(DEFAULT_PORT);
+                (host.to_owned(), port)
+            }
+            None => default_listen(),
+        })
     }
 
     /// The read key, or an error that says where to put one.
@@ -594,6 +633,11 @@ fn normalize_server(s: &str) -> String {
     }
 }
 
+/// Where `pyk serve` listens when nothing says: every interface, the default port.
+fn default_listen() -> (String, u16) {
+    ("0.0.0.0".into(), DEFAULT_PORT)
+}
+
 /// A listen address of "all interfaces" is reached through loopback on this machine.
 fn connect_host(host: &str) -> &str {
     match host {
@@ -609,6 +653,20 @@ fn node_name() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// A path a config value names: `~` or `~/…` under the home directory, an absolute path
+/// as it is, anything else relative to `dir` (the config file's directory).
+pub fn config_path(dir: &Path, value: &str) -> PathBuf {
+    let home = || std::env::var_os(EnvVars::HOME).map(PathBuf::from);
+    match value.strip_prefix('~') {
+        Some("") => home().unwrap_or_else(|| dir.join(value)),
+        Some(rest) if rest.starts_with('/') => match home() {
+            Some(home) => home.join(rest.trim_start_matches('/')),
+            None => dir.join(value),
+        },
+        _ => dir.join(value),
+    }
 }
 
 #[cfg(test)]
@@ -627,7 +685,7 @@ mod tests {
             c.read_key().unwrap().as_str(),
             Key::from_config("secret").as_str()
         );
-        assert_eq!(c.listen, ("repo.lan".to_string(), 8000));
+        assert_eq!(c.listen, Some(("repo.lan".to_string(), 8000)));
         assert_eq!(c.pins["foo"], "1.3.0");
         // A bad key is kept, and reported by what reads that part.
         c.apply_file(Path::new("/x.toml"), "PORT = \"abc\"\n", &mut env)
@@ -705,5 +763,17 @@ mod tests {
         // launcher: refused too.
         let e = load("node = \"\"\"\nshared_cache = \"/opt/pyk\"\n\"\"\"\n").unwrap_err();
         assert!(e.to_string().contains("without a TOML parser"), "{e}");
+    }
+
+    #[test]
+    fn paths_expand_the_home_directory() {
+        let home = PathBuf::from(std::env::var_os(EnvVars::HOME).unwrap());
+        let dir = Path::new("/etc/pyk");
+        let key = config_path(dir, "~/.config/pyk/signing.key");
+        assert_eq!(key, home.join(".config/pyk/signing.key"));
+        assert_eq!(config_path(dir, "~"), home);
+        assert_eq!(config_path(dir, "ca.pem"), dir.join("ca.pem"));
+        assert_eq!(config_path(dir, "/abs/ca.pem"), Path::new("/abs/ca.pem"));
+        assert_eq!(config_path(dir, "~user/x"), dir.join("~user/x"));
     }
 }

@@ -35,7 +35,7 @@ pub struct Query<'a> {
 
 pub fn info(query: &Query, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let path = Path::new(query.what);
-    let (title, api) = if path.exists() || query.what.contains('/') {
+    let (title, api) = if crate::cli::names_a_file(query.what) {
         let trailer = crate::publish::read_trailer(path)?;
         let api = from_artifact(path)?.with_context(|| {
             format!(

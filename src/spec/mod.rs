@@ -53,8 +53,12 @@ pub struct Spec {
     /// Where `dist/NAME` goes by default: the directory of the spec file (of the script
     /// given positionally), or the current directory for `--entry`.
     pub base: PathBuf,
-    /// The version `pyk publish` gives this build (else the server numbers it).
+    /// The version `pyk publish` gives this build (else the server numbers it): pyk's
+    /// `version`, else pyproject's `[project] version`.
     pub version: Option<String>,
+    /// Where a new version is written, for the advice of a version that exists: e.g.
+    /// "`version` in pyk.toml". `None`: nowhere but `--version`.
+    pub version_at: Option<String>,
     /// The file name `pyk pull` writes the package to.
     pub localname: Option<String>,
     /// Declarations pyk reads but cannot honour, said at build time.
@@ -300,7 +304,40 @@ struct Parts<'a> {
 }
 
 impl Parts<'_> {
+    /// Where the version is declared, else where it would go, for advice.
+    fn version_at(&self, keys_src: Option<&Source>, in_keys: bool) -> Option<String> {
+        let file = |src: &Source| {
+            src.path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        };
+        let project = self.project.as_ref();
+        let project_at = |src: &Source| format!("`version` in {}'s [project]", file(src));
+        match (keys_src, project) {
+            (_, Some((table, src))) if !in_keys && table.version.is_some() => Some(project_at(src)),
+            (Some(src), _) if file(src) == "pyk.toml" => Some("`version` in pyk.toml".into()),
+            (Some(src), _) if file(src) == "pyproject.toml" => {
+                Some("`version` in pyproject.toml's [tool.pyk]".into())
+            }
+            (Some(src), _) => Some(format!("`version` in {}'s `# /// pyk` block", file(src))),
+            (None, Some((_, src))) => Some(project_at(src)),
+            (None, None) => match &self.default_entry {
+                Some(entry) if entry.is_file() => Some(format!(
+                    "`version = \"…\"` in a `# /// pyk` block of {}",
+                    entry
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                )),
+                _ => None,
+            },
+        }
+    }
+
     fn into_spec(self) -> Result<Spec> {
+        let version_at = self.version_at(
+            self.keys.as_ref().map(|(_, src)| *src),
+            self.keys.as_ref().is_some_and(|(k, _)| k.version.is_some()),
+        );
         let (keys, keys_src) = match self.keys {
             Some((keys, src)) => (keys, Some(src)),
             None => (PykToml::default(), None),
@@ -486,6 +523,7 @@ impl Parts<'_> {
             })
             .collect::<Result<_>>()?;
         Ok(Spec {
+            version_at,
             libraries: keys
                 .libraries
                 .iter()
@@ -505,7 +543,9 @@ impl Parts<'_> {
             python,
             install,
             base: self.base,
-            version: keys.version,
+            version: keys
+                .version
+                .or_else(|| self.project.as_ref().and_then(|(t, _)| t.version.clone())),
             localname: keys.localname,
             warnings,
             strip_stdlib: keys.strip_stdlib,

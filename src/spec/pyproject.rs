@@ -30,6 +30,8 @@ pub struct Tools {
 #[serde(rename_all = "kebab-case")]
 pub struct ProjectTable {
     pub name: Option<Spanned<String>>,
+    /// The project's version: the published one unless pyk's keys or `--version` say.
+    pub version: Option<String>,
     #[serde(default)]
     pub dependencies: Vec<Spanned<String>>,
     pub requires_python: Option<Spanned<String>>,

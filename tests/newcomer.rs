@@ -175,3 +175,33 @@ fn info_of_a_library_inside_its_own_source_tree() {
     let err = fails(client.pyk().current_dir(lib.path()).args(["info", "mylib"]));
     assert!(err.contains("--lib"), "{err}");
 }
+
+#[test]
+fn python_m_runs_a_package_librarys_main() {
+    let (_dir, server) = server();
+    let lib = project(&[
+        ("pyk.toml", "name = \"mylib\"\nlib = \"mylib\"\n"),
+        ("mylib/__init__.py", "X = 1\n"),
+        (
+            "mylib/__main__.py",
+            "import sys\nfrom mylib import X\nprint('main', X, *sys.argv[1:])\n",
+        ),
+    ]);
+    // Unsigned, so that the one warning is there to be counted.
+    let publisher = Client::new(&server);
+    ok(publisher
+        .pyk()
+        .env("PYK_SIGNING_KEY", "none")
+        .env("PYK_CACHE_DIR", build_cache())
+        .current_dir(lib.path())
+        .args(["publish", "--python", PY]));
+    let client = Client::new(&server);
+    client.trust(&[]);
+    ok(client
+        .pyk()
+        .args(["python-setup", "--python", SYSTEM_PYTHON]));
+    let out = run(client.python().args(["-m", "pyk.mylib", "a"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "main 1 a\n", "{err}");
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
+}

@@ -93,7 +93,10 @@ fn a_missing_pyk_config_is_an_error() {
             .env("PYK_CONFIG", client.home.path().join("nope.toml"))
             .arg("list"),
     );
-    assert!(err.contains("nope.toml"), "{err}");
+    assert!(
+        err.contains("PYK_CONFIG names") && err.contains("nope.toml"),
+        "{err}"
+    );
 }
 
 #[test]

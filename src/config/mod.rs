@@ -157,12 +157,15 @@ impl Config {
         for path in Self::files() {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::NotFound
-                        && std::env::var_os(EnvVars::PYK_CONFIG).as_deref()
-                            != Some(path.as_os_str()) =>
-                {
-                    continue
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // The fixed places may hold no file; one PYK_CONFIG names must exist.
+                    if std::env::var_os(EnvVars::PYK_CONFIG).as_deref() == Some(path.as_os_str()) {
+                        config.problem(
+                            EVERYTHING,
+                            format!("PYK_CONFIG names {}, which does not exist", path.display()),
+                        );
+                    }
+                    continue;
                 }
                 Err(e) => {
                     config.problem(

@@ -27,14 +27,11 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
     let into_dir = req.output.filter(|out| {
         req.names.len() > 1 || out.is_dir() || out.as_os_str().as_bytes().ends_with(b"/")
     });
-    if let Some(dir) = into_dir {
-        if dir.exists() && !dir.is_dir() {
-            bail!(
-                "-o {}: pulling several packages needs a directory, and this is a file",
-                dir.display()
-            );
-        }
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if let Some(dir) = into_dir.filter(|d| d.exists() && !d.is_dir()) {
+        bail!(
+            "-o {}: pulling several packages needs a directory, and this is a file",
+            dir.display()
+        );
     }
     // Every name is resolved before anything is written: a name that fails leaves no
     // half-done pull behind.
@@ -46,6 +43,9 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
                 .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))
         })
         .collect::<Result<Vec<_>>>()?;
+    if let Some(dir) = into_dir {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     for (manifest, client) in resolved {
         let m = &manifest;
         // Where the version is signed (and so checked), only the local name the publisher

@@ -208,3 +208,21 @@ fn python_m_runs_a_package_librarys_main() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "main 1 a\n", "{err}");
     assert_eq!(err.matches("warning").count(), 1, "{err}");
 }
+
+#[test]
+fn a_pull_of_several_writes_nothing_when_one_name_fails() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    let client = Client::new(&server);
+    let out = client.home.path().join("out");
+    let err = fails(client.pyk().args(["pull", "app", "nosuch", "-o"]).arg(&out));
+    assert!(err.contains("nosuch"), "{err}");
+    assert!(
+        !out.join("app").exists(),
+        "app was written before nosuch failed"
+    );
+    ok(client
+        .pyk()
+        .args(["pull", "app", "-o"])
+        .arg(out.join("app")));
+}

@@ -146,7 +146,7 @@ fn typos_are_named_and_published_names_still_run() {
     // The original pyk's spellings.
     let listed = ok(client.pyk().arg("--list"));
     assert!(listed.starts_with("run  lst"), "{listed}");
-    silent(client.pyk().args(["-q", "--remove", "lst"]));
+    silent(client.pyk().args(["-q", "--remove", "lst", "--yes"]));
     assert!(fails(client.pyk().arg("lst")).contains("no package run/lst"));
 }
 

@@ -15,7 +15,7 @@ use pyk_protocol::progress::Metered;
 use pyk_protocol::Sha256;
 use tempfile::NamedTempFile;
 
-use crate::client::Bound;
+use crate::client::{Bound, Transport};
 use crate::error::past_deadline;
 use crate::{Client, Damage, Error, Progress};
 
@@ -28,15 +28,16 @@ impl Client {
     /// server re-reads a stored blob it has not verified since it last changed before
     /// it says yes, and says no for a damaged one, which the upload then replaces.
     pub fn has_blob(&self, sha256: &Sha256) -> Result<bool, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.has_blob(sha256);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.has_blob(sha256),
+            Transport::Http(http) => http,
+        };
         let path = path(sha256);
-        let req = self.body(self.signed("HEAD", &path, &[]), ())?;
-        let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+        let req = http.body(http.signed("HEAD", &path, &[]), ())?;
+        let resp = http.agent.run(req).map_err(|e| http.unreachable(e))?;
         match resp.status().as_u16() {
             404 => Ok(false),
-            _ => self.check(resp, &format!("blob {sha256}")).map(|_| true),
+            _ => http.check(resp, &format!("blob {sha256}")).map(|_| true),
         }
     }
 
@@ -63,17 +64,20 @@ impl Client {
         dir: &Path,
         progress: &dyn Progress,
     ) -> Result<NamedTempFile, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.download_blob_temp(sha256, size, dir, progress);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => {
+                return bucket.download_blob_temp(sha256, size, dir, progress)
+            }
+            Transport::Http(http) => http,
+        };
         let what = format!("blob {sha256}");
         let bound = Bound::Blob(size);
-        let resp = self.check(self.get(&path(sha256), None, bound)?, &what)?;
+        let resp = http.check(http.get(&path(sha256), None, bound)?, &what)?;
         let body = resp.into_body().into_reader();
         let from = Source {
-            server: &self.base,
+            server: &http.base,
             what: &what,
-            deadline: self.deadline(bound),
+            deadline: http.deadline(bound),
         };
         receive_blob(&self.key, body, sha256, size, dir, progress, from)
     }
@@ -87,27 +91,30 @@ impl Client {
         len: u64,
         progress: &dyn Progress,
     ) -> Result<(), Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.upload_blob(sha256, file, offset, len, progress);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => {
+                return bucket.upload_blob(sha256, file, offset, len, progress)
+            }
+            Transport::Http(http) => http,
+        };
         let what = format!("upload of blob {sha256}");
         let path = path(sha256);
         let (mut rx, writer) = encrypting(&self.key, file, offset, len, progress)?;
         // A refusal (403 for a read key, 413 for size) then comes before the body is
         // sent, not as a broken pipe halfway through it.
-        let req = self.body(
-            self.signed("PUT", &path, &[])
+        let req = http.body(
+            http.signed("PUT", &path, &[])
                 .header("Expect", "100-continue"),
             ureq::SendBody::from_reader(&mut rx),
         )?;
-        let sent = self.agent.run(req);
+        let sent = http.agent.run(req);
         drop(rx);
         let encrypted = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
-        let resp = sent.map_err(|e| self.unreachable(e))?;
+        let resp = sent.map_err(|e| http.unreachable(e))?;
         // The server's refusal first: it explains the broken pipe the encryption saw.
-        self.check(resp, &what)?;
+        http.check(resp, &what)?;
         encrypted.map_err(|e| Error::io(format!("read {}", file.display()), e))
     }
 }

@@ -29,10 +29,12 @@ use crate::auth::{Auth, Binding, Denied, Keys};
 use crate::binding::Bound;
 use crate::catalog::Catalog;
 use crate::dist::Dist;
+use crate::http::ApiError;
 use crate::limits::{HEADER_READ_TIMEOUT, MAX_UPLOADS, SHUTDOWN_GRACE};
-use crate::log::{Line, Logged, Received};
+use crate::log::{self, Line, Logged, Received};
 use crate::nonces::{MemoryNonces, Nonces, DEFAULT_CAPACITY};
-use crate::routes::{router, ApiError, App};
+use crate::routes::router;
+use crate::state::App;
 use crate::store::{Store, StoreConfig};
 use crate::verified::Verified;
 
@@ -132,8 +134,8 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         dist: Arc::new(Dist::new(own, config.clients)),
         verbose: config.verbose,
     });
-    eprintln!("pyk: serving {described} on http://{addr}");
-    eprintln!("{access}");
+    log::note(format_args!("serving {described} on http://{addr}"));
+    log::say(access);
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -146,7 +148,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
                     Ok(a) => a,
                     Err(e) => {
                         // Out of descriptors, usually: back off rather than spin.
-                        eprintln!("pyk: accept failed: {e}");
+                        log::warning(format_args!("accept failed: {e}"));
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         continue;
                     }
@@ -172,12 +174,12 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .is_err()
     {
-        eprintln!(
-            "pyk: requests still running after {} s; stopping anyway",
+        log::note(format_args!(
+            "requests still running after {} s; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
-        );
+        ));
     }
-    eprintln!("pyk: stopped");
+    log::note("stopped");
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 //! manifest and checks the blob in the milliseconds between the sweep's last read and
 //! its delete.
 
+use pyk_registry::GcReport;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,13 +22,6 @@ use crate::Fetched;
 
 /// How long a nonce object is kept: request tokens live minutes at most.
 const NONCE_KEEP: Duration = Duration::from_secs(3600);
-
-/// What garbage collection removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct GcReport {
-    pub blobs: u64,
-    pub bytes: u64,
-}
 
 fn now() -> u64 {
     SystemTime::now()

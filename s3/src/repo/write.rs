@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use pyk_protocol::Kind;
 
-use super::{jitter, label, Error, Index, Mode, Repo, Result};
+use super::{jitter, Error, Index, Mode, Repo, Result};
 use crate::{Condition, Fetched, Put};
+use pyk_registry::{label, Refusal};
 
 /// How many times a change is tried against other writers before giving up.
 const ATTEMPTS: u32 = 16;
@@ -65,10 +66,11 @@ impl Repo {
                 }
             }
         }
-        Err(Error::Busy {
+        Err(Refusal::Busy {
             package: label(kind, name),
             why: format!("{ATTEMPTS} attempts in a row lost to other writers"),
-        })
+        }
+        .into())
     }
 
     /// Creates an object that never changes once written; false (leaving it alone) if

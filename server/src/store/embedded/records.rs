@@ -11,7 +11,7 @@ use super::queries::{
     version_rows,
 };
 use super::{numbering, SqliteRegistry};
-use crate::store::{label, PackageRecord, Result, StoreError};
+use crate::store::{label, PackageRecord, Refusal, Result};
 
 /// The manifest as stored: what never changes (no yanked flag, no local name, no
 /// pointer: its signature stays).
@@ -73,7 +73,7 @@ impl SqliteRegistry {
     ) -> Result<()> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let conflict = |version: &str| StoreError::VersionExists {
+        let conflict = |version: &str| Refusal::VersionExists {
             package: label(kind, name),
             version: version.to_owned(),
         };
@@ -81,11 +81,11 @@ impl SqliteRegistry {
             let wanted = stored_form(m);
             match version_row(&tx, kind, name, &m.version)? {
                 Some((text, _)) if manifest_of(&text)? != wanted => {
-                    return Err(conflict(&m.version))
+                    return Err(conflict(&m.version).into())
                 }
                 Some(_) => {}
                 None if numbering::version_used(&tx, kind, name, &m.version)? => {
-                    return Err(conflict(&m.version))
+                    return Err(conflict(&m.version).into())
                 }
                 None => {
                     let seq = numbering::next_seq(&tx, kind, name)?;

@@ -7,7 +7,6 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 
 use pyk_crypto::blob::{refusal, BlobReader, BlobWriter};
 use pyk_crypto::Key;
@@ -99,22 +98,18 @@ impl Client {
         };
         let what = format!("upload of blob {sha256}");
         let path = path(sha256);
-        let (mut rx, writer) = encrypting(&self.key, file, offset, len, progress)?;
-        // A refusal (403 for a read key, 413 for size) then comes before the body is
-        // sent, not as a broken pipe halfway through it.
-        let req = http.body(
-            http.signed("PUT", &path, &[])
-                .header("Expect", "100-continue"),
-            ureq::SendBody::from_reader(&mut rx),
-        )?;
-        let sent = http.agent.run(req);
-        drop(rx);
-        let encrypted = writer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
-        let resp = sent.map_err(|e| http.unreachable(e))?;
+        let (sent, encrypted) = send_encrypted(&self.key, file, offset, len, progress, |rx| {
+            // A refusal (403 for a read key, 413 for size) then comes before the body is
+            // sent, not as a broken pipe halfway through it.
+            let req = http.body(
+                http.signed("PUT", &path, &[])
+                    .header("Expect", "100-continue"),
+                ureq::SendBody::from_reader(rx),
+            )?;
+            http.agent.run(req).map_err(|e| http.unreachable(e))
+        })?;
         // The server's refusal first: it explains the broken pipe the encryption saw.
-        http.check(resp, &what)?;
+        http.check(sent?, &what)?;
         encrypted.map_err(|e| Error::io(format!("read {}", file.display()), e))
     }
 }
@@ -202,17 +197,19 @@ pub(crate) fn receive_blob(
     Ok(tmp)
 }
 
-/// The encrypted blob of `len` bytes of `file` from `offset`, as a pipe a thread fills:
-/// what an upload sends, whichever way it goes. The thread's result says whether the
-/// file could be read.
-pub(crate) fn encrypting(
+/// Sends the encrypted blob of `len` bytes of `file` from `offset` through `send`, which
+/// reads it from a pipe a thread fills: what an upload does, whichever way it goes.
+/// Returns what `send` returned, and whether the file could be read and encrypted (the
+/// thread is joined even when `send` gave up early).
+pub(crate) fn send_encrypted<R>(
     key: &Key,
     file: &Path,
     offset: u64,
     len: u64,
     progress: &dyn Progress,
-) -> Result<(io::PipeReader, JoinHandle<io::Result<()>>), Error> {
-    let (rx, tx) = io::pipe().map_err(|e| Error::io("create a pipe", e))?;
+    send: impl FnOnce(&mut io::PipeReader) -> R,
+) -> Result<(R, io::Result<()>), Error> {
+    let (mut rx, tx) = io::pipe().map_err(|e| Error::io("create a pipe", e))?;
     let mut src = File::open(file).map_err(|e| Error::io(format!("read {}", file.display()), e))?;
     let key = key.clone();
     let meter = progress.transfer(len, "uploading");
@@ -226,7 +223,13 @@ pub(crate) fn encrypting(
         io::copy(&mut src, &mut enc)?;
         enc.finish().map(drop)
     });
-    Ok((rx, writer))
+    let sent = send(&mut rx);
+    // The reader gone, a writer still writing sees a broken pipe and ends.
+    drop(rx);
+    let encrypted = writer
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
+    Ok((sent, encrypted))
 }
 
 /// Keeps a blob received with [`Client::download_blob_temp`] in `dir` under its sha256:

@@ -15,7 +15,6 @@
 //! pointers, kept in the manifest and the index), and readers check them with
 //! [`crate::Trust`] whichever transport brought the manifest.
 
-use std::io;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -32,7 +31,7 @@ use pyk_s3::repo::{self, ModeSetting, Repo};
 use pyk_s3::{Bucket, Location};
 use tempfile::NamedTempFile;
 
-use crate::blobs::{encrypting, receive_blob, Source};
+use crate::blobs::{receive_blob, send_encrypted, Source};
 use crate::packages::checked;
 use crate::{Error, Progress};
 
@@ -353,12 +352,10 @@ impl Serverless {
         progress: &dyn Progress,
     ) -> Result<(), Error> {
         let what = format!("upload of blob {sha256}");
-        let (mut rx, writer) = encrypting(&self.key, file, offset, len, progress)?;
-        let sent = self.writer()?.put_blob(sha256, &mut rx, encrypted_len(len));
-        drop(rx);
-        let encrypted = writer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
+        let repo = self.writer()?;
+        let (sent, encrypted) = send_encrypted(&self.key, file, offset, len, progress, |rx| {
+            repo.put_blob(sha256, rx, encrypted_len(len))
+        })?;
         sent.map_err(|e| self.failed(&what, e))?;
         encrypted.map_err(|e| Error::io(format!("read {}", file.display()), e))
     }

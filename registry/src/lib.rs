@@ -15,7 +15,7 @@ mod registry;
 
 pub use publish::{check_publish, Invalid, MAX_BLOBS};
 pub use refusal::Refusal;
-pub use registry::{GcReport, Latest, PackageRecord, Registry};
+pub use registry::{stored_form, GcReport, Latest, PackageRecord, Registry};
 
 use pyk_protocol::Kind;
 

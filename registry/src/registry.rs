@@ -36,6 +36,17 @@ pub struct PackageRecord {
     pub used: Vec<String>,
 }
 
+/// A version's manifest as a store keeps it: what never changes (no yanked flag, no
+/// local name, no pointer; its signature stays). What an import compares and writes.
+pub fn stored_form(m: &Manifest) -> Manifest {
+    Manifest {
+        yanked: false,
+        localname: None,
+        latest: None,
+        ..m.clone()
+    }
+}
+
 /// What `latest` of a package resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Latest {

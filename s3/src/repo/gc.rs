@@ -10,12 +10,12 @@
 //! manifest and checks the blob in the milliseconds between the sweep's last read and
 //! its delete.
 
-use pyk_registry::GcReport;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyk_protocol::api::Manifest;
 use pyk_protocol::Sha256;
+use pyk_registry::GcReport;
 
 use super::{Repo, Result};
 use crate::Fetched;

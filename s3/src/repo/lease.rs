@@ -18,11 +18,11 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyk_protocol::Kind;
+use pyk_registry::{label, Refusal};
 use serde::{Deserialize, Serialize};
 
 use super::{jitter, Repo, Result};
 use crate::{Condition, Fetched};
-use pyk_registry::{label, Refusal};
 
 /// How long a lease lasts: far longer than any change to a package takes.
 pub const TTL: Duration = Duration::from_secs(30);

@@ -3,24 +3,13 @@
 //! so a migration killed at any point has copied each package entirely or not at all,
 //! and running it again changes nothing.
 
-use pyk_protocol::api::Manifest;
 use pyk_protocol::Kind;
+
+use pyk_registry::{label, stored_form, PackageRecord, Refusal};
 
 use super::index::Entry;
 use super::registry::info_of;
 use super::{Repo, Result};
-use pyk_registry::{label, PackageRecord, Refusal};
-
-/// The manifest as stored: what never changes (no yanked flag, no local name, no
-/// pointer: its signature stays).
-fn stored_form(m: &Manifest) -> Manifest {
-    Manifest {
-        yanked: false,
-        localname: None,
-        latest: None,
-        ..m.clone()
-    }
-}
 
 impl Repo {
     /// Every package with an index.

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use pyk_protocol::Kind;
+use pyk_registry::{label, Refusal};
 
 use super::{jitter, Error, Index, Mode, Repo, Result};
 use crate::{Condition, Fetched, Put};
-use pyk_registry::{label, Refusal};
 
 /// How many times a change is tried against other writers before giving up.
 const ATTEMPTS: u32 = 16;

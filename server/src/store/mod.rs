@@ -16,7 +16,7 @@ use pyk_crypto::blob::encrypted_len;
 pub use pyk_protocol::api::Move;
 use pyk_protocol::api::{self, LatestPointer, Manifest, PublishRequest};
 use pyk_protocol::Kind;
-pub use pyk_registry::{label, GcReport, Latest, PackageRecord, Refusal, Registry};
+pub use pyk_registry::{label, stored_form, GcReport, Latest, PackageRecord, Refusal, Registry};
 
 use crate::nonces::Nonces;
 

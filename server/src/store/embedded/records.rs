@@ -2,7 +2,6 @@
 //! read in one transaction and written in one, so a migration killed at any point has
 //! copied each package entirely or not at all.
 
-use pyk_protocol::api::Manifest;
 use pyk_protocol::Kind;
 use rusqlite::{params, Connection, TransactionBehavior};
 
@@ -11,18 +10,7 @@ use super::queries::{
     version_rows,
 };
 use super::{numbering, SqliteRegistry};
-use crate::store::{label, PackageRecord, Refusal, Result};
-
-/// The manifest as stored: what never changes (no yanked flag, no local name, no
-/// pointer: its signature stays).
-fn stored_form(m: &Manifest) -> Manifest {
-    Manifest {
-        yanked: false,
-        localname: None,
-        latest: None,
-        ..m.clone()
-    }
-}
+use crate::store::{label, stored_form, PackageRecord, Refusal, Result};
 
 fn used(db: &Connection, kind: Kind, name: &str) -> Result<Vec<String>> {
     let mut stmt = db.prepare(

@@ -383,3 +383,131 @@ fn migration_embedded_to_s3_to_embedded_is_identical_even_when_killed() {
     assert_eq!(contents(&in_bucket), original);
     assert_eq!(contents(&embedded(&back)), original);
 }
+
+/// Promotes version 1 of `app` after yanking it, on the repository at `url` (a server
+/// or a bucket): the exit code and stderr of the refused promote.
+fn promote_yanked(url: &str, aws: &[(&str, String)]) -> (Option<i32>, String) {
+    publish_to(url, aws, app("v1").path(), &["--version", "1"]);
+    publish_to(url, aws, app("v2").path(), &["--version", "2"]);
+    let publisher = machine(url);
+    ok(pyk(&publisher, aws).args(["yank", "app", "1"]));
+    let out = run(pyk(&publisher, aws).args(["promote", "app", "1"]));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).replace(url, "REPO"),
+    )
+}
+
+#[test]
+fn a_refusal_reads_the_same_through_a_server_and_against_a_bucket() {
+    let Some(aws) = aws() else { return };
+    // The server keeps its own (embedded) store: its refusal is the SQLite registry's,
+    // the bucket's is the bucket's, worded by the one enum both use.
+    let (_dir, server) = server();
+    let through_server = promote_yanked(&server.url, &aws);
+    let against_bucket = promote_yanked(&store_url("refusal"), &aws);
+    assert_eq!(through_server, against_bucket);
+    assert_eq!(through_server.0, Some(1));
+    assert!(
+        through_server
+            .1
+            .contains("is yanked: make it eligible again with `pyk yank --undo`"),
+        "{}",
+        through_server.1
+    );
+}
+
+/// A publish request a repository refuses, however well formed its JSON: what a
+/// client of a newer pyk (a format this one does not know) or a hand-made one sends.
+fn bad_requests() -> Vec<(&'static str, pyk_protocol::api::PublishRequest)> {
+    let sha = "ab".repeat(32);
+    let good = pyk_protocol::api::PublishRequest {
+        version: Some("1".into()),
+        artifact_sha256: sha.clone(),
+        size: 10,
+        python: "3.11".into(),
+        blobs: vec![pyk_protocol::api::BlobRef {
+            sha256: sha.clone(),
+            size: 10,
+        }],
+        promote: true,
+        format: "pyk".into(),
+        executable: true,
+        signed_localname: None,
+        signature: None,
+        latest: None,
+        api: None,
+    };
+    vec![
+        (
+            "a format too new",
+            pyk_protocol::api::PublishRequest {
+                format: "pyk2".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "a Python that is not one",
+            pyk_protocol::api::PublishRequest {
+                python: "3".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "a size that is not the blobs' sum",
+            pyk_protocol::api::PublishRequest {
+                size: 11,
+                ..good.clone()
+            },
+        ),
+    ]
+}
+
+/// What `pyk` prints for a client error: `pyk: error: ` and the chain on one line.
+fn as_printed(e: pyk_client::Error) -> String {
+    format!("pyk: error: {:#}", anyhow::Error::from(e))
+}
+
+#[test]
+fn a_serverless_publish_a_server_would_refuse_is_refused_alike() {
+    if aws().is_none() {
+        return;
+    }
+    let key = pyk_crypto::Key::from_config(KEY);
+    let (_dir, server) = server();
+    let http = pyk_client::Client::new(&server.url, &key, &key, "test", Duration::from_secs(10));
+    let url = store_url("bad-publish");
+    let location = pyk_s3::Location::parse(&url).unwrap().unwrap();
+    let bucket = pyk_client::Client::serverless(
+        seaweedfs::shared().unwrap().bucket(),
+        location,
+        pyk_s3::repo::ModeSetting::Probe,
+        &key,
+        "test",
+    );
+    let package = pyk_protocol::PackageRef::new(pyk_protocol::Kind::Run, "bad").unwrap();
+    for (what, request) in bad_requests() {
+        let from_server = as_printed(http.publish(&package, &request).unwrap_err());
+        let from_bucket = as_printed(bucket.publish(&package, &request).unwrap_err());
+        assert_eq!(from_server, from_bucket, "{what}");
+        assert!(
+            from_server.contains("invalid publish request"),
+            "{what}: {from_server}"
+        );
+        // Nothing of it was written.
+        let e = bucket.versions(&package).unwrap_err();
+        assert!(
+            matches!(e, pyk_client::Error::NotFound { .. }),
+            "{what}: {e}"
+        );
+    }
+    // More blobs than a manifest may list: a server's JSON limit refuses such a body
+    // before its handler would; the bucket has the same rule as the handler.
+    let (_, mut many) = bad_requests().remove(0);
+    many.format = "pyk".into();
+    many.blobs = vec![many.blobs[0].clone(); 100_001];
+    many.size = 10 * 100_001;
+    let e = as_printed(bucket.publish(&package, &many).unwrap_err());
+    assert!(e.contains("a package has 1 to 100000 blobs"), "{e}");
+    assert!(bucket.versions(&package).is_err());
+}

@@ -61,6 +61,19 @@ pub enum ExtractError {
     },
 }
 
+/// A frame that does not split or decode is a damaged layer, or one too big.
+impl From<frames::FrameError> for ExtractError {
+    fn from(e: frames::FrameError) -> ExtractError {
+        match e {
+            frames::FrameError::Damaged(why) => ExtractError::Format(why),
+            frames::FrameError::TooBig { limit } => ExtractError::TooBig {
+                what: "bytes",
+                limit,
+            },
+        }
+    }
+}
+
 /// A link to make once every file is written; `order` is its place in the archive.
 struct Link {
     order: (usize, usize),
@@ -300,13 +313,21 @@ impl Read for &Metered<'_> {
 /// An I/O error from decoding: the extraction error inside it if there is one (the budget,
 /// a damaged frame), else a damaged archive.
 fn format(e: io::Error) -> ExtractError {
-    if !e.get_ref().is_some_and(|inner| inner.is::<ExtractError>()) {
+    let ours = |inner: &(dyn std::error::Error + Send + Sync + 'static)| {
+        inner.is::<ExtractError>() || inner.is::<frames::FrameError>()
+    };
+    if !e.get_ref().is_some_and(ours) {
         return ExtractError::Format(e.to_string());
     }
-    match e.into_inner().map(|inner| inner.downcast::<ExtractError>()) {
-        Some(Ok(inner)) => *inner,
-        Some(Err(other)) => ExtractError::Format(other.to_string()),
-        None => ExtractError::Format("damaged layer".into()),
+    let Some(inner) = e.into_inner() else {
+        return ExtractError::Format("damaged layer".into());
+    };
+    match inner.downcast::<ExtractError>() {
+        Ok(inner) => *inner,
+        Err(other) => match other.downcast::<frames::FrameError>() {
+            Ok(frame) => (*frame).into(),
+            Err(other) => ExtractError::Format(other.to_string()),
+        },
     }
 }
 

@@ -15,20 +15,29 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use zstd_safe::{DCtx, DParameter, InBuffer, OutBuffer};
 
-use crate::extract::ExtractError;
+/// Why a frame could not be split off or decoded (the extractor reports it as its own
+/// `FrameError`: this module sits beneath it).
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("{0}")]
+    Damaged(String),
+    /// The frames decode to more than the layer's budget (`limit` bytes at the start).
+    #[error("layer unpacks to more than the {limit} bytes its trailer declares")]
+    TooBig { limit: u64 },
+}
 
 /// The largest decoder window accepted, as a power of two: 128 MiB.
 pub const WINDOW_LOG_MAX: u32 = 27;
 
 /// Splits a layer into its frames.
-pub fn split(layer: &[u8]) -> Result<Vec<&[u8]>, ExtractError> {
+pub fn split(layer: &[u8]) -> Result<Vec<&[u8]>, FrameError> {
     let mut frames = Vec::new();
     let mut rest = layer;
     while !rest.is_empty() {
         let n =
             zstd_safe::find_frame_compressed_size(rest).map_err(|code| damaged("frame", code))?;
         if n == 0 || n > rest.len() {
-            return Err(ExtractError::Format("truncated zstd frame".into()));
+            return Err(FrameError::Damaged("truncated zstd frame".into()));
         }
         let (frame, tail) = rest.split_at(n);
         frames.push(frame);
@@ -56,16 +65,13 @@ impl<'a> Decoder<'a> {
         frame: &'a [u8],
         budget: &'a AtomicU64,
         limit: u64,
-    ) -> Result<Decoder<'a>, ExtractError> {
+    ) -> Result<Decoder<'a>, FrameError> {
         match zstd_safe::get_frame_content_size(frame) {
             Ok(Some(n)) if n > budget.load(Ordering::Relaxed) => {
-                return Err(ExtractError::TooBig {
-                    what: "bytes",
-                    limit,
-                })
+                return Err(FrameError::TooBig { limit })
             }
             Ok(_) => {}
-            Err(_) => return Err(ExtractError::Format("bad zstd frame header".into())),
+            Err(_) => return Err(FrameError::Damaged("bad zstd frame header".into())),
         }
         let mut dctx = DCtx::create();
         dctx.set_parameter(DParameter::WindowLogMax(WINDOW_LOG_MAX))
@@ -80,15 +86,12 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn spend(&self, n: usize) -> Result<(), ExtractError> {
+    fn spend(&self, n: usize) -> Result<(), FrameError> {
         let left = self.budget.fetch_sub(n as u64, Ordering::Relaxed);
         if n as u64 > left {
             // Leave it spent, so other frames stop too.
             self.budget.store(0, Ordering::Relaxed);
-            return Err(ExtractError::TooBig {
-                what: "bytes",
-                limit: self.limit,
-            });
+            return Err(FrameError::TooBig { limit: self.limit });
         }
         Ok(())
     }
@@ -114,7 +117,7 @@ impl Read for Decoder<'_> {
                 return Ok(n);
             }
             if used == 0 {
-                return Err(io::Error::other(ExtractError::Format(
+                return Err(io::Error::other(FrameError::Damaged(
                     "truncated zstd frame".into(),
                 )));
             }
@@ -122,6 +125,6 @@ impl Read for Decoder<'_> {
     }
 }
 
-fn damaged(what: &str, code: usize) -> ExtractError {
-    ExtractError::Format(format!("zstd {what}: {}", zstd_safe::get_error_name(code)))
+fn damaged(what: &str, code: usize) -> FrameError {
+    FrameError::Damaged(format!("zstd {what}: {}", zstd_safe::get_error_name(code)))
 }

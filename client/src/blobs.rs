@@ -7,7 +7,6 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 
 use pyk_crypto::blob::{refusal, BlobReader, BlobWriter};
 use pyk_crypto::Key;
@@ -15,7 +14,7 @@ use pyk_protocol::progress::Metered;
 use pyk_protocol::Sha256;
 use tempfile::NamedTempFile;
 
-use crate::client::Bound;
+use crate::client::{Bound, Transport};
 use crate::error::past_deadline;
 use crate::{Client, Damage, Error, Progress};
 
@@ -28,15 +27,16 @@ impl Client {
     /// server re-reads a stored blob it has not verified since it last changed before
     /// it says yes, and says no for a damaged one, which the upload then replaces.
     pub fn has_blob(&self, sha256: &Sha256) -> Result<bool, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.has_blob(sha256);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.has_blob(sha256),
+            Transport::Http(http) => http,
+        };
         let path = path(sha256);
-        let req = self.body(self.signed("HEAD", &path, &[]), ())?;
-        let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+        let req = http.body(http.signed("HEAD", &path, &[]), ())?;
+        let resp = http.agent.run(req).map_err(|e| http.unreachable(e))?;
         match resp.status().as_u16() {
             404 => Ok(false),
-            _ => self.check(resp, &format!("blob {sha256}")).map(|_| true),
+            _ => http.check(resp, &format!("blob {sha256}")).map(|_| true),
         }
     }
 
@@ -45,15 +45,16 @@ impl Client {
     /// read key and for nothing else. A bucket and an unreachable server say yes: the
     /// upload finds out.
     pub fn check_write(&self) -> Result<(), Error> {
-        if self.bucket.is_some() {
-            return Ok(());
-        }
+        let http = match &self.transport {
+            Transport::Bucket(_) => return Ok(()),
+            Transport::Http(http) => http,
+        };
         let path = path(&Sha256::of(b""));
-        let req = self.body(self.signed("PUT", &path, &[]), ())?;
-        let Ok(resp) = self.agent.run(req) else {
+        let req = http.body(http.signed("PUT", &path, &[]), ())?;
+        let Ok(resp) = http.agent.run(req) else {
             return Ok(());
         };
-        match self.check(resp, "a write key check") {
+        match http.check(resp, "a write key check") {
             Err(e @ (Error::ReadOnlyKey { .. } | Error::BadKey { .. } | Error::Clock { .. })) => {
                 Err(e)
             }
@@ -84,17 +85,20 @@ impl Client {
         dir: &Path,
         progress: &dyn Progress,
     ) -> Result<NamedTempFile, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.download_blob_temp(sha256, size, dir, progress);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => {
+                return bucket.download_blob_temp(sha256, size, dir, progress)
+            }
+            Transport::Http(http) => http,
+        };
         let what = format!("blob {sha256}");
         let bound = Bound::Blob(size);
-        let resp = self.check(self.get(&path(sha256), None, bound)?, &what)?;
+        let resp = http.check(http.get(&path(sha256), None, bound)?, &what)?;
         let body = resp.into_body().into_reader();
         let from = Source {
-            server: &self.base,
+            server: &http.base,
             what: &what,
-            deadline: self.deadline(bound),
+            deadline: http.deadline(bound),
         };
         receive_blob(&self.key, body, sha256, size, dir, progress, from)
     }
@@ -108,27 +112,26 @@ impl Client {
         len: u64,
         progress: &dyn Progress,
     ) -> Result<(), Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.upload_blob(sha256, file, offset, len, progress);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => {
+                return bucket.upload_blob(sha256, file, offset, len, progress)
+            }
+            Transport::Http(http) => http,
+        };
         let what = format!("upload of blob {sha256}");
         let path = path(sha256);
-        let (mut rx, writer) = encrypting(&self.key, file, offset, len, progress)?;
-        // A refusal (403 for a read key, 413 for size) then comes before the body is
-        // sent, not as a broken pipe halfway through it.
-        let req = self.body(
-            self.signed("PUT", &path, &[])
-                .header("Expect", "100-continue"),
-            ureq::SendBody::from_reader(&mut rx),
-        )?;
-        let sent = self.agent.run(req);
-        drop(rx);
-        let encrypted = writer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
-        let resp = sent.map_err(|e| self.unreachable(e))?;
+        let (sent, encrypted) = send_encrypted(&self.key, file, offset, len, progress, |rx| {
+            // A refusal (403 for a read key, 413 for size) then comes before the body is
+            // sent, not as a broken pipe halfway through it.
+            let req = http.body(
+                http.signed("PUT", &path, &[])
+                    .header("Expect", "100-continue"),
+                ureq::SendBody::from_reader(rx),
+            )?;
+            http.agent.run(req).map_err(|e| http.unreachable(e))
+        })?;
         // The server's refusal first: it explains the broken pipe the encryption saw.
-        self.check(resp, &what)?;
+        http.check(sent?, &what)?;
         encrypted.map_err(|e| Error::io(format!("read {}", file.display()), e))
     }
 }
@@ -216,17 +219,19 @@ pub(crate) fn receive_blob(
     Ok(tmp)
 }
 
-/// The encrypted blob of `len` bytes of `file` from `offset`, as a pipe a thread fills:
-/// what an upload sends, whichever way it goes. The thread's result says whether the
-/// file could be read.
-pub(crate) fn encrypting(
+/// Sends the encrypted blob of `len` bytes of `file` from `offset` through `send`, which
+/// reads it from a pipe a thread fills: what an upload does, whichever way it goes.
+/// Returns what `send` returned, and whether the file could be read and encrypted (the
+/// thread is joined even when `send` gave up early).
+pub(crate) fn send_encrypted<R>(
     key: &Key,
     file: &Path,
     offset: u64,
     len: u64,
     progress: &dyn Progress,
-) -> Result<(io::PipeReader, JoinHandle<io::Result<()>>), Error> {
-    let (rx, tx) = io::pipe().map_err(|e| Error::io("create a pipe", e))?;
+    send: impl FnOnce(&mut io::PipeReader) -> R,
+) -> Result<(R, io::Result<()>), Error> {
+    let (mut rx, tx) = io::pipe().map_err(|e| Error::io("create a pipe", e))?;
     let mut src = File::open(file).map_err(|e| Error::io(format!("read {}", file.display()), e))?;
     let key = key.clone();
     let meter = progress.transfer(len, "uploading");
@@ -240,7 +245,13 @@ pub(crate) fn encrypting(
         io::copy(&mut src, &mut enc)?;
         enc.finish().map(drop)
     });
-    Ok((rx, writer))
+    let sent = send(&mut rx);
+    // The reader gone, a writer still writing sees a broken pipe and ends.
+    drop(rx);
+    let encrypted = writer
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
+    Ok((sent, encrypted))
 }
 
 /// Keeps a blob received with [`Client::download_blob_temp`] in `dir` under its sha256:

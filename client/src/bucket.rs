@@ -4,7 +4,9 @@
 //! and their checks are the HTTP transport's: manifests are checked against what was
 //! asked for, blobs are decrypted with the read key and hashed as they stream, and
 //! failures are the same [`Error`] variants (the network's, so the runner falls back to
-//! its cache; "not found"; refusals).
+//! its cache; "not found"). A refusal is the repository's own (`pyk_registry`'s, the
+//! one a server answers with), kept as it is in [`Error::Refusal`], not dressed up as
+//! an HTTP answer.
 //!
 //! What a bucket cannot give is a server's word: anyone holding the bucket's write
 //! credentials and the repository key can put a manifest there. Publisher signatures
@@ -13,7 +15,6 @@
 //! pointers, kept in the manifest and the index), and readers check them with
 //! [`crate::Trust`] whichever transport brought the manifest.
 
-use std::io;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,11 +26,12 @@ use pyk_protocol::api::{
     VersionList,
 };
 use pyk_protocol::{PackageRef, Sha256};
+use pyk_registry::label;
 use pyk_s3::repo::{self, ModeSetting, Repo};
 use pyk_s3::{Bucket, Location};
 use tempfile::NamedTempFile;
 
-use crate::blobs::{encrypting, receive_blob, Source};
+use crate::blobs::{receive_blob, send_encrypted, Source};
 use crate::packages::checked;
 use crate::{Error, Progress};
 
@@ -43,6 +45,8 @@ pub(crate) struct Serverless {
     writer: OnceLock<Repo>,
     bucket: Bucket,
     location: Location,
+    /// How messages name the repository: `s3://bucket/prefix`.
+    name: String,
     mode: ModeSetting,
     key: Key,
     /// This machine's name, recorded as the publisher.
@@ -68,6 +72,7 @@ impl Serverless {
             reader: Repo::reader(bucket.clone(), location.clone()),
             writer: OnceLock::new(),
             bucket,
+            name: location.to_string(),
             location,
             mode,
             key: key.clone(),
@@ -75,8 +80,8 @@ impl Serverless {
         }
     }
 
-    pub(crate) fn name(&self) -> String {
-        self.location.to_string()
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     fn writer(&self) -> Result<&Repo, Error> {
@@ -88,50 +93,17 @@ impl Serverless {
         Ok(self.writer.get_or_init(|| repo))
     }
 
-    /// A bucket's refusal as the HTTP transport words a server's.
+    /// What the bucket said: a repository's refusal (worded by `pyk_registry`, as a
+    /// server's is), or the bucket's failure.
     fn failed(&self, what: &str, e: repo::Error) -> Error {
-        use repo::Error as E;
-        let server = self.name();
         match e {
-            E::NoVersion { .. } => Error::NotFound {
-                server,
-                message: e.to_string(),
-            },
-            E::Invalid(_) => Error::Refused {
-                server,
-                status: 400,
+            repo::Error::Refused(refusal) => Error::Refusal {
+                server: self.name.clone(),
                 what: what.to_owned(),
-                message: e.to_string(),
-                code: None,
-            },
-            // The codes a server would send, which signing clients act on.
-            E::VersionExists { .. } | E::StaleLatest { .. } | E::WrongLatest { .. } => {
-                let code = match e {
-                    E::VersionExists { .. } => api::CODE_VERSION_EXISTS,
-                    E::StaleLatest { .. } => api::CODE_STALE_LATEST,
-                    _ => api::CODE_WRONG_LATEST,
-                };
-                Error::Refused {
-                    server,
-                    status: 409,
-                    what: what.to_owned(),
-                    message: e.to_string(),
-                    code: Some(code.to_owned()),
-                }
-            }
-            E::MissingBlob(_)
-            | E::Yanked { .. }
-            | E::IsLatest { .. }
-            | E::NumbersUsedUp { .. }
-            | E::Busy { .. } => Error::Refused {
-                server,
-                status: 409,
-                what: what.to_owned(),
-                message: e.to_string(),
-                code: None,
+                refusal,
             },
             other => Error::Bucket {
-                location: server,
+                location: self.name.clone(),
                 what: what.to_owned(),
                 source: Box::new(other),
             },
@@ -147,7 +119,7 @@ impl Serverless {
     ) -> Result<Manifest, Error> {
         // Shape only, like a server's answer: who signed it is for `Trust`, which the
         // runner and the package cache ask before anything runs or imports.
-        checked(m, package, version, &self.name())
+        checked(m, package, version, &self.name)
     }
 
     /// One GET when nothing changed: the index names the latest version and its
@@ -169,8 +141,8 @@ impl Serverless {
                 return Err(self.no_package(package));
             }
             return Err(Error::NotFound {
-                server: self.name(),
-                message: format!("{} has no promoted version", repo::label(kind, name)),
+                server: self.name.clone(),
+                message: format!("{} has no promoted version", label(kind, name)),
             });
         };
         // As a server answers: the ETag names the bytes; a yanked version is news.
@@ -184,8 +156,8 @@ impl Serverless {
             .compose(kind, name, &index, entry)
             .map_err(failed)?
             .ok_or_else(|| Error::NotFound {
-                server: self.name(),
-                message: format!("{} has no promoted version", repo::label(kind, name)),
+                server: self.name.clone(),
+                message: format!("{} has no promoted version", label(kind, name)),
             })?;
         // The signed move that made it the latest, which readers check.
         m.latest = index.current_pointer().cloned();
@@ -194,7 +166,7 @@ impl Serverless {
 
     fn no_package(&self, package: &PackageRef) -> Error {
         Error::NotFound {
-            server: self.name(),
+            server: self.name.clone(),
             message: format!("no package {}/{}", package.kind(), package.name()),
         }
     }
@@ -212,10 +184,10 @@ impl Serverless {
             .map_err(|e| self.failed(&what, e))?;
         let Some(m) = found else {
             return Err(Error::NotFound {
-                server: self.name(),
+                server: self.name.clone(),
                 message: format!(
                     "{} has no version {version}",
-                    repo::label(package.kind(), package.name())
+                    label(package.kind(), package.name())
                 ),
             });
         };
@@ -359,12 +331,11 @@ impl Serverless {
             .open_blob(sha256)
             .map_err(|e| self.failed(&what, e))?
             .ok_or_else(|| Error::NotFound {
-                server: self.name(),
+                server: self.name.clone(),
                 message: format!("no blob {sha256}"),
             })?;
-        let server = self.name();
         let from = Source {
-            server: &server,
+            server: &self.name,
             what: &what,
             deadline: None,
         };
@@ -381,12 +352,10 @@ impl Serverless {
         progress: &dyn Progress,
     ) -> Result<(), Error> {
         let what = format!("upload of blob {sha256}");
-        let (mut rx, writer) = encrypting(&self.key, file, offset, len, progress)?;
-        let sent = self.writer()?.put_blob(sha256, &mut rx, encrypted_len(len));
-        drop(rx);
-        let encrypted = writer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the encrypting thread panicked")));
+        let repo = self.writer()?;
+        let (sent, encrypted) = send_encrypted(&self.key, file, offset, len, progress, |rx| {
+            repo.put_blob(sha256, rx, encrypted_len(len))
+        })?;
         sent.map_err(|e| self.failed(&what, e))?;
         encrypted.map_err(|e| Error::io(format!("read {}", file.display()), e))
     }

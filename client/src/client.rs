@@ -1,5 +1,6 @@
-//! The client itself: one server, its keys, and how every request is signed, bounded
-//! and answered; or, with no server, one bucket (see `bucket.rs`).
+//! The client itself: its keys, its signer, and its transport: one server, with how
+//! every request to it is signed, bounded and answered ([`Http`]); or, with no server,
+//! one bucket (see `bucket.rs`), which builds no HTTP agent.
 
 use std::time::Duration;
 
@@ -45,24 +46,39 @@ pub(crate) enum Bound {
     Wait(Duration),
 }
 
-/// A repository client for one server.
+/// A repository client: a server's, or a bucket's read directly.
 pub struct Client {
-    pub(crate) base: String,
     /// Signs reads and encrypts blobs: every reader must be able to decrypt them.
     pub(crate) key: Key,
+    /// How requests reach the repository.
+    pub(crate) transport: Transport,
+    /// Signs every version this client creates and every move of `latest` it asks for.
+    pub(crate) signer: Option<SigningKey>,
+    /// Whose versions the signer may move `latest` to (its own key among them).
+    pub(crate) vouched: Trust,
+}
+
+/// Where the repository is.
+pub(crate) enum Transport {
+    /// A pyk server.
+    Http(Http),
+    /// A bucket read (and written) directly: every call goes there.
+    Bucket(Box<Serverless>),
+}
+
+/// A server: its URL, the agent every request goes through, and how requests are
+/// signed and bounded.
+pub(crate) struct Http {
+    pub(crate) base: String,
+    /// Signs reads (the client's key).
+    key: Key,
     /// Signs writes (the read key where the repository has no separate write key).
     write_key: Key,
     /// This machine's name in the server's log; not sent when empty.
     node: String,
     pub(crate) agent: ureq::Agent,
-    /// Set when the repository is a bucket read directly: every call goes there.
-    pub(crate) bucket: Option<Box<Serverless>>,
-    /// Signs every version this client creates and every move of `latest` it asks for.
-    pub(crate) signer: Option<SigningKey>,
-    /// Whose versions the signer may move `latest` to (its own key among them).
-    pub(crate) vouched: Trust,
     /// Bounds on whole answers (the runner's), beyond the timeout of each wait.
-    pub(crate) deadlines: Option<Deadlines>,
+    deadlines: Option<Deadlines>,
 }
 
 impl Client {
@@ -80,16 +96,19 @@ impl Client {
             // idle nearly as long may be closing as it is reused, which a runner that
             // paused to unpack a layer would see as an unreachable server.
             .max_idle_age(Duration::from_secs(4));
-        Client {
+        let http = Http {
             base: base.trim_end_matches('/').to_owned(),
             key: key.clone(),
             write_key: write_key.clone(),
             node: node.to_owned(),
             agent: pyk_net::agent(base, config),
-            bucket: None,
+            deadlines: None,
+        };
+        Client {
+            key: key.clone(),
+            transport: Transport::Http(http),
             signer: None,
             vouched: Trust::default(),
-            deadlines: None,
         }
     }
 
@@ -103,10 +122,13 @@ impl Client {
         self
     }
 
-    /// Bounds every answer about a package, and every blob download, by `deadlines`:
-    /// past one, the request fails as the network would ([`Error::Deadline`]).
+    /// Bounds every answer about a package, and every blob download from a server, by
+    /// `deadlines`: past one, the request fails as the network would
+    /// ([`Error::Deadline`]). A bucket's waits are bounded by its settings.
     pub fn with_deadlines(mut self, deadlines: Deadlines) -> Client {
-        self.deadlines = Some(deadlines);
+        if let Transport::Http(http) = &mut self.transport {
+            http.deadlines = Some(deadlines);
+        }
         self
     }
 
@@ -121,16 +143,26 @@ impl Client {
         key: &Key,
         node: &str,
     ) -> Client {
-        let mut client = Client::new(&location.to_string(), key, key, node, Duration::ZERO);
-        client.bucket = Some(Box::new(Serverless::new(bucket, location, mode, key, node)));
-        client
+        Client {
+            key: key.clone(),
+            transport: Transport::Bucket(Box::new(Serverless::new(
+                bucket, location, mode, key, node,
+            ))),
+            signer: None,
+            vouched: Trust::default(),
+        }
     }
 
     /// The server's base URL (`s3://bucket/prefix` for a bucket).
     pub fn server(&self) -> &str {
-        &self.base
+        match &self.transport {
+            Transport::Http(http) => &http.base,
+            Transport::Bucket(bucket) => bucket.name(),
+        }
     }
+}
 
+impl Http {
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -13,6 +13,7 @@ use pyk_crypto::blob::BlobError;
 use pyk_crypto::sign::SignError;
 use pyk_crypto::token::TTL_SECS;
 use pyk_protocol::{Invalid, Sha256};
+use pyk_registry::Refusal;
 
 use crate::TrustError;
 
@@ -73,6 +74,18 @@ pub enum Error {
         /// The server's `code` for the refusal (`pyk_protocol::api::CODE_*`).
         code: Option<String>,
     },
+    /// A bucket read directly refused, as a server would have (the same refusal,
+    /// worded the same: a server's 404 reads as [`Error::NotFound`], the rest as
+    /// [`Error::Refused`]).
+    #[error("{}", refusal_line(server, what, refusal))]
+    Refusal {
+        server: String,
+        what: String,
+        refusal: Refusal,
+    },
+    /// A raw request ([`crate::Client::send`]) to a repository that is a bucket.
+    #[error("{location} is a bucket, not a server: it takes no HTTP requests")]
+    NoServer { location: String },
     /// A publisher was told the last move of `latest` was signed further ahead of its
     /// clock than any publisher signs: it signs nothing after it.
     #[error(
@@ -173,6 +186,15 @@ pub enum Damage {
     Trailer(TrailerError),
 }
 
+/// A refusal worded as the same refusal from a server reads.
+fn refusal_line(server: &str, what: &str, refusal: &Refusal) -> String {
+    if refusal.status() == 404 {
+        format!("{refusal} on {server}")
+    } else {
+        format!("{what}: {refusal}")
+    }
+}
+
 fn clock(server: &str, skew: i64) -> String {
     let way = if skew > 0 { "ahead of" } else { "behind" };
     format!(
@@ -193,9 +215,13 @@ impl<E: Into<Error>> From<FillError<E>> for Error {
 }
 
 impl Error {
-    /// Whether the server refused with this `code`.
+    /// Whether the repository refused with this `code`.
     pub fn has_code(&self, code: &str) -> bool {
-        matches!(self, Error::Refused { code: Some(c), .. } if c == code)
+        match self {
+            Error::Refused { code: Some(c), .. } => c == code,
+            Error::Refusal { refusal, .. } => refusal.code() == code,
+            _ => false,
+        }
     }
 
     /// Whether the failure was the network's (the server down, silent or cut off), so

@@ -24,7 +24,7 @@ use pyk_protocol::names::{check_localname, check_version};
 use pyk_protocol::statement::{now_ms, LatestStatement, Statement, MAX_LEAD_MS};
 use pyk_protocol::{valid_version, PackageRef, Sha256};
 
-use crate::client::Bound;
+use crate::client::{Bound, Http, Transport};
 use crate::{Answer, Client, Damage, Error, TrustError};
 
 /// How many times a signed change is tried when other writers keep getting in between.
@@ -54,15 +54,16 @@ impl Client {
         package: &PackageRef,
         etag: Option<&str>,
     ) -> Result<Option<Manifest>, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.current(package, etag);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.current(package, etag),
+            Transport::Http(http) => http,
+        };
         let what = package.to_string();
-        let resp = self.check(self.get(&path(package), etag, Bound::Answer)?, &what)?;
+        let resp = http.check(http.get(&path(package), etag, Bound::Answer)?, &what)?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
-        self.manifest(resp, package, None).map(Some)
+        http.manifest(resp, package, None).map(Some)
     }
 
     /// One version's manifest, yanked or not; `None` when `etag` is still current.
@@ -73,37 +74,40 @@ impl Client {
         etag: Option<&str>,
     ) -> Result<Option<Manifest>, Error> {
         check_version(version)?;
-        if let Some(bucket) = &self.bucket {
-            return bucket.version(package, version, etag);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.version(package, version, etag),
+            Transport::Http(http) => http,
+        };
         let what = of(version, package);
         let url = format!("{}/versions/{version}", path(package));
-        let resp = self.check(self.get(&url, etag, Bound::Answer)?, &what)?;
+        let resp = http.check(http.get(&url, etag, Bound::Answer)?, &what)?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
-        self.manifest(resp, package, Some(version)).map(Some)
+        http.manifest(resp, package, Some(version)).map(Some)
     }
 
     pub fn versions(&self, package: &PackageRef) -> Result<VersionList, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.versions(package);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.versions(package),
+            Transport::Http(http) => http,
+        };
         let what = package.to_string();
         let url = format!("{}/versions", path(package));
-        let resp = self.check(self.get(&url, None, Bound::Answer)?, &what)?;
-        self.json(resp, &what)
+        let resp = http.check(http.get(&url, None, Bound::Answer)?, &what)?;
+        http.json(resp, &what)
     }
 
     pub fn list(&self) -> Result<Vec<PackageSummary>, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.list();
-        }
-        let resp = self.check(
-            self.get("/v1/packages", None, Bound::Answer)?,
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.list(),
+            Transport::Http(http) => http,
+        };
+        let resp = http.check(
+            http.get("/v1/packages", None, Bound::Answer)?,
             "package list",
         )?;
-        Ok(self.json::<PackageList>(resp, "the package list")?.packages)
+        Ok(http.json::<PackageList>(resp, "the package list")?.packages)
     }
 
     /// Long-polls until the package's latest version differs from `after` (`""`: until
@@ -117,34 +121,36 @@ impl Client {
         if !after.is_empty() {
             check_version(after)?;
         }
-        if let Some(bucket) = &self.bucket {
-            return bucket.watch(package, after, secs);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.watch(package, after, secs),
+            Transport::Http(http) => http,
+        };
         // A `+` in a query string would arrive as a space; versions have no other
         // character that needs escaping.
         let after = after.replace('+', "%2B");
         let url = format!("{}/watch?after={after}&timeout={secs}", path(package));
         let wait = Duration::from_secs(secs + 10);
-        let resp = self.check(
-            self.get(&url, None, Bound::Wait(wait))?,
+        let resp = http.check(
+            http.get(&url, None, Bound::Wait(wait))?,
             &package.to_string(),
         )?;
         if resp.status().as_u16() == 304 {
             return Ok(None);
         }
-        self.manifest(resp, package, None).map(Some)
+        http.manifest(resp, package, None).map(Some)
     }
 
     /// What a signer needs before it signs: the next automatic version and the time of
     /// the last signed move of `latest`.
     pub fn next(&self, package: &PackageRef) -> Result<NextVersion, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.next(package);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.next(package),
+            Transport::Http(http) => http,
+        };
         let what = package.to_string();
         let url = format!("{}/next", path(package));
-        let resp = self.check(self.get(&url, None, Bound::Answer)?, &what)?;
-        self.json(resp, &what)
+        let resp = http.check(http.get(&url, None, Bound::Answer)?, &what)?;
+        http.json(resp, &what)
     }
 
     /// Publishes a version. With a signer the version statement is signed (an
@@ -191,11 +197,12 @@ impl Client {
         request: &PublishRequest,
         what: &str,
     ) -> Result<PublishResponse, Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.publish(package, request);
-        }
-        let resp = self.write("POST", &path(package), Some(request), what)?;
-        self.json(resp, what)
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.publish(package, request),
+            Transport::Http(http) => http,
+        };
+        let resp = http.write("POST", &path(package), Some(request), what)?;
+        http.json(resp, what)
     }
 
     /// Moves `latest` to `version`, newer or older (a rollback).
@@ -209,11 +216,14 @@ impl Client {
                 version: version.to_owned(),
                 latest: self.pointer_to(package, target.as_deref(), latest)?,
             };
-            if let Some(bucket) = &self.bucket {
-                return bucket.promote(package, version, body.latest.as_ref());
-            }
-            let resp = self.write("POST", &url, Some(&body), &what)?;
-            self.json(resp, &what)
+            let http = match &self.transport {
+                Transport::Bucket(bucket) => {
+                    return bucket.promote(package, version, body.latest.as_ref())
+                }
+                Transport::Http(http) => http,
+            };
+            let resp = http.write("POST", &url, Some(&body), &what)?;
+            http.json(resp, &what)
         })
     }
 
@@ -235,11 +245,14 @@ impl Client {
                 yanked,
                 latest: self.pointer_to(package, target.as_deref(), latest)?,
             };
-            if let Some(bucket) = &self.bucket {
-                return bucket.yank(package, version, yanked, body.latest.as_ref());
-            }
-            let resp = self.write("POST", &url, Some(&body), &what)?;
-            self.json(resp, &what)
+            let http = match &self.transport {
+                Transport::Bucket(bucket) => {
+                    return bucket.yank(package, version, yanked, body.latest.as_ref())
+                }
+                Transport::Http(http) => http,
+            };
+            let resp = http.write("POST", &url, Some(&body), &what)?;
+            http.json(resp, &what)
         })
     }
 
@@ -302,7 +315,7 @@ impl Client {
         let issued = now.max(last.saturating_add(1));
         if issued - now > MAX_LEAD_MS {
             return Err(Error::AheadOfClock {
-                server: self.base.clone(),
+                server: self.server().to_owned(),
                 package: package.to_string(),
                 last,
                 ahead: (issued - now) / 1000,
@@ -371,7 +384,7 @@ impl Client {
         match manifest.yanked {
             false => Ok(Some(manifest.version)),
             true => Err(Error::Damaged {
-                server: self.base.clone(),
+                server: self.server().to_owned(),
                 what: manifest_what(package, Some(&candidate.version)),
                 damage: Damage::Manifest("the list of versions says it is not yanked".into()),
             }),
@@ -380,10 +393,11 @@ impl Client {
 
     /// Removes a whole package.
     pub fn remove(&self, package: &PackageRef) -> Result<(), Error> {
-        if let Some(bucket) = &self.bucket {
-            return bucket.remove(package);
-        }
-        self.write::<()>("DELETE", &path(package), None, &package.to_string())
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.remove(package),
+            Transport::Http(http) => http,
+        };
+        http.write::<()>("DELETE", &path(package), None, &package.to_string())
             .map(drop)
     }
 
@@ -403,9 +417,12 @@ impl Client {
                 _ => None,
             };
             let pointer = self.pointer_to(package, target.as_deref(), latest)?;
-            if let Some(bucket) = &self.bucket {
-                return bucket.remove_version(package, version, force, pointer.as_ref());
-            }
+            let http = match &self.transport {
+                Transport::Bucket(bucket) => {
+                    return bucket.remove_version(package, version, force, pointer.as_ref())
+                }
+                Transport::Http(http) => http,
+            };
             let mut url = format!("{}/versions/{version}", path(package));
             if force {
                 url.push_str("?force=true");
@@ -420,24 +437,27 @@ impl Client {
                     p.signature.sig
                 ));
             }
-            self.write::<()>("DELETE", &url, None, &what).map(drop)
+            http.write::<()>("DELETE", &url, None, &what).map(drop)
         })
     }
 
     /// Sets the file name `pyk pull` writes the package to.
     pub fn set_localname(&self, package: &PackageRef, localname: &str) -> Result<(), Error> {
         check_localname(localname)?;
-        if let Some(bucket) = &self.bucket {
-            return bucket.set_localname(package, localname);
-        }
+        let http = match &self.transport {
+            Transport::Bucket(bucket) => return bucket.set_localname(package, localname),
+            Transport::Http(http) => http,
+        };
         let body = LocalnameRequest {
             localname: localname.to_owned(),
         };
         let url = format!("{}/localname", path(package));
-        self.write("PUT", &url, Some(&body), &package.to_string())
+        http.write("PUT", &url, Some(&body), &package.to_string())
             .map(drop)
     }
+}
 
+impl Http {
     /// A manifest answer, checked against what was asked for.
     fn manifest(
         &self,

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 
+use crate::client::Transport;
 use crate::{Client, Error};
 
 /// A request body for [`Client::send`].
@@ -34,22 +35,30 @@ impl Client {
         headers: &[(&str, &str)],
         body: Body,
     ) -> Result<Reply, Error> {
+        let http = match &self.transport {
+            Transport::Http(http) => http,
+            Transport::Bucket(bucket) => {
+                return Err(Error::NoServer {
+                    location: bucket.name().to_owned(),
+                })
+            }
+        };
         let bytes: &[u8] = match &body {
             Body::Bytes(b) => b,
             _ => &[],
         };
-        let mut req = self.signed(method, path, bytes);
+        let mut req = http.signed(method, path, bytes);
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
         let sent = match body {
-            Body::Empty => self.agent.run(self.body(req, ())?),
-            Body::Bytes(bytes) => self.agent.run(self.body(req, bytes)?),
-            Body::Reader(reader) => self
+            Body::Empty => http.agent.run(http.body(req, ())?),
+            Body::Bytes(bytes) => http.agent.run(http.body(req, bytes)?),
+            Body::Reader(reader) => http
                 .agent
-                .run(self.body(req, ureq::SendBody::from_owned_reader(reader))?),
+                .run(http.body(req, ureq::SendBody::from_owned_reader(reader))?),
         };
-        let resp = sent.map_err(|e| self.unreachable(e))?;
+        let resp = sent.map_err(|e| http.unreachable(e))?;
         let status = resp.status().as_u16();
         let etag = resp
             .headers()
@@ -60,7 +69,7 @@ impl Client {
         resp.into_body()
             .into_reader()
             .read_to_end(&mut body)
-            .map_err(|e| self.stalled(&format!("the answer to {method} {path}"), e))?;
+            .map_err(|e| http.stalled(&format!("the answer to {method} {path}"), e))?;
         Ok(Reply { status, etag, body })
     }
 }

@@ -455,6 +455,20 @@ pub const CODE_VERSION_EXISTS: &str = "version-exists";
 pub const CODE_STALE_LATEST: &str = "stale-latest";
 /// 409: a latest statement names another version than the one latest moves to.
 pub const CODE_WRONG_LATEST: &str = "wrong-latest";
+/// 409: a publish names a blob the repository does not hold (with that size).
+pub const CODE_MISSING_BLOB: &str = "missing-blob";
+/// 409: a promote of a yanked version.
+pub const CODE_YANKED: &str = "yanked";
+/// 409: a delete of the latest version without `force`.
+pub const CODE_IS_LATEST: &str = "is-latest";
+/// 409: every automatic version number is taken.
+pub const CODE_NUMBERS_USED_UP: &str = "numbers-used-up";
+/// 409: other writers of a shared repository kept winning; nothing was changed.
+pub const CODE_BUSY: &str = "busy";
+/// 404: the package has no such version.
+pub const CODE_NO_VERSION: &str = "no-version";
+/// 400: a publish request no repository accepts.
+pub const CODE_INVALID: &str = "invalid";
 /// 401: the token was made outside the server's time window (a clock off, or a token
 /// kept too long).
 pub const CODE_CLOCK: &str = "clock";

@@ -93,9 +93,10 @@ pub struct Listing {
 impl Bucket {
     pub fn new(settings: &Settings) -> Result<Bucket> {
         let endpoint = settings.endpoint_url();
-        let url = endpoint
-            .parse()
-            .map_err(|e| Error::Settings(format!("endpoint {endpoint:?}: {e}")))?;
+        let url = url::Url::parse(&endpoint).map_err(|e| Error::Unusable {
+            what: format!("endpoint {endpoint:?}"),
+            source: Box::new(e),
+        })?;
         let style = if settings.path_style {
             UrlStyle::Path
         } else {
@@ -103,8 +104,9 @@ impl Bucket {
         };
         let bucket =
             rusty_s3::Bucket::new(url, style, settings.bucket.clone(), settings.region.clone())
-                .map_err(|e| {
-                    Error::Settings(format!("bucket {:?} at {endpoint}: {e}", settings.bucket))
+                .map_err(|e| Error::Unusable {
+                    what: format!("bucket {:?} at {endpoint}", settings.bucket),
+                    source: Box::new(e),
                 })?;
         let credentials = settings
             .credentials
@@ -161,10 +163,10 @@ impl Bucket {
         req: ureq::http::request::Builder,
         body: impl ureq::AsSendBody,
     ) -> Result<Response<Body>> {
-        let req: Request<_> = req.body(body).map_err(|e| Error::Protocol {
+        let req: Request<_> = req.body(body).map_err(|source| Error::Request {
             op,
             key: key.to_owned(),
-            detail: e.to_string(),
+            source,
         })?;
         let url = req.uri().to_string();
         self.agent.run(req).map_err(|source| Error::Unreachable {
@@ -393,10 +395,10 @@ impl Bucket {
                     key: prefix.to_owned(),
                     source: e.into_io(),
                 })?;
-            let page = ListObjectsV2::parse_response(&text).map_err(|e| Error::Protocol {
+            let page = ListObjectsV2::parse_response(&text).map_err(|e| Error::Unparsed {
                 op: "LIST",
                 key: prefix.to_owned(),
-                detail: e.to_string(),
+                source: Box::new(e),
             })?;
             for object in page.contents {
                 listing.objects.push(Listed {
@@ -445,10 +447,10 @@ impl Bucket {
             })?;
         let parsed =
             rusty_s3::actions::CreateMultipartUpload::parse_response(&text).map_err(|e| {
-                Error::Protocol {
+                Error::Unparsed {
                     op: "CreateMultipartUpload",
                     key: key.to_owned(),
-                    detail: e.to_string(),
+                    source: Box::new(e),
                 }
             })?;
         Ok(crate::Multipart::new(

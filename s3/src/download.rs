@@ -52,7 +52,7 @@ impl Download {
         let resp = self
             .bucket
             .resume(&self.key, self.pos, &self.info.etag)
-            .map_err(|e| io::Error::other(format!("{why}; resuming: {e}")))?;
+            .map_err(|source| io::Error::other(Unresumed { broke: why, source }))?;
         self.body = resp.into_body().into_reader();
         Ok(())
     }
@@ -77,4 +77,14 @@ impl Read for Download {
             }
         }
     }
+}
+
+/// A transfer that broke off, then failed to resume: the break in the message, the
+/// failed resumption as the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("the transfer broke off ({broke}), and resuming it failed")]
+struct Unresumed {
+    broke: io::Error,
+    #[source]
+    source: crate::Error,
 }

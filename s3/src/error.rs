@@ -40,9 +40,33 @@ pub enum Error {
         key: String,
         detail: String,
     },
+    /// An answer S3 would send, but one that does not parse (the XML of a LIST or
+    /// of a multipart upload's start).
+    #[error("{op} {key}: unexpected answer")]
+    Unparsed {
+        op: &'static str,
+        key: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A request the HTTP library cannot make from the settings and the key.
+    #[error("{op} {key}: cannot make the request")]
+    Request {
+        op: &'static str,
+        key: String,
+        #[source]
+        source: ureq::http::Error,
+    },
     /// The settings name no usable endpoint or bucket.
     #[error("invalid S3 settings: {0}")]
     Settings(String),
+    /// The settings name an endpoint or bucket the signing library refuses.
+    #[error("invalid S3 settings: {what}")]
+    Unusable {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {

@@ -10,7 +10,8 @@ use pyk_crypto::blob::BlobWriter;
 use pyk_crypto::Key;
 use pyk_protocol::api::{BlobRef, LatestPointer, PublishRequest, Signature};
 use pyk_protocol::{Kind, Sha256};
-use pyk_s3::repo::{Current, Error, Mode, ModeSetting, Repo};
+use pyk_registry::{Latest, Refusal};
+use pyk_s3::repo::{Error, Mode, ModeSetting, Repo};
 use pyk_s3::{seaweedfs, Condition, Location};
 
 fn repo(test: &str, mode: ModeSetting) -> Option<Repo> {
@@ -68,7 +69,7 @@ fn the_registry_rules_hold_in_a_bucket() {
         return;
     };
     let run = Kind::Run;
-    assert_eq!(r.current(run, "foo").unwrap(), Current::NoPackage);
+    assert_eq!(r.current(run, "foo").unwrap(), Latest::NoPackage);
     let b = blob(&r, b"one");
     let m1 = r
         .publish(run, "foo", &request(vec![b.clone()], None, true), "n", 1)
@@ -84,7 +85,7 @@ fn the_registry_rules_hold_in_a_bucket() {
         )
         .unwrap();
     assert_eq!(m2.version, "1.0+b");
-    let Current::Manifest(latest) = r.current(run, "foo").unwrap() else {
+    let Latest::Manifest(latest) = r.current(run, "foo").unwrap() else {
         panic!()
     };
     assert_eq!(latest.version, "1");
@@ -96,7 +97,7 @@ fn the_registry_rules_hold_in_a_bucket() {
             "n",
             3
         ),
-        Err(Error::VersionExists { .. })
+        Err(Error::Refused(Refusal::VersionExists { .. }))
     ));
     assert_eq!(
         r.promote(run, "foo", "1.0+b", None).unwrap().version,
@@ -109,17 +110,17 @@ fn the_registry_rules_hold_in_a_bucket() {
     r.yank(run, "foo", "1.0+b", true, None).unwrap();
     assert!(matches!(
         r.promote(run, "foo", "1.0+b", None),
-        Err(Error::Yanked { .. })
+        Err(Error::Refused(Refusal::Yanked { .. }))
     ));
     let list = r.versions(run, "foo").unwrap().unwrap();
     assert_eq!(list.latest.as_deref(), Some("1"));
     assert!(list.versions[1].yanked);
     assert!(matches!(
         r.delete_version(run, "foo", "1", false, None),
-        Err(Error::IsLatest { .. })
+        Err(Error::Refused(Refusal::IsLatest { .. }))
     ));
     r.delete_version(run, "foo", "1", true, None).unwrap();
-    assert_eq!(r.current(run, "foo").unwrap(), Current::Unpromoted);
+    assert_eq!(r.current(run, "foo").unwrap(), Latest::Unpromoted);
     assert_eq!(r.list().unwrap().len(), 1);
     // Automatic numbers only grow, past deleted versions.
     let m3 = r
@@ -128,10 +129,10 @@ fn the_registry_rules_hold_in_a_bucket() {
     assert_eq!(m3.version, "2");
     assert!(r.remove(run, "foo").unwrap());
     assert!(!r.remove(run, "foo").unwrap());
-    assert_eq!(r.current(run, "foo").unwrap(), Current::NoPackage);
+    assert_eq!(r.current(run, "foo").unwrap(), Latest::NoPackage);
     assert!(matches!(
         r.publish(run, "foo", &request(vec![b], Some("1.0+b"), true), "n", 5),
-        Err(Error::VersionExists { .. })
+        Err(Error::Refused(Refusal::VersionExists { .. }))
     ));
     assert!(r.list().unwrap().is_empty());
 }
@@ -153,8 +154,11 @@ fn a_missing_blob_leaves_no_version() {
         "n",
         1,
     );
-    assert!(matches!(e, Err(Error::MissingBlob(_))), "{e:?}");
-    assert_eq!(r.current(Kind::Lib, "x").unwrap(), Current::NoPackage);
+    assert!(
+        matches!(e, Err(Error::Refused(Refusal::MissingBlob(_)))),
+        "{e:?}"
+    );
+    assert_eq!(r.current(Kind::Lib, "x").unwrap(), Latest::NoPackage);
     let left = r
         .bucket()
         .list("repo-tests/missing/packages/", None)
@@ -315,7 +319,7 @@ fn signed_pointers_only_go_forward() {
     r.publish(Kind::Run, "p", &first, "n", 1).unwrap();
     r.publish(Kind::Run, "p", &request(vec![b], Some("2"), false), "n", 2)
         .unwrap();
-    let Current::Manifest(m) = r.current(Kind::Run, "p").unwrap() else {
+    let Latest::Manifest(m) = r.current(Kind::Run, "p").unwrap() else {
         panic!()
     };
     assert_eq!(m.latest, Some(pointer("1", 100)));
@@ -329,17 +333,17 @@ fn signed_pointers_only_go_forward() {
     // A replayed (stale) pointer and one naming another version are refused.
     assert!(matches!(
         r.promote(Kind::Run, "p", "2", Some(&pointer("2", 100))),
-        Err(Error::StaleLatest { .. })
+        Err(Error::Refused(Refusal::StaleLatest { .. }))
     ));
     assert!(matches!(
         r.promote(Kind::Run, "p", "2", Some(&pointer("1", 200))),
-        Err(Error::WrongLatest { .. })
+        Err(Error::Refused(Refusal::WrongLatest { .. }))
     ));
     r.promote(Kind::Run, "p", "2", Some(&pointer("2", 200)))
         .unwrap();
     // An unsigned move drops the pointer; the floor stays.
     r.promote(Kind::Run, "p", "1", None).unwrap();
-    let Current::Manifest(m) = r.current(Kind::Run, "p").unwrap() else {
+    let Latest::Manifest(m) = r.current(Kind::Run, "p").unwrap() else {
         panic!()
     };
     assert_eq!(m.latest, None);
@@ -347,7 +351,7 @@ fn signed_pointers_only_go_forward() {
     // Yanking the latest must name where it falls back.
     assert!(matches!(
         r.yank(Kind::Run, "p", "1", true, Some(&pointer("1", 300))),
-        Err(Error::WrongLatest { .. })
+        Err(Error::Refused(Refusal::WrongLatest { .. }))
     ));
     r.yank(Kind::Run, "p", "1", true, Some(&pointer("2", 300)))
         .unwrap();

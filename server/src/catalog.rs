@@ -24,6 +24,7 @@ use pyk_protocol::api::{LatestPointer, Manifest, NextVersion, PublishRequest, Ve
 use pyk_protocol::Kind;
 use tokio::sync::watch;
 
+use crate::log;
 use crate::store::{self, Latest, Store, StoreError};
 
 /// How old a cached answer may be before it is revalidated: the bound on how long it
@@ -233,11 +234,11 @@ impl Catalog {
                 self.changed(kind, name);
                 return Ok(None);
             }
-            Err(e) => eprintln!(
-                "pyk: cannot revalidate {}: {}; serving the cached answer",
+            Err(e) => log::warning(format_args!(
+                "cannot revalidate {}: {}; serving the cached answer",
                 store::label(kind, name),
-                crate::routes::with_causes(&e)
-            ),
+                log::with_causes(&e)
+            )),
         }
         Ok(self.read_cache()[slot(kind)].get(name).and_then(pick))
     }

@@ -11,7 +11,8 @@
 //!
 //! - [`store`]: a blob store and a registry behind two traits, opened together from a
 //!   [`StoreConfig`](store::StoreConfig), and their embedded implementation.
-//! - [`serve`]: the server itself.
+//! - [`serve`]: the server itself; `routes` and `handlers` on `http` (errors,
+//!   extractors, JSON, ETags) and `state`; everything it prints goes through `log`.
 //! - `dist`: the pyk binaries it hands out, and `install.sh` (no token needed).
 //!
 //! The protocol it speaks (bodies, rules, the ETag) is `pyk-protocol`'s.
@@ -21,11 +22,13 @@ mod binding;
 mod catalog;
 mod dist;
 mod handlers;
+mod http;
 mod limits;
 mod log;
 pub mod nonces;
 mod routes;
 mod serve;
+mod state;
 pub mod store;
 mod upload;
 mod verified;

@@ -1,6 +1,10 @@
-//! `-v`: one line per request on stderr, written when the response body has been sent
-//! (or abandoned), so bytes and milliseconds cover the whole exchange.
+//! Everything the server writes, in one place: its notes to the operator (start, stop,
+//! failures it lives with: [`note`], [`warning`], each error with its causes on one
+//! line by [`with_causes`]), and with `-v` one line per request, written when the
+//! response body has been sent (or abandoned), so bytes and milliseconds cover the
+//! whole exchange. All of it goes to stderr.
 
+use std::fmt::Display;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,6 +15,34 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
+
+/// A line for the operator, as it is (the banner's second line).
+pub fn say(line: impl Display) {
+    eprintln!("{line}");
+}
+
+/// A note for the operator: `pyk: …`.
+pub fn note(line: impl Display) {
+    eprintln!("pyk: {line}");
+}
+
+/// Something failed that the server lives with: `pyk: warning: …`.
+pub fn warning(line: impl Display) {
+    eprintln!("pyk: warning: {line}");
+}
+
+/// An error and its causes on one line (a store error's cause is what an operator
+/// needs: the database's or the file system's own message).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}
 
 /// Counts the bytes of a request body as the handler reads them.
 pub struct Received<B> {
@@ -113,8 +145,8 @@ impl HttpBody for Logged {
 impl Drop for Logged {
     fn drop(&mut self) {
         let l = &self.line;
-        eprintln!(
-            "pyk: {} {} {} {} sent={} received={} {}ms",
+        note(format_args!(
+            "{} {} {} {} sent={} received={} {}ms",
             l.who,
             l.method,
             l.path,
@@ -122,6 +154,6 @@ impl Drop for Logged {
             self.sent,
             l.received.load(Ordering::Relaxed),
             l.started.elapsed().as_millis()
-        );
+        ));
     }
 }

@@ -29,10 +29,12 @@ use crate::auth::{Auth, Binding, Denied, Keys};
 use crate::binding::Bound;
 use crate::catalog::Catalog;
 use crate::dist::Dist;
+use crate::http::ApiError;
 use crate::limits::{HEADER_READ_TIMEOUT, MAX_UPLOADS, SHUTDOWN_GRACE};
-use crate::log::{Line, Logged, Received};
+use crate::log::{self, Line, Logged, Received};
 use crate::nonces::{MemoryNonces, Nonces, DEFAULT_CAPACITY};
-use crate::routes::{router, ApiError, App};
+use crate::routes::router;
+use crate::state::App;
 use crate::store::{Store, StoreConfig};
 use crate::verified::Verified;
 
@@ -138,9 +140,9 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         "listening on every interface, over plain HTTP: any machine that reaches this port \
          can (its keys guard reads and writes; put TLS in front across untrusted networks)"
     };
-    eprintln!("pyk: serving {described} on http://{addr}");
-    eprintln!("{access}");
-    eprintln!("pyk: {reach}");
+    log::note(format_args!("serving {described} on http://{addr}"));
+    log::say(access);
+    log::note(reach);
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -153,7 +155,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
                     Ok(a) => a,
                     Err(e) => {
                         // Out of descriptors, usually: back off rather than spin.
-                        eprintln!("pyk: accept failed: {e}");
+                        log::warning(format_args!("accept failed: {e}"));
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         continue;
                     }
@@ -179,12 +181,12 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .is_err()
     {
-        eprintln!(
-            "pyk: requests still running after {} s; stopping anyway",
+        log::note(format_args!(
+            "requests still running after {} s; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
-        );
+        ));
     }
-    eprintln!("pyk: stopped");
+    log::note("stopped");
     Ok(())
 }
 

@@ -21,9 +21,12 @@ const QUEUE: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
-    /// The bytes are not a blob of this id under this server's key.
-    #[error("{0}")]
-    Invalid(String),
+    /// The bytes are not a blob under this server's key.
+    #[error("blob refused")]
+    Refused(#[source] io::Error),
+    /// The bytes are a blob, of another id.
+    #[error("blob's plaintext sha256 is {got}, not its id {id}")]
+    WrongId { got: Sha256, id: Sha256 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -90,7 +93,7 @@ fn receive(
         match io::copy(&mut reader, &mut io::sink()) {
             Ok(n) => (n, reader.sha256()),
             Err(e) if refusal(&e).is_some() => {
-                return Err(UploadError::Invalid(format!("blob refused: {e}")));
+                return Err(UploadError::Refused(e));
             }
             Err(e) => return Err(StoreError::Io(e).into()),
         }
@@ -98,9 +101,7 @@ fn receive(
     // The reader ends only after verifying the end frame, which carries the digest.
     let got = digest.expect("a blob read to its end has its digest");
     if got != *sha256 {
-        return Err(UploadError::Invalid(format!(
-            "blob's plaintext sha256 is {got}, not its id {sha256}"
-        )));
+        return Err(UploadError::WrongId { got, id: *sha256 });
     }
     let created = staged.commit()?;
     let stamp = store.blobs().stat(sha256)?.map(|s| s.stamp);

@@ -95,7 +95,9 @@ impl Verified {
         })
         .await?;
         if !intact {
-            eprintln!("pyk: stored blob {sha256} is damaged; the next upload of it replaces it");
+            crate::log::warning(format_args!(
+                "stored blob {sha256} is damaged; the next upload of it replaces it"
+            ));
             self.known().remove(&sha256);
             return Ok(None);
         }

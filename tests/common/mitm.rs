@@ -4,10 +4,12 @@
 //! [`paced`], sending chosen responses a byte at a time. It speaks just enough HTTP/1.1
 //! for pyk's runners: bodies with a Content-Length, keep-alive.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
+
+use pyk_test_http::{has_body, head, length, listen};
 
 /// Rewrites a request head (request line and headers, up to the blank line).
 pub type OnRequest = Arc<dyn Fn(&mut String) + Send + Sync>;
@@ -27,23 +29,9 @@ pub fn proxy(upstream: &str, on_request: OnRequest, on_response: OnResponse) -> 
 /// [`proxy`], sending each response `pace` gives a pause for one byte at a time: a
 /// server (or a proxy in front of it) that trickles, never quite silent.
 pub fn paced(upstream: &str, on_request: OnRequest, on_response: OnResponse, pace: Pace) -> String {
-    let upstream = upstream.trim_start_matches("http://").to_owned();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for client in listener.incoming().map_while(Result::ok) {
-            let (upstream, on_request, on_response, pace) = (
-                upstream.clone(),
-                on_request.clone(),
-                on_response.clone(),
-                pace.clone(),
-            );
-            std::thread::spawn(move || {
-                relay(client, &upstream, &*on_request, &*on_response, &*pace)
-            });
-        }
-    });
-    url
+    listen(upstream, move |client, upstream| {
+        relay(client, upstream, &*on_request, &*on_response, &*pace);
+    })
 }
 
 fn relay(
@@ -58,7 +46,7 @@ fn relay(
     let mut server = None;
     loop {
         let mut request = head(&mut from_client)?;
-        let mut body = vec![0u8; length(&request)];
+        let mut body = vec![0u8; length(&request) as usize];
         from_client.read_exact(&mut body).ok()?;
         on_request(&mut request);
         // The server may have closed an idle keep-alive connection while the client was
@@ -68,23 +56,17 @@ fn relay(
                 Some(answer) => answer,
                 None => exchange(None, upstream, &request, &body)?,
             };
-        let no_body = |response: &str| {
-            request.starts_with("HEAD ")
-                || response.starts_with("HTTP/1.1 304")
-                || response.starts_with("HTTP/1.1 204")
-        };
         let mut body = vec![
             0u8;
-            if no_body(&response) {
-                0
-            } else {
-                length(&response)
+            match has_body(&request, &response) {
+                true => length(&response) as usize,
+                false => 0,
             }
         ];
         from_server.read_exact(&mut body).ok()?;
         server = Some(from_server);
         on_response(&request, &mut response, &mut body);
-        if !no_body(&response) {
+        if has_body(&request, &response) {
             response = with_length(&response, body.len());
         }
         let whole = [response.as_bytes(), &body].concat();
@@ -115,31 +97,6 @@ fn exchange(
     server.get_mut().write_all(request.as_bytes()).ok()?;
     server.get_mut().write_all(body).ok()?;
     Some((head(&mut server)?, server))
-}
-
-/// A message head, up to and including the blank line; `None` at the end of the stream.
-fn head(from: &mut impl BufRead) -> Option<String> {
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        if from.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        text.push_str(&line);
-        if line == "\r\n" {
-            return Some(text);
-        }
-    }
-}
-
-fn length(head: &str) -> usize {
-    head.lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0)
 }
 
 fn with_length(head: &str, len: usize) -> String {

@@ -3,8 +3,10 @@
 //! server that dies) or by going silent (a server that stalls). Also used by the CLI's
 //! end-to-end tests (`tests/repo.rs`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+
+use pyk_test_http::{has_body, head, length, listen};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Cut {
@@ -16,16 +18,9 @@ pub enum Cut {
 
 /// Listens on 127.0.0.1 for as long as the test runs; returns its `http://` URL.
 pub fn proxy(upstream: &str, cut: Cut) -> String {
-    let upstream = upstream.trim_start_matches("http://").to_owned();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for client in listener.incoming().map_while(Result::ok) {
-            let upstream = upstream.clone();
-            std::thread::spawn(move || relay(client, &upstream, cut));
-        }
-    });
-    url
+    listen(upstream, move |client, upstream| {
+        relay(client, upstream, cut);
+    })
 }
 
 /// One connection: request after request (keep-alive), each head and body passed on.
@@ -40,10 +35,10 @@ fn relay(client: TcpStream, upstream: &str, cut: Cut) -> Option<()> {
         pass(&mut from_client, &mut to_server, length(&request))?;
         let response = head(&mut from_server)?;
         to_client.write_all(response.as_bytes()).ok()?;
-        let no_body = request.starts_with("HEAD ")
-            || response.starts_with("HTTP/1.1 304")
-            || response.starts_with("HTTP/1.1 204");
-        let len = if no_body { 0 } else { length(&response) };
+        let len = match has_body(&request, &response) {
+            true => length(&response),
+            false => 0,
+        };
         let blob = request.starts_with("GET /v1/blobs/") && response.starts_with("HTTP/1.1 200");
         if !blob {
             pass(&mut from_server, &mut to_client, len)?;
@@ -61,31 +56,6 @@ fn relay(client: TcpStream, upstream: &str, cut: Cut) -> Option<()> {
             }
         }
     }
-}
-
-/// A message head, up to and including the blank line; `None` at the end of the stream.
-fn head(from: &mut impl BufRead) -> Option<String> {
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        if from.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        text.push_str(&line);
-        if line == "\r\n" {
-            return Some(text);
-        }
-    }
-}
-
-fn length(head: &str) -> u64 {
-    head.lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0)
 }
 
 fn pass(from: &mut impl Read, to: &mut impl Write, len: u64) -> Option<()> {

@@ -15,19 +15,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyk_protocol::api::Manifest;
 use pyk_protocol::Sha256;
+use pyk_registry::GcReport;
 
 use super::{Repo, Result};
 use crate::Fetched;
 
 /// How long a nonce object is kept: request tokens live minutes at most.
 const NONCE_KEEP: Duration = Duration::from_secs(3600);
-
-/// What garbage collection removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct GcReport {
-    pub blobs: u64,
-    pub bytes: u64,
-}
 
 fn now() -> u64 {
     SystemTime::now()

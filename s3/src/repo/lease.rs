@@ -18,9 +18,10 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyk_protocol::Kind;
+use pyk_registry::{label, Refusal};
 use serde::{Deserialize, Serialize};
 
-use super::{jitter, label, Error, Repo, Result};
+use super::{jitter, Repo, Result};
 use crate::{Condition, Fetched};
 
 /// How long a lease lasts: far longer than any change to a package takes.
@@ -72,10 +73,11 @@ impl Repo {
         let deadline = Instant::now() + WAIT;
         loop {
             if Instant::now() > deadline {
-                return Err(Error::Busy {
+                return Err(Refusal::Busy {
                     package,
                     why: format!("its lease stayed taken for {} s", WAIT.as_secs()),
-                });
+                }
+                .into());
             }
             let looked = Instant::now();
             if let Some(h) = self.holder(&key)? {
@@ -112,16 +114,16 @@ impl Lease<'_> {
     /// Right before a write only the holder may make: still ours, and not about to
     /// expire.
     pub fn confirm(&self) -> Result<()> {
-        let lost = |why: &str| Error::Busy {
+        let lost = |why: &str| Refusal::Busy {
             package: self.package.clone(),
             why: why.to_owned(),
         };
         if self.taken.elapsed() > TTL - SETTLE * 4 {
-            return Err(lost("its lease ran out before the change was written"));
+            return Err(lost("its lease ran out before the change was written").into());
         }
         match self.repo.holder(&self.key)? {
             Some(h) if h.owner == self.me => Ok(()),
-            _ => Err(lost("its lease was taken over")),
+            _ => Err(lost("its lease was taken over").into()),
         }
     }
 }

@@ -23,6 +23,7 @@
 //! which mode holds.
 //!
 //! - `index.rs`: the index object; `registry.rs`: reads and the changes to packages;
+//!   `store.rs`: the same as a `pyk_registry::Registry`, for the server's S3 store;
 //!   `write.rs`: the conditional read-modify-write; `lease.rs`, `probe.rs`.
 //! - `blobs.rs`: blob objects, streamed up in parts; `gc.rs`: what no version needs.
 //! - `nonces.rs`: single-use request tokens across servers; `records.rs`: whole
@@ -37,6 +38,7 @@ mod nonces;
 mod probe;
 mod records;
 mod registry;
+mod store;
 mod write;
 
 use std::time::Duration;
@@ -47,10 +49,7 @@ use crate::{Bucket, Location};
 
 pub use blobs::{BlobUpload, PART};
 pub use error::{Error, Result};
-pub use gc::GcReport;
 pub use index::{Entry, Index};
-pub use records::Import;
-pub use registry::Current;
 
 /// How writers keep out of each other's way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,11 +136,6 @@ impl Repo {
     pub fn blob_key(&self, sha256: &Sha256) -> String {
         self.key(&format!("blobs/{sha256}"))
     }
-}
-
-/// How a package is named in messages: `run foo`.
-pub fn label(kind: Kind, name: &str) -> String {
-    format!("{} {name}", kind.as_str())
 }
 
 /// A random number, for names and jitter: std's hasher keys are random per process and

@@ -4,72 +4,15 @@
 
 use pyk_crypto::blob::encrypted_len;
 use pyk_protocol::api::{
-    LatestPointer, Manifest, Move, NextVersion, PackageSummary, PointerMismatch, PublishRequest,
-    VersionInfo, VersionList,
+    LatestPointer, Manifest, Move, NextVersion, PackageSummary, PublishRequest, VersionInfo,
+    VersionList,
 };
-use pyk_protocol::names::VERSION_RULE;
-use pyk_protocol::{valid_version, Kind, Sha256};
+use pyk_protocol::{Kind, Sha256};
+use pyk_registry::{check_publish, label, Latest, Refusal};
 
 use super::index::Entry;
-use super::{label, Error, Index, Repo, Result};
+use super::{Error, Index, Repo, Result};
 use crate::Fetched;
-
-/// What `latest` of a package resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Current {
-    Manifest(Box<Manifest>),
-    /// The package exists (it has versions, or a local name) but nothing is promoted.
-    Unpromoted,
-    NoPackage,
-}
-
-fn no_version(kind: Kind, name: &str, version: &str) -> Error {
-    Error::NoVersion {
-        package: label(kind, name),
-        version: version.to_owned(),
-    }
-}
-
-/// What a repository refuses in a publish request: names that would become keys, and
-/// digests and sizes that cannot describe the artifact.
-fn check_request(r: &PublishRequest) -> Result<()> {
-    let invalid = |why: String| Err(Error::Invalid(why));
-    if let Some(v) = &r.version {
-        if !valid_version(v) {
-            return invalid(format!("{v:?}: {VERSION_RULE}"));
-        }
-    }
-    if r.artifact_sha256.parse::<Sha256>().is_err() {
-        return invalid("artifact_sha256 is not 64 lowercase hex digits".into());
-    }
-    if r.blobs.is_empty() || r.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err()) {
-        return invalid("a version has one or more blobs, each named by its sha256".into());
-    }
-    if r.blobs
-        .iter()
-        .try_fold(0u64, |sum, b| sum.checked_add(b.size))
-        != Some(r.size)
-    {
-        return invalid(format!("size {} is not the sum of the blob sizes", r.size));
-    }
-    Ok(())
-}
-
-/// A pointer that does not fit its move, worded for `kind`/`name`.
-pub(crate) fn mismatch(kind: Kind, name: &str, m: PointerMismatch) -> Error {
-    match m {
-        PointerMismatch::Stale { issued, floor } => Error::StaleLatest {
-            package: label(kind, name),
-            issued,
-            floor,
-        },
-        PointerMismatch::Wrong { moves, names } => Error::WrongLatest {
-            package: label(kind, name),
-            moves,
-            names,
-        },
-    }
-}
 
 /// The entry `versions` and `list` show for a version.
 pub(crate) fn info_of(m: &Manifest) -> VersionInfo {
@@ -149,11 +92,11 @@ impl Repo {
     }
 
     /// The manifest `latest` points at.
-    pub fn current(&self, kind: Kind, name: &str) -> Result<Current> {
+    pub fn current(&self, kind: Kind, name: &str) -> Result<Latest> {
         // Twice at most: a delete may land between the two reads.
         for _ in 0..2 {
             let Some(index) = self.index(kind, name)? else {
-                return Ok(Current::NoPackage);
+                return Ok(Latest::NoPackage);
             };
             let entry = index
                 .latest
@@ -163,14 +106,14 @@ impl Repo {
                 Some(entry) => {
                     if let Some(mut m) = self.compose(kind, name, &index, entry)? {
                         m.latest = index.current_pointer().cloned();
-                        return Ok(Current::Manifest(Box::new(m)));
+                        return Ok(Latest::Manifest(Box::new(m)));
                     }
                 }
-                None if index.exists() => return Ok(Current::Unpromoted),
-                None => return Ok(Current::NoPackage),
+                None if index.exists() => return Ok(Latest::Unpromoted),
+                None => return Ok(Latest::NoPackage),
             }
         }
-        Ok(Current::Unpromoted)
+        Ok(Latest::Unpromoted)
     }
 
     /// One version's manifest, yanked or not.
@@ -250,7 +193,7 @@ impl Repo {
                 Err(_) => None,
             };
             if stored != Some(encrypted_len(blob.size)) {
-                return Err(Error::MissingBlob(blob.sha256.clone()));
+                return Err(Refusal::MissingBlob(blob.sha256.clone()).into());
             }
         }
         Ok(())
@@ -268,7 +211,7 @@ impl Repo {
         publisher: &str,
         now: u64,
     ) -> Result<Manifest> {
-        check_request(request)?;
+        check_publish(request).map_err(Refusal::from)?;
         let automatic = request.version.is_none();
         // The automatic number whose manifest this publish created: when the index
         // write then loses a race and the number is no longer the next, the manifest is
@@ -288,15 +231,16 @@ impl Repo {
             loop {
                 let version = match &request.version {
                     Some(v) if index.used(v) => {
-                        return Err(Error::VersionExists {
+                        return Err(Refusal::VersionExists {
                             package: label(kind, name),
                             version: v.clone(),
-                        })
+                        }
+                        .into())
                     }
                     Some(v) => v.clone(),
                     None => index
                         .next_number(&taken)
-                        .ok_or_else(|| Error::NumbersUsedUp {
+                        .ok_or_else(|| Refusal::NumbersUsedUp {
                             package: label(kind, name),
                         })?,
                 };
@@ -312,10 +256,11 @@ impl Repo {
                             continue;
                         }
                         _ => {
-                            return Err(Error::VersionExists {
+                            return Err(Refusal::VersionExists {
                                 package: label(kind, name),
                                 version,
-                            })
+                            }
+                            .into())
                         }
                     }
                 }
@@ -342,7 +287,7 @@ impl Repo {
                 });
                 index
                     .move_latest(to, pointer)
-                    .map_err(|m| mismatch(kind, name, m))?;
+                    .map_err(|m| Refusal::mismatch(kind, name, m))?;
                 if request.promote {
                     manifest.latest = pointer.cloned();
                 }
@@ -363,18 +308,19 @@ impl Repo {
     ) -> Result<Manifest> {
         let index = self.mutate(kind, name, |index| {
             match index.entry(version) {
-                None => return Err(no_version(kind, name, version)),
+                None => return Err(Refusal::no_version(kind, name, version).into()),
                 Some(e) if e.info.yanked => {
-                    return Err(Error::Yanked {
+                    return Err(Refusal::Yanked {
                         package: label(kind, name),
                         version: version.to_owned(),
-                    })
+                    }
+                    .into())
                 }
                 Some(_) => {}
             }
             index
                 .move_latest(Move::To(version), pointer)
-                .map_err(|m| mismatch(kind, name, m))?;
+                .map_err(|m| Refusal::mismatch(kind, name, m))?;
             Ok(index.clone())
         })?;
         let mut m = self.manifest_of(kind, name, &index, version)?;
@@ -395,7 +341,7 @@ impl Repo {
         let index = self.mutate(kind, name, |index| {
             let entry = index
                 .entry_mut(version)
-                .ok_or_else(|| no_version(kind, name, version))?;
+                .ok_or_else(|| Refusal::no_version(kind, name, version))?;
             entry.info.yanked = yanked;
             let to = if yanked && index.latest.as_deref() == Some(version) {
                 owned(index.fall_back(version))
@@ -404,7 +350,7 @@ impl Repo {
             };
             index
                 .move_latest(moved(&to), pointer)
-                .map_err(|m| mismatch(kind, name, m))?;
+                .map_err(|m| Refusal::mismatch(kind, name, m))?;
             Ok(index.clone())
         })?;
         self.manifest_of(kind, name, &index, version)
@@ -420,9 +366,10 @@ impl Repo {
     ) -> Result<Manifest> {
         let entry = index
             .entry(version)
-            .ok_or_else(|| no_version(kind, name, version))?;
-        self.compose(kind, name, index, entry)?
-            .ok_or_else(|| no_version(kind, name, version))
+            .ok_or_else(|| Refusal::no_version(kind, name, version))?;
+        Ok(self
+            .compose(kind, name, index, entry)?
+            .ok_or_else(|| Refusal::no_version(kind, name, version))?)
     }
 
     /// Deletes one version (its string stays used); refused for the latest unless
@@ -438,21 +385,22 @@ impl Repo {
     ) -> Result<()> {
         self.mutate(kind, name, |index| {
             if index.entry(version).is_none() {
-                return Err(no_version(kind, name, version));
+                return Err(Refusal::no_version(kind, name, version).into());
             }
             let mut to = None;
             if index.latest.as_deref() == Some(version) {
                 if !force {
-                    return Err(Error::IsLatest {
+                    return Err(Refusal::IsLatest {
                         package: label(kind, name),
                         version: version.to_owned(),
-                    });
+                    }
+                    .into());
                 }
                 to = owned(index.fall_back(version));
             }
             index
                 .move_latest(moved(&to), pointer)
-                .map_err(|m| mismatch(kind, name, m))?;
+                .map_err(|m| Refusal::mismatch(kind, name, m))?;
             index.versions.retain(|e| e.info.version != version);
             Ok(())
         })?;
@@ -465,9 +413,11 @@ impl Repo {
     pub fn next(&self, kind: Kind, name: &str) -> Result<NextVersion> {
         let index = self.index(kind, name)?.unwrap_or_default();
         Ok(NextVersion {
-            version: index.next_number(&[]).ok_or_else(|| Error::NumbersUsedUp {
-                package: label(kind, name),
-            })?,
+            version: index
+                .next_number(&[])
+                .ok_or_else(|| Refusal::NumbersUsedUp {
+                    package: label(kind, name),
+                })?,
             latest_issued: index.floor,
         })
     }

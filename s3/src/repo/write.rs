@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use pyk_protocol::Kind;
+use pyk_registry::{label, Refusal};
 
-use super::{jitter, label, Error, Index, Mode, Repo, Result};
+use super::{jitter, Error, Index, Mode, Repo, Result};
 use crate::{Condition, Fetched, Put};
 
 /// How many times a change is tried against other writers before giving up.
@@ -65,10 +66,11 @@ impl Repo {
                 }
             }
         }
-        Err(Error::Busy {
+        Err(Refusal::Busy {
             package: label(kind, name),
             why: format!("{ATTEMPTS} attempts in a row lost to other writers"),
-        })
+        }
+        .into())
     }
 
     /// Creates an object that never changes once written; false (leaving it alone) if

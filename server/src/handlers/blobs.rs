@@ -13,8 +13,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use crate::catalog::blocking;
+use crate::http::{blob_id, json, not_modified, ApiError};
 use crate::limits::{BodyError, LimitedBody, MAX_UPLOADS, UPLOAD_QUEUE_WAIT};
-use crate::routes::{blob_id, json, not_modified, ApiError, App};
+use crate::state::App;
 use crate::upload::{Upload, UploadError};
 use pyk_protocol::api::BlobRef;
 use pyk_protocol::Sha256;
@@ -178,9 +179,10 @@ pub async fn upload(
                 },
             ))
         }
-        Err(UploadError::Invalid(message)) => {
-            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
-        }
+        Err(e @ (UploadError::Refused(_) | UploadError::WrongId { .. })) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            crate::log::with_causes(&e),
+        )),
         Err(UploadError::Store(e)) => Err(e.into()),
     }
 }

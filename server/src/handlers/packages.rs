@@ -10,22 +10,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::ETAG;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::catalog::{blocking, Current, Resolved, REVALIDATE};
 use crate::handlers::signed;
-use crate::limits::{LimitedBody, GC_GRACE, MAX_JSON, WATCH_DEFAULT, WATCH_MAX};
-use crate::routes::{check_version, json, package, with_causes, with_json_type, ApiError, App};
-use crate::store::label;
-use pyk_protocol::api::{
-    LocalnameRequest, PackageList, PublishRequest, PublishResponse, FORMAT_FILE, FORMAT_PYK,
-};
-use pyk_protocol::names::{valid_localname, valid_name, valid_python, MAX_LOCALNAME};
-use pyk_protocol::{Kind, Sha256};
-
-/// A manifest is at most this many blobs.
-const MAX_BLOBS: usize = 100_000;
+use crate::http::{json, not_modified, package, read_json, with_json_type, ApiError};
+use crate::limits::{GC_GRACE, WATCH_DEFAULT, WATCH_MAX};
+use crate::log;
+use crate::state::App;
+use crate::store::{label, Refusal};
+use pyk_protocol::api::{LocalnameRequest, PackageList, PublishRequest, PublishResponse};
+use pyk_protocol::names::{valid_localname, valid_name, MAX_LOCALNAME};
+use pyk_protocol::Kind;
 
 pub async fn list(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let store = app.catalog.store().clone();
@@ -61,7 +57,7 @@ pub fn no_package(kind: Kind, name: &str) -> ApiError {
 /// version: the ETag names the bytes, which a yank leaves alone, and the client asking
 /// again is the one that should learn of the yank.
 pub fn manifest_response(current: &Current, headers: &HeaderMap) -> Response {
-    let mut response = if !current.yanked && crate::routes::not_modified(headers, &current.etag) {
+    let mut response = if !current.yanked && not_modified(headers, &current.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         with_json_type(StatusCode::OK, Body::from(current.json.clone()))
@@ -78,7 +74,7 @@ pub async fn publish(
 ) -> Result<Response, ApiError> {
     let (kind, name) = package(path)?;
     let request: PublishRequest = read_json(body, "publish request").await?;
-    check_request(&request)?;
+    pyk_registry::check_publish(&request).map_err(Refusal::from)?;
     signed::check_publish(kind, &name, &request)?;
     let publisher = headers
         .get("x-pyk-node")
@@ -103,81 +99,6 @@ pub async fn publish(
     ))
 }
 
-/// A small JSON request body (`what` names it in the error).
-pub async fn read_json<T: DeserializeOwned>(body: Body, what: &str) -> Result<T, ApiError> {
-    let bytes = LimitedBody::new(body, MAX_JSON)
-        .collect()
-        .await
-        .map_err(|e| ApiError::new(e.status(), e.message()).with_code(e.code()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
-}
-
-fn check_request(r: &PublishRequest) -> Result<(), ApiError> {
-    if r.artifact_sha256.parse::<Sha256>().is_err() {
-        return Err(ApiError::bad_request(
-            "artifact_sha256 must be 64 lowercase hex digits",
-        ));
-    }
-    if let Some(version) = &r.version {
-        check_version(version)?;
-    }
-    if let Some(localname) = r.signed_localname.as_ref().filter(|l| !valid_localname(l)) {
-        return Err(ApiError::bad_request(format!(
-            "invalid signed local name {localname:?}: a plain file name of 1 to \
-             {MAX_LOCALNAME} characters"
-        )));
-    }
-    let python_ok = match r.format.as_str() {
-        FORMAT_PYK => valid_python(&r.python),
-        // A file need not be Python at all; if it names a Python, it names one properly.
-        FORMAT_FILE => r.python.is_empty() || valid_python(&r.python),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "format must be {FORMAT_PYK:?} or {FORMAT_FILE:?}, not {other:?}"
-            )))
-        }
-    };
-    if !python_ok {
-        return Err(ApiError::bad_request(format!(
-            "python must look like \"3.11\", not {:?}",
-            r.python
-        )));
-    }
-    if r.blobs.is_empty() || r.blobs.len() > MAX_BLOBS {
-        return Err(ApiError::bad_request(format!(
-            "a package has 1 to {MAX_BLOBS} blobs"
-        )));
-    }
-    let mut total = 0u64;
-    for blob in &r.blobs {
-        if blob.sha256.parse::<Sha256>().is_err() {
-            return Err(ApiError::bad_request(format!(
-                "blob id {:?} is not 64 lowercase hex digits",
-                blob.sha256
-            )));
-        }
-        total = total
-            .checked_add(blob.size)
-            .ok_or_else(|| ApiError::bad_request("blob sizes overflow"))?;
-    }
-    if total != r.size {
-        return Err(ApiError::bad_request(format!(
-            "size is {} but the blobs add up to {total}",
-            r.size
-        )));
-    }
-    if let Some(api) = &r.api {
-        if api.sha256.parse::<Sha256>().is_err() {
-            return Err(ApiError::bad_request(format!(
-                "api blob id {:?} is not 64 lowercase hex digits",
-                api.sha256
-            )));
-        }
-    }
-    Ok(())
-}
-
 pub async fn remove(
     State(app): State<Arc<App>>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -199,7 +120,10 @@ pub fn collect_garbage(app: &App) {
     let store = app.catalog.store().clone();
     tokio::spawn(async move {
         if let Err(e) = blocking(move || store.collect_garbage(GC_GRACE)).await {
-            eprintln!("pyk: garbage collection failed: {}", with_causes(&e));
+            log::warning(format_args!(
+                "garbage collection failed: {}",
+                log::with_causes(&e)
+            ));
         }
     });
 }

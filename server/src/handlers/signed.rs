@@ -9,7 +9,7 @@ use pyk_protocol::api::{LatestPointer, PublishRequest};
 use pyk_protocol::statement::{now_ms, too_far_ahead, MAX_SKEW_MS};
 use pyk_protocol::Kind;
 
-use crate::routes::{check_version, ApiError};
+use crate::http::{check_version, ApiError};
 
 /// 400 unless the publish's version signature, if any, holds.
 pub fn check_publish(kind: Kind, name: &str, request: &PublishRequest) -> Result<(), ApiError> {

@@ -10,9 +10,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::handlers::packages::{collect_garbage, manifest_response, no_package, read_json};
+use crate::handlers::packages::{collect_garbage, manifest_response, no_package};
 use crate::handlers::signed;
-use crate::routes::{check_version, json, package, package_version, ApiError, App};
+use crate::http::{check_version, json, package, package_version, read_json, ApiError};
+use crate::state::App;
 use crate::store::label;
 use pyk_protocol::api::{LatestPointer, PromoteRequest, Signature, YankRequest};
 

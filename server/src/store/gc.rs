@@ -11,14 +11,7 @@
 
 use std::time::Duration;
 
-use super::{Result, Store};
-
-/// What garbage collection removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct GcReport {
-    pub blobs: u64,
-    pub bytes: u64,
-}
+use super::{GcReport, Result, Store};
 
 impl Store {
     /// Deletes blobs no version references that are older than `grace`, and stale

@@ -1,5 +1,6 @@
 //! Where packages live: blob bytes in a content-addressed [`BlobStore`], packages,
-//! versions and pointers in a [`Registry`]. The HTTP layer sees a [`Store`], the two
+//! versions and pointers in a [`Registry`] (`pyk_registry`'s, which the bucket
+//! implements too). The HTTP layer sees a [`Store`], the two
 //! opened together from a [`StoreConfig`]: the embedded store (one directory, one
 //! server) or an S3-compatible bucket that any number of servers share ([`s3`]).
 //!
@@ -13,8 +14,9 @@ use std::sync::Arc;
 
 use pyk_crypto::blob::encrypted_len;
 pub use pyk_protocol::api::Move;
-use pyk_protocol::api::{self, LatestPointer, Manifest, PointerMismatch, PublishRequest};
+use pyk_protocol::api::{self, LatestPointer, Manifest, PublishRequest};
 use pyk_protocol::Kind;
+pub use pyk_registry::{label, stored_form, GcReport, Latest, PackageRecord, Refusal, Registry};
 
 use crate::nonces::Nonces;
 
@@ -22,12 +24,9 @@ mod blobs;
 pub mod embedded;
 mod gc;
 pub mod migrate;
-mod registry;
 pub mod s3;
 
 pub use blobs::{BlobRead, BlobStat, BlobStore, StagedBlob};
-pub use gc::GcReport;
-pub use registry::{Latest, PackageRecord, Registry};
 
 /// Which store a server uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,53 +55,10 @@ impl fmt::Display for StoreConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A publish names a blob that is not stored (or not with that size).
-    #[error("blob {0} is not on the server; upload it first")]
-    MissingBlob(String),
-    /// The package (`"run foo"`) has no version of that name (now).
-    #[error("{package} has no version {version}")]
-    NoVersion { package: String, version: String },
-    /// A publish reuses a version string: versions are immutable, so a string once used
-    /// (even by a version since deleted) can never name other bytes.
-    #[error("version {version} of {package} already exists")]
-    VersionExists { package: String, version: String },
-    /// A promote of a yanked version.
-    #[error(
-        "version {version} of {package} is yanked: make it eligible again with \
-         `pyk yank --undo` first"
-    )]
-    Yanked { package: String, version: String },
-    /// A delete of the version `latest` points at, without `force`.
-    #[error(
-        "version {version} is the latest of {package}; promote another first, or delete \
-         it with --force (latest then moves to the newest version not yanked)"
-    )]
-    IsLatest { package: String, version: String },
-    /// A signed pointer not newer than the last one the package accepted.
-    #[error(
-        "the latest statement for {package} was issued at {issued} ms, not after the last \
-         one accepted ({floor} ms): ask again"
-    )]
-    StaleLatest {
-        package: String,
-        issued: u64,
-        floor: u64,
-    },
-    /// A signed pointer that names another version than the one `latest` moves to.
-    #[error("latest of {package} {moves}, but the latest statement names version {names}")]
-    WrongLatest {
-        package: String,
-        /// "moves to version 3", "does not move", "is cleared".
-        moves: String,
-        names: String,
-    },
-    /// Every automatic number a u64 holds is taken.
-    #[error("{package} has used up automatic version numbers; give a version explicitly")]
-    NumbersUsedUp { package: String },
-    /// Other writers on a shared store kept winning (or held the package's lease):
-    /// nothing was changed.
-    #[error("{0}")]
-    Busy(String),
+    /// What any repository refuses (`pyk_registry` words them, and gives each its
+    /// status and code).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// Another server holds the store.
     #[error("{} is in use by another pyk server", .0.display())]
     InUse(PathBuf),
@@ -121,47 +77,17 @@ pub enum StoreError {
     S3(#[source] pyk_s3::repo::Error),
 }
 
-/// A refusal from a bucket is the same refusal the embedded store gives.
+/// A bucket's refusal is the refusal itself; anything else is the S3 store's failure.
 impl From<pyk_s3::repo::Error> for StoreError {
     fn from(e: pyk_s3::repo::Error) -> StoreError {
-        use pyk_s3::repo::Error as E;
         match e {
-            E::MissingBlob(sha) => StoreError::MissingBlob(sha),
-            E::NoVersion { package, version } => StoreError::NoVersion { package, version },
-            E::VersionExists { package, version } => StoreError::VersionExists { package, version },
-            E::Yanked { package, version } => StoreError::Yanked { package, version },
-            E::IsLatest { package, version } => StoreError::IsLatest { package, version },
-            E::NumbersUsedUp { package } => StoreError::NumbersUsedUp { package },
-            E::StaleLatest {
-                package,
-                issued,
-                floor,
-            } => StoreError::StaleLatest {
-                package,
-                issued,
-                floor,
-            },
-            E::WrongLatest {
-                package,
-                moves,
-                names,
-            } => StoreError::WrongLatest {
-                package,
-                moves,
-                names,
-            },
-            busy @ E::Busy { .. } => StoreError::Busy(busy.to_string()),
+            pyk_s3::repo::Error::Refused(r) => StoreError::Refused(r),
             other => StoreError::S3(other),
         }
     }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// How a package is named in messages: `run foo`.
-pub fn label(kind: Kind, name: &str) -> String {
-    format!("{} {name}", kind.as_str())
-}
 
 /// Checks the signed pointer a change carries against where the change takes `latest`
 /// and against `floor` (the rule is the protocol's, [`api::check_pointer`]). Every
@@ -173,24 +99,13 @@ pub fn check_pointer(
     to: Move<'_>,
     floor: u64,
 ) -> Result<()> {
-    api::check_pointer(pointer, to, floor).map_err(|mismatch| match mismatch {
-        PointerMismatch::Stale { issued, floor } => StoreError::StaleLatest {
-            package: label(kind, name),
-            issued,
-            floor,
-        },
-        PointerMismatch::Wrong { moves, names } => StoreError::WrongLatest {
-            package: label(kind, name),
-            moves,
-            names,
-        },
-    })
+    api::check_pointer(pointer, to, floor).map_err(|m| Refusal::mismatch(kind, name, m).into())
 }
 
 /// A blob store and a registry, used together.
 pub struct Store {
     blobs: Box<dyn BlobStore>,
-    registry: Box<dyn Registry>,
+    registry: Arc<dyn Registry<StoreError>>,
     /// How the server's banner names it, and what it guarantees.
     description: String,
     /// Where the servers sharing this store record the nonces of write tokens.
@@ -200,7 +115,7 @@ pub struct Store {
 impl Store {
     pub fn new(
         blobs: Box<dyn BlobStore>,
-        registry: Box<dyn Registry>,
+        registry: Arc<dyn Registry<StoreError>>,
         description: String,
     ) -> Store {
         Store {
@@ -244,7 +159,7 @@ impl Store {
         &*self.blobs
     }
 
-    pub fn registry(&self) -> &(dyn Registry + 'static) {
+    pub fn registry(&self) -> &(dyn Registry<StoreError> + 'static) {
         &*self.registry
     }
 
@@ -268,7 +183,7 @@ impl Store {
                     Err(_) => None,
                 };
                 if stored != Some(encrypted_len(blob.size)) {
-                    return Err(StoreError::MissingBlob(blob.sha256.clone()));
+                    return Err(Refusal::MissingBlob(blob.sha256.clone()).into());
                 }
             }
             Ok(())

@@ -44,7 +44,7 @@ pub fn open(root: &Path) -> Result<Store> {
     let registry = SqliteRegistry::open(&root.join("meta.sqlite"))?;
     Ok(Store::new(
         Box::new(blobs),
-        Box::new(registry),
+        std::sync::Arc::new(registry),
         root.display().to_string(),
     ))
 }

@@ -5,7 +5,7 @@
 use pyk_protocol::Kind;
 use rusqlite::{params, Connection};
 
-use crate::store::{label, Result, StoreError};
+use crate::store::{label, Refusal, Result};
 
 pub fn version_used(db: &Connection, kind: Kind, name: &str, version: &str) -> Result<bool> {
     Ok(db.query_row(
@@ -35,7 +35,7 @@ pub fn next_number(db: &Connection, kind: Kind, name: &str) -> Result<String> {
     loop {
         candidate = candidate
             .checked_add(1)
-            .ok_or_else(|| StoreError::NumbersUsedUp {
+            .ok_or_else(|| Refusal::NumbersUsedUp {
                 package: label(kind, name),
             })?;
         let text = candidate.to_string();

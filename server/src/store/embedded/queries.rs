@@ -4,7 +4,7 @@ use pyk_protocol::api::{LatestPointer, Manifest, Signature};
 use pyk_protocol::Kind;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{check_pointer, label, Move, Result, StoreError};
+use crate::store::{check_pointer, Move, Refusal, Result, StoreError};
 
 pub fn manifest_of(row: &str) -> Result<Manifest> {
     Ok(serde_json::from_str(row)?)
@@ -170,8 +170,5 @@ pub fn fall_back(db: &Connection, kind: Kind, name: &str, leaving: &str) -> Resu
 }
 
 pub fn no_version(kind: Kind, name: &str, version: &str) -> StoreError {
-    StoreError::NoVersion {
-        package: label(kind, name),
-        version: version.to_owned(),
-    }
+    Refusal::no_version(kind, name, version).into()
 }

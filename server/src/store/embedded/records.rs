@@ -2,7 +2,6 @@
 //! read in one transaction and written in one, so a migration killed at any point has
 //! copied each package entirely or not at all.
 
-use pyk_protocol::api::Manifest;
 use pyk_protocol::Kind;
 use rusqlite::{params, Connection, TransactionBehavior};
 
@@ -11,18 +10,7 @@ use super::queries::{
     version_rows,
 };
 use super::{numbering, SqliteRegistry};
-use crate::store::{label, PackageRecord, Result, StoreError};
-
-/// The manifest as stored: what never changes (no yanked flag, no local name, no
-/// pointer: its signature stays).
-fn stored_form(m: &Manifest) -> Manifest {
-    Manifest {
-        yanked: false,
-        localname: None,
-        latest: None,
-        ..m.clone()
-    }
-}
+use crate::store::{label, stored_form, PackageRecord, Refusal, Result};
 
 fn used(db: &Connection, kind: Kind, name: &str) -> Result<Vec<String>> {
     let mut stmt = db.prepare(
@@ -73,7 +61,7 @@ impl SqliteRegistry {
     ) -> Result<()> {
         let mut db = self.db();
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let conflict = |version: &str| StoreError::VersionExists {
+        let conflict = |version: &str| Refusal::VersionExists {
             package: label(kind, name),
             version: version.to_owned(),
         };
@@ -81,11 +69,11 @@ impl SqliteRegistry {
             let wanted = stored_form(m);
             match version_row(&tx, kind, name, &m.version)? {
                 Some((text, _)) if manifest_of(&text)? != wanted => {
-                    return Err(conflict(&m.version))
+                    return Err(conflict(&m.version).into())
                 }
                 Some(_) => {}
                 None if numbering::version_used(&tx, kind, name, &m.version)? => {
-                    return Err(conflict(&m.version))
+                    return Err(conflict(&m.version).into())
                 }
                 None => {
                     let seq = numbering::next_seq(&tx, kind, name)?;

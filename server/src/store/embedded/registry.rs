@@ -18,7 +18,9 @@ use super::queries::{
     move_latest, no_version, package_exists, version_row, version_rows,
 };
 use super::{numbering, schema};
-use crate::store::{label, GcReport, Latest, Move, PackageRecord, Registry, Result, StoreError};
+use crate::store::{
+    label, GcReport, Latest, Move, PackageRecord, Refusal, Registry, Result, StoreError,
+};
 
 pub struct SqliteRegistry {
     db: Mutex<Connection>,
@@ -48,7 +50,7 @@ impl SqliteRegistry {
     }
 }
 
-impl Registry for SqliteRegistry {
+impl Registry<StoreError> for SqliteRegistry {
     fn list(&self) -> Result<Vec<PackageSummary>> {
         let db = self.db();
         let mut stmt = db.prepare(
@@ -160,10 +162,11 @@ impl Registry for SqliteRegistry {
         let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = match &request.version {
             Some(v) if numbering::version_used(&tx, kind, name, v)? => {
-                return Err(StoreError::VersionExists {
+                return Err(Refusal::VersionExists {
                     package: label(kind, name),
                     version: v.clone(),
-                })
+                }
+                .into())
             }
             Some(v) => v.clone(),
             None => numbering::next_number(&tx, kind, name)?,
@@ -214,10 +217,11 @@ impl Registry for SqliteRegistry {
         let (text, yanked) = version_row(&tx, kind, name, version)?
             .ok_or_else(|| no_version(kind, name, version))?;
         if yanked {
-            return Err(StoreError::Yanked {
+            return Err(Refusal::Yanked {
                 package: label(kind, name),
                 version: version.to_owned(),
-            });
+            }
+            .into());
         }
         move_latest(&tx, kind, name, Move::To(version), pointer)?;
         let mut manifest = compose(&text, false, localname(&tx, kind, name)?)?;
@@ -269,10 +273,11 @@ impl Registry for SqliteRegistry {
         let mut next = None;
         if latest_version(&tx, kind, name)?.as_deref() == Some(version) {
             if !force {
-                return Err(StoreError::IsLatest {
+                return Err(Refusal::IsLatest {
                     package: label(kind, name),
                     version: version.to_owned(),
-                });
+                }
+                .into());
             }
             next = Some(fall_back(&tx, kind, name, version)?);
         }

@@ -13,7 +13,7 @@ use pyk_protocol::Kind;
 use rusqlite::Connection;
 
 use super::schema::SCHEMA;
-use crate::store::{GcReport, Latest, Registry, Result, StagedBlob, Store, StoreError};
+use crate::store::{GcReport, Latest, Refusal, Registry, Result, StagedBlob, Store, StoreError};
 
 /// The store as these tests use it: the registry's calls through `Deref`, and those
 /// that need both halves or the blobs.
@@ -49,9 +49,9 @@ impl EmbeddedStore {
 }
 
 impl Deref for EmbeddedStore {
-    type Target = dyn Registry;
+    type Target = dyn Registry<StoreError>;
 
-    fn deref(&self) -> &(dyn Registry + 'static) {
+    fn deref(&self) -> &(dyn Registry<StoreError> + 'static) {
         self.0.registry()
     }
 }
@@ -109,9 +109,12 @@ fn publish_remove_and_collect() {
     assert!(put(&store, &a, encrypted_len(10)));
     assert!(!put(&store, &a, encrypted_len(10)), "dedup");
     let missing = store.publish(Kind::Run, "x", &request(&[(&a, 10), (&b, 5)]), "n", 1);
-    assert!(matches!(missing, Err(StoreError::MissingBlob(s)) if s == b));
+    assert!(matches!(missing, Err(StoreError::Refused(Refusal::MissingBlob(s))) if s == b));
     let wrong_size = store.publish(Kind::Run, "x", &request(&[(&a, 100)]), "n", 1);
-    assert!(matches!(wrong_size, Err(StoreError::MissingBlob(_))));
+    assert!(matches!(
+        wrong_size,
+        Err(StoreError::Refused(Refusal::MissingBlob(_)))
+    ));
     put(&store, &b, encrypted_len(5));
     let m1 = store
         .publish(Kind::Run, "x", &request(&[(&a, 10)]), "n", 1)
@@ -167,7 +170,7 @@ fn the_api_tree_blob_is_checked_kept_and_collected() {
     };
     // Like any blob, it must be uploaded first; it is not part of the artifact's size.
     let missing = store.publish(Kind::Lib, "x", &with_tree, "n", 1);
-    assert!(matches!(missing, Err(StoreError::MissingBlob(s)) if s == tree));
+    assert!(matches!(missing, Err(StoreError::Refused(Refusal::MissingBlob(s))) if s == tree));
     put(&store, &tree, encrypted_len(3));
     let m = store.publish(Kind::Lib, "x", &with_tree, "n", 1).unwrap();
     assert_eq!(m.api, with_tree.api);
@@ -210,7 +213,7 @@ fn versions_promote_yank_delete() {
     assert_eq!(publish(&request(&blobs)).unwrap().version, "8");
     assert!(matches!(
         publish(&explicit(&blobs, "1.4.0", true)),
-        Err(StoreError::VersionExists { .. })
+        Err(StoreError::Refused(Refusal::VersionExists { .. }))
     ));
 
     // Rollback, then yanking the latest falls back to the newest not yanked.
@@ -221,18 +224,18 @@ fn versions_promote_yank_delete() {
     assert_eq!(latest(&store, "x").as_deref(), Some("8"));
     assert!(matches!(
         store.promote(Kind::Run, "x", "1", None),
-        Err(StoreError::Yanked { .. })
+        Err(StoreError::Refused(Refusal::Yanked { .. }))
     ));
     assert!(store.version(Kind::Run, "x", "1").unwrap().unwrap().yanked);
     assert!(matches!(
         store.promote(Kind::Run, "x", "9", None),
-        Err(StoreError::NoVersion { .. })
+        Err(StoreError::Refused(Refusal::NoVersion { .. }))
     ));
 
     // The latest is deleted only by force; a deleted string stays used.
     assert!(matches!(
         store.delete_version(Kind::Run, "x", "8", false, None),
-        Err(StoreError::IsLatest { .. })
+        Err(StoreError::Refused(Refusal::IsLatest { .. }))
     ));
     store
         .delete_version(Kind::Run, "x", "8", true, None)
@@ -240,7 +243,7 @@ fn versions_promote_yank_delete() {
     assert_eq!(latest(&store, "x").as_deref(), Some("7"));
     assert!(matches!(
         publish(&explicit(&blobs, "8", true)),
-        Err(StoreError::VersionExists { .. })
+        Err(StoreError::Refused(Refusal::VersionExists { .. }))
     ));
     assert_eq!(publish(&request(&blobs)).unwrap().version, "9");
 
@@ -303,7 +306,7 @@ fn old_store_is_migrated() {
     for used in ["1", "2", "3"] {
         assert!(matches!(
             store.publish(Kind::Run, "x", &explicit(&[(&a, 10)], used, true), "n", 2),
-            Err(StoreError::VersionExists { .. })
+            Err(StoreError::Refused(Refusal::VersionExists { .. }))
         ));
     }
     let next = store.publish(Kind::Run, "x", &request(&[(&a, 10)]), "n", 2);

@@ -1,6 +1,7 @@
 //! The store in a bucket of an S3-compatible service, shared by any number of servers
-//! (and by serverless clients): both halves are views of one [`Repo`], whose layout,
-//! publishing order and concurrency rules are `pyk_s3::repo`'s.
+//! (and by serverless clients): the registry is the [`Repo`] itself (it implements
+//! `pyk_registry::Registry`), the blob store and the nonce record are views of it;
+//! layout, publishing order and concurrency rules are `pyk_s3::repo`'s.
 //!
 //! Servers keep no state of their own: a server killed at any moment leaves at worst a
 //! manifest no index lists (adopted by a retry of the same publish) or an incomplete
@@ -9,7 +10,6 @@
 
 mod blobs;
 mod nonces;
-mod registry;
 
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ pub fn open(settings: &Settings, location: &Location, mode: ModeSetting) -> Resu
     let description = format!("{location} at {} ({how})", settings.endpoint_url());
     Ok(Store::new(
         Box::new(blobs::S3Blobs(repo.clone())),
-        Box::new(registry::S3Registry(repo.clone())),
+        repo.clone(),
         description,
     )
     .with_shared_nonces(Arc::new(nonces::S3Nonces::new(repo))))

@@ -53,7 +53,10 @@ impl S3Nonces {
         let repo = self.repo.clone();
         tokio::task::spawn_blocking(move || {
             if let Err(e) = repo.expire_nonces() {
-                eprintln!("pyk: warning: expiring old request-token records failed: {e}");
+                crate::log::warning(format_args!(
+                    "expiring old request-token records failed: {}",
+                    crate::log::with_causes(&e)
+                ));
             }
         });
     }

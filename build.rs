@@ -15,8 +15,6 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    // A target dir of its own: the outer build holds the lock on the workspace's.
-    let target_dir = out.join("stub-target");
     // Not position-independent: the loader then has no relocations to apply, which was
     // measured here to take the launcher's share of a warm start from ~9% to ~3%. The
     // launcher lives for well under a millisecond before it execs, so ASLR buys it little.
@@ -28,7 +26,72 @@ fn main() {
     // An explicit target keeps those flags off the host crates (proc macros such as
     // thiserror's), which must stay position-independent.
     let target = env::var("TARGET").expect("cargo sets TARGET");
-    let (mut build, target_arg) = match zigbuild(&target) {
+    build_stub(&manifest, &out, &target, &rustflags, None, "pyk-stub");
+    println!("cargo::rustc-check-cfg=cfg(pyk_stub_aarch64)");
+    if target == "x86_64-unknown-linux-gnu" {
+        if let Some(rustc) = cross_rustc(AARCH64) {
+            build_stub(
+                &manifest,
+                &out,
+                AARCH64,
+                &rustflags,
+                Some(rustc),
+                "pyk-stub-aarch64",
+            );
+            println!("cargo::rustc-cfg=pyk_stub_aarch64");
+        }
+    }
+}
+
+/// The aarch64 launcher's target (`pyk build --platform linux-aarch64`).
+const AARCH64: &str = "aarch64-unknown-linux-gnu";
+
+/// A rustc with `target`'s standard library, and a linker for it (zig, or the GNU cross gcc):
+/// Debian's (`rustc-web` with `libstd-rust-web-dev:arm64`); rustup's toolchains here have
+/// none for aarch64 and cannot download one. `None` when either is missing: pyk then builds
+/// artifacts for its own machine only, and says how to get the rest when asked for another.
+fn cross_rustc(target: &str) -> Option<PathBuf> {
+    let rustc = PathBuf::from("/usr/bin/rustc");
+    println!("cargo:rerun-if-changed={}", rustc.display());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", target])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))?;
+    let has_std = std::fs::read_dir(&libdir)
+        .ok()?
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"));
+    let linker = zigbuild(target).is_some() || gnu_linker(target).is_some();
+    (has_std && linker).then_some(rustc)
+}
+
+/// `aarch64-linux-gnu-gcc` for `aarch64-unknown-linux-gnu`, when it is on PATH.
+fn gnu_linker(target: &str) -> Option<String> {
+    let gcc = format!("{}-linux-gnu-gcc", target.split('-').next()?);
+    Command::new(&gcc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then_some(gcc)
+}
+
+/// Builds the launcher for `target` into `OUT_DIR/name`, with `rustc` when it is not the
+/// outer build's.
+fn build_stub(
+    manifest: &Path,
+    out: &Path,
+    target: &str,
+    rustflags: &str,
+    rustc: Option<PathBuf>,
+    name: &str,
+) {
+    // Each target (and compiler) has a target dir of its own: the outer build holds the lock
+    // on the workspace's, and two compilers would rebuild each other's artifacts.
+    let target_dir = out.join(format!("{name}-target"));
+    let mut rustflags = rustflags.to_owned();
+    let (mut build, target_arg) = match zigbuild(target) {
         Some(zig) => (zig, format!("{target}.{GLIBC_FLOOR}")),
         None => {
             if target.ends_with("-linux-gnu") {
@@ -40,9 +103,17 @@ fn main() {
             }
             let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
             cargo.arg("build");
-            (cargo, target.clone())
+            if rustc.is_some() {
+                if let Some(gcc) = gnu_linker(target) {
+                    rustflags.push_str(&format!("\x1f-Clinker={gcc}"));
+                }
+            }
+            (cargo, target.to_owned())
         }
     };
+    if let Some(rustc) = &rustc {
+        build.env("RUSTC", rustc);
+    }
     let status = build
         .args([
             "--quiet",
@@ -67,8 +138,8 @@ fn main() {
     assert!(status.success(), "building the stub failed");
     // cargo-zigbuild names the output directory for the target without its glibc suffix.
     std::fs::copy(
-        target_dir.join(&target).join("stub/pyk-stub"),
-        out.join("pyk-stub"),
+        target_dir.join(target).join("stub/pyk-stub"),
+        out.join(name),
     )
     .expect("stub binary missing");
 }

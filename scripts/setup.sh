@@ -71,6 +71,43 @@ elif [ ! -x "$bullseye/usr/bin/curl" ]; then
   { in_bullseye "$bullseye" "$bullseye_apt" && $sudo rm -rf "$bullseye"/var/lib/apt/lists/*; } ||
     echo "setup: could not add curl to the Debian 11 root at $bullseye; the install test will skip" >&2
 fi
+# aarch64, on x86_64 machines (tests/aarch64.rs, `pyk build --platform linux-aarch64`):
+# Debian's rustc with an aarch64 standard library and the GNU cross linker, so build.rs builds
+# the aarch64 launcher into pyk (rustup's toolchains here have no aarch64 std and cannot
+# download one); aarch64's C library and qemu-user-static, registered with binfmt_misc, to run
+# aarch64 programs; and an aarch64 Debian root with python3.11 and the libraries it links
+# (`apt-get download` and `dpkg -x`, nothing installed), which the tests import a runtime from.
+arm_root=/opt/pyk-tests/arm64-root
+arm_debs=(python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 zlib1g libexpat1
+  libssl3 libffi8 libbz2-1.0 liblzma5 libsqlite3-0 libncursesw6 libtinfo6 libreadline8 libuuid1
+  libdb5.3 libgdbm6 libnsl2 libtirpc3 libcrypt1 libgssapi-krb5-2 libkrb5-3 libk5crypto3
+  libcom-err2 libkrb5support0 libkeyutils1)
+if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null; then
+  arm_missing=()
+  for p in rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6:arm64 qemu-user-static; do
+    dpkg -s "$p" >/dev/null 2>&1 || arm_missing+=("$p")
+  done
+  if [ ${#arm_missing[@]} -gt 0 ]; then
+    { { dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64; } &&
+      $sudo apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${arm_missing[@]}" >/dev/null; } ||
+      echo "setup: could not install ${arm_missing[*]}; pyk builds no aarch64 launcher and the aarch64 tests skip" >&2
+  fi
+  binfmt=/proc/sys/fs/binfmt_misc
+  { [ -e "$binfmt/register" ] || $sudo mount -t binfmt_misc binfmt_misc "$binfmt"; } 2>/dev/null &&
+    { [ -e "$binfmt/qemu-aarch64" ] || [ ! -f /usr/lib/binfmt.d/qemu-aarch64.conf ] ||
+      $sudo sh -c "cat /usr/lib/binfmt.d/qemu-aarch64.conf > $binfmt/register"; } ||
+    echo "setup: could not register qemu-aarch64 with binfmt_misc; the aarch64 tests will skip" >&2
+  if [ ! -x "$arm_root/usr/bin/python3.11" ]; then
+    debs=$(mktemp -d)
+    { (cd "$debs" && chmod 777 . && apt-get download -qq "${arm_debs[@]/%/:arm64}") &&
+      $sudo rm -rf "$arm_root.new" && $sudo mkdir -p "$arm_root.new" &&
+      (for deb in "$debs"/*.deb; do $sudo dpkg -x "$deb" "$arm_root.new" || exit 1; done) &&
+      $sudo mv "$arm_root.new" "$arm_root"; } ||
+      echo "setup: could not make the aarch64 Debian root at $arm_root; the aarch64 tests will skip" >&2
+    rm -rf "$debs"
+  fi
+fi
 # The release build (a glibc 2.17 `pyk` and its wheel) the tests run on Debian 11 and
 # install into a venv (tests/release.rs). Its target dir is kept beside it, so a later run
 # on this machine rebuilds only what changed (a fresh clone's target/ would rebuild it all).

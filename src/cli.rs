@@ -467,6 +467,17 @@ pub struct BuildArgs {
     /// computed names).
     #[arg(long)]
     pub strip_stdlib: bool,
+    /// The machine the executable is for: linux-x86_64 or linux-aarch64, as `uname -s`-`uname
+    /// -m` lower-cased (the names `pyk self sign --platform` and python-build-standalone use).
+    /// Default: this machine's. For another machine pyk needs that machine's launcher (built
+    /// into pyk when it was built with an aarch64 Rust standard library at hand), a cached
+    /// runtime for it (`pyk runtime import --sysroot`, or `--runtime` with its
+    /// python-build-standalone archive), and qemu-user registered with binfmt_misc: that
+    /// runtime's interpreter compiles the .pyc and reads the API tree under emulation.
+    /// Dependencies are installed as that machine's wheels with uv; one with no wheel for it
+    /// is refused.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -499,6 +510,12 @@ pub enum RuntimeCommand {
     Import {
         /// The interpreter, e.g. /usr/bin/python3.11 or ~/.pyenv/versions/3.12.1/bin/python3.
         python: PathBuf,
+        /// The root of another machine's files PYTHON is in (an aarch64 Debian root made with
+        /// `apt-get download` and `dpkg -x`, for `pyk build --platform linux-aarch64`): its
+        /// libraries are bundled from there, never from this machine, and PYTHON runs under
+        /// qemu-user (binfmt_misc) with QEMU_LD_PREFIX=DIR while its layer is made.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
     },
     /// Download a python-build-standalone runtime ($PYK_PYTHON_MIRROR overrides the URL).
     Fetch {

@@ -417,6 +417,7 @@ fn build_cmd(
         mirror: &|| config.python_mirror(),
         output: args.output.clone(),
         strip_stdlib: args.strip_stdlib,
+        platform: build::Platform::parse(args.platform.as_deref())?,
     };
     build::build(spec, &opts, progress)
 }

@@ -21,9 +21,13 @@ use crate::output::{human_size, note, quiet, status, Progress};
 pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let store = crate::environ::layer_store(cache);
     match cmd {
-        RuntimeCommand::Import { python } => {
-            let python = interpreter(&python)?;
-            let layer = import_installed(&store, &python, progress)?;
+        RuntimeCommand::Import { python, sysroot } => {
+            let python = match &sysroot {
+                // Another machine's interpreter: not run here to resolve a shim.
+                Some(_) => python,
+                None => interpreter(&python)?,
+            };
+            let layer = import_installed(&store, &python, sysroot.as_deref(), progress)?;
             if !quiet() {
                 report(&layer);
             }
@@ -119,9 +123,10 @@ fn interpreter(python: &Path) -> Result<PathBuf> {
 
 fn report(layer: &Layer) {
     println!(
-        "{}  Python {}  {}  {}",
+        "{}  Python {} {}  {}  {}",
         short(&layer.sha256),
         layer.python,
+        layer.arch,
         human_size(layer.size),
         layer.source
     );

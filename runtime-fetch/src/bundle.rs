@@ -16,6 +16,7 @@ use std::path::{Component, Path};
 
 use crate::elf::{self, GlibcVersion};
 use crate::error::IoContext;
+use crate::layer::Sysroot;
 use crate::{FetchError, Progress};
 
 /// Sonames left to the machine that runs the runtime: glibc's own libraries and the dynamic
@@ -55,8 +56,13 @@ fn in_base_set(soname: &str) -> bool {
 /// module in lib-dynload needs (a python-build-standalone `_crypt` wanting `libcrypt.so.1` on
 /// a build machine without libxcrypt) is left out with a note: that module then imports only
 /// where the machine has the library, as it did on the build machine.
+///
+/// In a `sysroot`, libraries are looked up there (its `ld.so.conf` and multiarch directories
+/// for `arch`), never on this machine.
 pub(crate) fn make_self_contained(
     root: &Path,
+    sysroot: Sysroot,
+    arch: &str,
     progress: &dyn Progress,
 ) -> Result<Option<GlibcVersion>, FetchError> {
     let lib = root.join("lib");
@@ -64,12 +70,19 @@ pub(crate) fn make_self_contained(
     let mut inside: BTreeSet<String> = elf::sorted_names(&lib).into_iter().collect();
 
     for path in elf::find_elves(root) {
-        let tree = lddtree::DependencyAnalyzer::default()
-            .analyze(&path)
-            .map_err(|e| FetchError::Relocate {
-                path: path.clone(),
-                reason: format!("reading its library dependencies: {e}"),
-            })?;
+        let analyzer = match sysroot {
+            None => lddtree::DependencyAnalyzer::default(),
+            Some(sysroot) => lddtree::DependencyAnalyzer::new(sysroot.to_path_buf()).library_paths(
+                ["lib", "usr/lib"]
+                    .iter()
+                    .map(|d| sysroot.join(d).join(format!("{arch}-linux-gnu")))
+                    .collect(),
+            ),
+        };
+        let tree = analyzer.analyze(&path).map_err(|e| FetchError::Relocate {
+            path: path.clone(),
+            reason: format!("reading its library dependencies: {e}"),
+        })?;
         let mut libraries: Vec<_> = tree.libraries.into_values().collect();
         libraries.sort_by(|a, b| a.name.cmp(&b.name));
         for library in libraries {

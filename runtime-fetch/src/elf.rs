@@ -73,6 +73,18 @@ pub(crate) fn info(path: &Path) -> Result<Info, FetchError> {
     })
 }
 
+/// The machine an ELF file is built for, named as `uname -m` and python-build-standalone name
+/// it (`x86_64`, `aarch64`); `None` for any other.
+pub fn machine(path: &Path) -> Result<Option<&'static str>, FetchError> {
+    let bytes = fs::read(path).ctx(|| format!("read {}", path.display()))?;
+    let elf = Elf::parse(&bytes).map_err(|e| elf_err(path, format!("not an ELF file: {e}")))?;
+    Ok(match elf.header.e_machine {
+        goblin::elf::header::EM_X86_64 => Some("x86_64"),
+        goblin::elf::header::EM_AARCH64 => Some("aarch64"),
+        _ => None,
+    })
+}
+
 /// The highest `GLIBC_x.y` version an ELF file needs (its version-needed entries, as
 /// auditwheel reads them): the oldest glibc it runs on; `None` if it needs no versioned glibc
 /// symbol. `pyk --version` and the floor tests read pyk's own binaries with it.

@@ -10,9 +10,9 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::error::IoContext;
+use crate::layer::Sysroot;
 use crate::store::Layer;
 use crate::{elf, layer, FetchError, LayerStore, Progress, PyVersion, SUPPORTED_MINORS};
 
@@ -40,12 +40,12 @@ struct Probe {
     dynload: Option<PathBuf>,
 }
 
-fn probe(python: &Path) -> Result<Probe, FetchError> {
+fn probe(python: &Path, sysroot: Sysroot) -> Result<Probe, FetchError> {
     let not_python = |reason: String| FetchError::NotAPython {
         path: python.to_path_buf(),
         reason,
     };
-    let out = Command::new(python)
+    let out = layer::command(python, sysroot)
         .args(["-I", "-c", PROBE])
         .output()
         .map_err(|e| not_python(format!("cannot run it: {e}")))?;
@@ -147,16 +147,20 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), FetchError> {
 }
 
 /// `pyk runtime import PYTHON`: turn an installed CPython into a cached layer.
+///
+/// With a `sysroot` (`--sysroot DIR`), PYTHON is another machine's interpreter inside DIR (an
+/// aarch64 Debian root): its libraries are bundled from DIR, and it runs under qemu-user.
 pub fn import_installed(
     store: &LayerStore,
     python: &Path,
+    sysroot: Sysroot,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     let exe = python.canonicalize().map_err(|e| FetchError::NotAPython {
         path: python.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let info = probe(&exe)?;
+    let info = probe(&exe, sysroot)?;
     let minor = format!("{}.{}", info.version.major, info.version.minor);
     progress.step(&format!(
         "importing Python {} from {}",
@@ -209,5 +213,5 @@ pub fn import_installed(
         copy_file(&found, &lib.join(&name))?;
     }
     let source = format!("imported from {}", python.display());
-    layer::build(store, &root, &source, progress)
+    layer::build(store, &root, &source, sysroot, progress)
 }

@@ -22,24 +22,52 @@ use crate::store::Layer;
 /// sees the app too. `site` has imported `os` already; this is two attribute lookups and a split.
 pub const PYK_PTH: &str = "import os, sys; sys.path.extend(p for p in os.environ.get('PYK_PATH', '').split(os.pathsep) if p and p not in sys.path)\n";
 
+/// Where a runtime's shared libraries are looked up and how its interpreter is run while its
+/// layer is made: on this machine (`None`), or inside a sysroot of another machine's files
+/// (an aarch64 Debian root), where its interpreter runs under qemu-user (binfmt_misc) with
+/// `QEMU_LD_PREFIX` naming the sysroot, so its loader and libraries come from there.
+pub type Sysroot<'a> = Option<&'a Path>;
+
+/// The environment variable qemu-user reads for the root it looks up the loader and absolute
+/// library paths in (qemu's, not pyk's: pyk only sets it for the interpreters it runs).
+const QEMU_LD_PREFIX: &str = "QEMU_LD_PREFIX";
+
+/// A command running `exe`, inside `sysroot` when there is one.
+pub(crate) fn command(exe: &Path, sysroot: Sysroot) -> Command {
+    let mut cmd = Command::new(exe);
+    if let Some(root) = sysroot {
+        cmd.env(QEMU_LD_PREFIX, root);
+    }
+    cmd
+}
+
 /// Finish a staged tree (`root/bin/python3`, `root/lib/python3.X/`) and store it as a layer.
 pub(crate) fn build(
     store: &LayerStore,
     root: &Path,
     source: &str,
+    sysroot: Sysroot,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     let root = root
         .canonicalize()
         .ctx(|| format!("resolve {}", root.display()))?;
-    let python = probe(&root)?;
-    progress.step(&format!("stripping Python {python} runtime"));
+    let exe = root
+        .join("bin/python3")
+        .canonicalize()
+        .ctx(|| format!("resolve {}", root.join("bin/python3").display()))?;
+    let arch = crate::elf::machine(&exe)?.ok_or_else(|| FetchError::NotAPython {
+        path: exe.clone(),
+        reason: "it is built for a machine pyk does not build for (x86_64, aarch64)".into(),
+    })?;
+    let python = probe(&root, sysroot)?;
+    progress.step(&format!("stripping Python {python} runtime ({arch})"));
     strip::strip(&root, &python)?;
     progress.step("bundling shared libraries");
-    let glibc = bundle::make_self_contained(&root, progress)?;
+    let glibc = bundle::make_self_contained(&root, sysroot, arch, progress)?;
     progress.step("precompiling the standard library");
-    precompile(&root, &python, progress)?;
-    let site = site_packages(&root)?;
+    precompile(&root, &python, sysroot, progress)?;
+    let site = site_packages(&root, sysroot)?;
     fs::create_dir_all(&site).ctx(|| format!("create {}", site.display()))?;
     fs::write(site.join("_pyk.pth"), PYK_PTH)
         .ctx(|| format!("write {}", site.join("_pyk.pth").display()))?;
@@ -47,20 +75,24 @@ pub(crate) fn build(
         "compressing runtime layer (zstd level {})",
         store.zstd_level()
     ));
-    pack(store, &root, python, glibc, source, progress)
+    pack(store, &root, python, arch, glibc, source, progress)
 }
 
 /// The site-packages directory the runtime's own `site` module processes: upstream's
 /// `lib/python3.X/site-packages`, Debian's patched `site` looks in `lib/python3/dist-packages`
 /// and `local/lib/python3.X/dist-packages` instead. The first one under `lib/` is taken.
-fn site_packages(root: &Path) -> Result<PathBuf, FetchError> {
+fn site_packages(root: &Path, sysroot: Sysroot) -> Result<PathBuf, FetchError> {
     let python = root.join("bin/python3");
     let failed = |reason: String| FetchError::NotAPython {
         path: python.clone(),
         reason,
     };
-    let out = Command::new(&python)
-        .env_clear()
+    let mut cmd = Command::new(&python);
+    cmd.env_clear();
+    if let Some(sysroot) = sysroot {
+        cmd.env(QEMU_LD_PREFIX, sysroot);
+    }
+    let out = cmd
         .args([
             "-I",
             "-c",
@@ -93,7 +125,7 @@ fn stdlib_dir(root: &Path, python: &PyVersion) -> PathBuf {
 }
 
 /// Run the staged python (proving it works from its new place) and read its version.
-fn probe(root: &Path) -> Result<PyVersion, FetchError> {
+fn probe(root: &Path, sysroot: Sysroot) -> Result<PyVersion, FetchError> {
     let python = root.join("bin/python3");
     let not_python = |reason: String| FetchError::NotAPython {
         path: python.clone(),
@@ -102,7 +134,7 @@ fn probe(root: &Path) -> Result<PyVersion, FetchError> {
     if fs::symlink_metadata(&python).is_err() {
         return Err(not_python("bin/python3 is missing".into()));
     }
-    let out = Command::new(&python)
+    let out = command(&python, sysroot)
         .args([
             "-I",
             "-c",
@@ -154,7 +186,12 @@ fn probe(root: &Path) -> Result<PyVersion, FetchError> {
 /// Hash-based `.pyc` (never checked: there is no source) with a fixed path prefix, so the
 /// output does not depend on where or when the layer was built. `os.pyc` serves as getpath's
 /// stdlib landmark (it accepts `os.py` or `os.pyc` in every supported version).
-fn precompile(root: &Path, python: &PyVersion, progress: &dyn Progress) -> Result<(), FetchError> {
+fn precompile(
+    root: &Path,
+    python: &PyVersion,
+    sysroot: Sysroot,
+    progress: &dyn Progress,
+) -> Result<(), FetchError> {
     let exe = root.join("bin/python3");
     let stdlib = stdlib_dir(root, python);
     let spinner = progress.spinner("compiling .pyc");
@@ -164,9 +201,13 @@ fn precompile(root: &Path, python: &PyVersion, progress: &dyn Progress) -> Resul
     // -E is not used and the environment is cleared instead; -s keeps user site out. -B and -f:
     // modules compileall itself imports must not leave timestamp .pyc that it then skips.
     // -b writes `mod.pyc` beside `mod.py` (the sourceless layout) instead of `__pycache__/`.
-    let out = Command::new(&exe)
+    let mut cmd = Command::new(&exe);
+    cmd.env_clear();
+    if let Some(sysroot) = sysroot {
+        cmd.env(QEMU_LD_PREFIX, sysroot);
+    }
+    let out = cmd
         .current_dir(root)
-        .env_clear()
         .env("PYTHONHASHSEED", "0")
         .args(["-B", "-s", "-m", "compileall", "-f", "-q", "-b", "-j1"])
         .args(["--invalidation-mode", "unchecked-hash"])
@@ -247,13 +288,14 @@ fn pack(
     store: &LayerStore,
     root: &Path,
     python: PyVersion,
+    arch: &str,
     glibc: Option<GlibcVersion>,
     source: &str,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     store.ensure_dir()?;
     let spinner = progress.spinner("compressing");
-    let layer = store.store(python, glibc, source, None, |file| {
+    let layer = store.store(python, arch, glibc, source, None, |file| {
         write_layer(root, store.zstd_level(), file).map_err(|e| FetchError::Io {
             context: format!("write a layer of {}", root.display()),
             source: io::Error::other(e),

@@ -84,12 +84,19 @@ pub fn shake_runtime(
         from: base.sha256.clone(),
         key,
     };
-    let layer = store.store(base.python, glibc, &source, Some(shaken), |file| {
-        write_layer(&root, store.zstd_level(), file).map_err(|e| FetchError::Io {
-            context: format!("write a layer of {}", root.display()),
-            source: io::Error::other(e),
-        })
-    });
+    let layer = store.store(
+        base.python,
+        &base.arch,
+        glibc,
+        &source,
+        Some(shaken),
+        |file| {
+            write_layer(&root, store.zstd_level(), file).map_err(|e| FetchError::Io {
+                context: format!("write a layer of {}", root.display()),
+                source: io::Error::other(e),
+            })
+        },
+    );
     std::mem::drop(spinner);
     layer
 }

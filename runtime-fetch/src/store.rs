@@ -29,6 +29,9 @@ pub struct Layer {
     pub sha256: String,
     pub path: PathBuf,
     pub python: PyVersion,
+    /// The machine its interpreter is built for (`x86_64`, `aarch64`): a build for a platform
+    /// takes only that machine's runtimes.
+    pub arch: String,
     /// The highest `GLIBC_x.y` symbol version any ELF file in the layer needs: the oldest
     /// glibc the runtime runs on. `None` if nothing in it is versioned against glibc.
     pub glibc: Option<GlibcVersion>,
@@ -58,6 +61,9 @@ pub struct Shaken {
 #[derive(Serialize, Deserialize)]
 struct Meta {
     python: String,
+    /// Absent in layers stored before pyk built for other machines: those are x86_64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    arch: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     glibc: Option<String>,
     source: String,
@@ -158,6 +164,7 @@ impl LayerStore {
             sha256: sha256.to_string(),
             path: self.layer_path(sha256),
             python,
+            arch: meta.arch.unwrap_or_else(|| "x86_64".to_owned()),
             glibc,
             source: meta.source,
             size: meta.size,
@@ -213,11 +220,11 @@ impl LayerStore {
     }
 
     /// The layer with the highest patch version satisfying `req` (newest if tied).
-    pub fn best_match(&self, req: &PythonRequest) -> Result<Option<Layer>, FetchError> {
+    pub fn best_match(&self, req: &PythonRequest, arch: &str) -> Result<Option<Layer>, FetchError> {
         Ok(self
             .list()?
             .into_iter()
-            .filter(|l| req.matches(&l.python))
+            .filter(|l| l.arch == arch && req.matches(&l.python))
             .max_by_key(|l| (l.python, l.created)))
     }
 
@@ -328,6 +335,7 @@ impl LayerStore {
     pub(crate) fn store(
         &self,
         python: PyVersion,
+        arch: &str,
         glibc: Option<GlibcVersion>,
         source: &str,
         shaken: Option<Shaken>,
@@ -344,6 +352,7 @@ impl LayerStore {
                 let sha256 = w.sha256.to_string();
                 let meta = Meta {
                     python: python.to_string(),
+                    arch: Some(arch.to_string()),
                     glibc: glibc.map(|g| g.to_string()),
                     source: source.to_string(),
                     size: w.len,
@@ -395,15 +404,22 @@ mod tests {
 
     fn put(store: &LayerStore, sha: &str, version: &str) -> Layer {
         store
-            .store(version.parse().unwrap(), None, "test", None, |file| {
-                file.write_all(sha.as_bytes()).unwrap();
-                Ok(Written {
-                    sha256: sha.parse().unwrap(),
-                    len: 64,
-                    size: 0,
-                    files: 0,
-                })
-            })
+            .store(
+                version.parse().unwrap(),
+                "x86_64",
+                None,
+                "test",
+                None,
+                |file| {
+                    file.write_all(sha.as_bytes()).unwrap();
+                    Ok(Written {
+                        sha256: sha.parse().unwrap(),
+                        len: 64,
+                        size: 0,
+                        files: 0,
+                    })
+                },
+            )
             .unwrap()
     }
 
@@ -425,7 +441,11 @@ mod tests {
         fs::write(store.dir().join("notes.tar.zst"), b"x").unwrap();
         assert_eq!(store.list().unwrap().len(), 3);
 
-        let best = |r: &str| store.best_match(&r.parse().unwrap()).unwrap();
+        let best = |r: &str| store.best_match(&r.parse().unwrap(), "x86_64").unwrap();
+        assert!(store
+            .best_match(&"3.11".parse().unwrap(), "aarch64")
+            .unwrap()
+            .is_none());
         assert_eq!(best("3.11").unwrap().sha256, b);
         assert_eq!(best("3.11.2").unwrap().sha256, a);
         assert_eq!(best("3.12").unwrap().python.to_string(), "3.12.1");

@@ -19,7 +19,7 @@ fn debian_python_imports_runs_elsewhere_and_is_reproducible() {
     }
     let (_cache, store) = common::store();
     let started = Instant::now();
-    let layer = import_installed(&store, Path::new(DEBIAN), &common::quiet()).unwrap();
+    let layer = import_installed(&store, Path::new(DEBIAN), None, &common::quiet()).unwrap();
     eprintln!(
         "debian import: {:.1}s, layer {} bytes at zstd 3",
         started.elapsed().as_secs_f64(),
@@ -125,11 +125,11 @@ fn debian_python_imports_runs_elsewhere_and_is_reproducible() {
 
     // Same input, same bytes.
     let (_cache2, store2) = common::store();
-    let again = import_installed(&store2, Path::new(DEBIAN), &common::quiet()).unwrap();
+    let again = import_installed(&store2, Path::new(DEBIAN), None, &common::quiet()).unwrap();
     assert_eq!(again.sha256, layer.sha256, "imports must be reproducible");
 
     // Importing into the same store again keeps one layer.
-    let third = import_installed(&store, Path::new(DEBIAN), &common::quiet()).unwrap();
+    let third = import_installed(&store, Path::new(DEBIAN), None, &common::quiet()).unwrap();
     assert_eq!(third.sha256, layer.sha256);
     assert_eq!(store.list().unwrap().len(), 1);
 }
@@ -146,7 +146,7 @@ fn pyenv_build_is_relocated_and_does_not_load_the_original() {
         return;
     }
     let (_cache, store) = common::store();
-    let layer = import_installed(&store, &exe, &common::quiet()).unwrap();
+    let layer = import_installed(&store, &exe, None, &common::quiet()).unwrap();
     assert_eq!(layer.python.to_string(), "3.12.1");
     let elsewhere = tempfile::tempdir().unwrap();
     let runtime = common::unpack(&layer, &elsewhere.path().join("rt"));
@@ -194,15 +194,20 @@ fn pyenv_build_is_relocated_and_does_not_load_the_original() {
 #[test]
 fn rejects_what_is_not_a_supported_cpython() {
     let (_cache, store) = common::store();
-    let err = import_installed(&store, Path::new("/bin/sh"), &common::quiet()).unwrap_err();
+    let err = import_installed(&store, Path::new("/bin/sh"), None, &common::quiet()).unwrap_err();
     assert!(matches!(err, FetchError::NotAPython { .. }), "{err}");
-    let err =
-        import_installed(&store, Path::new("/nonexistent/python"), &common::quiet()).unwrap_err();
+    let err = import_installed(
+        &store,
+        Path::new("/nonexistent/python"),
+        None,
+        &common::quiet(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/python"), "{err}");
     if let Some(home) = std::env::var_os("HOME") {
         let old = Path::new(&home).join(".pyenv/versions/3.8.18/bin/python3.8");
         if old.exists() {
-            let err = import_installed(&store, &old, &common::quiet()).unwrap_err();
+            let err = import_installed(&store, &old, None, &common::quiet()).unwrap_err();
             assert!(matches!(err, FetchError::UnsupportedPython { .. }), "{err}");
             assert!(err.to_string().contains("3.8.18"), "{err}");
         }

@@ -12,7 +12,6 @@ use pyk_cache::{write_file, Existing};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
-use crate::stub_bin::STUB;
 use pyk_artifact::extract::Unpacked;
 use pyk_runtime_fetch::Layer as RuntimeLayer;
 
@@ -21,6 +20,8 @@ pub struct Parts<'a> {
     pub name: &'a str,
     pub kind: Kind,
     pub python: (u8, u8),
+    /// The launcher for the machine the artifact is for.
+    pub stub: &'a [u8],
     /// The runtime layer to embed (the full one, or one shaken for this app) and what it
     /// unpacks to.
     pub runtime: &'a RuntimeLayer,
@@ -63,7 +64,7 @@ pub fn write(parts: &Parts, output: &Path) -> Result<(u64, Trailer)> {
 
 fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
     let mut out = Counting { file, at: 0 };
-    out.write_all(STUB)?;
+    out.write_all(parts.stub)?;
 
     let runtime = parts.runtime;
     let start = out.at;

@@ -7,6 +7,7 @@ mod boot;
 mod compile;
 mod deps;
 mod lock;
+mod platform;
 mod runtime;
 mod shake;
 mod stage;
@@ -18,6 +19,8 @@ use anyhow::{bail, Context, Result};
 use pyk_cache::Cache;
 use pyk_runtime_fetch::PythonRequest;
 use pyk_static::EnvVars;
+
+pub use platform::Platform;
 
 use crate::output::human_size;
 use crate::output::Progress;
@@ -40,11 +43,15 @@ pub struct Options<'a> {
     pub level: i32,
     /// `--strip-stdlib` (the spec's `strip_stdlib` turns it on too).
     pub strip_stdlib: bool,
+    /// `--platform`: the machine the artifact is for.
+    pub platform: Platform,
 }
 
 /// Builds the artifact and returns its path.
 pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf> {
     let started = Instant::now();
+    // Before any work: an artifact for another machine needs its launcher.
+    let stub = opts.platform.stub()?;
     for warning in &spec.warnings {
         progress.step(&format!("warning: {warning}"));
     }
@@ -77,13 +84,17 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         &choice,
         opts.runtime_archive,
         opts.mirror,
+        opts.platform,
         progress,
     )?;
     let python = runtime.layer.python;
     progress.step(&format!(
-        "Runtime: Python {python} ({})",
-        runtime.layer.source
+        "Runtime: Python {python} {} ({})",
+        runtime.layer.arch, runtime.layer.source
     ));
+    if opts.platform.foreign() {
+        runtime::check_runs(&runtime, opts.platform)?;
+    }
 
     // tempfile makes it 0700: nothing staged is visible to other users.
     let staging = tempfile::Builder::new()
@@ -116,6 +127,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             spec,
             python: &runtime.python(),
             version: &python,
+            platform: opts.platform,
             deps_target: &deps_dir,
             app_target: &app,
         })?;
@@ -211,6 +223,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         name: &spec.name,
         kind: spec.kind,
         python: (python.major, python.minor),
+        stub,
         runtime: runtime_layer,
         runtime_unpacked,
         glibc: floor.map(|g| (u32::from(g.major), u32::from(g.minor))),
@@ -228,9 +241,10 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         .map(|l| format!("{} {}", l.role.as_str(), human_size(l.span.len)))
         .collect();
     progress.step(&format!(
-        "Built {} ({}, Python {}.{}, {}: {}) in {:.1} s",
+        "Built {} ({}, {}, Python {}.{}, {}: {}) in {:.1} s",
         output.display(),
         spec.kind.as_str(),
+        opts.platform.name(),
         python.major,
         python.minor,
         human_size(size),

@@ -21,6 +21,7 @@ use pyk_runtime_fetch::{
     import_archive, Layer, LayerStore, PyVersion, PythonRequest, SUPPORTED_MINORS,
 };
 
+use crate::build::Platform;
 use crate::output::Progress;
 use crate::spec::Declared;
 
@@ -59,12 +60,22 @@ pub fn resolve(
     choice: &Choice,
     archive: Option<&Path>,
     mirror: Mirror,
+    platform: Platform,
     progress: &Progress,
 ) -> Result<Runtime> {
     let store = crate::environ::layer_store(cache);
+    let arch = platform.arch();
     let (layer, chosen_by) = match (archive, &choice.request) {
         (Some(archive), _) => {
             let layer = import_archive(&store, archive, progress)?;
+            if layer.arch != arch {
+                bail!(
+                    "{} holds a Python for {}, not for {}",
+                    archive.display(),
+                    layer.arch,
+                    platform.name()
+                );
+            }
             if let Some(req) = &choice.request {
                 if !req.value.matches(&layer.python) {
                     bail!(
@@ -79,14 +90,19 @@ pub fn resolve(
             (layer, format!("--runtime {}", archive.display()))
         }
         (None, Some(req)) => {
-            let layer = match store.best_match(&req.value)? {
+            let layer = match store.best_match(&req.value, arch)? {
                 Some(layer) => layer,
+                None if platform.foreign() => bail!(no_foreign_runtime(platform)),
                 None => download(&store, &req.value, mirror, progress)?,
             };
             (layer, req.at.clone())
         }
         (None, None) => {
-            let cached = store.list()?;
+            let cached: Vec<_> = store
+                .list()?
+                .into_iter()
+                .filter(|l| l.arch == arch)
+                .collect();
             let newest = cached
                 .iter()
                 .filter(|l| satisfies(choice.requires, &l.python))
@@ -94,6 +110,9 @@ pub fn resolve(
                 .cloned();
             match newest {
                 Some(layer) => (layer, "the newest cached runtime".to_owned()),
+                None if cached.is_empty() && platform.foreign() => {
+                    bail!(no_foreign_runtime(platform))
+                }
                 None if cached.is_empty() => {
                     let want = download_choice(choice.requires)?;
                     let layer = download(&store, &want, mirror, progress)?;
@@ -155,6 +174,51 @@ pub fn resolve(
         dir,
         _held: held,
     })
+}
+
+/// No runtime for another machine is cached: how to get one (downloads are for this
+/// machine: python-build-standalone's aarch64 archive works through `--runtime`).
+fn no_foreign_runtime(platform: Platform) -> String {
+    format!(
+        "no runtime for {} is cached: import one with `pyk runtime import --sysroot DIR \
+         DIR/usr/bin/python3.X` (DIR holding that machine's Python and libraries), or build \
+         with `--runtime ARCHIVE` (a python-build-standalone {}-unknown-linux-gnu archive)",
+        platform.name(),
+        platform.arch()
+    )
+}
+
+/// Runs another machine's runtime once before the build steps that need it (installing,
+/// compiling, the API tree): they run it under qemu-user through binfmt_misc, as they would
+/// on that machine. Emulation rather than this machine's Python of the same version: the
+/// `.pyc` and the API tree are then the target interpreter's own, and uv asks it for its tags.
+pub fn check_runs(runtime: &Runtime, platform: Platform) -> Result<()> {
+    let python = runtime.python();
+    let ran = crate::build::compile::clean_python(&python)
+        .args(["-c", "pass"])
+        .output();
+    match ran {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => bail!(
+            "the {} runtime's interpreter does not run here ({}: {}): register qemu-user with binfmt_misc and install that machine's C library (on Debian: `apt-get install qemu-user-static libc6:{}` after `dpkg --add-architecture {}`)",
+            platform.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            debian_arch(platform),
+            debian_arch(platform),
+        ),
+        Err(e) => bail!(
+            "the {} runtime's interpreter cannot run here ({e}): register qemu-user with binfmt_misc (on Debian: `apt-get install qemu-user-static`, then `mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc` if it is not mounted)",
+            platform.name()
+        ),
+    }
+}
+
+fn debian_arch(platform: Platform) -> &'static str {
+    match platform {
+        Platform::X86_64 => "amd64",
+        Platform::Aarch64 => "arm64",
+    }
 }
 
 /// The download mirror from the config, read only when a download is needed (so a bad

@@ -56,6 +56,19 @@ fn resolution_args(installer: &Installer, o: &InstallOptions) -> Vec<OsString> {
     args
 }
 
+/// uv's options for an artifact of another machine: that machine's wheels, and none built
+/// here (a compiled extension would be built for this machine).
+fn platform_args(req: &Request) -> Vec<OsString> {
+    match req.platform.foreign() {
+        false => Vec::new(),
+        true => vec![
+            "--python-platform".into(),
+            req.platform.triple().into(),
+            "--no-build".into(),
+        ],
+    }
+}
+
 /// `install --target TARGET` for the runtime's Python, with every `[install]` option; the
 /// caller adds what to install. pip installs for another interpreter only with `--no-deps`
 /// or `--only-binary=:all:`, so without `no_deps` it takes wheels only.
@@ -73,17 +86,19 @@ pub fn install(installer: &Installer, req: &Request, target: &Path, no_deps: boo
                 "--link-mode=copy",
             ])
             .arg("--python")
-            .arg(req.python);
+            .arg(req.python)
+            .args(platform_args(req));
             cmd
         }
         Installer::Pip(python) => {
             let mut cmd = Command::new(python);
             let v = format!("{}.{}", req.version.major, req.version.minor);
+            let arch = req.platform.arch();
             cmd.args(["-m", "pip", "install", "--quiet", "--no-input"])
                 .args(["--disable-pip-version-check", "--no-compile"])
                 .args(["--python-version", &v, "--implementation", "cp"])
-                .args(["--platform", "manylinux2014_x86_64"])
-                .args(["--platform", "linux_x86_64"]);
+                .args(["--platform", &format!("manylinux2014_{arch}")])
+                .args(["--platform", &format!("linux_{arch}")]);
             if !no_deps {
                 cmd.arg("--only-binary=:all:");
             }
@@ -145,6 +160,7 @@ pub fn lock_pins(uv: &OsString, req: &Request, pins: &Path, out: &Path, offline:
     ])
     .args(["--format", "pylock.toml", "--python"])
     .arg(req.python)
+    .args(platform_args(req))
     .arg("--output-file")
     .arg(out)
     .current_dir(&req.spec.base)

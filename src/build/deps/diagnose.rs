@@ -40,6 +40,16 @@ pub fn install_failure(
             );
         }
     }
+    if req.platform.foreign() {
+        // `--no-build`: uv names the first distribution with no wheel for the machine.
+        if let Some(missing) = between(said, "Because ", " has no usable wheels") {
+            return anyhow!(
+                "{missing} has no wheel for Python {python} on {}, and pyk does not build sdists for another machine (they would be compiled for this one): depend on a version that ships a manylinux {} wheel, or put one in [install] find-links",
+                req.platform.name(),
+                req.platform.arch()
+            );
+        }
+    }
     let Some(first) = failed_build(said) else {
         return anyhow!("{name} could not install the dependencies:\n{said}");
     };
@@ -115,6 +125,14 @@ fn requirement_name(requirement: &str) -> &str {
 fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     let rest = &text[text.find(marker)? + marker.len()..];
     Some(rest.lines().next().unwrap_or_default().trim())
+}
+
+/// The text between `start` and the first `end` after it, on one line.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    text.lines().find_map(|line| {
+        let rest = &line[line.find(start)? + start.len()..];
+        Some(&rest[..rest.find(end)?])
+    })
 }
 
 #[cfg(test)]

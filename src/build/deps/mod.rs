@@ -30,6 +30,7 @@ use pyk_static::EnvVars;
 
 pub use dists::{ArchiveKind, Dist};
 
+use crate::build::Platform;
 use crate::spec::{hash_checking, Project, Spec};
 
 /// What to install, and where.
@@ -38,6 +39,8 @@ pub struct Request<'a> {
     /// The unpacked runtime's interpreter.
     pub python: &'a Path,
     pub version: &'a PyVersion,
+    /// The machine the artifact is for.
+    pub platform: Platform,
     /// Where third-party distributions go …
     pub deps_target: &'a Path,
     /// … and the project's own (may be the same directory).

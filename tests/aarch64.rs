@@ -1,0 +1,177 @@
+//! `pyk build --platform linux-aarch64` on an x86_64 machine: a runtime imported from an
+//! aarch64 Debian root (`pyk runtime import --sysroot`), PyYAML's manylinux aarch64 wheel with
+//! its C loader, and the artifact run under qemu-user (binfmt_misc), first run and warm.
+//! setup.sh installs the cross launcher's toolchain, qemu-user-static and the root.
+
+mod common;
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::{fails, ok, project, pyk};
+
+/// The aarch64 Debian root setup.sh unpacks (python3.11 and the libraries it links).
+const ROOT: &str = "/opt/pyk-tests/arm64-root";
+
+/// Why this machine cannot run the test, if it cannot.
+fn missing() -> Option<String> {
+    if std::env::consts::ARCH != "x86_64" {
+        return Some("builds for aarch64 are tested from x86_64".into());
+    }
+    if !Path::new(ROOT).join("usr/bin/python3.11").is_file() {
+        return Some(format!(
+            "no aarch64 Debian root at {ROOT} (scripts/setup.sh makes it)"
+        ));
+    }
+    let registered = fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .is_ok_and(|s| s.starts_with("enabled"));
+    if !registered {
+        return Some(
+            "qemu-user is not registered for aarch64 with binfmt_misc (scripts/setup.sh does it)"
+                .into(),
+        );
+    }
+    None
+}
+
+/// A cache holding the aarch64 runtime, imported once per test binary under a lock.
+fn arm_cache() -> &'static Path {
+    static CACHE: OnceLock<PathBuf> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyk-aarch64-cache");
+        fs::create_dir_all(&dir).unwrap();
+        let lock = File::create(dir.join("import.lock")).unwrap();
+        lock.lock().unwrap();
+        if !dir.join("imported-aarch64").exists() {
+            let out = ok(pyk().env("PYK_CACHE_DIR", &dir).args([
+                "runtime",
+                "import",
+                "--sysroot",
+                ROOT,
+                &format!("{ROOT}/usr/bin/python3.11"),
+            ]));
+            assert!(out.contains("Python 3.11.2 aarch64"), "{out}");
+            fs::write(dir.join("imported-aarch64"), b"").unwrap();
+        }
+        dir
+    })
+}
+
+fn skip() -> bool {
+    match missing() {
+        Some(why) => {
+            eprintln!("skipped: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// The ELF machine of a file: 0xb7 is aarch64.
+fn machine(path: &Path) -> u16 {
+    let bytes = fs::read(path).unwrap();
+    u16::from_le_bytes([bytes[18], bytes[19]])
+}
+
+#[test]
+fn aarch64_artifact_with_a_compiled_wheel_runs_under_emulation() {
+    if skip() {
+        return;
+    }
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"yamlarm\"\nrun = \"app.py\"\ndependencies = [\"PyYAML==6.0.2\"]\n",
+        ),
+        (
+            "app.py",
+            "import platform, yaml\nprint(platform.machine(), yaml.__with_libyaml__, yaml.load('a: [1, 2]', Loader=yaml.CSafeLoader))\n",
+        ),
+    ]);
+    let out = pyk()
+        .env("PYK_CACHE_DIR", arm_cache())
+        .current_dir(dir.path())
+        .args(["build", "--python", "3.11", "--platform", "linux-aarch64"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("has no launcher for linux-aarch64") {
+        eprintln!("skipped: this pyk was built without the aarch64 launcher (no aarch64 Rust standard library at hand)");
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("linux-aarch64"), "{stderr}");
+    let artifact = dir.path().join("dist/yamlarm");
+    assert_eq!(machine(&artifact), 0xb7, "the launcher is not aarch64");
+    // The C loader's extension module in the deps layer is aarch64 too.
+    let listing = common::layer_listing(&artifact);
+    assert!(
+        listing.contains("_yaml.cpython-311-aarch64-linux-gnu.so"),
+        "{listing}"
+    );
+    // A fresh cache: the first run unpacks every layer under emulation, the second reuses them.
+    let cache = tempfile::tempdir().unwrap();
+    for run in ["first", "warm"] {
+        let out = ok(common::artifact(&artifact, cache.path()).env("QEMU_LD_PREFIX", ROOT));
+        assert_eq!(out, "aarch64 True {'a': [1, 2]}\n", "{run} run");
+    }
+}
+
+#[test]
+fn an_sdist_for_another_machine_is_refused_in_one_line() {
+    if skip() {
+        return;
+    }
+    // docopt 0.6.2 is published as an sdist only.
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"sdarm\"\nrun = \"app.py\"\ndependencies = [\"docopt==0.6.2\"]\n",
+        ),
+        ("app.py", "import docopt\n"),
+    ]);
+    let err = fails(
+        pyk()
+            .env("PYK_CACHE_DIR", arm_cache())
+            .current_dir(dir.path())
+            .args(["build", "--python", "3.11", "--platform", "linux-aarch64"]),
+    );
+    if err.contains("has no launcher for linux-aarch64") {
+        eprintln!("skipped: this pyk was built without the aarch64 launcher");
+        return;
+    }
+    let line = err.lines().last().unwrap();
+    assert!(
+        line.starts_with("pyk: error: docopt==0.6.2 has no wheel for Python 3.11 on linux-aarch64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_platforms_and_missing_runtimes_are_one_line() {
+    let dir = project(&[
+        ("pyk.toml", "name = \"p\"\nrun = \"app.py\"\n"),
+        ("app.py", ""),
+    ]);
+    let err = fails(
+        pyk()
+            .current_dir(dir.path())
+            .args(["build", "--platform", "linux-riscv64"]),
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("linux-x86_64 and linux-aarch64"), "{err}");
+    // The shared test cache holds only x86_64 runtimes: none is taken for aarch64.
+    let err = fails(pyk().current_dir(dir.path()).args([
+        "build",
+        "--python",
+        "3.11",
+        "--platform",
+        "linux-aarch64",
+    ]));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no runtime for linux-aarch64 is cached") || err.contains("has no launcher"),
+        "{err}"
+    );
+}

@@ -1,0 +1,44 @@
+//! `pyk remove NAME [VERSION]`: deletes a version, or a whole package.
+
+use anyhow::{bail, Result};
+use pyk_protocol::names::check_version;
+use pyk_protocol::{Kind, PackageRef};
+
+use super::latest::{describe, moves_latest, report_latest};
+use super::Context;
+use crate::output::status;
+use crate::repo::writer;
+
+pub fn run(
+    ctx: &Context,
+    kind: Kind,
+    name: &str,
+    version: Option<&str>,
+    force: bool,
+) -> Result<()> {
+    let package = PackageRef::new(kind, name)?;
+    let client = writer(ctx.config)?;
+    match version {
+        Some(v) => {
+            check_version(v)?;
+            let before = client.versions(&package)?;
+            if !force {
+                if let Some(target) = moves_latest(&before, v) {
+                    bail!(
+                        "version {v} is the latest of {kind} {name}: deleting it moves latest to \
+                         {}; pass --force to do that, or `pyk promote` another version first",
+                        describe(target)
+                    );
+                }
+            }
+            client.remove_version(&package, v, force)?;
+            status!("removed version {v} of {kind} package {name}");
+            report_latest(&client, &package, before.latest.as_deref())?;
+        }
+        None => {
+            client.remove(&package)?;
+            status!("removed {kind} package {name}");
+        }
+    }
+    Ok(())
+}

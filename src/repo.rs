@@ -24,8 +24,8 @@ pub fn writer(config: &Config) -> Result<Client> {
     Ok(match config.signing_key()? {
         Some(key) => client.with_signer(key, config.trusted_keys()?),
         None => {
-            eprintln!(
-                "pyk: warning: no signing_key configured: this change is not signed, and \
+            crate::output::warning!(
+                "no signing_key configured: this change is not signed, and \
                  machines that trust keys will refuse what it publishes (`pyk keygen --signing`)"
             );
             client

@@ -44,7 +44,7 @@ fn request<'a>(
 
 fn resolver<'t>(name: &str, cache: &Cache, trust: &'t pyk_client::Trust) -> Resolver<'t> {
     if trust.is_empty() {
-        eprintln!("pyk: warning: no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
+        crate::output::warning!("no trusted keys configured (`trusted` in the config): {name} runs without a check of who published it");
     }
     Resolver::new(Packages::new(cache), trust)
 }
@@ -69,8 +69,8 @@ pub fn resolve(
     let client = repo::runner(config)?;
     let mut resolved = resolver.resolve(&client, &request, progress)?;
     if let Some(e) = resolved.offline.take() {
-        eprintln!(
-            "pyk: warning: {:#}; running the cached {} version {}",
+        crate::output::warning!(
+            "{:#}; running the cached {} version {}",
             anyhow::Error::from(e),
             resolved.manifest.name,
             resolved.manifest.version

@@ -142,6 +142,29 @@ fn quiet_builds_print_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Built "));
 }
 
+/// `-q` silences progress only: a warning (here, a `keep` that has no effect) still prints,
+/// once, in the one voice every warning has.
+#[test]
+fn quiet_builds_still_print_their_warnings() {
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"w\"\nrun = \"w.py\"\nkeep = [\"colorsys\"]\n",
+        ),
+        ("w.py", "print('w')\n"),
+    ]);
+    let out = run(pyk()
+        .current_dir(dir.path())
+        .args(["-q", "build", "--python", PY]));
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "pyk: warning: `keep` has no effect without strip_stdlib = true (or --strip-stdlib)\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+}
+
 #[test]
 fn no_runtime_to_be_had_says_what_would_do() {
     let cache = tempfile::tempdir().unwrap();

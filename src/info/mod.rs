@@ -162,10 +162,7 @@ fn published(
                 return Err(anyhow::Error::from(e)
                     .context(format!("{package} has never been fetched on this machine")));
             };
-            eprintln!(
-                "pyk: warning: {e}; showing the cached {name} version {}",
-                m.version
-            );
+            crate::output::warning!("{e}; showing the cached {name} version {}", m.version);
             // The tree's blob if an earlier `pyk info` kept it, else the one in the
             // version's unpacked app layer, else the one in its whole artifact.
             if let Some(path) = m.api.as_ref().and_then(|b| packages.blob(&b.sha256)) {

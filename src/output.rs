@@ -1,5 +1,5 @@
 //! What the CLI prints beyond its commands' own lines: status lines and notes (silenced by
-//! `-q`), sizes, and progress on stderr (one line per step; bars and spinners only on a
+//! `-q`), warnings (never silenced), sizes, and progress on stderr (one line per step; bars and spinners only on a
 //! terminal, so logs and CI output stay clean). The libraries report through
 //! `pyk_protocol::progress::Progress`; this is its one implementation that draws.
 
@@ -51,6 +51,15 @@ macro_rules! note {
     };
 }
 pub(crate) use note;
+
+/// `pyk: warning: …` on stderr: the one voice of every warning, printed even with `-q`
+/// (`-q` silences progress, status lines and notes only).
+macro_rules! warning {
+    ($($arg:tt)*) => {
+        eprintln!("pyk: warning: {}", format_args!($($arg)*))
+    };
+}
+pub(crate) use warning;
 
 /// `1.4 GiB`, `7.1 MiB`, `12.0 KiB`, `512 B`: binary units, the only ones pyk prints (its
 /// progress bars too).

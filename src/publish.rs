@@ -34,12 +34,6 @@ pub struct Release<'a> {
     pub localname: Option<&'a str>,
 }
 
-/// Reads the trailer of a built artifact.
-pub fn read_trailer(path: &Path) -> Result<Trailer> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Trailer::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
-
 /// The sha256 of each of `ranges` and of the whole file, in one read. The ranges are
 /// consecutive from byte 0 and cover the file, as `publish` and `push` make them.
 fn hash_ranges(file: &Path, ranges: &[(u64, u64)]) -> Result<(Vec<Sha256>, Sha256)> {
@@ -80,7 +74,7 @@ pub fn publish(
     if let Some(v) = release.version {
         check_version(v)?;
     }
-    let trailer = read_trailer(artifact)?;
+    let trailer = crate::info::read_trailer(artifact)?;
     let size = std::fs::metadata(artifact)?.len();
     let upload = Upload {
         file: artifact,

@@ -26,9 +26,9 @@ pub fn writer(config: &Config) -> Result<Client> {
     let key = match config.signing_key()? {
         Some(key) => key,
         None if config.signs_nothing() => {
-            eprintln!(
-                "pyk: warning: `signing_key = \"none\"`: this change is not signed, and machines \
-                 that pinned or trust a key refuse what it publishes"
+            crate::output::warning!(
+                "`signing_key = \"none\"`: this change is not signed, and machines that pinned \
+                 or trust a key refuse what it publishes"
             );
             return Ok(client);
         }

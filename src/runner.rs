@@ -51,10 +51,11 @@ fn resolver<'t>(cache: &Cache, trust: &'t pyk_client::Trust) -> Resolver<'t> {
 /// precedes an error about something else.
 fn warn_unsigned(trust: &pyk_client::Trust, manifest: &Manifest) {
     if trust.first_unsigned(manifest) {
-        eprintln!(
-            "pyk: warning: {} {} is not signed, so nothing checks who published it (said once \
+        crate::output::warning!(
+            "{} {} is not signed, so nothing checks who published it (said once \
              per package; a publisher signs with `pyk publish`'s default key)",
-            manifest.kind, manifest.name
+            manifest.kind,
+            manifest.name
         );
     }
 }
@@ -81,8 +82,8 @@ pub fn resolve(
     let mut resolved = resolver.resolve(&client, &request, progress)?;
     warn_unsigned(&trust, &resolved.manifest);
     if let Some(e) = resolved.offline.take() {
-        eprintln!(
-            "pyk: warning: {:#}; running the cached {} version {}",
+        crate::output::warning!(
+            "{:#}; running the cached {} version {}",
             anyhow::Error::from(e),
             resolved.manifest.name,
             resolved.manifest.version

@@ -177,8 +177,8 @@ fn update(config: &Config) -> Result<()> {
     }
     placed.map_err(|e| not_writable(&exe, e))?;
     if signed.is_none() {
-        eprintln!(
-            "pyk: warning: this machine trusts no signing keys (`trusted`): the new pyk was \
+        crate::output::warning!(
+            "this machine trusts no signing keys (`trusted`): the new pyk was \
              checked only against the sha256 {server} serves"
         );
     }

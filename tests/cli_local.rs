@@ -142,6 +142,29 @@ fn quiet_builds_print_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Built "));
 }
 
+/// `-q` silences progress only: a warning (here, a `keep` that has no effect) still prints,
+/// once, in the one voice every warning has.
+#[test]
+fn quiet_builds_still_print_their_warnings() {
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"w\"\nrun = \"w.py\"\nkeep = [\"colorsys\"]\n",
+        ),
+        ("w.py", "print('w')\n"),
+    ]);
+    let out = run(pyk()
+        .current_dir(dir.path())
+        .args(["-q", "build", "--python", PY]));
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "pyk: warning: `keep` has no effect without strip_stdlib = true (or --strip-stdlib)\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+}
+
 #[test]
 fn no_runtime_to_be_had_says_what_would_do() {
     let cache = tempfile::tempdir().unwrap();
@@ -193,4 +216,35 @@ fn a_pyenv_style_shim_is_resolved_to_its_interpreter() {
             .arg(&shim),
     );
     assert!(err.contains("is a script"), "{err}");
+}
+
+/// Each cause once: error paths the suite exercises elsewhere (a damaged artifact, a
+/// directory or a missing file where a file is wanted, a bad `--python`), each one line
+/// on stderr in which no part after a `: ` comes back.
+#[test]
+fn no_error_line_repeats_its_cause() {
+    let dir = project(&[
+        ("pyk.toml", "name = \"e\"\nrun = \"e.py\"\n"),
+        ("e.py", ""),
+        ("junk.bin", "junk"),
+    ]);
+    let d = dir.path();
+    let runs: [&[&str]; 5] = [
+        &["inspect", "junk.bin"],
+        &["inspect", "./"],
+        &["inspect", "./missing"],
+        &["sign", "GET", "/", "--body", "missing"],
+        &["build", "--python", "3.x"],
+    ];
+    for args in runs {
+        let err = fails(pyk().current_dir(d).env("PYK_KEY", "k").args(args));
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        let parts: Vec<&str> = err.trim_end().split(": ").collect();
+        for (i, part) in parts.iter().enumerate() {
+            assert!(
+                part.len() < 8 || !parts[i + 1..].contains(part),
+                "{args:?} repeats {part:?}: {err}"
+            );
+        }
+    }
 }

@@ -128,6 +128,10 @@ fn the_cached_copy_runs_when_the_server_is_down_or_silent() {
         "{warning}"
     );
     assert_eq!(warning.trim().lines().count(), 1, "{warning}");
+    // `-q` silences progress only: the fallback's warning still prints, the same line.
+    let quiet = run(client.pyk().args(["-q", "app", "offline"]));
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), warning);
 
     let never = Client::new(&server);
     let err = fails(never.pyk().arg("app"));

@@ -53,7 +53,7 @@ pub enum ExtractError {
     Format(String),
     #[error("layer unpacks to more than the {limit} {what} its trailer declares")]
     TooBig { what: &'static str, limit: u64 },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -4,18 +4,26 @@
 
 use std::ffi::CStr;
 
-/// `Err("needs glibc ≥ 2.36; this machine has 2.31")` when the floor is above this machine.
-pub fn check(floor: Option<(u32, u32)>) -> Result<(), String> {
+/// A program built against a newer glibc than this machine's.
+#[derive(Debug, thiserror::Error)]
+#[error("needs glibc ≥ {}.{}; this machine has {have}", need.0, need.1)]
+pub struct TooOld {
+    pub need: (u32, u32),
+    pub have: String,
+}
+
+/// Fails with [`TooOld`] when the floor is above this machine.
+pub fn check(floor: Option<(u32, u32)>) -> Result<(), TooOld> {
     let Some(floor) = floor else {
         return Ok(());
     };
     // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
     let have = unsafe { CStr::from_ptr(libc::gnu_get_libc_version()) }.to_string_lossy();
     match crate::trailer::parse_version(&have) {
-        Some(version) if version < floor => Err(format!(
-            "needs glibc ≥ {}.{}; this machine has {have}",
-            floor.0, floor.1
-        )),
+        Some(version) if version < floor => Err(TooOld {
+            need: floor,
+            have: have.into_owned(),
+        }),
         _ => Ok(()),
     }
 }

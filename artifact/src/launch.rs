@@ -67,12 +67,6 @@ impl Layers<'_> {
         value
     }
 
-    /// The program's argv (`argv[0]` is the interpreter's absolute path: CPython derives
-    /// `sys.executable` from it); `argv0` becomes its `sys.argv[0]`.
-    pub fn argv(&self, argv0: &OsStr, args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-        self.argv_for(&Main::Entry, argv0, args)
-    }
-
     /// The argv that runs `main`. The interpreter gets `-s` (no user site-packages,
     /// as in a venv) rather than the entry's `-I`: a script's directory goes first on
     /// `sys.path` and `PYTHON*` variables apply, as with any `python script.py`; the app

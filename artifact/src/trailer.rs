@@ -148,7 +148,7 @@ pub enum TrailerError {
     UnsupportedVersion(String),
     #[error("damaged artifact trailer: {0}")]
     Malformed(&'static str),
-    #[error("cannot read the artifact: {0}")]
+    #[error("cannot read the artifact")]
     Io(#[source] io::Error),
 }
 

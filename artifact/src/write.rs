@@ -38,7 +38,7 @@ pub struct Written {
 /// Why a layer could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -52,7 +52,7 @@ pub enum WriteError {
     },
     #[error("{} is not a file, directory or symbolic link", path.display())]
     Special { path: PathBuf },
-    #[error("cannot write the layer: {0}")]
+    #[error("cannot write the layer")]
     Write(#[source] io::Error),
 }
 

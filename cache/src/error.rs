@@ -11,7 +11,7 @@ pub enum CacheError {
     #[error("not using shared cache {}: {why}", path.display())]
     SharedRefused { path: PathBuf, why: &'static str },
     /// A root that cannot be created or written (read-only home, no such parent…).
-    #[error("cache directory {} is not usable: {source}", path.display())]
+    #[error("cache directory {} is not usable", path.display())]
     Unusable {
         path: PathBuf,
         #[source]

@@ -156,7 +156,10 @@ pub enum Error {
     Trust(#[from] TrustError),
     /// The program cannot run on this machine (its glibc is too old).
     #[error("{what} {why}")]
-    Machine { what: String, why: String },
+    Machine {
+        what: String,
+        why: pyk_artifact::glibc::TooOld,
+    },
     /// The package cache could not be written.
     #[error(transparent)]
     Cache(#[from] CacheError),

@@ -30,11 +30,11 @@ pub enum SignError {
         "{0:?} is not a pyk public key (expected `{PUBLIC_PREFIX}` and 43 characters of base64url)"
     )]
     BadPublic(String),
-    #[error("the system's random source failed: {0}")]
-    Random(String),
+    #[error("the system's random source failed")]
+    Random(#[source] getrandom::Error),
     #[error("the signature does not match (wrong key, or changed contents)")]
     Mismatch,
-    #[error("cannot sign or check a statement: {0}")]
+    #[error("cannot sign or check a statement")]
     Unwritable(#[from] Unwritable),
 }
 
@@ -52,7 +52,7 @@ impl SigningKey {
     /// A fresh key from the system's random source.
     pub fn generate() -> Result<SigningKey, SignError> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| SignError::Random(e.to_string()))?;
+        getrandom::fill(&mut seed).map_err(SignError::Random)?;
         Ok(SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed)))
     }
 

@@ -53,7 +53,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
     // Before any work: an artifact for another machine needs its launcher.
     let stub = opts.platform.stub()?;
     for warning in &spec.warnings {
-        progress.step(&format!("warning: {warning}"));
+        crate::output::warning!("{warning}");
     }
     let asked = |value: &str, how: String| -> Result<Declared<PythonRequest>> {
         let value = value
@@ -138,7 +138,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             installed.dists.len()
         ));
         for warning in &installed.warnings {
-            progress.step(&format!("warning: {warning}"));
+            crate::output::warning!("{warning}");
         }
         for dist in installed.dists.iter().filter(|d| d.own) {
             for file in dist.files()? {
@@ -173,17 +173,14 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
                 tree.modules.len()
             ));
         }
-        Err(e) => progress.step(&format!("warning: no API tree recorded: {e:#}")),
+        Err(e) => crate::output::warning!("no API tree recorded: {e:#}"),
     }
     let mut total = compiled;
     if let Some(deps) = deps {
         let (compiled, failures) = compile::compile_tree(&runtime.python(), deps)?;
         total += compiled;
         for f in &failures {
-            progress.step(&format!(
-                "warning: {} left as source (does not compile: {})",
-                f.file, f.why
-            ));
+            crate::output::warning!("{} left as source (does not compile: {})", f.file, f.why);
         }
     }
     progress.step(&format!(
@@ -197,8 +194,8 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         )?)
     } else {
         if !spec.keep.is_empty() {
-            progress.step(
-                "warning: `keep` has no effect without strip_stdlib = true (or --strip-stdlib)",
+            crate::output::warning!(
+                "`keep` has no effect without strip_stdlib = true (or --strip-stdlib)"
             );
         }
         None

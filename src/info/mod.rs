@@ -6,11 +6,12 @@
 mod layer;
 pub mod tree;
 
+use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use pyk_artifact::install;
-use pyk_artifact::trailer::Role;
+use pyk_artifact::trailer::{Role, Trailer};
 use pyk_cache::Cache;
 use pyk_client::{Answer, Packages};
 use pyk_protocol::api::Manifest;
@@ -36,7 +37,7 @@ pub struct Query<'a> {
 pub fn info(query: &Query, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
     let path = Path::new(query.what);
     let (title, api) = if crate::cli::names_a_file(query.what) {
-        let trailer = crate::publish::read_trailer(path)?;
+        let trailer = read_trailer(path)?;
         let api = from_artifact(path)?.with_context(|| {
             format!(
                 "{} has no API tree (built by an older pyk): rebuild it",
@@ -161,10 +162,7 @@ fn published(
                 return Err(anyhow::Error::from(e)
                     .context(format!("{package} has never been fetched on this machine")));
             };
-            eprintln!(
-                "pyk: warning: {e}; showing the cached {name} version {}",
-                m.version
-            );
+            crate::output::warning!("{e}; showing the cached {name} version {}", m.version);
             // The tree's blob if an earlier `pyk info` kept it, else the one in the
             // version's unpacked app layer, else the one in its whole artifact.
             if let Some(path) = m.api.as_ref().and_then(|b| packages.blob(&b.sha256)) {
@@ -226,6 +224,12 @@ fn no_tree(m: &Manifest) -> String {
         "{} {} version {} has no API tree (published by an older pyk, or a pushed file)",
         m.kind, m.name, m.version
     )
+}
+
+/// Reads the trailer of a built artifact (`pyk publish` reads it through here too).
+pub fn read_trailer(path: &Path) -> Result<Trailer> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Trailer::read(&file).with_context(|| path.display().to_string())
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ impl EnvVars {
     /// A PEM bundle of CA certificates every HTTPS connection trusts besides the system
     /// store (the config's `ca_bundle`).
     pub const PYK_CA_BUNDLE: &'static str = "PYK_CA_BUNDLE";
+    /// `lease` makes the test server's S3 writers take leases even where conditional writes
+    /// work (`pyk-server`, for tests of the lease path; default: probe the bucket).
+    pub const PYK_S3_MODE: &'static str = "PYK_S3_MODE";
     /// The largest blob the server accepts, in bytes (`pyk-server`).
     pub const PYK_MAX_UPLOAD: &'static str = "PYK_MAX_UPLOAD";
 

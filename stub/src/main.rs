@@ -54,7 +54,7 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
         Err(e) => return e,
     };
     if let Err(e) = pyk_artifact::glibc::check(artifact.trailer.glibc) {
-        return e;
+        return e.to_string();
     }
     // The program's `sys.argv[0]`: a bare name is how it was called (`pyk foo` and a
     // launcher on PATH pass the package's name); a path is resolved to the artifact's own.
@@ -77,14 +77,14 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
     }
     let cache = match env.open() {
         Ok(cache) => cache,
-        Err(e) => return e.to_string(),
+        Err(e) => return chain(&e),
     };
     match install_all(&cache, &artifact) {
         Ok(held) => exec(&artifact, argv0, &held, args),
         Err(Unpack::Failed(FillError::Cache(e))) if e.root_unusable() && !cache.is_temporary() => {
             let tmp = match env.open_temp() {
                 Ok(tmp) => tmp,
-                Err(_) => return e.to_string(),
+                Err(_) => return chain(&e),
             };
             match install_all(&tmp, &artifact) {
                 Ok(held) => exec(&artifact, argv0, &held, args),
@@ -111,6 +111,19 @@ fn hold_all(cache: &Cache, artifact: &exe::Artifact) -> Option<Vec<Held>> {
         .collect()
 }
 
+/// An error and its causes on one line, each cause once: the libraries' messages leave
+/// their causes to `source()`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}
+
 /// Why the cold path failed: the artifact itself (already one line), or installing a layer,
 /// whose cache errors may send the launcher to the fallback root.
 enum Unpack {
@@ -122,7 +135,7 @@ impl std::fmt::Display for Unpack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unpack::Artifact(e) => f.write_str(e),
-            Unpack::Failed(e) => e.fmt(f),
+            Unpack::Failed(e) => f.write_str(&chain(e)),
         }
     }
 }

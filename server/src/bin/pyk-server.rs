@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
                 StoreConfig::S3 {
                     settings: Settings::from_vars(&location.bucket, |v| std::env::var(v).ok()),
                     location,
-                    mode: match std::env::var("PYK_S3_MODE").as_deref() {
+                    mode: match std::env::var(EnvVars::PYK_S3_MODE).as_deref() {
                         Ok("lease") => ModeSetting::Force(Mode::Lease),
                         _ => ModeSetting::Probe,
                     },

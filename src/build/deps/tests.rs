@@ -100,6 +100,7 @@ fn records_the_wheel_each_distribution_came_from() {
                 spec: &spec,
                 python: Path::new(PYTHON),
                 version: &V311,
+                glibc: None,
                 deps_target: target.path(),
                 app_target: target.path(),
             })
@@ -173,6 +174,7 @@ fn the_project_goes_to_the_app_target_and_its_dependencies_do_not() {
                     spec: &spec,
                     python: Path::new(PYTHON),
                     version: &V311,
+                    glibc: None,
                     deps_target: deps.path(),
                     app_target: app.path(),
                 })

@@ -342,6 +342,47 @@ fn dependencies_install_with_a_host_pip_too() {
     assert!(shown.contains("six") && shown.contains("1.16.0"), "{shown}");
 }
 
+/// The pip fallback asks for every manylinux tag down from the runtime's glibc floor (2.36
+/// for Debian's 3.11): shiboken6 6.7 to 6.9 have only `manylinux_2_28` Linux wheels (checked
+/// on PyPI), so with only `manylinux2014` pip finds none of them.
+#[test]
+fn the_pip_fallback_installs_a_manylinux_2_28_only_release() {
+    if !run(Command::new("python3").args(["-m", "pip", "--version"]))
+        .status
+        .success()
+    {
+        eprintln!("skipped: no python3 with pip on PATH");
+        return;
+    }
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"tags\"\nrun = \"tags.py\"\ndependencies = [\"shiboken6>=6.7,<6.10\"]\n",
+        ),
+        (
+            "tags.py",
+            "import importlib.metadata, shiboken6\nprint(importlib.metadata.version('shiboken6'))\n",
+        ),
+    ]);
+    let out = run(pyk()
+        .current_dir(dir.path())
+        .env("PYK_INSTALLER", "pip")
+        .args(["build", "--python", PY]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let arch = std::env::consts::ARCH;
+    assert!(
+        err.contains(&format!(
+            "with pip, wheels for cp311 on manylinux_2_36_{arch} … linux_{arch}"
+        )),
+        "{err}"
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let printed = ok(&mut artifact(&dir.path().join("dist/tags"), cache.path()));
+    // The newest release the pin allows (6.9.3 when this was written).
+    assert!(printed.starts_with("6.9."), "{printed}");
+}
+
 #[test]
 fn info_escapes_docstrings_and_renders_a_huge_default_alone() {
     // A default nested 2,000 deep (it compiles; `ast.unparse` at Python's default

@@ -42,6 +42,13 @@ if _app in sys.path:
 sys.path.insert(0, _app)
 # python3 -I -c "import {BOOT_MODULE}" ARGV0 ARGS...: argv is ["-c", ARGV0, ARGS...].
 del sys.argv[0]
+# The process is called by the program's name, not python3's, in ps, top, pgrep, pkill and
+# /proc/PID/comm (the kernel keeps 15 bytes); threads started later inherit it.
+try:
+    with open("/proc/self/comm", "wb") as _comm:
+        _comm.write(sys.argv[0].rpartition("/")[2].encode(errors="surrogateescape")[:15])
+except OSError:
+    pass
 
 
 def _own_frames_dropped(hook):
@@ -109,8 +116,10 @@ def _run(package):
         sys.exit("no module named " + name)
     import __main__
     g = __main__.__dict__
+    # No __package__: relative imports take the package from __spec__, and the program is
+    # its own name, not `python -m package` (click's help reads __package__ for that).
     g.update(__name__="__main__", __spec__=spec, __file__=spec.origin, __cached__=spec.cached,
-             __loader__=spec.loader, __package__=package)
+             __loader__=spec.loader, __package__=None)
     exec(spec.loader.get_code(name), g)
 
 

@@ -123,18 +123,21 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         let what = what.join(" and ");
         let spinner = progress.spinner(&format!("Installing {what} with {}", installer.name()));
         // Third-party distributions into the deps layer, the project's own into the app's.
-        let installed = installer.install(&deps::Request {
+        let request = deps::Request {
             spec,
             python: &runtime.python(),
             version: &python,
             platform: opts.platform,
+            glibc: runtime.layer.glibc,
             deps_target: &deps_dir,
             app_target: &app,
-        })?;
+        };
+        let installed = installer.install(&request)?;
         drop(spinner);
         progress.step(&format!(
-            "Installed {what} with {} ({} distributions)",
+            "Installed {what} with {}, {} ({} distributions)",
             installer.name(),
+            installer.tags(&request),
             installed.dists.len()
         ));
         for warning in &installed.warnings {

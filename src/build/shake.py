@@ -147,6 +147,7 @@ def load_code(path):
 
 NAME = re.compile(r"^\.*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 LOADS = ("LOAD_CONST", "LOAD_SMALL_INT")
+USES = {"LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME", "IMPORT_FROM"}
 
 
 # Self-test functions a module's main block calls (`pickle._test`, `tarfile.main`): their
@@ -170,11 +171,13 @@ def main_block(instructions):
     return range(0), set()
 
 
-def imports_of(code):
-    """(name, fromlist, level) of every import in a module's code, and the strings it holds
-    if it imports by computed names."""
+def imports_of(code, nested=True):
+    """(name, fromlist, level) of every import in a module's code (`nested`: in its
+    functions and classes too), the strings it holds if it imports by computed names, and
+    the names (attributes, globals) it uses."""
     found = []
     strings = set()
+    names = set()
     dynamic = False
     stack = [(code, True)]
     while stack:
@@ -184,6 +187,10 @@ def imports_of(code):
         instructions = list(dis.get_instructions(co))
         skip, self_tests = main_block(instructions) if top else (range(0), set())
         for i, ins in enumerate(instructions):
+            # A use, not a definition, nor a function forwarding to its namesake
+            # (`importlib.invalidate_caches` calls each finder's).
+            if ins.opname in USES and ins.argval != co.co_name and ins.offset not in skip:
+                names.add(ins.argval)
             if ins.opname != "IMPORT_NAME" or ins.offset in skip:
                 continue
             level, fromlist = 0, None
@@ -198,9 +205,9 @@ def imports_of(code):
                 strings.add(c)
             elif isinstance(c, (tuple, frozenset)):
                 strings.update(s for s in c if isinstance(s, str))
-            elif hasattr(c, "co_code") and not (top and c.co_name in self_tests):
+            elif hasattr(c, "co_code") and nested and not (top and c.co_name in self_tests):
                 stack.append((c, False))
-    return found, ({s for s in strings if NAME.match(s)} if dynamic else set())
+    return found, ({s for s in strings if NAME.match(s)} if dynamic else set()), names
 
 
 IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]{1,127}")
@@ -243,20 +250,43 @@ def reach(name, why):
                 reach(other, top + " (whole)")
 
 
-# Lazy imports that serve only the module they import (importlib.metadata and
-# importlib.resources ask the path finder for what it then imports back), or only the
-# interactive interpreter (`help()` needs `keep = ["pydoc"]`).
+# The import system's own modules, always loaded: what their functions import lazily is
+# imported when something calls that function (`get_resource_reader`, `find_distributions`,
+# `invalidate_caches`…), so it is reached by any module naming the function (ON_DEMAND),
+# not by the import system itself.
+IMPORT_SYSTEM = {"importlib._bootstrap", "importlib._bootstrap_external", "zipimport"}
+
+
+def on_demand():
+    """Function name -> the modules the import system imports when it is called, read from
+    this runtime's own import system (so it holds on every Python version)."""
+    out = {}
+    for name in IMPORT_SYSTEM:
+        path = code_file(name) if name in modules else None
+        code = load_code(path) if path else None
+        stack = [c for c in (code.co_consts if code else ()) if hasattr(c, "co_code")]
+        while stack:
+            co = stack.pop()
+            stack.extend(c for c in co.co_consts if hasattr(c, "co_code"))
+            for ins in dis.get_instructions(co):
+                if ins.opname == "IMPORT_NAME":
+                    out.setdefault(co.co_name, set()).add(ins.argval)
+    return out
+
+
+# Lazy imports that serve only the interactive interpreter (`help()` needs
+# `keep = ["pydoc"]`).
 IGNORED = {
-    ("importlib._bootstrap_external", "importlib.metadata"),
-    ("importlib._bootstrap_external", "importlib.readers"),
-    ("zipimport", "importlib.readers"),
     ("_sitebuiltins", "pydoc"),
     ("site", "rlcompleter"),
     ("site", "readline"),
 }
 
 
-def resolve(found, strings, package, why):
+def resolve(found, strings, names, package, why):
+    for called in names & ON_DEMAND.keys():
+        for target in ON_DEMAND[called]:
+            reach(target, why + " (calls " + called + ")")
     for name, fromlist, level in found:
         if (why, name) in IGNORED:
             continue
@@ -284,6 +314,8 @@ def resolve(found, strings, package, why):
         reach(s, why + " (by name)")
 
 
+ON_DEMAND = on_demand()
+
 # 1. What the interpreter imports to start (site, the .pth hook, encodings…).
 env = {"PATH": "/usr/bin:/bin", "PYK_PATH": ""}
 started = subprocess.run(
@@ -304,8 +336,7 @@ for root in roots:
             if n.endswith(".py"):
                 code = load_code(path)
                 if code is not None:
-                    found, strings = imports_of(code)
-                    resolve(found, strings, None, path)
+                    resolve(*imports_of(code), None, path)
             elif ".so" in n and not os.path.islink(path):
                 for m in names_in_binary(path) & modules.keys():
                     reach(m, path)
@@ -321,8 +352,7 @@ while True:
         code = load_code(path) if path else None
         if code is not None:
             package = name if modules[name][1] == "pkg" else name.rpartition(".")[0] or None
-            found, strings = imports_of(code)
-            resolve(found, strings, package, name)
+            resolve(*imports_of(code, name not in IMPORT_SYSTEM), package, name)
     exts = sorted(n for n in reached if modules[n][1] == "ext" and n not in probed)
     if not exts:
         break

@@ -19,6 +19,11 @@ use super::runtime::Runtime;
 
 const SCRIPT: &str = include_str!("shake.py");
 
+/// zstd level of a shaken runtime layer unless `PYK_ZSTD_LEVEL` says otherwise. It is made
+/// by the build (not once per machine like an imported runtime) and is cached for the next
+/// build that keeps the same modules: measured in the README (`## Measured`).
+const SHAKEN_LEVEL: i32 = 12;
+
 #[derive(Deserialize)]
 struct Answer {
     #[serde(default)]
@@ -70,7 +75,8 @@ pub fn shake(
             runtime.layer.python
         );
     }
-    let store = LayerStore::open(cache.root());
+    let level = crate::environ::zstd_level().unwrap_or(SHAKEN_LEVEL);
+    let store = LayerStore::open(cache.root()).with_zstd_level(level);
     let layer = shake_runtime(
         &store,
         &runtime.layer,

@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
+use pyk_runtime_fetch::GlibcVersion;
+
 use super::{Installer, Request};
 use crate::spec::InstallOptions;
 
@@ -93,12 +95,12 @@ pub fn install(installer: &Installer, req: &Request, target: &Path, no_deps: boo
         Installer::Pip(python) => {
             let mut cmd = Command::new(python);
             let v = format!("{}.{}", req.version.major, req.version.minor);
-            let arch = req.platform.arch();
             cmd.args(["-m", "pip", "install", "--quiet", "--no-input"])
                 .args(["--disable-pip-version-check", "--no-compile"])
-                .args(["--python-version", &v, "--implementation", "cp"])
-                .args(["--platform", &format!("manylinux2014_{arch}")])
-                .args(["--platform", &format!("linux_{arch}")]);
+                .args(["--python-version", &v, "--implementation", "cp"]);
+            for platform in pip_platforms(req.platform.arch(), req.glibc) {
+                cmd.args(["--platform", &platform]);
+            }
             if !no_deps {
                 cmd.arg("--only-binary=:all:");
             }
@@ -112,6 +114,33 @@ pub fn install(installer: &Installer, req: &Request, target: &Path, no_deps: boo
     cmd.args(index_args(installer, o))
         .args(resolution_args(installer, o));
     cmd
+}
+
+/// The platforms pip installs wheels for: every manylinux tag from the runtime's glibc
+/// floor down to glibc 2.5, each with its legacy alias (`manylinux2014` is 2.17), then
+/// plain `linux`; never musllinux (the runtimes are glibc builds). pip takes the list as
+/// given: it does not widen `manylinux_2_28` to the older tags itself. A runtime with no
+/// recorded floor gets 2.17, the oldest glibc pyk's launcher runs on.
+pub fn pip_platforms(arch: &str, glibc: Option<GlibcVersion>) -> Vec<String> {
+    let floor = match glibc {
+        Some(g) if g.major == 2 && g.minor >= 5 => g.minor,
+        _ => 17,
+    };
+    let mut out = Vec::new();
+    for minor in (5..=floor).rev() {
+        out.push(format!("manylinux_2_{minor}_{arch}"));
+        let legacy = match minor {
+            17 => Some("manylinux2014"),
+            12 => Some("manylinux2010"),
+            5 => Some("manylinux1"),
+            _ => None,
+        };
+        if let Some(legacy) = legacy {
+            out.push(format!("{legacy}_{arch}"));
+        }
+    }
+    out.push(format!("linux_{arch}"));
+    out
 }
 
 /// Builds the project's wheel into `out` (uv with the runtime's interpreter; pip with its
@@ -168,4 +197,31 @@ pub fn lock_pins(uv: &OsString, req: &Request, pins: &Path, out: &Path, offline:
     .args(resolution_args(&installer, &req.spec.install))
     .arg(pins);
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_platforms_run_from_the_floor_down_with_legacy_aliases() {
+        let arch = std::env::consts::ARCH;
+        let p = pip_platforms(
+            arch,
+            Some(GlibcVersion {
+                major: 2,
+                minor: 36,
+            }),
+        );
+        assert_eq!(p[0], format!("manylinux_2_36_{arch}"));
+        assert!(p.contains(&format!("manylinux_2_28_{arch}")));
+        assert!(p.contains(&format!("manylinux2014_{arch}")));
+        assert_eq!(p[p.len() - 2], format!("manylinux1_{arch}"));
+        assert_eq!(p[p.len() - 1], format!("linux_{arch}"));
+        assert!(!p.iter().any(|t| t.contains("musl")));
+        assert_eq!(
+            pip_platforms(arch, None)[0],
+            format!("manylinux_2_17_{arch}")
+        );
+    }
 }

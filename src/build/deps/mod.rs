@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use anyhow::{bail, Context, Result};
-use pyk_runtime_fetch::PyVersion;
+use pyk_runtime_fetch::{GlibcVersion, PyVersion};
 use pyk_static::EnvVars;
 
 pub use dists::{ArchiveKind, Dist};
@@ -41,6 +41,8 @@ pub struct Request<'a> {
     pub version: &'a PyVersion,
     /// The machine the artifact is for.
     pub platform: Platform,
+    /// The runtime's glibc floor: the newest manylinux tag the pip fallback asks for.
+    pub glibc: Option<GlibcVersion>,
     /// Where third-party distributions go …
     pub deps_target: &'a Path,
     /// … and the project's own (may be the same directory).
@@ -90,6 +92,25 @@ impl Installer {
         match self {
             Installer::Uv(_) => "uv",
             Installer::Pip(_) => "pip",
+        }
+    }
+
+    /// What the installer picks wheels for: the runtime's own interpreter decides for uv;
+    /// pip is told the Python version and the platform tags.
+    pub fn tags(&self, req: &Request) -> String {
+        match self {
+            Installer::Uv(_) => format!("wheels for {}", req.python.display()),
+            Installer::Pip(_) => {
+                let platforms = command::pip_platforms(req.platform.arch(), req.glibc);
+                format!(
+                    "wheels for cp{}{} on {} … {} ({} platform tags)",
+                    req.version.major,
+                    req.version.minor,
+                    platforms[0],
+                    platforms[platforms.len() - 1],
+                    platforms.len()
+                )
+            }
         }
     }
 

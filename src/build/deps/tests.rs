@@ -101,6 +101,7 @@ fn records_the_wheel_each_distribution_came_from() {
                 python: Path::new(PYTHON),
                 version: &V311,
                 platform: crate::build::Platform::host(),
+                glibc: None,
                 deps_target: target.path(),
                 app_target: target.path(),
             })
@@ -175,6 +176,7 @@ fn the_project_goes_to_the_app_target_and_its_dependencies_do_not() {
                     python: Path::new(PYTHON),
                     version: &V311,
                     platform: crate::build::Platform::host(),
+                    glibc: None,
                     deps_target: deps.path(),
                     app_target: app.path(),
                 })

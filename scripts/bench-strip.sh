@@ -30,11 +30,11 @@ export PYK_CACHE_DIR=$work/cache
 ver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 for app in hello numpy; do
   mkdir -p "$work/$app"
-  printf 'name = "%s"\nrun = "%s.py"\n' "$app" "$app" >"$work/$app/pyk.toml"
+  printf 'name = "%s"\nrun = "main.py"\n' "$app" "$app" >"$work/$app/pyk.toml"
 done
-echo 'print("hello")' >"$work/hello/hello.py"
+echo 'print("hello")' >"$work/hello/main.py"
 echo 'dependencies = ["numpy>=2"]' >>"$work/numpy/pyk.toml"
-echo 'import numpy; print(numpy.arange(6).sum())' >"$work/numpy/numpy.py"
+echo 'import numpy; print(numpy.arange(6).sum())' >"$work/numpy/main.py"
 exec python3 - "$work" "$before" "$after" "$ver" "${BENCH_BUILDS:-3}" "${BENCH_PAIRS:-300}" <<'EOF'
 import glob, os, statistics, subprocess, sys, time
 work, before, after, ver, builds, pairs = sys.argv[1:4] + [sys.argv[4], int(sys.argv[5]), int(sys.argv[6])]

@@ -305,16 +305,27 @@ fn clear_errors_for_bad_input() {
     );
 }
 
-#[test]
-fn dependencies_install_with_a_host_pip_too() {
+/// Builds the project of `files` with the host pip as the installer (`PYK_INSTALLER=pip`);
+/// `None` (skipped, said on stderr) where python3 has no pip.
+fn build_with_pip(files: &[(&str, &str)]) -> Option<(tempfile::TempDir, std::process::Output)> {
     if !run(Command::new("python3").args(["-m", "pip", "--version"]))
         .status
         .success()
     {
         eprintln!("skipped: no python3 with pip on PATH");
-        return;
+        return None;
     }
-    let dir = project(&[
+    let dir = project(files);
+    let out = run(pyk()
+        .current_dir(dir.path())
+        .env("PYK_INSTALLER", "pip")
+        .args(["build", "--python", PY]));
+    Some((dir, out))
+}
+
+#[test]
+fn dependencies_install_with_a_host_pip_too() {
+    let Some((dir, out)) = build_with_pip(&[
         (
             "pyk.toml",
             "name = \"pipdep\"\nrun = \"pipdep.py\"\ndependencies = [\"six==1.16.0\"]\n",
@@ -323,11 +334,9 @@ fn dependencies_install_with_a_host_pip_too() {
             "pipdep.py",
             "import six\nprint(six.__version__, '/deps-v1/' in six.__file__ or six.__file__)\n",
         ),
-    ]);
-    let out = run(pyk()
-        .current_dir(dir.path())
-        .env("PYK_INSTALLER", "pip")
-        .args(["build", "--python", PY]));
+    ]) else {
+        return;
+    };
     assert!(
         out.status.success(),
         "{}",
@@ -347,14 +356,7 @@ fn dependencies_install_with_a_host_pip_too() {
 /// on PyPI), so with only `manylinux2014` pip finds none of them.
 #[test]
 fn the_pip_fallback_installs_a_manylinux_2_28_only_release() {
-    if !run(Command::new("python3").args(["-m", "pip", "--version"]))
-        .status
-        .success()
-    {
-        eprintln!("skipped: no python3 with pip on PATH");
-        return;
-    }
-    let dir = project(&[
+    let Some((dir, out)) = build_with_pip(&[
         (
             "pyk.toml",
             "name = \"tags\"\nrun = \"tags.py\"\ndependencies = [\"shiboken6>=6.7,<6.10\"]\n",
@@ -363,11 +365,9 @@ fn the_pip_fallback_installs_a_manylinux_2_28_only_release() {
             "tags.py",
             "import importlib.metadata, shiboken6\nprint(importlib.metadata.version('shiboken6'))\n",
         ),
-    ]);
-    let out = run(pyk()
-        .current_dir(dir.path())
-        .env("PYK_INSTALLER", "pip")
-        .args(["build", "--python", PY]));
+    ]) else {
+        return;
+    };
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let arch = std::env::consts::ARCH;

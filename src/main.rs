@@ -1,31 +1,20 @@
 //! `pyk`: the command-line tool. This file turns the parsed command into calls and every
 //! error into one line on stderr and a non-zero exit.
 
+mod api;
 mod argv;
 mod build;
-mod cache_cmd;
 mod cli;
 mod commands;
 mod config;
 mod environ;
+mod fetch;
 mod files;
 mod hints;
-mod info;
-mod inspect;
-mod install;
-mod keygen;
-mod migrate;
 mod output;
-mod publish;
-mod pull;
 mod repo;
-mod runner;
-mod runtimes;
-mod self_update;
-mod shell;
 mod spec;
 mod stub_bin;
-mod unpack;
 mod version;
 
 use std::process::ExitCode;

@@ -8,8 +8,8 @@ use pyk_client::Client;
 use pyk_crypto::Key;
 use pyk_s3::{Bucket, Location};
 
+use crate::commands::keygen;
 use crate::config::Config;
-use crate::keygen;
 
 /// For commands a person waits on (publish, list, promote, pull…): writes are signed
 /// with the write key, and a silent server is given 10 s.

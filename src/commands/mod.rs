@@ -2,16 +2,28 @@
 //! command's `run`, each given the [`Context`] (config, cache, progress) as one value.
 
 mod build;
+mod cache;
+pub mod info;
 mod init;
+pub mod inspect;
+pub mod install;
+pub mod keygen;
 mod latest;
 mod list;
+mod migrate;
 mod promote;
+mod publish;
+mod pull;
 mod remove;
 mod resolve;
 mod run;
+mod runtime;
+mod self_update;
 mod serve;
+mod shell;
 mod sign;
 mod trust;
+mod unpack;
 mod versions;
 mod watch;
 mod yank;
@@ -27,10 +39,7 @@ use pyk_protocol::Kind;
 use crate::cli::{self, Cli, Command, PackageArg};
 use crate::config::Config;
 use crate::output::Progress;
-use crate::{
-    cache_cmd, hints, info, inspect, install, keygen, migrate, publish, pull, runner, runtimes,
-    self_update, shell, unpack,
-};
+use crate::{fetch as runner, hints};
 
 /// What every command may use: the config, the cache (opened on first use, so commands
 /// that never touch it work when it is unusable) and the progress reporter.
@@ -144,7 +153,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             if matches!(cmd, cli::CacheCommand::List) {
                 crate::output::end_quietly_on_closed_pipe();
             }
-            cache_cmd::run(cmd, &ctx.root_env()?, config, progress)?
+            cache::run(cmd, &ctx.root_env()?, config, progress)?
         }
         Command::Publish(args) => {
             let cache = ctx.cache()?;
@@ -305,7 +314,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             if matches!(cmd, cli::RuntimeCommand::List) {
                 crate::output::end_quietly_on_closed_pipe();
             }
-            runtimes::run(cmd, config, ctx.cache()?, progress)?
+            runtime::run(cmd, config, ctx.cache()?, progress)?
         }
         Command::Trust(cli::TrustArgs {
             command: Some(cli::TrustCommand::Reset { package }),

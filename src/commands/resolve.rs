@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use pyk_protocol::Kind;
 
 use super::Context;
-use crate::{hints, runner};
+use crate::{fetch as runner, hints};
 
 pub fn run(ctx: &Context, kind: &str, name: &str, python: Option<&str>, hold: bool) -> Result<()> {
     let kind: Kind = kind.parse()?;

@@ -7,7 +7,7 @@ use anyhow::Result;
 use pyk_protocol::Kind;
 
 use super::Context;
-use crate::{hints, runner};
+use crate::{fetch as runner, hints};
 
 pub fn run(ctx: &Context, name: &str, argv0: Option<&OsStr>, args: &[OsString]) -> Result<()> {
     let resolved = runner::resolve(

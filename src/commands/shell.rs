@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use pyk_static::EnvVars;
 
-use crate::runner::WholeFile as Resolved;
+use crate::fetch::WholeFile as Resolved;
 
 /// Replaces this process with the package's interpreter, given `args`.
 pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {

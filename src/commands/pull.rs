@@ -10,8 +10,8 @@ use pyk_client::Packages;
 use pyk_protocol::{valid_localname, Kind, PackageRef};
 
 use crate::config::Config;
+use crate::fetch;
 use crate::output::{human_size, status, Progress};
-use crate::runner;
 
 pub struct Pull<'a> {
     pub names: &'a [String],
@@ -39,7 +39,7 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         .names
         .iter()
         .map(|name| {
-            runner::manifest(config, cache, req.kind, name, req.version)
+            fetch::manifest(config, cache, req.kind, name, req.version)
                 .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -30,7 +30,7 @@ use pyk_artifact::trailer::{Layer, Role, Trailer};
 use pyk_protocol::progress::Progress as _;
 use pyk_protocol::Sha256;
 
-use crate::runner::WholeFile as Resolved;
+use crate::fetch::WholeFile as Resolved;
 
 /// The line of `pyvenv.cfg` that says pyk wrote the directory (and may replace it).
 const MARK: &str = "pyk = ";

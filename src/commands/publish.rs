@@ -74,7 +74,7 @@ pub fn publish(
     if let Some(v) = release.version {
         check_version(v)?;
     }
-    let trailer = crate::info::read_trailer(artifact)?;
+    let trailer = crate::commands::info::read_trailer(artifact)?;
     let size = std::fs::metadata(artifact)?.len();
     let upload = Upload {
         file: artifact,
@@ -83,7 +83,7 @@ pub fn publish(
         python: format!("{}.{}", trailer.python.0, trailer.python.1),
         format: FORMAT_PYK,
         executable: true,
-        api: crate::info::read_app_file(artifact, crate::info::tree::FILE)?,
+        api: crate::api::read_app_file(artifact, crate::api::tree::FILE)?,
     };
     send(&upload, release, config, cache, progress)
 }

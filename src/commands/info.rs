@@ -3,9 +3,6 @@
 //! from the repository (the manifest names the tree's blob): nothing of the package is
 //! downloaded or run. Offline, the cached copy's tree is used.
 
-mod layer;
-pub mod tree;
-
 use std::fs::File;
 use std::path::Path;
 
@@ -17,12 +14,11 @@ use pyk_client::{Answer, Packages};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::{Kind, PackageRef};
 
+use crate::api::read_app_file;
+use crate::api::tree::{Api, FILE};
 use crate::config::Config;
 use crate::output::Progress;
 use crate::repo;
-use tree::{Api, FILE};
-
-pub use layer::read_app_file;
 
 /// What `pyk info` was asked.
 pub struct Query<'a> {

@@ -12,8 +12,8 @@ use pyk_protocol::Kind;
 
 use crate::cli::CacheCommand;
 use crate::config::Config;
+use crate::fetch;
 use crate::output::{human_size, status, Progress};
-use crate::runner;
 
 pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progress) -> Result<()> {
     match cmd {
@@ -100,7 +100,7 @@ fn seed(
                 dir.display()
             );
         } else {
-            let resolved = runner::resolve(config, &cache, kind, item, None, progress)?;
+            let resolved = fetch::resolve(config, &cache, kind, item, None, progress)?;
             let m = &resolved.manifest;
             status!(
                 "seeded {kind} {} version {} into {}",

@@ -124,7 +124,7 @@ pub fn python_hook(python: &Path) -> Result<()> {
     let path = Path::new(site).join("pyk").join("__init__.py");
     check_ours(&path, HOOK_MARK)?;
     let pyk = pyk_binary()?;
-    let module = include_str!("python/pyk_hook.py")
+    let module = include_str!("../python/pyk_hook.py")
         .replace("__PYK_BIN__", &format!("{:?}", pyk.to_string_lossy()));
     write_atomic(&path, module.as_bytes(), 0o644)?;
     status!(

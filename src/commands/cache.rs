@@ -10,12 +10,16 @@ use pyk_cache::{Cache, Removal, RootEnv, Select};
 use pyk_client::Packages;
 use pyk_protocol::Kind;
 
+use super::Context as Ctx;
 use crate::cli::CacheCommand;
-use crate::config::Config;
 use crate::fetch;
-use crate::output::{human_size, status, Progress};
+use crate::output::{human_size, status};
 
-pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progress) -> Result<()> {
+pub fn run(ctx: &Ctx, cmd: CacheCommand) -> Result<()> {
+    if matches!(cmd, CacheCommand::List) {
+        crate::output::end_quietly_on_closed_pipe();
+    }
+    let env = ctx.root_env()?;
     match cmd {
         CacheCommand::Dir => {
             println!("{}", env.open()?.root().display());
@@ -25,7 +29,7 @@ pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progres
                 None => {}
             }
         }
-        CacheCommand::Seed { dir, what, lib } => seed(&dir, &what, lib, config, progress)?,
+        CacheCommand::Seed { dir, what, lib } => seed(ctx, &dir, &what, lib)?,
         CacheCommand::List => {
             for cache in env.existing() {
                 list(&cache)?;
@@ -78,19 +82,14 @@ pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progres
 
 /// Unpacks artifact files, and fetches packages through the repository, into the shared
 /// cache `dir`, readable by every user.
-fn seed(
-    dir: &Path,
-    what: &[String],
-    lib: bool,
-    config: &Config,
-    progress: &Progress,
-) -> Result<()> {
-    let cache = RootEnv::seed_root(dir)?;
+fn seed(ctx: &Ctx, dir: &Path, what: &[String], lib: bool) -> Result<()> {
+    let seeding = ctx.with_cache(RootEnv::seed_root(dir)?);
+    let cache = seeding.cache()?;
     let kind = if lib { Kind::Lib } else { Kind::Run };
     for item in what {
         let path = Path::new(item);
         if path.exists() || item.contains('/') {
-            let trailer = Packages::new(&cache)
+            let trailer = Packages::new(cache)
                 .seed_artifact(path)
                 .with_context(|| format!("cannot seed {}", path.display()))?;
             status!(
@@ -100,7 +99,7 @@ fn seed(
                 dir.display()
             );
         } else {
-            let resolved = fetch::resolve(config, &cache, kind, item, None, progress)?;
+            let resolved = fetch::resolve(&seeding, kind, item, None)?;
             let m = &resolved.manifest;
             status!(
                 "seeded {kind} {} version {} into {}",

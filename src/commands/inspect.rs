@@ -9,19 +9,41 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use memmap2::Mmap;
 use pyk_artifact::extract::{self, ExtractError, Limits};
 use pyk_artifact::trailer::{Layer, Span, Trailer, MAX_LEN};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
+use super::{kind, Context};
 use crate::output::human_size;
 use crate::stub_bin::STUB;
+use crate::{cli, fetch, hints};
+
+/// `pyk inspect FILE|NAME [--lib]`: a file as it is; a package's whole artifact fetched
+/// into a temp file first, since inspecting checks every byte.
+pub fn run(ctx: &Context, what: &str, lib: bool) -> Result<()> {
+    crate::output::end_quietly_on_closed_pipe();
+    if cli::names_a_file(what) {
+        let path = Path::new(what);
+        return inspect(path, &path.display());
+    }
+    let (m, client) = fetch::manifest(ctx, kind(lib), what, None)
+        .map_err(|e| hints::wrong_kind(ctx.config, kind(lib), what, true, e))?;
+    let mut tmp = tempfile::NamedTempFile::new()?;
+    pyk_client::Packages::new(ctx.cache()?).write_whole(
+        &client,
+        &m,
+        tmp.as_file_mut(),
+        &ctx.progress,
+    )?;
+    inspect(tmp.path(), &format!("{} {}", m.name, m.version))
+}
 
 /// Inspects the artifact at `path`, calling it `shown` (a package's name and version when
 /// it was fetched into a temp file).
-pub fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
+fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
     let file = File::open(path).with_context(|| format!("cannot read {shown}"))?;
     let len = file.metadata()?.len();
     let mut tail = vec![0u8; MAX_LEN.min(usize::try_from(len).unwrap_or(MAX_LEN))];

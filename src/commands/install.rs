@@ -41,9 +41,15 @@ fn check_ours(path: &Path, mark: &str) -> Result<()> {
     }
 }
 
+/// `pyk install NAME [DIR]`.
+pub fn run(ctx: &super::Context, name: &str, dir: Option<&Path>) -> Result<()> {
+    launcher(ctx.config, name, dir)
+        .map_err(|e| crate::hints::wrong_kind(ctx.config, Kind::Run, name, false, e))
+}
+
 /// Writes the launcher `DIR/NAME`. When the server answers, the program must exist there;
 /// when it does not answer (offline, no config yet), the launcher is written all the same.
-pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
+fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
     if !pyk_artifact::trailer::valid_name(name) {
         bail!("invalid package name {name:?}");
     }

@@ -9,14 +9,25 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::load_file;
-use crate::output::Progress;
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use pyk_crypto::sign::SigningKey;
 use pyk_protocol::progress::Progress as _;
 use pyk_static::EnvVars;
 
-pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {
+use super::Context;
+use crate::config::load_file;
+
+/// `pyk keygen`: a read/write key printed; with `--signing`, a publisher's key pair.
+pub fn run(ctx: &Context, signing: bool, output: Option<&Path>) -> Result<()> {
+    if signing {
+        signing_pair(ctx, output)
+    } else {
+        println!("{}", pyk_crypto::Key::generate().as_str());
+        Ok(())
+    }
+}
+
+fn signing_pair(ctx: &Context, output: Option<&Path>) -> Result<()> {
     let path = match output {
         Some(p) => p.to_path_buf(),
         None => default_path()?,
@@ -30,7 +41,7 @@ pub fn signing(output: Option<&Path>, progress: &Progress) -> Result<()> {
         ),
         None => "`pyk publish` signs with it (no `signing_key` needed)".to_owned(),
     };
-    progress.step(&format!(
+    ctx.progress.step(&format!(
         "Wrote the private key to {} (mode 0600): {set}; machines that run what it publishes \
          pin the public key above on first use, or list it in `trusted = [...]`",
         path.display(),

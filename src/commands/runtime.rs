@@ -15,10 +15,13 @@ use pyk_cache::{Bucket, Cache, Entry};
 use pyk_runtime_fetch::{import_installed, Layer, LayerStore, PythonRequest};
 
 use crate::cli::RuntimeCommand;
-use crate::config::Config;
-use crate::output::{human_size, note, quiet, status, Progress};
+use crate::output::{human_size, note, quiet, status};
 
-pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
+pub fn run(ctx: &super::Context, cmd: RuntimeCommand) -> Result<()> {
+    if matches!(cmd, RuntimeCommand::List) {
+        crate::output::end_quietly_on_closed_pipe();
+    }
+    let (config, cache, progress) = (ctx.config, ctx.cache()?, &ctx.progress);
     let store = crate::environ::layer_store(cache);
     match cmd {
         RuntimeCommand::Import { python, sysroot } => {

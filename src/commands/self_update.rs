@@ -25,7 +25,8 @@ use crate::config::Config;
 /// The largest pyk accepted (a debug build is under 200 MB).
 const MAX_BINARY: u64 = 512 << 20;
 
-pub fn run(cmd: SelfCommand, config: &Config) -> Result<()> {
+pub fn run(ctx: &super::Context, cmd: SelfCommand) -> Result<()> {
+    let config = ctx.config;
     match cmd {
         SelfCommand::Update => update(config),
         SelfCommand::Sign {

@@ -8,9 +8,11 @@ mod cli;
 mod commands;
 mod config;
 mod environ;
+mod exit;
 mod fetch;
 mod files;
 mod hints;
+mod json;
 mod output;
 mod repo;
 mod spec;
@@ -30,9 +32,11 @@ fn main() -> ExitCode {
     match commands::dispatch(cli, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Before the hint, which words the error anew.
+            let code = exit::code(&e);
             let e = hints::with_https_hint(&config, e);
             eprintln!("pyk: error: {e:#}");
-            ExitCode::FAILURE
+            code
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::fetch;
 use crate::output::{human_size, status};
 
 pub fn run(ctx: &Ctx, cmd: CacheCommand) -> Result<()> {
-    if matches!(cmd, CacheCommand::List) {
+    if matches!(cmd, CacheCommand::List { .. }) {
         crate::output::end_quietly_on_closed_pipe();
     }
     let env = ctx.root_env()?;
@@ -30,7 +30,11 @@ pub fn run(ctx: &Ctx, cmd: CacheCommand) -> Result<()> {
             }
         }
         CacheCommand::Seed { dir, what, lib } => seed(ctx, &dir, &what, lib)?,
-        CacheCommand::List => {
+        CacheCommand::List { json: true } => {
+            let caches: Vec<_> = env.existing().iter().map(entries).collect::<Result<_>>()?;
+            crate::json::print(serde_json::json!({ "caches": caches }))?;
+        }
+        CacheCommand::List { json: false } => {
             for cache in env.existing() {
                 list(&cache)?;
             }
@@ -136,6 +140,28 @@ fn list(cache: &Cache) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One cache root and its entries, as `pyk cache list --json` prints them.
+fn entries(cache: &Cache) -> Result<serde_json::Value> {
+    let entries: Vec<_> = cache
+        .entries()?
+        .iter()
+        .map(|entry| {
+            serde_json::json!({
+                "bucket": entry.bucket.dir_name(),
+                "key": entry.key,
+                "size": entry.size,
+                "files": entry.files,
+                "last_use": crate::json::unix(entry.last_use),
+                "in_use": cache.in_use(entry),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "root": cache.root(),
+        "entries": entries,
+    }))
 }
 
 /// Content hashes are shown by their first 12 digits, like `pyk runtime list`.

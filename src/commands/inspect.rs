@@ -21,13 +21,14 @@ use crate::output::human_size;
 use crate::stub_bin::STUB;
 use crate::{cli, fetch, hints};
 
-/// `pyk inspect FILE|NAME [--lib]`: a file as it is; a package's whole artifact fetched
-/// into a temp file first, since inspecting checks every byte.
-pub fn run(ctx: &Context, what: &str, lib: bool) -> Result<()> {
+/// `pyk inspect FILE|NAME [--lib] [--json]`: a file as it is; a package's whole artifact
+/// fetched into a temp file first, since inspecting checks every byte.
+pub fn run(ctx: &Context, what: &str, lib: bool, json: bool) -> Result<()> {
     crate::output::end_quietly_on_closed_pipe();
+    let inspect = if json { self::json } else { self::inspect };
     if cli::names_a_file(what) {
         let path = Path::new(what);
-        return inspect(path, &path.display());
+        return inspect(path, &path.display().to_string());
     }
     let (m, client) = fetch::manifest(ctx, kind(lib), what, None)
         .map_err(|e| hints::wrong_kind(ctx.config, kind(lib), what, true, e))?;
@@ -43,14 +44,8 @@ pub fn run(ctx: &Context, what: &str, lib: bool) -> Result<()> {
 
 /// Inspects the artifact at `path`, calling it `shown` (a package's name and version when
 /// it was fetched into a temp file).
-fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
-    let file = File::open(path).with_context(|| format!("cannot read {shown}"))?;
-    let len = file.metadata()?.len();
-    let mut tail = vec![0u8; MAX_LEN.min(usize::try_from(len).unwrap_or(MAX_LEN))];
-    let start = len - tail.len() as u64;
-    file.read_exact_at(&mut tail, start)
-        .with_context(|| format!("cannot read {shown}"))?;
-    let trailer = Trailer::decode(&tail, len).with_context(|| format!("{shown}"))?;
+fn inspect(path: &Path, shown: &str) -> Result<()> {
+    let (file, len, tail, trailer) = open(path, shown)?;
 
     println!(
         "{shown}: {} {}, {}",
@@ -95,13 +90,8 @@ fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
     println!("\nLayers:");
     let mut damaged = Vec::new();
     for layer in &trailer.layers {
-        let actual = hash_span(&file, layer.span)?;
+        let (actual, refused) = check_layer(&file, layer)?;
         let ok = actual == layer.sha256;
-        // A damaged layer is named by its hash; its entries say nothing more.
-        let refused = match ok {
-            true => check_entries(&file, layer).err(),
-            false => None,
-        };
         println!(
             "  {:<8} {:>10} → {:>10} in {:>6} entries  sha256 {}  {}",
             layer.role.as_str(),
@@ -115,46 +105,129 @@ fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
                 (true, None) => "ok",
             }
         );
-        if !ok {
-            damaged.push(format!(
-                "the {} layer (bytes {}..{}): sha256 is {}, the trailer says {}",
-                layer.role.as_str(),
-                layer.span.offset,
-                layer.span.end(),
-                actual,
-                layer.key()
-            ));
-        }
-        if let Some(e) = refused {
-            damaged.push(format!(
-                "the {} layer would be refused: {e}",
-                layer.role.as_str()
-            ));
-        }
+        damaged.extend(layer_damage(layer, &actual, refused));
     }
-    match &trailer.lock {
+    match check_lock(&file, &trailer, &mut damaged)? {
         None => println!("\nDependencies: none"),
-        Some(lock) => {
-            let bytes = read_span(&file, lock.span)?;
-            let actual = Sha256::of(&bytes);
-            if actual != lock.sha256 {
-                damaged.push(format!(
-                    "the dependency lock (bytes {}..{}): sha256 is {}, the trailer says {}",
-                    lock.span.offset,
-                    lock.span.end(),
-                    actual,
-                    lock.sha256
-                ));
-            }
-            print_lock(&String::from_utf8_lossy(&bytes));
-        }
+        Some(text) => print_lock(&text),
     }
+    if damaged.is_empty() {
+        println!("\nAll hashes match; every layer unpacks.");
+    }
+    verdict(shown, &damaged)
+}
+
+/// `pyk inspect --json`: the same checks, as one object (docs/formats.md).
+fn json(path: &Path, shown: &str) -> Result<()> {
+    let (file, len, _, trailer) = open(path, shown)?;
+    let mut damaged = Vec::new();
+    let mut layers = Vec::new();
+    for layer in &trailer.layers {
+        let (actual, refused) = check_layer(&file, layer)?;
+        layers.push(serde_json::json!({
+            "role": layer.role.as_str(),
+            "sha256": layer.key(),
+            "offset": layer.span.offset,
+            "len": layer.span.len,
+            "size": layer.size,
+            "files": layer.files,
+            "status": match (actual == layer.sha256, &refused) {
+                (false, _) => "damaged",
+                (true, Some(_)) => "refused",
+                (true, None) => "ok",
+            },
+        }));
+        damaged.extend(layer_damage(layer, &actual, refused));
+    }
+    let lock = check_lock(&file, &trailer, &mut damaged)?;
+    crate::json::print(serde_json::json!({
+        "file": shown,
+        "kind": trailer.kind.as_str(),
+        "name": trailer.name,
+        "size": len,
+        "entry": trailer.entry,
+        "built": trailer.built,
+        "python": format!("{}.{}", trailer.python.0, trailer.python.1),
+        "runtime": {
+            "version": trailer.runtime_version,
+            "source": trailer.runtime_source,
+        },
+        "glibc": trailer.glibc.map(|(major, minor)| format!("{major}.{minor}")),
+        "layers": layers,
+        "lock": lock,
+        "ok": damaged.is_empty(),
+    }))?;
+    verdict(shown, &damaged)
+}
+
+/// The artifact's file, length, last bytes and trailer.
+fn open(path: &Path, shown: &str) -> Result<(File, u64, Vec<u8>, Trailer)> {
+    let file = File::open(path).with_context(|| format!("cannot read {shown}"))?;
+    let len = file.metadata()?.len();
+    let mut tail = vec![0u8; MAX_LEN.min(usize::try_from(len).unwrap_or(MAX_LEN))];
+    let start = len - tail.len() as u64;
+    file.read_exact_at(&mut tail, start)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let trailer = Trailer::decode(&tail, len).with_context(|| shown.to_owned())?;
+    Ok((file, len, tail, trailer))
+}
+
+/// A layer's actual sha256, and, when it matches, why extraction would refuse it (a
+/// damaged layer is named by its hash; its entries say nothing more).
+fn check_layer(file: &File, layer: &Layer) -> Result<(Sha256, Option<ExtractError>)> {
+    let actual = hash_span(file, layer.span)?;
+    let refused = match actual == layer.sha256 {
+        true => check_entries(file, layer).err(),
+        false => None,
+    };
+    Ok((actual, refused))
+}
+
+/// What is wrong with a layer, for the one error line.
+fn layer_damage(layer: &Layer, actual: &Sha256, refused: Option<ExtractError>) -> Vec<String> {
+    let mut damage = Vec::new();
+    if *actual != layer.sha256 {
+        damage.push(format!(
+            "the {} layer (bytes {}..{}): sha256 is {}, the trailer says {}",
+            layer.role.as_str(),
+            layer.span.offset,
+            layer.span.end(),
+            actual,
+            layer.key()
+        ));
+    }
+    if let Some(e) = refused {
+        damage.push(format!(
+            "the {} layer would be refused: {e}",
+            layer.role.as_str()
+        ));
+    }
+    damage
+}
+
+/// The dependency lock's text, its hash checked (a mismatch is added to `damaged`).
+fn check_lock(file: &File, trailer: &Trailer, damaged: &mut Vec<String>) -> Result<Option<String>> {
+    let Some(lock) = &trailer.lock else {
+        return Ok(None);
+    };
+    let bytes = read_span(file, lock.span)?;
+    let actual = Sha256::of(&bytes);
+    if actual != lock.sha256 {
+        damaged.push(format!(
+            "the dependency lock (bytes {}..{}): sha256 is {}, the trailer says {}",
+            lock.span.offset,
+            lock.span.end(),
+            actual,
+            lock.sha256
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Fails, in one line, when anything was damaged.
+fn verdict(shown: &str, damaged: &[String]) -> Result<()> {
     match damaged.len() {
-        0 => {
-            println!("\nAll hashes match; every layer unpacks.");
-            Ok(())
-        }
-        1 => bail!("{shown} is damaged: {}", damaged[0]),
+        0 => Ok(()),
         _ => bail!("{shown} is damaged: {}", damaged.join("; ")),
     }
 }

@@ -107,7 +107,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             let spec = build::load_spec(&args)?;
             build::run(ctx, &spec, &args)?;
         }
-        Command::Inspect { what, lib } => inspect::run(ctx, &what, lib)?,
+        Command::Inspect { what, lib, json } => inspect::run(ctx, &what, lib, json)?,
         Command::Info {
             what,
             select,
@@ -136,10 +136,10 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
         Command::Promote { package, version } => ctx.with_hint(&package, || {
             promote::run(ctx, package.kind(), &package.name, &version)
         })?,
-        Command::Versions { package } => {
+        Command::Versions { package, json } => {
             crate::output::end_quietly_on_closed_pipe();
             ctx.with_hint(&package, || {
-                versions::run(ctx, package.kind(), &package.name)
+                versions::run(ctx, package.kind(), &package.name, json)
             })?
         }
         Command::Pull {
@@ -193,18 +193,18 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             let name = name.to_str().context("package names are ASCII")?;
             run::run(ctx, name, None, &words).map_err(|e| {
                 match hints::closest_command(&Cli::command(), name) {
-                    Some(command) => anyhow::anyhow!(
+                    Some(command) => e.context(format!(
                         "`{name}` is not a pyk command (did you mean `pyk {command}`?), nor a \
-                         package pyk could run: {e:#}"
-                    ),
+                         package pyk could run"
+                    )),
                     None => e,
                 }
             })?;
         }
         Command::Install { name, dir } => install::run(ctx, &name, dir.as_deref())?,
-        Command::List => {
+        Command::List { json } => {
             crate::output::end_quietly_on_closed_pipe();
-            list::run(ctx)?
+            list::run(ctx, json)?
         }
         Command::Remove {
             package,

@@ -18,7 +18,7 @@ use crate::cli::RuntimeCommand;
 use crate::output::{human_size, note, quiet, status};
 
 pub fn run(ctx: &super::Context, cmd: RuntimeCommand) -> Result<()> {
-    if matches!(cmd, RuntimeCommand::List) {
+    if matches!(cmd, RuntimeCommand::List { .. }) {
         crate::output::end_quietly_on_closed_pipe();
     }
     let (config, cache, progress) = (ctx.config, ctx.cache()?, &ctx.progress);
@@ -51,7 +51,8 @@ pub fn run(ctx: &super::Context, cmd: RuntimeCommand) -> Result<()> {
                 report(&layer);
             }
         }
-        RuntimeCommand::List => list(&store, cache)?,
+        RuntimeCommand::List { json: false } => list(&store, cache)?,
+        RuntimeCommand::List { json: true } => list_json(&store, cache)?,
         RuntimeCommand::Remove { which } => {
             let layers = select(&store, &which)?;
             for layer in layers {
@@ -178,6 +179,44 @@ fn list(store: &LayerStore, cache: &Cache) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What `pyk runtime list --json` prints: the same two lists.
+fn list_json(store: &LayerStore, cache: &Cache) -> Result<()> {
+    let layers = store.list()?;
+    let cached: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "sha256": l.sha256,
+                "python": l.python.to_string(),
+                "arch": l.arch,
+                "glibc": l.glibc.map(|g| g.to_string()),
+                "source": l.source,
+                "size": l.size,
+                "created": l.created,
+            })
+        })
+        .collect();
+    let unpacked: Vec<_> = unpacked(cache)?
+        .iter()
+        .map(|entry| {
+            let python = layers.iter().find(|l| l.sha256 == entry.key);
+            serde_json::json!({
+                "sha256": entry.key,
+                "python": python.map(|l| l.python.to_string()),
+                "size": entry.size,
+                "last_use": crate::json::unix(entry.last_use),
+                "in_use": cache.in_use(entry),
+            })
+        })
+        .collect();
+    crate::json::print(serde_json::json!({
+        "layers_dir": store.dir(),
+        "layers": cached,
+        "unpacked_dir": cache.bucket(Bucket::Runtimes),
+        "unpacked": unpacked,
+    }))
 }
 
 /// Layers named by a sha256 prefix or matching a version request.

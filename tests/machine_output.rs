@@ -111,6 +111,16 @@ fn every_json_output_parses_with_its_documented_keys() {
         .iter()
         .any(|l| l["status"] == "damaged"));
 
+    let info = object(
+        client.pyk().args(["info", "app", "--json"]),
+        &["python", "modules"],
+    );
+    has(&info["modules"][0], &["name", "file"]);
+    object(
+        client.pyk().args(["info", "app", "app", "--json"]),
+        &["python", "modules"],
+    );
+
     let cache = object(client.pyk().args(["cache", "list", "--json"]), &["caches"]);
     let root = &cache["caches"][0];
     has(root, &["root", "entries"]);

@@ -86,7 +86,7 @@ fn print(title: &str, api: &Api, query: &Query) -> Result<()> {
         );
     };
     match query.json {
-        true => emit(&format!("{}\n", found.json()?)),
+        true => emit(&format!("{}\n", found.json(api)?)),
         false => emit(&found.render()),
     }
 }

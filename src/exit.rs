@@ -31,7 +31,9 @@ fn client_code(e: &Error) -> Option<u8> {
         _ if e.is_network() => Some(UNAVAILABLE),
         Error::NeverFetched { source, .. } => client_code(source),
         Error::BadKey { .. } | Error::ReadOnlyKey { .. } => Some(REFUSED),
-        Error::Refused { status, .. } if matches!(status, 401 | 403) => Some(REFUSED),
+        Error::Refused {
+            status: 401 | 403, ..
+        } => Some(REFUSED),
         Error::Bucket { source, .. } => match source.as_ref() {
             pyk_s3::repo::Error::S3(e) if matches!(e.status(), Some(401 | 403)) => Some(REFUSED),
             _ => None,

@@ -8,7 +8,6 @@ use pyk_client::Client;
 use pyk_crypto::Key;
 use pyk_s3::{Bucket, Location};
 
-use crate::commands::keygen;
 use crate::config::Config;
 
 /// For commands a person waits on (publish, list, promote, pull…): writes are signed
@@ -32,7 +31,7 @@ pub fn writer(config: &Config) -> Result<Client> {
             );
             return Ok(client);
         }
-        None => keygen::own_key()?,
+        None => crate::config::own_key()?,
     };
     Ok(client.with_signer(key, config.trusted_keys()?))
 }

@@ -141,6 +141,14 @@ fn local_failures_are_one_line_each() {
         ),
         ("runtime fetch: bad version", &["runtime", "fetch", "three"]),
         (
+            "build: missing runtime archive",
+            &["build", "--runtime", "/nonexistent.tar.zst"],
+        ),
+        (
+            "build: runtime archive a directory",
+            &["build", "--runtime", "."],
+        ),
+        (
             "keygen: unwritable",
             &["keygen", "--signing", "-o", "/etc/passwd/x"],
         ),
@@ -171,6 +179,20 @@ fn local_failures_are_one_line_each() {
         if !line.contains(config) {
             problems.0.push(format!("{config}: not named: {line}"));
         }
+    }
+    // A cache whose bucket is a file: the entry it cannot list, once.
+    let cache = d.join("broken-cache");
+    fs::create_dir(&cache).unwrap();
+    fs::write(cache.join("deps-v1"), "not a directory").unwrap();
+    for args in [
+        &["cache", "list"][..],
+        &["cache", "size"],
+        &["cache", "prune"],
+    ] {
+        problems.one_error(
+            "a bucket that is a file",
+            pyk().current_dir(d).env("PYK_CACHE_DIR", &cache).args(args),
+        );
     }
     // A cache directory that cannot be made: once, not twice.
     // (`cache dir` and `runtime list` fall back to `$TMPDIR/pyk-<uid>`, as the launcher does.)

@@ -199,13 +199,13 @@ fn update(config: &Config) -> Result<()> {
 /// write, usually.
 fn not_writable(exe: &Path, e: CacheError) -> anyhow::Error {
     let dir = exe.parent().unwrap_or(Path::new("/"));
-    anyhow::anyhow!(
-        "cannot replace {}: {e} (pyk writes the new binary beside it, so {} must be writable \
-         by this user: run as its owner, or install into a directory of yours with \
-         install.sh --dir)",
+    anyhow::Error::from(e).context(format!(
+        "cannot replace {} (pyk writes the new binary beside it, so {} must be writable by \
+         this user: run as its owner, or install into a directory of yours with install.sh \
+         --dir)",
         exe.display(),
         dir.display()
-    )
+    ))
 }
 
 fn sign(

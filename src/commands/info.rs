@@ -158,7 +158,11 @@ fn published(ctx: &Context, query: &Query) -> Result<(Manifest, Api)> {
                 return Err(anyhow::Error::from(e)
                     .context(format!("{package} has never been fetched on this machine")));
             };
-            crate::output::warning!("{e}; showing the cached {name} version {}", m.version);
+            crate::output::warning!(
+                "{:#}; showing the cached {name} version {}",
+                anyhow::Error::from(e),
+                m.version
+            );
             // The tree's blob if an earlier `pyk info` kept it, else the one in the
             // version's unpacked app layer, else the one in its whole artifact.
             if let Some(path) = m.api.as_ref().and_then(|b| packages.blob(&b.sha256)) {

@@ -71,7 +71,10 @@ fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
                 ))
             }
             Err(e) if e.is_network() => {
-                note!("{e}: the launcher is written without checking that {name} exists")
+                note!(
+                    "{:#}: the launcher is written without checking that {name} exists",
+                    anyhow::Error::from(e)
+                )
             }
             _ => {}
         }

@@ -139,6 +139,14 @@ fn local_failures_are_one_line_each() {
             "runtime import: missing",
             &["runtime", "import", "/nonexistent/python3"],
         ),
+        (
+            "runtime import: not a program",
+            &["runtime", "import", "/etc/hostname"],
+        ),
+        (
+            "build: junk runtime archive",
+            &["build", "--runtime", "junk.bin"],
+        ),
         ("runtime fetch: bad version", &["runtime", "fetch", "three"]),
         (
             "build: missing runtime archive",

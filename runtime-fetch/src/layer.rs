@@ -99,7 +99,12 @@ fn site_packages(root: &Path, sysroot: Sysroot) -> Result<PathBuf, FetchError> {
             "import site; print('\\n'.join(site.getsitepackages()))",
         ])
         .output()
-        .map_err(|e| failed(format!("cannot run it: {e}")))?;
+        .ctx(|| {
+            format!(
+                "{} is not a usable CPython: cannot run it",
+                python.display()
+            )
+        })?;
     if !out.status.success() {
         return Err(failed(format!(
             "site.getsitepackages() failed: {}",
@@ -142,7 +147,12 @@ fn probe(root: &Path, sysroot: Sysroot) -> Result<PyVersion, FetchError> {
              print('%d.%d.%d' % sys.version_info[:3]); print(sys.prefix)",
         ])
         .output()
-        .map_err(|e| not_python(format!("cannot run it: {e}")))?;
+        .ctx(|| {
+            format!(
+                "{} is not a usable CPython: cannot run it",
+                python.display()
+            )
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("").trim().to_string();
@@ -216,9 +226,11 @@ fn precompile(
         .args(["-p", "/"])
         .arg(&stdlib)
         .output()
-        .map_err(|e| FetchError::Compile {
-            python: exe.clone(),
-            reason: e.to_string(),
+        .ctx(|| {
+            format!(
+                "precompiling the standard library with {} failed",
+                exe.display()
+            )
         });
     drop(spinner);
     let out = out?;

@@ -45,15 +45,7 @@ fn probe(python: &Path, sysroot: Sysroot) -> Result<Probe, FetchError> {
         path: python.to_path_buf(),
         reason,
     };
-    let out = layer::command(python, sysroot)
-        .args(["-I", "-c", PROBE])
-        .output()
-        .ctx(|| {
-            format!(
-                "{} is not a usable CPython: cannot run it",
-                python.display()
-            )
-        })?;
+    let out = layer::run_code(&mut layer::command(python, sysroot), python, PROBE)?;
     if !out.status.success() {
         return Err(not_python(format!(
             "it exited with {} (is it CPython 3.9+?)",

@@ -81,6 +81,9 @@ pub enum Command {
         /// The library of that name rather than the program (with a package name).
         #[arg(long)]
         lib: bool,
+        /// Print one JSON object (docs/formats.md), for tools.
+        #[arg(long)]
+        json: bool,
     },
     /// Show a package's modules, public functions and classes with their signatures and
     /// docstrings' first lines, as recorded at build time (no package code runs; only
@@ -144,6 +147,9 @@ pub enum Command {
     Versions {
         #[command(flatten)]
         package: PackageArg,
+        /// Print one JSON object (docs/formats.md), for tools.
+        #[arg(long)]
+        json: bool,
     },
     /// Write packages to files, for machines with no pyk (default name: the package's
     /// local name, set with `pyk init`).
@@ -214,7 +220,11 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
     /// List the packages in the repository (also `pyk --list`).
-    List,
+    List {
+        /// Print one JSON object (docs/formats.md), for tools.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a package or one version from the repository (needs the write key; also
     /// `pyk --remove`).
     Remove {
@@ -359,7 +369,11 @@ pub enum CacheCommand {
     /// Print the cache directory pyk uses.
     Dir,
     /// List the cache's entries with their size and last use.
-    List,
+    List {
+        /// Print one JSON object (docs/formats.md), for tools.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print how much the cache holds.
     Size,
     /// Remove entries not used for a while, or the least recently used beyond a size.
@@ -523,7 +537,11 @@ pub enum RuntimeCommand {
         version: String,
     },
     /// List cached runtime layers and unpacked runtimes.
-    List,
+    List {
+        /// Print one JSON object (docs/formats.md), for tools.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a runtime layer and its unpacked copy (by sha256 prefix or version).
     Remove {
         /// A sha256 prefix (at least 8 hex digits) or a version such as 3.11.

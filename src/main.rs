@@ -1,31 +1,22 @@
 //! `pyk`: the command-line tool. This file turns the parsed command into calls and every
 //! error into one line on stderr and a non-zero exit.
 
+mod api;
 mod argv;
 mod build;
-mod cache_cmd;
 mod cli;
 mod commands;
 mod config;
 mod environ;
+mod exit;
+mod fetch;
 mod files;
 mod hints;
-mod info;
-mod inspect;
-mod install;
-mod keygen;
-mod migrate;
+mod json;
 mod output;
-mod publish;
-mod pull;
 mod repo;
-mod runner;
-mod runtimes;
-mod self_update;
-mod shell;
 mod spec;
 mod stub_bin;
-mod unpack;
 mod version;
 
 use std::process::ExitCode;
@@ -41,9 +32,11 @@ fn main() -> ExitCode {
     match commands::dispatch(cli, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Before the hint, which words the error anew.
+            let code = exit::code(&e);
             let e = hints::with_https_hint(&config, e);
             eprintln!("pyk: error: {e:#}");
-            ExitCode::FAILURE
+            code
         }
     }
 }

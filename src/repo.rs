@@ -9,7 +9,6 @@ use pyk_crypto::Key;
 use pyk_s3::{Bucket, Location};
 
 use crate::config::Config;
-use crate::keygen;
 
 /// For commands a person waits on (publish, list, promote, pull…): writes are signed
 /// with the write key, and a silent server is given 10 s.
@@ -32,7 +31,7 @@ pub fn writer(config: &Config) -> Result<Client> {
             );
             return Ok(client);
         }
-        None => keygen::own_key()?,
+        None => crate::config::own_key()?,
     };
     Ok(client.with_signer(key, config.trusted_keys()?))
 }

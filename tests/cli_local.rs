@@ -217,34 +217,3 @@ fn a_pyenv_style_shim_is_resolved_to_its_interpreter() {
     );
     assert!(err.contains("is a script"), "{err}");
 }
-
-/// Each cause once: error paths the suite exercises elsewhere (a damaged artifact, a
-/// directory or a missing file where a file is wanted, a bad `--python`), each one line
-/// on stderr in which no part after a `: ` comes back.
-#[test]
-fn no_error_line_repeats_its_cause() {
-    let dir = project(&[
-        ("pyk.toml", "name = \"e\"\nrun = \"e.py\"\n"),
-        ("e.py", ""),
-        ("junk.bin", "junk"),
-    ]);
-    let d = dir.path();
-    let runs: [&[&str]; 5] = [
-        &["inspect", "junk.bin"],
-        &["inspect", "./"],
-        &["inspect", "./missing"],
-        &["sign", "GET", "/", "--body", "missing"],
-        &["build", "--python", "3.x"],
-    ];
-    for args in runs {
-        let err = fails(pyk().current_dir(d).env("PYK_KEY", "k").args(args));
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        let parts: Vec<&str> = err.trim_end().split(": ").collect();
-        for (i, part) in parts.iter().enumerate() {
-            assert!(
-                part.len() < 8 || !parts[i + 1..].contains(part),
-                "{args:?} repeats {part:?}: {err}"
-            );
-        }
-    }
-}

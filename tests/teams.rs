@@ -306,6 +306,8 @@ fn info_exec_shell_and_unpack() {
         .pyk()
         .args(["info", "--lib", "geo", "geo.core.Shape.Style", "--json"]));
     let style: serde_json::Value = serde_json::from_str(&style).unwrap();
+    assert_eq!(style["format"], 1);
+    let style = &style["class"];
     assert_eq!(style["doc"], "How a shape is drawn.");
     assert_eq!(
         style["methods"][0]["signature"],

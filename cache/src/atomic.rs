@@ -302,7 +302,9 @@ mod tests {
         let err = write_file(&path, 0o644, Existing::Replace, |_| {
             Err(io::Error::other("boom"))
         });
-        assert!(err.unwrap_err().to_string().contains("boom"));
+        let err = err.unwrap_err();
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("boom"), "{err}");
         assert!(names(dir.path()).is_empty());
         let bucket = dir.path().join("b");
         let r: Result<_, FillError<&str>> = fill_dir(&bucket, "k", |work| {

@@ -21,7 +21,7 @@ pub enum CacheError {
     #[error("cache directory {} is on {}, which is mounted noexec: programs cannot run from it; set PYK_CACHE_DIR to a directory on a mount that allows them", path.display(), mount.display())]
     NoExec { path: PathBuf, mount: PathBuf },
     /// Reading or writing inside the cache failed.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,

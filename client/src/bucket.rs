@@ -93,8 +93,8 @@ impl Serverless {
         Ok(self.writer.get_or_init(|| repo))
     }
 
-    /// What the bucket said: a repository's refusal (worded by `pyk_registry`, as a
-    /// server's is), or the bucket's failure.
+    /// What the bucket said: a repository's refusal about `what` (worded by
+    /// `pyk_registry`, as a server's is), or the bucket's failure.
     fn failed(&self, what: &str, e: repo::Error) -> Error {
         match e {
             repo::Error::Refused(refusal) => Error::Refusal {
@@ -104,7 +104,6 @@ impl Serverless {
             },
             other => Error::Bucket {
                 location: self.name.clone(),
-                what: what.to_owned(),
                 source: Box::new(other),
             },
         }

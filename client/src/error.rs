@@ -65,7 +65,7 @@ pub enum Error {
     NotFound { server: String, message: String },
     /// The server said no (a bad request, a conflict, too large, a server error);
     /// `message` is its reason.
-    #[error("{what}: {message}")]
+    #[error("{}", refused_line(what, message, code.as_deref()))]
     Refused {
         server: String,
         status: u16,
@@ -136,11 +136,12 @@ pub enum Error {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     /// A bucket read directly (no server) could not be read or written: the service
-    /// is unreachable, refused the credentials, or holds what pyk did not write.
-    #[error("{what}: the bucket {location} failed")]
+    /// is unreachable, refused the credentials, or holds what pyk did not write. The
+    /// cause names the request and its key (so the package, which a caller may name
+    /// too).
+    #[error("the bucket {location} failed")]
     Bucket {
         location: String,
-        what: String,
         #[source]
         source: Box<pyk_s3::repo::Error>,
     },
@@ -194,7 +195,16 @@ fn refusal_line(server: &str, what: &str, refusal: &Refusal) -> String {
     if refusal.status() == 404 {
         format!("{refusal} on {server}")
     } else {
-        format!("{what}: {refusal}")
+        refused_line(what, &refusal.to_string(), Some(refusal.code()))
+    }
+}
+
+/// A server's (or a bucket's) reason, after what was asked unless the repository's
+/// refusal names the package and version itself: said once.
+fn refused_line(what: &str, message: &str, code: Option<&str>) -> String {
+    match code {
+        Some(code) if Refusal::names_its_subject(code) => message.to_owned(),
+        _ => format!("{what}: {message}"),
     }
 }
 

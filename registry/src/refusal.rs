@@ -86,6 +86,23 @@ impl Refusal {
         }
     }
 
+    /// Whether the refusal with protocol code `code` names its package (and version)
+    /// in its message, so that a client adds nothing before it: all but a rule a publish
+    /// breaks and a missing blob.
+    pub fn names_its_subject(code: &str) -> bool {
+        [
+            api::CODE_NO_VERSION,
+            api::CODE_VERSION_EXISTS,
+            api::CODE_YANKED,
+            api::CODE_IS_LATEST,
+            api::CODE_STALE_LATEST,
+            api::CODE_WRONG_LATEST,
+            api::CODE_NUMBERS_USED_UP,
+            api::CODE_BUSY,
+        ]
+        .contains(&code)
+    }
+
     /// The protocol's code for it (`pyk_protocol::api::CODE_*`).
     pub fn code(&self) -> &'static str {
         match self {

@@ -112,9 +112,9 @@ fn no_symlink_ancestor(root: &Path, rel: &Path) -> bool {
 
 fn unpack(archive: &Path, root: &Path) -> Result<(), FetchError> {
     let mut tar = tar::Archive::new(open(archive)?);
-    let read_err = |e: io::Error| FetchError::BadArchive {
-        archive: archive.to_path_buf(),
-        reason: e.to_string(),
+    let read_err = |source: io::Error| FetchError::Io {
+        context: format!("{} is not a runtime archive", archive.display()),
+        source,
     };
     for entry in tar.entries().map_err(read_err)? {
         let mut entry = entry.map_err(read_err)?;

@@ -49,7 +49,7 @@ pub enum FetchError {
     AmbiguousLayer { prefix: String, count: usize },
     #[error("bad layer metadata {path}: {reason}")]
     BadMetadata { path: PathBuf, reason: String },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]

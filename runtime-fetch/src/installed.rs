@@ -45,10 +45,7 @@ fn probe(python: &Path, sysroot: Sysroot) -> Result<Probe, FetchError> {
         path: python.to_path_buf(),
         reason,
     };
-    let out = layer::command(python, sysroot)
-        .args(["-I", "-c", PROBE])
-        .output()
-        .map_err(|e| not_python(format!("cannot run it: {e}")))?;
+    let out = layer::run_code(&mut layer::command(python, sysroot), python, PROBE)?;
     if !out.status.success() {
         return Err(not_python(format!(
             "it exited with {} (is it CPython 3.9+?)",
@@ -156,10 +153,9 @@ pub fn import_installed(
     sysroot: Sysroot,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
-    let exe = python.canonicalize().map_err(|e| FetchError::NotAPython {
-        path: python.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let exe = python
+        .canonicalize()
+        .ctx(|| format!("{} is not a usable CPython", python.display()))?;
     let info = probe(&exe, sysroot)?;
     let minor = format!("{}.{}", info.version.major, info.version.minor);
     progress.step(&format!(

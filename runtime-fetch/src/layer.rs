@@ -5,7 +5,7 @@
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use pyk_artifact::write::write_layer;
 
@@ -39,6 +39,17 @@ pub(crate) fn command(exe: &Path, sysroot: Sysroot) -> Command {
         cmd.env(QEMU_LD_PREFIX, root);
     }
     cmd
+}
+
+/// Runs `code` with the interpreter `cmd` runs (`python`, isolated): one that cannot
+/// start at all is not a usable CPython.
+pub(crate) fn run_code(cmd: &mut Command, python: &Path, code: &str) -> Result<Output, FetchError> {
+    cmd.args(["-I", "-c", code]).output().ctx(|| {
+        format!(
+            "{} is not a usable CPython: cannot run it",
+            python.display()
+        )
+    })
 }
 
 /// Finish a staged tree (`root/bin/python3`, `root/lib/python3.X/`) and store it as a layer.
@@ -92,14 +103,11 @@ fn site_packages(root: &Path, sysroot: Sysroot) -> Result<PathBuf, FetchError> {
     if let Some(sysroot) = sysroot {
         cmd.env(QEMU_LD_PREFIX, sysroot);
     }
-    let out = cmd
-        .args([
-            "-I",
-            "-c",
-            "import site; print('\\n'.join(site.getsitepackages()))",
-        ])
-        .output()
-        .map_err(|e| failed(format!("cannot run it: {e}")))?;
+    let out = run_code(
+        &mut cmd,
+        &python,
+        "import site; print('\\n'.join(site.getsitepackages()))",
+    )?;
     if !out.status.success() {
         return Err(failed(format!(
             "site.getsitepackages() failed: {}",
@@ -134,15 +142,12 @@ fn probe(root: &Path, sysroot: Sysroot) -> Result<PyVersion, FetchError> {
     if fs::symlink_metadata(&python).is_err() {
         return Err(not_python("bin/python3 is missing".into()));
     }
-    let out = command(&python, sysroot)
-        .args([
-            "-I",
-            "-c",
-            "import sys, platform; print(platform.python_implementation()); \
-             print('%d.%d.%d' % sys.version_info[:3]); print(sys.prefix)",
-        ])
-        .output()
-        .map_err(|e| not_python(format!("cannot run it: {e}")))?;
+    let out = run_code(
+        &mut command(&python, sysroot),
+        &python,
+        "import sys, platform; print(platform.python_implementation()); \
+         print('%d.%d.%d' % sys.version_info[:3]); print(sys.prefix)",
+    )?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("").trim().to_string();
@@ -216,9 +221,11 @@ fn precompile(
         .args(["-p", "/"])
         .arg(&stdlib)
         .output()
-        .map_err(|e| FetchError::Compile {
-            python: exe.clone(),
-            reason: e.to_string(),
+        .ctx(|| {
+            format!(
+                "precompiling the standard library with {} failed",
+                exe.display()
+            )
         });
     drop(spinner);
     let out = out?;

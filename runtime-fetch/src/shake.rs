@@ -227,7 +227,12 @@ fn compile_explainer(base_dir: &Path, site: &Path, modules: &[String]) -> Result
         )
         .arg(&source)
         .output()
-        .map_err(|e| failed(e.to_string()))?;
+        .ctx(|| {
+            format!(
+                "precompiling the standard library with {} failed",
+                python.display()
+            )
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(failed(err.lines().last().unwrap_or("").to_string()));

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::info::tree::{Api, FILE};
+use crate::api::tree::{Api, FILE};
 
 const SCRIPT: &str = include_str!("../python/pyk_api.py");
 

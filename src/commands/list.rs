@@ -8,8 +8,26 @@ use super::Context;
 use crate::output::human_size;
 use crate::repo::client;
 
-pub fn run(ctx: &Context) -> Result<()> {
+pub fn run(ctx: &Context, json: bool) -> Result<()> {
     let packages = client(ctx.config)?.list()?;
+    if json {
+        let packages: Vec<_> = packages
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "kind": p.kind,
+                    "name": p.name,
+                    "latest": (!p.version.is_empty()).then_some(&p.version),
+                    "size": p.size,
+                    "published": p.published,
+                })
+            })
+            .collect();
+        return crate::json::print(serde_json::json!({
+            "server": ctx.config.server()?,
+            "packages": packages,
+        }));
+    }
     if packages.is_empty() {
         println!("no packages on {}", ctx.config.server()?);
     }

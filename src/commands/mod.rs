@@ -2,35 +2,43 @@
 //! command's `run`, each given the [`Context`] (config, cache, progress) as one value.
 
 mod build;
+mod cache;
+mod info;
 mod init;
+mod inspect;
+mod install;
+pub mod keygen;
 mod latest;
 mod list;
+mod migrate;
 mod promote;
+mod publish;
+mod pull;
 mod remove;
 mod resolve;
 mod run;
+mod runtime;
+mod self_update;
 mod serve;
+mod shell;
 mod sign;
 mod trust;
+mod unpack;
 mod versions;
 mod watch;
 mod yank;
 
 use std::cell::OnceCell;
-use std::path::Path;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use pyk_cache::{Cache, RootEnv};
 use pyk_protocol::Kind;
 
 use crate::cli::{self, Cli, Command, PackageArg};
 use crate::config::Config;
+use crate::hints;
 use crate::output::Progress;
-use crate::{
-    cache_cmd, hints, info, inspect, install, keygen, migrate, publish, pull, runner, runtimes,
-    self_update, shell, unpack,
-};
 
 /// What every command may use: the config, the cache (opened on first use, so commands
 /// that never touch it work when it is unusable) and the progress reporter.
@@ -68,6 +76,15 @@ impl<'a> Context<'a> {
         Ok(env)
     }
 
+    /// The same context over another cache: the shared cache `pyk cache seed` fills.
+    pub fn with_cache(&self, cache: Cache) -> Context<'a> {
+        Context {
+            config: self.config,
+            progress: self.progress.clone(),
+            cache: OnceCell::from(cache),
+        }
+    }
+
     /// Runs a command about one package; a "no package" error says so when the other
     /// kind exists under that name.
     fn with_hint(&self, package: &PackageArg, f: impl FnOnce() -> Result<()>) -> Result<()> {
@@ -85,108 +102,44 @@ pub fn kind(lib: bool) -> Kind {
 
 /// Runs the parsed command.
 pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
-    let (config, progress) = (ctx.config, &ctx.progress);
     match cli.command {
         Command::Build(args) => {
             let spec = build::load_spec(&args)?;
             build::run(ctx, &spec, &args)?;
         }
-        Command::Inspect { what, lib } => {
-            let path = Path::new(&what);
-            crate::output::end_quietly_on_closed_pipe();
-            if cli::names_a_file(&what) {
-                inspect::inspect(path, &path.display())?;
-            } else {
-                // The whole file, fetched into a temp file: inspecting checks every byte.
-                let cache = ctx.cache()?;
-                let (m, client) = runner::manifest(config, cache, kind(lib), &what, None)
-                    .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?;
-                let mut tmp = tempfile::NamedTempFile::new()?;
-                pyk_client::Packages::new(cache).write_whole(
-                    &client,
-                    &m,
-                    tmp.as_file_mut(),
-                    progress,
-                )?;
-                inspect::inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
-            }
-        }
+        Command::Inspect { what, lib, json } => inspect::run(ctx, &what, lib, json)?,
         Command::Info {
             what,
             select,
             lib,
             json,
-        } => {
-            let query = info::Query {
+        } => info::run(
+            ctx,
+            &info::Query {
                 what: &what,
                 kind: kind(lib),
                 select: select.as_deref(),
                 json,
-            };
-            crate::output::end_quietly_on_closed_pipe();
-            info::info(&query, config, ctx.cache()?, progress)
-                .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?
-        }
+            },
+        )?,
         Command::Shell { package, args } | Command::Exec { package, args } => {
-            ctx.with_hint(&package, || {
-                let whole = runner::whole(
-                    config,
-                    ctx.cache()?,
-                    package.kind(),
-                    &package.name,
-                    None,
-                    progress,
-                )?;
-                shell::exec(&whole, &args).map(drop)
-            })?
+            shell::run(ctx, &package, &args)?
         }
-        Command::Cache(cmd) => {
-            if matches!(cmd, cli::CacheCommand::List) {
-                crate::output::end_quietly_on_closed_pipe();
-            }
-            cache_cmd::run(cmd, &ctx.root_env()?, config, progress)?
-        }
-        Command::Publish(args) => {
-            let cache = ctx.cache()?;
-            let spec = build::load_spec(&args.build)?;
-            let release = publish::Release {
-                version: args.version.as_deref().or(spec.version.as_deref()),
-                promote: !args.no_promote,
-                localname: spec.localname.as_deref(),
-            };
-            // Before the build: a version that exists cannot be published again.
-            let bump = match &spec.version_at {
-                Some(at) => format!(
-                    "bump {at}, pass --version NEW, or leave the version out to get the next \
-                     number"
-                ),
-                None => "pass --version NEW, or leave it out to get the next number".to_owned(),
-            };
-            publish::check_new(&spec.name, spec.kind, &release, config, &bump)?;
-            let artifact = build::run(ctx, &spec, &args.build)?;
-            publish::publish(&artifact, &release, config, cache, progress)?;
-        }
+        Command::Cache(cmd) => cache::run(ctx, cmd)?,
+        Command::Publish(args) => publish::run(ctx, &args)?,
         Command::Push {
             name,
             version,
             file,
             promote,
-        } => publish::push(
-            &name,
-            &version,
-            &file,
-            promote,
-            config,
-            ctx.cache()?,
-            progress,
-        )?,
+        } => publish::push(ctx, &name, &version, &file, promote)?,
         Command::Promote { package, version } => ctx.with_hint(&package, || {
             promote::run(ctx, package.kind(), &package.name, &version)
         })?,
-        Command::Versions { package } => {
+        Command::Versions { package, json } => {
             crate::output::end_quietly_on_closed_pipe();
             ctx.with_hint(&package, || {
-                versions::run(ctx, package.kind(), &package.name)
+                versions::run(ctx, package.kind(), &package.name, json)
             })?
         }
         Command::Pull {
@@ -196,20 +149,16 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             force,
             lib,
             unpack: Some(dir),
-        } => {
-            let [name] = &names[..] else {
-                bail!("--unpack writes one package: name one");
-            };
-            let whole = runner::whole(
-                config,
-                ctx.cache()?,
-                kind(lib),
-                name,
-                version.as_deref(),
-                progress,
-            )?;
-            unpack::unpack(&whole, &dir, force, progress)?
-        }
+        } => unpack::run(
+            ctx,
+            &unpack::Unpack {
+                names: &names,
+                lib,
+                version: version.as_deref(),
+                dir: &dir,
+                force,
+            },
+        )?,
         Command::Pull {
             names,
             version,
@@ -217,16 +166,16 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             force,
             lib,
             unpack: None,
-        } => {
-            let req = pull::Pull {
+        } => pull::run(
+            ctx,
+            &pull::Pull {
                 names: &names,
                 kind: kind(lib),
                 version: version.as_deref(),
                 output: output.as_deref(),
                 force,
-            };
-            pull::pull(&req, config, ctx.cache()?, progress)?
-        }
+            },
+        )?,
         Command::Init { package, localname } => ctx.with_hint(&package, || {
             init::run(ctx, package.kind(), &package.name, &localname)
         })?,
@@ -244,19 +193,18 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             let name = name.to_str().context("package names are ASCII")?;
             run::run(ctx, name, None, &words).map_err(|e| {
                 match hints::closest_command(&Cli::command(), name) {
-                    Some(command) => anyhow::anyhow!(
+                    Some(command) => e.context(format!(
                         "`{name}` is not a pyk command (did you mean `pyk {command}`?), nor a \
-                         package pyk could run: {e:#}"
-                    ),
+                         package pyk could run"
+                    )),
                     None => e,
                 }
             })?;
         }
-        Command::Install { name, dir } => install::launcher(config, &name, dir.as_deref())
-            .map_err(|e| hints::wrong_kind(config, Kind::Run, &name, false, e))?,
-        Command::List => {
+        Command::Install { name, dir } => install::run(ctx, &name, dir.as_deref())?,
+        Command::List { json } => {
             crate::output::end_quietly_on_closed_pipe();
-            list::run(ctx)?
+            list::run(ctx, json)?
         }
         Command::Remove {
             package,
@@ -276,12 +224,9 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
         Command::Watch { package, once } => ctx.with_hint(&package, || {
             watch::run(ctx, package.kind(), &package.name, once)
         })?,
-        Command::Keygen { signing, output } => match signing {
-            true => keygen::signing(output.as_deref(), progress)?,
-            false => println!("{}", pyk_crypto::Key::generate().as_str()),
-        },
-        Command::Serve(args) => serve::run(args, config)?,
-        Command::Migrate { from, to } => migrate::migrate(config, &from, &to, progress)?,
+        Command::Keygen { signing, output } => keygen::run(ctx, signing, output.as_deref())?,
+        Command::Serve(args) => serve::run(args, ctx.config)?,
+        Command::Migrate { from, to } => migrate::run(ctx, &from, &to)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "pyk", &mut std::io::stdout())
@@ -301,12 +246,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             body,
             count,
         } => sign::run(ctx, &method, &path, body.as_deref(), count)?,
-        Command::Runtime(cmd) => {
-            if matches!(cmd, cli::RuntimeCommand::List) {
-                crate::output::end_quietly_on_closed_pipe();
-            }
-            runtimes::run(cmd, config, ctx.cache()?, progress)?
-        }
+        Command::Runtime(cmd) => runtime::run(ctx, cmd)?,
         Command::Trust(cli::TrustArgs {
             command: Some(cli::TrustCommand::Reset { package }),
             ..
@@ -319,7 +259,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             let key = args.key.unwrap_or_default();
             trust::pin(ctx, package.kind(), &package.name, &key)?
         }
-        Command::SelfCmd(cmd) => self_update::run(cmd, config)?,
+        Command::SelfCmd(cmd) => self_update::run(ctx, cmd)?,
     }
     Ok(())
 }

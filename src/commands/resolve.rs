@@ -5,11 +5,11 @@ use anyhow::{bail, Result};
 use pyk_protocol::Kind;
 
 use super::Context;
-use crate::{hints, runner};
+use crate::{fetch, hints};
 
 pub fn run(ctx: &Context, kind: &str, name: &str, python: Option<&str>, hold: bool) -> Result<()> {
     let kind: Kind = kind.parse()?;
-    let resolved = runner::resolve(ctx.config, ctx.cache()?, kind, name, None, &ctx.progress)
+    let resolved = fetch::resolve(ctx, kind, name, None)
         .map_err(|e| hints::wrong_kind(ctx.config, kind, name, false, e))?;
     if let Some(want) = python {
         let built = &resolved.manifest.python;

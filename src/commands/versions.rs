@@ -8,8 +8,34 @@ use super::Context;
 use crate::output::human_size;
 use crate::repo::client;
 
-pub fn run(ctx: &Context, kind: Kind, name: &str) -> Result<()> {
+pub fn run(ctx: &Context, kind: Kind, name: &str, json: bool) -> Result<()> {
     let list = client(ctx.config)?.versions(&PackageRef::new(kind, name)?)?;
+    if json {
+        let versions: Vec<_> = list
+            .versions
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "version": v.version,
+                    "latest": list.latest.as_deref() == Some(v.version.as_str()),
+                    "published": v.published,
+                    "publisher": v.publisher,
+                    "size": v.size,
+                    "yanked": v.yanked,
+                    "artifact_sha256": v.artifact_sha256,
+                    "content": v.format,
+                    "signed_by": v.signed_by,
+                })
+            })
+            .collect();
+        return crate::json::print(serde_json::json!({
+            "kind": kind.as_str(),
+            "name": name,
+            "localname": list.localname,
+            "latest": list.latest,
+            "versions": versions,
+        }));
+    }
     if let Some(local) = &list.localname {
         println!("{kind} {name} (pulled as {local})");
     }

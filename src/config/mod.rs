@@ -49,8 +49,8 @@ use pyk_crypto::sign::{PublicKey, SigningKey};
 use pyk_crypto::Key;
 
 use pyk_static::EnvVars;
-pub use signing::load_file;
 use signing::SigningSource;
+pub use signing::{create_key, default_key_path, own_key};
 
 /// The default repository port, as in the original pyk.
 pub const DEFAULT_PORT: u16 = 7777;

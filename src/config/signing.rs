@@ -1,14 +1,17 @@
 //! Where a publisher's signing key comes from: `signing_key = "/path/to/file"` (relative
 //! to the config file, `~` the home directory) or the key itself (`pyk-ed25519-secret:…`, usually through
 //! `{ env = … }` or `PYK_SIGNING_KEY`), or `none` to sign nothing. A key file must be private to its owner, as ssh
-//! insists for its keys: a key others can read signs for them too.
+//! insists for its keys: a key others can read signs for them too. With none configured,
+//! a publisher signs with its own key, in a default file made on first use.
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use pyk_crypto::sign::{SigningKey, SECRET_PREFIX};
+use pyk_static::EnvVars;
 
 #[derive(Debug)]
 pub enum SigningSource {
@@ -61,4 +64,55 @@ pub fn load_file(path: &Path, at: &str) -> Result<SigningKey> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("{at}: cannot read signing key file {shown}"))?;
     SigningKey::parse(&text).with_context(|| format!("signing key file {shown}"))
+}
+
+/// This publisher's own key: the default file, made (and its public key printed once, on
+/// stderr) when there is none yet.
+pub fn own_key() -> Result<SigningKey> {
+    let path = default_key_path()?;
+    if path.exists() {
+        return load_file(&path, "the publisher's own key");
+    }
+    let key = create_key(&path)?;
+    eprintln!(
+        "pyk: made this publisher's signing key {} (mode 0600), public key {}: machines pin \
+         it on first use; keep the file, since a new key is refused where this one is pinned",
+        path.display(),
+        key.public()
+    );
+    Ok(key)
+}
+
+/// A new key written to `path` (created, never overwritten, mode 0600).
+pub fn create_key(path: &Path) -> Result<SigningKey> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let key = SigningKey::generate()?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing key is never replaced)",
+                path.display()
+            )
+        })?;
+    file.write_all(format!("{}\n", key.to_text()).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(key)
+}
+
+/// `$XDG_CONFIG_HOME/pyk/signing.key` (else `~/.config/pyk/signing.key`): `pyk keygen
+/// --signing`'s default file, and the key a publisher with no `signing_key` signs with.
+pub fn default_key_path() -> Result<PathBuf> {
+    let config = std::env::var_os(EnvVars::XDG_CONFIG_HOME)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os(EnvVars::HOME).map(|h| PathBuf::from(h).join(".config")))
+        .context("no config directory: set HOME, or pass -o FILE")?;
+    Ok(config.join("pyk").join("signing.key"))
 }

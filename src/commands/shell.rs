@@ -8,13 +8,22 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use pyk_static::EnvVars;
 
-use crate::runner::WholeFile as Resolved;
+use super::Context;
+use crate::cli::PackageArg;
+use crate::fetch::{self, WholeFile};
+
+pub fn run(ctx: &Context, package: &PackageArg, args: &[OsString]) -> Result<()> {
+    ctx.with_hint(package, || {
+        let whole = fetch::whole(ctx, package.kind(), &package.name, None)?;
+        exec(&whole, args).map(drop)
+    })
+}
 
 /// Replaces this process with the package's interpreter, given `args`.
-pub fn exec(resolved: &Resolved, args: &[OsString]) -> Result<Infallible> {
+fn exec(resolved: &WholeFile, args: &[OsString]) -> Result<Infallible> {
     let m = &resolved.manifest;
     if !m.executable || m.format != pyk_protocol::api::FORMAT_PYK {
         bail!(

@@ -1,26 +1,22 @@
+//! Bringing a package's version here, for the commands that run or write it. For
 //! `pyk foo args…`: one request for foo's current version, a fetch only of the layers that
-//! changed, then exec through the exec contract (`pyk_artifact::launch`) with the layers
-//! unpacked in the cache: no whole artifact is assembled. Whenever the answer cannot be
+//! changed, unpacked in the cache (`commands/run.rs` execs them): no whole artifact is
+//! assembled. Whenever the answer cannot be
 //! trusted (unreachable, past its deadline, a server error, damaged, or not vouched for),
 //! the cached version runs with a one-line warning naming why. `pyk foo@1.3.0` (or a
 //! `[pins]` entry) runs a fixed version: versions never change, so a cached one runs
 //! without asking the server at all. Resolution itself is `pyk_client::Resolver`'s; this
-//! is the CLI's side: the config, the warnings, the exec.
+//! is the CLI's side: the config's pins and trust, the warnings. `pyk shell`, `pyk exec`,
+//! `pyk pull` and `pyk inspect NAME` start from the manifest or the whole artifact instead.
 
-use std::convert::Infallible;
-use std::ffi::{OsStr, OsString};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
-
-use crate::output::Progress;
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use pyk_cache::Cache;
-use pyk_client::{Contents, Packages, Request, Resolved, Resolver};
+use pyk_client::{Packages, Request, Resolved, Resolver};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::names::check_version;
 use pyk_protocol::Kind;
-use pyk_static::EnvVars;
 
+use crate::commands::Context;
 use crate::config::Config;
 use crate::repo;
 
@@ -63,14 +59,8 @@ fn warn_unsigned(trust: &pyk_client::Trust, manifest: &Manifest) {
 /// Brings `kind`/`name` (at `version`, else at the machine's pin, else at latest) up to
 /// date with the server and makes it ready here, or falls back to the cached version
 /// (with a one-line warning) when the answer cannot be trusted.
-pub fn resolve(
-    config: &Config,
-    cache: &Cache,
-    kind: Kind,
-    name: &str,
-    version: Option<&str>,
-    progress: &Progress,
-) -> Result<Resolved> {
+pub fn resolve(ctx: &Context, kind: Kind, name: &str, version: Option<&str>) -> Result<Resolved> {
+    let (config, cache) = (ctx.config, ctx.cache()?);
     let request = request(config, kind, name, version)?;
     let trust = config.trust(cache.root())?;
     let resolver = resolver(cache, &trust);
@@ -79,7 +69,7 @@ pub fn resolve(
         return Ok(resolved);
     }
     let client = repo::runner(config)?;
-    let mut resolved = resolver.resolve(&client, &request, progress)?;
+    let mut resolved = resolver.resolve(&client, &request, &ctx.progress)?;
     warn_unsigned(&trust, &resolved.manifest);
     if let Some(e) = resolved.offline.take() {
         crate::output::warning!(
@@ -95,12 +85,12 @@ pub fn resolve(
 /// The manifest of the version `name` resolves to, asked of the server (a fixed version
 /// already here is not asked for), for commands that write whole files.
 pub fn manifest(
-    config: &Config,
-    cache: &Cache,
+    ctx: &Context,
     kind: Kind,
     name: &str,
     version: Option<&str>,
 ) -> Result<(Manifest, pyk_client::Client)> {
+    let (config, cache) = (ctx.config, ctx.cache()?);
     let request = request(config, kind, name, version)?;
     let trust = config.trust(cache.root())?;
     let client = repo::client(config)?;
@@ -119,62 +109,13 @@ pub struct WholeFile {
 
 /// The whole artifact of the version `name` resolves to, written into the cache's blobs
 /// from the blobs it lacks (checked against the artifact's sha256) unless it is there.
-pub fn whole(
-    config: &Config,
-    cache: &Cache,
-    kind: Kind,
-    name: &str,
-    version: Option<&str>,
-    progress: &Progress,
-) -> Result<WholeFile> {
-    let (manifest, client) = self::manifest(config, cache, kind, name, version)?;
-    let packages = Packages::new(cache);
+pub fn whole(ctx: &Context, kind: Kind, name: &str, version: Option<&str>) -> Result<WholeFile> {
+    let (manifest, client) = self::manifest(ctx, kind, name, version)?;
+    let packages = Packages::new(ctx.cache()?);
     let path = packages.blobs_dir().join(&manifest.artifact_sha256);
     if !path.is_file() {
-        packages.pull(&client, &manifest, &path, progress)?;
+        packages.pull(&client, &manifest, &path, &ctx.progress)?;
     }
     packages.remember(&manifest, version.is_some())?;
     Ok(WholeFile { manifest, path })
-}
-
-/// Replaces this process with the package's program, whose `sys.argv[0]` is `argv0`
-/// (default: the package's name): a pushed file directly, a pyk program through the exec
-/// contract.
-pub fn exec(resolved: &Resolved, argv0: Option<&OsStr>, args: &[OsString]) -> Result<Infallible> {
-    let m = &resolved.manifest;
-    let argv0 = argv0.unwrap_or(OsStr::new(&m.name));
-    if !m.executable {
-        bail!(
-            "{} {} is a file, not a program: `pyk pull {}` writes it out",
-            m.name,
-            m.version,
-            m.name
-        );
-    }
-    let mut cmd = match &resolved.contents {
-        Contents::File(path) => {
-            let mut cmd = Command::new(path);
-            cmd.arg0(argv0).args(args);
-            cmd
-        }
-        Contents::Layers(unpacked) => {
-            let layers = unpacked.layers().with_context(|| {
-                format!(
-                    "{} is a library: import it (`from pyk import {}`)",
-                    m.name, m.name
-                )
-            })?;
-            // The shared locks on the entries stay held by the program, so no prune
-            // removes them while it runs.
-            unpacked
-                .keep_across_exec()
-                .context("cannot keep the cache locks across exec")?;
-            layers.command(argv0, args.iter().cloned())
-        }
-    };
-    let err = cmd
-        .env(EnvVars::PYK_PACKAGE, &m.name)
-        .env(EnvVars::PYK_VERSION, &m.version)
-        .exec();
-    Err(err).with_context(|| format!("cannot run {} {}", m.name, m.version))
 }

@@ -213,18 +213,24 @@ impl Selection<'_> {
         out
     }
 
-    pub fn json(&self) -> serde_json::Result<String> {
-        match self {
+    /// The selection as `pyk info --json` prints it: shaped as the whole tree is (its
+    /// `format` and `python`), with the selected modules as `modules`, or the one name
+    /// under its kind (`function`, `class`, `variable`, `reexport`).
+    pub fn json(&self, api: &Api) -> serde_json::Result<String> {
+        let mut object = serde_json::json!({ "format": api.format, "python": api.python });
+        let (key, value) = match self {
             Selection::Module(m, subs) => {
                 let mut all = vec![*m];
                 all.extend(subs);
-                serde_json::to_string_pretty(&all)
+                ("modules", serde_json::to_value(all)?)
             }
-            Selection::Function(f) => serde_json::to_string_pretty(f),
-            Selection::Class(c) => serde_json::to_string_pretty(c),
-            Selection::Variable(v) => serde_json::to_string_pretty(v),
-            Selection::Reexport(r) => serde_json::to_string_pretty(r),
-        }
+            Selection::Function(f) => ("function", serde_json::to_value(f)?),
+            Selection::Class(c) => ("class", serde_json::to_value(c)?),
+            Selection::Variable(v) => ("variable", serde_json::to_value(v)?),
+            Selection::Reexport(r) => ("reexport", serde_json::to_value(r)?),
+        };
+        object[key] = value;
+        serde_json::to_string_pretty(&object)
     }
 }
 

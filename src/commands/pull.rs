@@ -4,14 +4,13 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use pyk_cache::Cache;
+use anyhow::{bail, Context as _, Result};
 use pyk_client::Packages;
 use pyk_protocol::{valid_localname, Kind, PackageRef};
 
-use crate::config::Config;
-use crate::output::{human_size, status, Progress};
-use crate::runner;
+use super::Context;
+use crate::fetch;
+use crate::output::{human_size, status};
 
 pub struct Pull<'a> {
     pub names: &'a [String],
@@ -21,7 +20,8 @@ pub struct Pull<'a> {
     pub force: bool,
 }
 
-pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
+pub fn run(ctx: &Context, req: &Pull) -> Result<()> {
+    let cache = ctx.cache()?;
     // A directory is meant when several packages are pulled or PATH ends in `/`: made if
     // missing. A file's missing parent directories are made too.
     let into_dir = req.output.filter(|out| {
@@ -39,8 +39,8 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         .names
         .iter()
         .map(|name| {
-            runner::manifest(config, cache, req.kind, name, req.version)
-                .map_err(|e| crate::hints::wrong_kind(config, req.kind, name, true, e))
+            fetch::manifest(ctx, req.kind, name, req.version)
+                .map_err(|e| crate::hints::wrong_kind(ctx.config, req.kind, name, true, e))
         })
         .collect::<Result<Vec<_>>>()?;
     if let Some(dir) = into_dir {
@@ -80,7 +80,7 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         }
         // Whole and byte-identical: the blobs one after the other, checked against the
         // artifact's sha256 (a runner keeps layers unpacked, not whole files).
-        Packages::new(cache).pull(&client, m, &dest, progress)?;
+        Packages::new(cache).pull(&client, m, &dest, &ctx.progress)?;
         status!(
             "{} {} → {} ({})",
             m.name,

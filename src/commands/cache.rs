@@ -10,12 +10,16 @@ use pyk_cache::{Cache, Removal, RootEnv, Select};
 use pyk_client::Packages;
 use pyk_protocol::Kind;
 
+use super::Context as Ctx;
 use crate::cli::CacheCommand;
-use crate::config::Config;
-use crate::output::{human_size, status, Progress};
-use crate::runner;
+use crate::fetch;
+use crate::output::{human_size, status};
 
-pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progress) -> Result<()> {
+pub fn run(ctx: &Ctx, cmd: CacheCommand) -> Result<()> {
+    if matches!(cmd, CacheCommand::List { .. }) {
+        crate::output::end_quietly_on_closed_pipe();
+    }
+    let env = ctx.root_env()?;
     match cmd {
         CacheCommand::Dir => {
             println!("{}", env.open()?.root().display());
@@ -25,8 +29,12 @@ pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progres
                 None => {}
             }
         }
-        CacheCommand::Seed { dir, what, lib } => seed(&dir, &what, lib, config, progress)?,
-        CacheCommand::List => {
+        CacheCommand::Seed { dir, what, lib } => seed(ctx, &dir, &what, lib)?,
+        CacheCommand::List { json: true } => {
+            let caches: Vec<_> = env.existing().iter().map(entries).collect::<Result<_>>()?;
+            crate::json::print(serde_json::json!({ "caches": caches }))?;
+        }
+        CacheCommand::List { json: false } => {
             for cache in env.existing() {
                 list(&cache)?;
             }
@@ -78,19 +86,14 @@ pub fn run(cmd: CacheCommand, env: &RootEnv, config: &Config, progress: &Progres
 
 /// Unpacks artifact files, and fetches packages through the repository, into the shared
 /// cache `dir`, readable by every user.
-fn seed(
-    dir: &Path,
-    what: &[String],
-    lib: bool,
-    config: &Config,
-    progress: &Progress,
-) -> Result<()> {
-    let cache = RootEnv::seed_root(dir)?;
+fn seed(ctx: &Ctx, dir: &Path, what: &[String], lib: bool) -> Result<()> {
+    let seeding = ctx.with_cache(RootEnv::seed_root(dir)?);
+    let cache = seeding.cache()?;
     let kind = if lib { Kind::Lib } else { Kind::Run };
     for item in what {
         let path = Path::new(item);
         if path.exists() || item.contains('/') {
-            let trailer = Packages::new(&cache)
+            let trailer = Packages::new(cache)
                 .seed_artifact(path)
                 .with_context(|| format!("cannot seed {}", path.display()))?;
             status!(
@@ -100,7 +103,7 @@ fn seed(
                 dir.display()
             );
         } else {
-            let resolved = runner::resolve(config, &cache, kind, item, None, progress)?;
+            let resolved = fetch::resolve(&seeding, kind, item, None)?;
             let m = &resolved.manifest;
             status!(
                 "seeded {kind} {} version {} into {}",
@@ -137,6 +140,28 @@ fn list(cache: &Cache) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One cache root and its entries, as `pyk cache list --json` prints them.
+fn entries(cache: &Cache) -> Result<serde_json::Value> {
+    let entries: Vec<_> = cache
+        .entries()?
+        .iter()
+        .map(|entry| {
+            serde_json::json!({
+                "bucket": entry.bucket.dir_name(),
+                "key": entry.key,
+                "size": entry.size,
+                "files": entry.files,
+                "last_use": crate::json::unix(entry.last_use),
+                "in_use": cache.in_use(entry),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "root": cache.root(),
+        "entries": entries,
+    }))
 }
 
 /// Content hashes are shown by their first 12 digits, like `pyk runtime list`.

@@ -21,8 +21,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::output::Progress;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use memmap2::Mmap;
 use pyk_artifact::extract::{self, Limits};
 use pyk_artifact::launch::BOOT_MODULE;
@@ -30,12 +29,27 @@ use pyk_artifact::trailer::{Layer, Role, Trailer};
 use pyk_protocol::progress::Progress as _;
 use pyk_protocol::Sha256;
 
-use crate::runner::WholeFile as Resolved;
+use super::{kind, Context};
+use crate::fetch;
 
 /// The line of `pyvenv.cfg` that says pyk wrote the directory (and may replace it).
 const MARK: &str = "pyk = ";
 
-pub fn unpack(resolved: &Resolved, dir: &Path, force: bool, progress: &Progress) -> Result<()> {
+/// What `pyk pull --unpack DIR` was asked.
+pub struct Unpack<'a> {
+    pub names: &'a [String],
+    pub lib: bool,
+    pub version: Option<&'a str>,
+    pub dir: &'a Path,
+    pub force: bool,
+}
+
+pub fn run(ctx: &Context, req: &Unpack) -> Result<()> {
+    let [name] = req.names else {
+        bail!("--unpack writes one package: name one");
+    };
+    let resolved = fetch::whole(ctx, kind(req.lib), name, req.version)?;
+    let (dir, force, progress) = (req.dir, req.force, &ctx.progress);
     let m = &resolved.manifest;
     if m.format != pyk_protocol::api::FORMAT_PYK {
         bail!(

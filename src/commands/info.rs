@@ -3,26 +3,20 @@
 //! from the repository (the manifest names the tree's blob): nothing of the package is
 //! downloaded or run. Offline, the cached copy's tree is used.
 
-mod layer;
-pub mod tree;
-
 use std::fs::File;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use pyk_artifact::install;
 use pyk_artifact::trailer::{Role, Trailer};
-use pyk_cache::Cache;
 use pyk_client::{Answer, Packages};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::{Kind, PackageRef};
 
-use crate::config::Config;
-use crate::output::Progress;
+use super::Context;
+use crate::api::read_app_file;
+use crate::api::tree::{Api, FILE};
 use crate::repo;
-use tree::{Api, FILE};
-
-pub use layer::read_app_file;
 
 /// What `pyk info` was asked.
 pub struct Query<'a> {
@@ -34,7 +28,13 @@ pub struct Query<'a> {
     pub json: bool,
 }
 
-pub fn info(query: &Query, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
+pub fn run(ctx: &Context, query: &Query) -> Result<()> {
+    crate::output::end_quietly_on_closed_pipe();
+    show(ctx, query)
+        .map_err(|e| crate::hints::wrong_kind(ctx.config, query.kind, query.what, true, e))
+}
+
+fn show(ctx: &Context, query: &Query) -> Result<()> {
     let path = Path::new(query.what);
     let (title, api) = if crate::cli::names_a_file(query.what) {
         let trailer = read_trailer(path)?;
@@ -54,7 +54,7 @@ pub fn info(query: &Query, config: &Config, cache: &Cache, progress: &Progress) 
         );
         (title, api)
     } else {
-        let (manifest, api) = published(query, config, cache, progress)?;
+        let (manifest, api) = published(ctx, query)?;
         let title = format!(
             "{} {} {} (Python {})",
             manifest.kind, manifest.name, manifest.version, manifest.python
@@ -86,7 +86,7 @@ fn print(title: &str, api: &Api, query: &Query) -> Result<()> {
         );
     };
     match query.json {
-        true => emit(&format!("{}\n", found.json()?)),
+        true => emit(&format!("{}\n", found.json(api)?)),
         false => emit(&found.render()),
     }
 }
@@ -125,7 +125,7 @@ fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The tree recorded in an artifact's app layer, if it has one.
-pub fn from_artifact(path: &Path) -> Result<Option<Api>> {
+fn from_artifact(path: &Path) -> Result<Option<Api>> {
     let Some(bytes) = read_app_file(path, FILE)? else {
         return Ok(None);
     };
@@ -136,12 +136,8 @@ pub fn from_artifact(path: &Path) -> Result<Option<Api>> {
 
 /// The manifest of the package (latest, or `foo@VERSION`) and its tree, from the
 /// repository; offline, from the cached copy.
-fn published(
-    query: &Query,
-    config: &Config,
-    cache: &Cache,
-    progress: &Progress,
-) -> Result<(Manifest, Api)> {
+fn published(ctx: &Context, query: &Query) -> Result<(Manifest, Api)> {
+    let (config, cache) = (ctx.config, ctx.cache()?);
     let (name, version) = match query.what.split_once('@') {
         Some((name, version)) => (name, Some(version)),
         None => (query.what, None),
@@ -162,7 +158,11 @@ fn published(
                 return Err(anyhow::Error::from(e)
                     .context(format!("{package} has never been fetched on this machine")));
             };
-            crate::output::warning!("{e}; showing the cached {name} version {}", m.version);
+            crate::output::warning!(
+                "{:#}; showing the cached {name} version {}",
+                anyhow::Error::from(e),
+                m.version
+            );
             // The tree's blob if an earlier `pyk info` kept it, else the one in the
             // version's unpacked app layer, else the one in its whole artifact.
             if let Some(path) = m.api.as_ref().and_then(|b| packages.blob(&b.sha256)) {
@@ -206,7 +206,7 @@ fn published(
     })?;
     let path = match packages.blob(&blob.sha256) {
         Some(path) => path,
-        None => client.download_blob(&sha256, blob.size, &packages.blobs_dir(), progress)?,
+        None => client.download_blob(&sha256, blob.size, &packages.blobs_dir(), &ctx.progress)?,
     };
     let api = read_tree(&path, &manifest)?;
     Ok((manifest, api))

@@ -12,8 +12,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::output::Progress;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use pyk_artifact::trailer::Trailer;
 use pyk_cache::Cache;
 use pyk_client::Packages;
@@ -23,12 +22,34 @@ use pyk_protocol::names::check_version;
 use pyk_protocol::progress::Progress as _;
 use pyk_protocol::{Kind, PackageRef, Sha256};
 
-use crate::config::Config;
-use crate::output::human_size;
+use super::{build, Context};
+use crate::cli::PublishArgs;
+use crate::output::{human_size, Progress};
 use crate::repo::{client, writer};
 
+/// `pyk publish`: checks the version is new, builds, then uploads.
+pub fn run(ctx: &Context, args: &PublishArgs) -> Result<()> {
+    ctx.cache()?;
+    let spec = build::load_spec(&args.build)?;
+    let release = Release {
+        version: args.version.as_deref().or(spec.version.as_deref()),
+        promote: !args.no_promote,
+        localname: spec.localname.as_deref(),
+    };
+    // Before the build: a version that exists cannot be published again.
+    let bump = match &spec.version_at {
+        Some(at) => format!(
+            "bump {at}, pass --version NEW, or leave the version out to get the next number"
+        ),
+        None => "pass --version NEW, or leave it out to get the next number".to_owned(),
+    };
+    check_new(ctx, &spec.name, spec.kind, &release, &bump)?;
+    let artifact = build::run(ctx, &spec, &args.build)?;
+    publish(ctx, &artifact, &release)
+}
+
 /// How a publish names and places the new version.
-pub struct Release<'a> {
+struct Release<'a> {
     pub version: Option<&'a str>,
     pub promote: bool,
     pub localname: Option<&'a str>,
@@ -64,17 +85,11 @@ struct Upload<'a> {
     api: Option<Vec<u8>>,
 }
 
-pub fn publish(
-    artifact: &Path,
-    release: &Release,
-    config: &Config,
-    cache: &Cache,
-    progress: &Progress,
-) -> Result<()> {
+fn publish(ctx: &Context, artifact: &Path, release: &Release) -> Result<()> {
     if let Some(v) = release.version {
         check_version(v)?;
     }
-    let trailer = crate::info::read_trailer(artifact)?;
+    let trailer = super::info::read_trailer(artifact)?;
     let size = std::fs::metadata(artifact)?.len();
     let upload = Upload {
         file: artifact,
@@ -83,9 +98,9 @@ pub fn publish(
         python: format!("{}.{}", trailer.python.0, trailer.python.1),
         format: FORMAT_PYK,
         executable: true,
-        api: crate::info::read_app_file(artifact, crate::info::tree::FILE)?,
+        api: crate::api::read_app_file(artifact, crate::api::tree::FILE)?,
     };
-    send(&upload, release, config, cache, progress)
+    send(ctx, &upload, release)
 }
 
 /// Refuses, before anything is built, a key that may not publish, and a version the
@@ -94,14 +109,8 @@ pub fn publish(
 /// to bump it. A server that cannot be asked is left to refuse at upload.
 ///
 /// `bump`: how to choose another version, for the message.
-pub fn check_new(
-    name: &str,
-    kind: Kind,
-    release: &Release,
-    config: &Config,
-    bump: &str,
-) -> Result<()> {
-    let client = client(config)?;
+fn check_new(ctx: &Context, name: &str, kind: Kind, release: &Release, bump: &str) -> Result<()> {
+    let client = client(ctx.config)?;
     client.check_write()?;
     let Some(version) = release.version else {
         return Ok(());
@@ -118,7 +127,7 @@ pub fn check_new(
         bail!(
             "{kind} {name} version {version} already exists on {}, and versions never \
              change: {bump}",
-            config.server()?
+            ctx.config.server()?
         );
     }
     Ok(())
@@ -135,15 +144,8 @@ fn blob_ranges(trailer: &Trailer, size: u64) -> Vec<(u64, u64)> {
 }
 
 /// `pyk push NAME VERSION FILE`: any file, kept and given back byte for byte.
-pub fn push(
-    name: &str,
-    version: &str,
-    file: &Path,
-    promote: bool,
-    config: &Config,
-    cache: &Cache,
-    progress: &Progress,
-) -> Result<()> {
+pub fn push(ctx: &Context, name: &str, version: &str, file: &Path, promote: bool) -> Result<()> {
+    ctx.cache()?;
     let package = PackageRef::new(Kind::Run, name)?;
     check_version(version)?;
     let release = Release {
@@ -153,10 +155,10 @@ pub fn push(
     };
     // Before the file is read and its blobs sent.
     check_new(
+        ctx,
         name,
         Kind::Run,
         &release,
-        config,
         "push it as another version (`pyk push NAME NEW_VERSION FILE`)",
     )?;
     let meta =
@@ -173,16 +175,11 @@ pub fn push(
         executable: meta.permissions().mode() & 0o111 != 0,
         api: None,
     };
-    send(&upload, &release, config, cache, progress)
+    send(ctx, &upload, &release)
 }
 
-fn send(
-    upload: &Upload,
-    release: &Release,
-    config: &Config,
-    cache: &Cache,
-    progress: &Progress,
-) -> Result<()> {
+fn send(ctx: &Context, upload: &Upload, release: &Release) -> Result<()> {
+    let (cache, progress) = (ctx.cache()?, &ctx.progress);
     let size: u64 = upload.ranges.iter().map(|r| r.1).sum();
     let (shas, artifact_sha256) = hash_ranges(upload.file, &upload.ranges)?;
     let blobs: Vec<_> = shas
@@ -191,7 +188,7 @@ fn send(
         .map(|(sha256, &(offset, len))| (sha256, len, offset))
         .collect();
 
-    let client = writer(config)?;
+    let client = writer(ctx.config)?;
     if let Some(localname) = release.localname {
         client.set_localname(&upload.package, localname)?;
     }

@@ -41,9 +41,15 @@ fn check_ours(path: &Path, mark: &str) -> Result<()> {
     }
 }
 
+/// `pyk install NAME [DIR]`.
+pub fn run(ctx: &super::Context, name: &str, dir: Option<&Path>) -> Result<()> {
+    launcher(ctx.config, name, dir)
+        .map_err(|e| crate::hints::wrong_kind(ctx.config, Kind::Run, name, false, e))
+}
+
 /// Writes the launcher `DIR/NAME`. When the server answers, the program must exist there;
 /// when it does not answer (offline, no config yet), the launcher is written all the same.
-pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
+fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
     if !pyk_artifact::trailer::valid_name(name) {
         bail!("invalid package name {name:?}");
     }
@@ -65,7 +71,10 @@ pub fn launcher(config: &Config, name: &str, dir: Option<&Path>) -> Result<()> {
                 ))
             }
             Err(e) if e.is_network() => {
-                note!("{e}: the launcher is written without checking that {name} exists")
+                note!(
+                    "{:#}: the launcher is written without checking that {name} exists",
+                    anyhow::Error::from(e)
+                )
             }
             _ => {}
         }
@@ -124,7 +133,7 @@ pub fn python_hook(python: &Path) -> Result<()> {
     let path = Path::new(site).join("pyk").join("__init__.py");
     check_ours(&path, HOOK_MARK)?;
     let pyk = pyk_binary()?;
-    let module = include_str!("python/pyk_hook.py")
+    let module = include_str!("../python/pyk_hook.py")
         .replace("__PYK_BIN__", &format!("{:?}", pyk.to_string_lossy()));
     write_atomic(&path, module.as_bytes(), 0o644)?;
     status!(

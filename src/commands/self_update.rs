@@ -25,7 +25,8 @@ use crate::config::Config;
 /// The largest pyk accepted (a debug build is under 200 MB).
 const MAX_BINARY: u64 = 512 << 20;
 
-pub fn run(cmd: SelfCommand, config: &Config) -> Result<()> {
+pub fn run(ctx: &super::Context, cmd: SelfCommand) -> Result<()> {
+    let config = ctx.config;
     match cmd {
         SelfCommand::Update => update(config),
         SelfCommand::Sign {
@@ -198,13 +199,13 @@ fn update(config: &Config) -> Result<()> {
 /// write, usually.
 fn not_writable(exe: &Path, e: CacheError) -> anyhow::Error {
     let dir = exe.parent().unwrap_or(Path::new("/"));
-    anyhow::anyhow!(
-        "cannot replace {}: {e} (pyk writes the new binary beside it, so {} must be writable \
-         by this user: run as its owner, or install into a directory of yours with \
-         install.sh --dir)",
+    anyhow::Error::from(e).context(format!(
+        "cannot replace {} (pyk writes the new binary beside it, so {} must be writable by \
+         this user: run as its owner, or install into a directory of yours with install.sh \
+         --dir)",
         exe.display(),
         dir.display()
-    )
+    ))
 }
 
 fn sign(

@@ -1,16 +1,16 @@
 //! `pyk migrate FROM TO`: a whole repository from one store to another (see
 //! `pyk_server::store::migrate` for the order that makes it safe to kill and rerun).
 
-use crate::output::Progress;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use pyk_protocol::progress::Progress as _;
 use pyk_server::store::migrate::{migrate as copy, Step};
 use pyk_server::store::{Store, StoreConfig};
 
-use crate::config::Config;
+use super::Context;
 use crate::output::human_size;
 
-pub fn migrate(config: &Config, from: &str, to: &str, progress: &Progress) -> Result<()> {
+pub fn run(ctx: &Context, from: &str, to: &str) -> Result<()> {
+    let (config, progress) = (ctx.config, &ctx.progress);
     let key = config.read_key()?;
     let open = |spec: &str| -> Result<Store> {
         let store = config.store()?.store(Some(spec), spec)?;

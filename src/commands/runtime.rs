@@ -15,10 +15,13 @@ use pyk_cache::{Bucket, Cache, Entry};
 use pyk_runtime_fetch::{import_installed, Layer, LayerStore, PythonRequest};
 
 use crate::cli::RuntimeCommand;
-use crate::config::Config;
-use crate::output::{human_size, note, quiet, status, Progress};
+use crate::output::{human_size, note, quiet, status};
 
-pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progress) -> Result<()> {
+pub fn run(ctx: &super::Context, cmd: RuntimeCommand) -> Result<()> {
+    if matches!(cmd, RuntimeCommand::List { .. }) {
+        crate::output::end_quietly_on_closed_pipe();
+    }
+    let (config, cache, progress) = (ctx.config, ctx.cache()?, &ctx.progress);
     let store = crate::environ::layer_store(cache);
     match cmd {
         RuntimeCommand::Import { python, sysroot } => {
@@ -48,7 +51,8 @@ pub fn run(cmd: RuntimeCommand, config: &Config, cache: &Cache, progress: &Progr
                 report(&layer);
             }
         }
-        RuntimeCommand::List => list(&store, cache)?,
+        RuntimeCommand::List { json: false } => list(&store, cache)?,
+        RuntimeCommand::List { json: true } => list_json(&store, cache)?,
         RuntimeCommand::Remove { which } => {
             let layers = select(&store, &which)?;
             for layer in layers {
@@ -175,6 +179,44 @@ fn list(store: &LayerStore, cache: &Cache) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What `pyk runtime list --json` prints: the same two lists.
+fn list_json(store: &LayerStore, cache: &Cache) -> Result<()> {
+    let layers = store.list()?;
+    let cached: Vec<_> = layers
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "sha256": l.sha256,
+                "python": l.python.to_string(),
+                "arch": l.arch,
+                "glibc": l.glibc.map(|g| g.to_string()),
+                "source": l.source,
+                "size": l.size,
+                "created": l.created,
+            })
+        })
+        .collect();
+    let unpacked: Vec<_> = unpacked(cache)?
+        .iter()
+        .map(|entry| {
+            let python = layers.iter().find(|l| l.sha256 == entry.key);
+            serde_json::json!({
+                "sha256": entry.key,
+                "python": python.map(|l| l.python.to_string()),
+                "size": entry.size,
+                "last_use": crate::json::unix(entry.last_use),
+                "in_use": cache.in_use(entry),
+            })
+        })
+        .collect();
+    crate::json::print(serde_json::json!({
+        "layers_dir": store.dir(),
+        "layers": cached,
+        "unpacked_dir": cache.bucket(Bucket::Runtimes),
+        "unpacked": unpacked,
+    }))
 }
 
 /// Layers named by a sha256 prefix or matching a version request.

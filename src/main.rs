@@ -14,6 +14,7 @@ mod info;
 mod inspect;
 mod install;
 mod keygen;
+mod logging;
 mod migrate;
 mod output;
 mod publish;
@@ -35,6 +36,10 @@ use config::Config;
 fn main() -> ExitCode {
     let cli = argv::parse(std::env::args_os().collect());
     output::set_quiet(cli.global.quiet);
+    if let Err(e) = logging::init(cli.global.verbose) {
+        eprintln!("pyk: error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let mut config = Config::load();
     config.trust_ca_bundle();
     let ctx = commands::Context::new(&config, cli.global.quiet);

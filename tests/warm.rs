@@ -128,3 +128,69 @@ fn a_warm_run_writes_nothing() {
     assert!(err.contains("running the cached app version 1"), "{err}");
     assert!(changed.is_empty(), "the fallback wrote: {changed:#?}");
 }
+
+#[test]
+fn verbose_shows_the_update_check_and_the_cache_entries_used() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    let client = Client::new(&server);
+    let stderr = |args: &[&str], log: Option<&str>| {
+        let mut cmd = client.pyk();
+        if let Some(filter) = log {
+            cmd.env("PYK_LOG", filter);
+        }
+        let out = run(cmd.args(args));
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "v1 app 1\n");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // The first run: the fetch and each entry filled.
+    let first = stderr(&["-v", "app"], None);
+    assert!(
+        first.contains("GET http://127.0.0.1:") && first.contains("/v1/packages/run/app: 200 in "),
+        "{first}"
+    );
+    assert!(
+        first.contains("cache: filled ") && first.contains("/apps-v1/"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("Authorization") && !first.contains(KEY),
+        "{first}"
+    );
+
+    // Warm: the update check's 304 and the entries used, by `-v` or by PYK_LOG alike.
+    for (args, log) in [(&["-v", "app"][..], None), (&["app"], Some("debug"))] {
+        let warm = stderr(args, log);
+        assert!(warm.contains("/v1/packages/run/app: 304 in "), "{warm}");
+        assert!(warm.contains("not modified, version 1"), "{warm}");
+        for used in ["/packages-v1/run/app.json", "/runtimes-v2/", "/apps-v1/"] {
+            assert!(
+                warm.lines()
+                    .any(|l| l.contains("cache: using") && l.contains(used)),
+                "{used}: {warm}"
+            );
+        }
+        assert!(!warm.contains("cache: wrote"), "{warm}");
+    }
+    // Without either, nothing of it.
+    assert_eq!(stderr(&["app"], None), "");
+    // A filter that names one crate logs only that one's events.
+    let client_only = stderr(&["app"], Some("pyk_net=debug"));
+    assert!(client_only.contains(": 304 in "), "{client_only}");
+    assert!(!client_only.contains("cache: using"), "{client_only}");
+    // A bad filter is one line and a failure.
+    let err = fails(client.pyk().arg("app").env("PYK_LOG", "pyk=loud"));
+    assert!(err.starts_with("pyk: error: PYK_LOG=\"pyk=loud\" is not a log filter"));
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // The server down: why the fallback fired.
+    drop(server);
+    let down = stderr(&["-v", "app"], None);
+    assert!(
+        down.contains("failed after")
+            && down.contains("the cached version 1 runs instead of the server's answer"),
+        "{down}"
+    );
+    assert!(down.contains("running the cached app version 1"), "{down}");
+}

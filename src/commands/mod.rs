@@ -280,7 +280,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             true => keygen::signing(output.as_deref(), progress)?,
             false => println!("{}", pyk_crypto::Key::generate().as_str()),
         },
-        Command::Serve(args) => serve::run(args, config)?,
+        Command::Serve(args) => serve::run(args, config, cli.global.verbose > 0)?,
         Command::Migrate { from, to } => migrate::migrate(config, &from, &to, progress)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Completions { shell } => {

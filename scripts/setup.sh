@@ -3,7 +3,8 @@
 # sudo available): Debian's CPython 3.11 (the test runtime, adopted with `pyk runtime
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
 # tmux (the terminal test drives pyk as a person would), openssl (the HTTPS test makes
-# its own certificate authority), debootstrap (the Debian 11 root), and, from PyPI, uv,
+# its own certificate authority), debootstrap (the Debian 11 root), strace (the warm-run
+# test watches for writes), and, from PyPI, uv,
 # cryptography, zig with cargo-zigbuild (the launcher's glibc 2.17 floor) and SeaweedFS
 # (the S3 service the S3 tests start); from crates.io, when CI fuzzes, cargo-fuzz. Then the
 # Debian 11 root and the release build, at fixed paths the tests look in.
@@ -17,6 +18,7 @@ command -v unshare >/dev/null || missing+=(util-linux)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+[ -x /usr/bin/strace ] || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -46,8 +46,17 @@ fn original_spellings(mut args: Vec<OsString>) -> Vec<OsString> {
 fn command_index(args: &[OsString]) -> Option<usize> {
     args.iter()
         .skip(1)
-        .position(|a| a != "-q" && a != "--quiet")
+        .position(|a| !is_global_option(a))
         .map(|i| i + 1)
+}
+
+/// `-q`, `--quiet`, `-v`, `-vv`…, `--verbose` (also as one cluster: `-qv`).
+fn is_global_option(arg: &OsString) -> bool {
+    match arg.as_encoded_bytes() {
+        b"--quiet" | b"--verbose" => true,
+        [b'-', flags @ ..] => !flags.is_empty() && flags.iter().all(|f| matches!(f, b'q' | b'v')),
+        _ => false,
+    }
 }
 
 /// `pyk run NAME ARGS…`: everything after NAME is the program's, `--help` and `-q`
@@ -115,5 +124,14 @@ mod tests {
             original_spellings(words("pyk foo --list")),
             words("pyk foo --list")
         );
+        assert_eq!(
+            original_spellings(words("pyk -vv -q --verbose -qv --list")),
+            words("pyk -vv -q --verbose -qv list")
+        );
+        let (clap, rest) = split_run(words("pyk -v run foo -v"));
+        assert_eq!((clap, rest), (words("pyk -v run foo"), Some(words("-v"))));
+        // `-` alone, or another option, is no global option.
+        assert_eq!(command_index(&words("pyk -x --list")), Some(1));
+        assert_eq!(command_index(&words("pyk - --list")), Some(1));
     }
 }

@@ -36,6 +36,11 @@ pub struct GlobalArgs {
     /// Print only errors, warnings and what was asked for (no progress, no status lines).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log what pyk does on stderr: each request with its status and time, each cache
+    /// entry used or filled, each lock waited on, why a fallback fired (`-vv`: more; see
+    /// `PYK_LOG`). `pyk serve -v` also logs one line per request it answers.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// Whether a command's argument that may be a package or an artifact names the file: it
@@ -434,9 +439,6 @@ pub struct ServeArgs {
     /// Port (default: PORT from the config, else 7777).
     #[arg(short, long)]
     pub port: Option<u16>,
-    /// Log one line per request.
-    #[arg(short, long)]
-    pub verbose: bool,
     /// Largest accepted upload, in MiB.
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
     pub max_upload: u64,

@@ -13,6 +13,7 @@ mod fetch;
 mod files;
 mod hints;
 mod json;
+mod logging;
 mod output;
 mod repo;
 mod spec;
@@ -26,6 +27,10 @@ use config::Config;
 fn main() -> ExitCode {
     let cli = argv::parse(std::env::args_os().collect());
     output::set_quiet(cli.global.quiet);
+    if let Err(e) = logging::init(cli.global.verbose) {
+        eprintln!("pyk: error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let mut config = Config::load();
     config.trust_ca_bundle();
     let ctx = commands::Context::new(&config, cli.global.quiet);

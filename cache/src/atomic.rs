@@ -59,6 +59,7 @@ pub fn write_file(
     let placed = placed?;
     if placed {
         sync_dir(dir)?;
+        tracing::debug!("cache: wrote {}", path.display());
     }
     Ok(placed)
 }
@@ -91,6 +92,7 @@ pub fn write_named(
     let placed = placed?;
     if placed.1 {
         sync_dir(dir)?;
+        tracing::debug!("cache: wrote {}", placed.0.display());
     }
     Ok(placed)
 }
@@ -204,7 +206,11 @@ pub fn fill_dir<E>(
         .map_err(CacheError::io("lock", &lock_file))
         .map_err(cache)?;
     let target = bucket_dir.join(key);
-    if !target.is_dir() {
+    if target.is_dir() {
+        tracing::debug!("cache: using {}, filled meanwhile", target.display());
+    } else {
+        tracing::debug!("cache: filling {}", target.display());
+        let started = std::time::Instant::now();
         remove_stale_work(bucket_dir, key);
         let work = bucket_dir.join(format!(".{key}.{}.tmp", std::process::id()));
         fs::DirBuilder::new()
@@ -223,6 +229,11 @@ pub fn fill_dir<E>(
             return Err(e);
         }
         sync_dir(bucket_dir).map_err(cache)?;
+        tracing::debug!(
+            "cache: filled {} in {:.1?}",
+            target.display(),
+            started.elapsed()
+        );
     }
     lock.downgrade()
         .map_err(CacheError::io("lock", &lock_file))

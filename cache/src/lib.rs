@@ -161,7 +161,9 @@ impl Cache {
             let dir = root.join(bucket.dir_name());
             let lock = EntryLock::shared(&lock_path(&dir, key)).ok()??;
             let dir = dir.join(key);
-            dir.is_dir().then_some(Held { dir, lock })
+            let held = dir.is_dir().then_some(Held { dir, lock })?;
+            tracing::debug!("cache: using {}", held.dir.display());
+            Some(held)
         })
     }
 

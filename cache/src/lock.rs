@@ -7,6 +7,8 @@
 //! Removal deletes the lock file while holding it. A process that opened the old file just
 //! before would then lock a file no one else can find; so every lock, once taken, checks
 //! that the path still names the file it locked, and starts again if not.
+//!
+//! A lock is tried first, so that a wait for another process is logged with its length.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
@@ -84,12 +86,11 @@ fn acquire(path: &Path, mode: Mode, create: bool, wait: bool) -> io::Result<Opti
             Err(e) if !create && e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let locked = match (mode, wait) {
-            (Mode::Shared, true) => file.lock_shared().map(|()| true),
-            (Mode::Exclusive, true) => file.lock().map(|()| true),
-            (Mode::Shared, false) => try_lock(file.try_lock_shared()),
-            (Mode::Exclusive, false) => try_lock(file.try_lock()),
+        let locked = match mode {
+            Mode::Shared => try_lock(file.try_lock_shared()),
+            Mode::Exclusive => try_lock(file.try_lock()),
         }?;
+        let locked = locked || (wait && wait_for(&file, path, mode)?);
         if !locked {
             return Ok(None);
         }
@@ -105,6 +106,23 @@ fn acquire(path: &Path, mode: Mode, create: bool, wait: bool) -> io::Result<Opti
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Waits for a lock someone else holds, saying so (`pyk -v`): a process filling the entry
+/// (for a shared lock), or running from it or removing it (for an exclusive one).
+fn wait_for(file: &File, path: &Path, mode: Mode) -> io::Result<bool> {
+    tracing::debug!("cache: waiting for the lock on {}", path.display());
+    let started = std::time::Instant::now();
+    match mode {
+        Mode::Shared => file.lock_shared(),
+        Mode::Exclusive => file.lock(),
+    }?;
+    tracing::debug!(
+        "cache: waited {:.1?} for the lock on {}",
+        started.elapsed(),
+        path.display()
+    );
+    Ok(true)
 }
 
 fn try_lock(result: Result<(), TryLockError>) -> io::Result<bool> {

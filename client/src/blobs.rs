@@ -33,7 +33,9 @@ impl Client {
         };
         let path = path(sha256);
         let req = http.body(http.signed("HEAD", &path, &[]), ())?;
-        let resp = http.agent.run(req).map_err(|e| http.unreachable(e))?;
+        let resp = http
+            .run("HEAD", &path, req)
+            .map_err(|e| http.unreachable(e))?;
         match resp.status().as_u16() {
             404 => Ok(false),
             _ => http.check(resp, &format!("blob {sha256}")).map(|_| true),
@@ -51,7 +53,7 @@ impl Client {
         };
         let path = path(&Sha256::of(b""));
         let req = http.body(http.signed("PUT", &path, &[]), ())?;
-        let Ok(resp) = http.agent.run(req) else {
+        let Ok(resp) = http.run("PUT", &path, req) else {
             return Ok(());
         };
         match http.check(resp, "a write key check") {
@@ -128,7 +130,7 @@ impl Client {
                     .header("Expect", "100-continue"),
                 ureq::SendBody::from_reader(rx),
             )?;
-            http.agent.run(req).map_err(|e| http.unreachable(e))
+            http.run("PUT", &path, req).map_err(|e| http.unreachable(e))
         })?;
         // The server's refusal first: it explains the broken pipe the encryption saw.
         http.check(sent?, &what)?;

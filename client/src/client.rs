@@ -2,7 +2,7 @@
 //! every request to it is signed, bounded and answered ([`Http`]); or, with no server,
 //! one bucket (see `bucket.rs`), which builds no HTTP agent.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyk_crypto::sign::SigningKey;
 use pyk_crypto::{token, Key};
@@ -209,6 +209,20 @@ impl Http {
         builder.body(body).map_err(|e| self.unreachable(e.into()))
     }
 
+    /// Sends `req`, a `method path` request, and logs its answer (`pyk -v`): every
+    /// request to the server goes through here.
+    pub(crate) fn run(
+        &self,
+        method: &str,
+        path: &str,
+        req: ureq::http::Request<impl ureq::AsSendBody>,
+    ) -> Result<Response<Body>, ureq::Error> {
+        let started = Instant::now();
+        let sent = self.agent.run(req);
+        pyk_net::log_answer(method, &self.url(path), started, &sent);
+        sent
+    }
+
     pub(crate) fn unreachable(&self, source: ureq::Error) -> Error {
         Error::Unreachable {
             server: self.base.clone(),
@@ -255,20 +269,24 @@ impl Http {
         let req = self.body(req, ())?;
         let deadline = self.deadline(bound);
         let sent = match (bound, deadline) {
-            (Bound::Wait(wait), _) => self.agent.run(
+            (Bound::Wait(wait), _) => self.run(
+                "GET",
+                path,
                 self.agent
                     .configure_request(req)
                     .timeout_recv_response(Some(wait))
                     .timeout_per_read(Some(wait))
                     .build(),
             ),
-            (_, Some(deadline)) => self.agent.run(
+            (_, Some(deadline)) => self.run(
+                "GET",
+                path,
                 self.agent
                     .configure_request(req)
                     .timeout_global(Some(deadline))
                     .build(),
             ),
-            (_, None) => self.agent.run(req),
+            (_, None) => self.run("GET", path, req),
         };
         sent.map_err(|e| match (e, deadline) {
             (ureq::Error::Timeout(ureq::Timeout::Global), Some(deadline)) => Error::Deadline {
@@ -306,7 +324,9 @@ impl Http {
                 .header("Content-Type", "application/json"),
             json,
         )?;
-        let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .run(method, path, req)
+            .map_err(|e| self.unreachable(e))?;
         self.check(resp, what)
     }
 

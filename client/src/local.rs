@@ -200,10 +200,26 @@ impl Packages {
         let path = self
             .cache
             .file(Bucket::Packages, &Self::manifest_name(package, version))?;
-        let text = fs::read_to_string(path).ok()?;
+        let text = fs::read_to_string(&path).ok()?;
         let manifest: Manifest = serde_json::from_str(&text).ok()?;
-        let same = manifest.kind == package.kind() && manifest.name == package.name();
-        (same && trust.verify(&manifest, Answer::Version).is_ok()).then_some(manifest)
+        if manifest.kind != package.kind() || manifest.name != package.name() {
+            return None;
+        }
+        match trust.verify(&manifest, Answer::Version) {
+            Ok(verdict) => {
+                tracing::debug!(
+                    "cache: using {} (version {})",
+                    path.display(),
+                    manifest.version
+                );
+                tracing::trace!("trust: {package} version {}: {verdict:?}", manifest.version);
+                Some(manifest)
+            }
+            Err(e) => {
+                tracing::debug!("cache: not using {}: {e}", path.display());
+                None
+            }
+        }
     }
 
     /// Records `manifest` under its version and, unless it was asked for by version, as
@@ -230,7 +246,8 @@ impl Packages {
     /// The trailer of `manifest`'s version, if its blob is kept here.
     pub fn trailer(&self, manifest: &Manifest) -> Option<Result<Trailer, Damage>> {
         let blob = self.blob(&trailer_blob(manifest).ok()?.sha256)?;
-        let bytes = fs::read(blob).ok()?;
+        let bytes = fs::read(&blob).ok()?;
+        tracing::debug!("cache: using {} (the layer table)", blob.display());
         Some(decode_trailer(manifest, &bytes))
     }
 

@@ -52,11 +52,13 @@ impl Client {
             req = req.header(*name, *value);
         }
         let sent = match body {
-            Body::Empty => http.agent.run(http.body(req, ())?),
-            Body::Bytes(bytes) => http.agent.run(http.body(req, bytes)?),
-            Body::Reader(reader) => http
-                .agent
-                .run(http.body(req, ureq::SendBody::from_owned_reader(reader))?),
+            Body::Empty => http.run(method, path, http.body(req, ())?),
+            Body::Bytes(bytes) => http.run(method, path, http.body(req, bytes)?),
+            Body::Reader(reader) => http.run(
+                method,
+                path,
+                http.body(req, ureq::SendBody::from_owned_reader(reader))?,
+            ),
         };
         let resp = sent.map_err(|e| http.unreachable(e))?;
         let status = resp.status().as_u16();

@@ -82,6 +82,10 @@ impl<'t> Resolver<'t> {
             .packages
             .manifest(&request.package, Some(version), self.trust)?;
         let contents = self.packages.present(&manifest)?;
+        tracing::debug!(
+            "{} version {version} is here, and a version never changes: no update check",
+            request.package
+        );
         Some(Resolved {
             manifest,
             contents,
@@ -149,6 +153,10 @@ impl<'t> Resolver<'t> {
         };
         match answer? {
             Some(manifest) => {
+                tracing::debug!(
+                    "{package}: the server answered with version {}",
+                    manifest.version
+                );
                 let asked = match request.version {
                     Some(_) => Answer::Version,
                     None => Answer::Latest,
@@ -157,11 +165,14 @@ impl<'t> Resolver<'t> {
                 Ok(manifest)
             }
             // 304: the cached manifest is current (and was verified when read back).
-            None => cached.cloned().ok_or_else(|| Error::Damaged {
-                server: client.server().to_owned(),
-                what: format!("the answer about {package}"),
-                damage: Damage::Manifest("a 304 to a question pyk did not ask".into()),
-            }),
+            None => cached
+                .inspect(|m| tracing::debug!("{package}: not modified, version {}", m.version))
+                .cloned()
+                .ok_or_else(|| Error::Damaged {
+                    server: client.server().to_owned(),
+                    what: format!("the answer about {package}"),
+                    damage: Damage::Manifest("a 304 to a question pyk did not ask".into()),
+                }),
         }
     }
 
@@ -175,6 +186,13 @@ impl<'t> Resolver<'t> {
         e: Error,
     ) -> Result<Resolved, Error> {
         let ready = cached.and_then(|m| self.packages.present(&m).map(|c| (m, c)));
+        match &ready {
+            Some((m, _)) => tracing::debug!(
+                "{package}: the cached version {} runs instead of the server's answer: {e}",
+                m.version
+            ),
+            None => tracing::debug!("{package}: no cached version to fall back on: {e}"),
+        }
         match ready {
             Some((manifest, contents)) => Ok(Resolved {
                 manifest,

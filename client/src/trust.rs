@@ -249,8 +249,10 @@ impl Trust {
             return manifest.signature.is_none();
         };
         let dir = dir.join("unsigned").join(manifest.kind.as_str());
-        // A record that cannot be written warns again next time: never an error.
+        // A record that cannot be written warns again next time: never an error. One
+        // already there is only looked at: a warm run writes nothing.
         manifest.signature.is_none()
+            && !dir.join(&manifest.name).exists()
             && fs::create_dir_all(&dir).is_ok()
             && fs::OpenOptions::new()
                 .write(true)

@@ -11,10 +11,14 @@
 //! Proxies are ureq's: the first of `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (either
 //! case) carries every request, plain HTTP too, through `CONNECT`; `NO_PROXY` lists hosts
 //! that go direct.
+//!
+//! Every request is logged at debug level (`pyk -v`) through [`log_answer`]: method,
+//! where, status or failure, and time, never a credential.
 
 mod roots;
 
 use std::sync::OnceLock;
+use std::time::Instant;
 
 pub use roots::{Bundle, BundleError, Roots};
 use ureq::config::ConfigBuilder;
@@ -55,6 +59,45 @@ pub fn agent(base: &str, config: ConfigBuilder<AgentScope>) -> ureq::Agent {
 /// The roots every agent trusts, read on first use.
 pub fn roots() -> &'static Roots {
     ROOTS.get_or_init(|| Roots::load(BUNDLE.get()))
+}
+
+/// What a log line shows of `url`: scheme, host, port and path. User info and the query
+/// are left out: they may carry credentials (a mirror's password, the signature of an S3
+/// presigned URL).
+pub fn shown(url: &str) -> String {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return "(an invalid URL)".into();
+    };
+    let scheme = uri
+        .scheme_str()
+        .map(|s| format!("{s}://"))
+        .unwrap_or_default();
+    let host = uri.host().unwrap_or_default();
+    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{scheme}{host}{port}{}", uri.path())
+}
+
+/// Logs the answer to `method url`, sent at `started`, at debug level: its status (or why
+/// there was none) and how long it took to come. Nothing is formatted unless debug
+/// logging is on.
+pub fn log_answer<B>(
+    method: &str,
+    url: &str,
+    started: Instant,
+    answer: &Result<ureq::http::Response<B>, ureq::Error>,
+) {
+    let elapsed = started.elapsed();
+    match answer {
+        Ok(response) => tracing::debug!(
+            "{method} {}: {} in {elapsed:.1?}",
+            shown(url),
+            response.status().as_u16()
+        ),
+        Err(error) => tracing::debug!(
+            "{method} {}: failed after {elapsed:.1?}: {error}",
+            shown(url)
+        ),
+    }
 }
 
 /// A failed request, told apart where the user must act differently: a certificate
@@ -98,5 +141,23 @@ impl Failure {
             reason: reason.to_string(),
             store: roots().describe(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_url_shows_no_credentials() {
+        assert_eq!(
+            shown("https://user:secret@mirror.example:8443/pbs/x.tar.gz?token=abc"),
+            "https://mirror.example:8443/pbs/x.tar.gz"
+        );
+        assert_eq!(
+            shown("http://127.0.0.1:7777/v1/packages/run/hello"),
+            "http://127.0.0.1:7777/v1/packages/run/hello"
+        );
+        assert_eq!(shown("not a url\n"), "(an invalid URL)");
     }
 }

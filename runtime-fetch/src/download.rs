@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyk_protocol::digest::Hasher;
 
@@ -27,7 +27,10 @@ fn download_err(url: &str, reason: impl ToString) -> FetchError {
 }
 
 fn get(url: &str) -> Result<ureq::http::Response<ureq::Body>, FetchError> {
-    agent(url).get(url).call().map_err(|e| match e {
+    let started = Instant::now();
+    let answer = agent(url).get(url).call();
+    pyk_net::log_answer("GET", url, started, &answer);
+    answer.map_err(|e| match e {
         ureq::Error::StatusCode(404) => download_err(url, "not found (HTTP 404)"),
         other => download_err(url, pyk_net::Failure::of(url, other)),
     })

@@ -155,7 +155,7 @@ impl Bucket {
         self.credentials.as_ref()
     }
 
-    /// Sends a request; only the network fails it here.
+    /// Sends a request, logged with its answer (`pyk -v`); only the network fails it here.
     fn run(
         &self,
         op: &'static str,
@@ -169,7 +169,17 @@ impl Bucket {
             source,
         })?;
         let url = req.uri().to_string();
-        self.agent.run(req).map_err(|source| Error::Unreachable {
+        let started = std::time::Instant::now();
+        let sent = self.agent.run(req);
+        let elapsed = started.elapsed();
+        match &sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                tracing::debug!("S3 {op} {key}: {status} in {elapsed:.1?}");
+            }
+            Err(e) => tracing::debug!("S3 {op} {key}: failed after {elapsed:.1?}: {e}"),
+        }
+        sent.map_err(|source| Error::Unreachable {
             op,
             key: key.to_owned(),
             endpoint: self.endpoint.clone(),

@@ -225,7 +225,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             watch::run(ctx, package.kind(), &package.name, once)
         })?,
         Command::Keygen { signing, output } => keygen::run(ctx, signing, output.as_deref())?,
-        Command::Serve(args) => serve::run(args, ctx.config)?,
+        Command::Serve(args) => serve::run(args, ctx.config, cli.global.verbose > 0)?,
         Command::Migrate { from, to } => migrate::run(ctx, &from, &to)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Completions { shell } => {

@@ -5,7 +5,8 @@ use anyhow::{Context as _, Result};
 use crate::cli::ServeArgs;
 use crate::config::Config;
 
-pub fn run(args: ServeArgs, config: &Config) -> Result<()> {
+/// `verbose` (`-v`): one line per request answered.
+pub fn run(args: ServeArgs, config: &Config, verbose: bool) -> Result<()> {
     let read_key = config.read_key()?.clone();
     let write_key = config.write_key()?.clone();
     let (host, port) = match (args.host, args.port) {
@@ -27,7 +28,7 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<()> {
     )?;
     serve.write_key = write_key;
     serve.max_upload = args.max_upload * 1024 * 1024;
-    serve.verbose = args.verbose;
+    serve.verbose = verbose;
     serve.clients = args.clients;
     pyk_server::serve(serve)
 }

@@ -76,6 +76,10 @@ impl EnvVars {
     pub const PYK_S3_MODE: &'static str = "PYK_S3_MODE";
     /// The largest blob the server accepts, in bytes (`pyk-server`).
     pub const PYK_MAX_UPLOAD: &'static str = "PYK_MAX_UPLOAD";
+    /// Debug logging on stderr, as a `tracing` filter (`debug`, `trace`,
+    /// `pyk_client=trace,pyk_cache=debug`): what `-v` (`debug`) and `-vv` (`trace`) turn
+    /// on, and it wins over them.
+    pub const PYK_LOG: &'static str = "PYK_LOG";
 
     // Builds.
     /// The Python version or interpreter a build uses when neither `--python` nor the spec

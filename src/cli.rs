@@ -97,6 +97,10 @@ pub enum Command {
         /// Print JSON, for tools.
         #[arg(long)]
         json: bool,
+        /// What changed in the API from version FROM to version TO: definitions added or
+        /// removed, signatures and docstrings' first lines changed.
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"], conflicts_with = "select")]
+        diff: Option<Vec<String>>,
     },
     /// Open a package's Python: the runtime it was built with, its code and dependencies
     /// importable (`PYK_MAIN=python ./NAME` does the same for an artifact).

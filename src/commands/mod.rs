@@ -116,6 +116,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             select,
             lib,
             json,
+            diff,
         } => {
             let query = info::Query {
                 what: &what,
@@ -124,8 +125,11 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 json,
             };
             crate::output::end_quietly_on_closed_pipe();
-            info::info(&query, config, ctx.cache()?, progress)
-                .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?
+            match diff.as_deref() {
+                Some([from, to]) => info::diff(&query, [from, to], config, ctx.cache()?, progress),
+                _ => info::info(&query, config, ctx.cache()?, progress),
+            }
+            .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?
         }
         Command::Shell { package, args } | Command::Exec { package, args } => {
             ctx.with_hint(&package, || {

@@ -255,6 +255,10 @@ pub enum Command {
     },
     /// Run the repository server (also `pyk --server [-v] [STORE]`).
     Serve(ServeArgs),
+    /// Browse the repository in a web page: packages, versions, signers, a library's API
+    /// and what changed between two versions. Read-only; served on 127.0.0.1 only, read
+    /// with this machine's config (the page holds no key).
+    Ui(UiArgs),
     /// Copy a whole repository between stores: every package, version, pointer and local
     /// name, blobs verified with the key. Run again, it copies only what is missing
     /// (also after being killed).
@@ -435,6 +439,16 @@ pub struct ServeArgs {
     /// its own platform.
     #[arg(long, value_name = "DIR")]
     pub clients: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct UiArgs {
+    /// Port on 127.0.0.1 (0: any free one).
+    #[arg(short, long, default_value_t = 7780)]
+    pub port: u16,
+    /// Print the page's address instead of opening it in a browser.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 #[derive(clap::Args)]

@@ -12,6 +12,7 @@ mod run;
 mod serve;
 mod sign;
 mod trust;
+mod ui;
 mod versions;
 mod watch;
 mod yank;
@@ -285,6 +286,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             false => println!("{}", pyk_crypto::Key::generate().as_str()),
         },
         Command::Serve(args) => serve::run(args, config)?,
+        Command::Ui(args) => ui::run(ctx, &args)?,
         Command::Migrate { from, to } => migrate::migrate(config, &from, &to, progress)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Completions { shell } => {

@@ -39,9 +39,12 @@ for _ in $(seq 50); do grep -q http "$work/ui.out" 2>/dev/null && break; sleep 0
 url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$work/ui.out")
 page=$(curl -s "$url" | wc -c)
 list=$(curl -s "${url}api/packages" | wc -c)
+# The list's request alone (pyk ui asking the repository), as the page makes it.
+request=$(for _ in $(seq "$runs"); do curl -s -o /dev/null -w '%{time_total}\n' "${url}api/packages"; done |
+  sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)] * 1000}')
 read -r -a out < <(cd tests/web && node bench.mjs "$url" "$runs")
 rows=${out[-1]}
 unset 'out[-1]'
 median=$(printf '%s\n' "${out[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "page: $page bytes (HTML, CSS and script, uncompressed); list JSON for $n packages: $list bytes"
-echo "first render of $rows rows: median ${median} ms of $runs runs (${out[*]} ms)"
+echo "first render of $rows rows: median ${median} ms of $runs runs (${out[*]} ms); the list's request alone: median ${request} ms"

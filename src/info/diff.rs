@@ -191,24 +191,25 @@ struct Param {
 fn parameters(before: &str, after: &str) -> Parameters {
     let (old, new) = (params(before), params(after));
     let find = |list: &[Param], name: &str| list.iter().position(|p| p.name == name);
-    let mut out = Parameters::default();
-    out.removed = old
-        .iter()
-        .filter(|p| find(&new, &p.name).is_none())
-        .map(|p| p.name.clone())
-        .collect();
-    out.added = new
-        .iter()
-        .filter(|p| find(&old, &p.name).is_none())
-        .map(|p| p.name.clone())
-        .collect();
+    // The names only one side has, in that side's order.
+    let only = |list: &[Param], other: &[Param]| -> Vec<String> {
+        list.iter()
+            .filter(|p| find(other, &p.name).is_none())
+            .map(|p| p.name.clone())
+            .collect()
+    };
     let kept = |list: &[Param], other: &[Param]| -> Vec<String> {
         list.iter()
             .filter(|p| find(other, &p.name).is_some())
             .map(|p| p.name.clone())
             .collect()
     };
-    out.reordered = kept(&old, &new) != kept(&new, &old);
+    let mut out = Parameters {
+        added: only(&new, &old),
+        removed: only(&old, &new),
+        reordered: kept(&old, &new) != kept(&new, &old),
+        ..Parameters::default()
+    };
     for o in &old {
         let Some(n) = find(&new, &o.name).map(|i| &new[i]) else {
             continue;

@@ -96,7 +96,9 @@ try {
     assert.equal(await page.locator('li[data-path="geo.core.midpoint"][data-change="added"]').count(), 1);
     assert.equal(await page.locator('li[data-path="geo.core.Point"][data-change="doc"]').count(), 1);
     assert.equal(await page.locator('[data-path="geo.core.Point.norm"]').count(), 0);
-    await shot('diff');
+    await shot('diff-window');
+    // The README's figure (docs/ui-diff.png): the difference alone.
+    await page.locator('main').screenshot({ path: `${shots}/diff.png` });
 
     // The program's commands.
     await page.goto(`${url}#/run/app`);

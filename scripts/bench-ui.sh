@@ -42,9 +42,11 @@ list=$(curl -s "${url}api/packages" | wc -c)
 # The list's request alone (pyk ui asking the repository), as the page makes it.
 request=$(for _ in $(seq "$runs"); do curl -s -o /dev/null -w '%{time_total}\n' "${url}api/packages"; done |
   sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)] * 1000}')
-read -r -a out < <(cd tests/web && node bench.mjs "$url" "$runs")
-rows=${out[-1]}
-unset 'out[-1]'
-median=$(printf '%s\n' "${out[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+{ read -r -a out; read -r -a got; } < <(cd tests/web && node bench.mjs "$url" "$runs")
+rows=${got[-1]}
+unset 'got[-1]'
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "page: $page bytes (HTML, CSS and script, uncompressed); list JSON for $n packages: $list bytes"
-echo "first render of $rows rows: median ${median} ms of $runs runs (${out[*]} ms); the list's request alone: median ${request} ms"
+echo "first render of $rows rows: median $(median "${out[@]}") ms of $runs runs (${out[*]} ms), of which" \
+  "the list's response had ended at a median $(median "${got[@]}") ms (${got[*]}); the list's request alone" \
+  "(curl): median ${request} ms"

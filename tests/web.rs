@@ -239,7 +239,8 @@ fn the_page_and_the_terminal_show_what_changed() {
         }
     };
 
-    // The page, against the real repository.
+    // The page, against the real repository, version 1 yanked (still served by version).
+    ok(client.pyk().args(["yank", "--lib", "geo", "1"]));
     let viewer = Viewer::start(client.pyk());
     assert!(viewer.status_for_host("evil.example:80").contains(" 403 "));
     assert!(viewer
@@ -257,10 +258,16 @@ fn the_page_and_the_terminal_show_what_changed() {
     let mut wrong = client.pyk();
     wrong.env("PYK_KEY", "not the repository's passphrase");
     let viewer = Viewer::start(wrong);
-    drive(&script, &viewer.url, &["error", "wrong-key", "key"]);
+    eprintln!(
+        "{}",
+        drive(&script, &viewer.url, &["error", "wrong-key", "key"])
+    );
     let mut down = client.pyk();
     down.env("PYK_SERVER", "http://127.0.0.1:9");
     let viewer = Viewer::start(down);
-    drive(&script, &viewer.url, &["error", "down", "127.0.0.1:9"]);
+    eprintln!(
+        "{}",
+        drive(&script, &viewer.url, &["error", "down", "127.0.0.1:9"])
+    );
     drop(server);
 }

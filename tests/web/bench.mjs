@@ -1,6 +1,7 @@
 // Time to first render of `pyk ui`'s package list (scripts/bench-ui.sh runs it):
-// node bench.mjs URL RUNS → one line: the runs' times in ms (navigation start to the
-// page's `pyk-list-rendered` mark) and the rows rendered.
+// node bench.mjs URL RUNS → two lines: the runs' times in ms from navigation start to the
+// page's `pyk-list-rendered` mark (the rows built), then to the end of the list's
+// response; then the rows rendered.
 import { chromium } from 'playwright-core';
 
 const [url, runs] = process.argv.slice(2);
@@ -9,6 +10,7 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
 });
 const times = [];
+const fetched = [];
 let rows = 0;
 for (let i = 0; i < Number(runs); i++) {
   // A fresh context each run: nothing cached from the one before.
@@ -17,8 +19,11 @@ for (let i = 0; i < Number(runs); i++) {
   await page.goto(url);
   await page.locator('#packages').waitFor({ timeout: 60000 });
   times.push(await page.evaluate(() => performance.getEntriesByName('pyk-list-rendered')[0].startTime));
+  fetched.push(await page.evaluate(() =>
+    performance.getEntriesByType('resource').find(r => r.name.endsWith('/api/packages')).responseEnd));
   rows = await page.locator('#packages tbody tr').count();
   await context.close();
 }
 await browser.close();
-console.log(times.map(t => t.toFixed(0)).join(' '), rows);
+console.log(times.map(t => t.toFixed(0)).join(' '));
+console.log(fetched.map(t => t.toFixed(0)).join(' '), rows);

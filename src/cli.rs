@@ -105,6 +105,10 @@ pub enum Command {
         /// Print JSON, for tools.
         #[arg(long)]
         json: bool,
+        /// What changed in the API from version FROM to version TO: definitions added or
+        /// removed, signatures and docstrings' first lines changed.
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"], conflicts_with = "select")]
+        diff: Option<Vec<String>>,
     },
     /// Open a package's Python: the runtime it was built with, its code and dependencies
     /// importable (`PYK_MAIN=python ./NAME` does the same for an artifact).
@@ -266,6 +270,10 @@ pub enum Command {
     },
     /// Run the repository server (also `pyk --server [-v] [STORE]`).
     Serve(ServeArgs),
+    /// Browse the repository in a web page: packages, versions, signers, a library's API
+    /// and what changed between two versions. Read-only; served on 127.0.0.1 only, read
+    /// with this machine's config (the page holds no key).
+    Ui(UiArgs),
     /// Copy a whole repository between stores: every package, version, pointer and local
     /// name, blobs verified with the key. Run again, it copies only what is missing
     /// (also after being killed).
@@ -447,6 +455,16 @@ pub struct ServeArgs {
     /// its own platform.
     #[arg(long, value_name = "DIR")]
     pub clients: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct UiArgs {
+    /// Port on 127.0.0.1 (0: any free one).
+    #[arg(short, long, default_value_t = 7780)]
+    pub port: u16,
+    /// Print the page's address instead of opening it in a browser.
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 #[derive(clap::Args)]

@@ -418,6 +418,10 @@ pub struct PackageSummary {
     pub version: String,
     pub size: u64,
     pub published: u64,
+    /// The latest's publisher (what the publishing machine called itself); `""` from a
+    /// server older than the field, and with nothing promoted.
+    #[serde(default)]
+    pub publisher: String,
 }
 
 /// The body of `GET /v1/packages`.

@@ -9,13 +9,15 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use pyk_artifact::install;
 use pyk_artifact::trailer::{Role, Trailer};
-use pyk_client::{Answer, Packages};
+use pyk_cache::Cache;
+use pyk_client::{Answer, Client, Packages, Trust};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::{Kind, PackageRef};
 
 use super::Context;
 use crate::api::read_app_file;
 use crate::api::tree::{Api, FILE};
+use crate::output::Progress;
 use crate::repo;
 
 /// What `pyk info` was asked.
@@ -26,12 +28,17 @@ pub struct Query<'a> {
     /// `MODULE[.NAME]`.
     pub select: Option<&'a str>,
     pub json: bool,
+    /// `--diff FROM TO`: two versions to compare instead.
+    pub diff: Option<&'a [String]>,
 }
 
 pub fn run(ctx: &Context, query: &Query) -> Result<()> {
     crate::output::end_quietly_on_closed_pipe();
-    show(ctx, query)
-        .map_err(|e| crate::hints::wrong_kind(ctx.config, query.kind, query.what, true, e))
+    match query.diff {
+        Some([from, to]) => diff(ctx, query, [from, to]),
+        _ => show(ctx, query),
+    }
+    .map_err(|e| crate::hints::wrong_kind(ctx.config, query.kind, query.what, true, e))
 }
 
 fn show(ctx: &Context, query: &Query) -> Result<()> {
@@ -124,6 +131,45 @@ fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// `pyk info NAME --diff FROM TO`: what changed in the API from one version to the other.
+pub fn diff(ctx: &Context, query: &Query, versions: [&str; 2]) -> Result<()> {
+    let (config, cache, progress) = (ctx.config, ctx.cache()?, &ctx.progress);
+    if crate::cli::names_a_file(query.what) || query.what.contains('@') {
+        bail!(
+            "--diff compares two published versions of a package: name it without a version \
+             or a path (pyk info NAME --diff 1 2)"
+        );
+    }
+    let package = PackageRef::new(query.kind, query.what)?;
+    let source = Source {
+        client: &repo::client(config)?,
+        trust: &config.trust(cache.root())?,
+        cache,
+    };
+    let [from, to] = versions;
+    let (_, before) = load(&source, &package, Some(from), progress)?;
+    let (_, after) = load(&source, &package, Some(to), progress)?;
+    let changes = crate::api::diff::diff(&before, &after);
+    match query.json {
+        true => emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "kind": package.kind(),
+                "name": package.name(),
+                "from": from,
+                "to": to,
+                "changes": changes.changes,
+            }))?
+        )),
+        false => emit(&format!(
+            "{} {} {from} → {to}\n\n{}",
+            package.kind(),
+            package.name(),
+            changes.render()
+        )),
+    }
+}
+
 /// The tree recorded in an artifact's app layer, if it has one.
 fn from_artifact(path: &Path) -> Result<Option<Api>> {
     let Some(bytes) = read_app_file(path, FILE)? else {
@@ -134,8 +180,7 @@ fn from_artifact(path: &Path) -> Result<Option<Api>> {
     Ok(Some(api))
 }
 
-/// The manifest of the package (latest, or `foo@VERSION`) and its tree, from the
-/// repository; offline, from the cached copy.
+/// The manifest of the package (latest, or `foo@VERSION`) and its tree.
 fn published(ctx: &Context, query: &Query) -> Result<(Manifest, Api)> {
     let (config, cache) = (ctx.config, ctx.cache()?);
     let (name, version) = match query.what.split_once('@') {
@@ -143,18 +188,46 @@ fn published(ctx: &Context, query: &Query) -> Result<(Manifest, Api)> {
         None => (query.what, None),
     };
     let package = PackageRef::new(query.kind, name)?;
-    let trust = config.trust(cache.root())?;
+    let source = Source {
+        client: &repo::client(config)?,
+        trust: &config.trust(cache.root())?,
+        cache,
+    };
+    load(&source, &package, version, &ctx.progress)
+}
+
+/// Where published trees are read from: the repository, checked against what this
+/// machine trusts, with the cache for blobs and the offline fallback.
+pub struct Source<'a> {
+    pub client: &'a Client,
+    pub trust: &'a Trust,
+    pub cache: &'a Cache,
+}
+
+/// The manifest of `package` (its latest, or `version`) and its tree, from the
+/// repository; offline, from the cached copy.
+pub fn load(
+    source: &Source,
+    package: &PackageRef,
+    version: Option<&str>,
+    progress: &Progress,
+) -> Result<(Manifest, Api)> {
+    let Source {
+        client,
+        trust,
+        cache,
+    } = *source;
+    let name = package.name();
     let packages = Packages::new(cache);
-    let client = repo::client(config)?;
     let answer = match version {
-        Some(v) => client.version(&package, v, None),
-        None => client.current(&package, None),
+        Some(v) => client.version(package, v, None),
+        None => client.current(package, None),
     };
     let manifest = match answer {
         Ok(Some(m)) => m,
         Ok(None) => bail!("the server answered 304 to a question pyk did not ask"),
         Err(e) if e.is_network() => {
-            let Some(m) = packages.manifest(&package, version, &trust) else {
+            let Some(m) = packages.manifest(package, version, trust) else {
                 return Err(anyhow::Error::from(e)
                     .context(format!("{package} has never been fetched on this machine")));
             };
@@ -206,7 +279,7 @@ fn published(ctx: &Context, query: &Query) -> Result<(Manifest, Api)> {
     })?;
     let path = match packages.blob(&blob.sha256) {
         Some(path) => path,
-        None => client.download_blob(&sha256, blob.size, &packages.blobs_dir(), &ctx.progress)?,
+        None => client.download_blob(&sha256, blob.size, &packages.blobs_dir(), progress)?,
     };
     let api = read_tree(&path, &manifest)?;
     Ok((manifest, api))

@@ -23,6 +23,7 @@ mod serve;
 mod shell;
 mod sign;
 mod trust;
+mod ui;
 mod unpack;
 mod versions;
 mod watch;
@@ -113,6 +114,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             select,
             lib,
             json,
+            diff,
         } => info::run(
             ctx,
             &info::Query {
@@ -120,6 +122,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 kind: kind(lib),
                 select: select.as_deref(),
                 json,
+                diff: diff.as_deref(),
             },
         )?,
         Command::Shell { package, args } | Command::Exec { package, args } => {
@@ -226,6 +229,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
         })?,
         Command::Keygen { signing, output } => keygen::run(ctx, signing, output.as_deref())?,
         Command::Serve(args) => serve::run(args, ctx.config, cli.global.verbose > 0)?,
+        Command::Ui(args) => ui::run(ctx, &args)?,
         Command::Migrate { from, to } => migrate::run(ctx, &from, &to)?,
         Command::PythonSetup { python } => install::python_hook(&python)?,
         Command::Completions { shell } => {

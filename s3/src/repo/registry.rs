@@ -170,6 +170,7 @@ impl Repo {
                         version: e.info.version.clone(),
                         size: e.info.size,
                         published: e.info.published,
+                        publisher: e.info.publisher.clone(),
                     },
                     None => PackageSummary {
                         kind,
@@ -177,6 +178,7 @@ impl Repo {
                         version: String::new(),
                         size: 0,
                         published: 0,
+                        publisher: String::new(),
                     },
                 });
             }

@@ -80,6 +80,7 @@ impl Registry<StoreError> for SqliteRegistry {
                         version: m.version,
                         size: m.size,
                         published: m.published,
+                        publisher: m.publisher,
                     }
                 }
                 None => PackageSummary {
@@ -88,6 +89,7 @@ impl Registry<StoreError> for SqliteRegistry {
                     version: String::new(),
                     size: 0,
                     published: 0,
+                    publisher: String::new(),
                 },
             });
         }

@@ -476,8 +476,13 @@ pub struct BuildArgs {
     /// runtime's interpreter compiles the .pyc and reads the API tree under emulation.
     /// Dependencies are installed as that machine's wheels with uv; one with no wheel for it
     /// is refused.
+    ///
+    /// Repeat it (or set `platforms = [...]` in pyk.toml) for one artifact per platform:
+    /// `pyk build` writes `dist/NAME-PLATFORM` for each, `pyk publish` publishes them as one
+    /// version, and every client runs its own. A library with no native code is built once,
+    /// for any platform.
     #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<String>,
+    pub platform: Vec<String>,
 }
 
 #[derive(Subcommand)]

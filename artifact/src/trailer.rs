@@ -12,6 +12,7 @@
 //! python 3.11
 //! runtime 3.11.2 imported from /usr/bin/python3.11
 //! glibc 2.35
+//! platform linux-x86_64
 //! built 1700000000
 //! entry hello.py
 //! layer runtime <offset> <len> <sha256> <unpacked bytes> <entries>
@@ -42,6 +43,7 @@ const LAST_LINE: usize = 8 + 1 + MAGIC.len();
 /// Longest free-text value (the runtime's source, the entry point).
 const MAX_TEXT: usize = 512;
 
+use pyk_protocol::dist::valid_platform;
 use pyk_protocol::Sha256;
 /// The package kind and the name rule live in the protocol crate, which the repository
 /// shares; the trailer records them.
@@ -130,6 +132,10 @@ pub struct Trailer {
     pub runtime_source: String,
     /// The oldest glibc `(major, minor)` every ELF file in the layers runs on.
     pub glibc: Option<(u32, u32)>,
+    /// The machine the launcher and runtime are for (`linux-aarch64`), as `pyk build
+    /// --platform` names it; `None` in artifacts built before it was recorded (all
+    /// linux-x86_64 but a few days' aarch64 ones).
+    pub platform: Option<String>,
     /// Build time, seconds since 1970 (`SOURCE_DATE_EPOCH` when set).
     pub built: u64,
     /// The entry point as the spec named it (for people; `__pyk_boot__` runs it).
@@ -201,6 +207,12 @@ impl Trailer {
         }
         if let Some((major, minor)) = self.glibc {
             let _ = writeln!(s, "glibc {major}.{minor}");
+        }
+        if let Some(platform) = &self.platform {
+            if !valid_platform(platform) {
+                return Err(TrailerError::Malformed("platform"));
+            }
+            let _ = writeln!(s, "platform {platform}");
         }
         let _ = writeln!(s, "built {}", self.built);
         let _ = writeln!(s, "entry {}", text(&self.entry));
@@ -299,6 +311,11 @@ impl Trailer {
                     set(&mut f.runtime, runtime, "runtime")?
                 }
                 "glibc" => set(&mut f.glibc, parse_version(value), "glibc")?,
+                "platform" => set(
+                    &mut f.platform,
+                    valid_platform(value).then(|| value.to_owned()),
+                    "platform",
+                )?,
                 "built" => set(&mut f.built, value.parse().ok(), "built")?,
                 "entry" => set(
                     &mut f.entry,
@@ -319,6 +336,7 @@ impl Trailer {
             runtime_version,
             runtime_source,
             glibc: f.glibc,
+            platform: f.platform,
             built: f.built.ok_or(malformed("built"))?,
             entry: f.entry.ok_or(malformed("entry"))?,
             layers: f.layers,
@@ -376,6 +394,7 @@ struct Fields {
     python: Option<(u8, u8)>,
     runtime: Option<(String, String)>,
     glibc: Option<(u32, u32)>,
+    platform: Option<String>,
     built: Option<u64>,
     entry: Option<String>,
     layers: Vec<Layer>,
@@ -461,6 +480,7 @@ mod tests {
             runtime_version: "3.11.2".into(),
             runtime_source: "imported from /usr/bin/python3.11 \u{e9}\n".into(),
             glibc: Some((2, 35)),
+            platform: Some("linux-aarch64".into()),
             built: 1_700_000_000,
             entry: "hello.py".into(),
             layers: vec![
@@ -494,6 +514,14 @@ mod tests {
         assert_eq!(back.runtime_source, "imported from /usr/bin/python3.11 ??");
         assert_eq!(back.layers, t.layers);
         assert_eq!(back.lock, t.lock);
+        assert_eq!(back.platform.as_deref(), Some("linux-aarch64"));
+        // One written before platforms were recorded.
+        let old = Trailer {
+            platform: None,
+            ..t.clone()
+        };
+        let (bytes, len) = file_for(&old);
+        assert_eq!(Trailer::decode(&bytes, len).unwrap().platform, None);
         // With bytes before it, as when the stub reads the file's last 4096 bytes.
         let mut padded = vec![0xffu8; 100];
         padded.extend_from_slice(&bytes);

@@ -163,8 +163,8 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 None => "pass --version NEW, or leave it out to get the next number".to_owned(),
             };
             publish::check_new(&spec.name, spec.kind, &release, config, &bump)?;
-            let artifact = build::run(ctx, &spec, &args.build)?;
-            publish::publish(&artifact, &release, config, cache, progress)?;
+            let built = build::run(ctx, &spec, &args.build)?;
+            publish::publish(&built, &release, config, cache, progress)?;
         }
         Command::Push {
             name,

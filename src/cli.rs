@@ -164,6 +164,10 @@ pub enum Command {
         /// The libraries of those names rather than the programs.
         #[arg(long)]
         lib: bool,
+        /// Write the artifact of this platform (`linux-aarch64`) of a version published for
+        /// several (default: this machine's).
+        #[arg(long, value_name = "PLATFORM", conflicts_with = "unpack")]
+        platform: Option<String>,
         /// Write an environment directory instead of the file: a venv whose
         /// `bin/python` has the package and its dependencies importable, holding its
         /// own copy of everything (`bin/NAME` runs the program).

@@ -55,6 +55,11 @@ pub fn inspect(path: &Path, shown: &dyn std::fmt::Display) -> Result<()> {
     if let Some((major, minor)) = trailer.glibc {
         println!("glibc:    ≥ {major}.{minor}");
     }
+    // Artifacts built before the platform was recorded are all linux-x86_64 but a few.
+    println!(
+        "Platform: {}",
+        trailer.platform.as_deref().unwrap_or("not recorded")
+    );
     let stub = trailer.stub_len();
     let same = stub == STUB.len() as u64
         && read_span(

@@ -129,12 +129,16 @@ pub fn whole(
 ) -> Result<WholeFile> {
     let (manifest, client) = self::manifest(config, cache, kind, name, version)?;
     let packages = Packages::new(cache);
-    let path = packages.blobs_dir().join(&manifest.artifact_sha256);
+    let here = pyk_client::here(&manifest)?;
+    let path = packages.blobs_dir().join(&here.artifact_sha256);
     if !path.is_file() {
-        packages.pull(&client, &manifest, &path, progress)?;
+        packages.pull(&client, &here, &path, progress)?;
     }
     packages.remember(&manifest, version.is_some())?;
-    Ok(WholeFile { manifest, path })
+    Ok(WholeFile {
+        manifest: here,
+        path,
+    })
 }
 
 /// Replaces this process with the package's program, whose `sys.argv[0]` is `argv0`

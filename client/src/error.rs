@@ -161,7 +161,7 @@ pub enum Error {
         why: pyk_artifact::glibc::TooOld,
     },
     /// The version has no artifact for this machine's platform.
-    #[error("{what} {why}")]
+    #[error("{what} {why} (this machine)")]
     Platform {
         what: String,
         why: pyk_protocol::platforms::NoPlatform,

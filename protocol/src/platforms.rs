@@ -51,7 +51,7 @@ impl PlatformArtifact {
 /// A version without an artifact for this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoPlatform {
-    /// The machine asking.
+    /// The platform asked for.
     pub platform: String,
     /// The platforms the version has.
     pub has: Vec<String>,
@@ -61,7 +61,7 @@ impl std::fmt::Display for NoPlatform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "is built for {} only, not for this machine ({})",
+            "is built for {} only, not for {}",
             self.has.join(", "),
             self.platform
         )
@@ -367,7 +367,7 @@ mod tests {
         let e = m.for_platform("linux-riscv64").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "is built for linux-x86_64, linux-aarch64 only, not for this machine (linux-riscv64)"
+            "is built for linux-x86_64, linux-aarch64 only, not for linux-riscv64"
         );
 
         // No platforms: one linux-x86_64 artifact, as every version before them.

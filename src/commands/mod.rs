@@ -102,13 +102,21 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 let (m, client) = runner::manifest(config, cache, kind(lib), &what, None)
                     .map_err(|e| hints::wrong_kind(config, kind(lib), &what, true, e))?;
                 let mut tmp = tempfile::NamedTempFile::new()?;
+                let here = pyk_client::here(&m)?;
                 pyk_client::Packages::new(cache).write_whole(
                     &client,
-                    &m,
+                    &here,
                     tmp.as_file_mut(),
                     progress,
                 )?;
                 inspect::inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
+                if m.platform_names().len() > 1 {
+                    println!(
+                        "\nPlatforms: {} (shown: {})",
+                        m.platform_names().join(", "),
+                        here.platform_names().join("")
+                    );
+                }
             }
         }
         Command::Info {
@@ -195,6 +203,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             output: _,
             force,
             lib,
+            platform: _,
             unpack: Some(dir),
         } => {
             let [name] = &names[..] else {
@@ -216,6 +225,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             output,
             force,
             lib,
+            platform,
             unpack: None,
         } => {
             let req = pull::Pull {
@@ -224,6 +234,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 version: version.as_deref(),
                 output: output.as_deref(),
                 force,
+                platform: platform.as_deref(),
             };
             pull::pull(&req, config, ctx.cache()?, progress)?
         }

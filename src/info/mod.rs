@@ -44,8 +44,11 @@ pub fn info(query: &Query, config: &Config, cache: &Cache, progress: &Progress) 
                 path.display()
             )
         })?;
+        let platform = trailer
+            .platform
+            .map_or_else(String::new, |p| format!(", {p}"));
         let title = format!(
-            "{} {} ({}, Python {}.{})",
+            "{} {} ({}, Python {}.{}{platform})",
             trailer.kind.as_str(),
             trailer.name,
             path.display(),
@@ -56,8 +59,12 @@ pub fn info(query: &Query, config: &Config, cache: &Cache, progress: &Progress) 
     } else {
         let (manifest, api) = published(query, config, cache, progress)?;
         let title = format!(
-            "{} {} {} (Python {})",
-            manifest.kind, manifest.name, manifest.version, manifest.python
+            "{} {} {} (Python {}; {})",
+            manifest.kind,
+            manifest.name,
+            manifest.version,
+            manifest.python,
+            manifest.platform_names().join(", ")
         );
         (title, api)
     };

@@ -55,10 +55,12 @@ pub fn pull(req: &Pull, config: &Config, cache: &Cache, progress: &Progress) -> 
         .into_iter()
         .map(|(m, client)| {
             let what = format!("{} {} version {}", m.kind, m.name, m.version);
-            let artifact = m.for_platform(&platform).map_err(|why| match req.platform {
-                Some(_) => anyhow::anyhow!("{what} {why}"),
-                None => pyk_client::Error::Platform { what, why }.into(),
-            })?;
+            let artifact = m
+                .for_platform(&platform)
+                .map_err(|why| match req.platform {
+                    Some(_) => anyhow::anyhow!("{what} {why}"),
+                    None => pyk_client::Error::Platform { what, why }.into(),
+                })?;
             Ok((m, artifact, client))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -145,6 +145,16 @@ pub struct Trailer {
     pub lock: Option<Part>,
 }
 
+/// An artifact whose launcher and runtime are for another machine than the one reading
+/// it: its launcher was swapped for this machine's, or it is about to run under emulation
+/// it was not built for.
+#[derive(Debug, thiserror::Error)]
+#[error("is built for {built}, not for this machine ({here})")]
+pub struct OtherPlatform {
+    pub built: String,
+    pub here: String,
+}
+
 /// Why a file is not a readable artifact.
 #[derive(Debug, thiserror::Error)]
 pub enum TrailerError {
@@ -176,6 +186,22 @@ impl Trailer {
     /// The layer of `role`, if there is one.
     pub fn layer(&self, role: Role) -> Option<&Layer> {
         self.layers.iter().find(|l| l.role == role)
+    }
+
+    /// Fails when the trailer records another platform than this machine's (`linux-` and
+    /// `std::env::consts::ARCH`, as `pyk build --platform` names them).
+    pub fn check_platform(&self) -> Result<(), OtherPlatform> {
+        let Some(built) = &self.platform else {
+            return Ok(());
+        };
+        let arch = std::env::consts::ARCH;
+        match built.strip_prefix("linux-") == Some(arch) {
+            true => Ok(()),
+            false => Err(OtherPlatform {
+                built: built.clone(),
+                here: format!("linux-{arch}"),
+            }),
+        }
     }
 
     /// Where the stub ends: the first layer's offset.

@@ -546,8 +546,8 @@ mod tests {
             platform: None,
             ..t.clone()
         };
-        let (bytes, len) = file_for(&old);
-        assert_eq!(Trailer::decode(&bytes, len).unwrap().platform, None);
+        let (old_bytes, old_len) = file_for(&old);
+        assert_eq!(Trailer::decode(&old_bytes, old_len).unwrap().platform, None);
         // With bytes before it, as when the stub reads the file's last 4096 bytes.
         let mut padded = vec![0xffu8; 100];
         padded.extend_from_slice(&bytes);

@@ -311,7 +311,8 @@ fn make_executable(path: &Path) {
 
 /// A man in the middle rewrites the manifest of `yam`: the platforms' names swapped (the
 /// aarch64 bytes listed as x86_64's), or, with `substitute`, the x86_64 artifact's runtime
-/// blob replaced by aarch64's; `unsigned` strips the signatures too.
+/// blob replaced by aarch64's (its size made to fit, as a careful forger would); `unsigned`
+/// strips the signatures too.
 fn tampered(server: &Server, substitute: bool, unsigned: bool) -> String {
     mitm::proxy(
         &server.url,
@@ -323,10 +324,21 @@ fn tampered(server: &Server, substitute: bool, unsigned: bool) -> String {
                 return;
             }
             let mut m: serde_json::Value = serde_json::from_slice(body).unwrap();
+            let size_of = |m: &serde_json::Value, sha: &serde_json::Value| {
+                let blobs = m["blobs"].as_array().unwrap();
+                let blob = blobs.iter().find(|b| b["sha256"] == *sha).unwrap();
+                blob["size"].as_i64().unwrap()
+            };
+            let (x86_runtime, arm_runtime) = (
+                m["platforms"][0]["blobs"][1].clone(),
+                m["platforms"][1]["blobs"][1].clone(),
+            );
+            let grows = size_of(&m, &arm_runtime) - size_of(&m, &x86_runtime);
             let platforms = m["platforms"].as_array_mut().unwrap();
             if substitute {
-                let arm_runtime = platforms[1]["blobs"][1].clone();
                 platforms[0]["blobs"][1] = arm_runtime;
+                let size = platforms[0]["size"].as_i64().unwrap() + grows;
+                platforms[0]["size"] = size.into();
             } else {
                 let first = platforms[0]["platform"].clone();
                 platforms[0]["platform"] = platforms[1]["platform"].clone();

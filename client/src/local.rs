@@ -445,6 +445,37 @@ mod tests {
     }
 
     #[test]
+    fn a_trailer_must_be_built_for_the_platform_it_is_listed_under() {
+        let arm = Trailer {
+            platform: Some("linux-aarch64".into()),
+            ..trailer(Kind::Lib)
+        };
+        let blob = arm.encode().unwrap();
+        // No platforms: the version is linux-x86_64's, and this trailer is not.
+        let m = manifest(&arm, &blob);
+        assert!(matches!(
+            decode_trailer(&m, &blob),
+            Err(Damage::Manifest(why)) if why.contains("listed for linux-x86_64 is built for linux-aarch64")
+        ));
+        let listed = |platform: &str| {
+            let mut m = m.clone();
+            m.platforms = vec![pyk_protocol::api::PlatformArtifact {
+                platform: platform.into(),
+                artifact_sha256: m.artifact_sha256.clone(),
+                size: m.size,
+                blobs: m.blobs.iter().map(|b| b.sha256.clone()).collect(),
+            }];
+            m
+        };
+        assert!(decode_trailer(&listed("linux-aarch64"), &blob).is_ok());
+        assert!(decode_trailer(&listed("any"), &blob).is_ok());
+        // A trailer from before platforms were recorded is linux-x86_64's.
+        let old = trailer(Kind::Lib);
+        let blob = old.encode().unwrap();
+        assert!(decode_trailer(&manifest(&old, &blob), &blob).is_ok());
+    }
+
+    #[test]
     fn a_library_needs_no_runtime_layer() {
         let t = trailer(Kind::Lib);
         let m = manifest(&t, &t.encode().unwrap());

@@ -179,6 +179,10 @@ pub enum Command {
         /// The libraries of those names rather than the programs.
         #[arg(long)]
         lib: bool,
+        /// Write the artifact of this platform (`linux-aarch64`) of a version published for
+        /// several (default: this machine's).
+        #[arg(long, value_name = "PLATFORM", conflicts_with = "unpack")]
+        platform: Option<String>,
         /// Write an environment directory instead of the file: a venv whose
         /// `bin/python` has the package and its dependencies importable, holding its
         /// own copy of everything (`bin/NAME` runs the program).
@@ -510,8 +514,13 @@ pub struct BuildArgs {
     /// runtime's interpreter compiles the .pyc and reads the API tree under emulation.
     /// Dependencies are installed as that machine's wheels with uv; one with no wheel for it
     /// is refused.
+    ///
+    /// Repeat it (or set `platforms = [...]` in pyk.toml) for one artifact per platform:
+    /// `pyk build` writes `dist/NAME-PLATFORM` for each, `pyk publish` publishes them as one
+    /// version, and every client runs its own. A library with no native code is built once,
+    /// for any platform.
     #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<String>,
+    pub platform: Vec<String>,
 }
 
 #[derive(Subcommand)]

@@ -112,10 +112,14 @@ pub struct WholeFile {
 pub fn whole(ctx: &Context, kind: Kind, name: &str, version: Option<&str>) -> Result<WholeFile> {
     let (manifest, client) = self::manifest(ctx, kind, name, version)?;
     let packages = Packages::new(ctx.cache()?);
-    let path = packages.blobs_dir().join(&manifest.artifact_sha256);
+    let here = pyk_client::here(&manifest)?;
+    let path = packages.blobs_dir().join(&here.artifact_sha256);
     if !path.is_file() {
-        packages.pull(&client, &manifest, &path, &ctx.progress)?;
+        packages.pull(&client, &here, &path, &ctx.progress)?;
     }
     packages.remember(&manifest, version.is_some())?;
-    Ok(WholeFile { manifest, path })
+    Ok(WholeFile {
+        manifest: here,
+        path,
+    })
 }

@@ -437,6 +437,7 @@ fn bad_requests() -> Vec<(&'static str, pyk_protocol::api::PublishRequest)> {
         signature: None,
         latest: None,
         api: None,
+        platforms: Vec::new(),
     };
     vec![
         (

@@ -238,7 +238,7 @@ fn info_exec_shell_and_unpack() {
         );
     }
     let expected = [
-        "lib geo 1 (Python 3.11)",
+        "lib geo 1 (Python 3.11; linux-x86_64)",
         "module geo (package)",
         "    Geometry for teams.",
         "  VERSION: str = '1.0'",

@@ -12,6 +12,7 @@
 //! python 3.11
 //! runtime 3.11.2 imported from /usr/bin/python3.11
 //! glibc 2.35
+//! platform linux-x86_64
 //! built 1700000000
 //! entry hello.py
 //! layer runtime <offset> <len> <sha256> <unpacked bytes> <entries>
@@ -42,6 +43,7 @@ const LAST_LINE: usize = 8 + 1 + MAGIC.len();
 /// Longest free-text value (the runtime's source, the entry point).
 const MAX_TEXT: usize = 512;
 
+use pyk_protocol::dist::valid_platform;
 use pyk_protocol::Sha256;
 /// The package kind and the name rule live in the protocol crate, which the repository
 /// shares; the trailer records them.
@@ -130,6 +132,10 @@ pub struct Trailer {
     pub runtime_source: String,
     /// The oldest glibc `(major, minor)` every ELF file in the layers runs on.
     pub glibc: Option<(u32, u32)>,
+    /// The machine the launcher and runtime are for (`linux-aarch64`), as `pyk build
+    /// --platform` names it; `None` in artifacts built before it was recorded (all
+    /// linux-x86_64 but a few days' aarch64 ones).
+    pub platform: Option<String>,
     /// Build time, seconds since 1970 (`SOURCE_DATE_EPOCH` when set).
     pub built: u64,
     /// The entry point as the spec named it (for people; `__pyk_boot__` runs it).
@@ -137,6 +143,16 @@ pub struct Trailer {
     /// Runtime, deps (optional) and app layers, in that order.
     pub layers: Vec<Layer>,
     pub lock: Option<Part>,
+}
+
+/// An artifact whose launcher and runtime are for another machine than the one reading
+/// it: its launcher was swapped for this machine's, or it is about to run under emulation
+/// it was not built for.
+#[derive(Debug, thiserror::Error)]
+#[error("is built for {built}, not for this machine ({here})")]
+pub struct OtherPlatform {
+    pub built: String,
+    pub here: String,
 }
 
 /// Why a file is not a readable artifact.
@@ -172,6 +188,22 @@ impl Trailer {
         self.layers.iter().find(|l| l.role == role)
     }
 
+    /// Fails when the trailer records another platform than this machine's (`linux-` and
+    /// `std::env::consts::ARCH`, as `pyk build --platform` names them).
+    pub fn check_platform(&self) -> Result<(), OtherPlatform> {
+        let Some(built) = &self.platform else {
+            return Ok(());
+        };
+        let arch = std::env::consts::ARCH;
+        match built.strip_prefix("linux-") == Some(arch) {
+            true => Ok(()),
+            false => Err(OtherPlatform {
+                built: built.clone(),
+                here: format!("linux-{arch}"),
+            }),
+        }
+    }
+
     /// Where the stub ends: the first layer's offset.
     pub fn stub_len(&self) -> u64 {
         self.layers.first().map_or(0, |l| l.span.offset)
@@ -201,6 +233,12 @@ impl Trailer {
         }
         if let Some((major, minor)) = self.glibc {
             let _ = writeln!(s, "glibc {major}.{minor}");
+        }
+        if let Some(platform) = &self.platform {
+            if !valid_platform(platform) {
+                return Err(TrailerError::Malformed("platform"));
+            }
+            let _ = writeln!(s, "platform {platform}");
         }
         let _ = writeln!(s, "built {}", self.built);
         let _ = writeln!(s, "entry {}", text(&self.entry));
@@ -299,6 +337,11 @@ impl Trailer {
                     set(&mut f.runtime, runtime, "runtime")?
                 }
                 "glibc" => set(&mut f.glibc, parse_version(value), "glibc")?,
+                "platform" => set(
+                    &mut f.platform,
+                    valid_platform(value).then(|| value.to_owned()),
+                    "platform",
+                )?,
                 "built" => set(&mut f.built, value.parse().ok(), "built")?,
                 "entry" => set(
                     &mut f.entry,
@@ -319,6 +362,7 @@ impl Trailer {
             runtime_version,
             runtime_source,
             glibc: f.glibc,
+            platform: f.platform,
             built: f.built.ok_or(malformed("built"))?,
             entry: f.entry.ok_or(malformed("entry"))?,
             layers: f.layers,
@@ -376,6 +420,7 @@ struct Fields {
     python: Option<(u8, u8)>,
     runtime: Option<(String, String)>,
     glibc: Option<(u32, u32)>,
+    platform: Option<String>,
     built: Option<u64>,
     entry: Option<String>,
     layers: Vec<Layer>,
@@ -461,6 +506,7 @@ mod tests {
             runtime_version: "3.11.2".into(),
             runtime_source: "imported from /usr/bin/python3.11 \u{e9}\n".into(),
             glibc: Some((2, 35)),
+            platform: Some("linux-aarch64".into()),
             built: 1_700_000_000,
             entry: "hello.py".into(),
             layers: vec![
@@ -494,6 +540,14 @@ mod tests {
         assert_eq!(back.runtime_source, "imported from /usr/bin/python3.11 ??");
         assert_eq!(back.layers, t.layers);
         assert_eq!(back.lock, t.lock);
+        assert_eq!(back.platform.as_deref(), Some("linux-aarch64"));
+        // One written before platforms were recorded.
+        let old = Trailer {
+            platform: None,
+            ..t.clone()
+        };
+        let (old_bytes, old_len) = file_for(&old);
+        assert_eq!(Trailer::decode(&old_bytes, old_len).unwrap().platform, None);
         // With bytes before it, as when the stub reads the file's last 4096 bytes.
         let mut padded = vec![0xffu8; 100];
         padded.extend_from_slice(&bytes);

@@ -161,6 +161,12 @@ pub enum Error {
         what: String,
         why: pyk_artifact::glibc::TooOld,
     },
+    /// The version has no artifact for this machine's platform.
+    #[error("{what} {why} (this machine)")]
+    Platform {
+        what: String,
+        why: pyk_protocol::platforms::NoPlatform,
+    },
     /// The package cache could not be written.
     #[error(transparent)]
     Cache(#[from] CacheError),

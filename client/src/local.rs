@@ -28,7 +28,7 @@ use pyk_artifact::launch::Layers;
 use pyk_artifact::trailer::{Layer, Role, Trailer, MAX_LEN};
 use pyk_cache::{write_file, Bucket, Cache, Existing, Held};
 use pyk_protocol::api::{BlobRef, Manifest, FORMAT_FILE};
-use pyk_protocol::PackageRef;
+use pyk_protocol::{platforms, PackageRef};
 
 use crate::{Answer, Damage, Error, Trust};
 
@@ -74,6 +74,20 @@ impl Unpacked {
     }
 }
 
+/// The artifact of `manifest`'s version this machine runs: its own platform's, else a
+/// library's for any (see `Manifest::for_platform`). What the functions below take.
+pub fn here(manifest: &Manifest) -> Result<Manifest, Error> {
+    manifest
+        .for_platform(&pyk_protocol::dist::platform())
+        .map_err(|why| Error::Platform {
+            what: format!(
+                "{} {} version {}",
+                manifest.kind, manifest.name, manifest.version
+            ),
+            why,
+        })
+}
+
 /// The layers a version of `manifest`'s kind needs here: all of them for a program, the
 /// app and dependencies for a library.
 pub fn needed<'t>(manifest: &Manifest, trailer: &'t Trailer) -> impl Iterator<Item = &'t Layer> {
@@ -105,9 +119,11 @@ pub fn trailer_blob(manifest: &Manifest) -> Result<&BlobRef, Damage> {
         .ok_or_else(|| Damage::Manifest("it lists no blobs".into()))
 }
 
-/// Decodes a trailer blob and checks it against the manifest's blob list, which the
-/// publisher signed: `[stub][each layer][trailer blob]`, each layer's blob named by the
-/// layer's sha256 and as long as its span.
+/// Decodes a trailer blob and checks it against the manifest's blob list (of one
+/// artifact: see [`here`]), which the publisher signed: `[stub][each layer][trailer
+/// blob]`, each layer's blob named by the layer's sha256 and as long as its span, and
+/// built for the platform the manifest lists it under (so one platform's bytes listed as
+/// another's are refused, signed or not).
 pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damage> {
     let tail = &blob[blob.len().saturating_sub(MAX_LEN)..];
     let trailer = Trailer::decode(tail, manifest.size).map_err(Damage::Trailer)?;
@@ -126,6 +142,21 @@ pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damag
         return Err(Damage::Manifest(
             "its blobs are not the layers its trailer lists".into(),
         ));
+    }
+    let listed = manifest
+        .platform_names()
+        .first()
+        .copied()
+        .unwrap_or_default();
+    // A trailer without a platform is from before they were recorded: linux-x86_64.
+    let built = trailer
+        .platform
+        .as_deref()
+        .unwrap_or(platforms::LINUX_X86_64);
+    if listed != platforms::ANY && listed != built {
+        return Err(Damage::Manifest(format!(
+            "its artifact listed for {listed} is built for {built}"
+        )));
     }
     Ok(trailer)
 }
@@ -243,12 +274,14 @@ impl Packages {
         Ok(())
     }
 
-    /// The trailer of `manifest`'s version, if its blob is kept here.
+    /// The trailer of this machine's artifact of `manifest`'s version, if its blob is kept
+    /// here.
     pub fn trailer(&self, manifest: &Manifest) -> Option<Result<Trailer, Damage>> {
-        let blob = self.blob(&trailer_blob(manifest).ok()?.sha256)?;
+        let manifest = here(manifest).ok()?;
+        let blob = self.blob(&trailer_blob(&manifest).ok()?.sha256)?;
         let bytes = fs::read(&blob).ok()?;
         tracing::debug!("cache: using {} (the layer table)", blob.display());
-        Some(decode_trailer(manifest, &bytes))
+        Some(decode_trailer(&manifest, &bytes))
     }
 
     /// The version's contents if everything it needs is already here (no network).
@@ -267,9 +300,10 @@ impl Packages {
     }
 
     /// Makes a version published from this machine ready to run without a download: its
-    /// trailer blob kept and its layers unpacked from the local artifact, then the
-    /// manifest remembered.
-    pub fn adopt(&self, artifact: &Path, manifest: &Manifest, promoted: bool) -> Result<(), Error> {
+    /// trailer blob kept and its layers unpacked from the local artifact (this machine's
+    /// platform's), then the manifest remembered.
+    pub fn adopt(&self, artifact: &Path, whole: &Manifest, promoted: bool) -> Result<(), Error> {
+        let manifest = &here(whole)?;
         let cannot_read = |e| Error::io(format!("read {}", artifact.display()), e);
         let file = File::open(artifact).map_err(cannot_read)?;
         // SAFETY: read-only, while this machine's own freshly built artifact is adopted.
@@ -291,7 +325,7 @@ impl Packages {
             let (from, to) = (layer.span.offset as usize, layer.span.end() as usize);
             drop(install::install(&self.cache, layer, &map[from..to])?);
         }
-        self.remember(manifest, !promoted)
+        self.remember(whole, !promoted)
     }
 
     /// Makes an artifact file's version ready to run without a download and without its
@@ -365,6 +399,7 @@ mod tests {
             runtime_version: "3.11.2".into(),
             runtime_source: "test".into(),
             glibc: None,
+            platform: None,
             built: 1,
             entry: "app.py".into(),
             layers: vec![
@@ -424,6 +459,37 @@ mod tests {
             decode_trailer(&m, b"junk"),
             Err(Damage::Trailer(_))
         ));
+    }
+
+    #[test]
+    fn a_trailer_must_be_built_for_the_platform_it_is_listed_under() {
+        let arm = Trailer {
+            platform: Some("linux-aarch64".into()),
+            ..trailer(Kind::Lib)
+        };
+        let blob = arm.encode().unwrap();
+        // No platforms: the version is linux-x86_64's, and this trailer is not.
+        let m = manifest(&arm, &blob);
+        assert!(matches!(
+            decode_trailer(&m, &blob),
+            Err(Damage::Manifest(why)) if why.contains("listed for linux-x86_64 is built for linux-aarch64")
+        ));
+        let listed = |platform: &str| {
+            let mut m = m.clone();
+            m.platforms = vec![pyk_protocol::api::PlatformArtifact {
+                platform: platform.into(),
+                artifact_sha256: m.artifact_sha256.clone(),
+                size: m.size,
+                blobs: m.blobs.iter().map(|b| b.sha256.clone()).collect(),
+            }];
+            m
+        };
+        assert!(decode_trailer(&listed("linux-aarch64"), &blob).is_ok());
+        assert!(decode_trailer(&listed("any"), &blob).is_ok());
+        // A trailer from before platforms were recorded is linux-x86_64's.
+        let old = trailer(Kind::Lib);
+        let blob = old.encode().unwrap();
+        assert!(decode_trailer(&manifest(&old, &blob), &blob).is_ok());
     }
 
     #[test]

@@ -479,7 +479,8 @@ fn manifest_what(package: &PackageRef, version: Option<&str>) -> String {
 }
 
 /// A manifest as a repository (`server`) sent it, refused if it is for another package
-/// or version than asked for, or has a version or digest no repository accepts.
+/// or version than asked for, or has a version, digest or platforms no repository
+/// accepts.
 pub(crate) fn checked(
     m: Manifest,
     package: &PackageRef,
@@ -500,6 +501,10 @@ pub(crate) fn checked(
         || m.blobs.iter().any(|b| b.sha256.parse::<Sha256>().is_err())
     {
         Some("it has a malformed digest".to_owned())
+    } else if let Err(misfit) =
+        pyk_protocol::platforms::check(&m.format, &m.artifact_sha256, &m.blobs, &m.platforms)
+    {
+        Some(misfit.to_string())
     } else {
         None
     };

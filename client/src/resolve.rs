@@ -208,7 +208,7 @@ impl<'t> Resolver<'t> {
     }
 
     /// Makes `manifest`'s version present: a pushed file whole, a program's trailer and
-    /// the layers not unpacked yet.
+    /// the layers not unpacked yet, of this machine's artifact.
     pub fn fetch(
         &self,
         client: &Client,
@@ -233,7 +233,9 @@ impl<'t> Resolver<'t> {
             self.packages.set_mode(&path, manifest.executable)?;
             return Ok(Contents::File(path));
         }
-        let last = local::trailer_blob(manifest).map_err(damaged)?;
+        // This machine's artifact: the other platforms' blobs are never fetched.
+        let here = local::here(manifest)?;
+        let last = local::trailer_blob(&here).map_err(damaged)?;
         let trailer = match self.packages.trailer(manifest) {
             Some(trailer) => trailer,
             None => {
@@ -244,7 +246,7 @@ impl<'t> Resolver<'t> {
                 let bytes = std::fs::read(tmp.path())
                     .map_err(|e| Error::io(format!("read {}", tmp.path().display()), e))?;
                 crate::blobs::keep_blob(tmp, &sha256, &dir)?;
-                local::decode_trailer(manifest, &bytes)
+                local::decode_trailer(&here, &bytes)
             }
         }
         .map_err(damaged)?;

@@ -36,6 +36,7 @@ fn manifest(key: &SigningKey) -> Manifest {
         signature: None,
         latest: None,
         api: None,
+        platforms: Vec::new(),
     };
     m.signature = Some(key.sign(&m.statement()).unwrap());
     let statement = LatestStatement {

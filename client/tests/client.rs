@@ -131,6 +131,7 @@ fn publish(client: &Client, package: &PackageRef, parts: &[&[u8]], version: Opti
         signature: None,
         latest: None,
         api: None,
+        platforms: Vec::new(),
     };
     client.publish(package, &request).unwrap();
 }

@@ -49,6 +49,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::platforms::PlatformArtifact;
 use crate::statement::{LatestStatement, VersionStatement};
 use crate::Kind;
 
@@ -204,6 +205,11 @@ pub struct Manifest {
     /// the signed statement: it describes the signed app layer, which holds it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<BlobRef>,
+    /// Each platform's artifact, when the version has one per platform (see
+    /// [`crate::platforms`]): `blobs` then lists every blob of the version once. Empty: the
+    /// version is one linux-x86_64 artifact, the concatenation of `blobs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformArtifact>,
 }
 
 impl Manifest {
@@ -223,6 +229,7 @@ impl Manifest {
                 .iter()
                 .map(|b| (b.sha256.as_str(), b.size))
                 .collect(),
+            platforms: self.platforms.iter().map(PlatformArtifact::line).collect(),
         }
     }
 
@@ -275,6 +282,9 @@ pub struct PublishRequest {
     /// The API tree's blob (uploaded first, like the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<BlobRef>,
+    /// Each platform's artifact (see [`Manifest::platforms`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformArtifact>,
 }
 
 impl PublishRequest {
@@ -306,6 +316,7 @@ impl PublishRequest {
             signature: self.signature.clone(),
             latest: None,
             api: self.api.clone(),
+            platforms: self.platforms.clone(),
         }
     }
 
@@ -330,6 +341,7 @@ impl PublishRequest {
                 .iter()
                 .map(|b| (b.sha256.as_str(), b.size))
                 .collect(),
+            platforms: self.platforms.iter().map(PlatformArtifact::line).collect(),
         }
     }
 }
@@ -356,6 +368,27 @@ pub struct VersionInfo {
     /// claimed by anyone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_by: Option<String>,
+    /// The platforms it has an artifact for ([`Manifest::platform_names`]); empty from a
+    /// server older than platforms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
+}
+
+impl VersionInfo {
+    /// The entry of version `m` in a [`VersionList`].
+    pub fn of(m: &Manifest, yanked: bool) -> VersionInfo {
+        VersionInfo {
+            version: m.version.clone(),
+            published: m.published,
+            publisher: m.publisher.clone(),
+            size: m.size,
+            yanked,
+            artifact_sha256: m.artifact_sha256.clone(),
+            format: m.format.clone(),
+            signed_by: m.signature.as_ref().map(|s| s.key.clone()),
+            platforms: m.platform_names().into_iter().map(str::to_owned).collect(),
+        }
+    }
 }
 
 /// The body of `GET /v1/packages/{kind}/{name}/next`: what a publisher needs to sign
@@ -500,6 +533,7 @@ mod tests {
         let r: PublishRequest = serde_json::from_str(old).unwrap();
         assert_eq!((r.version, r.promote, r.executable), (None, true, true));
         assert_eq!((r.signature, r.latest, r.api), (None, None, None));
+        assert!(r.platforms.is_empty());
         let p: PromoteRequest = serde_json::from_str(r#"{"version":"1"}"#).unwrap();
         assert_eq!(p.latest, None);
         let e: ErrorBody = serde_json::from_str(r#"{"error":"no"}"#).unwrap();

@@ -6,6 +6,7 @@
 //!   version strings and local file names, which become URLs and file names.
 //! - [`api`]: the JSON bodies of the repository protocol and the manifest ETag.
 //! - [`statement`]: the canonical text publishers sign (versions and `latest` moves).
+//! - [`platforms`]: versions with an artifact per platform, and which one a machine runs.
 //! - [`request`]: the canonical string a request token signs.
 //! - [`dist`]: how a repository hands out pyk itself (install.sh, self update).
 //!
@@ -18,6 +19,8 @@ pub mod digest;
 pub mod dist;
 mod kind;
 pub mod names;
+#[cfg(feature = "serde")]
+pub mod platforms;
 pub mod progress;
 pub mod request;
 pub mod statement;

@@ -18,6 +18,18 @@
 //! blob: <64 hex> <size>           (one line per blob, in order)
 //! ```
 //!
+//! A version with an artifact per platform (`pyk publish --platform A --platform B`) is
+//! signed as `pyk-version-v3`: the same lines (its `blob` lines list every blob of the
+//! version once, its `artifact-sha256` is the first platform's), then one line per
+//! platform, naming which of those blobs make that platform's artifact, in order:
+//!
+//! ```text
+//! platform: linux-aarch64 <artifact sha256> <size> <blob sha256> <blob sha256> …
+//! ```
+//!
+//! A version of one artifact for linux-x86_64 (every version before platforms were
+//! recorded) is still signed as `pyk-version-v2`, which older clients verify.
+//!
 //! `issued` is Unix time in milliseconds. A statement is built only from values that
 //! cannot hold a line break ([`Statement::text`] refuses any that does), so two
 //! different statements never have the same text.
@@ -45,6 +57,8 @@ use crate::Kind;
 
 /// The first line of a version statement.
 pub const VERSION_V2: &str = "pyk-version-v2";
+/// The first line of a version statement with an artifact per platform.
+pub const VERSION_V3: &str = "pyk-version-v3";
 /// The first line of a version statement signed before local names were signed.
 pub const VERSION_V1: &str = "pyk-version-v1";
 /// The first line of a latest statement.
@@ -89,6 +103,17 @@ pub struct VersionStatement<'a> {
     pub artifact_sha256: &'a str,
     /// `(sha256, size)` of each blob, in order.
     pub blobs: Vec<(&'a str, u64)>,
+    /// Each platform's artifact; empty for a version of one linux-x86_64 artifact.
+    pub platforms: Vec<PlatformLine<'a>>,
+}
+
+/// One platform's artifact in a version statement: which of the version's blobs make it.
+#[derive(Debug, Clone)]
+pub struct PlatformLine<'a> {
+    pub platform: &'a str,
+    pub artifact_sha256: &'a str,
+    pub size: u64,
+    pub blobs: Vec<&'a str>,
 }
 
 /// The signed facts of one move of `latest`.
@@ -151,7 +176,7 @@ impl<'a> VersionStatement<'a> {
     /// This statement as version 1 wrote it, to verify a version signed before version
     /// 2; `None` when it claims a local name, which version 1 cannot vouch for.
     pub fn v1(&self) -> Option<VersionV1<'_, 'a>> {
-        self.localname.is_none().then_some(VersionV1(self))
+        (self.localname.is_none() && self.platforms.is_empty()).then_some(VersionV1(self))
     }
 
     fn lines(&self, head: &str, localname: bool) -> Result<String, Unwritable> {
@@ -173,13 +198,31 @@ impl<'a> VersionStatement<'a> {
         for (sha256, size) in &self.blobs {
             field(&mut out, "blob", &format!("{sha256} {size}"))?;
         }
+        for p in &self.platforms {
+            // Space-separated words: none may hold a space, or two lists could read alike.
+            let words = [p.platform, p.artifact_sha256]
+                .into_iter()
+                .chain(p.blobs.iter().copied());
+            if words.clone().any(|w| w.is_empty() || w.contains(' ')) {
+                return Err(Unwritable("platform"));
+            }
+            let mut line = format!("{} {} {}", p.platform, p.artifact_sha256, p.size);
+            for blob in &p.blobs {
+                line.push(' ');
+                line.push_str(blob);
+            }
+            field(&mut out, "platform", &line)?;
+        }
         Ok(out)
     }
 }
 
 impl Statement for VersionStatement<'_> {
     fn text(&self) -> Result<String, Unwritable> {
-        self.lines(VERSION_V2, true)
+        match self.platforms.is_empty() {
+            true => self.lines(VERSION_V2, true),
+            false => self.lines(VERSION_V3, true),
+        }
     }
 }
 
@@ -220,6 +263,7 @@ mod tests {
             localname: None,
             artifact_sha256: "cc",
             blobs: vec![("aa", 3), ("bb", 4)],
+            platforms: Vec::new(),
         };
         assert_eq!(
             v.text().unwrap(),
@@ -238,6 +282,32 @@ mod tests {
         };
         assert!(named.text().unwrap().contains("\nlocalname: foo.pyz\n"));
         assert!(named.v1().is_none(), "v1 cannot vouch for a local name");
+        let line = |platform, blobs| PlatformLine {
+            platform,
+            artifact_sha256: "cc",
+            size: 7,
+            blobs,
+        };
+        let two = VersionStatement {
+            platforms: vec![
+                line("linux-x86_64", vec!["aa", "bb"]),
+                line("linux-aarch64", vec!["bb"]),
+            ],
+            ..v.clone()
+        };
+        assert_eq!(
+            two.text().unwrap(),
+            "pyk-version-v3\nkind: run\nname: foo\nversion: 1.4.0\nformat: pyk\n\
+             python: 3.11\nexecutable: true\nlocalname: \nartifact-sha256: cc\n\
+             blob: aa 3\nblob: bb 4\nplatform: linux-x86_64 cc 7 aa bb\n\
+             platform: linux-aarch64 cc 7 bb\n"
+        );
+        assert!(two.v1().is_none(), "v1 cannot vouch for platforms");
+        let spaced = VersionStatement {
+            platforms: vec![line("linux x86_64", vec!["aa"])],
+            ..v.clone()
+        };
+        assert_eq!(spaced.text(), Err(Unwritable("platform")));
         let l = LatestStatement {
             kind: Kind::Lib,
             name: "foo",

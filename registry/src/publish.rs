@@ -7,6 +7,7 @@ use pyk_protocol::api::{PublishRequest, FORMAT_FILE, FORMAT_PYK};
 use pyk_protocol::names::{
     valid_localname, valid_python, valid_version, MAX_LOCALNAME, VERSION_RULE,
 };
+use pyk_protocol::platforms::{self, Misfit};
 use pyk_protocol::Sha256;
 
 /// A manifest is at most this many blobs.
@@ -38,6 +39,9 @@ pub enum Invalid {
     Size { size: u64, sum: u64 },
     #[error("api blob id {0:?} is not 64 lowercase hex digits")]
     ApiBlobId(String),
+    /// The platforms do not fit the blobs (see `pyk_protocol::platforms::check`).
+    #[error(transparent)]
+    Platforms(#[from] Misfit),
 }
 
 /// Checks a publish request against every rule a repository has.
@@ -80,12 +84,13 @@ pub fn check_publish(r: &PublishRequest) -> Result<(), Invalid> {
     {
         return Err(Invalid::ApiBlobId(api.sha256.clone()));
     }
+    platforms::check(&r.format, &r.artifact_sha256, &r.blobs, &r.platforms)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use pyk_protocol::api::BlobRef;
+    use pyk_protocol::api::{BlobRef, PlatformArtifact};
 
     use super::*;
 
@@ -107,6 +112,7 @@ mod tests {
             signature: None,
             latest: None,
             api: None,
+            platforms: Vec::new(),
         }
     }
 
@@ -119,7 +125,7 @@ mod tests {
             ..good()
         };
         assert_eq!(check_publish(&file), Ok(()));
-        let cases: Vec<(PublishRequest, Invalid)> = vec![
+        let mut cases: Vec<(PublishRequest, Invalid)> = vec![
             (
                 PublishRequest {
                     artifact_sha256: "AB".repeat(32),
@@ -205,6 +211,26 @@ mod tests {
                 Invalid::ApiBlobId("y".into()),
             ),
         ];
+        // One platform's artifact whose blobs are not the request's.
+        let sha = "ab".repeat(32);
+        let platform = |name: &str, blob: &str| PlatformArtifact {
+            platform: name.into(),
+            artifact_sha256: sha.clone(),
+            size: 10,
+            blobs: vec![blob.into()],
+        };
+        cases.push((
+            PublishRequest {
+                platforms: vec![platform("linux-aarch64", &"cd".repeat(32))],
+                ..good()
+            },
+            Invalid::Platforms(Misfit::Unlisted("cd".repeat(32))),
+        ));
+        let two = PublishRequest {
+            platforms: vec![platform("linux-x86_64", &sha), platform("any", &sha)],
+            ..good()
+        };
+        assert_eq!(check_publish(&two), Ok(()));
         for (request, want) in cases {
             assert_eq!(check_publish(&request), Err(want));
         }

@@ -236,6 +236,12 @@ pub fn glibc_floor(root: &Path) -> Result<Option<GlibcVersion>, FetchError> {
     Ok(floor)
 }
 
+/// Whether any file under `root` is an ELF file: a tree without one (a pure-Python app
+/// or site-packages) is the same on every machine.
+pub fn has_elf(root: &Path) -> bool {
+    !find_elves(root).is_empty()
+}
+
 /// Every ELF file under `root` (recursively, symlinks not followed), sorted by path.
 pub(crate) fn find_elves(root: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

@@ -21,7 +21,7 @@ mod strip;
 mod version;
 
 pub use archive::import_archive;
-pub use elf::{glibc_floor, glibc_needed, machine, GlibcVersion};
+pub use elf::{glibc_floor, glibc_needed, has_elf, machine, GlibcVersion};
 pub use error::FetchError;
 pub use installed::import_installed;
 pub use layer::PYK_PTH;

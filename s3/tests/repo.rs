@@ -52,6 +52,7 @@ fn request(blobs: Vec<BlobRef>, version: Option<&str>, promote: bool) -> Publish
         signature: None,
         latest: None,
         api: None,
+        platforms: Vec::new(),
     }
 }
 

@@ -20,7 +20,8 @@ pub struct Parts<'a> {
     pub name: &'a str,
     pub kind: Kind,
     pub python: (u8, u8),
-    /// The launcher for the machine the artifact is for.
+    /// The machine the artifact is for (recorded in the trailer), and its launcher.
+    pub platform: super::Platform,
     pub stub: &'a [u8],
     /// The runtime layer to embed (the full one, or one shaken for this app) and what it
     /// unpacks to.
@@ -127,6 +128,7 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
         runtime_version: runtime.python.to_string(),
         runtime_source: runtime.source.clone(),
         glibc: parts.glibc,
+        platform: Some(parts.platform.name()),
         built: parts.built,
         entry: parts.entry.clone(),
         layers,

@@ -47,8 +47,17 @@ pub struct Options<'a> {
     pub platform: Platform,
 }
 
-/// Builds the artifact and returns its path.
-pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf> {
+/// An artifact `build` wrote.
+pub struct Built {
+    pub path: PathBuf,
+    pub platform: Platform,
+    /// A library with no native code in its app and dependency layers: what an importing
+    /// Python uses is the same on every machine, so it is published once, for any.
+    pub pure: bool,
+}
+
+/// Builds the artifact.
+pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> {
     let started = Instant::now();
     // Before any work: an artifact for another machine needs its launcher.
     let stub = opts.platform.stub()?;
@@ -211,8 +220,10 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
     // The artifact's glibc floor: the runtime's (recorded when its layer was made) and
     // every ELF file of the layers built here.
     let mut floor = runtime_layer.glibc;
+    let mut native = false;
     for tree in deps.into_iter().chain([app.as_path()]) {
         floor = floor.max(pyk_runtime_fetch::glibc_floor(tree)?);
+        native |= pyk_runtime_fetch::has_elf(tree);
     }
 
     let output = opts
@@ -223,6 +234,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         name: &spec.name,
         kind: spec.kind,
         python: (python.major, python.minor),
+        platform: opts.platform,
         stub,
         runtime: runtime_layer,
         runtime_unpacked,
@@ -251,5 +263,9 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         layers.join(", "),
         started.elapsed().as_secs_f64()
     ));
-    Ok(output)
+    Ok(Built {
+        path: output,
+        platform: opts.platform,
+        pure: spec.kind == pyk_protocol::Kind::Lib && !native,
+    })
 }

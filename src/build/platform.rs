@@ -22,16 +22,46 @@ impl Platform {
         }
     }
 
+    /// What pyk builds for, for messages.
+    pub const NAMES: &str = "linux-x86_64 and linux-aarch64 (`uname -s`-`uname -m`, lower case)";
+
+    pub fn from_name(name: &str) -> Option<Platform> {
+        match name {
+            "linux-x86_64" => Some(Platform::X86_64),
+            "linux-aarch64" => Some(Platform::Aarch64),
+            _ => None,
+        }
+    }
+
     /// `linux-x86_64` or `linux-aarch64` (`--platform`); `None` is this machine.
     pub fn parse(name: Option<&str>) -> Result<Platform> {
         match name {
             None => Ok(Platform::host()),
-            Some("linux-x86_64") => Ok(Platform::X86_64),
-            Some("linux-aarch64") => Ok(Platform::Aarch64),
-            Some(other) => bail!(
-                "--platform {other:?}: pyk builds for linux-x86_64 and linux-aarch64 (`uname -s`-`uname -m`, lower case)"
-            ),
+            Some(name) => match Platform::from_name(name) {
+                Some(platform) => Ok(platform),
+                None => bail!("--platform {name:?}: pyk builds for {}", Platform::NAMES),
+            },
         }
+    }
+
+    /// The `--platform` options (several for `pyk publish`), else the spec's `platforms`,
+    /// else this machine; each once, in the order given.
+    pub fn parse_all(names: &[String], spec: &[Platform]) -> Result<Vec<Platform>> {
+        let mut all: Vec<Platform> = match names.is_empty() {
+            true if spec.is_empty() => vec![Platform::host()],
+            true => spec.to_vec(),
+            false => names
+                .iter()
+                .map(|n| Platform::parse(Some(n)))
+                .collect::<Result<_>>()?,
+        };
+        let mut seen = Vec::new();
+        all.retain(|p| {
+            let first = !seen.contains(p);
+            seen.push(*p);
+            first
+        });
+        Ok(all)
     }
 
     /// `uname -m`, as runtime layers record their interpreter's machine.

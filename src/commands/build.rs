@@ -9,6 +9,7 @@ use pyk_static::EnvVars;
 use super::Context;
 use crate::cli::BuildArgs;
 use crate::{build, environ, spec};
+use pyk_protocol::progress::Progress as _;
 
 pub fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {
     spec::load(&spec::Args {
@@ -20,19 +21,50 @@ pub fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {
     })
 }
 
-pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<PathBuf> {
-    let opts = build::Options {
-        cache: ctx.cache()?,
-        built: build_time()?,
-        level: layer_level(),
-        python: args.python.clone(),
-        runtime_archive: args.runtime.as_deref(),
-        mirror: &|| ctx.config.python_mirror(),
-        output: args.output.clone(),
-        strip_stdlib: args.strip_stdlib,
-        platform: build::Platform::parse(args.platform.as_deref())?,
+/// Builds an artifact for each platform asked for (`--platform`, else the spec's
+/// `platforms`, else this machine): `dist/NAME` for one, `dist/NAME-PLATFORM` for each of
+/// several. A library with no native code is built once: it runs on every machine.
+pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<Vec<build::Built>> {
+    let platforms = build::Platform::parse_all(&args.platform, &spec.platforms)?;
+    let output = |platform: build::Platform| -> Option<PathBuf> {
+        if platforms.len() == 1 {
+            return args.output.clone();
+        }
+        let base = args
+            .output
+            .clone()
+            .unwrap_or_else(|| spec.base.join("dist").join(&spec.name));
+        let mut name = base.file_name().unwrap_or_default().to_owned();
+        name.push(format!("-{}", platform.name()));
+        Some(base.with_file_name(name))
     };
-    build::build(spec, &opts, &ctx.progress)
+    let mut built = Vec::new();
+    for platform in &platforms {
+        let opts = build::Options {
+            cache: ctx.cache()?,
+            built: build_time()?,
+            level: layer_level(),
+            python: args.python.clone(),
+            runtime_archive: args.runtime.as_deref(),
+            mirror: &|| ctx.config.python_mirror(),
+            output: output(*platform),
+            strip_stdlib: args.strip_stdlib,
+            platform: *platform,
+        };
+        let artifact = build::build(spec, &opts, &ctx.progress)?;
+        let pure = artifact.pure;
+        built.push(artifact);
+        if pure {
+            if platforms.len() > 1 {
+                ctx.progress.step(&format!(
+                    "{} has no native code: one artifact serves every platform",
+                    spec.name
+                ));
+            }
+            break;
+        }
+    }
+    Ok(built)
 }
 
 /// The build time for the trailer: `SOURCE_DATE_EPOCH` (reproducible builds), else now.

@@ -51,8 +51,11 @@ fn show(ctx: &Context, query: &Query) -> Result<()> {
                 path.display()
             )
         })?;
+        let platform = trailer
+            .platform
+            .map_or_else(String::new, |p| format!(", {p}"));
         let title = format!(
-            "{} {} ({}, Python {}.{})",
+            "{} {} ({}, Python {}.{}{platform})",
             trailer.kind.as_str(),
             trailer.name,
             path.display(),
@@ -63,8 +66,12 @@ fn show(ctx: &Context, query: &Query) -> Result<()> {
     } else {
         let (manifest, api) = published(ctx, query)?;
         let title = format!(
-            "{} {} {} (Python {})",
-            manifest.kind, manifest.name, manifest.version, manifest.python
+            "{} {} {} (Python {}; {})",
+            manifest.kind,
+            manifest.name,
+            manifest.version,
+            manifest.python,
+            manifest.platform_names().join(", ")
         );
         (title, api)
     };

@@ -32,14 +32,25 @@ pub fn run(ctx: &Context, what: &str, lib: bool, json: bool) -> Result<()> {
     }
     let (m, client) = fetch::manifest(ctx, kind(lib), what, None)
         .map_err(|e| hints::wrong_kind(ctx.config, kind(lib), what, true, e))?;
+    // The whole file of this machine's artifact, fetched into a temp file: inspecting
+    // checks every byte.
+    let here = pyk_client::here(&m)?;
     let mut tmp = tempfile::NamedTempFile::new()?;
     pyk_client::Packages::new(ctx.cache()?).write_whole(
         &client,
-        &m,
+        &here,
         tmp.as_file_mut(),
         &ctx.progress,
     )?;
-    inspect(tmp.path(), &format!("{} {}", m.name, m.version))
+    inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
+    if !json && m.platform_names().len() > 1 {
+        println!(
+            "\nPlatforms: {} (shown: {})",
+            m.platform_names().join(", "),
+            here.platform_names().join("")
+        );
+    }
+    Ok(())
 }
 
 /// Inspects the artifact at `path`, calling it `shown` (a package's name and version when
@@ -72,6 +83,11 @@ fn inspect(path: &Path, shown: &str) -> Result<()> {
     if let Some((major, minor)) = trailer.glibc {
         println!("glibc:    ≥ {major}.{minor}");
     }
+    // Artifacts built before the platform was recorded are all linux-x86_64 but a few.
+    println!(
+        "Platform: {}",
+        trailer.platform.as_deref().unwrap_or("not recorded")
+    );
     let stub = trailer.stub_len();
     let same = stub == STUB.len() as u64
         && read_span(
@@ -153,6 +169,7 @@ fn json(path: &Path, shown: &str) -> Result<()> {
             "source": trailer.runtime_source,
         },
         "glibc": trailer.glibc.map(|(major, minor)| format!("{major}.{minor}")),
+        "platform": trailer.platform,
         "layers": layers,
         "lock": lock,
         "ok": damaged.is_empty(),

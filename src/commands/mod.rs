@@ -151,6 +151,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             output: _,
             force,
             lib,
+            platform: _,
             unpack: Some(dir),
         } => unpack::run(
             ctx,
@@ -168,6 +169,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             output,
             force,
             lib,
+            platform,
             unpack: None,
         } => pull::run(
             ctx,
@@ -177,6 +179,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 version: version.as_deref(),
                 output: output.as_deref(),
                 force,
+                platform: platform.as_deref(),
             },
         )?,
         Command::Init { package, localname } => ctx.with_hint(&package, || {

@@ -6,6 +6,11 @@
 //! uploads only its app layer and trailer, and ten apps on one runtime share its layer. A
 //! pushed file is one blob. Clients fetch the same blobs: the trailer, then the layers they
 //! have not unpacked (`pyk_client::Resolver`).
+//!
+//! A version built for several platforms is one publish of every artifact: each blob is
+//! uploaded once (a pure-Python app layer the platforms share is one blob), and the
+//! request's `platforms` say which blobs make each platform's artifact (see
+//! `pyk_protocol::platforms`).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -16,13 +21,17 @@ use anyhow::{bail, Context as _, Result};
 use pyk_artifact::trailer::Trailer;
 use pyk_cache::Cache;
 use pyk_client::Packages;
-use pyk_protocol::api::{BlobRef, Manifest, PublishRequest, FORMAT_FILE, FORMAT_PYK};
+use pyk_protocol::api::{
+    BlobRef, Manifest, PlatformArtifact, PublishRequest, FORMAT_FILE, FORMAT_PYK,
+};
 use pyk_protocol::digest::HashingReader;
 use pyk_protocol::names::check_version;
+use pyk_protocol::platforms;
 use pyk_protocol::progress::Progress as _;
 use pyk_protocol::{Kind, PackageRef, Sha256};
 
 use super::{build, Context};
+use crate::build::{Built, Platform};
 use crate::cli::PublishArgs;
 use crate::output::{human_size, Progress};
 use crate::repo::{client, writer};
@@ -73,11 +82,19 @@ fn hash_ranges(file: &Path, ranges: &[(u64, u64)]) -> Result<(Vec<Sha256>, Sha25
     Ok((parts, whole.hasher().digest()))
 }
 
-/// What to upload: `(offset, len)` ranges of one file, published as one package version.
-struct Upload<'a> {
+/// One file of a version: `(offset, len)` ranges of it become its blobs.
+struct UploadFile<'a> {
     file: &'a Path,
-    package: PackageRef,
     ranges: Vec<(u64, u64)>,
+    /// The platform it is listed under; `None` for a version of one linux-x86_64 artifact
+    /// or a pushed file, which list no platforms.
+    platform: Option<String>,
+}
+
+/// What to upload: one file per platform, published as one package version.
+struct Upload<'a> {
+    files: Vec<UploadFile<'a>>,
+    package: PackageRef,
     python: String,
     format: &'a str,
     executable: bool,
@@ -85,20 +102,36 @@ struct Upload<'a> {
     api: Option<Vec<u8>>,
 }
 
-fn publish(ctx: &Context, artifact: &Path, release: &Release) -> Result<()> {
+/// Publishes the artifacts of one build (one per platform) as one version.
+fn publish(ctx: &Context, built: &[Built], release: &Release) -> Result<()> {
     if let Some(v) = release.version {
         check_version(v)?;
     }
-    let trailer = super::info::read_trailer(artifact)?;
-    let size = std::fs::metadata(artifact)?.len();
+    let first = built.first().context("nothing was built")?;
+    let trailer = super::info::read_trailer(&first.path)?;
+    // One linux-x86_64 artifact lists no platform, so older clients still read it.
+    let listed = built.len() > 1 || first.pure || first.platform != Platform::X86_64;
+    let mut files = Vec::new();
+    for artifact in built {
+        let t = super::info::read_trailer(&artifact.path)?;
+        let size = std::fs::metadata(&artifact.path)?.len();
+        let platform = match artifact.pure {
+            true => platforms::ANY.to_owned(),
+            false => artifact.platform.name(),
+        };
+        files.push(UploadFile {
+            file: &artifact.path,
+            ranges: blob_ranges(&t, size),
+            platform: listed.then_some(platform),
+        });
+    }
     let upload = Upload {
-        file: artifact,
+        files,
         package: PackageRef::new(trailer.kind, &trailer.name)?,
-        ranges: blob_ranges(&trailer, size),
         python: format!("{}.{}", trailer.python.0, trailer.python.1),
         format: FORMAT_PYK,
         executable: true,
-        api: crate::api::read_app_file(artifact, crate::api::tree::FILE)?,
+        api: crate::api::read_app_file(&first.path, crate::api::tree::FILE)?,
     };
     send(ctx, &upload, release)
 }
@@ -167,9 +200,12 @@ pub fn push(ctx: &Context, name: &str, version: &str, file: &Path, promote: bool
         bail!("{} is not a file", file.display());
     }
     let upload = Upload {
-        file,
+        files: vec![UploadFile {
+            file,
+            ranges: vec![(0, meta.len())],
+            platform: None,
+        }],
         package,
-        ranges: vec![(0, meta.len())],
         python: String::new(),
         format: FORMAT_FILE,
         executable: meta.permissions().mode() & 0o111 != 0,
@@ -180,24 +216,40 @@ pub fn push(ctx: &Context, name: &str, version: &str, file: &Path, promote: bool
 
 fn send(ctx: &Context, upload: &Upload, release: &Release) -> Result<()> {
     let (cache, progress) = (ctx.cache()?, &ctx.progress);
-    let size: u64 = upload.ranges.iter().map(|r| r.1).sum();
-    let (shas, artifact_sha256) = hash_ranges(upload.file, &upload.ranges)?;
-    let blobs: Vec<_> = shas
-        .into_iter()
-        .zip(&upload.ranges)
-        .map(|(sha256, &(offset, len))| (sha256, len, offset))
-        .collect();
+    // Every blob of the version once, in the order first met: (sha256, len, file, offset).
+    let mut blobs: Vec<(Sha256, u64, &Path, u64)> = Vec::new();
+    let mut platforms = Vec::new();
+    let mut artifact_sha256 = None;
+    for f in &upload.files {
+        let (shas, whole) = hash_ranges(f.file, &f.ranges)?;
+        artifact_sha256.get_or_insert(whole);
+        for (&sha256, &(offset, len)) in shas.iter().zip(&f.ranges) {
+            if !blobs.iter().any(|b| b.0 == sha256) {
+                blobs.push((sha256, len, f.file, offset));
+            }
+        }
+        if let Some(platform) = &f.platform {
+            platforms.push(PlatformArtifact {
+                platform: platform.clone(),
+                artifact_sha256: whole.to_string(),
+                size: f.ranges.iter().map(|r| r.1).sum(),
+                blobs: shas.iter().map(Sha256::to_string).collect(),
+            });
+        }
+    }
+    let artifact_sha256 = artifact_sha256.context("nothing to publish")?;
+    let size: u64 = blobs.iter().map(|b| b.1).sum();
 
     let client = writer(ctx.config)?;
     if let Some(localname) = release.localname {
         client.set_localname(&upload.package, localname)?;
     }
     let (mut sent, mut had) = (0u64, 0u64);
-    for &(sha256, len, offset) in &blobs {
+    for &(sha256, len, file, offset) in &blobs {
         if client.has_blob(&sha256)? {
             had += len;
         } else {
-            client.upload_blob(&sha256, upload.file, offset, len, progress)?;
+            client.upload_blob(&sha256, file, offset, len, progress)?;
             sent += len;
         }
     }
@@ -211,7 +263,7 @@ fn send(ctx: &Context, upload: &Upload, release: &Release) -> Result<()> {
         python: upload.python.clone(),
         blobs: blobs
             .into_iter()
-            .map(|(sha256, size, _)| BlobRef {
+            .map(|(sha256, size, _, _)| BlobRef {
                 sha256: sha256.to_string(),
                 size,
             })
@@ -227,11 +279,17 @@ fn send(ctx: &Context, upload: &Upload, release: &Release) -> Result<()> {
         signature: None,
         latest: None,
         api,
+        platforms,
     };
     let published = client.publish(&upload.package, &request)?;
-    seed_cache(cache, upload.file, &published.manifest, release.promote);
+    seed_cache(cache, &upload.files, &published.manifest, release.promote);
+    let names = published.manifest.platform_names();
+    let platforms = match names.len() {
+        0 | 1 => String::new(),
+        _ => format!(" for {}", names.join(", ")),
+    };
     progress.step(&format!(
-        "Published {} {} version {}{} ({}) to {}: uploaded {}, the server already had {}",
+        "Published {} {} version {}{}{platforms} ({}) to {}: uploaded {}, the server already had {}",
         upload.package.kind(),
         upload.package.name(),
         published.version,
@@ -264,8 +322,15 @@ fn upload_api(client: &pyk_client::Client, json: &[u8], progress: &Progress) -> 
 }
 
 /// This machine has the bytes already: put them in the runner's cache (the trailer blob,
-/// the layers unpacked), so running the package here needs no download. Best effort: the
-/// cache is only an optimisation.
-fn seed_cache(cache: &Cache, file: &Path, manifest: &Manifest, promoted: bool) {
-    let _ = Packages::new(cache).adopt(file, manifest, promoted);
+/// the layers unpacked of the artifact this machine runs), so running the package here
+/// needs no download. Best effort: the cache is only an optimisation.
+fn seed_cache(cache: &Cache, files: &[UploadFile], manifest: &Manifest, promoted: bool) {
+    let here = pyk_protocol::dist::platform();
+    let mine = files.iter().find(|f| match &f.platform {
+        Some(p) => *p == here || p == platforms::ANY,
+        None => true,
+    });
+    if let Some(f) = mine {
+        let _ = Packages::new(cache).adopt(f.file, manifest, promoted);
+    }
 }

@@ -18,6 +18,8 @@ pub struct Pull<'a> {
     pub version: Option<&'a str>,
     pub output: Option<&'a Path>,
     pub force: bool,
+    /// `--platform`: whose artifact to write (default: this machine's).
+    pub platform: Option<&'a str>,
 }
 
 pub fn run(ctx: &Context, req: &Pull) -> Result<()> {
@@ -46,7 +48,23 @@ pub fn run(ctx: &Context, req: &Pull) -> Result<()> {
     if let Some(dir) = into_dir {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    for (manifest, client) in resolved {
+    let platform = req
+        .platform
+        .map_or_else(pyk_protocol::dist::platform, str::to_owned);
+    let resolved = resolved
+        .into_iter()
+        .map(|(m, client)| {
+            let what = format!("{} {} version {}", m.kind, m.name, m.version);
+            let artifact = m
+                .for_platform(&platform)
+                .map_err(|why| match req.platform {
+                    Some(_) => anyhow::anyhow!("{what} {why}"),
+                    None => pyk_client::Error::Platform { what, why }.into(),
+                })?;
+            Ok((m, artifact, client))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (manifest, artifact, client) in resolved {
         let m = &manifest;
         // Where the version is signed (and so checked), only the local name the publisher
         // signed with it counts: the package's own is anyone's with the write key, or a
@@ -80,13 +98,17 @@ pub fn run(ctx: &Context, req: &Pull) -> Result<()> {
         }
         // Whole and byte-identical: the blobs one after the other, checked against the
         // artifact's sha256 (a runner keeps layers unpacked, not whole files).
-        Packages::new(cache).pull(&client, m, &dest, &ctx.progress)?;
+        Packages::new(cache).pull(&client, &artifact, &dest, &ctx.progress)?;
+        let of = match m.platform_names().len() {
+            0 | 1 => String::new(),
+            _ => format!(" for {}", artifact.platform_names().join("")),
+        };
         status!(
-            "{} {} → {} ({})",
+            "{} {}{of} → {} ({})",
             m.name,
             m.version,
             dest.display(),
-            human_size(m.size)
+            human_size(artifact.size)
         );
     }
     Ok(())

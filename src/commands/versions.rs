@@ -52,8 +52,12 @@ pub fn run(ctx: &Context, kind: Kind, name: &str, json: bool) -> Result<()> {
             || "unsigned".to_owned(),
             |k| format!("signed {}…", &k[..k.len().min(24)]),
         );
+        let platforms = match v.platforms.is_empty() {
+            true => String::new(),
+            false => format!("  {}", v.platforms.join(", ")),
+        };
         println!(
-            "{mark} {:<16} {:<14} {:>10}  {} ({signed}){yanked}",
+            "{mark} {:<16} {:<14} {:>10}  {} ({signed}){yanked}{platforms}",
             v.version,
             age(v.published),
             human_size(v.size),

@@ -24,6 +24,8 @@ use pyk_artifact::trailer::{valid_name, Kind};
 use pyk_runtime_fetch::PythonRequest;
 use toml::Spanned;
 
+use crate::build::Platform;
+
 pub use options::InstallOptions;
 pub use requirements::hash_checking;
 
@@ -67,6 +69,9 @@ pub struct Spec {
     pub strip_stdlib: bool,
     /// `keep = [...]`: stdlib modules a shaken runtime keeps whatever the import graph says.
     pub keep: Vec<String>,
+    /// `platforms = [...]`: the machines `pyk publish` builds for when no `--platform` is
+    /// given (empty: this machine).
+    pub platforms: Vec<Platform>,
 }
 
 /// What the artifact runs (or, for a library, imports).
@@ -522,6 +527,23 @@ impl Parts<'_> {
                 }
             })
             .collect::<Result<_>>()?;
+        let platforms = keys
+            .platforms
+            .iter()
+            .map(|p| {
+                Platform::from_name(p.get_ref()).ok_or_else(|| {
+                    let src = keys_src.expect("keys have a source");
+                    src.error(
+                        &p.span(),
+                        format!(
+                            "`platforms` names {:?}: pyk builds for {}",
+                            p.get_ref(),
+                            Platform::NAMES
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
         Ok(Spec {
             version_at,
             libraries: keys
@@ -550,6 +572,7 @@ impl Parts<'_> {
             warnings,
             strip_stdlib: keys.strip_stdlib,
             keep,
+            platforms,
         })
     }
 }

@@ -41,4 +41,7 @@ pub struct PykToml {
     /// Stdlib modules kept although nothing imports them by name (dynamic imports).
     #[serde(default)]
     pub keep: Vec<Spanned<String>>,
+    /// The machines `pyk publish` builds for, one artifact each (`--platform`).
+    #[serde(default)]
+    pub platforms: Vec<Spanned<String>>,
 }

@@ -56,6 +56,9 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
     if let Err(e) = pyk_artifact::glibc::check(artifact.trailer.glibc) {
         return e.to_string();
     }
+    if let Err(e) = artifact.trailer.check_platform() {
+        return format!("this artifact {e}");
+    }
     // The program's `sys.argv[0]`: a bare name is how it was called (`pyk foo` and a
     // launcher on PATH pass the package's name); a path is resolved to the artifact's own.
     let argv0 = if argv0.is_empty() || argv0.as_encoded_bytes().contains(&b'/') {

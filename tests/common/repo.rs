@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use pyk_crypto::sign::SigningKey;
 
@@ -23,6 +23,8 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub store: PathBuf,
+    /// The request log (`pyk serve -v`), one line a request, as it is written.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -65,11 +67,18 @@ impl Server {
         let url = first.rsplit(' ').next().unwrap().to_owned();
         assert!(url.starts_with("http://127.0.0.1:"), "{first}");
         // Keep draining the request log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Server {
             child,
             url,
             store: store.to_path_buf(),
+            log,
         }
     }
 

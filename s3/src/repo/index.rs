@@ -149,6 +149,7 @@ mod tests {
                 artifact_sha256: "ab".into(),
                 format: "pyk".into(),
                 signed_by: None,
+                platforms: Vec::new(),
             },
         }
     }

@@ -16,16 +16,7 @@ use crate::Fetched;
 
 /// The entry `versions` and `list` show for a version.
 pub(crate) fn info_of(m: &Manifest) -> VersionInfo {
-    VersionInfo {
-        version: m.version.clone(),
-        published: m.published,
-        publisher: m.publisher.clone(),
-        size: m.size,
-        yanked: m.yanked,
-        artifact_sha256: m.artifact_sha256.clone(),
-        format: m.format.clone(),
-        signed_by: m.signature.as_ref().map(|s| s.key.clone()),
-    }
+    VersionInfo::of(m, m.yanked)
 }
 
 /// Whether stored metadata describes the same bytes a publish asks for, signed alike:
@@ -40,6 +31,7 @@ fn same_bytes(m: &Manifest, r: &PublishRequest) -> bool {
         && m.format == r.format
         && m.executable == r.executable
         && m.api == r.api
+        && m.platforms == r.platforms
 }
 
 impl Repo {

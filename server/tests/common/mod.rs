@@ -375,6 +375,7 @@ pub fn request(artifact_sha256: String, size: u64, blobs: Vec<BlobRef>) -> Publi
         signature: None,
         latest: None,
         api: None,
+        platforms: Vec::new(),
     }
 }
 

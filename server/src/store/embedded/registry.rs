@@ -133,16 +133,7 @@ impl Registry<StoreError> for SqliteRegistry {
         let mut versions = Vec::new();
         for (text, yanked) in version_rows(&db, kind, name)? {
             let m = manifest_of(&text)?;
-            versions.push(VersionInfo {
-                version: m.version,
-                published: m.published,
-                publisher: m.publisher,
-                size: m.size,
-                yanked,
-                artifact_sha256: m.artifact_sha256,
-                format: m.format,
-                signed_by: m.signature.map(|s| s.key),
-            });
+            versions.push(VersionInfo::of(&m, yanked));
         }
         Ok(Some(VersionList {
             latest: latest_version(&db, kind, name)?,

@@ -82,6 +82,7 @@ fn request(blobs: &[(&str, u64)]) -> PublishRequest {
         signature: None,
         latest: None,
         api: None,
+        platforms: Vec::new(),
     }
 }
 

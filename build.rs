@@ -12,11 +12,6 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rerun-if-changed=Cargo.toml");
-    // pyk itself is not position-independent either: its ~29,000 relative relocations
-    // took the dynamic loader ~2.7 M cycles (`LD_DEBUG=statistics`), a third of what
-    // `pyk foo` adds to a warm start. The price: pyk's own code (not its libraries, stack
-    // or heap) loads at a fixed address, for `pyk serve` too.
-    println!("cargo:rustc-link-arg-bin=pyk=-no-pie");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

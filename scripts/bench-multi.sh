@@ -33,7 +33,7 @@ export PYK_SERVER=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -
 mkdir -p "$work/yam"
 printf 'name = "yam"\nrun = "app.py"\ndependencies = ["PyYAML==6.0.2"]\n' >"$work/yam/pyk.toml"
 echo "import platform, yaml; print(platform.machine(), yaml.__with_libyaml__)" >"$work/yam/app.py"
-exec python3 - "$work" "$pyk" "$root" "${BENCH_ROUNDS:-3}" <<'EOF'
+python3 - "$work" "$pyk" "$root" "${BENCH_ROUNDS:-3}" <<'EOF'
 import hashlib, os, resource, statistics, subprocess, sys, time
 work, pyk, root, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 both = ["--platform", "linux-x86_64", "--platform", "linux-aarch64"]

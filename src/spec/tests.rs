@@ -366,3 +366,32 @@ fn strip_stdlib_and_keep() {
         "{e}"
     );
 }
+
+#[test]
+fn platforms_in_pyk_toml_and_tool_pyk() {
+    let foo = ("foo.py", "print('hi')\n");
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "pyproject.toml",
+                "[tool.pyk]\nname = \"foo\"\nrun = \"foo.py\"\nplatforms = [\"linux-x86_64\", \"linux-aarch64\"]\n",
+            ),
+            foo,
+        ],
+    );
+    let spec = at(dir.path()).unwrap();
+    assert_eq!(spec.platforms, [Platform::X86_64, Platform::Aarch64]);
+    let e = err(&[
+        (
+            "pyk.toml",
+            "name = \"foo\"\nrun = \"foo.py\"\nplatforms = [\"linux-riscv64\"]\n",
+        ),
+        foo,
+    ]);
+    assert!(
+        e.contains("pyk.toml:3") && e.contains("`platforms` names \"linux-riscv64\""),
+        "{e}"
+    );
+}

@@ -81,6 +81,13 @@ pub enum Command {
         /// The library of that name rather than the program (with a package name).
         #[arg(long)]
         lib: bool,
+        /// Print the artifact's SBOM (CycloneDX 1.6 JSON, written by the build) instead.
+        #[arg(long, conflicts_with = "licenses")]
+        sbom: bool,
+        /// List each component's licence (SPDX where the metadata gives one) and where
+        /// its text is in the artifact, instead.
+        #[arg(long)]
+        licenses: bool,
     },
     /// Show a package's modules, public functions and classes with their signatures and
     /// docstrings' first lines, as recorded at build time (no package code runs; only

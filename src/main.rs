@@ -21,6 +21,7 @@ mod pull;
 mod repo;
 mod runner;
 mod runtimes;
+mod sbom;
 mod self_update;
 mod shell;
 mod spec;

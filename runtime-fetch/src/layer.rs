@@ -13,6 +13,7 @@ use crate::elf::GlibcVersion;
 use crate::error::IoContext;
 use crate::{bundle, strip, FetchError, LayerStore, Progress, PyVersion, SUPPORTED_MINORS};
 
+use crate::dpkg::Origin;
 use crate::store::Layer;
 
 /// The one line of `lib/python3.X/site-packages/_pyk.pth` (the exec contract, DESIGN.md): the
@@ -42,10 +43,13 @@ pub(crate) fn command(exe: &Path, sysroot: Sysroot) -> Command {
 }
 
 /// Finish a staged tree (`root/bin/python3`, `root/lib/python3.X/`) and store it as a layer.
+/// `copied` names the files staged from an installed Python (path in the tree, path copied
+/// from), whose Debian packages are recorded with the bundled libraries'.
 pub(crate) fn build(
     store: &LayerStore,
     root: &Path,
     source: &str,
+    copied: &[(String, PathBuf)],
     sysroot: Sysroot,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
@@ -64,7 +68,9 @@ pub(crate) fn build(
     progress.step(&format!("stripping Python {python} runtime ({arch})"));
     strip::strip(&root, &python)?;
     progress.step("bundling shared libraries");
-    let glibc = bundle::make_self_contained(&root, sysroot, arch, progress)?;
+    let bundled = bundle::make_self_contained(&root, sysroot, arch, progress)?;
+    let files: Vec<(String, PathBuf)> = copied.iter().cloned().chain(bundled.copied).collect();
+    let origins = crate::dpkg::origins(&files, sysroot);
     progress.step("precompiling the standard library");
     precompile(&root, &python, sysroot, progress)?;
     let site = site_packages(&root, sysroot)?;
@@ -75,7 +81,8 @@ pub(crate) fn build(
         "compressing runtime layer (zstd level {})",
         store.zstd_level()
     ));
-    pack(store, &root, python, arch, glibc, source, progress)
+    let glibc = bundled.floor;
+    pack(store, &root, python, arch, glibc, source, origins, progress)
 }
 
 /// The site-packages directory the runtime's own `site` module processes: upstream's
@@ -291,11 +298,12 @@ fn pack(
     arch: &str,
     glibc: Option<GlibcVersion>,
     source: &str,
+    origins: Vec<Origin>,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     store.ensure_dir()?;
     let spinner = progress.spinner("compressing");
-    let layer = store.store(python, arch, glibc, source, None, |file| {
+    let layer = store.store(python, arch, glibc, source, None, origins, |file| {
         write_layer(root, store.zstd_level(), file).map_err(|e| FetchError::Io {
             context: format!("write a layer of {}", root.display()),
             source: io::Error::other(e),

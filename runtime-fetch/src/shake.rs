@@ -90,6 +90,7 @@ pub fn shake_runtime(
         glibc,
         &source,
         Some(shaken),
+        base.origins.clone(),
         |file| {
             write_layer(&root, store.zstd_level(), file).map_err(|e| FetchError::Io {
                 context: format!("write a layer of {}", root.display()),

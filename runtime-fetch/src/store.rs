@@ -19,6 +19,7 @@ use pyk_cache::{write_file, write_named, Bucket, Existing};
 use pyk_protocol::Sha256;
 use serde::{Deserialize, Serialize};
 
+use crate::dpkg::Origin;
 use crate::error::IoContext;
 use crate::{FetchError, GlibcVersion, PyVersion, PythonRequest};
 
@@ -47,6 +48,9 @@ pub struct Layer {
     /// For a runtime shaken for an app (`pyk build --strip-stdlib`): the layer it was cut
     /// from and the key of what was left out. Such layers are never chosen to build on.
     pub shaken: Option<Shaken>,
+    /// The Debian packages its interpreter and bundled libraries came from, where dpkg
+    /// knew them when the layer was made (for an artifact's SBOM).
+    pub origins: Vec<Origin>,
 }
 
 /// Where a shaken runtime layer came from.
@@ -76,6 +80,8 @@ struct Meta {
     created: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shaken: Option<Shaken>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    origins: Vec<Origin>,
 }
 
 /// Default zstd level: slow to build once, small to ship and fast to decode.
@@ -174,6 +180,7 @@ impl LayerStore {
                 .map(|(size, files)| Unpacked { size, files }),
             created: meta.created,
             shaken: meta.shaken,
+            origins: meta.origins,
         }))
     }
 
@@ -339,6 +346,7 @@ impl LayerStore {
         glibc: Option<GlibcVersion>,
         source: &str,
         shaken: Option<Shaken>,
+        origins: Vec<Origin>,
         write: impl FnOnce(&mut fs::File) -> Result<Written, FetchError>,
     ) -> Result<Layer, FetchError> {
         let created = SystemTime::now()
@@ -360,6 +368,7 @@ impl LayerStore {
                     entries: Some(w.files),
                     created,
                     shaken,
+                    origins,
                 };
                 let text = toml::to_string(&meta).map_err(|e| FetchError::BadMetadata {
                     path: self.meta_path(&sha256),
@@ -410,6 +419,7 @@ mod tests {
                 None,
                 "test",
                 None,
+                Vec::new(),
                 |file| {
                     file.write_all(sha.as_bytes()).unwrap();
                     Ok(Written {

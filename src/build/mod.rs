@@ -9,6 +9,7 @@ mod deps;
 mod lock;
 mod platform;
 mod runtime;
+mod sbom;
 mod shake;
 mod stage;
 
@@ -21,6 +22,7 @@ use pyk_runtime_fetch::PythonRequest;
 use pyk_static::EnvVars;
 
 pub use platform::Platform;
+pub use sbom::FILE as SBOM_FILE;
 
 use crate::output::human_size;
 use crate::output::Progress;
@@ -106,6 +108,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
     std::fs::create_dir(&deps_dir)?;
     std::fs::create_dir(&app)?;
     let mut lock = None;
+    let mut dists = Vec::new();
     let mut own_sources = 0;
     if spec.installs() {
         let installer = deps::Installer::find()?;
@@ -149,6 +152,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             }
         }
         lock = lock::pylock(&installed.dists);
+        dists = installed.dists;
     }
     let has_deps = std::fs::read_dir(&deps_dir)?.next().is_some();
     let deps = has_deps.then_some(deps_dir.as_path());
@@ -208,6 +212,30 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         None => (&runtime.layer, runtime.unpacked),
     };
 
+    let runtime_paths = match &shaken {
+        Some((layer, unpacked)) => Some(layer_paths(layer, *unpacked)?),
+        None => None,
+    };
+    let sbom_started = Instant::now();
+    let sbom_size = sbom::write(
+        &sbom::Inputs {
+            name: &spec.name,
+            built: opts.built,
+            runtime: runtime_layer,
+            runtime_dir: &runtime.dir,
+            runtime_paths: runtime_paths.as_deref(),
+            dists: &dists,
+        },
+        &app,
+    )?;
+    progress.step(&format!(
+        "SBOM: {} components, {} (CycloneDX 1.6, {}) in {} ms",
+        dists.iter().filter(|d| !d.own).count() + 1,
+        human_size(sbom_size),
+        sbom::FILE,
+        sbom_started.elapsed().as_millis()
+    ));
+
     // The artifact's glibc floor: the runtime's (recorded when its layer was made) and
     // every ELF file of the layers built here.
     let mut floor = runtime_layer.glibc;
@@ -252,4 +280,19 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
         started.elapsed().as_secs_f64()
     ));
     Ok(output)
+}
+
+/// The paths a (shaken) runtime layer holds, read from its entries.
+fn layer_paths(
+    layer: &pyk_runtime_fetch::Layer,
+    unpacked: pyk_artifact::extract::Unpacked,
+) -> Result<Vec<PathBuf>> {
+    let bytes = std::fs::read(&layer.path)
+        .with_context(|| format!("cannot read {}", layer.path.display()))?;
+    let limits = pyk_artifact::extract::Limits {
+        size: unpacked.size,
+        files: unpacked.files,
+    };
+    pyk_artifact::extract::paths(&bytes, limits)
+        .with_context(|| format!("cannot read the runtime layer {}", layer.path.display()))
 }

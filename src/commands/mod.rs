@@ -91,11 +91,21 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             let spec = build::load_spec(&args)?;
             build::run(ctx, &spec, &args)?;
         }
-        Command::Inspect { what, lib } => {
+        Command::Inspect {
+            what,
+            lib,
+            sbom,
+            licenses,
+        } => {
             let path = Path::new(&what);
             crate::output::end_quietly_on_closed_pipe();
+            let show = |file: &Path, shown: &dyn std::fmt::Display| match (sbom, licenses) {
+                (true, _) => crate::sbom::show(file, shown, crate::sbom::Show::Document),
+                (_, true) => crate::sbom::show(file, shown, crate::sbom::Show::Licenses),
+                _ => inspect::inspect(file, shown),
+            };
             if cli::names_a_file(&what) {
-                inspect::inspect(path, &path.display())?;
+                show(path, &path.display())?;
             } else {
                 // The whole file, fetched into a temp file: inspecting checks every byte.
                 let cache = ctx.cache()?;
@@ -108,7 +118,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                     tmp.as_file_mut(),
                     progress,
                 )?;
-                inspect::inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
+                show(tmp.path(), &format!("{} {}", m.name, m.version))?;
             }
         }
         Command::Info {

@@ -3,7 +3,7 @@
 //! from the repository (the manifest names the tree's blob): nothing of the package is
 //! downloaded or run. Offline, the cached copy's tree is used.
 
-mod layer;
+pub mod layer;
 pub mod tree;
 
 use std::fs::File;

@@ -73,6 +73,11 @@ pub enum Command {
     /// The artifact runs on any Linux x86_64 machine with no Python installed:
     /// `./dist/NAME args…`. A published library is importable with `from pyk import NAME`.
     Build(BuildArgs),
+    /// Resolve the spec's dependencies for its Python and platform into pylock.toml (PEP
+    /// 751) beside the spec, every wheel with its URL and sha256; `pyk build` and `pyk
+    /// publish` then install exactly that, hashes checked. Takes build's arguments (those
+    /// that choose the spec, --python, --platform); the output options are not used.
+    Lock(BuildArgs),
     /// Show what an artifact holds (trailer, runtime, layers, resolved dependencies, entry,
     /// build time) and check every hash, naming the part that does not match.
     Inspect {
@@ -485,6 +490,10 @@ pub struct BuildArgs {
     /// is refused.
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
+    /// Fail unless a pylock.toml (or uv.lock) beside the spec exists and matches the spec,
+    /// naming each difference (a lock beside the spec is installed from either way).
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Subcommand)]

@@ -21,7 +21,20 @@ pub fn load_spec(args: &BuildArgs) -> Result<spec::Spec> {
 }
 
 pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<PathBuf> {
-    let opts = build::Options {
+    with_options(ctx, args, |opts| build::build(spec, opts, &ctx.progress))
+}
+
+/// `pyk lock`: the spec's `pylock.toml`.
+pub fn lock(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<PathBuf> {
+    with_options(ctx, args, |opts| build::lock(spec, opts, &ctx.progress))
+}
+
+fn with_options<T>(
+    ctx: &Context,
+    args: &BuildArgs,
+    then: impl FnOnce(&build::Options) -> Result<T>,
+) -> Result<T> {
+    then(&build::Options {
         cache: ctx.cache()?,
         built: build_time()?,
         level: layer_level(),
@@ -31,8 +44,8 @@ pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<PathBuf
         output: args.output.clone(),
         strip_stdlib: args.strip_stdlib,
         platform: build::Platform::parse(args.platform.as_deref())?,
-    };
-    build::build(spec, &opts, &ctx.progress)
+        locked: args.locked,
+    })
 }
 
 /// The build time for the trailer: `SOURCE_DATE_EPOCH` (reproducible builds), else now.

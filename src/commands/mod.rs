@@ -91,6 +91,10 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             let spec = build::load_spec(&args)?;
             build::run(ctx, &spec, &args)?;
         }
+        Command::Lock(args) => {
+            let spec = build::load_spec(&args)?;
+            build::lock(ctx, &spec, &args)?;
+        }
         Command::Inspect {
             what,
             lib,

@@ -132,9 +132,12 @@ fn runtime(inputs: &Inputs) -> Result<Value> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(".so"))
         .collect();
-    if let Some(paths) = inputs.runtime_paths {
-        names.retain(|n| paths.iter().any(|p| p == &Path::new("lib").join(n)));
-    }
+    let embedded = |rel: &Path| {
+        inputs
+            .runtime_paths
+            .is_none_or(|paths| paths.iter().any(|p| p == rel))
+    };
+    names.retain(|n| embedded(&Path::new("lib").join(n)));
     names.sort();
     let mut libraries = Vec::new();
     for name in names {
@@ -155,10 +158,7 @@ fn runtime(inputs: &Inputs) -> Result<Value> {
             "lib/python{}.{}/{f}",
             layer.python.major, layer.python.minor
         );
-        inputs
-            .runtime_dir
-            .join(&rel)
-            .is_file()
+        (inputs.runtime_dir.join(&rel).is_file() && embedded(Path::new(&rel)))
             .then(|| format!("{RUNTIME_PREFIX}{rel}"))
     });
     if let Some(text) = text {

@@ -198,8 +198,9 @@ pub fn prepare(
             let out = std::process::Command::new(uv)
                 .current_dir(dir)
                 .args(["export", "--no-config", "--quiet", "--no-header"])
-                .args(["--format", "pylock.toml", "--no-emit-project"])
-                .arg(if locked { "--locked" } else { "--frozen" })
+                .args(["--format", "pylock.toml", "--no-emit-project", "--no-dev"])
+                // As it is: drift is found below, and named.
+                .arg("--frozen")
                 .arg("--output-file")
                 .arg(&out_file)
                 .output()

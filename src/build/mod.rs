@@ -70,6 +70,25 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             spec.base.display()
         );
     }
+    // Drift is found before any work.
+    let lock_scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let from_lock = match &lock_file {
+        Some(lock) => {
+            let installer = deps::Installer::find()?;
+            let uv = installer.uv().map(|u| u.as_os_str());
+            let (file, warning) =
+                locked::prepare(lock, spec, uv, opts.locked, lock_scratch.path())?;
+            if let Some(w) = warning {
+                crate::output::warning!("{w}");
+            }
+            progress.step(&format!(
+                "Locked: installing what {} says",
+                lock.path().display()
+            ));
+            Some(file)
+        }
+        None => None,
+    };
     let runtime = runtime_for(spec, opts, progress)?;
     let python = runtime.layer.python;
     progress.step(&format!(
@@ -106,23 +125,6 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf
             what.push(format!("project {}", project.name));
         }
         let what = what.join(" and ");
-        let lock_scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let from_lock = match &lock_file {
-            Some(lock) => {
-                let uv = installer.uv().map(|u| u.as_os_str());
-                let (file, warning) =
-                    locked::prepare(lock, spec, uv, opts.locked, lock_scratch.path())?;
-                if let Some(w) = warning {
-                    crate::output::warning!("{w}");
-                }
-                progress.step(&format!(
-                    "Locked: installing what {} says",
-                    lock.path().display()
-                ));
-                Some(file)
-            }
-            None => None,
-        };
         let spinner = progress.spinner(&format!("Installing {what} with {}", installer.name()));
         // Third-party distributions into the deps layer, the project's own into the app's.
         let request = deps::Request {

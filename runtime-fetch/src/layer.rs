@@ -9,12 +9,10 @@ use std::process::Command;
 
 use pyk_artifact::write::write_layer;
 
-use crate::elf::GlibcVersion;
 use crate::error::IoContext;
 use crate::{bundle, strip, FetchError, LayerStore, Progress, PyVersion, SUPPORTED_MINORS};
 
-use crate::dpkg::Origin;
-use crate::store::Layer;
+use crate::store::{About, Layer};
 
 /// The one line of `lib/python3.X/site-packages/_pyk.pth` (the exec contract, DESIGN.md): the
 /// entries of `PYK_PATH` go to the end of `sys.path`, after the stdlib and site-packages, as a
@@ -81,8 +79,15 @@ pub(crate) fn build(
         "compressing runtime layer (zstd level {})",
         store.zstd_level()
     ));
-    let glibc = bundled.floor;
-    pack(store, &root, python, arch, glibc, source, origins, progress)
+    let about = About {
+        python,
+        arch,
+        glibc: bundled.floor,
+        source,
+        shaken: None,
+        origins,
+    };
+    pack(store, &root, about, progress)
 }
 
 /// The site-packages directory the runtime's own `site` module processes: upstream's
@@ -294,16 +299,12 @@ pub(crate) fn symlink_stays_inside(link_rel: &Path, target: &Path) -> bool {
 fn pack(
     store: &LayerStore,
     root: &Path,
-    python: PyVersion,
-    arch: &str,
-    glibc: Option<GlibcVersion>,
-    source: &str,
-    origins: Vec<Origin>,
+    about: About,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     store.ensure_dir()?;
     let spinner = progress.spinner("compressing");
-    let layer = store.store(python, arch, glibc, source, None, origins, |file| {
+    let layer = store.store(about, |file| {
         write_layer(root, store.zstd_level(), file).map_err(|e| FetchError::Io {
             context: format!("write a layer of {}", root.display()),
             source: io::Error::other(e),

@@ -84,6 +84,16 @@ struct Meta {
     origins: Vec<Origin>,
 }
 
+/// What the metadata of a layer being stored says of it.
+pub(crate) struct About<'a> {
+    pub python: PyVersion,
+    pub arch: &'a str,
+    pub glibc: Option<GlibcVersion>,
+    pub source: &'a str,
+    pub shaken: Option<Shaken>,
+    pub origins: Vec<Origin>,
+}
+
 /// Default zstd level: slow to build once, small to ship and fast to decode.
 const DEFAULT_ZSTD_LEVEL: i32 = 19;
 
@@ -341,12 +351,7 @@ impl LayerStore {
     /// returned.
     pub(crate) fn store(
         &self,
-        python: PyVersion,
-        arch: &str,
-        glibc: Option<GlibcVersion>,
-        source: &str,
-        shaken: Option<Shaken>,
-        origins: Vec<Origin>,
+        about: About,
         write: impl FnOnce(&mut fs::File) -> Result<Written, FetchError>,
     ) -> Result<Layer, FetchError> {
         let created = SystemTime::now()
@@ -359,16 +364,16 @@ impl LayerStore {
             let result = write(file).and_then(|w| {
                 let sha256 = w.sha256.to_string();
                 let meta = Meta {
-                    python: python.to_string(),
-                    arch: Some(arch.to_string()),
-                    glibc: glibc.map(|g| g.to_string()),
-                    source: source.to_string(),
+                    python: about.python.to_string(),
+                    arch: Some(about.arch.to_string()),
+                    glibc: about.glibc.map(|g| g.to_string()),
+                    source: about.source.to_string(),
                     size: w.len,
                     unpacked_size: Some(w.size),
                     entries: Some(w.files),
                     created,
-                    shaken,
-                    origins,
+                    shaken: about.shaken,
+                    origins: about.origins,
                 };
                 let text = toml::to_string(&meta).map_err(|e| FetchError::BadMetadata {
                     path: self.meta_path(&sha256),
@@ -414,12 +419,14 @@ mod tests {
     fn put(store: &LayerStore, sha: &str, version: &str) -> Layer {
         store
             .store(
-                version.parse().unwrap(),
-                "x86_64",
-                None,
-                "test",
-                None,
-                Vec::new(),
+                About {
+                    python: version.parse().unwrap(),
+                    arch: "x86_64",
+                    glibc: None,
+                    source: "test",
+                    shaken: None,
+                    origins: Vec::new(),
+                },
                 |file| {
                     file.write_all(sha.as_bytes()).unwrap();
                     Ok(Written {

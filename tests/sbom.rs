@@ -166,3 +166,47 @@ fn an_artifact_without_an_sbom_says_so_in_one_line() {
     let err = fails(pyk().args(["inspect", "--sbom"]).arg(&file));
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// A runtime shaken for the app (`--strip-stdlib`) leaves out the libraries only
+/// left-out modules load: the SBOM lists exactly the libraries the embedded layer holds.
+#[test]
+fn a_shaken_runtimes_sbom_lists_only_the_libraries_it_holds() {
+    let dir = project(&[
+        (
+            "pyk.toml",
+            "name = \"shaken\"\nrun = \"main.py\"\nstrip_stdlib = true\n",
+        ),
+        ("main.py", "print('hi')\n"),
+    ]);
+    let artifact = build(dir.path(), "shaken", &[]);
+    let bom: serde_json::Value =
+        serde_json::from_str(&ok(pyk().args(["inspect", "--sbom"]).arg(&artifact))).unwrap();
+    let runtime = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "cpython")
+        .unwrap();
+    let listed: Vec<String> = runtime["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| property(c, "pyk:path").unwrap())
+        .collect();
+
+    let bytes = std::fs::read(&artifact).unwrap();
+    let trailer =
+        pyk_artifact::trailer::Trailer::read(&std::fs::File::open(&artifact).unwrap()).unwrap();
+    let layer = &trailer.layers[0];
+    let tar =
+        zstd::decode_all(&bytes[layer.span.offset as usize..layer.span.end() as usize]).unwrap();
+    let mut held: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .filter(|p| p.starts_with("lib/") && p.contains(".so") && p.matches('/').count() == 1)
+        .map(|p| format!("runtime/{p}"))
+        .collect();
+    held.sort();
+    assert_eq!(listed, held);
+}

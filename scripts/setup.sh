@@ -34,6 +34,9 @@ fi
 want=()
 command -v uv >/dev/null || want+=(uv)
 python3 -c 'import cryptography.fernet' 2>/dev/null || want+=(cryptography)
+# The CycloneDX schema validator tests/sbom.rs checks every build's SBOM with.
+python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null ||
+  want+=("cyclonedx-python-lib[json-validation]==11.12.0")
 # build.rs links the launcher for glibc 2.17 with cargo-zigbuild when it is on PATH.
 command -v cargo-zigbuild >/dev/null || want+=(ziglang==0.17.1 cargo-zigbuild==0.24.1)
 if [ ${#want[@]} -gt 0 ]; then

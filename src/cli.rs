@@ -78,6 +78,11 @@ pub enum Command {
     /// The artifact runs on any Linux x86_64 machine with no Python installed:
     /// `./dist/NAME args…`. A published library is importable with `from pyk import NAME`.
     Build(BuildArgs),
+    /// Resolve the spec's dependencies for its Python and platform into pylock.toml (PEP
+    /// 751) beside the spec, every wheel with its URL and sha256; `pyk build` and `pyk
+    /// publish` then install exactly that, hashes checked. Takes build's arguments (those
+    /// that choose the spec, --python, --platform); the output options are not used.
+    Lock(BuildArgs),
     /// Show what an artifact holds (trailer, runtime, layers, resolved dependencies, entry,
     /// build time) and check every hash, naming the part that does not match.
     Inspect {
@@ -89,6 +94,13 @@ pub enum Command {
         /// Print one JSON object (docs/formats.md), for tools.
         #[arg(long)]
         json: bool,
+        /// Print the artifact's SBOM (CycloneDX 1.6 JSON, written by the build) instead.
+        #[arg(long, conflicts_with_all = ["licenses", "json"])]
+        sbom: bool,
+        /// List each component's licence (SPDX where the metadata gives one) and where
+        /// its text is in the artifact, instead.
+        #[arg(long, conflicts_with = "json")]
+        licenses: bool,
     },
     /// Show a package's modules, public functions and classes with their signatures and
     /// docstrings' first lines, as recorded at build time (no package code runs; only
@@ -521,6 +533,10 @@ pub struct BuildArgs {
     /// for any platform.
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Vec<String>,
+    /// Fail unless a pylock.toml (or uv.lock) beside the spec exists and matches the spec,
+    /// naming each difference (a lock beside the spec is installed from either way).
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Subcommand)]

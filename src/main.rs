@@ -16,6 +16,7 @@ mod json;
 mod logging;
 mod output;
 mod repo;
+mod sbom;
 mod spec;
 mod stub_bin;
 mod version;

@@ -185,6 +185,26 @@ pub fn read_file(
     Ok(found)
 }
 
+/// The paths of every entry of `layer`, in order, decoded as a stream within `limits`
+/// without writing anything: what a runtime layer shaken for an app still holds, for the
+/// app's SBOM.
+pub fn paths(layer: &[u8], limits: Limits) -> Result<Vec<PathBuf>, ExtractError> {
+    let budget = AtomicU64::new(decode_budget(limits));
+    let mut out = Vec::new();
+    for frame in frames::split(layer)? {
+        each_entry(frame, &budget, limits.size, |_, mut entry, stream| {
+            if let Some(path) = relative(&entry.path().map_err(format)?) {
+                out.push(path);
+            }
+            stream
+                .data(|| io::copy(&mut entry, &mut io::sink()))
+                .map_err(format)?;
+            Ok(true)
+        })?;
+    }
+    Ok(out)
+}
+
 /// Tar bytes a layer may decode to: its file data plus generous room for headers.
 fn decode_budget(limits: Limits) -> u64 {
     limits

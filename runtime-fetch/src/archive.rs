@@ -53,7 +53,7 @@ pub(crate) fn import_archive_as(
     let root = staging.path().join("runtime");
     fs::create_dir(&root).ctx(|| format!("create {}", root.display()))?;
     unpack(archive, &root)?;
-    layer::build(store, &root, source, None, progress)
+    layer::build(store, &root, source, &[], None, progress)
 }
 
 fn open(archive: &Path) -> Result<Box<dyn Read>, FetchError> {

@@ -49,8 +49,16 @@ fn in_base_set(soname: &str) -> bool {
     BASE_SET.contains(&soname) || soname.starts_with("ld-linux") || soname.starts_with("ld64.so")
 }
 
-/// Bundle, relocate and strip the ELF files under `root`; returns the glibc floor: the
-/// highest `GLIBC_x.y` version any of them needs.
+/// What bundling did: the glibc floor, and each library copied into `lib/` with the
+/// path it was copied from.
+pub(crate) struct Bundled {
+    /// The highest `GLIBC_x.y` version any ELF file needs.
+    pub floor: Option<GlibcVersion>,
+    /// `(lib/SONAME, found at)`, for the SBOM's packages (see `dpkg`).
+    pub copied: Vec<(String, std::path::PathBuf)>,
+}
+
+/// Bundle, relocate and strip the ELF files under `root`.
 ///
 /// A library the interpreter or libpython needs must be found. One that only an extension
 /// module in lib-dynload needs (a python-build-standalone `_crypt` wanting `libcrypt.so.1` on
@@ -64,10 +72,11 @@ pub(crate) fn make_self_contained(
     sysroot: Sysroot,
     arch: &str,
     progress: &dyn Progress,
-) -> Result<Option<GlibcVersion>, FetchError> {
+) -> Result<Bundled, FetchError> {
     let lib = root.join("lib");
     fs::create_dir_all(&lib).ctx(|| format!("create {}", lib.display()))?;
     let mut inside: BTreeSet<String> = elf::sorted_names(&lib).into_iter().collect();
+    let mut copied = Vec::new();
 
     for path in elf::find_elves(root) {
         let analyzer = match sysroot {
@@ -108,6 +117,7 @@ pub(crate) fn make_self_contained(
                 .ctx(|| format!("copy {} to {}", found.display(), dest.display()))?;
             fs::set_permissions(&dest, fs::Permissions::from_mode(0o644))
                 .ctx(|| format!("chmod {}", dest.display()))?;
+            copied.push((format!("lib/{}", library.name), library.path.clone()));
             inside.insert(library.name);
         }
     }
@@ -130,7 +140,7 @@ pub(crate) fn make_self_contained(
         let runpath = ((needs_lib || foreign) && current != wanted).then_some(wanted.as_str());
         elf::rewrite(&path, runpath, true)?;
     }
-    Ok(floor)
+    Ok(Bundled { floor, copied })
 }
 
 /// `$ORIGIN`-relative path from a directory (relative to the runtime root) to `lib/`.

@@ -173,6 +173,7 @@ pub fn import_installed(
 
     let exe_name = format!("python{minor}");
     copy_file(&exe, &bin.join(&exe_name))?;
+    let mut copied = vec![(format!("bin/{exe_name}"), exe.clone())];
     std::os::unix::fs::symlink(&exe_name, bin.join("python3"))
         .ctx(|| format!("create symlink {}", bin.join("python3").display()))?;
 
@@ -207,7 +208,8 @@ pub fn import_installed(
             reason: format!("it links {name}, which is not in {}", info.libdir.display()),
         })?;
         copy_file(&found, &lib.join(&name))?;
+        copied.push((format!("lib/{name}"), found));
     }
     let source = format!("imported from {}", python.display());
-    layer::build(store, &root, &source, sysroot, progress)
+    layer::build(store, &root, &source, &copied, sysroot, progress)
 }

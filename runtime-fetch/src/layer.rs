@@ -9,11 +9,10 @@ use std::process::{Command, Output};
 
 use pyk_artifact::write::write_layer;
 
-use crate::elf::GlibcVersion;
 use crate::error::IoContext;
 use crate::{bundle, strip, FetchError, LayerStore, Progress, PyVersion, SUPPORTED_MINORS};
 
-use crate::store::Layer;
+use crate::store::{About, Layer};
 
 /// The one line of `lib/python3.X/site-packages/_pyk.pth` (the exec contract, DESIGN.md): the
 /// entries of `PYK_PATH` go to the end of `sys.path`, after the stdlib and site-packages, as a
@@ -53,10 +52,13 @@ pub(crate) fn run_code(cmd: &mut Command, python: &Path, code: &str) -> Result<O
 }
 
 /// Finish a staged tree (`root/bin/python3`, `root/lib/python3.X/`) and store it as a layer.
+/// `copied` names the files staged from an installed Python (path in the tree, path copied
+/// from), whose Debian packages are recorded with the bundled libraries'.
 pub(crate) fn build(
     store: &LayerStore,
     root: &Path,
     source: &str,
+    copied: &[(String, PathBuf)],
     sysroot: Sysroot,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
@@ -75,7 +77,9 @@ pub(crate) fn build(
     progress.step(&format!("stripping Python {python} runtime ({arch})"));
     strip::strip(&root, &python)?;
     progress.step("bundling shared libraries");
-    let glibc = bundle::make_self_contained(&root, sysroot, arch, progress)?;
+    let bundled = bundle::make_self_contained(&root, sysroot, arch, progress)?;
+    let files: Vec<(String, PathBuf)> = copied.iter().cloned().chain(bundled.copied).collect();
+    let origins = crate::dpkg::origins(&files, sysroot);
     progress.step("precompiling the standard library");
     precompile(&root, &python, sysroot, progress)?;
     let site = site_packages(&root, sysroot)?;
@@ -86,7 +90,15 @@ pub(crate) fn build(
         "compressing runtime layer (zstd level {})",
         store.zstd_level()
     ));
-    pack(store, &root, python, arch, glibc, source, progress)
+    let about = About {
+        python,
+        arch,
+        glibc: bundled.floor,
+        source,
+        shaken: None,
+        origins,
+    };
+    pack(store, &root, about, progress)
 }
 
 /// The site-packages directory the runtime's own `site` module processes: upstream's
@@ -294,15 +306,12 @@ pub(crate) fn symlink_stays_inside(link_rel: &Path, target: &Path) -> bool {
 fn pack(
     store: &LayerStore,
     root: &Path,
-    python: PyVersion,
-    arch: &str,
-    glibc: Option<GlibcVersion>,
-    source: &str,
+    about: About,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
     store.ensure_dir()?;
     let spinner = progress.spinner("compressing");
-    let layer = store.store(python, arch, glibc, source, None, |file| {
+    let layer = store.store(about, |file| {
         write_layer(root, store.zstd_level(), file).map_err(|e| FetchError::Io {
             context: format!("write a layer of {}", root.display()),
             source: io::Error::other(e),

@@ -10,6 +10,7 @@
 mod archive;
 mod bundle;
 mod download;
+mod dpkg;
 mod elf;
 mod error;
 mod installed;
@@ -21,6 +22,7 @@ mod strip;
 mod version;
 
 pub use archive::import_archive;
+pub use dpkg::Origin;
 pub use elf::{glibc_floor, glibc_needed, has_elf, machine, GlibcVersion};
 pub use error::FetchError;
 pub use installed::import_installed;

@@ -20,7 +20,7 @@ use pyk_artifact::write::write_layer;
 use pyk_protocol::digest::Hasher;
 
 use crate::error::IoContext;
-use crate::store::{Layer, Shaken};
+use crate::store::{About, Layer, Shaken};
 use crate::{elf, FetchError, LayerStore, Progress};
 
 /// Bump when what a shaken layer holds for the same inputs changes.
@@ -84,19 +84,20 @@ pub fn shake_runtime(
         from: base.sha256.clone(),
         key,
     };
-    let layer = store.store(
-        base.python,
-        &base.arch,
+    let about = About {
+        python: base.python,
+        arch: &base.arch,
         glibc,
-        &source,
-        Some(shaken),
-        |file| {
-            write_layer(&root, store.zstd_level(), file).map_err(|e| FetchError::Io {
-                context: format!("write a layer of {}", root.display()),
-                source: io::Error::other(e),
-            })
-        },
-    );
+        source: &source,
+        shaken: Some(shaken),
+        origins: base.origins.clone(),
+    };
+    let layer = store.store(about, |file| {
+        write_layer(&root, store.zstd_level(), file).map_err(|e| FetchError::Io {
+            context: format!("write a layer of {}", root.display()),
+            source: io::Error::other(e),
+        })
+    });
     std::mem::drop(spinner);
     layer
 }

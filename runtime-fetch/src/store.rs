@@ -19,6 +19,7 @@ use pyk_cache::{write_file, write_named, Bucket, Existing};
 use pyk_protocol::Sha256;
 use serde::{Deserialize, Serialize};
 
+use crate::dpkg::Origin;
 use crate::error::IoContext;
 use crate::{FetchError, GlibcVersion, PyVersion, PythonRequest};
 
@@ -47,6 +48,9 @@ pub struct Layer {
     /// For a runtime shaken for an app (`pyk build --strip-stdlib`): the layer it was cut
     /// from and the key of what was left out. Such layers are never chosen to build on.
     pub shaken: Option<Shaken>,
+    /// The Debian packages its interpreter and bundled libraries came from, where dpkg
+    /// knew them when the layer was made (for an artifact's SBOM).
+    pub origins: Vec<Origin>,
 }
 
 /// Where a shaken runtime layer came from.
@@ -76,6 +80,18 @@ struct Meta {
     created: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shaken: Option<Shaken>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    origins: Vec<Origin>,
+}
+
+/// What the metadata of a layer being stored says of it.
+pub(crate) struct About<'a> {
+    pub python: PyVersion,
+    pub arch: &'a str,
+    pub glibc: Option<GlibcVersion>,
+    pub source: &'a str,
+    pub shaken: Option<Shaken>,
+    pub origins: Vec<Origin>,
 }
 
 /// Default zstd level: slow to build once, small to ship and fast to decode.
@@ -174,6 +190,7 @@ impl LayerStore {
                 .map(|(size, files)| Unpacked { size, files }),
             created: meta.created,
             shaken: meta.shaken,
+            origins: meta.origins,
         }))
     }
 
@@ -334,11 +351,7 @@ impl LayerStore {
     /// returned.
     pub(crate) fn store(
         &self,
-        python: PyVersion,
-        arch: &str,
-        glibc: Option<GlibcVersion>,
-        source: &str,
-        shaken: Option<Shaken>,
+        about: About,
         write: impl FnOnce(&mut fs::File) -> Result<Written, FetchError>,
     ) -> Result<Layer, FetchError> {
         let created = SystemTime::now()
@@ -351,15 +364,16 @@ impl LayerStore {
             let result = write(file).and_then(|w| {
                 let sha256 = w.sha256.to_string();
                 let meta = Meta {
-                    python: python.to_string(),
-                    arch: Some(arch.to_string()),
-                    glibc: glibc.map(|g| g.to_string()),
-                    source: source.to_string(),
+                    python: about.python.to_string(),
+                    arch: Some(about.arch.to_string()),
+                    glibc: about.glibc.map(|g| g.to_string()),
+                    source: about.source.to_string(),
                     size: w.len,
                     unpacked_size: Some(w.size),
                     entries: Some(w.files),
                     created,
-                    shaken,
+                    shaken: about.shaken,
+                    origins: about.origins,
                 };
                 let text = toml::to_string(&meta).map_err(|e| FetchError::BadMetadata {
                     path: self.meta_path(&sha256),
@@ -405,11 +419,14 @@ mod tests {
     fn put(store: &LayerStore, sha: &str, version: &str) -> Layer {
         store
             .store(
-                version.parse().unwrap(),
-                "x86_64",
-                None,
-                "test",
-                None,
+                About {
+                    python: version.parse().unwrap(),
+                    arch: "x86_64",
+                    glibc: None,
+                    source: "test",
+                    shaken: None,
+                    origins: Vec::new(),
+                },
                 |file| {
                     file.write_all(sha.as_bytes()).unwrap();
                     Ok(Written {

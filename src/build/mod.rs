@@ -7,8 +7,10 @@ mod boot;
 mod compile;
 mod deps;
 mod lock;
+mod locked;
 mod platform;
 mod runtime;
+mod sbom;
 mod shake;
 mod stage;
 
@@ -21,6 +23,7 @@ use pyk_runtime_fetch::PythonRequest;
 use pyk_static::EnvVars;
 
 pub use platform::Platform;
+pub use sbom::FILE as SBOM_FILE;
 
 use crate::output::human_size;
 use crate::output::Progress;
@@ -45,6 +48,8 @@ pub struct Options<'a> {
     pub strip_stdlib: bool,
     /// `--platform`: the machine the artifact is for.
     pub platform: Platform,
+    /// `--locked`: a lock beside the spec must exist and match it.
+    pub locked: bool,
 }
 
 /// An artifact `build` wrote.
@@ -64,38 +69,36 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
     for warning in &spec.warnings {
         crate::output::warning!("{warning}");
     }
-    let asked = |value: &str, how: String| -> Result<Declared<PythonRequest>> {
-        let value = value
-            .parse()
-            .with_context(|| format!("{how}: not a Python version"))?;
-        Ok(Declared { value, at: how })
+    let lock_file = locked::Lock::find(spec);
+    let third_party = !spec.dependencies.is_empty() || !spec.requirement_files.is_empty();
+    if opts.locked && third_party && lock_file.is_none() {
+        bail!(
+            "--locked: no {} or {} beside the spec in {} (make one with `pyk lock`)",
+            locked::PYLOCK,
+            locked::UV_LOCK,
+            spec.base.display()
+        );
+    }
+    // Drift is found before any work.
+    let lock_scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let from_lock = match &lock_file {
+        Some(lock) => {
+            let installer = deps::Installer::find()?;
+            let uv = installer.uv().map(|u| u.as_os_str());
+            let (file, warning) =
+                locked::prepare(lock, spec, uv, opts.locked, lock_scratch.path())?;
+            if let Some(w) = warning {
+                crate::output::warning!("{w}");
+            }
+            progress.step(&format!(
+                "Locked: installing what {} says",
+                lock.path().display()
+            ));
+            Some(file)
+        }
+        None => None,
     };
-    let request = match (&opts.python, &spec.python.request) {
-        (Some(v), _) => Some(asked(v, format!("--python {v}"))?),
-        (None, Some(declared)) => Some(Declared {
-            value: declared.value,
-            at: format!("`python = \"{}\"` ({})", declared.value, declared.at),
-        }),
-        (None, None) => match std::env::var(EnvVars::PYK_PYTHON)
-            .ok()
-            .filter(|s| !s.is_empty())
-        {
-            Some(v) => Some(asked(&v, format!("PYK_PYTHON={v}"))?),
-            None => None,
-        },
-    };
-    let choice = runtime::Choice {
-        request,
-        requires: &spec.python.requires,
-    };
-    let runtime = runtime::resolve(
-        opts.cache,
-        &choice,
-        opts.runtime_archive,
-        opts.mirror,
-        opts.platform,
-        progress,
-    )?;
+    let runtime = runtime_for(spec, opts, progress)?;
     let python = runtime.layer.python;
     progress.step(&format!(
         "Runtime: Python {python} {} ({})",
@@ -115,6 +118,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
     std::fs::create_dir(&deps_dir)?;
     std::fs::create_dir(&app)?;
     let mut lock = None;
+    let mut dists = Vec::new();
     let mut own_sources = 0;
     if spec.installs() {
         let installer = deps::Installer::find()?;
@@ -140,6 +144,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
             glibc: runtime.layer.glibc,
             deps_target: &deps_dir,
             app_target: &app,
+            lock: from_lock.as_deref(),
         };
         let installed = installer.install(&request)?;
         drop(spinner);
@@ -158,6 +163,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
             }
         }
         lock = lock::pylock(&installed.dists);
+        dists = installed.dists;
     }
     let has_deps = std::fs::read_dir(&deps_dir)?.next().is_some();
     let deps = has_deps.then_some(deps_dir.as_path());
@@ -217,6 +223,30 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
         None => (&runtime.layer, runtime.unpacked),
     };
 
+    let runtime_paths = match &shaken {
+        Some((layer, unpacked)) => Some(layer_paths(layer, *unpacked)?),
+        None => None,
+    };
+    let sbom_started = Instant::now();
+    let sbom_size = sbom::write(
+        &sbom::Inputs {
+            name: &spec.name,
+            built: opts.built,
+            runtime: runtime_layer,
+            runtime_dir: &runtime.dir,
+            runtime_paths: runtime_paths.as_deref(),
+            dists: &dists,
+        },
+        &app,
+    )?;
+    progress.step(&format!(
+        "SBOM: {} components, {} (CycloneDX 1.6, {}) in {} ms",
+        dists.iter().filter(|d| !d.own).count() + 1,
+        human_size(sbom_size),
+        sbom::FILE,
+        sbom_started.elapsed().as_millis()
+    ));
+
     // The artifact's glibc floor: the runtime's (recorded when its layer was made) and
     // every ELF file of the layers built here.
     let mut floor = runtime_layer.glibc;
@@ -268,4 +298,114 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
         platform: opts.platform,
         pure: spec.kind == pyk_protocol::Kind::Lib && !native,
     })
+}
+
+/// The paths a (shaken) runtime layer holds, read from its entries.
+fn layer_paths(
+    layer: &pyk_runtime_fetch::Layer,
+    unpacked: pyk_artifact::extract::Unpacked,
+) -> Result<Vec<PathBuf>> {
+    let bytes = std::fs::read(&layer.path)
+        .with_context(|| format!("cannot read {}", layer.path.display()))?;
+    let limits = pyk_artifact::extract::Limits {
+        size: unpacked.size,
+        files: unpacked.files,
+    };
+    pyk_artifact::extract::paths(&bytes, limits)
+        .with_context(|| format!("cannot read the runtime layer {}", layer.path.display()))
+}
+
+/// The runtime the build uses: `--python`, else the spec's `python`, else `$PYK_PYTHON`,
+/// else the newest that satisfies `requires-python`.
+fn runtime_for(spec: &Spec, opts: &Options, progress: &Progress) -> Result<runtime::Runtime> {
+    let asked = |value: &str, how: String| -> Result<Declared<PythonRequest>> {
+        let value = value
+            .parse()
+            .with_context(|| format!("{how}: not a Python version"))?;
+        Ok(Declared { value, at: how })
+    };
+    let request = match (&opts.python, &spec.python.request) {
+        (Some(v), _) => Some(asked(v, format!("--python {v}"))?),
+        (None, Some(declared)) => Some(Declared {
+            value: declared.value,
+            at: format!("`python = \"{}\"` ({})", declared.value, declared.at),
+        }),
+        (None, None) => match std::env::var(EnvVars::PYK_PYTHON)
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            Some(v) => Some(asked(&v, format!("PYK_PYTHON={v}"))?),
+            None => None,
+        },
+    };
+    let choice = runtime::Choice {
+        request,
+        requires: &spec.python.requires,
+    };
+    runtime::resolve(
+        opts.cache,
+        &choice,
+        opts.runtime_archive,
+        opts.mirror,
+        opts.platform,
+        progress,
+    )
+}
+
+/// `pyk lock`: resolves the spec's requirements for its runtime and target platform into
+/// `pylock.toml` beside the spec (see [`locked`]); returns its path.
+pub fn lock(spec: &Spec, opts: &Options, progress: &Progress) -> Result<PathBuf> {
+    let requirements = locked::requirements(spec)?;
+    if requirements.is_empty() {
+        bail!("the spec declares no dependencies: there is nothing to lock");
+    }
+    let installer = deps::Installer::find()?;
+    let Some(uv) = installer.uv() else {
+        bail!("`pyk lock` needs uv (install uv, or set PYK_UV)");
+    };
+    let runtime = runtime_for(spec, opts, progress)?;
+    let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let inputs = scratch.path().join("requirements.in");
+    std::fs::write(&inputs, spec.dependencies.join("\n") + "\n")?;
+    let mut files: Vec<&Path> = vec![&inputs];
+    files.extend(spec.requirement_files.iter().map(PathBuf::as_path));
+    let out_file = scratch.path().join(locked::PYLOCK);
+    let request = deps::Request {
+        spec,
+        python: &runtime.python(),
+        version: &runtime.layer.python,
+        platform: opts.platform,
+        glibc: runtime.layer.glibc,
+        deps_target: scratch.path(),
+        app_target: scratch.path(),
+        lock: None,
+    };
+    let spinner = progress.spinner("Resolving with uv");
+    let out = deps::lock_command(uv, &request, &files, &out_file)
+        .output()
+        .context("cannot run uv")?;
+    drop(spinner);
+    if !out.status.success() {
+        bail!(
+            "cannot lock the dependencies (uv failed):\n{}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = std::fs::read_to_string(&out_file)? + &locked::record_requirements(&requirements);
+    let packages = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("packages").and_then(|p| p.as_array()).map(Vec::len))
+        .unwrap_or(0);
+    let path = spec.base.join(locked::PYLOCK);
+    pyk_cache::write_file(&path, 0o644, pyk_cache::Existing::Replace, |f| {
+        std::io::Write::write_all(f, text.as_bytes())
+    })
+    .with_context(|| format!("cannot write {}", path.display()))?;
+    progress.step(&format!(
+        "Locked {packages} packages for Python {} ({}) in {}",
+        runtime.layer.python,
+        opts.platform.name(),
+        path.display()
+    ));
+    Ok(path)
 }

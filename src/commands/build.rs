@@ -50,6 +50,7 @@ pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<Vec<bui
             output: output(*platform),
             strip_stdlib: args.strip_stdlib,
             platform: *platform,
+            locked: args.locked,
         };
         let artifact = build::build(spec, &opts, &ctx.progress)?;
         let pure = artifact.pure;
@@ -65,6 +66,24 @@ pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<Vec<bui
         }
     }
     Ok(built)
+}
+
+/// `pyk lock`: the spec's `pylock.toml`, resolved for the first platform asked for.
+pub fn lock(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<PathBuf> {
+    let platforms = build::Platform::parse_all(&args.platform, &spec.platforms)?;
+    let opts = build::Options {
+        cache: ctx.cache()?,
+        built: build_time()?,
+        level: layer_level(),
+        python: args.python.clone(),
+        runtime_archive: args.runtime.as_deref(),
+        mirror: &|| ctx.config.python_mirror(),
+        output: args.output.clone(),
+        strip_stdlib: args.strip_stdlib,
+        platform: platforms[0],
+        locked: args.locked,
+    };
+    build::lock(spec, &opts, &ctx.progress)
 }
 
 /// The build time for the trailer: `SOURCE_DATE_EPOCH` (reproducible builds), else now.

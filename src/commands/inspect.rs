@@ -23,9 +23,21 @@ use crate::{cli, fetch, hints};
 
 /// `pyk inspect FILE|NAME [--lib] [--json]`: a file as it is; a package's whole artifact
 /// fetched into a temp file first, since inspecting checks every byte.
-pub fn run(ctx: &Context, what: &str, lib: bool, json: bool) -> Result<()> {
+/// What `pyk inspect` prints.
+pub enum View {
+    Text,
+    Json,
+    /// The SBOM the build recorded, or its licences.
+    Sbom(crate::sbom::Show),
+}
+
+pub fn run(ctx: &Context, what: &str, lib: bool, view: View) -> Result<()> {
     crate::output::end_quietly_on_closed_pipe();
-    let inspect = if json { self::json } else { self::inspect };
+    let inspect = |path: &Path, shown: &str| match &view {
+        View::Text => self::inspect(path, shown),
+        View::Json => self::json(path, shown),
+        View::Sbom(show) => crate::sbom::show(path, &shown, *show),
+    };
     if cli::names_a_file(what) {
         let path = Path::new(what);
         return inspect(path, &path.display().to_string());
@@ -43,7 +55,7 @@ pub fn run(ctx: &Context, what: &str, lib: bool, json: bool) -> Result<()> {
         &ctx.progress,
     )?;
     inspect(tmp.path(), &format!("{} {}", m.name, m.version))?;
-    if !json && m.platform_names().len() > 1 {
+    if matches!(view, View::Text) && m.platform_names().len() > 1 {
         println!(
             "\nPlatforms: {} (shown: {})",
             m.platform_names().join(", "),

@@ -108,7 +108,25 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
             let spec = build::load_spec(&args)?;
             build::run(ctx, &spec, &args)?;
         }
-        Command::Inspect { what, lib, json } => inspect::run(ctx, &what, lib, json)?,
+        Command::Lock(args) => {
+            let spec = build::load_spec(&args)?;
+            build::lock(ctx, &spec, &args)?;
+        }
+        Command::Inspect {
+            what,
+            lib,
+            json,
+            sbom,
+            licenses,
+        } => {
+            let view = match (json, sbom, licenses) {
+                (true, _, _) => inspect::View::Json,
+                (_, true, _) => inspect::View::Sbom(crate::sbom::Show::Document),
+                (_, _, true) => inspect::View::Sbom(crate::sbom::Show::Licenses),
+                _ => inspect::View::Text,
+            };
+            inspect::run(ctx, &what, lib, view)?
+        }
         Command::Info {
             what,
             select,

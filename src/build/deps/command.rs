@@ -199,6 +199,24 @@ pub fn lock_pins(uv: &OsString, req: &Request, pins: &Path, out: &Path, offline:
     cmd
 }
 
+/// uv: resolves `inputs` (requirements files) for the runtime's interpreter and the target
+/// platform into a PEP 751 `pylock.toml` at `out` (`pyk lock`).
+pub fn lock(uv: &OsString, req: &Request, inputs: &[&Path], out: &Path) -> Command {
+    let installer = Installer::Uv(uv.clone());
+    let mut cmd = Command::new(uv);
+    cmd.args(["pip", "compile", "--no-config", "--quiet", "--no-header"])
+        .args(["--format", "pylock.toml", "--python"])
+        .arg(req.python)
+        .args(platform_args(req))
+        .arg("--output-file")
+        .arg(out)
+        .current_dir(&req.spec.base)
+        .args(index_args(&installer, &req.spec.install))
+        .args(resolution_args(&installer, &req.spec.install))
+        .args(inputs);
+    cmd
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ use anyhow::{bail, Context, Result};
 use pyk_runtime_fetch::{GlibcVersion, PyVersion};
 use pyk_static::EnvVars;
 
+pub use command::lock as lock_command;
 pub use dists::{ArchiveKind, Dist};
 
 use crate::build::Platform;
@@ -47,6 +48,9 @@ pub struct Request<'a> {
     pub deps_target: &'a Path,
     /// … and the project's own (may be the same directory).
     pub app_target: &'a Path,
+    /// A PEP 751 lock to install the third-party distributions from, exactly (see
+    /// `build::locked`), instead of resolving the spec's requirements.
+    pub lock: Option<&'a Path>,
 }
 
 /// What was installed.
@@ -85,6 +89,14 @@ impl Installer {
             (None, None, None) => {
                 bail!("installing dependencies needs uv or a python3 with pip on the build machine (neither found on PATH)")
             }
+        }
+    }
+
+    /// uv's path, when uv is the installer.
+    pub fn uv(&self) -> Option<&OsString> {
+        match self {
+            Installer::Uv(uv) => Some(uv),
+            Installer::Pip(_) => None,
         }
     }
 
@@ -132,6 +144,11 @@ impl Installer {
             let hashes = spec.install.require_hashes || hash_checking(&spec.requirement_files)?;
             let third_party = |target: &Path| {
                 let mut cmd = command::install(self, req, target, false);
+                if let Some(lock) = req.lock {
+                    // uv checks every file against the lock's hashes.
+                    cmd.arg("-r").arg(lock);
+                    return cmd;
+                }
                 if hashes {
                     cmd.arg("--require-hashes");
                 }
@@ -148,6 +165,21 @@ impl Installer {
                 pip_reports.push(report);
             }
             let out = run(self, &mut cmd)?;
+            if let (false, Some(lock)) = (out.status.success(), req.lock) {
+                // One line: uv's lines joined (a hash mismatch names the file and both
+                // digests).
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let said: Vec<&str> = stderr
+                    .lines()
+                    .map(|l| l.trim().trim_start_matches("error: "))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                bail!(
+                    "installing what {} says failed: {}",
+                    lock.display(),
+                    said.join(" ")
+                );
+            }
             if !out.status.success() {
                 let retry = |target: &Path, overrides: &Path| {
                     let mut cmd = third_party(target);

@@ -104,6 +104,7 @@ fn records_the_wheel_each_distribution_came_from() {
                 glibc: None,
                 deps_target: target.path(),
                 app_target: target.path(),
+                lock: None,
             })
             .unwrap();
         let name = installer.name();
@@ -179,6 +180,7 @@ fn the_project_goes_to_the_app_target_and_its_dependencies_do_not() {
                     glibc: None,
                     deps_target: deps.path(),
                     app_target: app.path(),
+                    lock: None,
                 })
                 .unwrap();
             let what = format!("{case} with {}", installer.name());

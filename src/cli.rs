@@ -431,6 +431,10 @@ pub struct ServeArgs {
     /// its own platform.
     #[arg(long, value_name = "DIR")]
     pub clients: Option<PathBuf>,
+    /// Also serve `/metrics` and `/healthz` on this address (e.g. 127.0.0.1:9100), with
+    /// no token: for a Prometheus scraper. Without it `/metrics` takes the read key.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(clap::Args)]

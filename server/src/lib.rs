@@ -25,6 +25,7 @@ mod handlers;
 mod http;
 mod limits;
 mod log;
+mod metrics;
 pub mod nonces;
 mod routes;
 mod serve;

@@ -29,5 +29,6 @@ pub fn run(args: ServeArgs, config: &Config) -> Result<()> {
     serve.max_upload = args.max_upload * 1024 * 1024;
     serve.verbose = args.verbose;
     serve.clients = args.clients;
+    serve.metrics_addr = args.metrics_addr;
     pyk_server::serve(serve)
 }

@@ -1,7 +1,7 @@
 //! A bare entry point to the server, for the integration tests (which need a real
 //! process to signal and kill) and for running a repository without the full CLI:
 //!
-//! `PYK_KEY=… [PYK_WRITE_KEY=…] [PYK_MAX_UPLOAD=bytes] pyk-server [-v] [STORE [ADDR]]`
+//! `PYK_KEY=… [PYK_WRITE_KEY=…] [PYK_MAX_UPLOAD=bytes] pyk-server [-v] [--metrics-addr=ADDR] [STORE [ADDR]]`
 //!
 //! STORE is a directory, or `s3://bucket/prefix` reached through AWS's usual variables
 //! (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, …; see `pyk_s3::Settings::from_vars`);
@@ -31,6 +31,13 @@ fn main() -> anyhow::Result<()> {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "-v" | "--verbose" => config.verbose = true,
+            a if a.starts_with("--metrics-addr=") => {
+                let addr = &a["--metrics-addr=".len()..];
+                config.metrics_addr = Some(
+                    addr.parse()
+                        .with_context(|| format!("bad metrics address {addr}"))?,
+                );
+            }
             a if a.starts_with('-') => bail!("unknown option {a}"),
             _ => positional.push(arg),
         }

@@ -27,6 +27,7 @@ mod limits;
 mod log;
 mod metrics;
 pub mod nonces;
+pub mod retention;
 mod routes;
 mod serve;
 mod state;

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 
-use crate::handlers::{blobs, observe, packages, versions};
+use crate::handlers::{blobs, gc, observe, packages, versions};
 use crate::http::ApiError;
 use crate::metrics::Route;
 use crate::state::App;
@@ -47,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/blobs/{sha256}",
             get(blobs::download).head(blobs::exists).put(blobs::upload),
         )
+        .route("/v1/gc", post(gc::run))
         .route("/metrics", get(observe::scrape))
         .route_layer(middleware::from_fn(mark_route))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })

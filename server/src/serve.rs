@@ -37,6 +37,7 @@ use crate::limits::{HEADER_READ_TIMEOUT, MAX_UPLOADS, SHUTDOWN_GRACE};
 use crate::log::{self, Line};
 use crate::metrics::{Counted, Metered, Metrics, Received, Route};
 use crate::nonces::{MemoryNonces, Nonces, DEFAULT_CAPACITY};
+use crate::retention::GcSettings;
 use crate::routes::router;
 use crate::state::App;
 use crate::store::{Store, StoreConfig};
@@ -64,6 +65,8 @@ pub struct ServeConfig {
     pub clients: Option<PathBuf>,
     /// A second address serving `/metrics` and `/healthz` with no token.
     pub metrics_addr: Option<SocketAddr>,
+    /// What `POST /v1/gc` (`pyk gc`) applies (see `retention`).
+    pub gc: GcSettings,
 }
 
 impl ServeConfig {
@@ -81,6 +84,7 @@ impl ServeConfig {
             nonces: Arc::new(MemoryNonces::new(DEFAULT_CAPACITY)),
             clients: None,
             metrics_addr: None,
+            gc: GcSettings::default(),
         }
     }
 }
@@ -140,6 +144,7 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         uploads: tokio::sync::Semaphore::new(MAX_UPLOADS),
         verified: Verified::default(),
         metrics: Arc::new(Metrics::default()),
+        gc: config.gc,
         shutdown,
     });
     // The binary this process runs, handed out for its platform (none if it is gone).

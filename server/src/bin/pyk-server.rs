@@ -5,6 +5,7 @@
 //!
 //! STORE is a directory, or `s3://bucket/prefix` reached through AWS's usual variables
 //! (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, …; see `pyk_s3::Settings::from_vars`);
+//! `PYK_RETENTION=FILE` names the retention file `POST /v1/gc` applies;
 //! `PYK_S3_MODE=lease` makes writers take leases even where conditional writes work.
 
 use anyhow::{bail, Context};
@@ -26,6 +27,10 @@ fn main() -> anyhow::Result<()> {
         config.max_upload = max
             .parse()
             .context("PYK_MAX_UPLOAD must be a number of bytes")?;
+    }
+    if let Ok(file) = std::env::var("PYK_RETENTION") {
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+        config.gc = pyk_server::retention::parse(&text).with_context(|| format!("in {file}"))?;
     }
     let mut positional = Vec::new();
     for arg in std::env::args().skip(1) {

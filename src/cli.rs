@@ -230,6 +230,14 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Apply the server's retention policy (`pyk serve --retention FILE`): remove the
+    /// versions it lets go (never the latest) and the blobs no version references (needs
+    /// the write key).
+    Gc {
+        /// List what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Wait for new versions of a package and report each one.
     Watch {
         #[command(flatten)]
@@ -435,6 +443,10 @@ pub struct ServeArgs {
     /// no token: for a Prometheus scraper. Without it `/metrics` takes the read key.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// A TOML file of retention rules (keep_last, keep_newer_than, keep_since,
+    /// per-package overrides; see docs/formats.md) that `pyk gc` applies.
+    #[arg(long, value_name = "FILE")]
+    pub retention: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

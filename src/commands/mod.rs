@@ -2,6 +2,7 @@
 //! command's `run`, each given the [`Context`] (config, cache, progress) as one value.
 
 mod build;
+mod gc;
 mod init;
 mod latest;
 mod list;
@@ -273,6 +274,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 yes,
             )
         })?,
+        Command::Gc { dry_run } => gc::run(ctx, dry_run)?,
         Command::Watch { package, once } => ctx.with_hint(&package, || {
             watch::run(ctx, package.kind(), &package.name, once)
         })?,

@@ -45,19 +45,20 @@ load() { # prints req/s and p99
 plain=() scraped=()
 for i in $(seq "$pairs"); do
   plain+=("$(load)")
-  (while :; do curl -s -o /dev/null "http://127.0.0.1:$mport/metrics"; sleep 0.1; done) &
+  (while :; do curl -s -o /dev/null "http://127.0.0.1:$mport/metrics" && echo >>"$work/scrapes"; sleep 0.1; done) &
   scraper=$!
   scraped+=("$(load)")
   kill $scraper; wait $scraper 2>/dev/null || true; scraper=
   echo "pair $i: without ${plain[-1]} | with ${scraped[-1]}" >&2
 done
-scrapes=$(curl -s "http://127.0.0.1:$mport/metrics" | awk -F' ' '/^pyk_http_requests_total\{method="GET",route="\/metrics"/ {s += $2} END {print s + 0}')
+scrapes=$(wc -l <"$work/scrapes")
 python3 - "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$scrapes" "${plain[@]}" -- "${scraped[@]}" <<'PY'
 import statistics, sys
 cores, load, scrapes = sys.argv[1], sys.argv[2], sys.argv[3]
 rest = sys.argv[4:]
 cut = rest.index("--")
-def parse(xs): return [float(x.split()[0]) for x in xs], [x.split()[1] for x in xs]
+def ms(t): return float(t[:-2]) if t.endswith("ms") else float(t[:-2]) / 1000 if t.endswith("us") else float(t[:-1]) * 1000
+def parse(xs): return [float(x.split()[0]) for x in xs], sorted((x.split()[1] for x in xs), key=ms)
 (a, ap), (b, bp) = parse(rest[:cut]), parse(rest[cut + 1:])
 ma, mb = statistics.median(a), statistics.median(b)
 print(f"| update checks (304s), {len(a)} interleaved pairs of 5 s, {cores} cores, load {load}: "

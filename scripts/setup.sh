@@ -30,13 +30,16 @@ fi
 # uv installs dependencies at build time (a host pip is the fallback) and makes the
 # notebook test's venv (tests/teams.rs: ipykernel, nbclient and nbformat, pinned there,
 # from PyPI, kept in target/tmp); cryptography lets the interoperability tests check
-# pyk's tokens against Python's Fernet.
+# pyk's tokens against Python's Fernet; prometheus-client's parsers read the server's
+# /metrics in server/tests/observe.rs.
 want=()
 command -v uv >/dev/null || want+=(uv)
 python3 -c 'import cryptography.fernet' 2>/dev/null || want+=(cryptography)
 # The CycloneDX schema validator tests/sbom.rs checks every build's SBOM with.
 python3 -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null ||
   want+=("cyclonedx-python-lib[json-validation]==11.12.0")
+# prometheus_client's text parser reads /metrics in server/tests/observe.rs.
+python3 -c 'import prometheus_client' 2>/dev/null || want+=(prometheus-client==0.26.0)
 # build.rs links the launcher for glibc 2.17 with cargo-zigbuild when it is on PATH.
 command -v cargo-zigbuild >/dev/null || want+=(ziglang==0.17.1 cargo-zigbuild==0.24.1)
 if [ ${#want[@]} -gt 0 ]; then

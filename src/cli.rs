@@ -265,6 +265,14 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Apply the server's retention policy (`pyk serve --retention FILE`): remove the
+    /// versions it lets go (never the latest) and the blobs no version references (needs
+    /// the write key).
+    Gc {
+        /// List what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Wait for new versions of a package and report each one.
     Watch {
         #[command(flatten)]
@@ -471,6 +479,14 @@ pub struct ServeArgs {
     /// its own platform.
     #[arg(long, value_name = "DIR")]
     pub clients: Option<PathBuf>,
+    /// Also serve `/metrics` and `/healthz` on this address (e.g. 127.0.0.1:9100), with
+    /// no token: for a Prometheus scraper. Without it `/metrics` takes the read key.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// A TOML file of retention rules (keep_last, keep_newer_than, keep_since,
+    /// per-package overrides; see docs/formats.md) that `pyk gc` applies.
+    #[arg(long, value_name = "FILE")]
+    pub retention: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

@@ -552,3 +552,31 @@ mod tests {
         assert_eq!(m.etag(), "\"ab.1.0+b\"");
     }
 }
+
+/// The body of `POST /v1/gc` (write key): apply the server's retention policy and
+/// collect unreferenced blobs, or with `dry_run` only say which versions would go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcRequest {
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// One version a garbage collection removed (or, dry, would remove).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcVersion {
+    pub kind: Kind,
+    pub name: String,
+    pub version: String,
+}
+
+/// The answer to `POST /v1/gc`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcResponse {
+    pub dry_run: bool,
+    /// The versions the retention policy removed (or would remove), package by package
+    /// in publish order.
+    pub removed: Vec<GcVersion>,
+    /// Blobs deleted and their stored bytes (0 on a dry run).
+    pub blobs: u64,
+    pub bytes: u64,
+}

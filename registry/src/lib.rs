@@ -8,14 +8,17 @@
 //! - [`Refusal`]: everything a repository refuses, each with its HTTP status and its
 //!   protocol code, worded once for every path.
 //! - [`check_publish`]: the rules a publish request must meet, on every path.
+//! - [`Retention`]: which versions a repository's policy lets go.
 
 mod publish;
 mod refusal;
 mod registry;
+mod retention;
 
 pub use publish::{check_publish, Invalid, MAX_BLOBS};
 pub use refusal::Refusal;
 pub use registry::{stored_form, GcReport, Latest, PackageRecord, Registry};
+pub use retention::{Policy, Retention};
 
 use pyk_protocol::Kind;
 

@@ -47,6 +47,19 @@ pub enum Denied {
     Busy(NonceError),
 }
 
+impl Denied {
+    /// How `/metrics` counts it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Denied::Unauthorized => "unauthorized",
+            Denied::Forbidden => "forbidden",
+            Denied::Clock(_) => "clock",
+            Denied::Replayed => "replayed",
+            Denied::Busy(_) => "busy",
+        }
+    }
+}
+
 pub struct Auth {
     pub keys: Keys,
     pub nonces: Arc<dyn Nonces>,

@@ -1,7 +1,9 @@
 //! The server's life: bind, accept with limits, stop gracefully on SIGTERM/SIGINT.
 //!
 //! A hyper-util accept loop rather than `axum::serve`, because only hyper's own
-//! connection builder has a header-read timeout (slowloris).
+//! connection builder has a header-read timeout (slowloris). The optional metrics
+//! listener (`--metrics-addr`) serves only `/metrics` and `/healthz`, with no token: it
+//! is meant for a loopback or monitoring-network address a scraper reaches.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,10 +31,13 @@ use crate::auth::{Auth, Binding, Denied, Keys};
 use crate::binding::Bound;
 use crate::catalog::Catalog;
 use crate::dist::Dist;
+use crate::handlers::observe;
 use crate::http::ApiError;
 use crate::limits::{HEADER_READ_TIMEOUT, MAX_UPLOADS, SHUTDOWN_GRACE};
-use crate::log::{self, Line, Logged, Received};
+use crate::log::{self, Line};
+use crate::metrics::{Counted, Metered, Metrics, Received, Route};
 use crate::nonces::{MemoryNonces, Nonces, DEFAULT_CAPACITY};
+use crate::retention::GcSettings;
 use crate::routes::router;
 use crate::state::App;
 use crate::store::{Store, StoreConfig};
@@ -58,6 +63,10 @@ pub struct ServeConfig {
     /// `pyk-<platform>` binaries and their `.sig` files to hand out besides the
     /// server's own binary (`pyk serve --clients DIR`, see `dist`).
     pub clients: Option<PathBuf>,
+    /// A second address serving `/metrics` and `/healthz` with no token.
+    pub metrics_addr: Option<SocketAddr>,
+    /// What `POST /v1/gc` (`pyk gc`) applies (see `retention`).
+    pub gc: GcSettings,
 }
 
 impl ServeConfig {
@@ -74,6 +83,8 @@ impl ServeConfig {
             verbose: false,
             nonces: Arc::new(MemoryNonces::new(DEFAULT_CAPACITY)),
             clients: None,
+            metrics_addr: None,
+            gc: GcSettings::default(),
         }
     }
 }
@@ -99,6 +110,14 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         };
         anyhow::anyhow!("cannot listen on {}: {e}{hint}", config.addr)
     })?;
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?,
+        ),
+        None => None,
+    };
     let store =
         Store::open(&config.store).with_context(|| format!("opening store {}", config.store))?;
     let addr = listener.local_addr()?;
@@ -124,13 +143,15 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
         max_upload: config.max_upload,
         uploads: tokio::sync::Semaphore::new(MAX_UPLOADS),
         verified: Verified::default(),
+        metrics: Arc::new(Metrics::default()),
+        gc: config.gc,
         shutdown,
     });
     // The binary this process runs, handed out for its platform (none if it is gone).
     let own = std::env::current_exe().ok().filter(|p| p.is_file());
     let entry = Arc::new(Entry {
         router: router(app.clone()),
-        app,
+        app: app.clone(),
         dist: Arc::new(Dist::new(own, config.clients)),
         verbose: config.verbose,
     });
@@ -143,6 +164,25 @@ async fn run(config: ServeConfig) -> anyhow::Result<()> {
     log::note(format_args!("serving {described} on http://{addr}"));
     log::say(access);
     log::note(reach);
+    if let Some(listener) = metrics_listener {
+        let at = listener.local_addr()?;
+        let router = metrics_router(app.clone());
+        let mut down = app.shutdown.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = down.wait_for(|d| *d).await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                log::warning(format_args!("the metrics listener stopped: {e}"));
+            }
+        });
+        log::note(format_args!(
+            "metrics and health on http://{at}/metrics and /healthz, with no token"
+        ));
+    }
 
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -226,8 +266,9 @@ fn stop_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 }
 
 /// What every request goes through before routing: authentication first (a request
-/// without a valid token learns nothing, not even whether a route exists), then logging.
-/// The one exception is pyk itself and its installer (`dist`), for machines with no key.
+/// without a valid token learns nothing, not even whether a route exists), then
+/// counting for `/metrics` and, with `-v`, logging. The exceptions are `/healthz` and
+/// pyk itself and its installer (`dist`), for machines with no key.
 struct Entry {
     app: Arc<App>,
     router: Router,
@@ -236,80 +277,102 @@ struct Entry {
     verbose: bool,
 }
 
+/// The route label of requests no route answered: refused before routing, or unknown.
+const NO_ROUTE: &str = "none";
+
 impl Entry {
     async fn handle(&self, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
         let target = req
             .uri()
             .path_and_query()
             .map_or_else(|| req.uri().path(), |p| p.as_str())
             .to_owned();
-        let public = match *req.method() {
-            axum::http::Method::GET => self.dist.answer(req.uri().path(), req.headers()).await,
-            _ => None,
-        };
-        let admitted = match public {
-            Some(_) => Ok(Binding::Body(None)),
-            None => {
-                self.app
-                    .auth
-                    .check(
-                        req.method(),
-                        &target,
-                        req.headers().get(axum::http::header::AUTHORIZATION),
-                        unix_now(),
-                    )
-                    .await
-            }
-        };
-        let bind = |req: Request<Body>| match admitted {
-            // GET and HEAD bodies are never read.
-            Ok(Binding::Body(expected))
-                if req.method() != axum::http::Method::GET
-                    && req.method() != axum::http::Method::HEAD =>
-            {
-                req.map(|body| Body::new(Bound::new(body, expected)))
-            }
-            _ => req,
-        };
-        if !self.verbose {
-            return match public {
-                Some(response) => response,
-                None => match admitted {
-                    Ok(_) => self.route(bind(req.map(Body::new))).await,
-                    Err(d) => refuse(d),
-                },
-            };
-        }
-        let started = Instant::now();
-        let who = req
-            .headers()
-            .get("x-pyk-node")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| valid_name(v))
-            .map_or_else(|| peer.ip().to_string(), str::to_owned);
-        let method = req.method().to_string();
+        let line = self.verbose.then(|| Line {
+            who: req
+                .headers()
+                .get("x-pyk-node")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| valid_name(v))
+                .map_or_else(|| peer.ip().to_string(), str::to_owned),
+            method: method.to_string(),
+            path: target.clone(),
+            status: StatusCode::OK,
+            started,
+        });
         let (req, received) = {
             let (parts, body) = req.into_parts();
             let (body, count) = Received::new(body);
             (Request::from_parts(parts, Body::new(body)), count)
         };
-        let response = match public {
-            Some(response) => response,
-            None => match admitted {
-                Ok(_) => self.route(bind(req)).await,
-                Err(d) => refuse(d),
-            },
-        };
+        let response = self.answer(&target, req).await;
+        let route = response
+            .extensions()
+            .get::<Route>()
+            .map_or_else(|| Arc::from(NO_ROUTE), |r| r.0.clone());
+        let metrics = &self.app.metrics;
+        metrics.answered(
+            &method,
+            &route,
+            response.status(),
+            response.extensions().get::<Counted>().copied(),
+        );
         let (parts, body) = response.into_parts();
-        let line = Line {
-            who,
-            method,
-            path: target,
+        let line = line.map(|l| Line {
             status: parts.status,
-            started,
-            received,
+            ..l
+        });
+        let metrics = metrics.clone();
+        let done = move |sent: u64| {
+            let received = received.load(std::sync::atomic::Ordering::Relaxed);
+            metrics.finished(&method, &route, started, received, sent);
+            if let Some(line) = line {
+                line.print(sent, received);
+            }
         };
-        Response::from_parts(parts, Body::new(Logged::new(body, line)))
+        Response::from_parts(parts, Body::new(Metered::new(body, done)))
+    }
+
+    /// The answer, marked with its [`Route`] where one answered.
+    async fn answer(&self, target: &str, req: Request<Body>) -> Response<Body> {
+        let get = req.method() == axum::http::Method::GET;
+        if get && req.uri().path() == "/healthz" {
+            return routed(observe::health(&self.app).await, "/healthz");
+        }
+        if get {
+            if let Some(response) = self.dist.answer(req.uri().path(), req.headers()).await {
+                return routed(response, "dist");
+            }
+        }
+        let admitted = self
+            .app
+            .auth
+            .check(
+                req.method(),
+                target,
+                req.headers().get(axum::http::header::AUTHORIZATION),
+                unix_now(),
+            )
+            .await;
+        match admitted {
+            // GET and HEAD bodies are never read.
+            Ok(Binding::Body(expected))
+                if req.method() != axum::http::Method::GET
+                    && req.method() != axum::http::Method::HEAD =>
+            {
+                self.route(req.map(|body| Body::new(Bound::new(body, expected))))
+                    .await
+            }
+            Ok(_) => self.route(req).await,
+            Err(denied) => {
+                self.app.metrics.denied(denied.kind());
+                if matches!(denied, Denied::Busy(_)) {
+                    self.app.metrics.store_error();
+                }
+                refuse(denied)
+            }
+        }
     }
 
     async fn route(&self, req: Request<Body>) -> Response<Body> {
@@ -318,6 +381,12 @@ impl Entry {
             Err(never) => match never {},
         }
     }
+}
+
+/// Marks a response answered outside the router with its route label.
+fn routed(mut response: Response<Body>, route: &str) -> Response<Body> {
+    response.extensions_mut().insert(Route(Arc::from(route)));
+    response
 }
 
 fn unix_now() -> u64 {
@@ -355,4 +424,16 @@ fn refuse(denied: Denied) -> Response<Body> {
         Denied::Busy(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
     error.into_response()
+}
+
+/// The metrics listener's routes: no token, nothing else.
+fn metrics_router(app: Arc<App>) -> Router {
+    let health = app.clone();
+    Router::new()
+        .route("/metrics", axum::routing::get(observe::scrape))
+        .route(
+            "/healthz",
+            axum::routing::get(move || async move { observe::health(&health).await }),
+        )
+        .with_state(app)
 }

@@ -16,6 +16,10 @@ pub struct App {
     pub uploads: tokio::sync::Semaphore,
     /// Which stored blobs are known to be whole (see [`crate::verified`]).
     pub verified: crate::verified::Verified,
+    /// The retention policy and blob grace `POST /v1/gc` applies.
+    pub gc: crate::retention::GcSettings,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Turns true when the server starts shutting down: long-polls answer at once.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -3,6 +3,7 @@
 
 mod build;
 mod cache;
+mod gc;
 mod info;
 mod init;
 mod inspect;
@@ -245,6 +246,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 yes,
             )
         })?,
+        Command::Gc { dry_run } => gc::run(ctx, dry_run)?,
         Command::Watch { package, once } => ctx.with_hint(&package, || {
             watch::run(ctx, package.kind(), &package.name, once)
         })?,

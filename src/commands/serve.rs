@@ -30,5 +30,12 @@ pub fn run(args: ServeArgs, config: &Config, verbose: bool) -> Result<()> {
     serve.max_upload = args.max_upload * 1024 * 1024;
     serve.verbose = verbose;
     serve.clients = args.clients;
+    serve.metrics_addr = args.metrics_addr;
+    if let Some(file) = &args.retention {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        serve.gc = pyk_server::retention::parse(&text)
+            .with_context(|| format!("in {}", file.display()))?;
+    }
     pyk_server::serve(serve)
 }

@@ -1,10 +1,11 @@
 //! A bare entry point to the server, for the integration tests (which need a real
 //! process to signal and kill) and for running a repository without the full CLI:
 //!
-//! `PYK_KEY=… [PYK_WRITE_KEY=…] [PYK_MAX_UPLOAD=bytes] pyk-server [-v] [STORE [ADDR]]`
+//! `PYK_KEY=… [PYK_WRITE_KEY=…] [PYK_MAX_UPLOAD=bytes] pyk-server [-v] [--metrics-addr=ADDR] [STORE [ADDR]]`
 //!
 //! STORE is a directory, or `s3://bucket/prefix` reached through AWS's usual variables
 //! (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, …; see `pyk_s3::Settings::from_vars`);
+//! `PYK_RETENTION=FILE` names the retention file `POST /v1/gc` applies;
 //! `PYK_S3_MODE=lease` makes writers take leases even where conditional writes work.
 
 use anyhow::{bail, Context};
@@ -27,10 +28,21 @@ fn main() -> anyhow::Result<()> {
             .parse()
             .context("PYK_MAX_UPLOAD must be a number of bytes")?;
     }
+    if let Ok(file) = std::env::var("PYK_RETENTION") {
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+        config.gc = pyk_server::retention::parse(&text).with_context(|| format!("in {file}"))?;
+    }
     let mut positional = Vec::new();
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "-v" | "--verbose" => config.verbose = true,
+            a if a.starts_with("--metrics-addr=") => {
+                let addr = &a["--metrics-addr=".len()..];
+                config.metrics_addr = Some(
+                    addr.parse()
+                        .with_context(|| format!("bad metrics address {addr}"))?,
+                );
+            }
             a if a.starts_with('-') => bail!("unknown option {a}"),
             _ => positional.push(arg),
         }

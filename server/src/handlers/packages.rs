@@ -118,8 +118,10 @@ pub async fn remove(
 /// need not delay the answer, and a failure only leaves blobs behind.
 pub fn collect_garbage(app: &App) {
     let store = app.catalog.store().clone();
+    let metrics = app.metrics.clone();
     tokio::spawn(async move {
         if let Err(e) = blocking(move || store.collect_garbage(GC_GRACE)).await {
+            metrics.store_error();
             log::warning(format_args!(
                 "garbage collection failed: {}",
                 log::with_causes(&e)

@@ -1,7 +1,7 @@
 //! A 4xx/5xx answer with the protocol's [`ErrorBody`]: a repository's refusal is sent
 //! with the status and code `pyk_registry` gives it, a store's failure as a 500 that
 //! names its causes (what an operator needs: the database's or the file system's own
-//! words).
+//! words). Either is marked on the response for `/metrics` ([`Counted`]).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,7 @@ use pyk_registry::Refusal;
 
 use super::json;
 use crate::log::with_causes;
+use crate::metrics::Counted;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     /// With `CODE_CLOCK`: the token's time minus the server's, in seconds.
     pub skew: Option<i64>,
+    /// What `/metrics` counts it as besides its status.
+    pub counted: Option<Counted>,
 }
 
 impl ApiError {
@@ -29,6 +32,7 @@ impl ApiError {
             message: message.into(),
             code: None,
             skew: None,
+            counted: None,
         }
     }
 
@@ -45,7 +49,9 @@ impl ApiError {
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> ApiError {
         let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::CONFLICT);
-        ApiError::new(status, r.to_string()).with_code(Some(r.code()))
+        let mut e = ApiError::new(status, r.to_string()).with_code(Some(r.code()));
+        e.counted = Some(Counted::Refusal(r.code()));
+        e
     }
 }
 
@@ -53,20 +59,28 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::Refused(r) => r.into(),
-            e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, with_causes(&e)),
+            e => {
+                let mut e = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, with_causes(&e));
+                e.counted = Some(Counted::StoreError);
+                e
+            }
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json(
+        let mut response = json(
             self.status,
             &ErrorBody {
                 error: self.message,
                 code: self.code.map(str::to_owned),
                 skew: self.skew,
             },
-        )
+        );
+        if let Some(counted) = self.counted {
+            response.extensions_mut().insert(counted);
+        }
+        response
     }
 }

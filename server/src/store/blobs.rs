@@ -49,4 +49,7 @@ pub trait BlobStore: Send + Sync {
     /// Deletes the blobs not in `keep` that were last uploaded longer than `grace` ago,
     /// and staged uploads as old. A blob committed while this runs survives it.
     fn sweep(&self, keep: &HashSet<Sha256>, grace: Duration) -> Result<GcReport>;
+    /// Fails if the store cannot be reached or used now (what `/healthz` reports);
+    /// cheap: it reads no blob.
+    fn check(&self) -> Result<()>;
 }

@@ -163,6 +163,13 @@ impl Store {
         &*self.registry
     }
 
+    /// Fails if either half cannot be reached now: the registry is asked for a tag (a
+    /// database query, or one HEAD in the bucket) and the blob store checked.
+    pub fn check(&self) -> Result<()> {
+        self.registry.tag(Kind::Run, "healthz")?;
+        self.blobs.check()
+    }
+
     /// Records a version (see [`Registry::publish`]) once every blob it lists (its API
     /// tree's included) is
     /// stored with the encrypted length its plaintext size implies. The check runs

@@ -34,19 +34,25 @@ pub struct Server {
 impl Server {
     /// Starts `pyk-server -v STORE 127.0.0.1:0` with `env` and waits for its banner.
     pub fn start(store: &Path, env: &[(&str, &str)]) -> Server {
-        Server::spawn(store, env, true)
+        Server::spawn(store, env, true, &[])
+    }
+
+    /// With more options before STORE (`--metrics-addr=…`).
+    pub fn start_with_args(store: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        Server::spawn(store, env, true, args)
     }
 
     /// Without the request log (for benchmarks).
     pub fn start_quiet(store: &Path, env: &[(&str, &str)]) -> Server {
-        Server::spawn(store, env, false)
+        Server::spawn(store, env, false, &[])
     }
 
-    fn spawn(store: &Path, env: &[(&str, &str)], verbose: bool) -> Server {
+    fn spawn(store: &Path, env: &[(&str, &str)], verbose: bool, args: &[&str]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pyk-server"));
         if verbose {
             cmd.arg("-v");
         }
+        cmd.args(args);
         cmd.arg(store).arg("127.0.0.1:0").env("PYK_KEY", PASS);
         for (k, v) in env {
             cmd.env(k, v);

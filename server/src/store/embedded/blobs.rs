@@ -96,6 +96,14 @@ impl BlobStore for FsBlobs {
     fn sweep(&self, keep: &HashSet<Sha256>, grace: Duration) -> Result<GcReport> {
         self.sweep_files(keep, grace)
     }
+
+    /// Both directories are there and readable: a store moved, unmounted or removed
+    /// under the server fails here, though SQLite's open file would still answer.
+    fn check(&self) -> Result<()> {
+        fs::read_dir(self.root.join("blobs"))?;
+        fs::read_dir(self.root.join("tmp"))?;
+        Ok(())
+    }
 }
 
 struct Staged<'a> {

@@ -90,6 +90,7 @@ mod tests {
                     artifact_sha256: "ab".repeat(32),
                     format: "pyk".into(),
                     signed_by: None,
+                    platforms: Vec::new(),
                 })
                 .collect(),
         }

@@ -167,12 +167,154 @@ fn unknown_platforms_and_missing_runtimes_are_one_line() {
         pyk()
             .current_dir(dir.path())
             .env("PYK_PYTHON_MIRROR", "http://127.0.0.1:9")
-            .args(["build", "--python", "3.11", "--platform", "linux-aarch64"]),
+            .args([
+                "-q",
+                "build",
+                "--python",
+                "3.11",
+                "--platform",
+                "linux-aarch64",
+            ]),
     );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("none could be downloaded for linux-aarch64")
             || err.contains("has no launcher"),
         "{err}"
+    );
+}
+
+/// A python-build-standalone-shaped aarch64 archive (`install_only`: everything under
+/// `python/`, the interpreter finding its libraries through `$ORIGIN/../lib`) made from the
+/// runtime imported from the aarch64 root: the layer unpacked and packed again as `.tar.gz`.
+fn pbs_aarch64_archive(dir: &Path) -> PathBuf {
+    let store = pyk_runtime_fetch::LayerStore::open(arm_cache());
+    let layer = store
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.arch == "aarch64")
+        .expect("the aarch64 runtime is imported");
+    let unpacked = layer
+        .unpacked
+        .expect("the store records what a layer unpacks to");
+    let tree = dir.join("tree");
+    fs::create_dir_all(tree.join("python")).unwrap();
+    let limits = pyk_artifact::extract::Limits {
+        size: unpacked.size,
+        files: unpacked.files,
+    };
+    pyk_artifact::extract::extract(
+        &fs::read(&layer.path).unwrap(),
+        &tree.join("python"),
+        limits,
+    )
+    .unwrap();
+    let archive = dir.join("archive.tar.gz");
+    ok(std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&tree)
+        .arg("-czf")
+        .arg(&archive)
+        .arg("python"));
+    archive
+}
+
+/// `pyk build --platform linux-aarch64` with no aarch64 runtime cached downloads
+/// python-build-standalone's aarch64 build from a mirror (`PYK_PYTHON_MIRROR`, a real HTTP
+/// server): the asset named for aarch64, checked against its sha256 before it is unpacked.
+/// A pinned asset whose bytes are not the pinned ones is refused, and nothing is cached.
+#[test]
+fn aarch64_runtime_downloaded_from_a_pbs_mirror() {
+    if skip() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let archive = pbs_aarch64_archive(work.path());
+    let sha = common::install::sha256_of(&archive);
+    let mirror_dir = work.path().join("mirror");
+    let asset = |version: &str, release: &str| {
+        format!(
+            "cpython-{version}+{release}-aarch64-unknown-linux-gnu-install_only_stripped.tar.gz"
+        )
+    };
+    common::mirror::publish(
+        &mirror_dir,
+        "29990101",
+        &asset("3.11.2", "29990101"),
+        &archive,
+        &sha,
+    );
+    // The newest pinned release, serving these bytes for its 3.14 aarch64 build.
+    let pinned = pyk_runtime_fetch::PINNED_RELEASE;
+    common::mirror::publish(
+        &mirror_dir,
+        pinned,
+        &asset("3.14.7", pinned),
+        &archive,
+        &sha,
+    );
+    let mirror = common::mirror::Mirror::serve(&mirror_dir);
+
+    let cache = tempfile::tempdir().unwrap();
+    let dir = project(&[
+        ("pyk.toml", "name = \"pbsarm\"\nrun = \"app.py\"\n"),
+        (
+            "app.py",
+            "import platform, sys\nprint(platform.machine(), sys.version_info[:3])\n",
+        ),
+    ]);
+    let build = |python: &str, release: Option<&str>| {
+        let mut cmd = pyk();
+        cmd.env("PYK_CACHE_DIR", cache.path())
+            .env("PYK_PYTHON_MIRROR", &mirror.url)
+            .current_dir(dir.path())
+            .args(["build", "--python", python, "--platform", "linux-aarch64"]);
+        if let Some(release) = release {
+            cmd.env("PYK_PBS_RELEASE", release);
+        }
+        cmd
+    };
+
+    // The pinned 3.14.7 aarch64 asset is fetched and checked against its pin, not the
+    // mirror's SHA256SUMS.
+    let err = fails(&mut build("3.14", None));
+    if err.contains("has no launcher for linux-aarch64") {
+        eprintln!("skipped: this pyk was built without the aarch64 launcher");
+        return;
+    }
+    let err = err.lines().last().unwrap();
+    assert!(err.starts_with("pyk: error: "), "{err}");
+    assert!(
+        err.contains(&format!(
+            "/{pinned}/{}",
+            asset("3.14.7", pinned).replace('+', "%2B")
+        )) && err.contains("86dfb106b303fa6a1991f7da42ced3e11576f777be299b3162e06617b6d22542")
+            && err.contains(&sha),
+        "{err}"
+    );
+    let store = pyk_runtime_fetch::LayerStore::open(cache.path());
+    assert!(
+        store.list().unwrap().is_empty(),
+        "nothing refused is cached"
+    );
+
+    // A release outside the table: checked against its SHA256SUMS, unpacked, made a layer.
+    let out = build("3.11.2", Some("29990101")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let layers = store.list().unwrap();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    assert_eq!(layers[0].arch, "aarch64");
+    assert_eq!(
+        layers[0].source,
+        "python-build-standalone 29990101 cpython-3.11.2 aarch64-unknown-linux-gnu"
+    );
+    let artifact = dir.path().join("dist/pbsarm");
+    assert_eq!(machine(&artifact), 0xb7, "the launcher is not aarch64");
+    let run_cache = tempfile::tempdir().unwrap();
+    assert_eq!(
+        ok(&mut common::artifact(&artifact, run_cache.path())),
+        "aarch64 (3, 11, 2)\n"
     );
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod install;
+pub mod mirror;
 pub mod mitm;
 pub mod repo;
 pub mod tls;

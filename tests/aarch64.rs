@@ -318,3 +318,85 @@ fn aarch64_runtime_downloaded_from_a_pbs_mirror() {
         "aarch64 (3, 11, 2)\n"
     );
 }
+
+/// A Raspberry Pi's first pyk: in the aarch64 root (busybox's sh, wget and sha256sum, under
+/// qemu-user), `wget -qO- SERVER/install.sh | sh` against a real `pyk serve --clients DIR`.
+/// Without an aarch64 client the installer says so in one line; with the release build's
+/// (`scripts/release.sh` writes `pyk-linux-aarch64`) it installs that one, which runs; and
+/// that pyk's `self update` fetches the aarch64 client the server has next.
+#[test]
+fn install_sh_and_self_update_on_aarch64() {
+    if skip() {
+        return;
+    }
+    let root = Path::new(ROOT);
+    if !root.join("bin/busybox").is_file() || !root.join("mnt").is_dir() {
+        eprintln!("skipped: no busybox in {ROOT} (scripts/setup.sh adds it)");
+        return;
+    }
+    let arm_pyk = Path::new(common::RELEASE).join("pyk-linux-aarch64");
+    if !arm_pyk.is_file() {
+        eprintln!(
+            "skipped: no aarch64 release build at {} (scripts/release.sh makes it where the cross toolchain is)",
+            arm_pyk.display()
+        );
+        return;
+    }
+    if !common::can_unshare() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let clients = store.path().join("clients");
+    fs::create_dir_all(&clients).unwrap();
+    fs::copy(env!("CARGO_BIN_EXE_pyk"), clients.join("pyk-linux-x86_64")).unwrap();
+    let server = common::repo::Server::start_with_args(
+        &store.path().join("store"),
+        0,
+        common::repo::KEY,
+        None,
+        &["--clients", clients.to_str().unwrap()],
+    );
+    let work = tempfile::tempdir().unwrap();
+    for dir in ["home", "tmp"] {
+        fs::create_dir_all(work.path().join(dir)).unwrap();
+    }
+    let pi = |script: &str| {
+        let mut cmd = common::in_root(root, Some(work.path()), &["/bin/sh", "-c", script]);
+        // The same PATH finds chroot outside the root, and ~/.local/bin inside it.
+        cmd.env("PATH", "/mnt/home/.local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", "/mnt/home")
+            .env("TMPDIR", "/mnt/tmp")
+            .env("PYK_CACHE_DIR", "/mnt/cache");
+        cmd
+    };
+    let install = format!("wget -qO- {}/install.sh | sh", server.url);
+
+    let err = fails(&mut pi(&install));
+    assert_eq!(
+        err,
+        format!(
+            "pyk install: unsupported platform linux-aarch64: {} has pyk for linux-x86_64 \n",
+            server.url
+        )
+    );
+
+    fs::copy(&arm_pyk, clients.join("pyk-linux-aarch64")).unwrap();
+    let out = ok(&mut pi(&install));
+    assert!(out.contains("linux-aarch64"), "{out}");
+    let installed = work.path().join("home/.local/bin/pyk");
+    assert_eq!(machine(&installed), 0xb7, "{out}");
+    assert_eq!(fs::read(&installed).unwrap(), fs::read(&arm_pyk).unwrap());
+    let version = ok(&mut pi("pyk --version"));
+    assert!(version.starts_with("pyk "), "{version}");
+
+    // A newer aarch64 client on the server (the same program, bytes appended): the
+    // installed pyk asks for its own platform's and replaces itself with it.
+    let mut newer = fs::read(&arm_pyk).unwrap();
+    newer.extend_from_slice(b"\0a newer build");
+    fs::write(clients.join("pyk-linux-aarch64"), &newer).unwrap();
+    ok(&mut pi("pyk self update"));
+    assert_eq!(fs::read(&installed).unwrap(), newer);
+    ok(&mut pi("pyk --version"));
+    let again = String::from_utf8(common::run(&mut pi("pyk self update")).stderr).unwrap();
+    assert!(again.contains("already the repository's pyk"), "{again}");
+}

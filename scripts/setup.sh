@@ -114,7 +114,8 @@ if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null; then
     { (cd "$debs" && chmod 777 . && apt-get download -qq busybox-static:arm64) &&
       $sudo dpkg -x "$debs"/busybox-static_*.deb "$arm_root" &&
       $sudo chroot "$arm_root" /bin/busybox --install -s /bin &&
-      $sudo mkdir -p "$arm_root/proc" "$arm_root/tmp" "$arm_root/mnt"; } ||
+      $sudo mkdir -p "$arm_root/proc" "$arm_root/tmp" "$arm_root/mnt" "$arm_root/dev" &&
+      $sudo mknod -m 666 "$arm_root/dev/null" c 1 3; } ||
       echo "setup: could not add busybox to the aarch64 root at $arm_root; the aarch64 install test will skip" >&2
     rm -rf "$debs"
   fi

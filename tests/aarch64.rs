@@ -330,7 +330,7 @@ fn install_sh_and_self_update_on_aarch64() {
         return;
     }
     let root = Path::new(ROOT);
-    if !root.join("bin/busybox").is_file() || !root.join("mnt").is_dir() {
+    if !root.join("bin/busybox").is_file() || !root.join("dev/null").exists() {
         eprintln!("skipped: no busybox in {ROOT} (scripts/setup.sh adds it)");
         return;
     }

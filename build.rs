@@ -27,47 +27,71 @@ fn main() {
     // thiserror's), which must stay position-independent.
     let target = env::var("TARGET").expect("cargo sets TARGET");
     build_stub(&manifest, &out, &target, &rustflags, None, "pyk-stub");
-    println!("cargo::rustc-check-cfg=cfg(pyk_stub_aarch64)");
-    if target == "x86_64-unknown-linux-gnu" {
-        if let Some(rustc) = cross_rustc(AARCH64) {
+    // The other machine's launcher too, so either pyk builds for both (`pyk build
+    // --platform`): an x86_64 pyk carries the aarch64 one and an aarch64 pyk (cross-built
+    // by scripts/release.sh) the x86_64 one.
+    println!("cargo::rustc-check-cfg=cfg(pyk_stub_other)");
+    let other = match target.as_str() {
+        X86_64 => Some(AARCH64),
+        AARCH64 => Some(X86_64),
+        _ => None,
+    };
+    if let Some(other) = other {
+        if let Some(rustc) = cross_rustc(other) {
             build_stub(
                 &manifest,
                 &out,
-                AARCH64,
+                other,
                 &rustflags,
                 Some(rustc),
-                "pyk-stub-aarch64",
+                "pyk-stub-other",
             );
-            println!("cargo::rustc-cfg=pyk_stub_aarch64");
+            println!("cargo::rustc-cfg=pyk_stub_other");
         }
     }
 }
 
-/// The aarch64 launcher's target (`pyk build --platform linux-aarch64`).
+/// The two machines pyk builds artifacts for (`pyk build --platform`).
+const X86_64: &str = "x86_64-unknown-linux-gnu";
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
 
 /// A rustc with `target`'s standard library, and a linker for it (zig, or the GNU cross gcc):
-/// Debian's (`rustc-web` with `libstd-rust-web-dev:arm64`); rustup's toolchains here have
-/// none for aarch64 and cannot download one. `None` when either is missing: pyk then builds
-/// artifacts for its own machine only, and says how to get the rest when asked for another.
+/// the outer build's compiler if it has that library, else Debian's (`rustc-web` with
+/// `libstd-rust-web-dev:arm64`); rustup's toolchains here have none for aarch64 and cannot
+/// download one. `None` when either is missing: pyk then builds artifacts for its own
+/// machine only, and says how to get the rest when asked for another.
 fn cross_rustc(target: &str) -> Option<PathBuf> {
-    let rustc = PathBuf::from("/usr/bin/rustc");
-    println!("cargo:rerun-if-changed={}", rustc.display());
-    let libdir = Command::new(&rustc)
+    let outer = env::var_os("RUSTC").map(PathBuf::from);
+    let rustc = outer
+        .into_iter()
+        .chain([PathBuf::from("/usr/bin/rustc")])
+        .find(|rustc| has_std(rustc, target))?;
+    let linker = zigbuild(target).is_some() || gnu_linker(target).is_some();
+    linker.then_some(rustc)
+}
+
+/// Whether `rustc` has `target`'s standard library.
+fn has_std(rustc: &Path, target: &str) -> bool {
+    if rustc.is_absolute() {
+        println!("cargo:rerun-if-changed={}", rustc.display());
+    }
+    let libdir = Command::new(rustc)
         .args(["--print", "target-libdir", "--target", target])
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))?;
-    let has_std = std::fs::read_dir(&libdir)
-        .ok()?
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"));
-    let linker = zigbuild(target).is_some() || gnu_linker(target).is_some();
-    (has_std && linker).then_some(rustc)
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    libdir
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .is_some_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+        })
 }
 
-/// `aarch64-linux-gnu-gcc` for `aarch64-unknown-linux-gnu`, when it is on PATH.
+/// `aarch64-linux-gnu-gcc` for `aarch64-unknown-linux-gnu` (`x86_64-linux-gnu-gcc` for
+/// x86_64), when it is on PATH.
 fn gnu_linker(target: &str) -> Option<String> {
     let gcc = format!("{}-linux-gnu-gcc", target.split('-').next()?);
     Command::new(&gcc)

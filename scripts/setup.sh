@@ -123,6 +123,18 @@ if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null; then
       echo "setup: could not make the aarch64 Debian root at $arm_root; the aarch64 tests will skip" >&2
     rm -rf "$debs"
   fi
+  # busybox as the root's userland (sh, wget, sha256sum…): install.sh runs there
+  # (tests/aarch64.rs installs the aarch64 pyk from `pyk serve` as a Raspberry Pi would).
+  if [ -x "$arm_root/usr/bin/python3.11" ] && [ ! -x "$arm_root/bin/busybox" ]; then
+    debs=$(mktemp -d)
+    { (cd "$debs" && chmod 777 . && apt-get download -qq busybox-static:arm64) &&
+      $sudo dpkg -x "$debs"/busybox-static_*.deb "$arm_root" &&
+      $sudo chroot "$arm_root" /bin/busybox --install -s /bin &&
+      $sudo mkdir -p "$arm_root/proc" "$arm_root/tmp" "$arm_root/mnt" "$arm_root/dev" &&
+      $sudo mknod -m 666 "$arm_root/dev/null" c 1 3; } ||
+      echo "setup: could not add busybox to the aarch64 root at $arm_root; the aarch64 install test will skip" >&2
+    rm -rf "$debs"
+  fi
 fi
 # The release build (a glibc 2.17 `pyk` and its wheel) the tests run on Debian 11 and
 # install into a venv (tests/release.rs). Its target dir is kept beside it, so a later run

@@ -23,16 +23,17 @@ pub fn layer_store(cache: &Cache) -> LayerStore {
     }
 }
 
-/// Fetches a python-build-standalone runtime, from the release `PYK_PBS_RELEASE` names if
-/// it is set.
+/// Fetches a python-build-standalone runtime built for `triple`, from the release
+/// `PYK_PBS_RELEASE` names if it is set.
 pub fn fetch_pbs(
     store: &LayerStore,
     req: &PythonRequest,
     mirror: Option<&str>,
+    triple: &'static str,
     progress: &Progress,
 ) -> Result<Layer, FetchError> {
     let release = std::env::var(EnvVars::PYK_PBS_RELEASE)
         .ok()
         .filter(|r| !r.is_empty());
-    fetch_pbs_release(store, req, mirror, release.as_deref(), progress)
+    fetch_pbs_release(store, req, mirror, release.as_deref(), triple, progress)
 }

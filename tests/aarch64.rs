@@ -161,17 +161,242 @@ fn unknown_platforms_and_missing_runtimes_are_one_line() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("linux-x86_64 and linux-aarch64"), "{err}");
-    // The shared test cache holds only x86_64 runtimes: none is taken for aarch64.
-    let err = fails(pyk().current_dir(dir.path()).args([
-        "build",
-        "--python",
-        "3.11",
-        "--platform",
-        "linux-aarch64",
-    ]));
+    // The shared test cache holds only x86_64 runtimes: none is taken for aarch64, and a
+    // mirror nothing answers at stands in for a machine with no route to GitHub.
+    let err = fails(
+        pyk()
+            .current_dir(dir.path())
+            .env("PYK_PYTHON_MIRROR", "http://127.0.0.1:9")
+            .args([
+                "-q",
+                "build",
+                "--python",
+                "3.11",
+                "--platform",
+                "linux-aarch64",
+            ]),
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("no runtime for linux-aarch64 is cached") || err.contains("has no launcher"),
+        err.contains("none could be downloaded for linux-aarch64")
+            || err.contains("has no launcher"),
         "{err}"
     );
+}
+
+/// A python-build-standalone-shaped aarch64 archive (`install_only`: everything under
+/// `python/`, the interpreter finding its libraries through `$ORIGIN/../lib`) made from the
+/// runtime imported from the aarch64 root: the layer unpacked and packed again as `.tar.gz`.
+fn pbs_aarch64_archive(dir: &Path) -> PathBuf {
+    let store = pyk_runtime_fetch::LayerStore::open(arm_cache());
+    let layer = store
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.arch == "aarch64")
+        .expect("the aarch64 runtime is imported");
+    let unpacked = layer
+        .unpacked
+        .expect("the store records what a layer unpacks to");
+    let tree = dir.join("tree");
+    fs::create_dir_all(tree.join("python")).unwrap();
+    let limits = pyk_artifact::extract::Limits {
+        size: unpacked.size,
+        files: unpacked.files,
+    };
+    pyk_artifact::extract::extract(
+        &fs::read(&layer.path).unwrap(),
+        &tree.join("python"),
+        limits,
+    )
+    .unwrap();
+    let archive = dir.join("archive.tar.gz");
+    ok(std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&tree)
+        .arg("-czf")
+        .arg(&archive)
+        .arg("python"));
+    archive
+}
+
+/// `pyk build --platform linux-aarch64` with no aarch64 runtime cached downloads
+/// python-build-standalone's aarch64 build from a mirror (`PYK_PYTHON_MIRROR`, a real HTTP
+/// server): the asset named for aarch64, checked against its sha256 before it is unpacked.
+/// A pinned asset whose bytes are not the pinned ones is refused, and nothing is cached.
+#[test]
+fn aarch64_runtime_downloaded_from_a_pbs_mirror() {
+    if skip() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let archive = pbs_aarch64_archive(work.path());
+    let sha = common::install::sha256_of(&archive);
+    let mirror_dir = work.path().join("mirror");
+    let asset = |version: &str, release: &str| {
+        format!(
+            "cpython-{version}+{release}-aarch64-unknown-linux-gnu-install_only_stripped.tar.gz"
+        )
+    };
+    common::mirror::publish(
+        &mirror_dir,
+        "29990101",
+        &asset("3.11.2", "29990101"),
+        &archive,
+        &sha,
+    );
+    // The newest pinned release, serving these bytes for its 3.14 aarch64 build.
+    let pinned = pyk_runtime_fetch::PINNED_RELEASE;
+    common::mirror::publish(
+        &mirror_dir,
+        pinned,
+        &asset("3.14.7", pinned),
+        &archive,
+        &sha,
+    );
+    let mirror = common::mirror::Mirror::serve(&mirror_dir);
+
+    let cache = tempfile::tempdir().unwrap();
+    let dir = project(&[
+        ("pyk.toml", "name = \"pbsarm\"\nrun = \"app.py\"\n"),
+        (
+            "app.py",
+            "import platform, sys\nprint(platform.machine(), sys.version_info[:3])\n",
+        ),
+    ]);
+    let build = |python: &str, release: Option<&str>| {
+        let mut cmd = pyk();
+        cmd.env("PYK_CACHE_DIR", cache.path())
+            .env("PYK_PYTHON_MIRROR", &mirror.url)
+            .current_dir(dir.path())
+            .args(["build", "--python", python, "--platform", "linux-aarch64"]);
+        if let Some(release) = release {
+            cmd.env("PYK_PBS_RELEASE", release);
+        }
+        cmd
+    };
+
+    // The pinned 3.14.7 aarch64 asset is fetched and checked against its pin, not the
+    // mirror's SHA256SUMS.
+    let err = fails(&mut build("3.14", None));
+    if err.contains("has no launcher for linux-aarch64") {
+        eprintln!("skipped: this pyk was built without the aarch64 launcher");
+        return;
+    }
+    let err = err.lines().last().unwrap();
+    assert!(err.starts_with("pyk: error: "), "{err}");
+    assert!(
+        err.contains(&format!(
+            "/{pinned}/{}",
+            asset("3.14.7", pinned).replace('+', "%2B")
+        )) && err.contains("86dfb106b303fa6a1991f7da42ced3e11576f777be299b3162e06617b6d22542")
+            && err.contains(&sha),
+        "{err}"
+    );
+    let store = pyk_runtime_fetch::LayerStore::open(cache.path());
+    assert!(
+        store.list().unwrap().is_empty(),
+        "nothing refused is cached"
+    );
+
+    // A release outside the table: checked against its SHA256SUMS, unpacked, made a layer.
+    let out = build("3.11.2", Some("29990101")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let layers = store.list().unwrap();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    assert_eq!(layers[0].arch, "aarch64");
+    assert_eq!(
+        layers[0].source,
+        "python-build-standalone 29990101 cpython-3.11.2 aarch64-unknown-linux-gnu"
+    );
+    let artifact = dir.path().join("dist/pbsarm");
+    assert_eq!(machine(&artifact), 0xb7, "the launcher is not aarch64");
+    let run_cache = tempfile::tempdir().unwrap();
+    assert_eq!(
+        ok(&mut common::artifact(&artifact, run_cache.path())),
+        "aarch64 (3, 11, 2)\n"
+    );
+}
+
+/// A Raspberry Pi's first pyk: in the aarch64 root (busybox's sh, wget and sha256sum, under
+/// qemu-user), `wget -qO- SERVER/install.sh | sh` against a real `pyk serve --clients DIR`.
+/// Without an aarch64 client the installer says so in one line; with the release build's
+/// (`scripts/release.sh` writes `pyk-linux-aarch64`) it installs that one, which runs; and
+/// that pyk's `self update` fetches the aarch64 client the server has next.
+#[test]
+fn install_sh_and_self_update_on_aarch64() {
+    if skip() {
+        return;
+    }
+    let root = Path::new(ROOT);
+    if !root.join("bin/busybox").is_file() || !root.join("dev/null").exists() {
+        eprintln!("skipped: no busybox in {ROOT} (scripts/setup.sh adds it)");
+        return;
+    }
+    let arm_pyk = Path::new(common::RELEASE).join("pyk-linux-aarch64");
+    if !arm_pyk.is_file() {
+        eprintln!(
+            "skipped: no aarch64 release build at {} (scripts/release.sh makes it where the cross toolchain is)",
+            arm_pyk.display()
+        );
+        return;
+    }
+    if !common::can_unshare() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let clients = store.path().join("clients");
+    fs::create_dir_all(&clients).unwrap();
+    fs::copy(env!("CARGO_BIN_EXE_pyk"), clients.join("pyk-linux-x86_64")).unwrap();
+    let server = common::repo::Server::start_with_args(
+        &store.path().join("store"),
+        0,
+        common::repo::KEY,
+        None,
+        &["--clients", clients.to_str().unwrap()],
+    );
+    let work = tempfile::tempdir().unwrap();
+    for dir in ["home", "tmp"] {
+        fs::create_dir_all(work.path().join(dir)).unwrap();
+    }
+    let pi = |script: &str| {
+        let mut cmd = common::in_root(root, Some(work.path()), &["/bin/sh", "-c", script]);
+        // The same PATH finds chroot outside the root, and ~/.local/bin inside it.
+        cmd.env("PATH", "/mnt/home/.local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", "/mnt/home")
+            .env("TMPDIR", "/mnt/tmp")
+            .env("PYK_CACHE_DIR", "/mnt/cache");
+        cmd
+    };
+    let install = format!("wget -qO- {}/install.sh | sh", server.url);
+
+    let err = fails(&mut pi(&install));
+    assert_eq!(
+        err,
+        format!(
+            "pyk install: unsupported platform linux-aarch64: {} has pyk for linux-x86_64 \n",
+            server.url
+        )
+    );
+
+    fs::copy(&arm_pyk, clients.join("pyk-linux-aarch64")).unwrap();
+    let out = ok(&mut pi(&install));
+    assert!(out.contains("linux-aarch64"), "{out}");
+    let installed = work.path().join("home/.local/bin/pyk");
+    assert_eq!(machine(&installed), 0xb7, "{out}");
+    assert_eq!(fs::read(&installed).unwrap(), fs::read(&arm_pyk).unwrap());
+    let version = ok(&mut pi("pyk --version"));
+    assert!(version.starts_with("pyk "), "{version}");
+
+    // A newer aarch64 client on the server (the same program, bytes appended): the
+    // installed pyk asks for its own platform's and replaces itself with it.
+    let mut newer = fs::read(&arm_pyk).unwrap();
+    newer.extend_from_slice(b"\0a newer build");
+    fs::write(clients.join("pyk-linux-aarch64"), &newer).unwrap();
+    ok(&mut pi("pyk self update"));
+    assert_eq!(fs::read(&installed).unwrap(), newer);
+    ok(&mut pi("pyk --version"));
+    let again = String::from_utf8(common::run(&mut pi("pyk self update")).stderr).unwrap();
+    assert!(again.contains("already the repository's pyk"), "{again}");
 }

@@ -91,30 +91,6 @@ fn run_in_root(root: &Path, name: &str) -> String {
         .env("HOME", "/"))
 }
 
-/// `argv` run inside `root` in a mount namespace of its own, with /proc mounted and an empty
-/// environment. With `work`, the root is read-only (a cached root stays as setup made it) and
-/// `work` is bound at `/mnt`, writable.
-fn in_root(root: &Path, work: Option<&Path>, argv: &[&str]) -> Command {
-    let mut script = String::from("set -e\n");
-    if let Some(work) = work {
-        script += &format!(
-            "mount --bind '{0}' '{0}'\nmount -o remount,bind,ro '{0}'\nmount --bind '{1}' '{0}/mnt'\n",
-            root.display(),
-            work.display()
-        );
-    }
-    script += &format!(
-        "mount -t proc proc '{0}/proc'\nexec chroot '{0}' \"$@\"",
-        root.display()
-    );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "--fork", "sh", "-c", &script, "sh"])
-        .args(argv)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    cmd
-}
-
 /// What the app prints when every import worked.
 const EXPECTED: &[&str] = &[
     "sqlite 42",

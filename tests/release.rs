@@ -1,5 +1,6 @@
 //! The release build (`scripts/release.sh`, which `scripts/setup.sh` runs into
-//! `/opt/pyk-tests/release`): a `pyk` binary and a `bin` wheel for any x86_64 Linux with glibc ≥ 2.17.
+//! `/opt/pyk-tests/release`): a `pyk` binary and a `bin` wheel for any x86_64 Linux with glibc ≥ 2.17,
+//! and the same for aarch64 where the cross toolchain was at hand.
 //! Without that build (or with one from another commit) these tests skip, saying so.
 
 mod common;
@@ -10,14 +11,17 @@ use std::process::Command;
 
 use common::*;
 
-/// The file in the release build whose name starts with `prefix` (the wheel's version is
-/// the package's).
-fn release_file(prefix: &str) -> Option<PathBuf> {
+/// The file in the release build whose name starts with `prefix` and ends with `suffix`
+/// (the wheel's version is the package's).
+fn release_file(prefix: &str, suffix: &str) -> Option<PathBuf> {
     let found = fs::read_dir(release_build()?)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix));
-    Some(found.unwrap_or_else(|| panic!("{RELEASE} has pyk but no {prefix}*")))
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with(prefix) && name.ends_with(suffix)
+        });
+    Some(found.unwrap_or_else(|| panic!("{RELEASE} has pyk but no {prefix}*{suffix}")))
 }
 
 #[test]
@@ -44,7 +48,7 @@ fn the_release_pyk_needs_glibc_2_17_at_most() {
 /// `pip install` of the wheel into a fresh venv gives a `pyk` that builds a program.
 #[test]
 fn the_wheel_installs_into_a_fresh_venv_and_builds() {
-    let Some(wheel) = release_file("pyk-") else {
+    let Some(wheel) = release_file("pyk-", "x86_64.whl") else {
         return;
     };
     let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
@@ -79,4 +83,53 @@ fn the_wheel_installs_into_a_fresh_venv_and_builds() {
     let cache = tempfile::tempdir().unwrap();
     let out = ok(artifact(&app.path().join("dist/hello"), cache.path()).arg("wheel"));
     assert!(out.starts_with("hello wheel\n"), "{out}");
+}
+
+/// The aarch64 pyk, where release.sh could cross-build it: an aarch64 binary for glibc 2.17
+/// that carries both launchers (it builds for x86_64 too), and its manylinux2014 wheel.
+#[test]
+fn the_aarch64_release_needs_glibc_2_17_and_carries_both_launchers() {
+    let Some(release) = release_build() else {
+        return;
+    };
+    let pyk = release.join("pyk-linux-aarch64");
+    if !pyk.is_file() {
+        eprintln!(
+            "skipped: no {} (release.sh had no aarch64 Rust standard library)",
+            pyk.display()
+        );
+        return;
+    }
+    let bytes = fs::read(&pyk).unwrap();
+    assert_eq!(
+        u16::from_le_bytes([bytes[18], bytes[19]]),
+        0xb7,
+        "not aarch64"
+    );
+    let needed = pyk_runtime_fetch::glibc_needed(&bytes)
+        .unwrap()
+        .expect("pyk links glibc");
+    assert!(
+        needed <= "2.17".parse().unwrap(),
+        "{} needs glibc {needed}",
+        pyk.display()
+    );
+    // Both launchers are in it: an ELF file of each machine after pyk's own header.
+    let magic = b"\x7fELF\x02\x01\x01";
+    let machines: Vec<u16> = (1..bytes.len() - 20)
+        .filter(|&i| &bytes[i..i + magic.len()] == magic)
+        .map(|i| u16::from_le_bytes([bytes[i + 18], bytes[i + 19]]))
+        .collect();
+    for (machine, name) in [(0xb7u16, "aarch64"), (0x3e, "x86_64")] {
+        assert!(
+            machines.contains(&machine),
+            "no {name} launcher inside: {machines:x?}"
+        );
+    }
+    let wheel = release_file("pyk-", "aarch64.whl").unwrap();
+    let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.ends_with("-py3-none-manylinux2014_aarch64.manylinux_2_17_aarch64.whl"),
+        "{name}"
+    );
 }

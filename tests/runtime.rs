@@ -140,7 +140,6 @@ fn pbs_style_archive(dir: &Path, name: &str) -> std::path::PathBuf {
 
 #[test]
 fn python_build_standalone_download_from_a_configured_mirror() {
-    use std::io::BufRead;
     // A mirror laid out like the GitHub releases: {release}/{asset} and {release}/SHA256SUMS.
     let mirror = tempfile::tempdir().unwrap();
     let asset = "cpython-3.11.2+20990101-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz";
@@ -164,38 +163,14 @@ fn python_build_standalone_download_from_a_configured_mirror() {
     )
     .unwrap();
 
-    let mut server = Command::new("/usr/bin/python3")
-        .args([
-            "-u",
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            "0",
-            "--directory",
-        ])
-        .arg(mirror.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .split_whitespace()
-        .skip_while(|w| *w != "port")
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let server = common::mirror::Mirror::serve(mirror.path());
 
     // The mirror comes from the config file's `python_mirror`.
     let home = tempfile::tempdir().unwrap();
     fs::create_dir_all(home.path().join("pyk")).unwrap();
     fs::write(
         home.path().join("pyk/config.toml"),
-        format!("python_mirror = \"http://127.0.0.1:{port}\"\n"),
+        format!("python_mirror = \"{}\"\n", server.url),
     )
     .unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -223,8 +198,7 @@ fn python_build_standalone_download_from_a_configured_mirror() {
     );
 
     let err = fails(pyk_here("20990102").args(["-q", "runtime", "fetch", "3.11.2"]));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(
         err.contains("checksum mismatch")
             && err.contains(&"0".repeat(64))

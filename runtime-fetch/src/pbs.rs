@@ -161,8 +161,9 @@ pub fn checksum_from_sums(sums: &str, file: &str) -> Option<String> {
     })
 }
 
-/// Fetches a PBS runtime for `req`: from `release` (the CLI passes `PYK_PBS_RELEASE`), else the
-/// newest pinned build.
+/// Fetches a PBS runtime for `req` built for `triple` (this machine's is [`host_triple`]; a
+/// build for another machine asks for its own): from `release` (the CLI passes
+/// `PYK_PBS_RELEASE`), else the newest pinned build.
 ///
 /// `mirror` replaces the GitHub releases base URL and must serve the same layout:
 /// `{mirror}/{tag}/{asset file}`, and `{mirror}/{tag}/SHA256SUMS` for assets without a pinned
@@ -174,9 +175,10 @@ pub fn fetch_pbs_release(
     req: &PythonRequest,
     mirror: Option<&str>,
     release: Option<&str>,
+    triple: &'static str,
     progress: &dyn Progress,
 ) -> Result<Layer, FetchError> {
-    let asset = resolve(req, mirror, release, host_triple()?)?;
+    let asset = resolve(req, mirror, release, triple)?;
     let source = asset.source();
     if let Some(layer) = store.list()?.into_iter().find(|l| l.source == source) {
         progress.step(&format!("using cached {source}"));

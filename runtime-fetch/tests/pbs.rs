@@ -102,6 +102,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
         &req,
         Some(&server.url),
         Some("29990101"),
+        TRIPLE,
         &common::quiet(),
     )
     .unwrap();
@@ -123,6 +124,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
         &req,
         Some(&format!("{}/", server.url)),
         Some("29990101"),
+        TRIPLE,
         &common::quiet(),
     )
     .unwrap();
@@ -135,6 +137,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
         &req,
         Some(&server.url),
         Some("29990102"),
+        TRIPLE,
         &common::quiet(),
     )
     .unwrap_err();
@@ -167,6 +170,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
         &"3.11.9".parse().unwrap(),
         Some(&server.url),
         Some("29990101"),
+        TRIPLE,
         &common::quiet(),
     )
     .unwrap_err();
@@ -178,8 +182,15 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
     );
 
     // The pinned release does not have 3.11.2 at all: refused before any request.
-    let err =
-        fetch_pbs_release(&store, &req, Some(&server.url), None, &common::quiet()).unwrap_err();
+    let err = fetch_pbs_release(
+        &store,
+        &req,
+        Some(&server.url),
+        None,
+        TRIPLE,
+        &common::quiet(),
+    )
+    .unwrap_err();
     assert!(matches!(err, FetchError::UnknownVersion { .. }), "{err}");
 
     // A pinned asset is checked against the pin, never against what the mirror says.
@@ -188,6 +199,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
         &"3.14".parse().unwrap(),
         Some(&server.url),
         None,
+        TRIPLE,
         &common::quiet(),
     )
     .unwrap_err();

@@ -72,13 +72,25 @@ impl Platform {
         }
     }
 
+    /// Debian's name for the architecture (`dpkg --add-architecture`).
+    fn debian_arch(self) -> &'static str {
+        match self {
+            Platform::X86_64 => "amd64",
+            Platform::Aarch64 => "arm64",
+        }
+    }
+
     pub fn name(self) -> String {
         format!("linux-{}", self.arch())
     }
 
-    /// uv's `--python-platform`: manylinux_2_17 wheels for the machine.
-    pub fn triple(self) -> String {
-        format!("{}-unknown-linux-gnu", self.arch())
+    /// uv's `--python-platform` (manylinux_2_17 wheels for the machine), and the triple
+    /// python-build-standalone names its builds for it with.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Platform::X86_64 => "x86_64-unknown-linux-gnu",
+            Platform::Aarch64 => "aarch64-unknown-linux-gnu",
+        }
     }
 
     /// Another machine than this one.
@@ -91,11 +103,16 @@ impl Platform {
         if !self.foreign() {
             return Ok(stub_bin::STUB);
         }
-        match (self, stub_bin::STUB_AARCH64) {
-            (Platform::Aarch64, Some(stub)) => Ok(stub),
-            _ => bail!(
-                "this pyk has no launcher for {}: it is built into pyk when pyk is built where an aarch64 Rust standard library and linker are at hand (on Debian: `dpkg --add-architecture arm64 && apt-get install rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu`, with cargo-zigbuild on PATH or aarch64-linux-gnu-gcc as the linker), then `cargo build` again",
-                self.name()
+        match stub_bin::OTHER_STUB {
+            Some(stub) => Ok(stub),
+            None => bail!(
+                "this pyk has no launcher for {}: it is built into pyk when pyk is built where a Rust standard library and linker for {} are at hand (on Debian: `dpkg --add-architecture {} && apt-get install rustc-web libstd-rust-web-dev:{} gcc-{}-linux-gnu`, with cargo-zigbuild on PATH or {}-linux-gnu-gcc as the linker), then `cargo build` again",
+                self.name(),
+                self.triple(),
+                self.debian_arch(),
+                self.debian_arch(),
+                self.arch().replace('_', "-"),
+                self.arch()
             ),
         }
     }

@@ -92,8 +92,7 @@ pub fn resolve(
         (None, Some(req)) => {
             let layer = match store.best_match(&req.value, arch)? {
                 Some(layer) => layer,
-                None if platform.foreign() => bail!(no_foreign_runtime(platform)),
-                None => download(&store, &req.value, mirror, progress)?,
+                None => download(&store, &req.value, mirror, platform, progress)?,
             };
             (layer, req.at.clone())
         }
@@ -110,12 +109,9 @@ pub fn resolve(
                 .cloned();
             match newest {
                 Some(layer) => (layer, "the newest cached runtime".to_owned()),
-                None if cached.is_empty() && platform.foreign() => {
-                    bail!(no_foreign_runtime(platform))
-                }
                 None if cached.is_empty() => {
                     let want = download_choice(choice.requires)?;
-                    let layer = download(&store, &want, mirror, progress)?;
+                    let layer = download(&store, &want, mirror, platform, progress)?;
                     (layer, "the download".to_owned())
                 }
                 None => bail!(
@@ -176,18 +172,6 @@ pub fn resolve(
     })
 }
 
-/// No runtime for another machine is cached: how to get one (downloads are for this
-/// machine: python-build-standalone's aarch64 archive works through `--runtime`).
-fn no_foreign_runtime(platform: Platform) -> String {
-    format!(
-        "no runtime for {} is cached: import one with `pyk runtime import --sysroot DIR \
-         DIR/usr/bin/python3.X` (DIR holding that machine's Python and libraries), or build \
-         with `--runtime ARCHIVE` (a python-build-standalone {}-unknown-linux-gnu archive)",
-        platform.name(),
-        platform.arch()
-    )
-}
-
 /// Runs another machine's runtime once before the build steps that need it (installing,
 /// compiling, the API tree): they run it under qemu-user through binfmt_misc, as they would
 /// on that machine. Emulation rather than this machine's Python of the same version: the
@@ -225,20 +209,33 @@ fn debian_arch(platform: Platform) -> &'static str {
 /// `python_mirror` does not stop builds from cached runtimes).
 pub type Mirror<'a> = &'a dyn Fn() -> Result<Option<&'a str>>;
 
-/// Downloads a runtime because none cached fits; when that fails, says what else would do.
+/// Downloads a runtime for `platform` because none cached fits; when that fails, says what
+/// else would do.
 fn download(
     store: &LayerStore,
     req: &PythonRequest,
     mirror: Mirror,
+    platform: Platform,
     progress: &Progress,
 ) -> Result<Layer> {
-    crate::environ::fetch_pbs(store, req, mirror()?, progress).map_err(|e| {
+    crate::environ::fetch_pbs(store, req, mirror()?, platform.triple(), progress).map_err(|e| {
         let e = anyhow::Error::from(e);
+        let import = if platform.foreign() {
+            format!(
+                "import one with `pyk runtime import --sysroot DIR DIR/usr/bin/python3.X` (DIR \
+                 holding {}'s Python and libraries)",
+                platform.name()
+            )
+        } else {
+            "import an installed one with `pyk runtime import PYTHON` (e.g. /usr/bin/python3)"
+                .to_owned()
+        };
         anyhow::anyhow!(
-            "no Python {req} runtime is cached, and none could be downloaded ({e:#}): import an \
-             installed one with `pyk runtime import PYTHON` (e.g. /usr/bin/python3), build \
-             with `--runtime ARCHIVE` (a python-build-standalone archive), or set \
-             PYK_PYTHON_MIRROR to a mirror of python-build-standalone's releases"
+            "no Python {req} runtime is cached, and none could be downloaded for {} ({e:#}): \
+             {import}, build with `--runtime ARCHIVE` (a python-build-standalone {} archive), \
+             or set PYK_PYTHON_MIRROR to a mirror of python-build-standalone's releases",
+            platform.name(),
+            platform.triple()
         )
     })
 }

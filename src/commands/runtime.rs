@@ -38,7 +38,13 @@ pub fn run(ctx: &super::Context, cmd: RuntimeCommand) -> Result<()> {
         RuntimeCommand::Fetch { version } => {
             let req: PythonRequest = version.parse()?;
             let layer =
-                crate::environ::fetch_pbs(&store, &req, config.python_mirror()?, progress)
+                crate::environ::fetch_pbs(
+                &store,
+                &req,
+                config.python_mirror()?,
+                pyk_runtime_fetch::host_triple()?,
+                progress,
+            )
                     .map_err(|e| {
                         let e = anyhow::Error::from(e);
                         anyhow::anyhow!(

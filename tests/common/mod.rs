@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod install;
+pub mod mirror;
 pub mod mitm;
 pub mod repo;
 pub mod tls;
@@ -217,4 +218,28 @@ pub fn release_build() -> Option<&'static Path> {
         return None;
     }
     Some(dir)
+}
+
+/// `argv` run inside `root` in a mount namespace of its own, with /proc mounted and an empty
+/// environment. With `work`, the root is read-only (a cached root stays as setup made it) and
+/// `work` is bound at `/mnt`, writable.
+pub fn in_root(root: &Path, work: Option<&Path>, argv: &[&str]) -> Command {
+    let mut script = String::from("set -e\n");
+    if let Some(work) = work {
+        script += &format!(
+            "mount --bind '{0}' '{0}'\nmount -o remount,bind,ro '{0}'\nmount --bind '{1}' '{0}/mnt'\n",
+            root.display(),
+            work.display()
+        );
+    }
+    script += &format!(
+        "mount -t proc proc '{0}/proc'\nexec chroot '{0}' \"$@\"",
+        root.display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--fork", "sh", "-c", &script, "sh"])
+        .args(argv)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    cmd
 }

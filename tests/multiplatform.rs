@@ -10,7 +10,8 @@
 //!
 //! The aarch64 `pyk` is looked for at `$PYK_TEST_AARCH64_PYK`, then beside this build
 //! (`cargo build --target aarch64-unknown-linux-gnu` into the same target directory, see
-//! build.rs for the toolchain). Without one, the aarch64 artifact `pyk pull --platform`
+//! build.rs for the toolchain), then in the release build setup.sh made
+//! (`/opt/pyk-tests/release/pyk-linux-aarch64`). Without one, the aarch64 artifact `pyk pull --platform`
 //! writes is run directly instead, and the test says so.
 
 mod common;
@@ -164,6 +165,7 @@ fn aarch64_pyk() -> Option<PathBuf> {
     ["debug", "release"]
         .iter()
         .map(|p| target.join("aarch64-unknown-linux-gnu").join(p).join("pyk"))
+        .chain([Path::new(common::RELEASE).join("pyk-linux-aarch64")])
         .find(|p| p.is_file())
 }
 

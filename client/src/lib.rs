@@ -30,7 +30,7 @@ mod whole;
 
 pub use client::{Client, Deadlines};
 pub use error::{Damage, Error};
-pub use local::{here, Contents, Packages, Unpacked};
+pub use local::{decode_trailer, here, Contents, Packages, Unpacked};
 pub use pyk_protocol::progress::{Meter, Progress, Quiet};
 pub use raw::{Body, Reply};
 pub use resolve::{Request, Resolved, Resolver};

@@ -39,20 +39,10 @@ pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<Vec<bui
         Some(base.with_file_name(name))
     };
     let mut built = Vec::new();
-    for platform in &platforms {
-        let opts = build::Options {
-            cache: ctx.cache()?,
-            built: build_time()?,
-            level: layer_level(),
-            python: args.python.clone(),
-            runtime_archive: args.runtime.as_deref(),
-            mirror: &|| ctx.config.python_mirror(),
-            output: output(*platform),
-            strip_stdlib: args.strip_stdlib,
-            platform: *platform,
-            locked: args.locked,
-        };
-        let artifact = build::build(spec, &opts, &ctx.progress)?;
+    for &platform in &platforms {
+        let artifact = with_options(ctx, args, platform, output(platform), |opts| {
+            build::build(spec, opts, &ctx.progress)
+        })?;
         let pure = artifact.pure;
         built.push(artifact);
         if pure {
@@ -71,19 +61,31 @@ pub fn run(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<Vec<bui
 /// `pyk lock`: the spec's `pylock.toml`, resolved for the first platform asked for.
 pub fn lock(ctx: &Context, spec: &spec::Spec, args: &BuildArgs) -> Result<PathBuf> {
     let platforms = build::Platform::parse_all(&args.platform, &spec.platforms)?;
-    let opts = build::Options {
+    with_options(ctx, args, platforms[0], args.output.clone(), |opts| {
+        build::lock(spec, opts, &ctx.progress)
+    })
+}
+
+/// The build's options from the command line, for one platform, handed to `then`.
+fn with_options<T>(
+    ctx: &Context,
+    args: &BuildArgs,
+    platform: build::Platform,
+    output: Option<PathBuf>,
+    then: impl FnOnce(&build::Options) -> Result<T>,
+) -> Result<T> {
+    then(&build::Options {
         cache: ctx.cache()?,
         built: build_time()?,
         level: layer_level(),
         python: args.python.clone(),
         runtime_archive: args.runtime.as_deref(),
         mirror: &|| ctx.config.python_mirror(),
-        output: args.output.clone(),
+        output,
         strip_stdlib: args.strip_stdlib,
-        platform: platforms[0],
+        platform,
         locked: args.locked,
-    };
-    build::lock(spec, &opts, &ctx.progress)
+    })
 }
 
 /// The build time for the trailer: `SOURCE_DATE_EPOCH` (reproducible builds), else now.

@@ -9,6 +9,7 @@
 //! listens on 127.0.0.1 only, and it answers only requests whose `Host` is a loopback
 //! name, so a DNS name rebound to 127.0.0.1 gets nothing.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -33,9 +34,11 @@ use serde_json::{json, Value};
 use super::info;
 use super::Context;
 use crate::api::diff;
+use crate::build::SBOM_FILE;
 use crate::cli::UiArgs;
 use crate::output::Progress;
 use crate::repo;
+use crate::spec::normalize;
 
 /// The page: HTML, CSS and script in one file, built into the binary (no CDN, no build).
 const PAGE: &str = include_str!("ui.html");
@@ -331,6 +334,7 @@ impl Viewer {
             "trusted": trusted,
             "api": m.api.is_some(),
             "localname": m.signed_localname.as_ref().or(m.localname.as_ref()),
+            "platforms": m.platform_names(),
         });
         if m.format == FORMAT_PYK {
             let (trailer, blob) = self.trailer(&m)?;
@@ -340,7 +344,16 @@ impl Viewer {
             map.insert("glibc".into(), json!(glibc));
             map.insert("built".into(), json!(trailer.built));
             map.insert("entry".into(), json!(trailer.entry));
-            map.insert("dependencies".into(), dependencies(&m, &trailer, &blob)?);
+            let mut deps = dependencies(&shown_artifact(&m)?, &trailer, &blob)?;
+            // A lock seldom names licences; the SBOM the build wrote does.
+            let licenses = self.sbom_licenses(&trailer)?;
+            for d in deps.iter_mut().filter(|d| d["license"].is_null()) {
+                let name = normalize(d["name"].as_str().unwrap_or_default());
+                if let Some(license) = licenses.get(&name) {
+                    d["license"] = json!(license);
+                }
+            }
+            map.insert("dependencies".into(), json!(deps));
         }
         Ok(out)
     }
@@ -348,6 +361,7 @@ impl Viewer {
     /// The version's trailer and the bytes of its blob (`[pylock.toml][trailer]`),
     /// downloaded once into the cache.
     fn trailer(&self, m: &Manifest) -> Result<(Trailer, Vec<u8>)> {
+        let m = &shown_artifact(m)?;
         let packages = Packages::new(&self.cache);
         let blob = m.blobs.last().context("the manifest lists no blobs")?;
         let path = match packages.blob(&blob.sha256) {
@@ -361,17 +375,23 @@ impl Viewer {
         };
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let trailer = packages
-            .trailer(m)
-            .context("the trailer blob went from the cache")??;
+        let trailer = pyk_client::decode_trailer(m, &bytes)?;
         Ok((trailer, bytes))
     }
 
-    /// `file` from the version's app layer (the layer's blob alone is downloaded, into a
-    /// temp file, and read as extraction reads it).
+    /// `file` from the version's app layer as source.
     fn source_file(&self, package: &PackageRef, version: &str, file: &str) -> Result<String> {
         let (m, _) = self.manifest(package, version)?;
         let (trailer, _) = self.trailer(&m)?;
+        let Some(text) = self.app_file(&trailer, file)? else {
+            bail!("{file} is not in the app layer as source (compiled to bytecode only)");
+        };
+        String::from_utf8(text).with_context(|| format!("{file} is not UTF-8 text"))
+    }
+
+    /// `file` from the version's app layer, if it is there (the layer's blob alone is
+    /// downloaded, into a temp file, and read as extraction reads it).
+    fn app_file(&self, trailer: &Trailer, file: &str) -> Result<Option<Vec<u8>>> {
         let layer = trailer
             .layer(Role::App)
             .context("this version has no app layer")?;
@@ -384,18 +404,55 @@ impl Viewer {
             size: layer.size,
             files: layer.files,
         };
-        let Some(text) = extract::read_file(&bytes, limits, Path::new(file), MAX_SOURCE)? else {
-            bail!("{file} is not in the app layer as source (compiled to bytecode only)");
-        };
-        String::from_utf8(text).with_context(|| format!("{file} is not UTF-8 text"))
+        Ok(extract::read_file(
+            &bytes,
+            limits,
+            Path::new(file),
+            MAX_SOURCE,
+        )?)
     }
+
+    /// Each distribution's licence as the version's SBOM records it (SPDX expression, else
+    /// the licence's name), by distribution name; empty for a version built before SBOMs.
+    fn sbom_licenses(&self, trailer: &Trailer) -> Result<HashMap<String, String>> {
+        let Some(bytes) = self.app_file(trailer, SBOM_FILE)? else {
+            return Ok(HashMap::new());
+        };
+        let sbom: Value =
+            serde_json::from_slice(&bytes).context("the version's SBOM is not JSON")?;
+        let components = sbom["components"].as_array().cloned().unwrap_or_default();
+        Ok(components
+            .iter()
+            .filter_map(|c| {
+                let license = &c["licenses"][0];
+                let text = license["expression"]
+                    .as_str()
+                    .or_else(|| license["license"]["id"].as_str())
+                    .or_else(|| license["license"]["name"].as_str())?;
+                Some((normalize(c["name"].as_str()?), text.to_owned()))
+            })
+            .collect())
+    }
+}
+
+/// The one artifact of `m` the page describes: this machine's platform's, else the first
+/// the version lists (a version for aarch64 only is still shown on x86_64).
+fn shown_artifact(m: &Manifest) -> Result<Manifest> {
+    let here = pyk_protocol::dist::platform();
+    let names = m.platform_names();
+    let shown = match names.iter().any(|p| *p == here) {
+        true => here.as_str(),
+        false => names.first().copied().unwrap_or(here.as_str()),
+    };
+    m.for_platform(shown)
+        .map_err(|why| anyhow::anyhow!("{} {} version {} {why}", m.kind, m.name, m.version))
 }
 
 /// The distributions of the version's lock (`pylock.toml`, checked against the hash the
 /// trailer records), each with its licence when the lock names one.
-fn dependencies(m: &Manifest, trailer: &Trailer, blob: &[u8]) -> Result<Value> {
+fn dependencies(m: &Manifest, trailer: &Trailer, blob: &[u8]) -> Result<Vec<Value>> {
     let Some(lock) = &trailer.lock else {
-        return Ok(json!([]));
+        return Ok(Vec::new());
     };
     // The blob is the artifact's last bytes.
     let start = m.size.saturating_sub(blob.len() as u64);

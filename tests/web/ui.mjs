@@ -60,7 +60,11 @@ try {
     assert.match(versions, /1\s+yanked/);
     assert.equal(await page.locator('#versions tbody tr').count(), 2);
     assert.match(versions, /pyk-ed25519:/);
-    assert.match((await text('#dependencies')).toLowerCase(), /pyyaml/);
+    const deps = await text('#dependencies');
+    assert.match(deps.toLowerCase(), /pyyaml/);
+    // The licence comes from the SBOM the build wrote (uv's lock names none).
+    assert.match(deps, /MIT/);
+    assert.match(await text('#platform'), /linux-x86_64/);
     const commands = await text('#commands');
     assert.ok(commands.includes('from pyk import geo'), commands);
     assert.ok(commands.includes('pyk pull --lib geo --version 2'), commands);

@@ -174,34 +174,25 @@ pub fn build_wheel(installer: &Installer, req: &Request, project: &Path, out: &P
 /// `out`, to learn each installed distribution's file, URL and sha256. `offline` answers
 /// from uv's cache, which the install just filled: what the install saw, with no request.
 pub fn lock_pins(uv: &OsString, req: &Request, pins: &Path, out: &Path, offline: bool) -> Command {
-    let installer = Installer::Uv(uv.clone());
-    let mut cmd = Command::new(uv);
+    let mut cmd = compile(uv, req, out);
     if offline {
         cmd.arg("--offline");
     }
-    cmd.args([
-        "pip",
-        "compile",
-        "--no-config",
-        "--quiet",
-        "--no-deps",
-        "--no-header",
-    ])
-    .args(["--format", "pylock.toml", "--python"])
-    .arg(req.python)
-    .args(platform_args(req))
-    .arg("--output-file")
-    .arg(out)
-    .current_dir(&req.spec.base)
-    .args(index_args(&installer, &req.spec.install))
-    .args(resolution_args(&installer, &req.spec.install))
-    .arg(pins);
+    cmd.arg("--no-deps").arg(pins);
     cmd
 }
 
 /// uv: resolves `inputs` (requirements files) for the runtime's interpreter and the target
 /// platform into a PEP 751 `pylock.toml` at `out` (`pyk lock`).
 pub fn lock(uv: &OsString, req: &Request, inputs: &[&Path], out: &Path) -> Command {
+    let mut cmd = compile(uv, req, out);
+    cmd.args(inputs);
+    cmd
+}
+
+/// `uv pip compile` into a `pylock.toml` at `out`, for the runtime's interpreter, the target
+/// platform and the spec's index and resolution options; the caller adds what to resolve.
+fn compile(uv: &OsString, req: &Request, out: &Path) -> Command {
     let installer = Installer::Uv(uv.clone());
     let mut cmd = Command::new(uv);
     cmd.args(["pip", "compile", "--no-config", "--quiet", "--no-header"])
@@ -212,8 +203,7 @@ pub fn lock(uv: &OsString, req: &Request, inputs: &[&Path], out: &Path) -> Comma
         .arg(out)
         .current_dir(&req.spec.base)
         .args(index_args(&installer, &req.spec.install))
-        .args(resolution_args(&installer, &req.spec.install))
-        .args(inputs);
+        .args(resolution_args(&installer, &req.spec.install));
     cmd
 }
 

@@ -60,6 +60,7 @@ try {
     assert.match(versions, /1\s+yanked/);
     assert.equal(await page.locator('#versions tbody tr').count(), 2);
     assert.match(versions, /pyk-ed25519:/);
+    assert.match(versions, /linux-x86_64/);
     const deps = await text('#dependencies');
     assert.match(deps.toLowerCase(), /pyyaml/);
     // The licence comes from the SBOM the build wrote (uv's lock names none).

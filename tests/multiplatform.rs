@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 use common::mitm;
 use common::repo::*;
 use common::*;
+use pyk_artifact::extract::{self, Limits};
 use pyk_artifact::trailer::Trailer;
 use pyk_protocol::Sha256;
 
@@ -116,6 +117,29 @@ struct Blobs {
     trailer: String,
 }
 
+/// The SBOM's path in an app layer.
+const SBOM: &str = "__pyk_sbom__.cdx.json";
+
+/// Every file of an artifact's app layer, by path.
+fn app_files(artifact: &Path) -> BTreeMap<String, Vec<u8>> {
+    let bytes = fs::read(artifact).unwrap();
+    let trailer = Trailer::read(&File::open(artifact).unwrap()).unwrap();
+    let app = trailer.layers.last().unwrap();
+    let layer = &bytes[app.span.offset as usize..app.span.end() as usize];
+    let limits = Limits {
+        size: app.size,
+        files: app.files,
+    };
+    extract::paths(layer, limits)
+        .unwrap()
+        .into_iter()
+        .filter_map(|path| {
+            let data = extract::read_file(layer, limits, &path, app.size).unwrap()?;
+            Some((path.display().to_string(), data))
+        })
+        .collect()
+}
+
 impl Blobs {
     fn of(path: &Path) -> Blobs {
         let bytes = fs::read(path).unwrap();
@@ -202,9 +226,18 @@ fn one_version_for_two_platforms_each_client_runs_its_own() {
     );
     let x86 = Blobs::of(&project.path().join("dist/yam-linux-x86_64"));
     let arm = Blobs::of(&project.path().join("dist/yam-linux-aarch64"));
-    // The pure-Python app layer is the same bytes for both: one blob.
-    let app = x86.layers.last().unwrap().clone();
-    assert_eq!(&app, arm.layers.last().unwrap(), "the app layers differ");
+    // The pure-Python app is the same for both, but each platform's app layer also holds
+    // the SBOM the build writes (its runtime and wheels are the platform's), so the two
+    // layers are two blobs that differ only by that file (README Limitations).
+    let (app, arm_app) = (x86.layers.last().unwrap(), arm.layers.last().unwrap());
+    let x86_files = app_files(&project.path().join("dist/yam-linux-x86_64"));
+    let arm_files = app_files(&project.path().join("dist/yam-linux-aarch64"));
+    assert_ne!(x86_files[SBOM], arm_files[SBOM]);
+    let without_sbom = |mut files: BTreeMap<String, Vec<u8>>| {
+        files.remove(SBOM);
+        files
+    };
+    assert_eq!(without_sbom(x86_files), without_sbom(arm_files));
     let x86_only: HashSet<String> = x86.all().difference(&arm.all()).cloned().collect();
     let arm_only: HashSet<String> = arm.all().difference(&x86.all()).cloned().collect();
     assert!(x86_only.contains(&x86.layers[0]) && arm_only.contains(&arm.layers[0]));
@@ -218,7 +251,7 @@ fn one_version_for_two_platforms_each_client_runs_its_own() {
     let from = mark(&server);
     assert_eq!(ok(machine.pyk().arg("yam")), "x86_64 True {'a': [1, 2]}\n");
     let got = fetched(&server, from);
-    assert_eq!(got.iter().filter(|b| **b == app).count(), 1, "{got:?}");
+    assert_eq!(got.iter().filter(|b| *b == app).count(), 1, "{got:?}");
     assert!(got.iter().all(|b| !arm_only.contains(b)), "{got:?}");
     for blob in x86.layers.iter().chain([&x86.trailer]) {
         assert!(got.contains(blob), "{blob} not fetched: {got:?}");
@@ -238,7 +271,7 @@ fn one_version_for_two_platforms_each_client_runs_its_own() {
             let out = ok(cmd.env("QEMU_LD_PREFIX", ROOT).arg("yam"));
             assert_eq!(out, "aarch64 True {'a': [1, 2]}\n");
             let got = fetched(&server, from);
-            assert_eq!(got.iter().filter(|b| **b == app).count(), 1, "{got:?}");
+            assert_eq!(got.iter().filter(|b| *b == arm_app).count(), 1, "{got:?}");
             assert!(got.iter().all(|b| !x86_only.contains(b)), "{got:?}");
             for blob in arm.layers.iter().chain([&arm.trailer]) {
                 assert!(got.contains(blob), "{blob} not fetched: {got:?}");

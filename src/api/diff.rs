@@ -276,12 +276,11 @@ fn params(signature: &str) -> Vec<Param> {
     out
 }
 
-/// Where the bracket that `text` is inside closes (text starts after the opening one).
-fn close_of(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut quote = None;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
+/// Each character of `text` outside string literals, with the depth of the brackets opened
+/// in `text` before it.
+fn unquoted(text: &str) -> impl Iterator<Item = (usize, char, usize)> + '_ {
+    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+    text.char_indices().filter_map(move |(i, c)| {
         if let Some(q) = quote {
             match c {
                 _ if escaped => escaped = false,
@@ -289,17 +288,31 @@ fn close_of(text: &str) -> Option<usize> {
                 c if c == q => quote = None,
                 _ => {}
             }
-            continue;
+            return None;
         }
+        let before = depth;
         match c {
-            '\'' | '"' => quote = Some(c),
+            '\'' | '"' => {
+                quote = Some(c);
+                return None;
+            }
             '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' if depth == 0 => return Some(i),
-            ')' | ']' | '}' => depth -= 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-    }
-    None
+        Some((i, c, before))
+    })
+}
+
+fn is_bracket(c: char) -> bool {
+    matches!(c, '(' | '[' | '{' | ')' | ']' | '}')
+}
+
+/// Where the bracket that `text` is inside closes (text starts after the opening one).
+fn close_of(text: &str) -> Option<usize> {
+    unquoted(text)
+        .find(|&(_, c, depth)| matches!(c, ')' | ']' | '}') && depth == 0)
+        .map(|(i, ..)| i)
 }
 
 /// `text` split at its commas outside brackets and strings.
@@ -332,29 +345,10 @@ fn split_default(part: &str) -> Option<(&str, &str)> {
 
 /// The byte offsets of `text`'s characters that are outside brackets and strings.
 fn top_positions(text: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut quote = None;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                c if c == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => out.push(i),
-            _ => {}
-        }
-    }
-    out
+    unquoted(text)
+        .filter(|&(_, c, depth)| depth == 0 && !is_bracket(c))
+        .map(|(i, ..)| i)
+        .collect()
 }
 
 impl Diff {
@@ -435,6 +429,18 @@ impl Parameters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn brackets_and_strings_are_skipped() {
+        let text = r#"a=(1, ")"), b={'x': [2]}, c='\'', d=f(g(h)) ) -> int"#;
+        let close = close_of(text).unwrap();
+        assert_eq!(&text[close..], ") -> int");
+        let parts: Vec<&str> = split_top(&text[..close]).iter().map(|p| p.trim()).collect();
+        assert_eq!(
+            parts,
+            [r#"a=(1, ")")"#, "b={'x': [2]}", r"c='\''", "d=f(g(h))"]
+        );
+    }
 
     fn names(sig: &str) -> Vec<(String, &'static str, Option<String>)> {
         params(sig)

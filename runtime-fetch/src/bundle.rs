@@ -90,7 +90,8 @@ pub(crate) fn make_self_contained(
         };
         let tree = analyzer.analyze(&path).map_err(|e| FetchError::Relocate {
             path: path.clone(),
-            reason: format!("reading its library dependencies: {e}"),
+            step: "reading its library dependencies".into(),
+            source: Box::new(e),
         })?;
         let mut libraries: Vec<_> = tree.libraries.into_values().collect();
         libraries.sort_by(|a, b| a.name.cmp(&b.name));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use pyk_protocol::digest::Hasher;
 
+use crate::error::IoContext;
 use crate::{FetchError, Progress};
 
 fn agent(url: &str) -> ureq::Agent {
@@ -19,10 +20,10 @@ fn agent(url: &str) -> ureq::Agent {
     )
 }
 
-fn download_err(url: &str, reason: impl ToString) -> FetchError {
+fn download_err(url: &str, error: ureq::Error) -> FetchError {
     FetchError::Download {
         url: url.to_string(),
-        reason: reason.to_string(),
+        source: pyk_net::Failure::of(url, error),
     }
 }
 
@@ -31,8 +32,10 @@ fn get(url: &str) -> Result<ureq::http::Response<ureq::Body>, FetchError> {
     let answer = agent(url).get(url).call();
     pyk_net::log_answer("GET", url, started, &answer);
     answer.map_err(|e| match e {
-        ureq::Error::StatusCode(404) => download_err(url, "not found (HTTP 404)"),
-        other => download_err(url, pyk_net::Failure::of(url, other)),
+        ureq::Error::StatusCode(404) => FetchError::NotFound {
+            url: url.to_string(),
+        },
+        other => download_err(url, other),
     })
 }
 
@@ -63,13 +66,14 @@ pub(crate) fn fetch_to_file(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(download_err(url, e)),
+            Err(e) => return Err(e).ctx(|| format!("download of {url} failed")),
         };
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
-            .map_err(|e| download_err(url, format!("writing to disk: {e}")))?;
+            .ctx(|| format!("writing the download of {url} to disk"))?;
         meter.advance(n as u64);
     }
-    out.flush().map_err(|e| download_err(url, e))?;
+    out.flush()
+        .ctx(|| format!("writing the download of {url} to disk"))?;
     Ok(hasher.digest().to_string())
 }

@@ -22,10 +22,15 @@ use goblin::elf::Elf;
 use crate::error::IoContext;
 use crate::FetchError;
 
-fn elf_err(path: &Path, reason: impl fmt::Display) -> FetchError {
+fn elf_err(
+    path: &Path,
+    step: impl Into<String>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> FetchError {
     FetchError::Relocate {
         path: path.to_path_buf(),
-        reason: reason.to_string(),
+        step: step.into(),
+        source: Box::new(source),
     }
 }
 
@@ -54,7 +59,7 @@ pub(crate) struct Info {
 
 pub(crate) fn info(path: &Path) -> Result<Info, FetchError> {
     let bytes = fs::read(path).ctx(|| format!("read {}", path.display()))?;
-    let elf = Elf::parse(&bytes).map_err(|e| elf_err(path, format!("not an ELF file: {e}")))?;
+    let elf = Elf::parse(&bytes).map_err(|e| elf_err(path, "not an ELF file", e))?;
     let glibc = highest_glibc(&elf);
     Ok(Info {
         needed: elf.libraries.iter().map(|l| l.to_string()).collect(),
@@ -77,7 +82,7 @@ pub(crate) fn info(path: &Path) -> Result<Info, FetchError> {
 /// it (`x86_64`, `aarch64`); `None` for any other.
 pub fn machine(path: &Path) -> Result<Option<&'static str>, FetchError> {
     let bytes = fs::read(path).ctx(|| format!("read {}", path.display()))?;
-    let elf = Elf::parse(&bytes).map_err(|e| elf_err(path, format!("not an ELF file: {e}")))?;
+    let elf = Elf::parse(&bytes).map_err(|e| elf_err(path, "not an ELF file", e))?;
     Ok(match elf.header.e_machine {
         goblin::elf::header::EM_X86_64 => Some("x86_64"),
         goblin::elf::header::EM_AARCH64 => Some("aarch64"),
@@ -115,12 +120,12 @@ pub(crate) fn rewrite(path: &Path, runpath: Option<&str>, strip: bool) -> Result
     let original = fs::read(path).ctx(|| format!("read {}", path.display()))?;
     let mut bytes = None;
     if strip {
-        bytes = strip_symbols(&original).map_err(|e| elf_err(path, format!("stripping: {e}")))?;
+        bytes = strip_symbols(&original).map_err(|e| elf_err(path, "stripping", e))?;
     }
     if let Some(runpath) = runpath {
         let input = bytes.as_deref().unwrap_or(&original);
         let out = set_runpath(input, runpath)
-            .map_err(|e| elf_err(path, format!("setting RUNPATH {runpath}: {e}")))?;
+            .map_err(|e| elf_err(path, format!("setting RUNPATH {runpath}"), e))?;
         bytes = Some(out);
     }
     match bytes {

@@ -15,8 +15,14 @@ pub enum FetchError {
     },
     #[error("no python-build-standalone build for this platform ({arch}-{os})")]
     UnsupportedPlatform { arch: String, os: String },
-    #[error("download of {url} failed: {reason}")]
-    Download { url: String, reason: String },
+    #[error("download of {url} failed")]
+    Download {
+        url: String,
+        #[source]
+        source: pyk_net::Failure,
+    },
+    #[error("download of {url} failed: not found (HTTP 404)")]
+    NotFound { url: String },
     #[error("checksum mismatch for {url}: expected sha256 {expected}, got {actual}")]
     ChecksumMismatch {
         url: String,
@@ -27,6 +33,12 @@ pub enum FetchError {
     ChecksumUnavailable { url: String, file: String },
     #[error("{path} is not a usable CPython: {reason}")]
     NotAPython { path: PathBuf, reason: String },
+    #[error("{path} is not a usable CPython")]
+    BadVersion {
+        path: PathBuf,
+        #[source]
+        source: Box<FetchError>,
+    },
     #[error("{path} is Python {version}; pyk needs CPython 3.9 to 3.14")]
     UnsupportedPython { path: PathBuf, version: String },
     #[error("refusing archive {archive}: entry {entry:?} {reason}")]
@@ -39,8 +51,14 @@ pub enum FetchError {
     BadArchive { archive: PathBuf, reason: String },
     #[error("{path} needs {soname}, which the dynamic loader does not find on this machine")]
     MissingLibrary { path: PathBuf, soname: String },
-    #[error("cannot make {path} relocatable: {reason}")]
-    Relocate { path: PathBuf, reason: String },
+    #[error("cannot make {path} relocatable: {step}")]
+    Relocate {
+        path: PathBuf,
+        /// What was being done: "not an ELF file", "stripping", …
+        step: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("precompiling the standard library with {python} failed: {reason}")]
     Compile { python: PathBuf, reason: String },
     #[error("no runtime layer matches {prefix:?}")]
@@ -49,6 +67,12 @@ pub enum FetchError {
     AmbiguousLayer { prefix: String, count: usize },
     #[error("bad layer metadata {path}: {reason}")]
     BadMetadata { path: PathBuf, reason: String },
+    #[error("bad layer metadata {path}")]
+    BadMetadataVersion {
+        path: PathBuf,
+        #[source]
+        source: Box<FetchError>,
+    },
     #[error("{context}")]
     Io {
         context: String,

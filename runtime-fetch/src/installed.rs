@@ -64,10 +64,14 @@ fn probe(python: &Path, sysroot: Sysroot) -> Result<Probe, FetchError> {
             "implementation is {imp:?}, not CPython"
         )));
     }
-    let version: PyVersion = get("version")
-        .unwrap_or_default()
-        .parse()
-        .map_err(|e: FetchError| not_python(e.to_string()))?;
+    let version: PyVersion =
+        get("version")
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e: FetchError| FetchError::BadVersion {
+                path: python.to_path_buf(),
+                source: Box::new(e),
+            })?;
     if version.major != 3 || !SUPPORTED_MINORS.contains(&version.minor) {
         return Err(FetchError::UnsupportedPython {
             path: python.to_path_buf(),

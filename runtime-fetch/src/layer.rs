@@ -173,10 +173,14 @@ fn probe(root: &Path, sysroot: Sysroot) -> Result<PyVersion, FetchError> {
             "implementation is {imp:?}, not CPython"
         )));
     }
-    let version: PyVersion = version
-        .unwrap_or("")
-        .parse()
-        .map_err(|e: FetchError| not_python(e.to_string()))?;
+    let version: PyVersion =
+        version
+            .unwrap_or("")
+            .parse()
+            .map_err(|e: FetchError| FetchError::BadVersion {
+                path: python.clone(),
+                source: Box::new(e),
+            })?;
     if version.major != 3 || !SUPPORTED_MINORS.contains(&version.minor) {
         return Err(FetchError::UnsupportedPython {
             path: python,

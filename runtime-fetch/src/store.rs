@@ -166,10 +166,13 @@ impl LayerStore {
             reason,
         };
         let meta: Meta = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
-        let python = meta
-            .python
-            .parse()
-            .map_err(|e: FetchError| bad(e.to_string()))?;
+        let python =
+            meta.python
+                .parse()
+                .map_err(|e: FetchError| FetchError::BadMetadataVersion {
+                    path: meta_path.clone(),
+                    source: Box::new(e),
+                })?;
         let glibc = meta
             .glibc
             .as_deref()

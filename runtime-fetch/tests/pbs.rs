@@ -175,7 +175,7 @@ fn fetches_verifies_and_refuses_from_a_mirror() {
     )
     .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, FetchError::Download { .. }), "{msg}");
+    assert!(matches!(err, FetchError::NotFound { .. }), "{msg}");
     assert!(
         msg.contains("cpython-3.11.9") && msg.contains("404"),
         "{msg}"

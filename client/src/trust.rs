@@ -440,8 +440,23 @@ fn read_floor(dir: &Path, name: &str) -> Result<(File, Option<(u64, String)>), T
     let path = dir.join(name);
     let lock_path = dir.join(format!(".{name}.lock"));
     let lock = File::create(&lock_path).map_err(io(format!("write {}", lock_path.display())))?;
-    lock.lock()
-        .map_err(io(format!("lock {}", lock_path.display())))?;
+    let locked = match lock.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            // Another run of this package is raising the record (`pyk -v` says so).
+            tracing::debug!("trust: waiting for the lock on {}", lock_path.display());
+            let started = std::time::Instant::now();
+            let locked = lock.lock();
+            tracing::debug!(
+                "trust: waited {:.1?} for the lock on {}",
+                started.elapsed(),
+                lock_path.display()
+            );
+            locked
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    };
+    locked.map_err(io(format!("lock {}", lock_path.display())))?;
     let seen = match fs::read_to_string(&path) {
         Ok(text) => parse_floor(&text),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,

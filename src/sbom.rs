@@ -1,12 +1,30 @@
-//! `pyk inspect --sbom` and `--licenses`: the CycloneDX SBOM the build wrote into the app
-//! layer (`build::sbom`), read back without unpacking the artifact.
+//! `pyk inspect --sbom` and `--licenses`: the CycloneDX SBOM the build wrote as the
+//! artifact's `sbom` part (`build::sbom`), its hash checked against the trailer's.
 
+use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use pyk_artifact::trailer::{Trailer, PART_SBOM};
 use serde_json::Value;
 
-use crate::build::SBOM_FILE;
+/// Where pyk wrote the SBOM before it was a part of its own: the top of the app layer.
+pub const IN_APP_LAYER: &str = "__pyk_sbom__.cdx.json";
+
+/// The SBOM of the artifact at `path`: its `sbom` part, or for an artifact built while
+/// the SBOM was in the app layer, that file; `None` for one built before SBOMs.
+pub fn read(path: &Path) -> Result<Option<Vec<u8>>> {
+    let shown = path.display();
+    let file = File::open(path).with_context(|| format!("cannot read {shown}"))?;
+    let trailer = Trailer::read(&file).with_context(|| format!("{shown}"))?;
+    match trailer
+        .read_part(&file, PART_SBOM)
+        .with_context(|| format!("{shown}"))?
+    {
+        Some(bytes) => Ok(Some(bytes)),
+        None => crate::api::read_app_file(path, IN_APP_LAYER),
+    }
+}
 
 /// What to show of the SBOM.
 #[derive(Clone, Copy)]
@@ -19,7 +37,7 @@ pub enum Show {
 
 /// Prints the SBOM of the artifact at `path`, calling it `shown`.
 pub fn show(path: &Path, shown: &dyn std::fmt::Display, what: Show) -> Result<()> {
-    let Some(bytes) = crate::api::read_app_file(path, SBOM_FILE)? else {
+    let Some(bytes) = read(path)? else {
         bail!("{shown} has no SBOM (it was built by a pyk older than SBOMs: build it again)");
     };
     match what {

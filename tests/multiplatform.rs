@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,8 +25,7 @@ use std::sync::{Arc, OnceLock};
 use common::mitm;
 use common::repo::*;
 use common::*;
-use pyk_artifact::extract::{self, Limits};
-use pyk_artifact::trailer::Trailer;
+use pyk_artifact::trailer::{Trailer, PART_SBOM};
 use pyk_protocol::Sha256;
 
 /// The aarch64 Debian root setup.sh unpacks (python3.11 and the libraries it links).
@@ -117,27 +116,11 @@ struct Blobs {
     trailer: String,
 }
 
-/// The SBOM's path in an app layer.
-const SBOM: &str = "__pyk_sbom__.cdx.json";
-
-/// Every file of an artifact's app layer, by path.
-fn app_files(artifact: &Path) -> BTreeMap<String, Vec<u8>> {
-    let bytes = fs::read(artifact).unwrap();
-    let trailer = Trailer::read(&File::open(artifact).unwrap()).unwrap();
-    let app = trailer.layers.last().unwrap();
-    let layer = &bytes[app.span.offset as usize..app.span.end() as usize];
-    let limits = Limits {
-        size: app.size,
-        files: app.files,
-    };
-    extract::paths(layer, limits)
-        .unwrap()
-        .into_iter()
-        .filter_map(|path| {
-            let data = extract::read_file(layer, limits, &path, app.size).unwrap()?;
-            Some((path.display().to_string(), data))
-        })
-        .collect()
+/// The SBOM part of an artifact, its hash checked against the trailer's.
+fn sbom_of(artifact: &Path) -> Vec<u8> {
+    let file = File::open(artifact).unwrap();
+    let trailer = Trailer::read(&file).unwrap();
+    trailer.read_part(&file, PART_SBOM).unwrap().unwrap()
 }
 
 impl Blobs {
@@ -146,7 +129,7 @@ impl Blobs {
         let trailer = Trailer::read(&File::open(path).unwrap()).unwrap();
         let end = trailer.layers.last().unwrap().span.end() as usize;
         Blobs {
-            stub: Sha256::of(&bytes[..trailer.stub_len() as usize]).to_string(),
+            stub: Sha256::of(&bytes[..trailer.head_len() as usize]).to_string(),
             layers: trailer.layers.iter().map(|l| l.key()).collect(),
             trailer: Sha256::of(&bytes[end..]).to_string(),
         }
@@ -171,6 +154,13 @@ fn fetched(server: &Server, from: usize) -> Vec<String> {
             Some(line.get(at..at + 64)?.to_owned())
         })
         .collect()
+}
+
+/// How many times the server's log shows `blob` uploaded (`PUT /v1/blobs/<sha>`).
+fn uploads(server: &Server, blob: &str) -> usize {
+    let put = format!("PUT /v1/blobs/{blob}");
+    let log = server.log.lock().unwrap();
+    log.iter().filter(|line| line.contains(&put)).count()
 }
 
 /// How many lines the server has logged: where the next client's requests start.
@@ -226,21 +216,19 @@ fn one_version_for_two_platforms_each_client_runs_its_own() {
     );
     let x86 = Blobs::of(&project.path().join("dist/yam-linux-x86_64"));
     let arm = Blobs::of(&project.path().join("dist/yam-linux-aarch64"));
-    // The pure-Python app is the same for both, but each platform's app layer also holds
-    // the SBOM the build writes (its runtime and wheels are the platform's), so the two
-    // layers are two blobs that differ only by that file (README Limitations).
-    let (app, arm_app) = (x86.layers.last().unwrap(), arm.layers.last().unwrap());
-    let x86_files = app_files(&project.path().join("dist/yam-linux-x86_64"));
-    let arm_files = app_files(&project.path().join("dist/yam-linux-aarch64"));
-    assert_ne!(x86_files[SBOM], arm_files[SBOM]);
-    let without_sbom = |mut files: BTreeMap<String, Vec<u8>>| {
-        files.remove(SBOM);
-        files
-    };
-    assert_eq!(without_sbom(x86_files), without_sbom(arm_files));
+    // The pure-Python app layer is the same bytes on both (the SBOM, which names each
+    // platform's runtime and wheels, is a part of its own outside the layers): one blob,
+    // uploaded once.
+    let app = x86.layers.last().unwrap();
+    assert_eq!(arm.layers.last().unwrap(), app);
+    let x86_sbom = sbom_of(&project.path().join("dist/yam-linux-x86_64"));
+    let arm_sbom = sbom_of(&project.path().join("dist/yam-linux-aarch64"));
+    assert_ne!(x86_sbom, arm_sbom);
+    assert_eq!(uploads(&server, app), 1);
     let x86_only: HashSet<String> = x86.all().difference(&arm.all()).cloned().collect();
     let arm_only: HashSet<String> = arm.all().difference(&x86.all()).cloned().collect();
     assert!(x86_only.contains(&x86.layers[0]) && arm_only.contains(&arm.layers[0]));
+    assert!(!x86_only.contains(app) && !arm_only.contains(app));
 
     let machine = Client::new(&server);
     let listing = ok(machine.pyk().args(["versions", "yam"]));
@@ -271,7 +259,7 @@ fn one_version_for_two_platforms_each_client_runs_its_own() {
             let out = ok(cmd.env("QEMU_LD_PREFIX", ROOT).arg("yam"));
             assert_eq!(out, "aarch64 True {'a': [1, 2]}\n");
             let got = fetched(&server, from);
-            assert_eq!(got.iter().filter(|b| *b == arm_app).count(), 1, "{got:?}");
+            assert_eq!(got.iter().filter(|b| *b == app).count(), 1, "{got:?}");
             assert!(got.iter().all(|b| !x86_only.contains(b)), "{got:?}");
             for blob in arm.layers.iter().chain([&arm.trailer]) {
                 assert!(got.contains(blob), "{blob} not fetched: {got:?}");

@@ -210,3 +210,31 @@ fn a_shaken_runtimes_sbom_lists_only_the_libraries_it_holds() {
     held.sort();
     assert_eq!(listed, held);
 }
+
+/// The SBOM is the artifact's `sbom` part, outside the layers (so a pure-Python app layer
+/// is the same bytes on every platform): a byte changed in it is refused by `pyk inspect`,
+/// in one line, by the sha256 the trailer records.
+#[test]
+fn a_tampered_sbom_part_is_refused() {
+    let dir = project(&[
+        ("pyk.toml", "name = \"tampered\"\nrun = \"main.py\"\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    let artifact = build(dir.path(), "tampered", &[]);
+    let file = std::fs::File::open(&artifact).unwrap();
+    let trailer = pyk_artifact::trailer::Trailer::read(&file).unwrap();
+    let part = trailer.part(pyk_artifact::trailer::PART_SBOM).unwrap();
+    assert_eq!(trailer.launcher_len(), part.span.offset);
+    assert_eq!(part.span.end(), trailer.head_len());
+    let text = ok(pyk().args(["inspect", "--sbom"]).arg(&artifact));
+    assert!(text.contains("\"CycloneDX\""), "{text}");
+
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    let at = (part.span.offset + part.span.len / 2) as usize;
+    bytes[at] ^= 0x20;
+    let forged = dir.path().join("forged");
+    std::fs::write(&forged, &bytes).unwrap();
+    let err = fails(pyk().args(["inspect", "--sbom"]).arg(&forged));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("sbom part is damaged"), "{err}");
+}

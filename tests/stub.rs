@@ -98,7 +98,7 @@ fn truncated_artifacts_fail_with_one_line() {
     let bytes = fs::read(hello()).unwrap();
     // (A cut inside the stub itself leaves an ELF the kernel can't load: no program can
     // report that, so the cuts start after it.)
-    let stub_end = trailer(hello()).stub_len() as usize;
+    let stub_end = trailer(hello()).launcher_len() as usize;
     for cut in [bytes.len() - 10, bytes.len() / 2, stub_end + 1000] {
         let path = dir.path().join(format!("cut{cut}"));
         fs::write(&path, &bytes[..cut]).unwrap();
@@ -177,7 +177,7 @@ fn not_an_artifact() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bare");
     let bytes = fs::read(hello()).unwrap();
-    fs::write(&path, &bytes[..trailer(hello()).stub_len() as usize]).unwrap();
+    fs::write(&path, &bytes[..trailer(hello()).launcher_len() as usize]).unwrap();
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let err = fails(&mut artifact(&path, dir.path()));
     assert!(
@@ -307,7 +307,7 @@ fn a_squatted_temp_fallback_falls_to_var_tmp_then_says_what_to_set() {
 #[test]
 fn the_launcher_needs_glibc_2_17_at_most() {
     let bytes = fs::read(hello()).unwrap();
-    let launcher = &bytes[..trailer(hello()).stub_len() as usize];
+    let launcher = &bytes[..trailer(hello()).launcher_len() as usize];
     let needed = pyk_runtime_fetch::glibc_needed(launcher)
         .unwrap()
         .expect("the launcher links glibc");

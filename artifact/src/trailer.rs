@@ -2,7 +2,7 @@
 //! layers are.
 //!
 //! ```text
-//! [stub][layer: runtime .tar.zst][layer: deps .tar.zst]?[layer: app .tar.zst][pylock.toml]?[trailer]
+//! [launcher][extra parts]*[layer: runtime .tar.zst][layer: deps .tar.zst]?[layer: app .tar.zst][pylock.toml]?[trailer]
 //! ```
 //!
 //! ```text
@@ -15,6 +15,7 @@
 //! platform linux-x86_64
 //! built 1700000000
 //! entry hello.py
+//! part sbom <offset> <len> <sha256>
 //! layer runtime <offset> <len> <sha256> <unpacked bytes> <entries>
 //! layer app <offset> <len> <sha256> <unpacked bytes> <entries>
 //! lock <offset> <len> <sha256>
@@ -23,10 +24,18 @@
 //!
 //! The last line is the trailer's whole length (8 hex digits) and the magic, so the
 //! launcher reads it with one `pread` of the file's last [`MAX_LEN`] bytes. Being ASCII it
-//! never contains a zip end signature. Parts are contiguous and in this order, so the stub
-//! is everything before the first layer and publishing can split the file at these offsets.
+//! never contains a zip end signature. Parts are contiguous and in this order, so
+//! publishing can split the file at these offsets.
 //! The sha256 of a layer is that of its compressed bytes: its cache key and blob name.
 //! Unpacked bytes and entries bound what extracting the layer may write.
+//!
+//! **Extra parts** ([`Extra`], a `part NAME OFFSET LEN SHA256` line each) are whole files
+//! of the artifact that belong to no layer (the SBOM): they lie between the launcher and
+//! the first layer, where a pyk that predates them reads them as launcher bytes (it ignores
+//! the lines it does not know, and takes everything before the first layer as the
+//! launcher), so older launchers, clients and `pyk inspect` read such an artifact
+//! unchanged. Keeping them out of the layers keeps a layer the same bytes wherever its
+//! tree is the same (a pure-Python app layer on two platforms).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -119,6 +128,56 @@ pub struct Part {
     pub sha256: Sha256,
 }
 
+/// The longest name of an extra part.
+const MAX_PART_NAME: usize = 32;
+
+/// The extra part holding the artifact's CycloneDX SBOM (JSON).
+pub const PART_SBOM: &str = "sbom";
+
+/// An extra part: a file of the artifact outside its layers, named by its trailer line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extra {
+    /// What it is (`sbom`): lowercase ASCII letters, digits and `-`, at most 32.
+    pub name: String,
+    pub span: Span,
+    pub sha256: Sha256,
+}
+
+/// A name an extra part may have (`sbom`).
+pub fn valid_part_name(name: &str) -> bool {
+    (1..=MAX_PART_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Extra {
+    /// Fails when `bytes` (read from its span) are not the bytes the trailer names.
+    pub fn check(&self, bytes: &[u8]) -> Result<(), Box<PartDamaged>> {
+        let actual = Sha256::of(bytes);
+        match actual == self.sha256 {
+            true => Ok(()),
+            false => Err(Box::new(PartDamaged {
+                name: self.name.clone(),
+                actual,
+                expected: self.sha256,
+            })),
+        }
+    }
+}
+
+/// An extra part whose bytes are not the ones its trailer line names (boxed in
+/// [`TrailerError`], which every reader of a trailer carries, to keep that small).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the artifact's {name} part is damaged: its sha256 is {actual}, the trailer says {expected}"
+)]
+pub struct PartDamaged {
+    pub name: String,
+    pub actual: Sha256,
+    pub expected: Sha256,
+}
+
 /// The decoded trailer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trailer {
@@ -140,6 +199,8 @@ pub struct Trailer {
     pub built: u64,
     /// The entry point as the spec named it (for people; `__pyk_boot__` runs it).
     pub entry: String,
+    /// The extra parts, in file order, between the launcher and the first layer.
+    pub parts: Vec<Extra>,
     /// Runtime, deps (optional) and app layers, in that order.
     pub layers: Vec<Layer>,
     pub lock: Option<Part>,
@@ -164,6 +225,8 @@ pub enum TrailerError {
     UnsupportedVersion(String),
     #[error("damaged artifact trailer: {0}")]
     Malformed(&'static str),
+    #[error(transparent)]
+    PartDamaged(#[from] Box<PartDamaged>),
     #[error("cannot read the artifact")]
     Io(#[source] io::Error),
 }
@@ -204,9 +267,37 @@ impl Trailer {
         }
     }
 
-    /// Where the stub ends: the first layer's offset.
-    pub fn stub_len(&self) -> u64 {
+    /// The extra part named `name`, if there is one.
+    pub fn part(&self, name: &str) -> Option<&Extra> {
+        self.parts.iter().find(|p| p.name == name)
+    }
+
+    /// The launcher's length: where the first extra part, or else the first layer, starts.
+    pub fn launcher_len(&self) -> u64 {
+        self.parts
+            .first()
+            .map_or(self.head_len(), |p| p.span.offset)
+    }
+
+    /// Everything before the first layer: the launcher and the extra parts. A pyk older
+    /// than extra parts takes all of it as the launcher, and publishing sends it as one
+    /// blob, which those clients require.
+    pub fn head_len(&self) -> u64 {
         self.layers.first().map_or(0, |l| l.span.offset)
+    }
+
+    /// The bytes of the extra part `name` of the open artifact, checked against the sha256
+    /// the trailer records; `None` when it has no such part.
+    pub fn read_part(&self, file: &File, name: &str) -> Result<Option<Vec<u8>>, TrailerError> {
+        let Some(part) = self.part(name) else {
+            return Ok(None);
+        };
+        let len = usize::try_from(part.span.len).map_err(|_| TrailerError::Malformed("part"))?;
+        let mut bytes = vec![0u8; len];
+        file.read_exact_at(&mut bytes, part.span.offset)
+            .map_err(TrailerError::Io)?;
+        part.check(&bytes)?;
+        Ok(Some(bytes))
     }
 
     /// The trailer's bytes. Free text is made printable ASCII and cut to length, so only a
@@ -242,6 +333,16 @@ impl Trailer {
         }
         let _ = writeln!(s, "built {}", self.built);
         let _ = writeln!(s, "entry {}", text(&self.entry));
+        for p in &self.parts {
+            if !valid_part_name(&p.name) {
+                return Err(TrailerError::Malformed("part"));
+            }
+            let _ = writeln!(
+                s,
+                "part {} {} {} {}",
+                p.name, p.span.offset, p.span.len, p.sha256
+            );
+        }
         for l in &self.layers {
             let _ = writeln!(
                 s,
@@ -348,6 +449,7 @@ impl Trailer {
                     (value.len() <= MAX_TEXT).then(|| value.to_owned()),
                     "entry",
                 )?,
+                "part" => f.parts.push(parse_extra(value).ok_or(malformed("part"))?),
                 "layer" => f.layers.push(parse_layer(value).ok_or(malformed("layer"))?),
                 "lock" => set(&mut f.lock, parse_part(value), "lock")?,
                 // A newer pyk may add lines an older launcher can ignore.
@@ -365,6 +467,7 @@ impl Trailer {
             platform: f.platform,
             built: f.built.ok_or(malformed("built"))?,
             entry: f.entry.ok_or(malformed("entry"))?,
+            parts: f.parts,
             layers: f.layers,
             lock: f.lock,
         };
@@ -375,17 +478,27 @@ impl Trailer {
         Ok(trailer)
     }
 
-    /// Runtime, optional deps, app; contiguous, then the lock, then the trailer at `end`.
+    /// Extra parts (each name once), runtime, optional deps, app; contiguous, then the
+    /// lock, then the trailer at `end`.
     fn check_layout(&self, end: u64) -> Result<(), TrailerError> {
         let roles: Vec<Role> = self.layers.iter().map(|l| l.role).collect();
         if roles != [Role::Runtime, Role::App] && roles != [Role::Runtime, Role::Deps, Role::App] {
             return Err(TrailerError::Malformed("layers"));
         }
-        let mut at = self.layers[0].span.offset;
-        let spans = self
-            .layers
+        let named_once = self
+            .parts
             .iter()
-            .map(|l| l.span)
+            .enumerate()
+            .all(|(i, p)| self.parts[..i].iter().all(|q| q.name != p.name));
+        if !named_once {
+            return Err(TrailerError::Malformed("part"));
+        }
+        let mut at = self.launcher_len();
+        let spans = self
+            .parts
+            .iter()
+            .map(|p| p.span)
+            .chain(self.layers.iter().map(|l| l.span))
             .chain(self.lock.as_ref().map(|p| p.span));
         for span in spans {
             if span.offset != at || span.offset.checked_add(span.len).is_none() {
@@ -423,6 +536,7 @@ struct Fields {
     platform: Option<String>,
     built: Option<u64>,
     entry: Option<String>,
+    parts: Vec<Extra>,
     layers: Vec<Layer>,
     lock: Option<Part>,
 }
@@ -476,6 +590,18 @@ fn parse_layer(s: &str) -> Option<Layer> {
     })
 }
 
+fn parse_extra(s: &str) -> Option<Extra> {
+    let f: Vec<&str> = s.split(' ').collect();
+    let [name, offset, len, sha] = f[..] else {
+        return None;
+    };
+    Some(Extra {
+        name: valid_part_name(name).then(|| name.to_owned())?,
+        span: parse_span(offset, len)?,
+        sha256: sha.parse().ok()?,
+    })
+}
+
 fn parse_part(s: &str) -> Option<Part> {
     let f: Vec<&str> = s.split(' ').collect();
     let [offset, len, sha] = f[..] else {
@@ -509,6 +635,14 @@ mod tests {
             platform: Some("linux-aarch64".into()),
             built: 1_700_000_000,
             entry: "hello.py".into(),
+            parts: vec![Extra {
+                name: PART_SBOM.into(),
+                span: Span {
+                    offset: 399_000,
+                    len: 1000,
+                },
+                sha256: Sha256::from_bytes([9; 32]),
+            }],
             layers: vec![
                 layer(Role::Runtime, 400_000, 0x0605_4b50, 0xab),
                 layer(Role::Deps, 400_000 + 0x0605_4b50, 10, 0x01),
@@ -541,6 +675,8 @@ mod tests {
         assert_eq!(back.layers, t.layers);
         assert_eq!(back.lock, t.lock);
         assert_eq!(back.platform.as_deref(), Some("linux-aarch64"));
+        assert_eq!(back.parts, t.parts);
+        assert_eq!((back.launcher_len(), back.head_len()), (399_000, 400_000));
         // One written before platforms were recorded.
         let old = Trailer {
             platform: None,
@@ -599,6 +735,92 @@ mod tests {
         assert!(matches!(
             Trailer::decode(text.as_bytes(), len + 9),
             Err(TrailerError::Malformed("kind"))
+        ));
+    }
+
+    /// The trailer's text with `lines` changed by `edit`, its length line fixed.
+    fn edited(bytes: &[u8], edit: impl Fn(&str) -> Option<String>) -> Vec<u8> {
+        let text = String::from_utf8(bytes[..bytes.len() - LAST_LINE].to_vec()).unwrap();
+        let mut body: String = text.lines().filter_map(&edit).map(|l| l + "\n").collect();
+        let len = body.len() + LAST_LINE;
+        body += &format!("{len:08x} PYKTRL02");
+        body.into_bytes()
+    }
+
+    #[test]
+    fn a_reader_that_ignores_part_lines_takes_the_parts_as_launcher_bytes() {
+        // What a pyk older than extra parts sees: the same trailer without its `part`
+        // lines, whose layout still holds, the launcher ending where the first layer starts.
+        let t = sample();
+        let (bytes, len) = file_for(&t);
+        let old = edited(&bytes, |l| (!l.starts_with("part ")).then(|| l.to_owned()));
+        let shrunk = bytes.len() - old.len();
+        let back = Trailer::decode(&old, len - shrunk as u64).unwrap();
+        assert!(back.parts.is_empty());
+        assert_eq!(back.launcher_len(), t.head_len());
+        assert_eq!(back.layers, t.layers);
+    }
+
+    #[test]
+    fn parts_must_be_named_once_and_lie_against_the_first_layer() {
+        let t = sample();
+        let refused = |t: &Trailer| {
+            let (bytes, len) = file_for(t);
+            matches!(
+                Trailer::decode(&bytes, len),
+                Err(TrailerError::Malformed(_))
+            )
+        };
+        // A gap between the part and the runtime layer.
+        let mut gap = t.clone();
+        gap.parts[0].span.len -= 1;
+        assert!(refused(&gap));
+        // Two parts of one name.
+        let mut twice = t.clone();
+        let mut second = twice.parts[0].clone();
+        twice.parts[0].span.len = 400;
+        second.span = Span {
+            offset: 399_400,
+            len: 600,
+        };
+        twice.parts.push(second.clone());
+        assert!(refused(&twice));
+        second.name = "units".into();
+        twice.parts[1] = second;
+        let (bytes, len) = file_for(&twice);
+        assert_eq!(Trailer::decode(&bytes, len).unwrap().parts, twice.parts);
+        // A name encode would not write.
+        let mut bad = t.clone();
+        bad.parts[0].name = "SBOM".into();
+        assert!(bad.encode().is_err());
+        let (bytes, len) = file_for(&t);
+        let renamed = edited(&bytes, |l| Some(l.replace("part sbom", "part SBOM")));
+        assert!(matches!(
+            Trailer::decode(&renamed, len),
+            Err(TrailerError::Malformed("part"))
+        ));
+    }
+
+    #[test]
+    fn a_part_is_read_with_its_hash_checked() {
+        let mut file = tempfile::tempfile().unwrap();
+        let (launcher, sbom) = (b"launcher".as_slice(), b"{\"bom\": 1}".as_slice());
+        let mut t = sample();
+        t.parts[0] = Extra {
+            name: PART_SBOM.into(),
+            span: Span {
+                offset: launcher.len() as u64,
+                len: sbom.len() as u64,
+            },
+            sha256: Sha256::of(sbom),
+        };
+        std::io::Write::write_all(&mut file, &[launcher, sbom].concat()).unwrap();
+        assert_eq!(t.read_part(&file, PART_SBOM).unwrap().unwrap(), sbom);
+        assert_eq!(t.read_part(&file, "units").unwrap(), None);
+        file.write_all_at(b"[", launcher.len() as u64).unwrap();
+        assert!(matches!(
+            t.read_part(&file, PART_SBOM),
+            Err(TrailerError::PartDamaged(_))
         ));
     }
 }

@@ -17,6 +17,8 @@ use std::sync::mpsc;
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
+use crate::trailer::{valid_part_name, Extra, Span};
+
 /// Uncompressed tar bytes per frame. Measured on a 31 MB runtime at level 19: one frame
 /// 7.62 MB, 8 MiB frames +3%, 4 MiB +5%, 2 MiB +7%. 4 MiB gives a runtime eight frames,
 /// enough to keep two to four cores busy when it is unpacked.
@@ -52,7 +54,9 @@ pub enum WriteError {
     },
     #[error("{} is not a file, directory or symbolic link", path.display())]
     Special { path: PathBuf },
-    #[error("cannot write the layer")]
+    #[error("{0:?} is not a name an artifact's part may have")]
+    PartName(String),
+    #[error("cannot write the artifact")]
     Write(#[source] io::Error),
 }
 
@@ -65,6 +69,29 @@ enum Kind {
 struct Entry {
     rel: PathBuf,
     kind: Kind,
+}
+
+/// Writes an extra part (see [`crate::trailer::Extra`]) of `name` at `offset` of the
+/// artifact: its bytes as they are, and the trailer's record of them. The caller writes
+/// the parts right after the launcher, before the first layer.
+pub fn write_part(
+    name: &str,
+    bytes: &[u8],
+    offset: u64,
+    out: &mut impl Write,
+) -> Result<Extra, WriteError> {
+    if !valid_part_name(name) {
+        return Err(WriteError::PartName(name.to_owned()));
+    }
+    out.write_all(bytes).map_err(WriteError::Write)?;
+    Ok(Extra {
+        name: name.to_owned(),
+        span: Span {
+            offset,
+            len: bytes.len() as u64,
+        },
+        sha256: Sha256::of(bytes),
+    })
 }
 
 /// Writes the tree under `root` to `out` as a layer compressed at zstd `level`.

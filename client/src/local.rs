@@ -120,8 +120,8 @@ pub fn trailer_blob(manifest: &Manifest) -> Result<&BlobRef, Damage> {
 }
 
 /// Decodes a trailer blob and checks it against the manifest's blob list (of one
-/// artifact: see [`here`]), which the publisher signed: `[stub][each layer][trailer
-/// blob]`, each layer's blob named by the layer's sha256 and as long as its span, and
+/// artifact: see [`here`]), which the publisher signed: `[launcher and extra
+/// parts][each layer][trailer blob]`, each layer's blob named by the layer's sha256 and as long as its span, and
 /// built for the platform the manifest lists it under (so one platform's bytes listed as
 /// another's are refused, signed or not).
 pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damage> {
@@ -129,7 +129,7 @@ pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damag
     let trailer = Trailer::decode(tail, manifest.size).map_err(Damage::Trailer)?;
     let blobs = &manifest.blobs;
     let fits = blobs.len() == trailer.layers.len() + 2
-        && blobs[0].size == trailer.stub_len()
+        && blobs[0].size == trailer.head_len()
         && trailer
             .layers
             .iter()
@@ -402,6 +402,7 @@ mod tests {
             platform: None,
             built: 1,
             entry: "app.py".into(),
+            parts: vec![],
             layers: vec![
                 layer(Role::Runtime, 100, 50, b"runtime"),
                 layer(Role::App, 150, 20, b"app"),

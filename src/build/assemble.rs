@@ -1,4 +1,4 @@
-//! Writing the artifact `[stub][runtime][deps]?[app][pylock.toml]?[trailer]` in one pass,
+//! Writing the artifact `[stub][extra parts][runtime][deps]?[app][pylock.toml]?[trailer]` in one pass,
 //! through the cache's atomic-file helper (a temp file beside the output, renamed over it).
 
 use std::fs::File;
@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::{Kind, Layer, Part, Role, Span, Trailer};
-use pyk_artifact::write::{write_layer, Written};
+use pyk_artifact::write::{write_layer, write_part, Written};
 use pyk_cache::{write_file, Existing};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
@@ -23,6 +23,8 @@ pub struct Parts<'a> {
     /// The machine the artifact is for (recorded in the trailer), and its launcher.
     pub platform: super::Platform,
     pub stub: &'a [u8],
+    /// The extra parts, by name (the SBOM), written between the stub and the runtime.
+    pub extras: &'a [(&'a str, &'a [u8])],
     /// The runtime layer to embed (the full one, or one shaken for this app) and what it
     /// unpacks to.
     pub runtime: &'a RuntimeLayer,
@@ -66,6 +68,15 @@ pub fn write(parts: &Parts, output: &Path) -> Result<(u64, Trailer)> {
 fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
     let mut out = Counting { file, at: 0 };
     out.write_all(parts.stub)?;
+    let extras = parts
+        .extras
+        .iter()
+        .map(|(name, bytes)| {
+            let at = out.at;
+            write_part(name, bytes, at, &mut out)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot write the artifact's parts")?;
 
     let runtime = parts.runtime;
     let start = out.at;
@@ -131,6 +142,7 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
         platform: Some(parts.platform.name()),
         built: parts.built,
         entry: parts.entry.clone(),
+        parts: extras,
         layers,
         lock,
     };

@@ -18,12 +18,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use pyk_artifact::trailer::PART_SBOM;
 use pyk_cache::Cache;
 use pyk_runtime_fetch::PythonRequest;
 use pyk_static::EnvVars;
 
 pub use platform::Platform;
-pub use sbom::FILE as SBOM_FILE;
 
 use crate::output::human_size;
 use crate::output::Progress;
@@ -228,22 +228,18 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
         None => None,
     };
     let sbom_started = Instant::now();
-    let sbom_size = sbom::write(
-        &sbom::Inputs {
-            name: &spec.name,
-            built: opts.built,
-            runtime: runtime_layer,
-            runtime_dir: &runtime.dir,
-            runtime_paths: runtime_paths.as_deref(),
-            dists: &dists,
-        },
-        &app,
-    )?;
+    let sbom = sbom::document(&sbom::Inputs {
+        name: &spec.name,
+        built: opts.built,
+        runtime: runtime_layer,
+        runtime_dir: &runtime.dir,
+        runtime_paths: runtime_paths.as_deref(),
+        dists: &dists,
+    })?;
     progress.step(&format!(
-        "SBOM: {} components, {} (CycloneDX 1.6, {}) in {} ms",
+        "SBOM: {} components, {} (CycloneDX 1.6, the artifact's `{PART_SBOM}` part) in {} ms",
         dists.iter().filter(|d| !d.own).count() + 1,
-        human_size(sbom_size),
-        sbom::FILE,
+        human_size(sbom.len() as u64),
         sbom_started.elapsed().as_millis()
     ));
 
@@ -266,6 +262,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
         python: (python.major, python.minor),
         platform: opts.platform,
         stub,
+        extras: &[(PART_SBOM, sbom.as_bytes())],
         runtime: runtime_layer,
         runtime_unpacked,
         glibc: floor.map(|g| (u32::from(g.major), u32::from(g.minor))),

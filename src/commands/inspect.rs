@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{bail, Context as _, Result};
 use memmap2::Mmap;
 use pyk_artifact::extract::{self, ExtractError, Limits};
-use pyk_artifact::trailer::{Layer, Span, Trailer, MAX_LEN};
+use pyk_artifact::trailer::{Extra, Layer, Span, Trailer, MAX_LEN};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
@@ -100,7 +100,7 @@ fn inspect(path: &Path, shown: &str) -> Result<()> {
         "Platform: {}",
         trailer.platform.as_deref().unwrap_or("not recorded")
     );
-    let stub = trailer.stub_len();
+    let stub = trailer.launcher_len();
     let same = stub == STUB.len() as u64
         && read_span(
             &file,
@@ -115,8 +115,24 @@ fn inspect(path: &Path, shown: &str) -> Result<()> {
         if same { "this pyk's" } else { "another pyk's" }
     );
 
-    println!("\nLayers:");
     let mut damaged = Vec::new();
+    for part in &trailer.parts {
+        let actual = hash_span(&file, part.span)?;
+        println!(
+            "Part:     {} {} sha256 {}  {}",
+            part.name,
+            human_size(part.span.len),
+            part.sha256,
+            if actual == part.sha256 {
+                "ok"
+            } else {
+                "DAMAGED"
+            }
+        );
+        damaged.extend(part_damage(part, &actual));
+    }
+
+    println!("\nLayers:");
     for layer in &trailer.layers {
         let (actual, refused) = check_layer(&file, layer)?;
         let ok = actual == layer.sha256;
@@ -149,6 +165,18 @@ fn inspect(path: &Path, shown: &str) -> Result<()> {
 fn json(path: &Path, shown: &str) -> Result<()> {
     let (file, len, _, trailer) = open(path, shown)?;
     let mut damaged = Vec::new();
+    let mut parts = Vec::new();
+    for part in &trailer.parts {
+        let actual = hash_span(&file, part.span)?;
+        parts.push(serde_json::json!({
+            "name": part.name,
+            "sha256": part.sha256.to_string(),
+            "offset": part.span.offset,
+            "len": part.span.len,
+            "status": if actual == part.sha256 { "ok" } else { "damaged" },
+        }));
+        damaged.extend(part_damage(part, &actual));
+    }
     let mut layers = Vec::new();
     for layer in &trailer.layers {
         let (actual, refused) = check_layer(&file, layer)?;
@@ -182,6 +210,7 @@ fn json(path: &Path, shown: &str) -> Result<()> {
         },
         "glibc": trailer.glibc.map(|(major, minor)| format!("{major}.{minor}")),
         "platform": trailer.platform,
+        "parts": parts,
         "layers": layers,
         "lock": lock,
         "ok": damaged.is_empty(),
@@ -232,6 +261,20 @@ fn layer_damage(layer: &Layer, actual: &Sha256, refused: Option<ExtractError>) -
         ));
     }
     damage
+}
+
+/// What is wrong with an extra part (the SBOM), for the one error line.
+fn part_damage(part: &Extra, actual: &Sha256) -> Option<String> {
+    (*actual != part.sha256).then(|| {
+        format!(
+            "the {} part (bytes {}..{}): sha256 is {}, the trailer says {}",
+            part.name,
+            part.span.offset,
+            part.span.end(),
+            actual,
+            part.sha256
+        )
+    })
 }
 
 /// The dependency lock's text, its hash checked (a mismatch is added to `damaged`).

@@ -1,9 +1,9 @@
 //! Uploading: `pyk publish` (`pyk --build`) for artifacts, `pyk push` for any file.
 //!
-//! An artifact is published as blobs split at its layer boundaries, `[stub][each
+//! An artifact is published as blobs split at its layer boundaries, `[launcher + SBOM][each
 //! layer][pylock.toml + trailer]`, each named by the sha256 of its bytes (so a layer's blob
 //! name is the layer's sha256): the server stores each once, so a new version of an app
-//! uploads only its app layer and trailer, and ten apps on one runtime share its layer. A
+//! uploads only its app layer, its first blob and its trailer, and ten apps on one runtime share its layer. A
 //! pushed file is one blob. Clients fetch the same blobs: the trailer, then the layers they
 //! have not unpacked (`pyk_client::Resolver`).
 //!
@@ -166,10 +166,13 @@ fn check_new(ctx: &Context, name: &str, kind: Kind, release: &Release, bump: &st
     Ok(())
 }
 
-/// `[stub][each layer][the rest]`: contiguous from byte 0 to `size`, as the trailer's
-/// checks guarantee.
+/// `[launcher and extra parts][each layer][the rest]`: contiguous from byte 0 to `size`,
+/// as the trailer's checks guarantee. The extra parts (the SBOM) ride in the first blob
+/// rather than in blobs of their own because pyk clients older than them check that a
+/// version has exactly one blob before its layers, as long as all that precedes the first
+/// layer; the cost is a first blob per version instead of one launcher blob shared by all.
 fn blob_ranges(trailer: &Trailer, size: u64) -> Vec<(u64, u64)> {
-    let mut ranges = vec![(0, trailer.stub_len())];
+    let mut ranges = vec![(0, trailer.head_len())];
     ranges.extend(trailer.layers.iter().map(|l| (l.span.offset, l.span.len)));
     let end = trailer.layers.last().map_or(0, |l| l.span.end());
     ranges.push((end, size - end));

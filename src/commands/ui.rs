@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use pyk_artifact::extract::{self, Limits};
-use pyk_artifact::trailer::{Role, Trailer};
+use pyk_artifact::trailer::{Role, Trailer, PART_SBOM};
 use pyk_cache::Cache;
 use pyk_client::{Answer, Client, Packages, Trust, Verdict};
 use pyk_protocol::api::{Manifest, FORMAT_PYK};
@@ -34,7 +34,6 @@ use serde_json::{json, Value};
 use super::info;
 use super::Context;
 use crate::api::diff;
-use crate::build::SBOM_FILE;
 use crate::cli::UiArgs;
 use crate::output::Progress;
 use crate::repo;
@@ -346,7 +345,7 @@ impl Viewer {
             map.insert("entry".into(), json!(trailer.entry));
             let mut deps = dependencies(&shown_artifact(&m)?, &trailer, &blob)?;
             // A lock seldom names licences; the SBOM the build wrote does.
-            let licenses = self.sbom_licenses(&trailer)?;
+            let licenses = self.sbom_licenses(&m, &trailer)?;
             for d in deps.iter_mut().filter(|d| d["license"].is_null()) {
                 let name = normalize(d["name"].as_str().unwrap_or_default());
                 if let Some(license) = licenses.get(&name) {
@@ -412,10 +411,36 @@ impl Viewer {
         )?)
     }
 
+    /// The version's SBOM: its `sbom` part, which is in the first blob (downloaded into a
+    /// temp file and verified against the manifest's name of it, the part then against the
+    /// trailer's hash), or the file in the app layer of a version built while it was kept
+    /// there; `None` for a version built before SBOMs.
+    fn sbom(&self, m: &Manifest, trailer: &Trailer) -> Result<Option<Vec<u8>>> {
+        let Some(part) = trailer.part(PART_SBOM) else {
+            return self.app_file(trailer, crate::sbom::IN_APP_LAYER);
+        };
+        let m = shown_artifact(m)?;
+        let head = m.blobs.first().context("the manifest lists no blobs")?;
+        let sha256: Sha256 = head.sha256.parse().context("a malformed blob name")?;
+        let dir = Packages::new(&self.cache).blobs_dir();
+        let tmp = self
+            .client
+            .download_blob_temp(&sha256, head.size, &dir, &quiet())?;
+        let blob = std::fs::read(tmp.path()).context("cannot read the version's first blob")?;
+        // The first blob is the artifact's first bytes, and holds every extra part.
+        let bytes = usize::try_from(part.span.offset)
+            .ok()
+            .zip(usize::try_from(part.span.end()).ok())
+            .and_then(|(start, end)| blob.get(start..end))
+            .context("the SBOM lies outside the version's first blob")?;
+        part.check(bytes)?;
+        Ok(Some(bytes.to_vec()))
+    }
+
     /// Each distribution's licence as the version's SBOM records it (SPDX expression, else
     /// the licence's name), by distribution name; empty for a version built before SBOMs.
-    fn sbom_licenses(&self, trailer: &Trailer) -> Result<HashMap<String, String>> {
-        let Some(bytes) = self.app_file(trailer, SBOM_FILE)? else {
+    fn sbom_licenses(&self, m: &Manifest, trailer: &Trailer) -> Result<HashMap<String, String>> {
+        let Some(bytes) = self.sbom(m, trailer)? else {
             return Ok(HashMap::new());
         };
         let sbom: Value =

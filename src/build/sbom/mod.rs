@@ -1,6 +1,9 @@
-//! The artifact's SBOM: a CycloneDX 1.6 JSON document of what it is made of, written into
-//! the app layer as [`FILE`] (so the app layer's hash, and with it the publisher's
-//! signature of the version, covers it; `pyk inspect --sbom` reads it back).
+//! The artifact's SBOM: a CycloneDX 1.6 JSON document of what it is made of, written as
+//! the artifact's `sbom` part (`pyk_artifact::trailer::PART_SBOM`), outside the layers: it
+//! names the platform's runtime and wheels, and in the app layer it would make a
+//! pure-Python app layer differ between platforms. The trailer records its sha256, and the
+//! publisher's signature of the version covers the blob it is published in; `pyk inspect
+//! --sbom` reads it back.
 //!
 //! It lists the runtime (CPython's version, where it came from and the Debian package
 //! where dpkg knew it) with the shared libraries bundled in its `lib/` (soname, sha256,
@@ -24,9 +27,6 @@ use serde_json::{json, Value};
 use super::deps::{ArchiveKind, Dist};
 use crate::spec::normalize;
 
-/// The SBOM's name at the top of the app layer.
-pub const FILE: &str = "__pyk_sbom__.cdx.json";
-
 /// Where each tree of the build ends up: prefixes of the paths the SBOM gives.
 const RUNTIME_PREFIX: &str = "runtime/";
 const DEPS_PREFIX: &str = "deps/";
@@ -46,18 +46,8 @@ pub struct Inputs<'a> {
     pub dists: &'a [Dist],
 }
 
-/// Writes the SBOM into `app`; returns its size in bytes.
-pub fn write(inputs: &Inputs, app: &Path) -> Result<u64> {
-    let text = document(inputs)?;
-    let path = app.join(FILE);
-    if path.exists() {
-        anyhow::bail!("the app already has a top-level {FILE}");
-    }
-    fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(text.len() as u64)
-}
-
-fn document(inputs: &Inputs) -> Result<String> {
+/// The SBOM's text.
+pub fn document(inputs: &Inputs) -> Result<String> {
     let mut app = json!({
         "type": "application",
         "bom-ref": "app",

@@ -488,10 +488,32 @@ fn a_pure_library_is_published_once_for_any_platform() {
         .python()
         .args(["-c", "from pyk import purelib; print(purelib.where())"]));
     assert_eq!(out, "x86_64\n");
+    let out = ok(machine.pyk().args([
+        "exec",
+        "--lib",
+        "purelib",
+        "-c",
+        "import purelib; print(purelib.where())",
+    ]));
+    assert_eq!(out, "x86_64\n");
     // An aarch64 Python imports the same directories (what the hook gets from `pyk resolve`).
     let pi = Client::new(&server);
     let dirs = match aarch64_pyk() {
         Some(arm_pyk) => {
+            // Its artifact's interpreter is this machine's (x86_64): the aarch64 pyk says
+            // how the library is used there rather than exec it.
+            let mut cmd = Command::new(&arm_pyk);
+            pi.env(&mut cmd);
+            let err = fails(
+                cmd.env("QEMU_LD_PREFIX", ROOT)
+                    .args(["exec", "--lib", "purelib", "-c", "pass"]),
+            );
+            assert!(
+                one_line(&err).contains(
+                    "its interpreter is built for linux-x86_64, not for this one (linux-aarch64)"
+                ),
+                "{err}"
+            );
             let mut cmd = Command::new(arm_pyk);
             pi.env(&mut cmd);
             ok(cmd

@@ -523,8 +523,10 @@ pub struct BuildArgs {
     #[arg(long, value_name = "3.X")]
     pub python: Option<String>,
     /// Use this python-build-standalone style archive (.tar.gz/.tar.zst, top dir python/).
+    /// Repeat it with several --platform, one archive for each: each platform takes the one
+    /// whose Python is built for it.
     #[arg(long, value_name = "ARCHIVE")]
-    pub runtime: Option<PathBuf>,
+    pub runtime: Vec<PathBuf>,
     /// Where to write the executable (default: dist/NAME beside the spec).
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,

@@ -400,3 +400,65 @@ fn install_sh_and_self_update_on_aarch64() {
     let again = String::from_utf8(common::run(&mut pi("pyk self update")).stderr).unwrap();
     assert!(again.contains("already the repository's pyk"), "{again}");
 }
+
+/// `--runtime` repeated with several `--platform`: each platform's artifact takes the
+/// archive whose Python is built for it, whatever the order; a platform no archive is for
+/// is one line saying what each holds.
+#[test]
+fn one_runtime_archive_for_each_platform() {
+    if skip() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let arm = pbs_aarch64_archive(work.path());
+    let x86 = common::pbs_style_archive(work.path(), "x86.tar.gz");
+    let cache = tempfile::tempdir().unwrap();
+    let dir = project(&[
+        ("pyk.toml", "name = \"twort\"\nrun = \"app.py\"\n"),
+        ("app.py", "import platform\nprint(platform.machine())\n"),
+    ]);
+    let build = |archives: &[&Path]| {
+        let mut cmd = pyk();
+        cmd.env("PYK_CACHE_DIR", cache.path())
+            .env("PYK_ZSTD_LEVEL", "3")
+            .current_dir(dir.path())
+            .args(["build", "--platform", "linux-x86_64"])
+            .args(["--platform", "linux-aarch64"]);
+        for archive in archives {
+            cmd.arg("--runtime").arg(archive);
+        }
+        cmd
+    };
+    let err = fails(&mut build(&[&x86]));
+    if err.contains("has no launcher for linux-aarch64") {
+        eprintln!("skipped: this pyk was built without the aarch64 launcher");
+        return;
+    }
+    let line = err.lines().last().unwrap();
+    assert!(
+        line.starts_with("pyk: error: no --runtime archive holds a Python for linux-aarch64 (")
+            && line.ends_with("x86.tar.gz holds x86_64)"),
+        "{err}"
+    );
+    ok(&mut build(&[&arm, &x86]));
+    let run_cache = tempfile::tempdir().unwrap();
+    for (platform, archive, arch) in [
+        ("linux-x86_64", "x86.tar.gz", "x86_64"),
+        ("linux-aarch64", "archive.tar.gz", "aarch64"),
+    ] {
+        let artifact = dir.path().join(format!("dist/twort-{platform}"));
+        let trailer =
+            pyk_artifact::trailer::Trailer::read(&File::open(&artifact).unwrap()).unwrap();
+        assert!(
+            trailer
+                .runtime_source
+                .starts_with(&format!("archive {archive} ")),
+            "{platform}: {}",
+            trailer.runtime_source
+        );
+        assert_eq!(
+            ok(&mut common::artifact(&artifact, run_cache.path())),
+            format!("{arch}\n")
+        );
+    }
+}

@@ -96,7 +96,7 @@ fn a_runtime_archive_is_imported_once() {
     // A python-build-standalone style archive (top directory python/) made from Debian's
     // CPython, used with `build --runtime`; the second build reuses the layer.
     let work = tempfile::tempdir().unwrap();
-    let archive = pbs_style_archive(work.path(), "rt.tar.gz");
+    let archive = common::pbs_style_archive(work.path(), "rt.tar.gz");
     let cache = tempfile::tempdir().unwrap();
     let dir = project(&[("x.py", "import sys; print(sys.version_info[:2])\n")]);
     let build = || {
@@ -127,17 +127,6 @@ fn a_runtime_archive_is_imported_once() {
     );
 }
 
-/// Makes `python/` from Debian's CPython (python-build-standalone's layout) in `dir` and
-/// packs it as `name`.
-fn pbs_style_archive(dir: &Path, name: &str) -> std::path::PathBuf {
-    let script = format!(
-        "set -e; mkdir -p python/bin python/lib; cp {SYSTEM_PYTHON} python/bin/python3.11; ln -sf python3.11 python/bin/python3; \
-         cp -r /usr/lib/python3.11 python/lib/; rm python/lib/python3.11/sitecustomize.py; tar czf {name} python; rm -r python"
-    );
-    ok(Command::new("sh").args(["-c", &script]).current_dir(dir));
-    dir.join(name)
-}
-
 #[test]
 fn python_build_standalone_download_from_a_configured_mirror() {
     // A mirror laid out like the GitHub releases: {release}/{asset} and {release}/SHA256SUMS.
@@ -145,7 +134,7 @@ fn python_build_standalone_download_from_a_configured_mirror() {
     let asset = "cpython-3.11.2+20990101-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz";
     let good = mirror.path().join("20990101");
     fs::create_dir_all(&good).unwrap();
-    let archive = pbs_style_archive(&good, asset);
+    let archive = common::pbs_style_archive(&good, asset);
     let sha = ok(Command::new("sha256sum").arg(&archive));
     fs::write(
         good.join("SHA256SUMS"),

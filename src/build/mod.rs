@@ -35,7 +35,8 @@ pub struct Options<'a> {
     pub cache: &'a Cache,
     /// `--python`; when absent, the spec's `python`, else `$PYK_PYTHON`.
     pub python: Option<String>,
-    pub runtime_archive: Option<&'a Path>,
+    /// `--runtime`: archives to take the runtime from, the one built for the platform.
+    pub runtime_archives: &'a [PathBuf],
     /// `python_mirror` from the config, read when a runtime must be downloaded.
     pub mirror: runtime::Mirror<'a>,
     /// `-o`; when absent, `dist/NAME` in the spec's directory.
@@ -342,7 +343,7 @@ fn runtime_for(spec: &Spec, opts: &Options, progress: &Progress) -> Result<runti
     runtime::resolve(
         opts.cache,
         &choice,
-        opts.runtime_archive,
+        opts.runtime_archives,
         opts.mirror,
         opts.platform,
         progress,

@@ -55,27 +55,45 @@ pub struct Choice<'a> {
     pub requires: &'a [Declared<VersionSpecifiers>],
 }
 
+/// The runtime layer of the `--runtime` archive built for `platform` (each imported once,
+/// by its bytes), with its path; `None` without archives.
+fn from_archives<'a>(
+    store: &LayerStore,
+    archives: &'a [PathBuf],
+    platform: Platform,
+    progress: &Progress,
+) -> Result<Option<(&'a Path, Layer)>> {
+    if archives.is_empty() {
+        return Ok(None);
+    }
+    let mut held = Vec::new();
+    for archive in archives {
+        let layer = import_archive(store, archive, progress)?;
+        if layer.arch == platform.arch() {
+            return Ok(Some((archive, layer)));
+        }
+        held.push(format!("{} holds {}", archive.display(), layer.arch));
+    }
+    bail!(
+        "no --runtime archive holds a Python for {} ({})",
+        platform.name(),
+        held.join(", ")
+    )
+}
+
 pub fn resolve(
     cache: &Cache,
     choice: &Choice,
-    archive: Option<&Path>,
+    archives: &[PathBuf],
     mirror: Mirror,
     platform: Platform,
     progress: &Progress,
 ) -> Result<Runtime> {
     let store = crate::environ::layer_store(cache);
     let arch = platform.arch();
+    let archive = from_archives(&store, archives, platform, progress)?;
     let (layer, chosen_by) = match (archive, &choice.request) {
-        (Some(archive), _) => {
-            let layer = import_archive(&store, archive, progress)?;
-            if layer.arch != arch {
-                bail!(
-                    "{} holds a Python for {}, not for {}",
-                    archive.display(),
-                    layer.arch,
-                    platform.name()
-                );
-            }
+        (Some((archive, layer)), _) => {
             if let Some(req) = &choice.request {
                 if !req.value.matches(&layer.python) {
                     bail!(

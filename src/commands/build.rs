@@ -79,7 +79,7 @@ fn with_options<T>(
         built: build_time()?,
         level: layer_level(),
         python: args.python.clone(),
-        runtime_archive: args.runtime.as_deref(),
+        runtime_archives: &args.runtime,
         mirror: &|| ctx.config.python_mirror(),
         output,
         strip_stdlib: args.strip_stdlib,

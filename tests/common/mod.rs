@@ -243,3 +243,14 @@ pub fn in_root(root: &Path, work: Option<&Path>, argv: &[&str]) -> Command {
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     cmd
 }
+
+/// Makes `python/` from Debian's CPython (python-build-standalone's layout) in `dir` and
+/// packs it as `name`.
+pub fn pbs_style_archive(dir: &Path, name: &str) -> PathBuf {
+    let script = format!(
+        "set -e; mkdir -p python/bin python/lib; cp {SYSTEM_PYTHON} python/bin/python3.11; ln -sf python3.11 python/bin/python3; \
+         cp -r /usr/lib/python3.11 python/lib/; rm python/lib/python3.11/sitecustomize.py; tar czf {name} python; rm -r python"
+    );
+    ok(Command::new("sh").args(["-c", &script]).current_dir(dir));
+    dir.join(name)
+}

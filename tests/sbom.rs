@@ -238,3 +238,45 @@ fn a_tampered_sbom_part_is_refused() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("sbom part is damaged"), "{err}");
 }
+
+/// `pyk inspect --sbom NAME`: a published version's SBOM, read from its first blob, is the
+/// built file's; that blob changed on the server is refused in one line, nothing printed.
+#[test]
+fn a_published_versions_sbom_and_a_tampered_first_blob() {
+    let (store, server) = common::repo::server();
+    let dir = project(&[
+        ("pyk.toml", "name = \"sbomsrv\"\nrun = \"main.py\"\n"),
+        ("main.py", "print('hi')\n"),
+    ]);
+    common::repo::publish(&server, dir.path());
+    let built = dir.path().join("dist/sbomsrv");
+    let local = ok(pyk().args(["inspect", "--sbom"]).arg(&built));
+    let machine = common::repo::Client::new(&server);
+    assert_eq!(
+        ok(machine.pyk().args(["inspect", "--sbom", "sbomsrv"])),
+        local
+    );
+
+    // The stored first blob (`blobs/ab/abcd…`, the launcher and the SBOM), one byte changed.
+    let bytes = std::fs::read(&built).unwrap();
+    let trailer =
+        pyk_artifact::trailer::Trailer::read(&std::fs::File::open(&built).unwrap()).unwrap();
+    let head = pyk_protocol::Sha256::of(&bytes[..trailer.head_len() as usize]).to_string();
+    let found = ok(Command::new("find")
+        .arg(store.path())
+        .args(["-name", &head]));
+    let stored = found.lines().next().expect("the first blob is stored");
+    let mut blob = std::fs::read(stored).unwrap();
+    let middle = blob.len() / 2;
+    blob[middle] ^= 1;
+    std::fs::write(stored, blob).unwrap();
+    let other = common::repo::Client::new(&server);
+    let out = other
+        .pyk()
+        .args(["inspect", "--sbom", "sbomsrv"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

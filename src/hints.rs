@@ -78,7 +78,7 @@ pub fn wrong_kind(
              libraries are imported"
         ),
     };
-    anyhow::anyhow!("{e:#}; {hint}")
+    Hinted::wrap(e, hint)
 }
 
 /// `e` with a hint when the configured server is `https://…` and what answers there
@@ -107,10 +107,75 @@ pub fn with_https_hint(config: &Config, e: anyhow::Error) -> anyhow::Error {
             .http_status_as_error(false),
     );
     match agent.get(&format!("{plain}/")).call() {
-        Ok(_) => anyhow::anyhow!(
-            "{e:#}; {rest} speaks plain HTTP, not HTTPS: set `server = \"{plain}\"` (or put \
-             a TLS proxy in front of `pyk serve`)"
+        Ok(_) => Hinted::wrap(
+            e,
+            format!(
+                "{rest} speaks plain HTTP, not HTTPS: set `server = \"{plain}\"` (or put a \
+                 TLS proxy in front of `pyk serve`)"
+            ),
         ),
         Err(_) => e,
+    }
+}
+
+/// An error with what to do about it: the error stays its source, so it and its causes
+/// remain values (what `exit::code` and the hints read), and [`line`] prints the hint
+/// after them.
+#[derive(Debug)]
+struct Hinted {
+    hint: String,
+    error: anyhow::Error,
+}
+
+impl Hinted {
+    fn wrap(error: anyhow::Error, hint: String) -> anyhow::Error {
+        anyhow::Error::new(Hinted { hint, error })
+    }
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hint)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // The wrapped error itself (its outermost value), not a copy: downcasts still work.
+        Some(&*self.error)
+    }
+}
+
+/// `e` on one line as the user reads it: the error and its causes joined by `: `, then
+/// each hint after a `; `.
+pub fn line(e: &anyhow::Error) -> String {
+    let (hints, causes): (Vec<_>, Vec<_>) = e
+        .chain()
+        .partition(|cause| cause.downcast_ref::<Hinted>().is_some());
+    let mut line = causes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    for hint in hints.iter().rev() {
+        line.push_str("; ");
+        line.push_str(&hint.to_string());
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_print_after_the_causes_they_keep() {
+        let gone = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::new(gone).context("cannot read x");
+        let e = Hinted::wrap(Hinted::wrap(e, "first".into()), "second".into());
+        assert_eq!(line(&e), "cannot read x: gone; first; second");
+        assert!(e
+            .chain()
+            .any(|c| c.downcast_ref::<std::io::Error>().is_some()));
     }
 }

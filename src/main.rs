@@ -38,11 +38,9 @@ fn main() -> ExitCode {
     match commands::dispatch(cli, &ctx) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // Before the hint, which words the error anew.
-            let code = exit::code(&e);
             let e = hints::with_https_hint(&config, e);
-            eprintln!("pyk: error: {e:#}");
-            code
+            eprintln!("pyk: error: {}", hints::line(&e));
+            exit::code(&e)
         }
     }
 }

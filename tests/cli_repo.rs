@@ -323,8 +323,16 @@ fn https_against_plain_http_and_a_busy_port_say_so() {
     let (dir, server) = server();
     let client = Client::new(&server);
     let https = server.url.replace("http://", "https://");
-    let err = fails(client.pyk().arg("list").env("PYK_SERVER", &https));
+    let out = run(client.pyk().arg("list").env("PYK_SERVER", &https));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("speaks plain HTTP, not HTTPS"), "{err}");
+    // The hint comes last, and the network failure it explains keeps its exit code.
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.trim_end().ends_with("in front of `pyk serve`)"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(69), "{err}");
 
     let store = dir.path().join("second.db");
     let err = fails(

@@ -1,5 +1,6 @@
-//! Writing the artifact `[stub][extra parts][runtime][deps]?[app][pylock.toml]?[trailer]` in one pass,
-//! through the cache's atomic-file helper (a temp file beside the output, renamed over it).
+//! Writing the artifact `[stub][extra parts][runtime][deps]?[app][pylock.toml]?[trailer]`
+//! in one pass, through the cache's atomic-file helper (a temp file beside the output,
+//! renamed over it).
 
 use std::fs::File;
 use std::io::{self, Read, Write};

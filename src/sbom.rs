@@ -40,14 +40,16 @@ pub fn show(path: &Path, shown: &dyn std::fmt::Display, what: Show) -> Result<()
     let Some(bytes) = read(path)? else {
         bail!("{shown} has no SBOM (it was built by a pyk older than SBOMs: build it again)");
     };
+    // Checked before a byte is printed: what a hand-made trailer calls an SBOM may be
+    // anything, terminal escapes included.
+    let bom: Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{shown}: its SBOM is not JSON"))?;
     match what {
         Show::Document => {
             std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?;
             Ok(())
         }
         Show::Licenses => {
-            let bom: Value = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{shown}: its SBOM is not JSON"))?;
             print_licenses(&bom);
             Ok(())
         }

@@ -237,6 +237,33 @@ fn a_tampered_sbom_part_is_refused() {
     let err = fails(pyk().args(["inspect", "--sbom"]).arg(&forged));
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("sbom part is damaged"), "{err}");
+
+    // A hand-made trailer calling the launcher's bytes the SBOM, hash and all: nothing of
+    // them is printed.
+    let bytes = std::fs::read(&artifact).unwrap();
+    let old_len = trailer.encode().unwrap().len();
+    let mut made = trailer.clone();
+    let head = trailer.head_len();
+    made.parts[0].span = pyk_artifact::trailer::Span {
+        offset: 0,
+        len: head,
+    };
+    made.parts[0].sha256 = pyk_protocol::Sha256::of(&bytes[..head as usize]);
+    let mut out = bytes[..bytes.len() - old_len].to_vec();
+    out.extend(made.encode().unwrap());
+    std::fs::write(&forged, out).unwrap();
+    let run = pyk()
+        .args(["inspect", "--sbom"])
+        .arg(&forged)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && run.stdout.is_empty(), "{err}");
+    assert!(
+        err.trim()
+            .ends_with("its SBOM is not JSON: expected value at line 1 column 1"),
+        "{err}"
+    );
 }
 
 /// `pyk inspect --sbom NAME`: a published version's SBOM, read from its first blob, is the

@@ -41,7 +41,7 @@ impl SqliteRegistry {
         let tx = db.transaction()?;
         let versions = version_rows(&tx, kind, name)?
             .into_iter()
-            .map(|(text, yanked)| compose(&text, yanked, None))
+            .map(|(text, yanked, _)| compose(&text, yanked, None))
             .collect::<Result<Vec<_>>>()?;
         Ok(PackageRecord {
             versions,

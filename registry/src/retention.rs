@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use pyk_protocol::api::VersionList;
+use pyk_protocol::api::{GcVersion, VersionList};
 use pyk_protocol::Kind;
+
+use crate::Registry;
 
 /// What one package keeps. A version is kept when ANY rule keeps it: it is the
 /// latest, it is among the last `keep_last` published, or it was published at or
@@ -41,6 +43,29 @@ impl Retention {
         self.packages
             .get(&(kind, name.to_owned()))
             .or(self.default.as_ref())
+    }
+
+    /// Every version of `registry` this retention lets go at `now`, package by package
+    /// in publish order: what a server's `POST /v1/gc` and a serverless `pyk gc` then
+    /// delete (or, dry, list).
+    pub fn plan<E>(&self, registry: &dyn Registry<E>, now: u64) -> Result<Vec<GcVersion>, E> {
+        let mut plan = Vec::new();
+        for (kind, name) in registry.packages()? {
+            let Some(policy) = self.policy(kind, &name) else {
+                continue;
+            };
+            let Some(list) = registry.versions(kind, &name)? else {
+                continue;
+            };
+            for version in policy.doomed(&list, now) {
+                plan.push(GcVersion {
+                    kind,
+                    name: name.clone(),
+                    version,
+                });
+            }
+        }
+        Ok(plan)
     }
 }
 

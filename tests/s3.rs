@@ -326,6 +326,11 @@ fn migration_embedded_to_s3_to_embedded_is_identical_even_when_killed() {
     };
     let original = contents(&embedded(&first));
     assert_eq!(original.len(), 6, "{original:#?}");
+    // When versions were made latest is copied too (what retention reads).
+    assert!(
+        original.iter().any(|l| l.contains("promoted: {\"1\": ")),
+        "{original:#?}"
+    );
     assert_eq!(contents(&in_bucket), original);
     assert_eq!(contents(&embedded(&back)), original);
 }

@@ -265,13 +265,18 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-    /// Apply the server's retention policy (`pyk serve --retention FILE`): remove the
-    /// versions it lets go (never the latest) and the blobs no version references (needs
-    /// the write key).
+    /// Apply the server's retention policy (`pyk serve --retention FILE`), or on a
+    /// bucket repository the one given: remove the versions it lets go (never the
+    /// latest) and the blobs no version references (needs the write key, or the
+    /// bucket's write credentials).
     Gc {
         /// List what would be removed, and remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// The retention file to apply to a bucket repository (serverless), in the
+        /// format of `pyk serve --retention`.
+        #[arg(long, value_name = "FILE")]
+        retention: Option<PathBuf>,
     },
     /// Wait for new versions of a package and report each one.
     Watch {

@@ -72,9 +72,11 @@ fn every_json_output_parses_with_its_documented_keys() {
             "artifact_sha256",
             "content",
             "signed_by",
+            "promoted",
         ],
     );
     assert_eq!(v["latest"], true);
+    assert!(v["promoted"].as_u64().unwrap() > 0, "{v}");
     assert!(v["signed_by"].as_str().unwrap().starts_with("pyk-ed25519:"));
 
     let inspect = object(

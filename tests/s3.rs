@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::repo::*;
@@ -15,61 +14,8 @@ use pyk_protocol::api::Manifest;
 use pyk_s3::seaweedfs;
 use pyk_server::store::{Store, StoreConfig};
 
-/// The variables that reach the test SeaweedFS (AWS's usual names, which `[store]`
-/// falls back to).
-fn aws() -> Option<Vec<(&'static str, String)>> {
-    let weed = seaweedfs::shared()?;
-    Some(vec![
-        ("AWS_ENDPOINT_URL", weed.endpoint().to_owned()),
-        ("AWS_ACCESS_KEY_ID", seaweedfs::ACCESS_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", seaweedfs::SECRET_KEY.to_owned()),
-    ])
-}
-
 fn store_url(test: &str) -> String {
     format!("s3://{}/cli-tests/{test}", seaweedfs::BUCKET)
-}
-
-/// `pyk serve --store s3://…` on a free loopback port, killed when dropped.
-struct S3Server {
-    child: Child,
-    url: String,
-}
-
-impl S3Server {
-    fn start(store: &str, aws: &[(&str, String)]) -> S3Server {
-        let home = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pyk"))
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--store",
-                store,
-            ])
-            .env("PYK_KEY", KEY)
-            .env("HOME", home.path())
-            .envs(aws.iter().cloned())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first.rsplit(' ').next().unwrap().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
-        assert!(first.contains(store), "{first}");
-        std::thread::spawn(move || lines.for_each(drop));
-        S3Server { child, url }
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A machine talking to `url` (a server, or a bucket) that signs with the test key and
@@ -380,6 +326,11 @@ fn migration_embedded_to_s3_to_embedded_is_identical_even_when_killed() {
     };
     let original = contents(&embedded(&first));
     assert_eq!(original.len(), 6, "{original:#?}");
+    // When versions were made latest is copied too (what retention reads).
+    assert!(
+        original.iter().any(|l| l.contains("promoted: {\"1\": ")),
+        "{original:#?}"
+    );
     assert_eq!(contents(&in_bucket), original);
     assert_eq!(contents(&embedded(&back)), original);
 }

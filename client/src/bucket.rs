@@ -22,11 +22,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pyk_crypto::blob::encrypted_len;
 use pyk_crypto::Key;
 use pyk_protocol::api::{
-    self, LatestPointer, Manifest, NextVersion, PackageSummary, PublishRequest, PublishResponse,
-    VersionList,
+    self, GcResponse, LatestPointer, Manifest, NextVersion, PackageSummary, PublishRequest,
+    PublishResponse, VersionList,
 };
 use pyk_protocol::{PackageRef, Sha256};
-use pyk_registry::label;
+use pyk_registry::{label, Refusal, Retention};
 use pyk_s3::repo::{self, ModeSetting, Repo};
 use pyk_s3::{Bucket, Location};
 use tempfile::NamedTempFile;
@@ -302,6 +302,53 @@ impl Serverless {
         self.writer()?
             .delete_version(package.kind(), package.name(), version, force, pointer)
             .map_err(|e| self.failed(&what, e))
+    }
+
+    /// Applies `retention` as a server's `POST /v1/gc` does: the versions it lets go are
+    /// deleted one by one (never `latest`: one promoted since the plan is refused and
+    /// kept), then the blobs no manifest names and older than `grace` go. Dry, it only
+    /// plans, with the reader.
+    pub(crate) fn collect(
+        &self,
+        retention: &Retention,
+        grace: Duration,
+        dry_run: bool,
+    ) -> Result<GcResponse, Error> {
+        let repo = if dry_run {
+            &self.reader
+        } else {
+            self.writer()?
+        };
+        let plan = retention
+            .plan::<repo::Error>(repo, now())
+            .map_err(|e| self.failed("the retention plan", e))?;
+        let mut answer = GcResponse {
+            dry_run,
+            ..GcResponse::default()
+        };
+        if dry_run {
+            answer.removed = plan;
+            return Ok(answer);
+        }
+        for v in plan {
+            match repo.delete_version(v.kind, &v.name, &v.version, false, None) {
+                Ok(()) => answer.removed.push(v),
+                // Promoted or deleted by someone else meanwhile: not ours to remove.
+                Err(repo::Error::Refused(Refusal::IsLatest { .. } | Refusal::NoVersion { .. })) => {
+                }
+                Err(e) => {
+                    let what = format!("version {} of {} {}", v.version, v.kind, v.name);
+                    return Err(self.failed(&what, e));
+                }
+            }
+        }
+        let report = repo
+            .referenced()
+            .and_then(|keep| repo.sweep(&keep, grace))
+            .map_err(|e| self.failed("garbage collection", e))?;
+        answer.blobs = report.blobs;
+        answer.bytes = report.bytes;
+        Ok(answer)
     }
 
     pub(crate) fn set_localname(&self, package: &PackageRef, localname: &str) -> Result<(), Error> {

@@ -86,6 +86,9 @@ pub enum Error {
     /// A raw request ([`crate::Client::send`]) to a repository that is a bucket.
     #[error("{location} is a bucket, not a server: it takes no HTTP requests")]
     NoServer { location: String },
+    /// A retention policy given for a repository that is a server ([`crate::Client::collect`]).
+    #[error("{server} is a server: it applies its own retention policy (`pyk serve --retention`)")]
+    OwnPolicy { server: String },
     /// A publisher was told the last move of `latest` was signed further ahead of its
     /// clock than any publisher signs: it signs nothing after it.
     #[error(

@@ -21,6 +21,7 @@ mod blobs;
 mod bucket;
 mod client;
 mod error;
+mod gc;
 mod local;
 mod packages;
 mod raw;

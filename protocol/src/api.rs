@@ -372,6 +372,11 @@ pub struct VersionInfo {
     /// server older than platforms.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<String>,
+    /// When it was last made the latest (Unix seconds): by a publish that promoted it,
+    /// a promote or rollback, or `latest` falling back to it. `None` if never, or never
+    /// recorded (a store older than the record). What retention spares a version promoted within its window by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted: Option<u64>,
 }
 
 impl VersionInfo {
@@ -387,6 +392,7 @@ impl VersionInfo {
             format: m.format.clone(),
             signed_by: m.signature.as_ref().map(|s| s.key.clone()),
             platforms: m.platform_names().into_iter().map(str::to_owned).collect(),
+            promoted: None,
         }
     }
 }

@@ -13,7 +13,7 @@
 //! [`Signature`]: pyk_protocol::api::Signature
 //! [`Refusal::mismatch`]: crate::Refusal::mismatch
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use pyk_protocol::api::{
     LatestPointer, Manifest, NextVersion, PackageSummary, PublishRequest, VersionList,
@@ -34,6 +34,9 @@ pub struct PackageRecord {
     pub localname: Option<String>,
     /// Every version string ever used, deleted versions' included, sorted.
     pub used: Vec<String>,
+    /// When each version was last made latest (Unix seconds), for those with one on
+    /// record: what retention reads. An import keeps the later of its own and this.
+    pub promoted: BTreeMap<String, u64>,
 }
 
 /// A version's manifest as a store keeps it: what never changes (no yanked flag, no

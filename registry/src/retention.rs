@@ -5,13 +5,22 @@
 
 use std::collections::BTreeMap;
 
-use pyk_protocol::api::VersionList;
+use pyk_protocol::api::{GcVersion, VersionList};
 use pyk_protocol::Kind;
+
+use crate::Registry;
 
 /// What one package keeps. A version is kept when ANY rule keeps it: it is the
 /// latest, it is among the last `keep_last` published, or it was published at or
 /// after `keep_since` (a date) or within `keep_newer_than` seconds. A policy with no
 /// rule keeps everything.
+///
+/// Each rule also has a window, and a version made latest within it (a rollback, or
+/// a release since superseded) is kept too, whenever it was published: the window of
+/// `keep_since` and `keep_newer_than` starts at their date, and that of `keep_last`
+/// at the publish of the oldest version it keeps (while the newest `keep_last` were
+/// published). A version whose store never recorded a promotion counts as never
+/// promoted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Policy {
     pub keep_last: Option<u64>,
@@ -35,6 +44,29 @@ impl Retention {
             .get(&(kind, name.to_owned()))
             .or(self.default.as_ref())
     }
+
+    /// Every version of `registry` this retention lets go at `now`, package by package
+    /// in publish order: what a server's `POST /v1/gc` and a serverless `pyk gc` then
+    /// delete (or, dry, list).
+    pub fn plan<E>(&self, registry: &dyn Registry<E>, now: u64) -> Result<Vec<GcVersion>, E> {
+        let mut plan = Vec::new();
+        for (kind, name) in registry.packages()? {
+            let Some(policy) = self.policy(kind, &name) else {
+                continue;
+            };
+            let Some(list) = registry.versions(kind, &name)? else {
+                continue;
+            };
+            for version in policy.doomed(&list, now) {
+                plan.push(GcVersion {
+                    kind,
+                    name: name.clone(),
+                    version,
+                });
+            }
+        }
+        Ok(plan)
+    }
 }
 
 impl Policy {
@@ -51,10 +83,20 @@ impl Policy {
         .into_iter()
         .flatten()
         .min();
-        let recent = list
-            .versions
-            .len()
-            .saturating_sub(self.keep_last.unwrap_or(0).try_into().unwrap_or(usize::MAX));
+        let recent = match self.keep_last {
+            Some(n) => list
+                .versions
+                .len()
+                .saturating_sub(n.try_into().unwrap_or(usize::MAX)),
+            None => list.versions.len(),
+        };
+        // When keep_last's window opened: the publish of the oldest version it keeps
+        // (with nothing older, it lets nothing go anyway).
+        let window = match self.keep_last {
+            Some(_) => list.versions.get(recent).map(|v| v.published),
+            None => None,
+        };
+        let promoted_since = [cutoff, window].into_iter().flatten().min();
         list.versions
             .iter()
             .enumerate()
@@ -62,6 +104,7 @@ impl Policy {
                 *i < recent
                     && list.latest.as_deref() != Some(v.version.as_str())
                     && cutoff.is_none_or(|c| v.published < c)
+                    && promoted_since.is_none_or(|c| v.promoted.is_none_or(|at| at < c))
             })
             .map(|(_, v)| v.version.clone())
             .collect()
@@ -91,6 +134,7 @@ mod tests {
                     format: "pyk".into(),
                     signed_by: None,
                     platforms: Vec::new(),
+                    promoted: None,
                 })
                 .collect(),
         }
@@ -127,6 +171,39 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(both.doomed(&six, 100), ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn a_version_promoted_within_the_window_is_kept() {
+        // 2 was latest at 45 (a rollback), 1 at 15; 6 is latest now.
+        let mut six = list(&[10, 20, 30, 40, 50, 60], "6");
+        six.versions[0].promoted = Some(15);
+        six.versions[1].promoted = Some(45);
+        let last3 = Policy {
+            keep_last: Some(3),
+            ..Policy::default()
+        };
+        // keep_last 3's window opened when 4 was published, at 40.
+        assert_eq!(last3.doomed(&six, 100), ["1", "3"]);
+        six.versions[1].promoted = Some(39);
+        assert_eq!(last3.doomed(&six, 100), ["1", "2", "3"]);
+        // A date's window: promoted at or after it.
+        let since = Policy {
+            keep_since: Some(15),
+            ..Policy::default()
+        };
+        assert_eq!(since.doomed(&six, 100), [] as [&str; 0]);
+        let age = Policy {
+            keep_newer_than: Some(80),
+            ..Policy::default()
+        };
+        // now 100: the window opened at 20; 1 was promoted before it.
+        assert_eq!(age.doomed(&six, 100), ["1"]);
+        // A store that never recorded promotions: as before.
+        for v in &mut six.versions {
+            v.promoted = None;
+        }
+        assert_eq!(last3.doomed(&six, 100), ["1", "2", "3"]);
     }
 
     #[test]

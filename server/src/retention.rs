@@ -1,5 +1,5 @@
-//! The retention file a server is given (`pyk serve --retention FILE`): TOML, read once
-//! at start. Which versions it lets go is `pyk_registry::Retention`'s decision.
+//! The retention file a server is given (`pyk serve --retention FILE`), or a serverless
+//! `pyk gc --retention FILE`: TOML, read once at start. Which versions it lets go is `pyk_registry::Retention`'s decision.
 //!
 //! ```toml
 //! keep_last = 3                # the newest 3 of every package, and
@@ -12,9 +12,10 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use pyk_protocol::Kind;
 use pyk_registry::{Policy, Retention};
 use serde::Deserialize;
@@ -97,9 +98,23 @@ fn parse_date(text: &str) -> anyhow::Result<u64> {
     Ok(at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
+/// Reads a retention file (`pyk serve --retention`, `pyk gc --retention`); what is
+/// wrong with it is one line naming the file.
+pub fn read(path: &Path) -> anyhow::Result<GcSettings> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse(&text).with_context(|| format!("in {}", path.display()))
+}
+
 /// Reads a retention file's text.
 pub fn parse(text: &str) -> anyhow::Result<GcSettings> {
-    let file: File = toml::from_str(text)?;
+    // TOML's own message draws the line it failed on below it: kept to one line here.
+    let file: File = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |s| {
+            text[..s.start.min(text.len())].lines().count().max(1)
+        });
+        anyhow!("line {line}: {}", e.message().trim().replace('\n', " "))
+    })?;
     let mut retention = Retention {
         default: file.rules.policy()?,
         ..Retention::default()

@@ -57,6 +57,10 @@ fn last_three_of_six(server: &Server) {
         let r = c.publish("run", "app", &request);
         assert_eq!(r.status, 201, "{}", r.error());
     }
+    // The store records which versions were made latest: only 2 was.
+    let list: VersionList = c.get("/v1/packages/run/app/versions").json();
+    let promoted: Vec<bool> = list.versions.iter().map(|v| v.promoted.is_some()).collect();
+    assert_eq!(promoted, [false, true, false, false, false, false]);
     // Another package, with no rule of its own and no default: untouched.
     c.publish_parts("run", "other", &[b"other v1"]);
     c.publish_parts("run", "other", &[b"other v2"]);

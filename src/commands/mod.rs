@@ -246,7 +246,7 @@ pub fn dispatch(cli: Cli, ctx: &Context) -> Result<()> {
                 yes,
             )
         })?,
-        Command::Gc { dry_run } => gc::run(ctx, dry_run)?,
+        Command::Gc { dry_run, retention } => gc::run(ctx, dry_run, retention.as_deref())?,
         Command::Watch { package, once } => ctx.with_hint(&package, || {
             watch::run(ctx, package.kind(), &package.name, once)
         })?,

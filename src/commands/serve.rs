@@ -32,10 +32,7 @@ pub fn run(args: ServeArgs, config: &Config, verbose: bool) -> Result<()> {
     serve.clients = args.clients;
     serve.metrics_addr = args.metrics_addr;
     if let Some(file) = &args.retention {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        serve.gc = pyk_server::retention::parse(&text)
-            .with_context(|| format!("in {}", file.display()))?;
+        serve.gc = pyk_server::retention::read(file)?;
     }
     pyk_server::serve(serve)
 }

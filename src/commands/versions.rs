@@ -25,6 +25,7 @@ pub fn run(ctx: &Context, kind: Kind, name: &str, json: bool) -> Result<()> {
                     "artifact_sha256": v.artifact_sha256,
                     "content": v.format,
                     "signed_by": v.signed_by,
+                    "promoted": v.promoted,
                 })
             })
             .collect();

@@ -192,6 +192,71 @@ pub fn publish_with(server: &Server, dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The variables that reach the test SeaweedFS (AWS's usual names, which `[store]`
+/// falls back to).
+pub fn aws() -> Option<Vec<(&'static str, String)>> {
+    let weed = pyk_s3::seaweedfs::shared()?;
+    Some(vec![
+        ("AWS_ENDPOINT_URL", weed.endpoint().to_owned()),
+        (
+            "AWS_ACCESS_KEY_ID",
+            pyk_s3::seaweedfs::ACCESS_KEY.to_owned(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            pyk_s3::seaweedfs::SECRET_KEY.to_owned(),
+        ),
+    ])
+}
+
+/// `pyk serve --store s3://…` on a free loopback port, killed when dropped.
+pub struct S3Server {
+    child: Child,
+    pub url: String,
+}
+
+impl S3Server {
+    pub fn start(store: &str, aws: &[(&str, String)]) -> S3Server {
+        S3Server::start_with_args(store, aws, &[])
+    }
+
+    /// A server started with more `pyk serve` arguments (`--retention FILE`).
+    pub fn start_with_args(store: &str, aws: &[(&str, String)], args: &[&str]) -> S3Server {
+        let home = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pyk"))
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--store",
+                store,
+            ])
+            .args(args)
+            .env("PYK_KEY", KEY)
+            .env("HOME", home.path())
+            .envs(aws.iter().cloned())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first.rsplit(' ').next().unwrap().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        assert!(first.contains(store), "{first}");
+        std::thread::spawn(move || lines.for_each(drop));
+        S3Server { child, url }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("pyk.db"), 0);

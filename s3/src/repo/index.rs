@@ -9,9 +9,15 @@
 //! with the newest `issued` the package ever accepted, so that pointers only go forward
 //! (`pyk_protocol::api::check_pointer`).
 //!
+//! Each entry also records when its version was last made latest (`promoted`, absent
+//! in an index written before the record, read as never): retention spares a version
+//! promoted within its window.
+//!
 //! A version exists when the index lists it. Its metadata object is written first and
 //! is immutable, so a reader that finds a version in the index always finds its
 //! metadata (and, written before that, its blobs).
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyk_protocol::api::{check_pointer, LatestPointer, Move, PointerMismatch, VersionInfo};
 use serde::{Deserialize, Serialize};
@@ -100,8 +106,8 @@ impl Index {
     }
 
     /// Moves `latest` as `to` says, once `pointer` is found to fit the move; the pointer
-    /// is kept beside `latest` (an unsigned move drops the one there), and a signed
-    /// move raises the floor.
+    /// is kept beside `latest` (an unsigned move drops the one there), a signed move
+    /// raises the floor, and the version moved to records when (what retention reads).
     pub fn move_latest(
         &mut self,
         to: Move<'_>,
@@ -111,6 +117,13 @@ impl Index {
         match to {
             Move::Stays => {}
             Move::To(v) => {
+                if let Some(e) = self.entry_mut(v) {
+                    e.info.promoted = Some(
+                        SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs()),
+                    );
+                }
                 self.latest = Some(v.to_owned());
                 self.pointer = pointer.cloned();
             }
@@ -150,6 +163,7 @@ mod tests {
                 format: "pyk".into(),
                 signed_by: None,
                 platforms: Vec::new(),
+                promoted: None,
             },
         }
     }
@@ -206,6 +220,11 @@ mod tests {
         ));
         index.move_latest(Move::To("2"), None).unwrap();
         assert_eq!((index.floor, index.current_pointer()), (5, None));
+        // Only a version the index lists records its promotion.
+        index.versions = vec![entry("1", 1, false), entry("2", 2, false)];
+        index.move_latest(Move::To("2"), None).unwrap();
+        assert!(index.versions[1].info.promoted.is_some());
+        assert_eq!(index.versions[0].info.promoted, None);
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! so a migration killed at any point has copied each package entirely or not at all,
 //! and running it again changes nothing.
 
+use std::collections::BTreeMap;
+
+use pyk_protocol::api::VersionInfo;
 use pyk_protocol::Kind;
 
 use pyk_registry::{label, stored_form, PackageRecord, Refusal};
@@ -22,8 +25,9 @@ impl Repo {
     }
 
     /// Everything about one package: its versions (yanked flags set, no local name) in
-    /// publish order, `latest` and its pointer, the floor, the local name and every
-    /// version string used (empty when there is no such package).
+    /// publish order, `latest` and its pointer, the floor, the local name, every
+    /// version string used and when each version was last made latest (empty when
+    /// there is no such package).
     pub fn export(&self, kind: Kind, name: &str) -> Result<PackageRecord> {
         let Some(index) = self.index(kind, name)? else {
             return Ok(PackageRecord {
@@ -33,10 +37,15 @@ impl Repo {
                 floor: 0,
                 localname: None,
                 used: Vec::new(),
+                promoted: BTreeMap::new(),
             });
         };
         let mut versions = Vec::new();
+        let mut promoted = BTreeMap::new();
         for entry in &index.versions {
+            if let Some(at) = entry.info.promoted {
+                promoted.insert(entry.info.version.clone(), at);
+            }
             let mut m = self
                 .stored_manifest(kind, name, &entry.info.version)?
                 .ok_or_else(|| Refusal::NoVersion {
@@ -55,6 +64,7 @@ impl Repo {
             latest: index.latest,
             localname: index.localname,
             used,
+            promoted,
         })
     }
 
@@ -76,8 +86,10 @@ impl Repo {
         }
         self.mutate(kind, name, |index| {
             for m in &import.versions {
+                let at = import.promoted.get(&m.version).copied();
                 if let Some(entry) = index.entry_mut(&m.version) {
                     entry.info.yanked = m.yanked;
+                    entry.info.promoted = entry.info.promoted.max(at);
                     continue;
                 }
                 if index.used(&m.version) {
@@ -87,7 +99,10 @@ impl Repo {
                 index.used.push(m.version.clone());
                 index.versions.push(Entry {
                     seq: index.last_seq,
-                    info: info_of(m),
+                    info: VersionInfo {
+                        promoted: at,
+                        ..info_of(m)
+                    },
                 });
             }
             for version in &import.used {

@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use pyk_protocol::api::{GcRequest, GcResponse, GcVersion};
+use pyk_protocol::api::{GcRequest, GcResponse};
 
 use crate::catalog::blocking;
 use crate::http::{json, read_json, ApiError};
@@ -29,27 +29,7 @@ pub async fn run(State(app): State<Arc<App>>, body: Body) -> Result<Response, Ap
         .map_or(0, |d| d.as_secs());
     let store = app.catalog.store().clone();
     let retention = app.gc.retention.clone();
-    let plan = blocking(move || {
-        let registry = store.registry();
-        let mut plan = Vec::new();
-        for (kind, name) in registry.packages()? {
-            let Some(policy) = retention.policy(kind, &name) else {
-                continue;
-            };
-            let Some(list) = registry.versions(kind, &name)? else {
-                continue;
-            };
-            for version in policy.doomed(&list, now) {
-                plan.push(GcVersion {
-                    kind,
-                    name: name.clone(),
-                    version,
-                });
-            }
-        }
-        Ok(plan)
-    })
-    .await?;
+    let plan = blocking(move || retention.plan(store.registry(), now)).await?;
     let mut answer = GcResponse {
         dry_run,
         ..GcResponse::default()

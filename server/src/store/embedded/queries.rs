@@ -2,6 +2,8 @@
 
 use pyk_protocol::api::{LatestPointer, Manifest, Signature};
 use pyk_protocol::Kind;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::store::{check_pointer, Move, Refusal, Result, StoreError};
@@ -37,12 +39,23 @@ pub fn version_row(
 
 /// Every version of a package, oldest first: its stored manifest text and whether it is
 /// yanked.
-pub fn version_rows(db: &Connection, kind: Kind, name: &str) -> Result<Vec<(String, bool)>> {
+/// Every version's manifest, yanked flag and when it was last made latest, in publish
+/// order.
+pub fn version_rows(
+    db: &Connection,
+    kind: Kind,
+    name: &str,
+) -> Result<Vec<(String, bool, Option<u64>)>> {
     let mut stmt = db.prepare(
-        "SELECT manifest, yanked FROM versions WHERE kind = ?1 AND name = ?2 ORDER BY seq",
+        "SELECT manifest, yanked, promoted FROM versions WHERE kind = ?1 AND name = ?2
+         ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![kind.as_str(), name], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, bool>(1)?,
+            r.get::<_, Option<i64>>(2)?.map(|at| at.max(0) as u64),
+        ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -80,6 +93,8 @@ pub fn package_exists(db: &Connection, kind: Kind, name: &str) -> Result<bool> {
 
 /// Moves `latest` (checking `pointer` against the move, see [`check_pointer`]) and keeps
 /// the pointer beside it; a signed move also raises the package's floor.
+/// Moves `latest` as `to` says, once `pointer` is found to fit the move, and records
+/// when the version it now points at was made latest (what retention reads).
 pub fn move_latest(
     db: &Connection,
     kind: Kind,
@@ -91,6 +106,10 @@ pub fn move_latest(
     match to {
         Move::Stays => {}
         Move::To(v) => {
+            db.execute(
+                "UPDATE versions SET promoted = ?4 WHERE kind = ?1 AND name = ?2 AND version = ?3",
+                params![kind.as_str(), name, v, unix_now() as i64],
+            )?;
             db.execute(
                 "INSERT INTO latest (kind, name, version, issued, key, sig)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -171,4 +190,10 @@ pub fn fall_back(db: &Connection, kind: Kind, name: &str, leaving: &str) -> Resu
 
 pub fn no_version(kind: Kind, name: &str, version: &str) -> StoreError {
     Refusal::no_version(kind, name, version).into()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

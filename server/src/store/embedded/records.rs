@@ -2,6 +2,8 @@
 //! read in one transaction and written in one, so a migration killed at any point has
 //! copied each package entirely or not at all.
 
+use std::collections::BTreeMap;
+
 use pyk_protocol::Kind;
 use rusqlite::{params, Connection, TransactionBehavior};
 
@@ -39,10 +41,15 @@ impl SqliteRegistry {
     pub(super) fn export_package(&self, kind: Kind, name: &str) -> Result<PackageRecord> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        let versions = version_rows(&tx, kind, name)?
-            .into_iter()
-            .map(|(text, yanked)| compose(&text, yanked, None))
-            .collect::<Result<Vec<_>>>()?;
+        let mut versions = Vec::new();
+        let mut promoted = BTreeMap::new();
+        for (text, yanked, at) in version_rows(&tx, kind, name)? {
+            let m = compose(&text, yanked, None)?;
+            if let Some(at) = at {
+                promoted.insert(m.version.clone(), at);
+            }
+            versions.push(m);
+        }
         Ok(PackageRecord {
             versions,
             pointer: latest_pointer(&tx, kind, name)?,
@@ -50,6 +57,7 @@ impl SqliteRegistry {
             latest: latest_version(&tx, kind, name)?,
             localname: localname(&tx, kind, name)?,
             used: used(&tx, kind, name)?,
+            promoted,
         })
     }
 
@@ -97,6 +105,13 @@ impl SqliteRegistry {
                 "UPDATE versions SET yanked = ?4 WHERE kind = ?1 AND name = ?2 AND version = ?3",
                 params![kind.as_str(), name, m.version, m.yanked],
             )?;
+            if let Some(&at) = record.promoted.get(&m.version) {
+                tx.execute(
+                    "UPDATE versions SET promoted = MAX(COALESCE(promoted, 0), ?4)
+                     WHERE kind = ?1 AND name = ?2 AND version = ?3",
+                    params![kind.as_str(), name, m.version, at as i64],
+                )?;
+            }
         }
         for version in &record.used {
             tx.execute(

@@ -131,9 +131,12 @@ impl Registry<StoreError> for SqliteRegistry {
             return Ok(None);
         }
         let mut versions = Vec::new();
-        for (text, yanked) in version_rows(&db, kind, name)? {
+        for (text, yanked, promoted) in version_rows(&db, kind, name)? {
             let m = manifest_of(&text)?;
-            versions.push(VersionInfo::of(&m, yanked));
+            versions.push(VersionInfo {
+                promoted,
+                ..VersionInfo::of(&m, yanked)
+            });
         }
         Ok(Some(VersionList {
             latest: latest_version(&db, kind, name)?,

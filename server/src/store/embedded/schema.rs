@@ -8,7 +8,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::Result;
 
 /// `version` is the name users see, `seq` orders versions (the publish order), `latest`
-/// a pointer that publish, promote, yank and delete move, `yanked` a flag. What never
+/// a pointer that publish, promote, yank and delete move, `yanked` a flag, `promoted`
+/// (added by migration 3) when the version was last made latest. What never
 /// goes away: `sequences` remembers the last `seq` handed out and `used_versions` every
 /// version string ever published, even after a version or the whole package is removed,
 /// so a version string can never name other bytes. `packages` holds what belongs to a
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS packages (
 ";
 
 /// `PRAGMA user_version` once every migration has run.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Brings a store written before `used_versions` existed up to date. Such a store only
 /// ever had automatic versions, so every number up to a package's `sequences.last` was
@@ -85,6 +86,13 @@ ALTER TABLE sequences ADD COLUMN issued INTEGER NOT NULL DEFAULT 0;
 PRAGMA user_version = 2;
 ";
 
+/// Retention (issue 23): when each version was last made latest, NULL for never (or
+/// before this column: such a version counts as never promoted until it is again).
+const MIGRATE_3: &str = "
+ALTER TABLE versions ADD COLUMN promoted INTEGER;
+PRAGMA user_version = 3;
+";
+
 /// Opens the registry's database with the settings every connection needs, creating
 /// and migrating its tables as needed.
 pub fn connect(path: &Path) -> Result<Connection> {
@@ -104,8 +112,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     if version < 1 {
         tx.execute_batch(MIGRATE_1)?;
     }
-    if version < SCHEMA_VERSION {
+    if version < 2 {
         tx.execute_batch(MIGRATE_2)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.execute_batch(MIGRATE_3)?;
     }
     tx.commit()?;
     Ok(())

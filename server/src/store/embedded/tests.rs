@@ -281,7 +281,8 @@ fn versions_promote_yank_delete() {
     assert_eq!(store.versions(Kind::Lib, "y").unwrap(), None);
 }
 
-/// A store written before explicit versions: numbers of removed versions stay used.
+/// A store written before explicit versions: numbers of removed versions stay used, and
+/// no version has a promotion on record.
 #[test]
 fn old_store_is_migrated() {
     let dir = tempfile::tempdir().unwrap();
@@ -324,6 +325,14 @@ fn old_store_is_migrated() {
             .len(),
         2
     );
+    // Its versions have no promotion on record until they are promoted again.
+    let promoted = |store: &EmbeddedStore| {
+        let list = store.versions(Kind::Run, "x").unwrap().unwrap();
+        list.versions[0].promoted
+    };
+    assert_eq!(promoted(&store), None);
+    store.promote(Kind::Run, "x", "3", None).unwrap();
+    assert!(promoted(&store).is_some());
 }
 
 #[test]

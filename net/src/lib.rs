@@ -17,13 +17,17 @@
 
 mod roots;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 pub use roots::{Bundle, BundleError, Roots};
-use ureq::config::ConfigBuilder;
+use ureq::config::{Config, ConfigBuilder};
+use ureq::http::Uri;
 use ureq::tls::TlsConfig;
 use ureq::typestate::AgentScope;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::ProxyProtocol;
 
 /// The config's extra CA bundle.
@@ -49,11 +53,57 @@ pub fn agent(base: &str, config: ConfigBuilder<AgentScope>) -> ureq::Agent {
     let config = config.user_agent(concat!("pyk/", env!("CARGO_PKG_VERSION")));
     let plain = base.starts_with("http://")
         && ureq::Proxy::try_from_env().is_none_or(|p| p.protocol() != ProxyProtocol::Https);
-    if plain {
-        return config.max_redirects(0).build().into();
+    let config = match plain {
+        true => config.max_redirects(0).build(),
+        false => {
+            let tls = TlsConfig::builder().root_certs(roots().certs()).build();
+            config.tls_config(tls).build()
+        }
+    };
+    ureq::Agent::with_parts(config, DefaultConnector::default(), Literal::default())
+}
+
+/// Resolves a host written as an address (`http://127.0.0.1:8080`, `http://[::1]/`)
+/// without a lookup, and hands names to ureq's resolver. That one starts a thread for each
+/// lookup whenever a deadline is set (so that it can give up on a slow DNS server), which
+/// cost every warm `pyk foo` against an address a thread it had no use for.
+#[derive(Debug, Default)]
+struct Literal(DefaultResolver);
+
+impl Resolver for Literal {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        match literal(uri) {
+            Some(addr) => {
+                let mut addrs = self.0.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
     }
-    let tls = TlsConfig::builder().root_certs(roots().certs()).build();
-    config.tls_config(tls).build().into()
+}
+
+/// The socket address of `uri` when its host is an IP address and its port is known.
+fn literal(uri: &Uri) -> Option<SocketAddr> {
+    let authority = uri.authority()?;
+    let host = authority.host();
+    let ip: IpAddr = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse()
+        .ok()?;
+    let port = authority.port_u16().or(match uri.scheme_str()? {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// The roots every agent trusts, read on first use.
@@ -147,6 +197,19 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_is_used_as_it_is_and_a_name_is_looked_up() {
+        let at = |url: &str| literal(&url.parse().unwrap()).map(|a| a.to_string());
+        assert_eq!(
+            at("http://127.0.0.1:8080/v1/x").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(at("http://[::1]/").as_deref(), Some("[::1]:80"));
+        assert_eq!(at("https://10.0.0.1/").as_deref(), Some("10.0.0.1:443"));
+        assert_eq!(at("http://localhost:8080/"), None);
+        assert_eq!(at("socks5://10.0.0.1/"), None);
+    }
 
     #[test]
     fn a_logged_url_shows_no_credentials() {

@@ -1,7 +1,7 @@
 //! Locked builds: `pyk lock` writes `pylock.toml`, a build installs exactly what it says
 //! (real packages from PyPI, pinned), `--locked` names the drift when the spec changes, and
-//! a lock with a wrong hash fails in one line. Then two builds of one locked project in
-//! two directories give the same bytes.
+//! a lock with a wrong hash fails in one line. Then two builds of one locked project, as on
+//! two machines, give the same bytes.
 
 mod common;
 
@@ -130,21 +130,58 @@ fn lock_then_build_locked_installs_the_locked_versions_and_names_drift() {
     );
 }
 
+/// What may differ between two machines that build one locked project: the second build
+/// runs with a cache of its own (the runtime imported anew from the same CPython, the same
+/// bytes), its own home, uv cache and temp directory, another umask, time zone and
+/// locale, and the project deeper in another directory. Only `SOURCE_DATE_EPOCH` (set by
+/// [`pyk`]) and the lock are shared.
 #[test]
-fn two_locked_builds_in_two_directories_are_byte_identical() {
+fn two_locked_builds_as_on_two_machines_are_byte_identical() {
     let first = project(&[("pyk.toml", &spec("==1.16.0")), ("main.py", MAIN)]);
     ok(pyk()
         .current_dir(first.path())
         .args(["lock", "--python", PY]));
-    let second = project(&[("pyk.toml", &spec("==1.16.0")), ("main.py", MAIN)]);
-    fs::copy(
-        first.path().join("pylock.toml"),
-        second.path().join("pylock.toml"),
-    )
-    .unwrap();
     let a = build(first.path(), "locked", &["--locked"]);
-    let b = build(second.path(), "locked", &["--locked"]);
-    let (a, b) = (fs::read(a).unwrap(), fs::read(b).unwrap());
+
+    let machine = tempfile::tempdir().unwrap();
+    let at = |p: &str| machine.path().join(p);
+    let second = at("home/someone/src/a/project");
+    fs::create_dir_all(&second).unwrap();
+    for file in ["pyk.toml", "main.py", "pylock.toml"] {
+        fs::copy(first.path().join(file), second.join(file)).unwrap();
+    }
+    for dir in ["home/someone", "tmp"] {
+        fs::create_dir_all(at(dir)).unwrap();
+    }
+    let elsewhere = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args([
+            "-c",
+            "umask 027; exec \"$@\"",
+            "sh",
+            env!("CARGO_BIN_EXE_pyk"),
+        ])
+        .args(args)
+        .current_dir(&second)
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+        .env("PYK_ZSTD_LEVEL", "3")
+        .env("PYK_CACHE_DIR", at("cache"))
+        .env("HOME", at("home/someone"))
+        .env("XDG_CACHE_HOME", at("home/someone/.cache"))
+        .env("UV_CACHE_DIR", at("home/someone/.cache/uv"))
+        .env("TMPDIR", at("tmp"))
+        .env("TZ", "Pacific/Auckland")
+        .env("LANG", "de_DE.UTF-8")
+        .env_remove("PYK_PYTHON");
+        cmd
+    };
+    // Imported as `build_cache` imports it (runtime layers at pyk's default level).
+    ok(elsewhere(&["runtime", "import", SYSTEM_PYTHON]).env_remove("PYK_ZSTD_LEVEL"));
+    ok(&mut elsewhere(&["build", "--python", PY, "--locked"]));
+    let (a, b) = (
+        fs::read(a).unwrap(),
+        fs::read(second.join("dist/locked")).unwrap(),
+    );
     assert!(
         a == b,
         "two builds differ ({} and {} bytes)",

@@ -1,9 +1,9 @@
 //! A real repository for the end-to-end tests: a `pyk serve` process on 127.0.0.1 and
 //! client machines, each with its own cache, config and Python user site.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pyk_crypto::sign::SigningKey;
@@ -62,10 +62,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first.rsplit(' ').next().unwrap().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        let (_, url, lines) = banner(&mut child);
         // Keep draining the request log so the server never blocks on a full pipe.
         let log = Arc::new(Mutex::new(Vec::new()));
         let kept = log.clone();
@@ -240,10 +237,7 @@ impl S3Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first.rsplit(' ').next().unwrap().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+        let (first, url, lines) = banner(&mut child);
         assert!(first.contains(store), "{first}");
         std::thread::spawn(move || lines.for_each(drop));
         S3Server { child, url }
@@ -255,6 +249,16 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The first line a `pyk serve` started with its stderr piped writes, the loopback URL that
+/// line ends with, and the rest of its stderr.
+fn banner(child: &mut Child) -> (String, String, Lines<BufReader<ChildStderr>>) {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    (first, url, lines)
 }
 
 pub fn server() -> (tempfile::TempDir, Server) {

@@ -26,7 +26,7 @@ use pyk_artifact::extract::{self, Limits};
 use pyk_artifact::trailer::{Role, Trailer, PART_SBOM};
 use pyk_cache::Cache;
 use pyk_client::{Answer, Client, Packages, Trust, Verdict};
-use pyk_protocol::api::{Manifest, FORMAT_PYK};
+use pyk_protocol::api::{BlobRef, Manifest, FORMAT_PYK};
 use pyk_protocol::{PackageRef, Sha256};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -361,8 +361,15 @@ impl Viewer {
     /// downloaded once into the cache.
     fn trailer(&self, m: &Manifest) -> Result<(Trailer, Vec<u8>)> {
         let m = &shown_artifact(m)?;
+        let bytes = self.kept_blob(m.blobs.last().context("the manifest lists no blobs")?)?;
+        let trailer = pyk_client::decode_trailer(m, &bytes)?;
+        Ok((trailer, bytes))
+    }
+
+    /// The bytes of one of a version's blobs, downloaded (and checked against its name)
+    /// into the cache's blobs the first time, read from there after.
+    fn kept_blob(&self, blob: &BlobRef) -> Result<Vec<u8>> {
         let packages = Packages::new(&self.cache);
-        let blob = m.blobs.last().context("the manifest lists no blobs")?;
         let path = match packages.blob(&blob.sha256) {
             Some(path) => path,
             None => {
@@ -372,10 +379,7 @@ impl Viewer {
                     .download_blob(&sha256, blob.size, &dir, &quiet())?
             }
         };
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let trailer = pyk_client::decode_trailer(m, &bytes)?;
-        Ok((trailer, bytes))
+        std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
     }
 
     /// `file` from the version's app layer as source.
@@ -411,8 +415,8 @@ impl Viewer {
         )?)
     }
 
-    /// The version's SBOM: its `sbom` part, which is in the first blob (downloaded into a
-    /// temp file and verified against the manifest's name of it, the part then against the
+    /// The version's SBOM: its `sbom` part, which is in the first blob (kept like the
+    /// trailer's, checked against the manifest's name of it, the part then against the
     /// trailer's hash), or the file in the app layer of a version built while it was kept
     /// there; `None` for a version built before SBOMs.
     fn sbom(&self, m: &Manifest, trailer: &Trailer) -> Result<Option<Vec<u8>>> {
@@ -420,13 +424,7 @@ impl Viewer {
             return self.app_file(trailer, crate::sbom::IN_APP_LAYER);
         };
         let m = shown_artifact(m)?;
-        let head = m.blobs.first().context("the manifest lists no blobs")?;
-        let sha256: Sha256 = head.sha256.parse().context("a malformed blob name")?;
-        let dir = Packages::new(&self.cache).blobs_dir();
-        let tmp = self
-            .client
-            .download_blob_temp(&sha256, head.size, &dir, &quiet())?;
-        let blob = std::fs::read(tmp.path()).context("cannot read the version's first blob")?;
+        let blob = self.kept_blob(m.blobs.first().context("the manifest lists no blobs")?)?;
         // The first blob is the artifact's first bytes, and holds every extra part.
         let bytes = usize::try_from(part.span.offset)
             .ok()

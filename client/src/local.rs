@@ -122,8 +122,8 @@ pub fn trailer_blob(manifest: &Manifest) -> Result<&BlobRef, Damage> {
 /// Decodes a trailer blob and checks it against the manifest's blob list (of one
 /// artifact: see [`here`]), which the publisher signed: `[launcher and extra
 /// parts][each layer][trailer blob]`, each layer's blob named by the layer's sha256 and as
-/// long as its span, and built for the platform the manifest lists it under (so one platform's bytes listed as
-/// another's are refused, signed or not).
+/// long as its span, and built for the platform the manifest lists it under (so one
+/// platform's bytes listed as another's are refused, signed or not).
 pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damage> {
     let tail = &blob[blob.len().saturating_sub(MAX_LEN)..];
     let trailer = Trailer::decode(tail, manifest.size).map_err(Damage::Trailer)?;

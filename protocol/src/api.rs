@@ -374,7 +374,8 @@ pub struct VersionInfo {
     pub platforms: Vec<String>,
     /// When it was last made the latest (Unix seconds): by a publish that promoted it,
     /// a promote or rollback, or `latest` falling back to it. `None` if never, or never
-    /// recorded (a store older than the record). What retention spares a version promoted within its window by.
+    /// recorded (a store older than the record). What retention spares a version
+    /// promoted within its window by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted: Option<u64>,
 }

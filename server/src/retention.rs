@@ -1,5 +1,6 @@
 //! The retention file a server is given (`pyk serve --retention FILE`), or a serverless
-//! `pyk gc --retention FILE`: TOML, read once at start. Which versions it lets go is `pyk_registry::Retention`'s decision.
+//! `pyk gc --retention FILE`: TOML, read once at start. Which versions it lets go is
+//! `pyk_registry::Retention`'s decision.
 //!
 //! ```toml
 //! keep_last = 3                # the newest 3 of every package, and

@@ -4,8 +4,8 @@
 //! layer][pylock.toml + trailer]`, each named by the sha256 of its bytes (so a layer's blob
 //! name is the layer's sha256): the server stores each once, so a new version of an app
 //! uploads only its app layer, its first blob and its trailer, and ten apps on one runtime
-//! share its layer. A pushed file is one blob. Clients fetch the same blobs: the trailer, then the layers they
-//! have not unpacked (`pyk_client::Resolver`).
+//! share its layer. A pushed file is one blob. Clients fetch the same blobs: the trailer,
+//! then the layers they have not unpacked (`pyk_client::Resolver`).
 //!
 //! A version built for several platforms is one publish of every artifact: each blob is
 //! uploaded once (a pure-Python app layer the platforms share is one blob), and the

@@ -107,13 +107,13 @@ fn app_with_a_pypi_dependency() {
         ok(artifact(&path, cache.path()).args(["--name", "pyk"])),
         "Hello, pyk!\n"
     );
-    // The dependency is in the deps layer: a site-packages tree, sources with their
-    // precompiled __pycache__, unpacked into the cache on the first run.
+    // The dependency is a unit: its files, sources with their precompiled __pycache__,
+    // unpacked into the cache on the first run, and the app's site-packages a view of it.
     let t = trailer(&path);
-    let deps = cache
-        .path()
-        .join("deps-v1")
-        .join(t.layer(Role::Deps).unwrap().key());
+    let unit = t.units().find(|u| u.name == "click-8.1.7").unwrap();
+    let unpacked = cache.path().join("units-v1").join(unit.key());
+    assert!(unpacked.join("click/__pycache__/core.cpython-311.pyc").is_file());
+    let deps = cache.path().join("views-v1").join(t.view_key().unwrap());
     assert!(deps.join("click/core.py").is_file());
     assert!(deps
         .join("click/__pycache__/core.cpython-311.pyc")
@@ -332,7 +332,7 @@ fn dependencies_install_with_a_host_pip_too() {
         ),
         (
             "pipdep.py",
-            "import six\nprint(six.__version__, '/deps-v1/' in six.__file__ or six.__file__)\n",
+            "import six\nprint(six.__version__, '/views-v1/' in six.__file__ or six.__file__)\n",
         ),
     ]) else {
         return;

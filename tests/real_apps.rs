@@ -189,11 +189,30 @@ fn bucket(cache: &Path, name: &str) -> Vec<String> {
     names
 }
 
-const BUCKETS: [&str; 3] = ["runtimes-v2", "deps-v1", "apps-v1"];
+const BUCKETS: [&str; 4] = ["runtimes-v2", "units-v1", "views-v1", "apps-v1"];
+
+/// The entry a work directory `.<key>.<pid>.tmp` fills.
+fn work_key(name: &str) -> &str {
+    name.trim_start_matches('.').split('.').next().unwrap_or_default()
+}
+
+/// The entries an artifact's first run leaves in each bucket: one per layer (a unit each)
+/// and the view of its units.
+fn entries_of(t: &Trailer) -> HashMap<&'static str, Vec<String>> {
+    let key = |role| t.layer(role).unwrap().key();
+    let units = t.units().map(|u| u.key()).collect();
+    HashMap::from([
+        ("runtimes-v2", vec![key(Role::Runtime)]),
+        ("units-v1", units),
+        ("views-v1", vec![t.view_key().unwrap()]),
+        ("apps-v1", vec![key(Role::App)]),
+    ])
+}
 
 #[test]
 fn twenty_simultaneous_first_runs_extract_once() {
     let path = built("np");
+    let t = Trailer::read(&fs::File::open(path).unwrap()).unwrap();
     let cache = tempfile::tempdir().unwrap();
     // Every work directory that ever appears, by bucket: one extraction each.
     let seen = std::sync::Mutex::new(HashMap::<&str, std::collections::BTreeSet<String>>::new());
@@ -238,54 +257,78 @@ fn twenty_simultaneous_first_runs_extract_once() {
     });
     let seen = seen.into_inner().unwrap();
     for (b, dirs) in &seen {
-        assert!(
-            dirs.len() <= 1,
-            "{b} was extracted more than once: {dirs:?}"
-        );
+        let mut keys: Vec<&str> = dirs.iter().map(|d| work_key(d)).collect();
+        keys.dedup();
+        assert_eq!(keys.len(), dirs.len(), "{b}: an entry was filled more than once: {dirs:?}");
     }
-    assert_eq!(seen.get("deps-v1").map(|d| d.len()), Some(1), "{seen:?}");
-    // One entry and its lock per layer, nothing else.
-    let t = Trailer::read(&fs::File::open(path).unwrap()).unwrap();
-    for (b, role) in BUCKETS.iter().zip([Role::Runtime, Role::Deps, Role::App]) {
-        let key = t.layer(role).unwrap().key();
-        assert_eq!(
-            bucket(cache.path(), b),
-            [key.clone(), format!("{key}.lock")]
-        );
+    // numpy's unit, the largest, takes long enough to be seen being unpacked: once.
+    let numpy = t.units().find(|u| u.name.starts_with("numpy-")).unwrap().key();
+    let numpy_work = seen["units-v1"].iter().filter(|d| work_key(d) == numpy).count();
+    assert_eq!(numpy_work, 1, "{seen:?}");
+    // One entry and its lock per layer and per view, nothing else.
+    for (b, keys) in entries_of(&t) {
+        let mut want: Vec<String> = keys.iter().flat_map(|k| [k.clone(), format!("{k}.lock")]).collect();
+        want.sort();
+        assert_eq!(bucket(cache.path(), b), want, "{b}");
     }
 }
 
-#[test]
-fn a_first_run_killed_mid_extraction_leaves_nothing_trusted() {
-    let path = built("np");
-    let t = Trailer::read(&fs::File::open(path).unwrap()).unwrap();
-    let deps = t.layer(Role::Deps).unwrap().key();
-    let cache = tempfile::tempdir().unwrap();
+/// Starts the artifact at `path` on an empty cache and kills it while a work directory is
+/// in `bucket`: mid-extraction of a unit, or mid-assembly of the view.
+fn kill_while_filling(path: &Path, cache: &Path, bucket_name: &str) {
     let mut child = Command::new(path)
-        .env("PYK_CACHE_DIR", cache.path())
+        .env("PYK_CACHE_DIR", cache)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !bucket(cache.path(), "deps-v1")
+    while !bucket(cache, bucket_name)
         .iter()
         .any(|n| n.ends_with(".tmp"))
     {
-        assert!(Instant::now() < deadline, "no deps work directory appeared");
+        assert!(Instant::now() < deadline, "no work directory appeared in {bucket_name}");
         std::thread::sleep(Duration::from_micros(200));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
-        !cache.path().join("deps-v1").join(&deps).exists(),
-        "a killed extraction left a deps entry in place"
+        bucket(cache, bucket_name).iter().any(|n| n.ends_with(".tmp")),
+        "the fill of {bucket_name} finished before the kill"
     );
-    let out = ok(Command::new(path).env("PYK_CACHE_DIR", cache.path()));
-    assert_eq!(out, "[[5, 14], [14, 50]] True\n");
-    for b in BUCKETS {
-        assert!(
-            bucket(cache.path(), b).iter().all(|n| !n.ends_with(".tmp")),
-            "debris left in {b}"
-        );
+}
+
+#[test]
+fn a_first_run_killed_mid_extraction_or_mid_view_leaves_nothing_trusted() {
+    let path = built("np");
+    let t = Trailer::read(&fs::File::open(path).unwrap()).unwrap();
+    let view = t.view_key().unwrap();
+    for b in ["units-v1", "views-v1"] {
+        let cache = tempfile::tempdir().unwrap();
+        kill_while_filling(path, cache.path(), b);
+        let half = bucket(cache.path(), b);
+        let placed = |n: &String| !n.ends_with(".tmp") && !n.ends_with(".lock");
+        let kept: Vec<&String> = half.iter().filter(|n| placed(n)).collect();
+        match b {
+            // Units unpacked before the kill stay (each whole); the one cut is not in place.
+            "units-v1" => {
+                let cut: Vec<&str> = half.iter().filter(|n| n.ends_with(".tmp")).map(|n| work_key(n)).collect();
+                assert!(cut.iter().all(|k| !kept.iter().any(|n| n == k)), "{half:?}");
+            }
+            _ => assert!(kept.is_empty(), "a killed assembly left a view in place: {half:?}"),
+        }
+        assert!(!cache.path().join("views-v1").join(&view).exists());
+        let out = ok(Command::new(path).env("PYK_CACHE_DIR", cache.path()));
+        assert_eq!(out, "[[5, 14], [14, 50]] True\n");
+        for b in BUCKETS {
+            assert!(
+                bucket(cache.path(), b).iter().all(|n| !n.ends_with(".tmp")),
+                "debris left in {b}"
+            );
+        }
+        for (b, keys) in entries_of(&t) {
+            for k in keys {
+                assert!(cache.path().join(b).join(&k).is_dir(), "{b}/{k} missing after the rerun");
+            }
+        }
     }
 }

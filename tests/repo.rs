@@ -437,7 +437,9 @@ fn ten_versions_cost_one_runtime_one_deps_layer_and_ten_app_layers() {
     let cache = client.cache();
     let count = |bucket: &str| entries(&cache.join(bucket)).len();
     assert_eq!(count("runtimes-v2"), 1);
-    assert_eq!(count("deps-v1"), 1);
+    // click is one unit, and the ten versions' one view of it.
+    assert_eq!(count("units-v1"), 1);
+    assert_eq!(count("views-v1"), 1);
     assert_eq!(count("apps-v1"), 10);
     // The ten trailers, a few KB each; no layer or artifact is kept whole.
     assert_eq!(count("blobs-v1"), 10);
@@ -454,7 +456,8 @@ fn ten_versions_cost_one_runtime_one_deps_layer_and_ten_app_layers() {
     };
     for bucket in [
         "runtimes-v2",
-        "deps-v1",
+        "units-v1",
+        "views-v1",
         "apps-v1",
         "blobs-v1",
         "packages-v1",

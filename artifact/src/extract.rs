@@ -59,6 +59,9 @@ pub enum ExtractError {
         #[source]
         source: io::Error,
     },
+    /// The units were unpacked, but their view could not be assembled.
+    #[error(transparent)]
+    View(#[from] crate::view::ViewError),
 }
 
 /// A frame that does not split or decode is a damaged layer, or one too big.

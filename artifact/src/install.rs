@@ -1,9 +1,12 @@
-//! Putting a layer into its cache bucket exactly once, verified.
+//! Putting a layer into its cache bucket exactly once, verified; and holding, or making,
+//! every entry a program runs from.
 //!
 //! The layer is unpacked into the entry's work directory while a second thread hashes the
 //! compressed bytes; the entry is renamed into place only if the hash is the trailer's and
 //! the layer stayed within its declared size and entry count (see `pyk_cache::fill_dir`
-//! for the locking and the renaming).
+//! for the locking and the renaming). A program with units runs from their view
+//! (`crate::view`), a cache entry of its own made once from the units, which are unpacked
+//! once per machine whatever the number of apps and versions sharing them.
 
 use std::path::Path;
 
@@ -11,7 +14,9 @@ use pyk_cache::{Bucket, Cache, FillError, Held};
 use pyk_protocol::Sha256;
 
 use crate::extract::{self, ExtractError, Limits};
-use crate::trailer::{Layer, Role};
+use crate::launch::Layers;
+use crate::trailer::{Layer, Role, Trailer};
+use crate::view;
 
 /// Why a layer could not be installed: the cache (callers may try another root) or the
 /// layer itself.
@@ -23,7 +28,119 @@ pub fn bucket(role: Role) -> Bucket {
         Role::Runtime => Bucket::Runtimes,
         Role::Deps => Bucket::Deps,
         Role::App => Bucket::Apps,
+        Role::Unit => Bucket::Units,
     }
+}
+
+/// The entries one program runs from, held (shared locks) while this value lives.
+#[derive(Debug)]
+pub struct Program {
+    /// `None` for a library, which an importing Python runs.
+    pub runtime: Option<Held>,
+    /// Its site-packages: the deps layer's entry, or the view of its units.
+    pub deps: Option<Held>,
+    pub app: Held,
+}
+
+impl Program {
+    /// The entries as the exec contract takes them (`None` without a runtime).
+    pub fn layers(&self) -> Option<Layers<'_>> {
+        Some(Layers {
+            runtime: self.runtime.as_ref()?.dir(),
+            deps: self.deps.as_ref().map(Held::dir),
+            app: self.app.dir(),
+        })
+    }
+
+    /// Lets every hold outlive an exec.
+    pub fn keep_across_exec(&self) -> std::io::Result<()> {
+        [&self.runtime, &self.deps]
+            .into_iter()
+            .flatten()
+            .chain([&self.app])
+            .try_for_each(Held::keep_across_exec)
+    }
+}
+
+/// The layers of `trailer` a program needs unpacked (a library's runtime is not), its
+/// units among them when their view is not made yet.
+fn wanted(trailer: &Trailer, runtime: bool) -> impl Iterator<Item = &Layer> {
+    trailer
+        .layers
+        .iter()
+        .filter(move |l| runtime || l.role != Role::Runtime)
+}
+
+/// Holds every entry `trailer` runs from, if all are there (the shared cache's first),
+/// writing nothing: the launcher's warm path.
+pub fn hold(cache: &Cache, trailer: &Trailer, runtime: bool) -> Option<Program> {
+    let deps = match trailer.view_key() {
+        Some(key) => Some(cache.hold(Bucket::Views, &key)?),
+        None => match trailer.layer(Role::Deps) {
+            Some(deps) => Some(cache.hold(Bucket::Deps, &deps.key())?),
+            None => None,
+        },
+    };
+    let entry = |role| {
+        let layer = trailer.layer(role)?;
+        cache.hold(bucket(role), &layer.key())
+    };
+    Some(Program {
+        runtime: match runtime {
+            true => Some(entry(Role::Runtime)?),
+            false => None,
+        },
+        deps,
+        app: entry(Role::App)?,
+    })
+}
+
+/// Holds every entry `trailer` runs from, unpacking the layers no process has unpacked
+/// and assembling the view of its units if it is not made: `bytes` is asked for a layer's
+/// compressed bytes only then, under the entry's lock. The units of a view already made
+/// are not touched.
+pub fn install_program<B, E>(
+    cache: &Cache,
+    trailer: &Trailer,
+    runtime: bool,
+    mut bytes: impl FnMut(&Layer) -> Result<B, E>,
+) -> Result<Program, FillError<E>>
+where
+    B: AsRef<[u8]>,
+    E: From<ExtractError>,
+{
+    let view = trailer.view_key();
+    let made = view.as_ref().and_then(|key| cache.hold(Bucket::Views, key));
+    let mut runtime_held = None;
+    let mut deps = None;
+    let mut units = Vec::new();
+    let mut app = None;
+    for layer in wanted(trailer, runtime) {
+        if layer.role == Role::Unit && made.is_some() {
+            continue;
+        }
+        let held = install_with(cache, layer, || bytes(layer))?;
+        match layer.role {
+            Role::Runtime => runtime_held = Some(held),
+            Role::Deps => deps = Some(held),
+            Role::Unit => units.push((layer, held)),
+            Role::App => app = Some(held),
+        }
+    }
+    if let Some(key) = &view {
+        deps = Some(match made {
+            Some(held) => held,
+            None => cache.fill(Bucket::Views, key, |work| {
+                let dirs: Vec<(&Layer, &Path)> = units.iter().map(|(l, h)| (*l, h.dir())).collect();
+                view::assemble(&dirs, work).map_err(|e| E::from(ExtractError::View(e)))
+            })?,
+        });
+    }
+    Ok(Program {
+        runtime: runtime_held,
+        deps,
+        app: app.expect("a decoded trailer has an app layer"),
+    })
 }
 
 /// Holds `layer`'s entry (in the shared cache, if it has it), unpacking `bytes` (the

@@ -36,17 +36,34 @@
 //! launcher), so older launchers, clients and `pyk inspect` read such an artifact
 //! unchanged. Keeping them out of the layers keeps a layer the same bytes wherever its
 //! tree is the same (a pure-Python app layer on two platforms).
+//!
+//! **Units** (format 3, magic `PYKTRL03`): the dependencies as one layer per installed
+//! distribution, `layer unit OFFSET LEN SHA256 SIZE FILES NAME`, in place of one deps
+//! layer, so that every app and version with the same distribution shares its blob and its
+//! cache entry. A program's site-packages is then a view assembled from them
+//! ([`Trailer::view_key`], `crate::view`). Such a trailer may be longer than [`MAX_LEN`]
+//! (up to [`MAX_LEN_UNITS`]); an artifact without dependencies stays format 2, which older
+//! pyks read.
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-/// The most bytes a trailer may take; the launcher reads this much of the file's end.
+/// The most bytes a trailer of format 2 may take; the launcher reads this much of the
+/// file's end first.
 pub const MAX_LEN: usize = 4096;
+/// The most bytes a trailer of format 3 (one with units) may take: about 450 units. Read
+/// with a second `pread` when it is longer than [`MAX_LEN`].
+pub const MAX_LEN_UNITS: usize = 64 << 10;
 /// The file's last bytes: magic and two-digit format version.
 pub const MAGIC: &[u8; 8] = b"PYKTRL02";
+/// The magic of an artifact whose dependencies are units: a pyk older than units says
+/// "artifact format version 03 is not supported by this pyk" rather than misreading it.
+pub const MAGIC_UNITS: &[u8; 8] = b"PYKTRL03";
 const MAGIC_PREFIX: &[u8; 6] = b"PYKTRL";
+/// The longest unit name.
+const MAX_UNIT_NAME: usize = 100;
 /// `XXXXXXXX PYKTRL02`
 const LAST_LINE: usize = 8 + 1 + MAGIC.len();
 /// Longest free-text value (the runtime's source, the entry point).
@@ -67,6 +84,10 @@ pub enum Role {
     Deps,
     /// The app's own code and its generated `__pyk_boot__`.
     App,
+    /// One installed distribution (or the files no distribution claims), a part of the
+    /// site-packages tree that a program's dependency view is assembled from: shared by
+    /// every app and version that has the same files.
+    Unit,
 }
 
 impl Role {
@@ -75,6 +96,7 @@ impl Role {
             Role::Runtime => "runtime",
             Role::Deps => "deps",
             Role::App => "app",
+            Role::Unit => "unit",
         }
     }
 
@@ -83,6 +105,7 @@ impl Role {
             "runtime" => Some(Role::Runtime),
             "deps" => Some(Role::Deps),
             "app" => Some(Role::App),
+            "unit" => Some(Role::Unit),
             _ => None,
         }
     }
@@ -110,8 +133,11 @@ pub struct Layer {
     pub sha256: Sha256,
     /// Bytes of file data the layer unpacks to (an upper bound for extraction).
     pub size: u64,
-    /// Entries (files, directories, links) it unpacks to (an upper bound too).
+    /// Entries (files, directories, links) it unpacks to (an upper bound too; a unit
+    /// unpacks to exactly this many).
     pub files: u64,
+    /// A unit's name (`numpy-2.1.3`): what it holds, for people; empty for other roles.
+    pub name: String,
 }
 
 impl Layer {
@@ -251,6 +277,28 @@ impl Trailer {
         self.layers.iter().find(|l| l.role == role)
     }
 
+    /// The unit layers, in file order.
+    pub fn units(&self) -> impl Iterator<Item = &Layer> {
+        self.layers.iter().filter(|l| l.role == Role::Unit)
+    }
+
+    /// Whether the dependencies are units (format 3) rather than one deps layer.
+    pub fn has_units(&self) -> bool {
+        self.units().next().is_some()
+    }
+
+    /// The cache key of the dependency view assembled from the units: the sha256 of
+    /// `pyk-view-v1` and the units' sha256s, a line each, in trailer order. `None` without
+    /// units.
+    pub fn view_key(&self) -> Option<String> {
+        let mut text = String::from("pyk-view-v1\n");
+        for unit in self.units() {
+            let _ = writeln!(text, "{}", unit.sha256);
+        }
+        self.has_units()
+            .then(|| Sha256::of(text.as_bytes()).to_string())
+    }
+
     /// Fails when the trailer records another platform than this machine's (`linux-` and
     /// `std::env::consts::ARCH`, as `pyk build --platform` names them).
     pub fn check_platform(&self) -> Result<(), OtherPlatform> {
@@ -306,8 +354,9 @@ impl Trailer {
         if !valid_name(&self.name) {
             return Err(TrailerError::Malformed("name"));
         }
+        let units = self.has_units();
         let mut s = String::new();
-        let _ = writeln!(s, "pyk-artifact 2");
+        let _ = writeln!(s, "pyk-artifact {}", if units { 3 } else { 2 });
         let _ = writeln!(s, "kind {}", self.kind.as_str());
         let _ = writeln!(s, "name {}", self.name);
         let _ = writeln!(s, "python {}.{}", self.python.0, self.python.1);
@@ -344,7 +393,7 @@ impl Trailer {
             );
         }
         for l in &self.layers {
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "layer {} {} {} {} {} {}",
                 l.role.as_str(),
@@ -354,6 +403,13 @@ impl Trailer {
                 l.size,
                 l.files
             );
+            match l.role {
+                Role::Unit if valid_unit_name(&l.name) => {
+                    let _ = writeln!(s, " {}", l.name);
+                }
+                Role::Unit => return Err(TrailerError::Malformed("unit name")),
+                _ => s.push('\n'),
+            }
         }
         if let Some(lock) = &self.lock {
             let _ = writeln!(
@@ -363,12 +419,16 @@ impl Trailer {
             );
         }
         let len = s.len() + LAST_LINE;
-        if len > MAX_LEN {
-            return Err(TrailerError::Malformed("longer than 4096 bytes"));
+        let (max, magic) = match units {
+            true => (MAX_LEN_UNITS, MAGIC_UNITS),
+            false => (MAX_LEN, MAGIC),
+        };
+        if len > max {
+            return Err(TrailerError::Malformed("too long (too many units)"));
         }
         let _ = write!(s, "{len:08x} ");
         let mut out = s.into_bytes();
-        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(magic);
         Ok(out)
     }
 
@@ -379,21 +439,40 @@ impl Trailer {
         std::str::from_utf8(tail.get(tail.len().checked_sub(len)?..)?).ok()
     }
 
-    /// Reads the trailer of an open artifact: one `fstat` and one `pread`.
+    /// Reads the trailer of an open artifact: one `fstat` and one `pread` (a second for a
+    /// trailer longer than [`MAX_LEN`], which only one with units can be).
     pub fn read(file: &File) -> Result<Trailer, TrailerError> {
+        let (tail, len) = Trailer::tail(file)?;
+        Trailer::decode(&tail, len)
+    }
+
+    /// The file's last bytes, the whole trailer among them when the file has one, and the
+    /// file's length.
+    pub fn tail(file: &File) -> Result<(Vec<u8>, u64), TrailerError> {
         let len = file.metadata().map_err(TrailerError::Io)?.len();
-        let mut tail = [0u8; MAX_LEN];
-        let want = usize::try_from(len).map_or(MAX_LEN, |l| l.min(MAX_LEN));
-        let n = file
-            .read_at(&mut tail[..want], len - want as u64)
-            .map_err(TrailerError::Io)?;
-        Trailer::decode(&tail[..n], len)
+        let read = |want: usize| {
+            let want = usize::try_from(len).map_or(want, |l| l.min(want));
+            let mut tail = vec![0u8; want];
+            file.read_exact_at(&mut tail, len - want as u64)
+                .map_err(TrailerError::Io)?;
+            Ok::<_, TrailerError>(tail)
+        };
+        let tail = read(MAX_LEN)?;
+        let longer = tail.ends_with(MAGIC_UNITS)
+            && tail.len() >= LAST_LINE
+            && last_line_len(&tail[tail.len() - LAST_LINE..])
+                .is_some_and(|l| l > tail.len() && l <= MAX_LEN_UNITS);
+        match longer {
+            true => Ok((read(MAX_LEN_UNITS)?, len)),
+            false => Ok((tail, len)),
+        }
     }
 
     /// Decodes the trailer at the end of `tail`, the last bytes of a file of `file_len`
     /// bytes, checking that every part lies inside the file, in order, with no gaps.
     pub fn decode(tail: &[u8], file_len: u64) -> Result<Trailer, TrailerError> {
-        if tail.len() < LAST_LINE || !tail.ends_with(MAGIC) {
+        let units = tail.ends_with(MAGIC_UNITS);
+        if tail.len() < LAST_LINE || !(tail.ends_with(MAGIC) || units) {
             if tail.len() >= MAGIC.len()
                 && tail[tail.len() - MAGIC.len()..].starts_with(MAGIC_PREFIX)
             {
@@ -407,7 +486,10 @@ impl Trailer {
         let malformed = TrailerError::Malformed;
         let last = &tail[tail.len() - LAST_LINE..];
         let len = last_line_len(last)
-            .filter(|&l| (LAST_LINE..=MAX_LEN).contains(&l) && l <= tail.len())
+            .filter(|&l| {
+                let max = if units { MAX_LEN_UNITS } else { MAX_LEN };
+                (LAST_LINE..=max).contains(&l) && l <= tail.len()
+            })
             .ok_or(malformed("length"))?;
         let body = &tail[tail.len() - len..tail.len() - LAST_LINE];
         // Printable ASCII lines, what `encode` writes: anything else is not a trailer.
@@ -417,7 +499,8 @@ impl Trailer {
             .filter(|b| b.bytes().all(printable))
             .ok_or(malformed("not printable ASCII"))?;
         let mut lines = body.lines();
-        if lines.next() != Some("pyk-artifact 2") {
+        let header = if units { "pyk-artifact 3" } else { "pyk-artifact 2" };
+        if lines.next() != Some(header) {
             return Err(malformed("missing header"));
         }
         let mut f = Fields::default();
@@ -475,14 +558,27 @@ impl Trailer {
             .checked_sub(len as u64)
             .ok_or(malformed("longer than the file"))?;
         trailer.check_layout(end)?;
+        if trailer.has_units() != units {
+            return Err(malformed("layers"));
+        }
         Ok(trailer)
     }
 
-    /// Extra parts (each name once), runtime, optional deps, app; contiguous, then the
-    /// lock, then the trailer at `end`.
+    /// Extra parts (each name once), runtime, then one deps layer or none or units (each
+    /// once), app; contiguous, then the lock, then the trailer at `end`.
     fn check_layout(&self, end: u64) -> Result<(), TrailerError> {
         let roles: Vec<Role> = self.layers.iter().map(|l| l.role).collect();
-        if roles != [Role::Runtime, Role::App] && roles != [Role::Runtime, Role::Deps, Role::App] {
+        let units = match roles.as_slice() {
+            [Role::Runtime, Role::App] | [Role::Runtime, Role::Deps, Role::App] => true,
+            [Role::Runtime, middle @ .., Role::App] => middle.iter().all(|r| *r == Role::Unit),
+            _ => false,
+        };
+        // Each unit once: a view made of one unit twice would clash with itself.
+        let once = self
+            .units()
+            .enumerate()
+            .all(|(i, u)| self.units().take(i).all(|v| v.sha256 != u.sha256));
+        if !units || !once {
             return Err(TrailerError::Malformed("layers"));
         }
         let named_once = self
@@ -576,18 +672,33 @@ fn parse_span(offset: &str, len: &str) -> Option<Span> {
     })
 }
 
+/// `ROLE OFFSET LEN SHA256 SIZE FILES`, and a unit's `NAME` after.
 fn parse_layer(s: &str) -> Option<Layer> {
     let f: Vec<&str> = s.split(' ').collect();
-    let [role, offset, len, sha, size, files] = f[..] else {
-        return None;
+    let (role, name) = match f[..] {
+        [role, _, _, _, _, _] => (Role::parse(role).filter(|r| *r != Role::Unit)?, ""),
+        [role, _, _, _, _, _, name] => (
+            Role::parse(role).filter(|r| *r == Role::Unit)?,
+            valid_unit_name(name).then_some(name)?,
+        ),
+        _ => return None,
     };
     Some(Layer {
-        role: Role::parse(role)?,
-        span: parse_span(offset, len)?,
-        sha256: sha.parse().ok()?,
-        size: size.parse().ok()?,
-        files: files.parse().ok()?,
+        role,
+        span: parse_span(f[1], f[2])?,
+        sha256: f[3].parse().ok()?,
+        size: f[4].parse().ok()?,
+        files: f[5].parse().ok()?,
+        name: name.to_owned(),
     })
+}
+
+/// A name a unit may have: 1 to 100 of ASCII letters, digits, `.`, `_`, `+`, `-`.
+pub fn valid_unit_name(name: &str) -> bool {
+    (1..=MAX_UNIT_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
 }
 
 fn parse_extra(s: &str) -> Option<Extra> {
@@ -624,6 +735,7 @@ mod tests {
             sha256: Sha256::from_bytes([b; 32]),
             size: 31_000_000,
             files: 1247,
+            name: String::new(),
         };
         Trailer {
             kind: Kind::Run,
@@ -688,6 +800,74 @@ mod tests {
         let mut padded = vec![0xffu8; 100];
         padded.extend_from_slice(&bytes);
         assert_eq!(Trailer::decode(&padded, len).unwrap(), back);
+    }
+
+    /// `sample` with its deps layer cut into `n` units.
+    fn with_units(n: u64) -> Trailer {
+        let mut t = sample();
+        let runtime_end = t.layers[0].span.end();
+        let units = (0..n).map(|i| Layer {
+            role: Role::Unit,
+            span: Span {
+                offset: runtime_end + i * 10,
+                len: 10,
+            },
+            sha256: Sha256::of(&i.to_le_bytes()),
+            size: 100,
+            files: 3,
+            name: format!("dist-{i}.0"),
+        });
+        let app = Layer {
+            span: Span {
+                offset: runtime_end + n * 10,
+                len: 1234,
+            },
+            ..t.layers[2].clone()
+        };
+        t.layers = std::iter::once(t.layers[0].clone())
+            .chain(units)
+            .chain([app])
+            .collect();
+        t.lock.as_mut().unwrap().span.offset = runtime_end + n * 10 + 1234;
+        t
+    }
+
+    #[test]
+    fn units_make_format_3_and_long_trailers_read_with_a_second_pread() {
+        let t = with_units(3);
+        let (bytes, len) = file_for(&t);
+        assert!(bytes.starts_with(b"pyk-artifact 3\n") && bytes.ends_with(MAGIC_UNITS));
+        let back = Trailer::decode(&bytes, len).unwrap();
+        assert_eq!(back.layers, t.layers);
+        assert_eq!(back.units().count(), 3);
+        assert_eq!(back.view_key(), t.view_key());
+        assert!(sample().view_key().is_none() && sample().encode().unwrap().ends_with(MAGIC));
+        // Another unit order is another view.
+        let mut swapped = t.clone();
+        swapped.layers.swap(1, 2);
+        assert_ne!(swapped.view_key(), t.view_key());
+        // 200 units: longer than the launcher's first read.
+        let t = with_units(200);
+        let (bytes, _) = file_for(&t);
+        assert!(bytes.len() > MAX_LEN);
+        let mut file = tempfile::tempfile().unwrap();
+        let end = t.lock.as_ref().unwrap().span.end();
+        std::io::Write::write_all(&mut file, &vec![0u8; end as usize]).unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        assert_eq!(Trailer::read(&file).unwrap().layers, t.layers);
+        // A unit twice, a unit without a name, and units beside a deps layer are refused.
+        let mut twice = with_units(2);
+        twice.layers[2].sha256 = twice.layers[1].sha256;
+        let (bytes, len) = file_for(&twice);
+        assert!(matches!(Trailer::decode(&bytes, len), Err(TrailerError::Malformed("layers"))));
+        let (bytes, len) = file_for(&with_units(1));
+        let text = String::from_utf8(bytes).unwrap().replace(" dist-0.0\n", "\n");
+        assert!(Trailer::decode(text.as_bytes(), len).is_err());
+        let mut mixed = with_units(2);
+        mixed.layers[1].role = Role::Deps;
+        mixed.layers[1].name.clear();
+        let (bytes, len) = file_for(&mixed);
+        assert!(matches!(Trailer::decode(&bytes, len), Err(TrailerError::Malformed(_))));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! every core here too; each frame's bytes depend only on its input and the level, so the
 //! output does not depend on the number of cores.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -96,12 +97,77 @@ pub fn write_part(
 
 /// Writes the tree under `root` to `out` as a layer compressed at zstd `level`.
 pub fn write_layer(root: &Path, level: i32, out: &mut impl Write) -> Result<Written, WriteError> {
+    let (canonical, entries) = entries(root)?;
+    let all: Vec<&Entry> = entries.iter().collect();
+    write_entries(&canonical, &all, level, out)
+}
+
+/// Writes the tree under `root` to `out` as `groups` layers, one after the other: `group`
+/// says which group a file or link belongs to, and each layer holds its group's files and
+/// links and the directories above them (a directory with nothing below goes to the group
+/// `group` names for it). `None` for a group with no entry, which writes nothing. How a
+/// site-packages tree becomes units.
+pub fn write_groups(
+    root: &Path,
+    groups: usize,
+    group: &dyn Fn(&Path) -> usize,
+    level: i32,
+    out: &mut impl Write,
+) -> Result<Vec<Option<Written>>, WriteError> {
+    let (canonical, entries) = entries(root)?;
+    let mut below: HashMap<&Path, BTreeSet<usize>> = HashMap::new();
+    let mut of = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let g = match e.kind {
+            Kind::Dir => None,
+            _ => Some(group(&e.rel).min(groups.saturating_sub(1))),
+        };
+        if let Some(g) = g {
+            for dir in e.rel.ancestors().skip(1) {
+                below.entry(dir).or_default().insert(g);
+            }
+        }
+        of.push(g);
+    }
+    (0..groups)
+        .map(|g| {
+            let mine: Vec<&Entry> = entries
+                .iter()
+                .zip(&of)
+                .filter(|(e, owner)| match owner {
+                    Some(owner) => *owner == g,
+                    None => match below.get(e.rel.as_path()) {
+                        Some(groups) => groups.contains(&g),
+                        None => group(&e.rel).min(groups.saturating_sub(1)) == g,
+                    },
+                })
+                .map(|(e, _)| e)
+                .collect();
+            match mine.is_empty() {
+                true => Ok(None),
+                false => write_entries(&canonical, &mine, level, out).map(Some),
+            }
+        })
+        .collect()
+}
+
+/// The tree's entries, walked from its canonical path (also returned).
+fn entries(root: &Path) -> Result<(PathBuf, Vec<Entry>), WriteError> {
     let canonical = fs::canonicalize(root).map_err(|source| WriteError::Read {
         path: root.to_path_buf(),
         source,
     })?;
     let mut entries = Vec::new();
     walk(&canonical, Path::new(""), &mut entries)?;
+    Ok((canonical, entries))
+}
+
+fn write_entries(
+    root: &Path,
+    entries: &[&Entry],
+    level: i32,
+    out: &mut impl Write,
+) -> Result<Written, WriteError> {
     let size = entries
         .iter()
         .map(|e| match e.kind {
@@ -110,7 +176,7 @@ pub fn write_layer(root: &Path, level: i32, out: &mut impl Write) -> Result<Writ
         })
         .sum();
     let files = entries.len() as u64;
-    let (sha256, len) = compress(&canonical, &entries, level, out)?;
+    let (sha256, len) = compress(root, entries, level, out)?;
     Ok(Written {
         sha256,
         len,
@@ -203,7 +269,7 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 /// order, hashed on the way.
 fn compress(
     root: &Path,
-    entries: &[Entry],
+    entries: &[&Entry],
     level: i32,
     out: &mut impl Write,
 ) -> Result<(Sha256, u64), WriteError> {
@@ -265,7 +331,7 @@ fn compress(
 /// Builds the tar stream and hands it to the workers in entry-aligned frames.
 fn feed(
     root: &Path,
-    entries: &[Entry],
+    entries: &[&Entry],
     workers: &[mpsc::SyncSender<Vec<u8>>],
 ) -> Result<(), WriteError> {
     let mut sent = 0usize;

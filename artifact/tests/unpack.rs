@@ -43,6 +43,7 @@ fn layer(entries: &Entries) -> (Vec<u8>, Layer) {
         sha256: Sha256::of(&bytes),
         size: 1000,
         files: 100,
+        name: String::new(),
     };
     (bytes, layer)
 }

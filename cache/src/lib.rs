@@ -37,6 +37,11 @@ pub enum Bucket {
     Deps,
     /// Unpacked app layers (the app's own code and its `__pyk_boot__`).
     Apps,
+    /// Unpacked unit layers: one installed distribution's files each.
+    Units,
+    /// Dependency views: a program's site-packages assembled from units by hard links
+    /// (copies across filesystems), `<view key>/`, naming its units in [`VIEW_UNITS`].
+    Views,
     /// Runtime layers built on this machine, `<sha>.tar.zst` with `<sha>.toml` beside.
     Layers,
     /// Manifests the client fetched, `<kind>/<name>[@<version>].json`.
@@ -49,10 +54,12 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 7] = [
+    pub const ALL: [Bucket; 9] = [
         Bucket::Runtimes,
         Bucket::Deps,
         Bucket::Apps,
+        Bucket::Units,
+        Bucket::Views,
         Bucket::Layers,
         Bucket::Packages,
         Bucket::Blobs,
@@ -65,6 +72,8 @@ impl Bucket {
             Bucket::Runtimes => "runtimes-v2",
             Bucket::Deps => "deps-v1",
             Bucket::Apps => "apps-v1",
+            Bucket::Units => "units-v1",
+            Bucket::Views => "views-v1",
             Bucket::Layers => "layers-v2",
             Bucket::Packages => "packages-v1",
             Bucket::Blobs => "blobs-v1",
@@ -79,9 +88,17 @@ impl Bucket {
 
     /// Whether an entry is a directory filled once (`fill_dir`), rather than files.
     fn unpacked(self) -> bool {
-        matches!(self, Bucket::Runtimes | Bucket::Deps | Bucket::Apps)
+        matches!(
+            self,
+            Bucket::Runtimes | Bucket::Deps | Bucket::Apps | Bucket::Units | Bucket::Views
+        )
     }
 }
+
+/// The file at the top of a view that names the units it was assembled from, a sha256 a
+/// line: prune keeps a unit while a view it keeps needs it (the view's files are links to
+/// the unit's, so a second view would otherwise unpack the unit again).
+pub const VIEW_UNITS: &str = ".pyk-units";
 
 /// A usable cache root: it exists, belongs to this user and no one else can write to it;
 /// with the shared cache, if one is set and trusted, looked up before it.

@@ -4,7 +4,8 @@
 //! packages-v1/<kind>/<name>.json             the manifest of the latest version last fetched (the ETag source)
 //! packages-v1/<kind>/<name>@<version>.json   every version fetched (versions never change)
 //! blobs-v1/<sha256>                          blobs kept whole: trailers, pushed files
-//! runtimes-v2/, deps-v1/, apps-v1/<sha256>/  unpacked layers, shared with the launcher
+//! runtimes-v2/, units-v1/, apps-v1/<sha256>/ unpacked layers, shared with the launcher
+//! views-v1/<view key>/                       site-packages assembled from units
 //! ```
 //!
 //! A program's version is its trailer blob (the layer table, a few KB) and its layers,
@@ -23,9 +24,10 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use pyk_artifact::install;
+use pyk_artifact::extract::ExtractError;
+use pyk_artifact::install::{self, Program};
 use pyk_artifact::launch::Layers;
-use pyk_artifact::trailer::{Layer, Role, Trailer, MAX_LEN};
+use pyk_artifact::trailer::{Layer, Trailer};
 use pyk_cache::{write_file, Bucket, Cache, Existing, Held};
 use pyk_protocol::api::{BlobRef, Manifest, FORMAT_FILE};
 use pyk_protocol::{platforms, PackageRef};
@@ -44,33 +46,25 @@ pub enum Contents {
 /// prune removes them from under it.
 pub struct Unpacked {
     pub trailer: Trailer,
-    /// `None` for a library: an importing Python brings its own interpreter.
-    pub runtime: Option<PathBuf>,
-    pub deps: Option<PathBuf>,
-    pub app: PathBuf,
-    locks: Vec<Held>,
+    program: Program,
 }
 
 impl Unpacked {
     /// The layers as the exec contract takes them (`None` for a library).
     pub fn layers(&self) -> Option<Layers<'_>> {
-        Some(Layers {
-            runtime: self.runtime.as_deref()?,
-            deps: self.deps.as_deref(),
-            app: &self.app,
-        })
+        self.program.layers()
     }
 
     /// What an importing Python puts first on `sys.path`: the app, then the dependencies.
     pub fn import_dirs(&self) -> Vec<&Path> {
-        std::iter::once(self.app.as_path())
-            .chain(self.deps.as_deref())
+        std::iter::once(self.program.app.dir())
+            .chain(self.program.deps.as_ref().map(Held::dir))
             .collect()
     }
 
     /// Keeps the locks held in the program this process is replaced by.
     pub fn keep_across_exec(&self) -> io::Result<()> {
-        self.locks.iter().try_for_each(Held::keep_across_exec)
+        self.program.keep_across_exec()
     }
 }
 
@@ -88,14 +82,10 @@ pub fn here(manifest: &Manifest) -> Result<Manifest, Error> {
         })
 }
 
-/// The layers a version of `manifest`'s kind needs here: all of them for a program, the
-/// app and dependencies for a library.
-pub fn needed<'t>(manifest: &Manifest, trailer: &'t Trailer) -> impl Iterator<Item = &'t Layer> {
-    let library = manifest.kind == pyk_protocol::Kind::Lib;
-    trailer
-        .layers
-        .iter()
-        .filter(move |l| !(library && l.role == Role::Runtime))
+/// Whether a version of `manifest`'s kind runs here with its own runtime: a program does,
+/// a library is imported by a Python of the user's.
+pub fn runs(manifest: &Manifest) -> bool {
+    manifest.kind == pyk_protocol::Kind::Run
 }
 
 /// Whether `manifest` is a pushed file rather than a pyk artifact.
@@ -125,8 +115,7 @@ pub fn trailer_blob(manifest: &Manifest) -> Result<&BlobRef, Damage> {
 /// long as its span, and built for the platform the manifest lists it under (so one
 /// platform's bytes listed as another's are refused, signed or not).
 pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damage> {
-    let tail = &blob[blob.len().saturating_sub(MAX_LEN)..];
-    let trailer = Trailer::decode(tail, manifest.size).map_err(Damage::Trailer)?;
+    let trailer = Trailer::decode(blob, manifest.size).map_err(Damage::Trailer)?;
     let blobs = &manifest.blobs;
     let fits = blobs.len() == trailer.layers.len() + 2
         && blobs[0].size == trailer.head_len()
@@ -161,27 +150,20 @@ pub fn decode_trailer(manifest: &Manifest, blob: &[u8]) -> Result<Trailer, Damag
     Ok(trailer)
 }
 
-/// The entries of `trailer`'s layers, held by `held` (in the order of [`needed`]).
-pub(crate) fn unpacked(manifest: &Manifest, trailer: Trailer, held: Vec<Held>) -> Unpacked {
-    let entry = |role| {
-        needed(manifest, &trailer)
-            .zip(&held)
-            .find(|(layer, _)| layer.role == role)
-            .map(|(_, held)| held.dir().to_path_buf())
-    };
-    let runtime = match manifest.kind {
-        pyk_protocol::Kind::Lib => None,
-        pyk_protocol::Kind::Run => entry(Role::Runtime),
-    };
-    let deps = entry(Role::Deps);
-    let app = entry(Role::App).expect("a decoded trailer has an app layer");
-    Unpacked {
-        trailer,
-        runtime,
-        deps,
-        app,
-        locks: held,
-    }
+/// A version's trailer and the entries it runs from.
+pub(crate) fn unpacked(trailer: Trailer, program: Program) -> Unpacked {
+    Unpacked { trailer, program }
+}
+
+/// Makes the entries `trailer` runs from out of the artifact mapped as `map`.
+fn install_from(
+    cache: &Cache,
+    trailer: &Trailer,
+    runtime: bool,
+    map: &[u8],
+) -> Result<Program, Error> {
+    let layer = |l: &Layer| Ok::<_, ExtractError>(&map[l.span.offset as usize..l.span.end() as usize]);
+    Ok(install::install_program(cache, trailer, runtime, layer)?)
 }
 
 /// The package cache of one cache root.
@@ -291,12 +273,8 @@ impl Packages {
             return Some(Contents::File(path));
         }
         let trailer = self.trailer(manifest)?.ok()?;
-        let held = needed(manifest, &trailer)
-            .map(|l| self.cache.hold(install::bucket(l.role), &l.key()))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Contents::Layers(Box::new(unpacked(
-            manifest, trailer, held,
-        ))))
+        let program = install::hold(&self.cache, &trailer, runs(manifest))?;
+        Some(Contents::Layers(Box::new(unpacked(trailer, program))))
     }
 
     /// Makes a version published from this machine ready to run without a download: its
@@ -321,10 +299,7 @@ impl Packages {
         let start = map.len().saturating_sub(last.size as usize);
         let trailer = decode_trailer(manifest, &map[start..]).map_err(damaged)?;
         self.keep_blob(&last.sha256, &map[start..], false)?;
-        for layer in needed(manifest, &trailer) {
-            let (from, to) = (layer.span.offset as usize, layer.span.end() as usize);
-            drop(install::install(&self.cache, layer, &map[from..to])?);
-        }
+        drop(install_from(&self.cache, &trailer, runs(manifest), &map)?);
         self.remember(whole, !promoted)
     }
 
@@ -346,10 +321,7 @@ impl Packages {
         let end = trailer.layers.last().map_or(0, |l| l.span.end()) as usize;
         let tail = &map[end..];
         self.keep_blob(&pyk_protocol::Sha256::of(tail).to_string(), tail, false)?;
-        for layer in &trailer.layers {
-            let (from, to) = (layer.span.offset as usize, layer.span.end() as usize);
-            drop(install::install(&self.cache, layer, &map[from..to])?);
-        }
+        drop(install_from(&self.cache, &trailer, true, &map)?);
         Ok(trailer)
     }
 
@@ -388,6 +360,7 @@ mod tests {
             sha256: Sha256::of(tag),
             size: 10,
             files: 1,
+            name: String::new(),
         }
     }
 
@@ -495,13 +468,19 @@ mod tests {
 
     #[test]
     fn a_library_needs_no_runtime_layer() {
+        let (_dir, cache) = cache();
+        let packages = Packages::new(&cache);
         let t = trailer(Kind::Lib);
-        let m = manifest(&t, &t.encode().unwrap());
-        let roles: Vec<Role> = needed(&m, &t).map(|l| l.role).collect();
-        assert_eq!(roles, [Role::App]);
-        let t = trailer(Kind::Run);
-        let m = manifest(&t, &t.encode().unwrap());
-        assert_eq!(needed(&m, &t).count(), 2);
+        let blob = t.encode().unwrap();
+        let m = manifest(&t, &blob);
+        packages.keep_blob(&m.blobs[3].sha256, &blob, false).unwrap();
+        let app = t.layer(Role::App).unwrap();
+        drop(cache.fill(install::bucket(Role::App), &app.key(), |dir| fs::write(dir.join("x"), "x")).unwrap());
+        let Some(Contents::Layers(unpacked)) = packages.present(&m) else {
+            panic!("a library with its app layer unpacked is present");
+        };
+        assert!(unpacked.layers().is_none(), "and has no runtime");
+        assert!(install::hold(&cache, &t, true).is_none());
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! used without asking at all ([`Resolver::cached`]).
 //!
 //! Fetching a program fetches its trailer blob (the layer table, kept in `blobs-v1`) and
-//! then only the layers not unpacked yet: each is streamed (decrypted, verified) to a temp
+//! then only the layers not unpacked yet (no unit at all when the view of the units is made
+//! already): each is streamed (decrypted, verified) to a temp
 //! file, unpacked into its bucket through `pyk_artifact::install` — under the entry's
 //! lock, so concurrent first runs download it once — and the temp file deleted. No whole
 //! artifact is assembled. Every manifest passes [`Trust`] before any of its bytes are
@@ -258,19 +259,17 @@ impl<'t> Resolver<'t> {
                 why,
             })?;
         }
-        let locks = local::needed(manifest, &trailer)
-            .map(|layer| {
-                install::install_with(self.packages.cache(), layer, || {
-                    let tmp =
-                        client.download_blob_temp(&layer.sha256, layer.span.len, &dir, progress)?;
-                    map(tmp.as_file())
-                })
-                .map_err(Error::from)
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok(Contents::Layers(Box::new(local::unpacked(
-            manifest, trailer, locks,
-        ))))
+        let program = install::install_program(
+            self.packages.cache(),
+            &trailer,
+            local::runs(manifest),
+            |layer| {
+                let tmp =
+                    client.download_blob_temp(&layer.sha256, layer.span.len, &dir, progress)?;
+                map(tmp.as_file())
+            },
+        )?;
+        Ok(Contents::Layers(Box::new(local::unpacked(trailer, program))))
     }
 }
 

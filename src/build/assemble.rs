@@ -1,4 +1,4 @@
-//! Writing the artifact `[stub][extra parts][runtime][deps]?[app][pylock.toml]?[trailer]`
+//! Writing the artifact `[stub][extra parts][runtime][unit]*[app][pylock.toml]?[trailer]`
 //! in one pass, through the cache's atomic-file helper (a temp file beside the output,
 //! renamed over it).
 
@@ -8,13 +8,15 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use pyk_artifact::trailer::{Kind, Layer, Part, Role, Span, Trailer};
-use pyk_artifact::write::{write_layer, write_part, Written};
+use pyk_artifact::write::{write_groups, write_layer, write_part, Written};
 use pyk_cache::{write_file, Existing};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
 use pyk_artifact::extract::Unpacked;
 use pyk_runtime_fetch::Layer as RuntimeLayer;
+
+use super::units::Units;
 
 /// Everything an artifact is made of besides the stub.
 pub struct Parts<'a> {
@@ -33,8 +35,8 @@ pub struct Parts<'a> {
     pub glibc: Option<(u32, u32)>,
     pub built: u64,
     pub entry: String,
-    /// The staged site-packages tree, if the app has dependencies.
-    pub deps: Option<&'a Path>,
+    /// The staged site-packages tree, if the app has dependencies, and its units.
+    pub deps: Option<(&'a Path, &'a Units)>,
     /// The staged app tree.
     pub app: &'a Path,
     pub lock: Option<&'a str>,
@@ -98,27 +100,23 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
         sha256,
         size: parts.runtime_unpacked.size,
         files: parts.runtime_unpacked.files,
+        name: String::new(),
     }];
-    let trees = parts
-        .deps
-        .map(|d| (Role::Deps, d))
-        .into_iter()
-        .chain([(Role::App, parts.app)]);
-    for (role, tree) in trees {
+    if let Some((tree, units)) = parts.deps {
         let start = out.at;
-        let w: Written = write_layer(tree, parts.level, &mut out)
-            .with_context(|| format!("cannot write the {} layer", role.as_str()))?;
-        layers.push(Layer {
-            role,
-            span: Span {
-                offset: start,
-                len: w.len,
-            },
-            sha256: w.sha256,
-            size: w.size,
-            files: w.files,
-        });
+        let group = |rel: &Path| units.group(rel);
+        let written = write_groups(tree, units.names.len(), &group, parts.level, &mut out)
+            .context("cannot write the dependencies' units")?;
+        let mut at = start;
+        for (w, name) in written.iter().zip(&units.names) {
+            let Some(w) = w else { continue };
+            layers.push(layer(Role::Unit, at, w, name));
+            at += w.len;
+        }
     }
+    let start = out.at;
+    let w = write_layer(parts.app, parts.level, &mut out).context("cannot write the app layer")?;
+    layers.push(layer(Role::App, start, &w, ""));
     let lock = match parts.lock {
         Some(text) => {
             let start = out.at;
@@ -149,6 +147,18 @@ fn fill(parts: &Parts, file: &mut File) -> Result<(u64, Trailer)> {
     };
     out.write_all(&trailer.encode()?)?;
     Ok((out.at, trailer))
+}
+
+/// The trailer's record of a layer written at `offset`.
+fn layer(role: Role, offset: u64, w: &Written, name: &str) -> Layer {
+    Layer {
+        role,
+        span: Span { offset, len: w.len },
+        sha256: w.sha256,
+        size: w.size,
+        files: w.files,
+        name: name.to_owned(),
+    }
 }
 
 /// Copies a cached layer into the artifact, hashing it on the way.

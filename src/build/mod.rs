@@ -13,12 +13,13 @@ mod runtime;
 mod sbom;
 mod shake;
 mod stage;
+mod units;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pyk_artifact::trailer::PART_SBOM;
+use pyk_artifact::trailer::{Role, PART_SBOM};
 use pyk_cache::Cache;
 use pyk_runtime_fetch::PythonRequest;
 use pyk_static::EnvVars;
@@ -257,6 +258,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
         .output
         .clone()
         .unwrap_or_else(|| spec.base.join("dist").join(&spec.name));
+    let units = units::Units::of(&dists)?;
     let parts = assemble::Parts {
         name: &spec.name,
         kind: spec.kind,
@@ -269,7 +271,7 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
         glibc: floor.map(|g| (u32::from(g.major), u32::from(g.minor))),
         built: opts.built,
         entry: boot::describe(spec),
-        deps,
+        deps: deps.map(|d| (d, &units)),
         app: &app,
         lock: lock.as_deref(),
         level: opts.level,
@@ -278,7 +280,13 @@ pub fn build(spec: &Spec, opts: &Options, progress: &Progress) -> Result<Built> 
     let layers: Vec<String> = trailer
         .layers
         .iter()
+        .filter(|l| l.role != Role::Unit)
         .map(|l| format!("{} {}", l.role.as_str(), human_size(l.span.len)))
+        .chain(trailer.has_units().then(|| {
+            let units: Vec<_> = trailer.units().collect();
+            let len = units.iter().map(|u| u.span.len).sum();
+            format!("{} units {}", units.len(), human_size(len))
+        }))
         .collect();
     progress.step(&format!(
         "Built {} ({}, {}, Python {}.{}, {}: {}) in {:.1} s",

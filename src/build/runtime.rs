@@ -179,6 +179,7 @@ pub fn resolve(
             .context("the runtime cache holds a layer with a malformed name")?,
         size: unpacked.size,
         files: unpacked.files,
+        name: String::new(),
     };
     let held = install::install(cache, &record, &map)?;
     let dir = held.dir().to_path_buf();

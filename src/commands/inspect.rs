@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{bail, Context as _, Result};
 use memmap2::Mmap;
 use pyk_artifact::extract::{self, ExtractError, Limits};
-use pyk_artifact::trailer::{Extra, Layer, Span, Trailer, MAX_LEN};
+use pyk_artifact::trailer::{Extra, Layer, Span, Trailer};
 use pyk_protocol::digest::Hasher;
 use pyk_protocol::Sha256;
 
@@ -137,7 +137,7 @@ fn inspect(path: &Path, shown: &str) -> Result<()> {
         let (actual, refused) = check_layer(&file, layer)?;
         let ok = actual == layer.sha256;
         println!(
-            "  {:<8} {:>10} → {:>10} in {:>6} entries  sha256 {}  {}",
+            "  {:<8} {:>10} → {:>10} in {:>6} entries  sha256 {}  {}{}",
             layer.role.as_str(),
             human_size(layer.span.len),
             human_size(layer.size),
@@ -147,6 +147,10 @@ fn inspect(path: &Path, shown: &str) -> Result<()> {
                 (false, _) => "DAMAGED",
                 (true, Some(_)) => "REFUSED",
                 (true, None) => "ok",
+            },
+            match layer.name.as_str() {
+                "" => String::new(),
+                name => format!("  {name}"),
             }
         );
         damaged.extend(layer_damage(layer, &actual, refused));
@@ -182,6 +186,7 @@ fn json(path: &Path, shown: &str) -> Result<()> {
         let (actual, refused) = check_layer(&file, layer)?;
         layers.push(serde_json::json!({
             "role": layer.role.as_str(),
+            "name": (!layer.name.is_empty()).then_some(&layer.name),
             "sha256": layer.key(),
             "offset": layer.span.offset,
             "len": layer.span.len,
@@ -221,11 +226,7 @@ fn json(path: &Path, shown: &str) -> Result<()> {
 /// The artifact's file, length, last bytes and trailer.
 fn open(path: &Path, shown: &str) -> Result<(File, u64, Vec<u8>, Trailer)> {
     let file = File::open(path).with_context(|| format!("cannot read {shown}"))?;
-    let len = file.metadata()?.len();
-    let mut tail = vec![0u8; MAX_LEN.min(usize::try_from(len).unwrap_or(MAX_LEN))];
-    let start = len - tail.len() as u64;
-    file.read_exact_at(&mut tail, start)
-        .with_context(|| format!("cannot read {shown}"))?;
+    let (tail, len) = Trailer::tail(&file).with_context(|| format!("cannot read {shown}"))?;
     let trailer = Trailer::decode(&tail, len).with_context(|| shown.to_owned())?;
     Ok((file, len, tail, trailer))
 }

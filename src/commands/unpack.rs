@@ -26,6 +26,7 @@ use memmap2::Mmap;
 use pyk_artifact::extract::{self, Limits};
 use pyk_artifact::launch::BOOT_MODULE;
 use pyk_artifact::trailer::{Layer, Role, Trailer};
+use pyk_artifact::view;
 use pyk_protocol::progress::Progress as _;
 use pyk_protocol::Sha256;
 
@@ -153,14 +154,25 @@ fn fill(artifact: &Path, work: &Path, dir: &Path) -> Result<String> {
     fs::create_dir_all(&site)?;
     let runtime = work.join("runtime");
     let app = work.join(".app");
+    let units = work.join(".units");
     for layer in &trailer.layers {
         let dest = match layer.role {
             Role::Runtime => runtime.clone(),
             Role::Deps => site.clone(),
             Role::App => app.clone(),
+            Role::Unit => units.join(layer.key()),
         };
         fs::create_dir_all(&dest)?;
         unpack_layer(&map, layer, &dest).with_context(|| format!("{shown}"))?;
+    }
+    // Units merge into site-packages as they do into a view (links within this directory,
+    // which become its only names once the units' own are removed).
+    if trailer.has_units() {
+        let dirs: Vec<_> = trailer.units().map(|u| (u, units.join(u.key()))).collect();
+        let dirs: Vec<_> = dirs.iter().map(|(u, d)| (*u, d.as_path())).collect();
+        view::assemble(&dirs, &site).with_context(|| format!("{shown}"))?;
+        fs::remove_file(site.join(pyk_cache::VIEW_UNITS))?;
+        fs::remove_dir_all(&units)?;
     }
     // The app beside its dependencies, as pip would install it (the build refused any
     // name both have).

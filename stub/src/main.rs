@@ -4,12 +4,13 @@
 //! `PYK_MAIN=script.py ./foo ARGS…` a script, with the app and its dependencies
 //! importable (see `pyk_artifact::launch::Main`).
 //!
-//! Warm path: one `pread` of the trailer, then for each layer one open and `flock(LOCK_SH)`
-//! of its cache entry's lock file (held through exec, so no prune removes an entry in use),
+//! Warm path: one `pread` of the trailer, then for each entry the program runs from (the
+//! runtime, the deps layer or the view of the units, the app) one open and `flock(LOCK_SH)`
+//! of its lock file (held through exec, so no prune removes an entry in use),
 //! in the shared cache (`PYK_SHARED_CACHE`; the config's `shared_cache` is read only when
 //! the user's cache misses) first if one is set, then exec through the
 //! shared contract (`pyk_artifact::launch`). No hashing, no extraction, no writes. Cold
-//! path, for layers not unpacked yet: map the file and unpack them
+//! path, for layers not unpacked yet: map the file and unpack them, and assemble the view
 //! (`pyk_artifact::install`: locked, verified, renamed into place), in the main cache or,
 //! when that is unusable, the private `$TMPDIR/pyk-<uid>`; a cache on a `noexec` mount is
 //! refused before anything is unpacked. Every failure is one line on stderr and exit
@@ -21,10 +22,9 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::ExitCode;
 
-use pyk_artifact::install::{self, InstallError};
-use pyk_artifact::launch::{Layers, Main};
-use pyk_artifact::trailer::Role;
-use pyk_cache::{Cache, FillError, Held, RootEnv};
+use pyk_artifact::install::{self, InstallError, Program};
+use pyk_artifact::launch::Main;
+use pyk_cache::{Cache, FillError, RootEnv};
 use pyk_static::EnvVars;
 
 /// Exit status for failures of the launcher itself (Python's own codes pass through exec).
@@ -98,20 +98,10 @@ fn launch(argv0: &OsStr, args: Vec<OsString>) -> String {
     }
 }
 
-/// Shared locks on every layer's entry, if all are unpacked in the shared cache or the
-/// user's, with nothing written.
-fn warm(env: &RootEnv, artifact: &exe::Artifact) -> Option<Vec<Held>> {
-    hold_all(&env.find()?, artifact)
-}
-
-/// Shared locks on every layer's entry, if all are unpacked in `cache`.
-fn hold_all(cache: &Cache, artifact: &exe::Artifact) -> Option<Vec<Held>> {
-    artifact
-        .trailer
-        .layers
-        .iter()
-        .map(|layer| cache.hold(install::bucket(layer.role), &layer.key()))
-        .collect()
+/// Shared locks on every entry the program runs from, if all are there in the shared
+/// cache or the user's, with nothing written.
+fn warm(env: &RootEnv, artifact: &exe::Artifact) -> Option<Program> {
+    install::hold(&env.find()?, &artifact.trailer, true)
 }
 
 /// An error and its causes on one line, each cause once: the libraries' messages leave
@@ -143,44 +133,32 @@ impl std::fmt::Display for Unpack {
     }
 }
 
-/// Unpacks the layers that are missing and holds them all.
-fn install_all(cache: &Cache, artifact: &exe::Artifact) -> Result<Vec<Held>, Unpack> {
+/// Unpacks the layers that are missing, assembles the view of the units if it is not
+/// made, and holds every entry.
+fn install_all(cache: &Cache, artifact: &exe::Artifact) -> Result<Program, Unpack> {
     let map = artifact.map().map_err(Unpack::Artifact)?;
-    artifact
-        .trailer
-        .layers
-        .iter()
-        .map(|layer| {
-            let bytes = artifact.layer(&map, layer).map_err(Unpack::Artifact)?;
-            install::install(cache, layer, bytes).map_err(Unpack::Failed)
-        })
-        .collect()
+    install::install_program(cache, &artifact.trailer, true, |layer| {
+        artifact.layer(&map, layer).map_err(Unpack::Artifact)
+    })
+    .map_err(|e| match e {
+        FillError::Fill(e) => e,
+        FillError::Cache(e) => Unpack::Failed(FillError::Cache(e)),
+    })
 }
 
-/// Replaces this process with the program, run from `held` (the trailer's layers, in
-/// its order). Returns only on failure.
-fn exec(artifact: &exe::Artifact, argv0: &OsStr, held: &[Held], args: Vec<OsString>) -> String {
-    for lock in held {
-        if let Err(e) = lock.keep_across_exec() {
-            return format!("cannot keep the cache lock across exec: {e}");
-        }
+impl From<pyk_artifact::extract::ExtractError> for Unpack {
+    fn from(e: pyk_artifact::extract::ExtractError) -> Unpack {
+        Unpack::Failed(FillError::Fill(e))
     }
-    let entry = |role| {
-        artifact
-            .trailer
-            .layers
-            .iter()
-            .zip(held)
-            .find(|(layer, _)| layer.role == role)
-            .map(|(_, held)| held.dir())
-    };
-    let (Some(runtime), Some(app)) = (entry(Role::Runtime), entry(Role::App)) else {
-        return "damaged artifact trailer: layers".into();
-    };
-    let layers = Layers {
-        runtime,
-        deps: entry(Role::Deps),
-        app,
+}
+
+/// Replaces this process with the program, run from `held`. Returns only on failure.
+fn exec(artifact: &exe::Artifact, argv0: &OsStr, held: &Program, args: Vec<OsString>) -> String {
+    if let Err(e) = held.keep_across_exec() {
+        return format!("cannot keep the cache lock across exec: {e}");
+    }
+    let Some(layers) = held.layers() else {
+        return format!("{}: damaged artifact trailer: layers", artifact.path.display());
     };
     let main = Main::from_env(std::env::var_os(EnvVars::PYK_MAIN));
     let err = execv(&layers.argv_for(&main, argv0, args), &layers.pyk_path());

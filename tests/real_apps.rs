@@ -193,7 +193,10 @@ const BUCKETS: [&str; 4] = ["runtimes-v2", "units-v1", "views-v1", "apps-v1"];
 
 /// The entry a work directory `.<key>.<pid>.tmp` fills.
 fn work_key(name: &str) -> &str {
-    name.trim_start_matches('.').split('.').next().unwrap_or_default()
+    name.trim_start_matches('.')
+        .split('.')
+        .next()
+        .unwrap_or_default()
 }
 
 /// The entries an artifact's first run leaves in each bucket: one per layer (a unit each)
@@ -259,15 +262,29 @@ fn twenty_simultaneous_first_runs_extract_once() {
     for (b, dirs) in &seen {
         let mut keys: Vec<&str> = dirs.iter().map(|d| work_key(d)).collect();
         keys.dedup();
-        assert_eq!(keys.len(), dirs.len(), "{b}: an entry was filled more than once: {dirs:?}");
+        assert_eq!(
+            keys.len(),
+            dirs.len(),
+            "{b}: an entry was filled more than once: {dirs:?}"
+        );
     }
     // numpy's unit, the largest, takes long enough to be seen being unpacked: once.
-    let numpy = t.units().find(|u| u.name.starts_with("numpy-")).unwrap().key();
-    let numpy_work = seen["units-v1"].iter().filter(|d| work_key(d) == numpy).count();
+    let numpy = t
+        .units()
+        .find(|u| u.name.starts_with("numpy-"))
+        .unwrap()
+        .key();
+    let numpy_work = seen["units-v1"]
+        .iter()
+        .filter(|d| work_key(d) == numpy)
+        .count();
     assert_eq!(numpy_work, 1, "{seen:?}");
     // One entry and its lock per layer and per view, nothing else.
     for (b, keys) in entries_of(&t) {
-        let mut want: Vec<String> = keys.iter().flat_map(|k| [k.clone(), format!("{k}.lock")]).collect();
+        let mut want: Vec<String> = keys
+            .iter()
+            .flat_map(|k| [k.clone(), format!("{k}.lock")])
+            .collect();
         want.sort();
         assert_eq!(bucket(cache.path(), b), want, "{b}");
     }
@@ -286,13 +303,18 @@ fn kill_while_filling(path: &Path, cache: &Path, bucket_name: &str) {
         .iter()
         .any(|n| n.ends_with(".tmp"))
     {
-        assert!(Instant::now() < deadline, "no work directory appeared in {bucket_name}");
+        assert!(
+            Instant::now() < deadline,
+            "no work directory appeared in {bucket_name}"
+        );
         std::thread::sleep(Duration::from_micros(200));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
-        bucket(cache, bucket_name).iter().any(|n| n.ends_with(".tmp")),
+        bucket(cache, bucket_name)
+            .iter()
+            .any(|n| n.ends_with(".tmp")),
         "the fill of {bucket_name} finished before the kill"
     );
 }
@@ -311,10 +333,17 @@ fn a_first_run_killed_mid_extraction_or_mid_view_leaves_nothing_trusted() {
         match b {
             // Units unpacked before the kill stay (each whole); the one cut is not in place.
             "units-v1" => {
-                let cut: Vec<&str> = half.iter().filter(|n| n.ends_with(".tmp")).map(|n| work_key(n)).collect();
+                let cut: Vec<&str> = half
+                    .iter()
+                    .filter(|n| n.ends_with(".tmp"))
+                    .map(|n| work_key(n))
+                    .collect();
                 assert!(cut.iter().all(|k| !kept.iter().any(|n| n == k)), "{half:?}");
             }
-            _ => assert!(kept.is_empty(), "a killed assembly left a view in place: {half:?}"),
+            _ => assert!(
+                kept.is_empty(),
+                "a killed assembly left a view in place: {half:?}"
+            ),
         }
         assert!(!cache.path().join("views-v1").join(&view).exists());
         let out = ok(Command::new(path).env("PYK_CACHE_DIR", cache.path()));
@@ -327,7 +356,10 @@ fn a_first_run_killed_mid_extraction_or_mid_view_leaves_nothing_trusted() {
         }
         for (b, keys) in entries_of(&t) {
             for k in keys {
-                assert!(cache.path().join(b).join(&k).is_dir(), "{b}/{k} missing after the rerun");
+                assert!(
+                    cache.path().join(b).join(&k).is_dir(),
+                    "{b}/{k} missing after the rerun"
+                );
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Removing entries: `prune` by age and total size, `clean` for everything. Entries a
 //! running process holds (`LOCK_SH`) are skipped, in both roots alike.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::lock::EntryLock;
 use crate::usage::Entry;
-use crate::{Cache, CacheError};
+use crate::{Bucket, Cache, CacheError, VIEW_UNITS};
 
 /// Which entries `prune` removes. With neither bound, nothing but debris.
 #[derive(Clone, Copy, Debug, Default)]
@@ -32,43 +33,80 @@ pub struct Removal {
 const DEBRIS_AGE: Duration = Duration::from_secs(3600);
 
 impl Cache {
-    /// Removes what `select` picks, least recently used first.
+    /// Removes what `select` picks, least recently used first. Units go last, and only
+    /// those no view left in place needs (see [`crate::VIEW_UNITS`]): a view's files are
+    /// links to its units', so a unit removed under a kept view would only be unpacked
+    /// again, a second copy, when the next view needs it.
     pub fn prune(&self, select: &Select) -> Result<Removal, CacheError> {
         let mut removal = self.remove_debris()?;
         let entries = self.entries()?;
         let mut total: u64 = entries.iter().map(|e| e.size).sum();
         let now = SystemTime::now();
-        for entry in &entries {
-            let old = select
-                .older_than
-                .is_some_and(|age| now.duration_since(entry.last_use).unwrap_or_default() > age);
-            let over = select.max_size.is_some_and(|max| total > max);
-            if !(old || over) {
-                continue;
+        let (units, others): (Vec<&Entry>, Vec<&Entry>) =
+            entries.iter().partition(|e| e.bucket == Bucket::Units);
+        let mut pass = |entries: Vec<&Entry>, needed: &HashSet<String>| {
+            for entry in entries {
+                let old = select.older_than.is_some_and(|age| {
+                    now.duration_since(entry.last_use).unwrap_or_default() > age
+                });
+                let over = select.max_size.is_some_and(|max| total > max);
+                if !(old || over) || needed.contains(&entry.key) {
+                    continue;
+                }
+                if self.remove(entry)? {
+                    removal.entries += 1;
+                    removal.bytes += entry.size;
+                    total -= entry.size;
+                } else {
+                    removal.in_use += 1;
+                }
             }
-            if self.remove(entry)? {
-                removal.entries += 1;
-                removal.bytes += entry.size;
-                total -= entry.size;
-            } else {
-                removal.in_use += 1;
-            }
-        }
+            Ok::<_, CacheError>(())
+        };
+        pass(others, &HashSet::new())?;
+        let needed = self.units_needed()?;
+        pass(units, &needed)?;
         Ok(removal)
     }
 
-    /// Removes every entry no running program holds.
+    /// Removes every entry no running program holds, and every unit no view left in place
+    /// needs.
     pub fn clean(&self) -> Result<Removal, CacheError> {
         let mut removal = self.remove_debris()?;
-        for entry in self.entries()? {
-            if self.remove(&entry)? {
-                removal.entries += 1;
-                removal.bytes += entry.size;
-            } else {
-                removal.in_use += 1;
+        let entries = self.entries()?;
+        let (units, others): (Vec<&Entry>, Vec<&Entry>) =
+            entries.iter().partition(|e| e.bucket == Bucket::Units);
+        let mut clean = |entries: Vec<&Entry>, needed: &HashSet<String>| {
+            for entry in entries.into_iter().filter(|e| !needed.contains(&e.key)) {
+                if self.remove(entry)? {
+                    removal.entries += 1;
+                    removal.bytes += entry.size;
+                } else {
+                    removal.in_use += 1;
+                }
+            }
+            Ok::<_, CacheError>(())
+        };
+        clean(others, &HashSet::new())?;
+        let needed = self.units_needed()?;
+        clean(units, &needed)?;
+        Ok(removal)
+    }
+
+    /// The units the views in place were assembled from.
+    fn units_needed(&self) -> Result<HashSet<String>, CacheError> {
+        let mut needed = HashSet::new();
+        for view in self.entries()?.iter().filter(|e| e.bucket == Bucket::Views) {
+            for dir in &view.paths {
+                let list = dir.join(VIEW_UNITS);
+                match fs::read_to_string(&list) {
+                    Ok(text) => needed.extend(text.lines().map(str::to_owned)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(CacheError::io("read", &list)(e)),
+                }
             }
         }
-        Ok(removal)
+        Ok(needed)
     }
 
     /// Whether a running program holds the entry (its lock cannot be taken exclusively).
@@ -158,7 +196,7 @@ fn remove_tree(path: &Path) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Bucket, RootEnv};
+    use crate::RootEnv;
 
     fn cache() -> (tempfile::TempDir, Cache) {
         let dir = tempfile::tempdir().unwrap();
@@ -240,6 +278,47 @@ mod tests {
             })
             .unwrap();
         assert_eq!(removal.entries, 1);
+    }
+
+    #[test]
+    fn units_stay_while_a_kept_view_needs_them() {
+        let (_d, cache) = cache();
+        drop(fill(&cache, Bucket::Units, "u1", 100));
+        drop(fill(&cache, Bucket::Units, "u2", 100));
+        let view = cache
+            .fill::<()>(Bucket::Views, "v1", |work| {
+                fs::hard_link(
+                    cache.entry(Bucket::Units, "u1").join("data"),
+                    work.join("data"),
+                )
+                .and_then(|()| fs::write(work.join(VIEW_UNITS), "u1\n"))
+                .map_err(drop)
+            })
+            .unwrap();
+        // The view's linked file is the unit's bytes: counted once.
+        let sizes: Vec<_> = cache
+            .entries()
+            .unwrap()
+            .iter()
+            .map(|e| (e.key.clone(), e.size))
+            .collect();
+        assert!(sizes.contains(&("v1".into(), 3)), "{sizes:?}");
+        // Held, the view stays, and so does its unit; the other unit goes.
+        let removal = cache.clean().unwrap();
+        assert_eq!((removal.entries, removal.in_use), (1, 1));
+        assert!(cache.entry(Bucket::Units, "u1").is_dir());
+        assert!(!cache.entry(Bucket::Units, "u2").exists());
+        // An age bound takes neither while the view is kept.
+        let old = Select {
+            older_than: Some(Duration::ZERO),
+            max_size: None,
+        };
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(cache.prune(&old).unwrap().entries, 0);
+        drop(view);
+        // The view gone, its unit goes with it.
+        assert_eq!(cache.prune(&old).unwrap().entries, 2);
+        assert!(cache.entries().unwrap().is_empty());
     }
 
     #[test]

@@ -121,7 +121,11 @@ fn collect(
         if paths.is_empty() {
             continue;
         }
-        let mut usage = Usage::default();
+        let mut usage = Usage {
+            // A view's files are mostly links to its units' files, counted there.
+            links_counted_elsewhere: bucket == Bucket::Views,
+            ..Usage::default()
+        };
         for path in &paths {
             usage.add(path, 0).map_err(CacheError::io("read", path))?;
         }
@@ -151,6 +155,9 @@ struct Usage {
     size: u64,
     files: u64,
     last_use: i64,
+    /// Files with more than one name are counted by another entry (a unit): only the
+    /// entry's own copies count.
+    links_counted_elsewhere: bool,
 }
 
 impl Usage {
@@ -166,7 +173,7 @@ impl Usage {
             for name in read_dir_noatime(path)? {
                 self.add(&path.join(name), depth + 1)?;
             }
-        } else {
+        } else if !(self.links_counted_elsewhere && meta.nlink() > 1) {
             self.size += meta.len();
         }
         Ok(())

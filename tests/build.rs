@@ -112,7 +112,9 @@ fn app_with_a_pypi_dependency() {
     let t = trailer(&path);
     let unit = t.units().find(|u| u.name == "click-8.1.7").unwrap();
     let unpacked = cache.path().join("units-v1").join(unit.key());
-    assert!(unpacked.join("click/__pycache__/core.cpython-311.pyc").is_file());
+    assert!(unpacked
+        .join("click/__pycache__/core.cpython-311.pyc")
+        .is_file());
     let deps = cache.path().join("views-v1").join(t.view_key().unwrap());
     assert!(deps.join("click/core.py").is_file());
     assert!(deps

@@ -231,7 +231,13 @@ fn info_exec_shell_and_unpack() {
 
     // The tree, from the server: the package itself is never fetched.
     let text = ok(client.pyk().args(["info", "--lib", "geo"]));
-    for bucket in ["artifacts-v1", "apps-v1", "units-v1", "views-v1", "runtimes-v2"] {
+    for bucket in [
+        "artifacts-v1",
+        "apps-v1",
+        "units-v1",
+        "views-v1",
+        "runtimes-v2",
+    ] {
         assert!(
             !client.cache().join(bucket).exists(),
             "pyk info fetched the package ({bucket})"

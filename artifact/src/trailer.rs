@@ -499,7 +499,11 @@ impl Trailer {
             .filter(|b| b.bytes().all(printable))
             .ok_or(malformed("not printable ASCII"))?;
         let mut lines = body.lines();
-        let header = if units { "pyk-artifact 3" } else { "pyk-artifact 2" };
+        let header = if units {
+            "pyk-artifact 3"
+        } else {
+            "pyk-artifact 2"
+        };
         if lines.next() != Some(header) {
             return Err(malformed("missing header"));
         }
@@ -859,15 +863,23 @@ mod tests {
         let mut twice = with_units(2);
         twice.layers[2].sha256 = twice.layers[1].sha256;
         let (bytes, len) = file_for(&twice);
-        assert!(matches!(Trailer::decode(&bytes, len), Err(TrailerError::Malformed("layers"))));
+        assert!(matches!(
+            Trailer::decode(&bytes, len),
+            Err(TrailerError::Malformed("layers"))
+        ));
         let (bytes, len) = file_for(&with_units(1));
-        let text = String::from_utf8(bytes).unwrap().replace(" dist-0.0\n", "\n");
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replace(" dist-0.0\n", "\n");
         assert!(Trailer::decode(text.as_bytes(), len).is_err());
         let mut mixed = with_units(2);
         mixed.layers[1].role = Role::Deps;
         mixed.layers[1].name.clear();
         let (bytes, len) = file_for(&mixed);
-        assert!(matches!(Trailer::decode(&bytes, len), Err(TrailerError::Malformed(_))));
+        assert!(matches!(
+            Trailer::decode(&bytes, len),
+            Err(TrailerError::Malformed(_))
+        ));
     }
 
     #[test]

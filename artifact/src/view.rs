@@ -200,7 +200,11 @@ mod tests {
             fs::metadata(&linked).unwrap(),
             fs::metadata(b.path().join("ns/b/__init__.py")).unwrap(),
         );
-        assert_eq!((v.ino(), v.nlink()), (u.ino(), 2), "a hard link, not a copy");
+        assert_eq!(
+            (v.ino(), v.nlink()),
+            (u.ino(), 2),
+            "a hard link, not a copy"
+        );
         let listed = fs::read_to_string(work.path().join(VIEW_UNITS)).unwrap();
         assert_eq!(listed, format!("{}\n{}\n", ua.sha256, ub.sha256));
     }
@@ -216,7 +220,10 @@ mod tests {
             matches!(err, ViewError::Clash { ref path, .. } if path == Path::new("x/same.py")),
             "{err:?}"
         );
-        assert_eq!(fs::read_to_string(work.path().join("x/same.py")).unwrap(), "a");
+        assert_eq!(
+            fs::read_to_string(work.path().join("x/same.py")).unwrap(),
+            "a"
+        );
         // A directory of one unit where another has a link: never entered.
         let l = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("elsewhere", l.path().join("x")).unwrap();

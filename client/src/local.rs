@@ -162,7 +162,8 @@ fn install_from(
     runtime: bool,
     map: &[u8],
 ) -> Result<Program, Error> {
-    let layer = |l: &Layer| Ok::<_, ExtractError>(&map[l.span.offset as usize..l.span.end() as usize]);
+    let layer =
+        |l: &Layer| Ok::<_, ExtractError>(&map[l.span.offset as usize..l.span.end() as usize]);
     Ok(install::install_program(cache, trailer, runtime, layer)?)
 }
 
@@ -473,9 +474,17 @@ mod tests {
         let t = trailer(Kind::Lib);
         let blob = t.encode().unwrap();
         let m = manifest(&t, &blob);
-        packages.keep_blob(&m.blobs[3].sha256, &blob, false).unwrap();
+        packages
+            .keep_blob(&m.blobs[3].sha256, &blob, false)
+            .unwrap();
         let app = t.layer(Role::App).unwrap();
-        drop(cache.fill(install::bucket(Role::App), &app.key(), |dir| fs::write(dir.join("x"), "x")).unwrap());
+        drop(
+            cache
+                .fill(install::bucket(Role::App), &app.key(), |dir| {
+                    fs::write(dir.join("x"), "x")
+                })
+                .unwrap(),
+        );
         let Some(Contents::Layers(unpacked)) = packages.present(&m) else {
             panic!("a library with its app layer unpacked is present");
         };

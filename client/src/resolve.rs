@@ -269,7 +269,9 @@ impl<'t> Resolver<'t> {
                 map(tmp.as_file())
             },
         )?;
-        Ok(Contents::Layers(Box::new(local::unpacked(trailer, program))))
+        Ok(Contents::Layers(Box::new(local::unpacked(
+            trailer, program,
+        ))))
     }
 }
 

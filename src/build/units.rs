@@ -95,12 +95,18 @@ mod tests {
             Some(PathBuf::from("np/core/a.py"))
         );
         assert_eq!(source_of_bytecode(Path::new("np/a.pyc")), None);
-        assert_eq!(source_of_bytecode(Path::new("__pycache__/a.cpython-311.pyc")), Some(PathBuf::from("a.py")));
+        assert_eq!(
+            source_of_bytecode(Path::new("__pycache__/a.cpython-311.pyc")),
+            Some(PathBuf::from("a.py"))
+        );
     }
 
     #[test]
     fn unit_names_are_valid() {
-        assert_eq!(unit_name("Python_Dateutil", "2.9.0.post0"), "python-dateutil-2.9.0.post0");
+        assert_eq!(
+            unit_name("Python_Dateutil", "2.9.0.post0"),
+            "python-dateutil-2.9.0.post0"
+        );
         assert_eq!(unit_name("x", "1!2.0+local"), "x-1_2.0+local");
     }
 }

@@ -158,7 +158,10 @@ fn exec(artifact: &exe::Artifact, argv0: &OsStr, held: &Program, args: Vec<OsStr
         return format!("cannot keep the cache lock across exec: {e}");
     }
     let Some(layers) = held.layers() else {
-        return format!("{}: damaged artifact trailer: layers", artifact.path.display());
+        return format!(
+            "{}: damaged artifact trailer: layers",
+            artifact.path.display()
+        );
     };
     let main = Main::from_env(std::env::var_os(EnvVars::PYK_MAIN));
     let err = execv(&layers.argv_for(&main, argv0, args), &layers.pyk_path());

@@ -427,6 +427,37 @@ mod tests {
     }
 
     #[test]
+    fn groups_split_a_tree_with_the_directories_each_needs() {
+        let a = tree();
+        fs::create_dir(a.path().join("empty")).unwrap();
+        // bin/ is group 0, lib/ group 1, and the empty directory goes where it is named.
+        let group = |rel: &Path| usize::from(!rel.starts_with("bin"));
+        let mut out = Vec::new();
+        let written = write_groups(a.path(), 3, &group, 3, &mut out).unwrap();
+        assert!(written[2].is_none(), "a group with no entry writes nothing");
+        let (bin, lib) = (written[0].unwrap(), written[1].unwrap());
+        assert_eq!(bin.len + lib.len, out.len() as u64);
+        let all = write_layer(a.path(), 3, &mut Vec::new()).unwrap();
+        // Every entry once, but lib's tree also holds no bin/: the two add up to the whole.
+        assert_eq!(
+            (bin.files + lib.files, bin.size + lib.size),
+            (all.files, all.size)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let limits = |w: Written| Limits {
+            size: w.size,
+            files: w.files,
+        };
+        let bin_bytes = &out[..bin.len as usize];
+        extract(bin_bytes, dir.path(), limits(bin)).unwrap();
+        assert!(dir.path().join("bin/python3.11").is_file() && !dir.path().join("lib").exists());
+        let dir = tempfile::tempdir().unwrap();
+        extract(&out[bin.len as usize..], dir.path(), limits(lib)).unwrap();
+        assert!(dir.path().join("lib/big").is_file() && dir.path().join("empty").is_dir());
+        assert!(!dir.path().join("bin").exists());
+    }
+
+    #[test]
     fn same_tree_same_bytes_and_it_unpacks_back() {
         let a = tree();
         let mut first = Vec::new();

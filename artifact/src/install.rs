@@ -9,6 +9,8 @@
 //! once per machine whatever the number of apps and versions sharing them.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use pyk_cache::{Bucket, Cache, FillError, Held};
 use pyk_protocol::Sha256;
@@ -103,37 +105,38 @@ pub fn install_program<B, E>(
     cache: &Cache,
     trailer: &Trailer,
     runtime: bool,
-    mut bytes: impl FnMut(&Layer) -> Result<B, E>,
+    bytes: impl Fn(&Layer) -> Result<B, E> + Sync,
 ) -> Result<Program, FillError<E>>
 where
     B: AsRef<[u8]>,
-    E: From<ExtractError>,
+    E: From<ExtractError> + Send,
 {
-    let view = trailer.view_key();
-    let made = view.as_ref().and_then(|key| cache.hold(Bucket::Views, key));
     let mut runtime_held = None;
     let mut deps = None;
-    let mut units = Vec::new();
     let mut app = None;
-    for layer in wanted(trailer, runtime) {
-        if layer.role == Role::Unit && made.is_some() {
-            continue;
-        }
+    for layer in wanted(trailer, runtime).filter(|l| l.role != Role::Unit) {
         let held = install_with(cache, layer, || bytes(layer))?;
         match layer.role {
             Role::Runtime => runtime_held = Some(held),
-            Role::Deps => deps = Some(held),
-            Role::Unit => units.push((layer, held)),
+            Role::Deps | Role::Unit => deps = Some(held),
             Role::App => app = Some(held),
         }
     }
-    if let Some(key) = &view {
-        deps = Some(match made {
+    if let Some(key) = trailer.view_key() {
+        deps = Some(match cache.hold(Bucket::Views, &key) {
             Some(held) => held,
-            None => cache.fill(Bucket::Views, key, |work| {
-                let dirs: Vec<(&Layer, &Path)> = units.iter().map(|(l, h)| (*l, h.dir())).collect();
-                view::assemble(&dirs, work).map_err(|e| E::from(ExtractError::View(e)))
-            })?,
+            None => {
+                let units: Vec<&Layer> = trailer.units().collect();
+                let held = install_units(cache, &units, &bytes)?;
+                cache.fill(Bucket::Views, &key, |work| {
+                    let dirs: Vec<(&Layer, &Path)> = units
+                        .iter()
+                        .zip(&held)
+                        .map(|(l, h)| (*l, h.dir()))
+                        .collect();
+                    view::assemble(&dirs, work).map_err(|e| E::from(ExtractError::View(e)))
+                })?
+            }
         });
     }
     Ok(Program {
@@ -141,6 +144,63 @@ where
         deps,
         app: app.expect("a decoded trailer has an app layer"),
     })
+}
+
+/// Most units unpacking at once. A unit is mostly one zstd frame, which one thread
+/// decodes: units unpack side by side where one deps layer's frames did.
+const UNIT_THREADS: usize = 4;
+
+/// What became of one unit: not started yet (another failed first), held, or failed.
+type Slot<E> = Mutex<Option<Result<Held, FillError<E>>>>;
+
+/// Holds every unit's entry, in order, unpacking the missing ones side by side (each
+/// under its own lock, so a unit another process is unpacking is waited for, not
+/// unpacked twice).
+fn install_units<B, E>(
+    cache: &Cache,
+    units: &[&Layer],
+    bytes: &(impl Fn(&Layer) -> Result<B, E> + Sync),
+) -> Result<Vec<Held>, FillError<E>>
+where
+    B: AsRef<[u8]>,
+    E: From<ExtractError> + Send,
+{
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let done: Vec<Slot<E>> = units.iter().map(|_| Mutex::new(None)).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(UNIT_THREADS)
+        .min(units.len());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(unit) = units.get(i) else { break };
+                    let held = install_with(cache, unit, || bytes(unit));
+                    failed.fetch_or(held.is_err(), Ordering::Relaxed);
+                    *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
+                }
+            });
+        }
+    });
+    // In order; after a failure, the first error (units not started are `None`).
+    let mut held = Vec::with_capacity(units.len());
+    let mut first_error = None;
+    for slot in done {
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(Ok(h)) => held.push(h),
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(held),
+    }
 }
 
 /// Holds `layer`'s entry (in the shared cache, if it has it), unpacking `bytes` (the

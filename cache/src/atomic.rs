@@ -202,10 +202,24 @@ pub fn fill_dir<E>(
         .map_err(CacheError::io("create", bucket_dir))
         .map_err(cache)?;
     let lock_file = lock_path(bucket_dir, key);
-    let lock = EntryLock::exclusive(&lock_file)
-        .map_err(CacheError::io("lock", &lock_file))
-        .map_err(cache)?;
     let target = bucket_dir.join(key);
+    let locked = |e| cache(CacheError::io("lock", &lock_file)(e));
+    // `LOCK_EX` is only ever tried, never waited for: it waits for every program running
+    // from the entry, and one of them may itself wait, for an entry this process holds.
+    // With units, processes fill entries in different orders, and that is a cycle. What a
+    // filler waits for is another filler: a shared lock comes once none is filling.
+    let lock = loop {
+        if let Some(lock) = EntryLock::try_exclusive(&lock_file).map_err(locked)? {
+            break lock;
+        }
+        if let Some(shared) = EntryLock::shared(&lock_file).map_err(locked)? {
+            if target.is_dir() {
+                tracing::debug!("cache: using {}, filled meanwhile", target.display());
+                return Ok(shared);
+            }
+        }
+        // The other filler failed, or it was removed: fill it here.
+    };
     if target.is_dir() {
         tracing::debug!("cache: using {}, filled meanwhile", target.display());
     } else {
@@ -324,6 +338,25 @@ mod tests {
         });
         assert!(matches!(r, Err(FillError::Fill("verification failed"))));
         assert_eq!(names(&bucket), ["k.lock"]);
+    }
+
+    #[test]
+    fn a_fill_never_waits_for_programs_running_from_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("b");
+        let running = fill_dir::<()>(&bucket, "k", |w| fs::write(w.join("f"), "x").map_err(drop));
+        let running = running.unwrap();
+        // Another filler of the same entry, while a program holds it: it must not wait for
+        // that program (which may be waiting for an entry this one holds).
+        let (tx, rx) = std::sync::mpsc::channel();
+        let b = bucket.clone();
+        std::thread::spawn(move || {
+            let held = fill_dir::<()>(&b, "k", |_| panic!("filled twice"));
+            tx.send(held.is_ok()).unwrap();
+        });
+        let done = rx.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(done, Ok(true), "the second fill waited for the holder");
+        drop(running);
     }
 
     #[test]

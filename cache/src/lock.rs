@@ -2,7 +2,8 @@
 //!
 //! A process that runs from an entry holds `LOCK_SH` for its lifetime, through exec (the
 //! descriptor is inherited), so `prune` and `clean`, which need `LOCK_EX`, skip it. Filling
-//! an entry takes `LOCK_EX`, so one process extracts and the others wait for it.
+//! an entry takes `LOCK_EX` when no one holds it, so one process extracts and the others
+//! wait for it with `LOCK_SH`.
 //!
 //! Removal deletes the lock file while holding it. A process that opened the old file just
 //! before would then lock a file no one else can find; so every lock, once taken, checks
@@ -37,9 +38,10 @@ impl EntryLock {
         acquire(path, Mode::Shared, false, true)
     }
 
-    /// `LOCK_EX`, creating the lock file if needed, waiting for holders to go: for work
-    /// that must happen once however many processes want its result.
-    pub fn exclusive(path: &Path) -> io::Result<EntryLock> {
+    /// `LOCK_EX`, creating the lock file if needed, waiting for holders to go (tests only:
+    /// filling an entry never waits for `LOCK_EX`, see `fill_dir`).
+    #[cfg(test)]
+    pub(crate) fn exclusive(path: &Path) -> io::Result<EntryLock> {
         acquire(path, Mode::Exclusive, true, true)?.ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 

@@ -5,7 +5,8 @@
 //! be made: the unit is on another filesystem, such as an administrator's shared cache, or
 //! belongs to another user); links are made again. A unit whose tree is not what its
 //! trailer line declares (entries and bytes, exactly) is refused, and so is a path two
-//! units both hold: nothing is written through a link, and nothing is replaced. The view
+//! units both hold: nothing is written through a link, and nothing is replaced. Units are
+//! merged side by side. The view
 //! is assembled in the cache entry's work directory and renamed into place whole (see
 //! `pyk_cache::fill_dir`), so a killed assembly leaves nothing anyone trusts.
 //!
@@ -17,6 +18,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use pyk_cache::VIEW_UNITS;
 
@@ -25,7 +28,7 @@ use crate::trailer::Layer;
 /// Why a view could not be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
-    #[error("unit {unit} holds {}, which an earlier unit holds too", path.display())]
+    #[error("unit {unit} holds {}, which another unit holds too", path.display())]
     Clash { unit: String, path: PathBuf },
     #[error(
         "unit {unit} in {} holds {files} entries and {size} bytes, its trailer says {want_files} and {want_size}: it was changed since it was unpacked (`pyk cache clean` removes it)",
@@ -60,28 +63,60 @@ struct Count {
 /// Assembles the view of `units` (each with its unpacked directory) into `work`, and names
 /// them in [`VIEW_UNITS`].
 pub fn assemble(units: &[(&Layer, &Path)], work: &Path) -> Result<(), ViewError> {
-    let mut names = String::new();
-    for (unit, dir) in units {
-        let mut count = Count::default();
-        merge(unit, dir, work, work, &mut count)?;
-        if (count.files, count.size) != (unit.files, unit.size) {
-            return Err(ViewError::Changed {
-                unit: unit.name.clone(),
-                dir: dir.to_path_buf(),
-                files: count.files,
-                size: count.size,
-                want_files: unit.files,
-                want_size: unit.size,
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<ViewError>> = Mutex::new(None);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(THREADS)
+        .min(units.len());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                if failed.lock().map_or(true, |f| f.is_some()) {
+                    break;
+                }
+                let Some((unit, dir)) = units.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                if let Err(e) = merge_unit(unit, dir, work) {
+                    if let Ok(mut f) = failed.lock() {
+                        f.get_or_insert(e);
+                    }
+                }
             });
         }
-        names.push_str(&format!("{}\n", unit.sha256));
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
     }
+    let names: String = units.iter().map(|(u, _)| format!("{}\n", u.sha256)).collect();
     let list = work.join(VIEW_UNITS);
     fs::write(&list, names).map_err(|source| ViewError::Io {
         unit: String::new(),
         path: list,
         source,
     })
+}
+
+/// Units merged at once: making directories and links is system calls, which two to
+/// four threads spread over the cores (the view of a 29-distribution app, 5,400 files).
+const THREADS: usize = 4;
+
+/// Merges one unit into the view at `work` and checks it put what its trailer declares.
+fn merge_unit(unit: &Layer, dir: &Path, work: &Path) -> Result<(), ViewError> {
+    let mut count = Count::default();
+    merge(unit, dir, work, work, &mut count)?;
+    if (count.files, count.size) != (unit.files, unit.size) {
+        return Err(ViewError::Changed {
+            unit: unit.name.clone(),
+            dir: dir.to_path_buf(),
+            files: count.files,
+            size: count.size,
+            want_files: unit.files,
+            want_size: unit.size,
+        });
+    }
+    Ok(())
 }
 
 /// Puts the tree under `from` into `into` (a directory of the view at `root`), counting
@@ -220,10 +255,9 @@ mod tests {
             matches!(err, ViewError::Clash { ref path, .. } if path == Path::new("x/same.py")),
             "{err:?}"
         );
-        assert_eq!(
-            fs::read_to_string(work.path().join("x/same.py")).unwrap(),
-            "a"
-        );
+        // Nothing replaced: the path holds one unit's file, whichever came first.
+        let kept = fs::read_to_string(work.path().join("x/same.py")).unwrap();
+        assert!(kept == "a" || kept == "b", "{kept}");
         // A directory of one unit where another has a link: never entered.
         let l = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("elsewhere", l.path().join("x")).unwrap();

@@ -143,17 +143,9 @@ impl Blobs {
     }
 }
 
-/// The blobs fetched (`GET /v1/blobs/<sha>`) in the server's log from line `from` on, in
-/// order, repeats included.
+/// The blobs fetched from the server's log line `from` on.
 fn fetched(server: &Server, from: usize) -> Vec<String> {
-    let log = server.log.lock().unwrap();
-    log[from.min(log.len())..]
-        .iter()
-        .filter_map(|line| {
-            let at = line.find("GET /v1/blobs/")? + "GET /v1/blobs/".len();
-            Some(line.get(at..at + 64)?.to_owned())
-        })
-        .collect()
+    blobs_fetched(&server.log_since(from))
 }
 
 /// How many times the server's log shows `blob` uploaded (`PUT /v1/blobs/<sha>`).
@@ -161,13 +153,6 @@ fn uploads(server: &Server, blob: &str) -> usize {
     let put = format!("PUT /v1/blobs/{blob}");
     let log = server.log.lock().unwrap();
     log.iter().filter(|line| line.contains(&put)).count()
-}
-
-/// How many lines the server has logged: where the next client's requests start.
-fn mark(server: &Server) -> usize {
-    // A request's line is written when its answer has been sent: let the last one land.
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    server.log.lock().unwrap().len()
 }
 
 /// The aarch64 `pyk`, if one was built (see the module's doc).
@@ -236,7 +221,7 @@ fn one_version_for_two_platforms_each_client_runs_its_own() {
 
     // The x86_64 client: its runtime, dependencies and trailer, and the shared app layer
     // once; nothing of aarch64's.
-    let from = mark(&server);
+    let from = server.mark();
     assert_eq!(ok(machine.pyk().arg("yam")), "x86_64 True {'a': [1, 2]}\n");
     let got = fetched(&server, from);
     assert_eq!(got.iter().filter(|b| *b == app).count(), 1, "{got:?}");
@@ -245,13 +230,13 @@ fn one_version_for_two_platforms_each_client_runs_its_own() {
         assert!(got.contains(blob), "{blob} not fetched: {got:?}");
     }
     // Warm: nothing fetched.
-    let from = mark(&server);
+    let from = server.mark();
     assert_eq!(ok(machine.pyk().arg("yam")), "x86_64 True {'a': [1, 2]}\n");
     assert!(fetched(&server, from).is_empty());
 
     // The aarch64 client, with its own cache, under emulation.
     let pi = Client::new(&server);
-    let from = mark(&server);
+    let from = server.mark();
     match aarch64_pyk() {
         Some(arm_pyk) => {
             let mut cmd = Command::new(&arm_pyk);

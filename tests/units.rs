@@ -29,7 +29,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Barrier, OnceLock};
-use std::time::Duration;
 
 use common::repo::*;
 use common::*;
@@ -193,28 +192,9 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64)> {
     out
 }
 
-/// The server's request log from line `from` on (after letting the last lines land: a
-/// line is written once its answer has been sent).
-fn log_since(server: &Server, from: usize) -> Vec<String> {
-    std::thread::sleep(Duration::from_millis(200));
-    let log = server.log.lock().unwrap();
-    log[from.min(log.len())..].to_vec()
-}
-
-/// The blobs fetched (`GET /v1/blobs/<sha>`) in `lines`, in order, repeats included.
-fn fetched(lines: &[String]) -> Vec<String> {
-    lines
-        .iter()
-        .filter_map(|line| {
-            let at = line.find("GET /v1/blobs/")? + "GET /v1/blobs/".len();
-            Some(line.get(at..at + 64)?.to_owned())
-        })
-        .collect()
-}
-
 /// How many times the server sent `blob` so far.
 fn downloads(server: &Server, blob: &str) -> usize {
-    fetched(&log_since(server, 0))
+    blobs_fetched(&server.log_since(0))
         .iter()
         .filter(|b| *b == blob)
         .count()
@@ -312,10 +292,10 @@ fn two_apps_sharing_numpy_fetch_and_unpack_it_once_and_link_the_same_files() {
     }
 
     // Warm runs under `env -i`: right output, not a blob fetched.
-    let from = log_since(&server, 0).len();
+    let from = server.mark();
     assert_eq!(ok(&mut bare(&client, &["np"])), NP_OUT);
     assert_eq!(ok(&mut bare(&client, &["pd"])), PD_OUT);
-    let warm = fetched(&log_since(&server, from));
+    let warm = blobs_fetched(&server.log_since(from));
     assert!(warm.is_empty(), "warm runs fetched {warm:?}");
     assert_eq!(files(&units.join(&numpy)), numpy_files);
 }
@@ -363,13 +343,13 @@ fn a_dependency_bump_fetches_the_new_unit_and_the_trailer_only() {
         "the app layer of an unchanged app"
     );
 
-    let from = log_since(&server, 0).len();
+    let from = server.mark();
     assert_eq!(
         ok(client.pyk().arg("npreq")),
         "npreq 2.32.4 2.1.3 Session\n"
     );
-    let lines = log_since(&server, from);
-    let mut got = fetched(&lines);
+    let lines = server.log_since(from);
+    let mut got = blobs_fetched(&lines);
     got.sort();
     let mut want = vec![requests.key(), trailer_blob(&a2)];
     want.sort();

@@ -9,8 +9,6 @@
 //! once per machine whatever the number of apps and versions sharing them.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use pyk_cache::{Bucket, Cache, FillError, Held};
 use pyk_protocol::Sha256;
@@ -18,7 +16,7 @@ use pyk_protocol::Sha256;
 use crate::extract::{self, ExtractError, Limits};
 use crate::launch::Layers;
 use crate::trailer::{Layer, Role, Trailer};
-use crate::view;
+use crate::{side_by_side, view};
 
 /// Why a layer could not be installed: the cache (callers may try another root) or the
 /// layer itself.
@@ -146,13 +144,6 @@ where
     })
 }
 
-/// Most units unpacking at once. A unit is mostly one zstd frame, which one thread
-/// decodes: units unpack side by side where one deps layer's frames did.
-const UNIT_THREADS: usize = 4;
-
-/// What became of one unit: not started yet (another failed first), held, or failed.
-type Slot<E> = Mutex<Option<Result<Held, FillError<E>>>>;
-
 /// Holds every unit's entry, in order, unpacking the missing ones side by side (each
 /// under its own lock, so a unit another process is unpacking is waited for, not
 /// unpacked twice).
@@ -165,42 +156,7 @@ where
     B: AsRef<[u8]>,
     E: From<ExtractError> + Send,
 {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let done: Vec<Slot<E>> = units.iter().map(|_| Mutex::new(None)).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(UNIT_THREADS)
-        .min(units.len());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(unit) = units.get(i) else { break };
-                    let held = install_with(cache, unit, || bytes(unit));
-                    failed.fetch_or(held.is_err(), Ordering::Relaxed);
-                    *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
-                }
-            });
-        }
-    });
-    // In order; after a failure, the first error (units not started are `None`).
-    let mut held = Vec::with_capacity(units.len());
-    let mut first_error = None;
-    for slot in done {
-        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            Some(Ok(h)) => held.push(h),
-            Some(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            None => {}
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(held),
-    }
+    side_by_side::map(units, |unit| install_with(cache, unit, || bytes(unit)))
 }
 
 /// Holds `layer`'s entry (in the shared cache, if it has it), unpacking `bytes` (the

@@ -18,11 +18,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use pyk_cache::VIEW_UNITS;
 
+use crate::side_by_side;
 use crate::trailer::Layer;
 
 /// Why a view could not be assembled.
@@ -63,33 +62,11 @@ struct Count {
 /// Assembles the view of `units` (each with its unpacked directory) into `work`, and names
 /// them in [`VIEW_UNITS`].
 pub fn assemble(units: &[(&Layer, &Path)], work: &Path) -> Result<(), ViewError> {
-    let next = AtomicUsize::new(0);
-    let failed: Mutex<Option<ViewError>> = Mutex::new(None);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(THREADS)
-        .min(units.len());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                if failed.lock().map_or(true, |f| f.is_some()) {
-                    break;
-                }
-                let Some((unit, dir)) = units.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                if let Err(e) = merge_unit(unit, dir, work) {
-                    if let Ok(mut f) = failed.lock() {
-                        f.get_or_insert(e);
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
-    }
-    let names: String = units.iter().map(|(u, _)| format!("{}\n", u.sha256)).collect();
+    side_by_side::map(units, |(unit, dir)| merge_unit(unit, dir, work))?;
+    let names: String = units
+        .iter()
+        .map(|(u, _)| format!("{}\n", u.sha256))
+        .collect();
     let list = work.join(VIEW_UNITS);
     fs::write(&list, names).map_err(|source| ViewError::Io {
         unit: String::new(),
@@ -97,10 +74,6 @@ pub fn assemble(units: &[(&Layer, &Path)], work: &Path) -> Result<(), ViewError>
         source,
     })
 }
-
-/// Units merged at once: making directories and links is system calls, which two to
-/// four threads spread over the cores (the view of a 29-distribution app, 5,400 files).
-const THREADS: usize = 4;
 
 /// Merges one unit into the view at `work` and checks it put what its trailer declares.
 fn merge_unit(unit: &Layer, dir: &Path, work: &Path) -> Result<(), ViewError> {

@@ -53,12 +53,8 @@ impl Cache {
                 if !(old || over) || needed.contains(&entry.key) {
                     continue;
                 }
-                if self.remove(entry)? {
-                    removal.entries += 1;
-                    removal.bytes += entry.size;
+                if self.remove_counted(entry, &mut removal)? {
                     total -= entry.size;
-                } else {
-                    removal.in_use += 1;
                 }
             }
             Ok::<_, CacheError>(())
@@ -78,12 +74,7 @@ impl Cache {
             entries.iter().partition(|e| e.bucket == Bucket::Units);
         let mut clean = |entries: Vec<&Entry>, needed: &HashSet<String>| {
             for entry in entries.into_iter().filter(|e| !needed.contains(&e.key)) {
-                if self.remove(entry)? {
-                    removal.entries += 1;
-                    removal.bytes += entry.size;
-                } else {
-                    removal.in_use += 1;
-                }
+                self.remove_counted(entry, &mut removal)?;
             }
             Ok::<_, CacheError>(())
         };
@@ -91,6 +82,19 @@ impl Cache {
         let needed = self.units_needed()?;
         clean(units, &needed)?;
         Ok(removal)
+    }
+
+    /// [`Cache::remove`], counted in `removal`: removed, or left in use.
+    fn remove_counted(&self, entry: &Entry, removal: &mut Removal) -> Result<bool, CacheError> {
+        let removed = self.remove(entry)?;
+        match removed {
+            true => {
+                removal.entries += 1;
+                removal.bytes += entry.size;
+            }
+            false => removal.in_use += 1,
+        }
+        Ok(removed)
     }
 
     /// The units the views in place were assembled from.

@@ -27,7 +27,33 @@ pub struct Server {
     pub log: Arc<Mutex<Vec<String>>>,
 }
 
+/// The blobs fetched (`GET /v1/blobs/<sha>`) in `lines` of a server's log, in order,
+/// repeats included.
+pub fn blobs_fetched(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let at = line.find("GET /v1/blobs/")? + "GET /v1/blobs/".len();
+            Some(line.get(at..at + 64)?.to_owned())
+        })
+        .collect()
+}
+
 impl Server {
+    /// How many lines the server has logged: where the next client's requests start.
+    pub fn mark(&self) -> usize {
+        self.log_since(usize::MAX);
+        self.log.lock().unwrap().len()
+    }
+
+    /// The request log from line `from` on. A request's line is written once its answer
+    /// has been sent: the last ones are let land first.
+    pub fn log_since(&self, from: usize) -> Vec<String> {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let log = self.log.lock().unwrap();
+        log[from.min(log.len())..].to_vec()
+    }
+
     pub fn start(store: &Path, port: u16) -> Server {
         Server::start_with_keys(store, port, KEY, None)
     }

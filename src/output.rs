@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use pyk_protocol::progress::{self, Meter};
 
 /// `-q`: set once, before any command runs.
@@ -77,6 +77,9 @@ pub fn human_size(bytes: u64) -> String {
 pub struct Progress {
     quiet: bool,
     tty: bool,
+    /// Where bars are drawn: transfers run side by side (a program's units download at
+    /// once), and each keeps a line of its own.
+    bars: MultiProgress,
 }
 
 impl Progress {
@@ -84,6 +87,7 @@ impl Progress {
         Progress {
             quiet,
             tty: std::io::stderr().is_terminal(),
+            bars: MultiProgress::new(),
         }
     }
 
@@ -106,7 +110,7 @@ impl progress::Progress for Progress {
         if !self.drawn() {
             return Box::new(progress::Quiet);
         }
-        let bar = ProgressBar::new(total);
+        let bar = self.bars.add(ProgressBar::new(total));
         if let Ok(style) = ProgressStyle::with_template(
             "  {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
         ) {
@@ -121,7 +125,7 @@ impl progress::Progress for Progress {
         if !self.drawn() {
             return Box::new(progress::Quiet);
         }
-        let spinner = ProgressBar::new_spinner();
+        let spinner = self.bars.add(ProgressBar::new_spinner());
         if let Ok(style) = ProgressStyle::with_template("  {spinner} {msg} {elapsed}") {
             spinner.set_style(style);
         }

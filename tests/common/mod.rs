@@ -164,8 +164,9 @@ pub fn artifact(artifact: &Path, cache: &Path) -> Command {
     cmd
 }
 
-/// Every entry of an artifact's deps and app layers, one a line as `ROLE PATH`
-/// (directories end in `/`).
+/// Every entry of an artifact's dependency and app layers, one a line as `ROLE PATH`
+/// (directories end in `/`), units listed as `deps`: the site-packages tree they make
+/// (a directory several units hold is listed once for each).
 pub fn layer_listing(artifact: &Path) -> String {
     let bytes = fs::read(artifact).unwrap();
     let trailer = pyk_artifact::trailer::Trailer::read(&File::open(artifact).unwrap()).unwrap();
@@ -180,9 +181,12 @@ pub fn layer_listing(artifact: &Path) -> String {
             } else {
                 ""
             };
+            let role = match layer.role {
+                pyk_artifact::trailer::Role::Unit => "deps",
+                role => role.as_str(),
+            };
             out.push_str(&format!(
-                "{} {}{slash}\n",
-                layer.role.as_str(),
+                "{role} {}{slash}\n",
                 entry.path().unwrap().display()
             ));
         }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Dependencies as units (issue 25): this tree's release pyk (or BENCH_PYK) against the
-# layout before units, one deps layer per app (BENCH_BASE, default /opt/pyk-tests/release/pyk,
-# which setup.sh builds from main before units landed). For each, its own `pyk serve` on
+# layout before units, one deps layer per app (BENCH_BASE: a release pyk built from a commit
+# before units, such as 9a5fcd6, with `cargo build --release -p pyk`; the README's figures
+# used setup.sh's /opt/pyk-tests/release/pyk while it was that build). For each, its own
+# `pyk serve` on
 # 127.0.0.1 (with --metrics-addr: bytes sent are read from pyk_http_sent_bytes_total) and
 # fresh client caches:
 #   - five apps that all use numpy 2.1.3 and pandas 2.2.3 (four with one more small
@@ -14,7 +16,7 @@
 #     its first run on an empty cache (BENCH_ROUNDS interleaved rounds, default 3);
 #   - the warm start of the first app's artifact (`./a`), BENCH_WARM interleaved pairs
 #     (default 30), this layout against the base's.
-# Usage: scripts/bench-units.sh. Needs uv, python3 and PyPI (or uv's cache).
+# Usage: BENCH_BASE=PYK scripts/bench-units.sh. Needs uv, python3 and PyPI (or uv's cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pyk=${BENCH_PYK:-}
@@ -22,8 +24,8 @@ if [ -z "$pyk" ]; then
   nice -n 10 cargo build --release --quiet -p pyk
   pyk=${CARGO_TARGET_DIR:-$PWD/target}/release/pyk
 fi
-base=${BENCH_BASE:-/opt/pyk-tests/release/pyk}
-[ -x "$base" ] || { echo "bench-units: no base pyk at $base (BENCH_BASE)" >&2; exit 1; }
+base=${BENCH_BASE:-}
+[ -x "$base" ] || { echo "bench-units: set BENCH_BASE to a release pyk from before units (e.g. built at 9a5fcd6)" >&2; exit 1; }
 unset PYK_ZSTD_LEVEL PYK_PYTHON PYK_SERVER PYK_CACHE_DIR
 python3 - "$pyk" "$base" "${BENCH_ROUNDS:-3}" "${BENCH_WARM:-30}" <<'EOF'
 import json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request

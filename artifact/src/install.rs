@@ -62,15 +62,6 @@ impl Program {
     }
 }
 
-/// The layers of `trailer` a program needs unpacked (a library's runtime is not), its
-/// units among them when their view is not made yet.
-fn wanted(trailer: &Trailer, runtime: bool) -> impl Iterator<Item = &Layer> {
-    trailer
-        .layers
-        .iter()
-        .filter(move |l| runtime || l.role != Role::Runtime)
-}
-
 /// Holds every entry `trailer` runs from, if all are there (the shared cache's first),
 /// writing nothing: the launcher's warm path.
 pub fn hold(cache: &Cache, trailer: &Trailer, runtime: bool) -> Option<Program> {
@@ -109,19 +100,18 @@ where
     B: AsRef<[u8]>,
     E: From<ExtractError> + Send,
 {
-    let mut runtime_held = None;
-    let mut deps = None;
-    let mut app = None;
-    for layer in wanted(trailer, runtime).filter(|l| l.role != Role::Unit) {
-        let held = install_with(cache, layer, || bytes(layer))?;
-        match layer.role {
-            Role::Runtime => runtime_held = Some(held),
-            Role::Deps | Role::Unit => deps = Some(held),
-            Role::App => app = Some(held),
-        }
-    }
-    if let Some(key) = trailer.view_key() {
-        deps = Some(match cache.hold(Bucket::Views, &key) {
+    let install = |role| {
+        trailer
+            .layer(role)
+            .map(|layer| install_with(cache, layer, || bytes(layer)))
+            .transpose()
+    };
+    let runtime_held = match runtime {
+        true => install(Role::Runtime)?,
+        false => None,
+    };
+    let deps = match trailer.view_key() {
+        Some(key) => Some(match cache.hold(Bucket::Views, &key) {
             Some(held) => held,
             None => {
                 let units: Vec<&Layer> = trailer.units().collect();
@@ -135,8 +125,11 @@ where
                     view::assemble(&dirs, work).map_err(|e| E::from(ExtractError::View(e)))
                 })?
             }
-        });
-    }
+        }),
+        // An artifact from before units: its one deps layer, if it has dependencies.
+        None => install(Role::Deps)?,
+    };
+    let app = install(Role::App)?;
     Ok(Program {
         runtime: runtime_held,
         deps,

@@ -6,9 +6,9 @@
 //! belongs to another user); links are made again. A unit whose tree is not what its
 //! trailer line declares (entries and bytes, exactly) is refused, and so is a path two
 //! units both hold: nothing is written through a link, and nothing is replaced. Units are
-//! merged side by side. The view
-//! is assembled in the cache entry's work directory and renamed into place whole (see
-//! `pyk_cache::fill_dir`), so a killed assembly leaves nothing anyone trusts.
+//! merged side by side. The view is assembled in the cache entry's work directory and
+//! renamed into place whole (see `pyk_cache::fill_dir`), so a killed assembly leaves
+//! nothing anyone trusts.
 //!
 //! A hard link shares the unit's file: a program that rewrote a file of its own
 //! site-packages in place would change it for every view. Python itself replaces the

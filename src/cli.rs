@@ -28,6 +28,45 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Every command's name and alias, `help` included: a word that is none of these is a
+/// program's name (`crate::argv` tells without building clap's command tree; a test holds
+/// this list to clap's).
+pub const COMMANDS: &[&str] = &[
+    "build",
+    "lock",
+    "inspect",
+    "info",
+    "shell",
+    "exec",
+    "cache",
+    "publish",
+    "push",
+    "promote",
+    "versions",
+    "pull",
+    "init",
+    "yank",
+    "run",
+    "install",
+    "list",
+    "remove",
+    "gc",
+    "watch",
+    "keygen",
+    "serve",
+    "ui",
+    "migrate",
+    "python-setup",
+    "completions",
+    "man",
+    "resolve",
+    "sign",
+    "runtime",
+    "trust",
+    "self",
+    "help",
+];
+
 /// Options every command takes, before or after the command's name (not after a program's
 /// name: those are the program's).
 #[derive(clap::Args)]

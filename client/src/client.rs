@@ -66,6 +66,9 @@ pub(crate) enum Transport {
     Bucket(Box<Serverless>),
 }
 
+/// The largest response header accepted, and so the input buffer's size.
+const MAX_HEADER: usize = 32 * 1024;
+
 /// A server: its URL, the agent every request goes through, and how requests are
 /// signed and bounded.
 pub(crate) struct Http {
@@ -95,7 +98,14 @@ impl Client {
             // The server closes a connection idle for 10 s (its header read timeout); one
             // idle nearly as long may be closing as it is reused, which a runner that
             // paused to unpack a layer would see as an unreachable server.
-            .max_idle_age(Duration::from_secs(4));
+            .max_idle_age(Duration::from_secs(4))
+            // ureq zeroes both buffers before the first request (128 KiB each by default):
+            // 64 page faults a warm `pyk foo` paid for a 400-byte question and a 150-byte
+            // answer. The input buffer holds the largest header accepted (a pyk server's
+            // are a few hundred bytes; ureq's default limit is 64 KiB).
+            .input_buffer_size(MAX_HEADER)
+            .max_response_header_size(MAX_HEADER)
+            .output_buffer_size(16 * 1024);
         let http = Http {
             base: base.trim_end_matches('/').to_owned(),
             key: key.clone(),

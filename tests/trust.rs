@@ -128,6 +128,33 @@ fn only_packages_signed_by_a_trusted_key_run() {
     );
 }
 
+/// A warm run checks the cached version while it asks the server, with that version's
+/// ETag: when the machine stops trusting its signer, the server's 304 must not run it (nor
+/// end in an error about the 304); the answer is asked for again and refused.
+#[test]
+fn a_cached_version_whose_signer_is_no_longer_trusted_does_not_run() {
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    let client = Client::new(&server);
+    assert_eq!(ok(client.pyk().arg("app")), "v1 app 1\n");
+    let ours = signing_key().public().to_string();
+    let other = SigningKey::generate().unwrap().public().to_string();
+    client.trust(&[&other]);
+    let err = refusal(client.pyk().arg("app"));
+    assert!(
+        err.contains(&format!(
+            "is signed by {ours}, which this machine does not trust for run app"
+        )),
+        "{err}"
+    );
+    // Trusted again: the cached version runs on the server's 304.
+    client.trust(&[&ours]);
+    let out = run(client.pyk().args(["-v", "app"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v1 app 1\n");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("/v1/packages/run/app: 304 in "), "{log}");
+}
+
 #[test]
 fn a_man_in_the_middle_cannot_substitute_code_or_poison_the_cache() {
     let (_dir, server) = server();

@@ -211,6 +211,12 @@ impl Packages {
         version: Option<&str>,
         trust: &Trust,
     ) -> Option<Manifest> {
+        self.vouched(self.unchecked(package, version)?, trust)
+    }
+
+    /// The cached manifest of the latest (or given) version as it is kept, not yet checked
+    /// by [`Trust`]: for its ETag, or for [`Packages::vouched`].
+    pub fn unchecked(&self, package: &PackageRef, version: Option<&str>) -> Option<Manifest> {
         let path = self
             .cache
             .file(Bucket::Packages, &Self::manifest_name(package, version))?;
@@ -219,18 +225,27 @@ impl Packages {
         if manifest.kind != package.kind() || manifest.name != package.name() {
             return None;
         }
+        tracing::debug!(
+            "cache: using {} (version {})",
+            path.display(),
+            manifest.version
+        );
+        Some(manifest)
+    }
+
+    /// `manifest` (a cached one) if `trust` still vouches for it.
+    pub fn vouched(&self, manifest: Manifest, trust: &Trust) -> Option<Manifest> {
+        let what = format!(
+            "{} {} version {}",
+            manifest.kind, manifest.name, manifest.version
+        );
         match trust.verify(&manifest, Answer::Version) {
             Ok(verdict) => {
-                tracing::debug!(
-                    "cache: using {} (version {})",
-                    path.display(),
-                    manifest.version
-                );
-                tracing::trace!("trust: {package} version {}: {verdict:?}", manifest.version);
+                tracing::trace!("trust: {what}: {verdict:?}");
                 Some(manifest)
             }
             Err(e) => {
-                tracing::debug!("cache: not using {}: {e}", path.display());
+                tracing::debug!("cache: not using {what}: {e}");
                 None
             }
         }

@@ -25,6 +25,22 @@ use pyk_protocol::{PackageRef, Sha256};
 use crate::local::{self, Contents, Packages};
 use crate::{Answer, Client, Damage, Error, Progress, Trust};
 
+/// The cached version of a package, vouched for, and its contents when all of them are
+/// here.
+struct Here {
+    manifest: Manifest,
+    contents: Option<Contents>,
+}
+
+/// A 304 to a request sent without an ETag.
+fn not_asked(client: &Client, package: &PackageRef) -> Error {
+    Error::Damaged {
+        server: client.server().to_owned(),
+        what: format!("the answer about {package}"),
+        damage: Damage::Manifest("a 304 to a question pyk did not ask".into()),
+    }
+}
+
 /// A version ready to run, import or pull.
 pub struct Resolved {
     pub manifest: Manifest,
@@ -106,15 +122,35 @@ impl<'t> Resolver<'t> {
             return Ok(resolved);
         }
         let package = &request.package;
-        let cached = self.packages.manifest(package, request.version, self.trust);
-        let manifest = match self.ask(client, request, cached.as_ref()) {
-            Ok(manifest) => manifest,
-            Err(e) if e.distrusts_answer() => return self.offline(package, cached, e),
+        let (answer, here) = self.ask_while_checking(client, request);
+        if let (Ok(None), Some(here)) = (&answer, &here) {
+            tracing::debug!("{package}: not modified, version {}", here.manifest.version);
+        }
+        let manifest = match answer {
+            Ok(Some(manifest)) => manifest,
+            Ok(None) => match here {
+                // 304, the usual answer: the cached version, ready.
+                Some(Here {
+                    manifest,
+                    contents: Some(contents),
+                }) => {
+                    self.packages
+                        .remember(&manifest, request.version.is_some())?;
+                    return Ok(Resolved {
+                        manifest,
+                        contents,
+                        offline: None,
+                    });
+                }
+                Some(Here { ref manifest, .. }) => manifest.clone(),
+                None => return Err(not_asked(client, package)),
+            },
+            Err(e) if e.distrusts_answer() => return self.offline(package, here, e),
             Err(e) => return Err(e),
         };
         let contents = match self.fetch(client, &manifest, progress) {
             Ok(contents) => contents,
-            Err(e) if e.distrusts_answer() => return self.offline(package, cached, e),
+            Err(e) if e.distrusts_answer() => return self.offline(package, here, e),
             Err(e) => return Err(e),
         };
         self.packages
@@ -126,6 +162,39 @@ impl<'t> Resolver<'t> {
         })
     }
 
+    /// Asks the server (with the cached version's ETag) while a second thread checks the
+    /// cached version and makes it ready: its signatures are a third of a warm run's own
+    /// work, which then hides in the wait for the answer, a 304 as a rule. A 304 about a
+    /// cached version no trusted key vouches for any more is asked again without the ETag.
+    fn ask_while_checking(
+        &self,
+        client: &Client,
+        request: &Request,
+    ) -> (Result<Option<Manifest>, Error>, Option<Here>) {
+        let Some(unchecked) = self.packages.unchecked(&request.package, request.version) else {
+            return (self.ask(client, request, None), None);
+        };
+        let etag = unchecked.etag();
+        let (answer, here) = std::thread::scope(|s| {
+            let here = s.spawn(|| self.here(unchecked));
+            let answer = self.ask(client, request, Some(&etag));
+            let here = here.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (answer, here)
+        });
+        match (answer, here) {
+            (Ok(None), None) => (self.ask(client, request, None), None),
+            answered => answered,
+        }
+    }
+
+    /// The cached version, if a trusted key still vouches for it, with its contents if
+    /// they are all here.
+    fn here(&self, unchecked: Manifest) -> Option<Here> {
+        let manifest = self.packages.vouched(unchecked, self.trust)?;
+        let contents = self.packages.present(&manifest);
+        Some(Here { manifest, contents })
+    }
+
     /// The manifest of the version `request` names, checked by [`Trust`]; no contents
     /// are fetched (`pyk pull` writes whole files instead) and there is no offline
     /// fallback. A fixed version already here is not asked for.
@@ -133,48 +202,45 @@ impl<'t> Resolver<'t> {
         let cached = self
             .packages
             .manifest(&request.package, request.version, self.trust);
-        match (cached, request.version) {
-            (Some(manifest), Some(_)) => Ok(manifest),
-            (cached, _) => self.ask(client, request, cached.as_ref()),
+        if let (Some(manifest), Some(_)) = (&cached, request.version) {
+            return Ok(manifest.clone());
+        }
+        match self.ask(
+            client,
+            request,
+            cached.as_ref().map(Manifest::etag).as_deref(),
+        )? {
+            Some(manifest) => Ok(manifest),
+            None => cached.ok_or_else(|| not_asked(client, &request.package)),
         }
     }
 
-    /// One request to the server, sending the cached version's ETag: its answer
-    /// verified before anything of it is used, or the cached manifest on a 304.
+    /// One request to the server, sending `etag` (the cached version's): its answer
+    /// verified before anything of it is used, or `None` for a 304.
     fn ask(
         &self,
         client: &Client,
         request: &Request,
-        cached: Option<&Manifest>,
-    ) -> Result<Manifest, Error> {
+        etag: Option<&str>,
+    ) -> Result<Option<Manifest>, Error> {
         let package = &request.package;
         let answer = match request.version {
             Some(v) => client.version(package, v, None),
-            None => client.current(package, cached.map(Manifest::etag).as_deref()),
+            None => client.current(package, etag),
         };
-        match answer? {
-            Some(manifest) => {
-                tracing::debug!(
-                    "{package}: the server answered with version {}",
-                    manifest.version
-                );
-                let asked = match request.version {
-                    Some(_) => Answer::Version,
-                    None => Answer::Latest,
-                };
-                self.trust.verify(&manifest, asked)?;
-                Ok(manifest)
-            }
-            // 304: the cached manifest is current (and was verified when read back).
-            None => cached
-                .inspect(|m| tracing::debug!("{package}: not modified, version {}", m.version))
-                .cloned()
-                .ok_or_else(|| Error::Damaged {
-                    server: client.server().to_owned(),
-                    what: format!("the answer about {package}"),
-                    damage: Damage::Manifest("a 304 to a question pyk did not ask".into()),
-                }),
-        }
+        let Some(manifest) = answer? else {
+            return Ok(None);
+        };
+        tracing::debug!(
+            "{package}: the server answered with version {}",
+            manifest.version
+        );
+        let asked = match request.version {
+            Some(_) => Answer::Version,
+            None => Answer::Latest,
+        };
+        self.trust.verify(&manifest, asked)?;
+        Ok(Some(manifest))
     }
 
     /// The server's answer cannot be trusted: the cached version, if it is whole here.
@@ -183,10 +249,10 @@ impl<'t> Resolver<'t> {
     fn offline(
         &self,
         package: &PackageRef,
-        cached: Option<Manifest>,
+        here: Option<Here>,
         e: Error,
     ) -> Result<Resolved, Error> {
-        let ready = cached.and_then(|m| self.packages.present(&m).map(|c| (m, c)));
+        let ready = here.and_then(|h| h.contents.map(|c| (h.manifest, c)));
         match &ready {
             Some((m, _)) => tracing::debug!(
                 "{package}: the cached version {} runs instead of the server's answer: {e}",

@@ -194,3 +194,43 @@ fn verbose_shows_the_update_check_and_the_cache_entries_used() {
     );
     assert!(down.contains("running the cached app version 1"), "{down}");
 }
+
+/// Where no thread can be started (a process limit), a warm run checks the cached version
+/// after asking the server instead of beside it: it runs all the same, without a panic.
+/// The run is nobody's with one process allowed (root is exempt from the limit); strace,
+/// outside the limit, shows the refused thread.
+#[test]
+fn a_warm_run_where_no_thread_can_start_still_runs() {
+    let Some(strace) = strace() else { return };
+    let (_dir, server) = server();
+    publish(&server, app("v1").path());
+    let client = Client::new(&server);
+    assert_eq!(ok(client.pyk().arg("app")), "v1 app 1\n");
+    ok(Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(client.home.path()));
+    let log = client.home.path().with_extension("strace");
+    let mut cmd = Command::new(strace);
+    cmd.args(["-f", "-qq", "-e", "trace=clone,clone3", "-o"])
+        .arg(&log)
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "prlimit",
+        ])
+        .args(["--nproc=1", env!("CARGO_BIN_EXE_pyk"), "-v", "app"]);
+    client.env(&mut cmd);
+    let out = run(&mut cmd);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v1 app 1\n", "{err}");
+    assert!(err.contains("not modified, version 1"), "{err}");
+    let calls = fs::read_to_string(&log).unwrap();
+    assert!(
+        calls
+            .lines()
+            .any(|l| l.contains("CLONE_THREAD") && l.contains("EAGAIN")),
+        "no thread was refused: {calls}"
+    );
+}

@@ -176,9 +176,19 @@ impl<'t> Resolver<'t> {
         };
         let etag = unchecked.etag();
         let (answer, here) = std::thread::scope(|s| {
-            let here = s.spawn(|| self.here(unchecked));
+            let checking =
+                std::thread::Builder::new().spawn_scoped(s, move || self.here(unchecked));
             let answer = self.ask(client, request, Some(&etag));
-            let here = here.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let here = match checking {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread could be started (a process limit): checked after the answer.
+                Err(_) => self
+                    .packages
+                    .unchecked(&request.package, request.version)
+                    .and_then(|m| self.here(m)),
+            };
             (answer, here)
         });
         match (answer, here) {

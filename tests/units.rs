@@ -516,3 +516,40 @@ fn a_shared_cache_on_another_filesystem_gives_a_view_of_copies() {
         );
     }
 }
+
+/// A first run that unpacks units where no second thread can start (a process limit): the
+/// launcher unpacks them and assembles the view on its own thread instead of aborting. The
+/// run is nobody's with one process allowed (root is exempt from the limit).
+#[test]
+fn a_first_run_where_no_thread_can_start_still_runs() {
+    let published = published();
+    let dir = tempfile::tempdir().unwrap();
+    let pd = dir.path().join("pd");
+    fs::copy(&published.pd, &pd).unwrap();
+    ok(Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(dir.path()));
+    let out = run(Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "prlimit",
+        ])
+        .arg("--nproc=1")
+        .arg(&pd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir.path())
+        .env("PYK_CACHE_DIR", dir.path().join("cache"))
+        // numpy's OpenBLAS starts threads of its own unless told not to.
+        .env("OPENBLAS_NUM_THREADS", "1"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        PD_OUT,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let views = entries(&dir.path().join("cache/views-v1"));
+    assert_eq!(views.len(), 1, "{views:?}");
+}

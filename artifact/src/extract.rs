@@ -20,7 +20,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::frames;
+use crate::{frames, side_by_side};
 
 /// What a layer may unpack to, from its trailer.
 #[derive(Clone, Copy, Debug)]
@@ -236,12 +236,7 @@ fn walk(layer: &[u8], dest: Option<&Path>, limits: Limits) -> Result<Unpacked, E
         seen: Mutex::new(HashMap::new()),
         links: Mutex::new(Vec::new()),
     };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(|| job.work());
-        }
-        job.work();
-    });
+    side_by_side::run(threads, || job.work());
     if let Some(e) = job.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }

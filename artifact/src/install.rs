@@ -188,18 +188,17 @@ fn unpack(layer: &Layer, bytes: &[u8], work: &Path) -> Result<(), ExtractError> 
         size: layer.size,
         files: layer.files,
     };
-    let (actual, unpacked) = std::thread::scope(|s| {
-        let hasher = s.spawn(|| Sha256::of(bytes));
-        let unpacked = extract::extract(bytes, work, limits);
-        (hasher.join(), unpacked)
-    });
+    let (unpacked, actual) = side_by_side::both(
+        || Sha256::of(bytes),
+        || extract::extract(bytes, work, limits),
+    );
     // A corrupt layer usually fails to unpack too: report the cause, not the symptom.
-    match actual {
-        Ok(actual) if actual == layer.sha256 => unpacked.map(drop),
-        other => Err(ExtractError::Corrupt {
+    match actual == layer.sha256 {
+        true => unpacked.map(drop),
+        false => Err(ExtractError::Corrupt {
             role: layer.role.as_str(),
             expected: layer.key(),
-            actual: other.map_or_else(|_| "unknown".into(), |a| a.to_string()),
+            actual: actual.to_string(),
         }),
     }
 }

@@ -8,7 +8,7 @@ mod frames;
 pub mod glibc;
 pub mod install;
 pub mod launch;
-mod side_by_side;
+pub mod side_by_side;
 pub mod trailer;
 pub mod view;
 #[cfg(feature = "write")]

@@ -1,6 +1,11 @@
-//! Work on several items at once, for the units of a program: unpacking them and merging
-//! them into its view. A unit is mostly one zstd frame and one small tree, so what one
-//! deps layer spread over the cores by frames, units spread by unit.
+//! Work on several threads at once: a layer's frames, a layer hashed while it unpacks, the
+//! units of a program (unpacking them, merging them into its view; a unit is mostly one
+//! zstd frame and one small tree, so what one deps layer spread over the cores by frames,
+//! units spread by unit), a cached version checked while the server is asked.
+//!
+//! This thread always takes part, and a thread that cannot start (a process limit) leaves
+//! its share to the others: `Scope::spawn` would panic there, and the launcher aborts on a
+//! panic.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -24,17 +29,13 @@ where
         .map_or(1, |n| n.get())
         .min(THREADS)
         .min(items.len());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let result = f(item);
-                    failed.fetch_or(result.is_err(), Ordering::Relaxed);
-                    *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-                }
-            });
+    run(threads, || {
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            let result = f(item);
+            failed.fetch_or(result.is_err(), Ordering::Relaxed);
+            *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         }
     });
     // Items never started (after a failure) are `None`.
@@ -53,6 +54,32 @@ where
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// `work` on this thread and on up to `threads - 1` more, until every one returns.
+pub fn run(threads: usize, work: impl Fn() + Sync) {
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            if std::thread::Builder::new().spawn_scoped(s, &work).is_err() {
+                break;
+            }
+        }
+        work();
+    });
+}
+
+/// `a()` and `b()` at once: `a` on a second thread, or after `b` where none can start.
+pub fn both<A: Send, B>(a: impl Fn() -> A + Sync, b: impl FnOnce() -> B) -> (B, A) {
+    std::thread::scope(|s| match std::thread::Builder::new().spawn_scoped(s, &a) {
+        Ok(thread) => {
+            let b = b();
+            let a = thread
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (b, a)
+        }
+        Err(_) => (b(), a()),
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 
 use std::fs::File;
 
-use pyk_artifact::install;
+use pyk_artifact::{install, side_by_side};
 use pyk_protocol::api::Manifest;
 use pyk_protocol::names::check_version;
 use pyk_protocol::{PackageRef, Sha256};
@@ -175,22 +175,10 @@ impl<'t> Resolver<'t> {
             return (self.ask(client, request, None), None);
         };
         let etag = unchecked.etag();
-        let (answer, here) = std::thread::scope(|s| {
-            let checking =
-                std::thread::Builder::new().spawn_scoped(s, move || self.here(unchecked));
-            let answer = self.ask(client, request, Some(&etag));
-            let here = match checking {
-                Ok(thread) => thread
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                // No thread could be started (a process limit): checked after the answer.
-                Err(_) => self
-                    .packages
-                    .unchecked(&request.package, request.version)
-                    .and_then(|m| self.here(m)),
-            };
-            (answer, here)
-        });
+        let (answer, here) = side_by_side::both(
+            || self.here(&unchecked),
+            || self.ask(client, request, Some(&etag)),
+        );
         match (answer, here) {
             (Ok(None), None) => (self.ask(client, request, None), None),
             answered => answered,
@@ -199,8 +187,8 @@ impl<'t> Resolver<'t> {
 
     /// The cached version, if a trusted key still vouches for it, with its contents if
     /// they are all here.
-    fn here(&self, unchecked: Manifest) -> Option<Here> {
-        let manifest = self.packages.vouched(unchecked, self.trust)?;
+    fn here(&self, unchecked: &Manifest) -> Option<Here> {
+        let manifest = self.packages.vouched(unchecked.clone(), self.trust)?;
         let contents = self.packages.present(&manifest);
         Some(Here { manifest, contents })
     }

@@ -3,8 +3,6 @@
 //! does not parse exits with clap's 2 (before any of this). `pyk foo` execs the program,
 //! so its exit code is the program's own, whatever it is.
 
-use std::process::ExitCode;
-
 use pyk_client::{Error, TrustError};
 
 /// Any other failure: a bad spec or artifact, a file that cannot be written, a
@@ -18,12 +16,10 @@ pub const UNAVAILABLE: u8 = 69;
 pub const REFUSED: u8 = 77;
 
 /// The exit code for `e`: the first cause in its chain that says which.
-pub fn code(e: &anyhow::Error) -> ExitCode {
-    let code = e
-        .chain()
+pub fn code(e: &anyhow::Error) -> u8 {
+    e.chain()
         .find_map(|cause| cause.downcast_ref::<Error>().and_then(client_code))
-        .unwrap_or(FAILURE);
-    ExitCode::from(code)
+        .unwrap_or(FAILURE)
 }
 
 fn client_code(e: &Error) -> Option<u8> {

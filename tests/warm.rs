@@ -120,6 +120,23 @@ fn a_warm_run_writes_nothing() {
         "an unsigned warm run wrote: {changed:#?}"
     );
 
+    // A version record lost (a first run stopped between its two records): the 304 that
+    // confirms the latest writes it back, once.
+    let record = client.cache().join("packages-v1/run/app@1.json");
+    let kept = fs::read(&record).unwrap();
+    fs::remove_file(&record).unwrap();
+    let (out, err, changed) = changes(&strace, &client, &["app"]);
+    assert_eq!(
+        out,
+        "v1 app 1
+",
+        "{err}"
+    );
+    assert!(changed.iter().any(|l| l.contains("app@1")), "{changed:#?}");
+    assert_eq!(fs::read(&record).unwrap(), kept);
+    let (_, _, changed) = changes(&strace, &client, &["app"]);
+    assert!(changed.is_empty(), "{changed:#?}");
+
     // The server down: the cached copy runs, with its warning, and nothing is written.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
@@ -233,4 +250,32 @@ fn a_warm_run_where_no_thread_can_start_still_runs() {
             .any(|l| l.contains("CLONE_THREAD") && l.contains("EAGAIN")),
         "no thread was refused: {calls}"
     );
+}
+
+/// `pyk app <&- >&-`: a standard descriptor left closed is /dev/null for pyk, so the files
+/// it opens on the way (the cache's lock files, which stay open across the exec to keep
+/// the entries from being pruned) do not take its number and become the program's stdin.
+#[test]
+fn a_closed_standard_descriptor_reaches_the_program_as_dev_null() {
+    let (_dir, server) = server();
+    let fds = project(&[
+        ("pyk.toml", "name = \"fds\"\nrun = \"fds.py\"\n"),
+        (
+            "fds.py",
+            "import os\nos.write(2, (os.readlink('/proc/self/fd/0') + ' ' + os.readlink('/proc/self/fd/1')).encode())\n",
+        ),
+    ]);
+    publish(&server, fds.path());
+    let client = Client::new(&server);
+    for _ in 0..2 {
+        let mut cmd = Command::new("bash");
+        client.env(&mut cmd);
+        let cmd = cmd
+            .arg("-c")
+            .arg(format!("{} fds <&- >&-", env!("CARGO_BIN_EXE_pyk")));
+        let out = run(cmd);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(err, "/dev/null /dev/null");
+    }
 }

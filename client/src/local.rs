@@ -266,9 +266,28 @@ impl Packages {
             if known.is_some_and(|path| fs::read(path).is_ok_and(|kept| kept == json)) {
                 continue;
             }
-            let path = self.cache.bucket(Bucket::Packages).join(name);
-            write_file(&path, 0o644, Existing::Replace, |f| f.write_all(&json))?;
+            self.record(&name, &json)?;
         }
+        Ok(())
+    }
+
+    /// A cached version the server confirmed (a 304 to the question asked with its
+    /// record, which is therefore here as it was read): only the version's own record is
+    /// written, if it is missing (the run that fetched it stopped before it). A warm run
+    /// reads nothing more, and writes nothing.
+    pub fn confirmed(&self, manifest: &Manifest) -> Result<(), Error> {
+        let package = PackageRef::new(manifest.kind, &manifest.name)?;
+        let name = Self::manifest_name(&package, Some(&manifest.version));
+        if self.cache.file(Bucket::Packages, &name).is_some() {
+            return Ok(());
+        }
+        let json = serde_json::to_vec_pretty(manifest).expect("a manifest serializes");
+        self.record(&name, &json)
+    }
+
+    fn record(&self, name: &str, json: &[u8]) -> Result<(), Error> {
+        let path = self.cache.bucket(Bucket::Packages).join(name);
+        write_file(&path, 0o644, Existing::Replace, |f| f.write_all(json))?;
         Ok(())
     }
 

@@ -26,6 +26,7 @@ fn main() {
     // An explicit target keeps those flags off the host crates (proc macros such as
     // thiserror's), which must stay position-independent.
     let target = env::var("TARGET").expect("cargo sets TARGET");
+    static_unwinder(&target);
     build_stub(&manifest, &out, &target, &rustflags, None, "pyk-stub");
     // The other machine's launcher too, so either pyk builds for both (`pyk build
     // --platform`): an x86_64 pyk carries the aarch64 one and an aarch64 pyk (cross-built
@@ -48,6 +49,17 @@ fn main() {
             );
             println!("cargo::rustc-cfg=pyk_stub_other");
         }
+    }
+}
+
+/// Links the unwinder into pyk (GCC's `libgcc_eh.a`) instead of loading `libgcc_s.so` at
+/// every start: one shared library fewer for the loader, ~0.09 ms of each warm `pyk foo`
+/// measured here (a program runs ~9 ms). With the unwinder resolved first, the linker
+/// (`--as-needed`) drops libgcc_s. zig, which links the release build, brings its own.
+fn static_unwinder(target: &str) {
+    let zig = env::var("RUSTC_LINKER").is_ok_and(|linker| linker.contains("zig"));
+    if target.ends_with("-linux-gnu") && !zig {
+        println!("cargo:rustc-link-lib=static=gcc_eh");
     }
 }
 

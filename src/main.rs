@@ -15,6 +15,7 @@ mod files;
 mod hints;
 mod json;
 mod logging;
+mod math;
 mod output;
 mod repo;
 mod sbom;

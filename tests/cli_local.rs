@@ -217,3 +217,25 @@ fn a_pyenv_style_shim_is_resolved_to_its_interpreter() {
     );
     assert!(err.contains("is a script"), "{err}");
 }
+
+/// pyk loads no shared library but libc (the loader aside; glibc 2.17, which zig links
+/// the release build for, keeps pthread and dl apart): each costs every start ~0.05–0.1 ms
+/// (README, "Warm runs"). The unwinder is linked in (build.rs), `log` and `pow` too
+/// (src/math.rs): a new C math function would bring libm.so back, and fail here.
+#[test]
+fn pyk_needs_no_shared_library_but_libc() {
+    let out = ok(Command::new("readelf").args(["-d", env!("CARGO_BIN_EXE_pyk")]));
+    let needed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.strip_suffix(']'))
+        .collect();
+    let allowed = ["libc.so.6", "libpthread.so.0", "libdl.so.2"];
+    assert!(
+        needed.contains(&"libc.so.6")
+            && needed
+                .iter()
+                .all(|lib| allowed.contains(lib) || lib.starts_with("ld-linux")),
+        "{needed:?}"
+    );
+}

@@ -650,12 +650,21 @@ fn connect_host(host: &str) -> &str {
     }
 }
 
+/// The host's name (one `uname`: every command reads the config, a warm `pyk foo` too).
 fn node_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let name = std::ffi::CStr::from_bytes_until_nul(&buf)
         .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+        .filter(|_| ok)
+        .map(|name| name.to_string_lossy().trim().to_owned())
+        .unwrap_or_default();
+    if name.is_empty() {
+        "unknown".into()
+    } else {
+        name
+    }
 }
 
 /// A path a config value names: `~` or `~/…` under the home directory, an absolute path

@@ -66,8 +66,10 @@ pub(crate) enum Transport {
     Bucket(Box<Serverless>),
 }
 
-/// The largest response header accepted, and so the input buffer's size.
-const MAX_HEADER: usize = 32 * 1024;
+/// The largest response header accepted, and so the input buffer's size: a pyk server's
+/// are a few hundred bytes, and a proxy in front (nginx passes at most 4–8 KiB by default)
+/// adds little.
+const MAX_HEADER: usize = 16 * 1024;
 
 /// A server: its URL, the agent every request goes through, and how requests are
 /// signed and bounded.
@@ -101,11 +103,12 @@ impl Client {
             .max_idle_age(Duration::from_secs(4))
             // ureq zeroes both buffers before the first request (128 KiB each by default):
             // 64 page faults a warm `pyk foo` paid for a 400-byte question and a 150-byte
-            // answer. The input buffer holds the largest header accepted (a pyk server's
-            // are a few hundred bytes; ureq's default limit is 64 KiB).
+            // answer; 6 now. Bodies pass through them too, in reads and writes of up to
+            // this size: ~6,400 of each per 100 MB, a few milliseconds of a transfer that
+            // takes seconds.
             .input_buffer_size(MAX_HEADER)
             .max_response_header_size(MAX_HEADER)
-            .output_buffer_size(16 * 1024);
+            .output_buffer_size(8 * 1024);
         let http = Http {
             base: base.trim_end_matches('/').to_owned(),
             key: key.clone(),

@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
-use pep508_rs::{Requirement, VerbatimUrl, VersionOrUrl};
 
-use crate::spec::{normalize, Spec};
+use crate::spec::{normalize, parse_requirement, Spec};
 
 /// The lock `pyk lock` writes and builds read, beside the spec.
 pub const PYLOCK: &str = "pylock.toml";
@@ -117,11 +116,7 @@ pub fn drift(requirements: &[String], lock: &str, name: &str) -> Result<Vec<Stri
                 .filter_map(|s| s.as_str().map(str::to_owned))
                 .collect()
         });
-    let name_of = |text: &str| {
-        Requirement::<VerbatimUrl>::from_str(text)
-            .ok()
-            .map(|r| normalize(r.name.as_ref()))
-    };
+    let name_of = |text: &str| parse_requirement(text).ok().map(|r| normalize(r.name));
     // A requirement of the spec whose name the lock was made with, in other words.
     let was = |key: &str, text: &str| {
         recorded
@@ -131,18 +126,17 @@ pub fn drift(requirements: &[String], lock: &str, name: &str) -> Result<Vec<Stri
     };
     let mut out = Vec::new();
     for text in requirements {
-        let Ok(req) = Requirement::<VerbatimUrl>::from_str(text) else {
+        let Ok(req) = parse_requirement(text) else {
             continue;
         };
-        let key = normalize(req.name.as_ref());
+        let key = normalize(req.name);
         let start = out.len();
-        match (versions.get(&key), &req.version_or_url) {
+        match (versions.get(&key), &req.versions) {
             // A requirement limited by a marker may rightly be absent for this Python.
-            (None, _) if !req.marker.is_true() => {}
+            (None, _) if req.marker.is_some() => {}
             (None, _) => out.push(format!("`{text}` is in the spec but not in {name}")),
-            (Some(v), Some(VersionOrUrl::VersionSpecifier(specifiers))) => {
-                let ok = pep508_rs::pep440_rs::Version::from_str(v)
-                    .is_ok_and(|v| specifiers.contains(&v));
+            (Some(v), Some(specifiers)) => {
+                let ok = pep440_rs::Version::from_str(v).is_ok_and(|v| specifiers.contains(&v));
                 if !ok {
                     out.push(format!("`{text}` is in the spec, {name} has {key} {v}"));
                 }

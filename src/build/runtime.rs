@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
-use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
+use pep440_rs::{Version, VersionSpecifiers};
 use pyk_artifact::extract::{self, Unpacked};
 use pyk_artifact::install;
 use pyk_artifact::trailer::{self, Role, Span};

@@ -8,6 +8,7 @@
 //! [`Spec`] is the one validated description the build consumes.
 
 mod options;
+mod pep508;
 mod pyk_toml;
 mod pyproject;
 mod requirements;
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
-use pep508_rs::pep440_rs::VersionSpecifiers;
+use pep440_rs::VersionSpecifiers;
 use pyk_artifact::trailer::{valid_name, Kind};
 use pyk_runtime_fetch::PythonRequest;
 use toml::Spanned;
@@ -27,6 +28,7 @@ use toml::Spanned;
 use crate::build::Platform;
 
 pub use options::InstallOptions;
+pub use pep508::parse as parse_requirement;
 pub use requirements::hash_checking;
 
 use pyk_toml::PykToml;

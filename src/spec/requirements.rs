@@ -4,10 +4,8 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
-use pep508_rs::Requirement;
 use toml::Spanned;
 
 use super::source::Source;
@@ -18,13 +16,12 @@ pub fn check(src: &Source, key: &str, items: &[Spanned<String>]) -> Result<Vec<S
         .iter()
         .map(|item| {
             let text = item.get_ref().trim();
-            match Requirement::<pep508_rs::VerbatimUrl>::from_str(text) {
+            match super::pep508::parse(text) {
                 Ok(_) => Ok(text.to_owned()),
                 Err(e) => Err(src.error(
                     &item.span(),
                     format!(
-                        "`{key}` item {text:?} is not a PEP 508 requirement ({}); write e.g. \"click>=8\"",
-                        e.message
+                        "`{key}` item {text:?} is not a PEP 508 requirement ({e}); write e.g. \"click>=8\""
                     ),
                 )),
             }

@@ -198,10 +198,17 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// `and`/`or` after whitespace, as a whole word; the cursor stays put otherwise.
+    /// `and`/`or` as a word of its own (PEP 508 needs no whitespace around it after a
+    /// quoted string or before a parenthesis); the cursor stays put otherwise.
     fn keyword(&mut self, word: &str) -> bool {
         let start = self.pos;
-        if self.space() > 0 && self.eat(word) && self.space() > 0 {
+        self.space();
+        if self.eat(word)
+            && self
+                .rest()
+                .starts_with(|ch: char| ch.is_whitespace() || "('\"".contains(ch))
+        {
+            self.space();
             return true;
         }
         self.pos = start;
@@ -292,6 +299,8 @@ mod tests {
         "Django>=4.2,<5.0",
         "black[d,jupyter]==24.1.0",
         "  pkg  ",
+        "pkg ; python_version>'3'and sys_platform=='linux'",
+        "pkg;python_version<'3.8'",
     ];
 
     const INVALID: &[&str] = &[
@@ -322,6 +331,8 @@ mod tests {
         "pkg~=1",
         "pkg ; python_version >= '3.8' garbage",
         "pkg[a]]",
+        "pkg ; python_version>'3' andsys_platform=='linux'",
+        "pkg ; python_version>'3' and",
     ];
 
     #[test]
@@ -360,6 +371,14 @@ mod tests {
                 _ => assert!(ours.versions.is_none(), "{text:?}"),
             }
         }
+    }
+
+    /// PEP 508's grammar (and pip's parser) take `and`/`or` without whitespace around
+    /// them between parentheses, where pep508_rs asks for it.
+    #[test]
+    fn or_between_parentheses_needs_no_space() {
+        let req = parse("pkg ; (os_name=='nt')or(os_name=='posix')").unwrap();
+        assert_eq!(req.marker, Some("(os_name=='nt')or(os_name=='posix')"));
     }
 
     #[test]

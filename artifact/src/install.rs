@@ -193,12 +193,12 @@ fn unpack(layer: &Layer, bytes: &[u8], work: &Path) -> Result<(), ExtractError> 
         || extract::extract(bytes, work, limits),
     );
     // A corrupt layer usually fails to unpack too: report the cause, not the symptom.
-    match actual == layer.sha256 {
-        true => unpacked.map(drop),
-        false => Err(ExtractError::Corrupt {
+    if actual != layer.sha256 {
+        return Err(ExtractError::Corrupt {
             role: layer.role.as_str(),
             expected: layer.key(),
             actual: actual.to_string(),
-        }),
+        });
     }
+    unpacked.map(drop)
 }

@@ -26,7 +26,7 @@ use crate::local::{self, Contents, Packages};
 use crate::{Answer, Client, Damage, Error, Progress, Trust};
 
 /// The cached version of a package, vouched for, and its contents when all of them are
-/// here (looked up as the server answers, unless with a new version).
+/// here.
 struct Here {
     manifest: Manifest,
     contents: Option<Contents>,
@@ -162,11 +162,9 @@ impl<'t> Resolver<'t> {
     }
 
     /// Asks the server (with the cached version's ETag) while a second thread checks the
-    /// cached version's signatures: a third of a warm run's own work, which then hides in
-    /// the wait for the answer, a 304 as a rule. Answered, this thread looks up the cached
-    /// version's contents meanwhile (used only if the check passed; a new version needs
-    /// none of them). A 304 about a cached version no trusted key vouches for any more is
-    /// asked again without the ETag.
+    /// cached version and makes it ready: its signatures are a third of a warm run's own
+    /// work, which then hides in the wait for the answer, a 304 as a rule. A 304 about a
+    /// cached version no trusted key vouches for any more is asked again without the ETag.
     fn ask_while_checking(
         &self,
         client: &Client,
@@ -176,29 +174,22 @@ impl<'t> Resolver<'t> {
             return (self.ask(client, request, None), None);
         };
         let etag = unchecked.etag();
-        let ((answer, contents), vouched) = side_by_side::both(
-            || {
-                // std's CPU feature detection, which the HTTP parser asks for first when
-                // the answer arrives, runs here instead, off the answer's path: seven
-                // CPUIDs, each a trap to the hypervisor of ~5 µs on a virtual machine
-                // (Firecracker, measured).
-                #[cfg(target_arch = "x86_64")]
-                let _ = std::arch::is_x86_feature_detected!("avx2");
-                self.packages.vouched(unchecked.clone(), self.trust)
-            },
-            || {
-                let answer = self.ask(client, request, Some(&etag));
-                let contents = match answer {
-                    Ok(Some(_)) => None,
-                    _ => self.packages.present(&unchecked),
-                };
-                (answer, contents)
-            },
+        let (answer, here) = side_by_side::both(
+            || self.here(&unchecked),
+            || self.ask(client, request, Some(&etag)),
         );
-        match (answer, vouched) {
+        match (answer, here) {
             (Ok(None), None) => (self.ask(client, request, None), None),
-            (answer, vouched) => (answer, vouched.map(|manifest| Here { manifest, contents })),
+            answered => answered,
         }
+    }
+
+    /// The cached version, if a trusted key still vouches for it, with its contents if
+    /// they are all here.
+    fn here(&self, unchecked: &Manifest) -> Option<Here> {
+        let manifest = self.packages.vouched(unchecked.clone(), self.trust)?;
+        let contents = self.packages.present(&manifest);
+        Some(Here { manifest, contents })
     }
 
     /// The manifest of the version `request` names, checked by [`Trust`]; no contents
@@ -258,11 +249,7 @@ impl<'t> Resolver<'t> {
         here: Option<Here>,
         e: Error,
     ) -> Result<Resolved, Error> {
-        let ready = here.and_then(|h| {
-            // Not looked up when the server answered with a new version.
-            let contents = h.contents.or_else(|| self.packages.present(&h.manifest))?;
-            Some((h.manifest, contents))
-        });
+        let ready = here.and_then(|h| h.contents.map(|c| (h.manifest, c)));
         match &ready {
             Some((m, _)) => tracing::debug!(
                 "{package}: the cached version {} runs instead of the server's answer: {e}",

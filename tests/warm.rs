@@ -126,12 +126,7 @@ fn a_warm_run_writes_nothing() {
     let kept = fs::read(&record).unwrap();
     fs::remove_file(&record).unwrap();
     let (out, err, changed) = changes(&strace, &client, &["app"]);
-    assert_eq!(
-        out,
-        "v1 app 1
-",
-        "{err}"
-    );
+    assert_eq!(out, "v1 app 1\n", "{err}");
     assert!(changed.iter().any(|l| l.contains("app@1")), "{changed:#?}");
     assert_eq!(fs::read(&record).unwrap(), kept);
     let (_, _, changed) = changes(&strace, &client, &["app"]);

@@ -654,16 +654,10 @@ fn connect_host(host: &str) -> &str {
 fn node_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let name = std::ffi::CStr::from_bytes_until_nul(&buf)
-        .ok()
-        .filter(|_| ok)
-        .map(|name| name.to_string_lossy().trim().to_owned())
-        .unwrap_or_default();
-    if name.is_empty() {
-        "unknown".into()
-    } else {
-        name
+    let named = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    match std::ffi::CStr::from_bytes_until_nul(&buf) {
+        Ok(name) if named && !name.is_empty() => name.to_string_lossy().trim().to_owned(),
+        _ => "unknown".into(),
     }
 }
 

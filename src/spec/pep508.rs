@@ -27,42 +27,12 @@ pub fn parse(text: &str) -> Result<Requirement<'_>, String> {
     let name = c.identifier().ok_or_else(|| c.expected("a package name"))?;
     c.space();
     if c.eat("[") {
-        c.space();
-        if !c.eat("]") {
-            loop {
-                c.identifier()
-                    .ok_or_else(|| c.expected("an extra's name"))?;
-                c.space();
-                if c.eat("]") {
-                    break;
-                }
-                if !c.eat(",") {
-                    return Err(c.expected("`,` or `]`"));
-                }
-                c.space();
-            }
-        }
+        c.extras()?;
         c.space();
     }
     let mut versions = None;
     if c.eat("@") {
-        c.space();
-        let start = c.pos;
-        let at = c.take_while(|ch| !ch.is_whitespace());
-        if at.is_empty() {
-            return Err(c.expected("a URL"));
-        }
-        // A path, or a URL with `${VAR}`s in it, is the installer's to read.
-        if at.contains("://") && !at.contains("${") {
-            url::Url::parse(at).map_err(|e| {
-                let column = text[..start].chars().count() + 1;
-                format!("URL `{at}` at column {column}: {e}")
-            })?;
-        }
-        // A URL may hold `;`: one before a marker is set apart by whitespace.
-        if !c.rest().is_empty() && c.space() == 0 {
-            return Err(c.expected("whitespace after the URL"));
-        }
+        c.url()?;
     } else if c.eat("(") {
         versions = Some(c.versions(')')?);
         if !c.eat(")") {
@@ -148,9 +118,14 @@ impl<'a> Cursor<'a> {
         self.take_while(char::is_whitespace).len()
     }
 
+    /// The column (from 1, in characters) of byte offset `at`.
+    fn column(&self, at: usize) -> usize {
+        self.text[..at].chars().count() + 1
+    }
+
     /// "expected WHAT at column N, found `…`" (or "…, found the end").
     fn expected(&self, what: &str) -> String {
-        let column = self.text[..self.pos].chars().count() + 1;
+        let column = self.column(self.pos);
         match self.rest() {
             "" => format!("expected {what} at column {column}, found the end"),
             rest => format!("expected {what} at column {column}, found `{rest}`"),
@@ -169,12 +144,52 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The extras after `[`, through `]`.
+    fn extras(&mut self) -> Result<(), String> {
+        self.space();
+        if self.eat("]") {
+            return Ok(());
+        }
+        loop {
+            self.identifier()
+                .ok_or_else(|| self.expected("an extra's name"))?;
+            self.space();
+            if self.eat("]") {
+                return Ok(());
+            }
+            if !self.eat(",") {
+                return Err(self.expected("`,` or `]`"));
+            }
+            self.space();
+        }
+    }
+
+    /// A direct reference's URL after `@`: a URL with a scheme must parse; a path, or a
+    /// URL with `${VAR}`s in it, is the installer's to read.
+    fn url(&mut self) -> Result<(), String> {
+        self.space();
+        let start = self.pos;
+        let at = self.take_while(|ch| !ch.is_whitespace());
+        if at.is_empty() {
+            return Err(self.expected("a URL"));
+        }
+        if at.contains("://") && !at.contains("${") {
+            url::Url::parse(at)
+                .map_err(|e| format!("URL `{at}` at column {}: {e}", self.column(start)))?;
+        }
+        // A URL may hold `;`: one before a marker is set apart by whitespace.
+        if !self.rest().is_empty() && self.space() == 0 {
+            return Err(self.expected("whitespace after the URL"));
+        }
+        Ok(())
+    }
+
     /// Version specifiers up to `end` (or a marker's `;`, or the end of the text).
     fn versions(&mut self, end: char) -> Result<VersionSpecifiers, String> {
         let start = self.pos;
         let spec = self.take_while(|ch| ch != end && ch != ';');
         VersionSpecifiers::from_str(spec.trim()).map_err(|e| {
-            let column = self.text[..start].chars().count() + 1;
+            let column = self.column(start);
             // pep440_rs underlines the spot on the lines after its message.
             let e = e.to_string();
             let why = e.lines().next().unwrap_or_default().trim_end_matches(':');
